@@ -1,0 +1,9 @@
+DROP TABLE audit_log;
+DROP TABLE api_tokens;
+DROP TABLE business_days;
+DROP TABLE ledger_postings;
+DROP TABLE ledger_entries;
+DROP TABLE ledger_head;
+DROP TABLE account_day_totals;
+DROP TABLE account_balances;
+DROP TABLE accounts;

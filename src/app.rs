@@ -1,0 +1,89 @@
+//! The running service's parts, opened once and shared by the CLI and the HTTP layer: settings,
+//! the connection pool, the chart, the keys and the ledger writer.
+//!
+//! May depend on: `config`, `db`, `keys`, `ledger`.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::db::{self, DbError, Pool};
+use crate::keys::{KeyError, ServiceKeys};
+use crate::ledger::chart::ChartError;
+use crate::ledger::repo;
+use crate::ledger::writer::{LedgerWriter, WriterConfig};
+use crate::ledger::Chart;
+
+/// Why the service cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Database unreachable, or migrations failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Key files unreadable.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    /// Chart of accounts invalid.
+    #[error(transparent)]
+    Chart(#[from] ChartError),
+    /// The schema is behind the binary and migration was not asked for.
+    #[error("the database has pending migrations; run `onecard migrate` first")]
+    PendingMigrations,
+}
+
+/// Everything a use case needs.
+#[derive(Clone)]
+pub struct AppContext {
+    /// Settings.
+    pub config: Arc<Config>,
+    /// Pool for reads and non-ledger writes.
+    pub pool: Pool,
+    /// The chart of accounts.
+    pub chart: Arc<Chart>,
+    /// Service keys.
+    pub keys: Arc<ServiceKeys>,
+    /// The one ledger writer.
+    pub writer: LedgerWriter,
+}
+
+impl AppContext {
+    /// Opens the database (migrating first when `migrate` is set, refusing to start on an
+    /// out-of-date schema otherwise), loads the chart into it, the keys, and starts the writer.
+    pub fn open(config: Config, migrate: bool) -> Result<AppContext, StartError> {
+        let chart = Arc::new(Chart::default_chart()?);
+        let mut conn = config.database.connect()?;
+        if migrate {
+            let ran = db::migrate(&mut conn)?;
+            if ran > 0 {
+                tracing::info!(migrations = ran, "database migrated");
+            }
+        } else if db::has_pending_migrations(&mut conn)? {
+            return Err(StartError::PendingMigrations);
+        }
+        let added = repo::sync_chart(&mut conn, &chart)?;
+        if added > 0 {
+            tracing::info!(accounts = added, "chart of accounts loaded");
+        }
+        drop(conn);
+        let keys = Arc::new(ServiceKeys::load_or_create(&config.key_dir)?);
+        let pool = db::pool(&config.database, config.pool_size)?;
+        let writer = LedgerWriter::start(
+            config.database.clone(),
+            chart.clone(),
+            WriterConfig {
+                max_batch: config.max_batch,
+            },
+        )?;
+        Ok(AppContext {
+            config: Arc::new(config),
+            pool,
+            chart,
+            keys,
+            writer,
+        })
+    }
+
+    /// A pooled connection (blocking: call inside `web::block` from async code).
+    pub fn conn(&self) -> Result<db::PooledConn, DbError> {
+        self.pool.get().map_err(|e| DbError::Pool(e.to_string()))
+    }
+}

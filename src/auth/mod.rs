@@ -1,0 +1,228 @@
+//! Access (DESIGN §7): roles, API tokens, and the treasury's request-signing secrets.
+//!
+//! A token is 256 random bits shown once (`oc_` + base64url) and stored only as its SHA-256.
+//! Each token carries one role. A treasury client's HMAC secret is derived from the service's
+//! master key and the token id, so it too is never stored.
+//!
+//! May depend on: `db`, `audit`, `keys`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine;
+use chrono::Utc;
+use diesel::prelude::*;
+use ring::digest;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, AuditEvent};
+use crate::db::schema::api_tokens;
+use crate::db::{DbConn, DbError};
+use crate::keys::{random_bytes, KeyError, ServiceKeys};
+
+/// What a token may do.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Counter clerk: takes payments, voids, requests refunds.
+    Clerk,
+    /// Finance staff: imports, reconciles, closes days, prepares remittances.
+    Finance,
+    /// Supervisor: approves refunds, write-offs, remittances; manual ledger entries.
+    Supervisor,
+    /// Auditor / supervision system: reads everything, changes nothing.
+    Auditor,
+    /// Treasury system: pulls and acknowledges remittances (requests also HMAC-signed).
+    Treasury,
+    /// Administrator: fee catalogue, configuration.
+    Admin,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 6] = [
+        Role::Clerk,
+        Role::Finance,
+        Role::Supervisor,
+        Role::Auditor,
+        Role::Treasury,
+        Role::Admin,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Clerk => "clerk",
+            Role::Finance => "finance",
+            Role::Supervisor => "supervisor",
+            Role::Auditor => "auditor",
+            Role::Treasury => "treasury",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = AuthError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| AuthError::UnknownRole(s.to_string()))
+    }
+}
+
+/// Who is calling: the token's id, name and role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Principal {
+    /// The token id (public, 16 hex digits).
+    pub token_id: String,
+    /// The name given at creation (a person or a system).
+    pub name: String,
+    /// Its one role.
+    pub role: Role,
+}
+
+impl Principal {
+    /// How the principal appears in entries and the audit log: `role:name`.
+    pub fn actor(&self) -> String {
+        format!("{}:{}", self.role, self.name)
+    }
+}
+
+/// Access errors.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Not one of the six roles.
+    #[error("unknown role '{0}' (one of clerk, finance, supervisor, auditor, treasury, admin)")]
+    UnknownRole(String),
+    /// The name is empty or too long.
+    #[error("a token name must be 1–100 characters")]
+    BadName,
+    /// Keys could not be loaded or randomness failed.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    /// Storage failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for AuthError {
+    fn from(e: diesel::result::Error) -> Self {
+        AuthError::Db(DbError::Query(e))
+    }
+}
+
+/// A freshly made token: shown once, never again.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// Public id.
+    pub id: String,
+    /// The bearer token.
+    pub token: String,
+    /// For treasury tokens, the HMAC request-signing secret.
+    pub secret: Option<String>,
+}
+
+/// SHA-256 of a presented token: what is stored and looked up.
+pub fn token_hash(token: &str) -> Vec<u8> {
+    digest::digest(&digest::SHA256, token.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+/// The label from which a treasury client's secret is derived.
+fn treasury_secret_label(token_id: &str) -> String {
+    format!("onecard-treasury-request-secret\n{token_id}")
+}
+
+/// The HMAC secret of a treasury token.
+pub fn treasury_secret(keys: &ServiceKeys, token_id: &str) -> String {
+    keys.derive_secret(&treasury_secret_label(token_id))
+}
+
+/// Makes a token for `role`, stores its hash and audits the creation, in one transaction.
+pub fn create_token(
+    conn: &mut DbConn,
+    keys: &ServiceKeys,
+    role: Role,
+    name: &str,
+    created_by: &str,
+) -> Result<IssuedToken, AuthError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AuthError::BadName);
+    }
+    let id = hex::encode(random_bytes::<8>()?);
+    let token = format!(
+        "oc_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)
+    );
+    let hash = token_hash(&token);
+    conn.transaction::<_, AuthError, _>(|conn| {
+        diesel::insert_into(api_tokens::table)
+            .values((
+                api_tokens::id.eq(&id),
+                api_tokens::name.eq(name),
+                api_tokens::role.eq(role.as_str()),
+                api_tokens::token_hash.eq(&hash),
+                api_tokens::created_at.eq(Utc::now().naive_utc()),
+                api_tokens::created_by.eq(created_by),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            AuditEvent {
+                actor: created_by,
+                action: "key.create",
+                subject: &format!("token:{id}"),
+                before: None,
+                after: Some(serde_json::json!({"id": id, "name": name, "role": role})),
+            },
+        )?;
+        Ok(())
+    })?;
+    let secret = (role == Role::Treasury).then(|| treasury_secret(keys, &id));
+    Ok(IssuedToken { id, token, secret })
+}
+
+/// Finds the live token behind a presented bearer value.
+pub fn authenticate(conn: &mut DbConn, presented: &str) -> Result<Option<Principal>, AuthError> {
+    // A well-formed token is "oc_" + 43 base64url characters; anything else cannot match and
+    // is not worth a query.
+    if presented.len() != 46 || !presented.starts_with("oc_") {
+        return Ok(None);
+    }
+    let row: Option<(String, String, String)> = api_tokens::table
+        .filter(api_tokens::token_hash.eq(token_hash(presented)))
+        .filter(api_tokens::revoked_at.is_null())
+        .select((api_tokens::id, api_tokens::name, api_tokens::role))
+        .first(conn)
+        .optional()?;
+    match row {
+        None => Ok(None),
+        Some((token_id, name, role)) => Ok(Some(Principal {
+            token_id,
+            name,
+            role: role.parse()?,
+        })),
+    }
+}

@@ -1,0 +1,51 @@
+//! Demo data for `onecard serve --demo`: one token per role (generated now, printed once) and,
+//! on an empty ledger, an opening appropriation so the tour has a balance to show.
+//!
+//! May depend on: `app`, `auth`, `ledger`.
+
+use crate::app::AppContext;
+use crate::auth::{self, AuthError, IssuedToken, Role};
+use crate::ledger::writer::{PostError, WriteError};
+use crate::ledger::{repo, EntryKind, NewEntry, Posting};
+
+/// Why demo data could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// Token creation failed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// Posting the opening entry failed.
+    #[error("opening entry: {0}")]
+    Ledger(#[from] WriteError<PostError>),
+    /// Storage failed.
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+}
+
+/// Creates one token per role and, if the ledger is empty, posts an opening appropriation.
+pub fn load(ctx: &AppContext) -> Result<Vec<(Role, IssuedToken)>, DemoError> {
+    let mut conn = ctx.conn()?;
+    let mut tokens = Vec::new();
+    for role in Role::ALL {
+        let t = auth::create_token(&mut conn, &ctx.keys, role, &format!("demo-{role}"), "demo")?;
+        tokens.push((role, t));
+    }
+    let (head, _) = repo::chain_head(&mut conn)?;
+    drop(conn);
+    if head == 0 {
+        let today = crate::clock::today();
+        ctx.writer.post_blocking(NewEntry {
+            business_date: today,
+            kind: EntryKind::Appropriation,
+            memo: "demo: opening appropriation for bank charges".into(),
+            reference: None,
+            reverses: None,
+            actor: "demo".into(),
+            postings: vec![
+                Posting::debit("1002.02", 5_000_000),
+                Posting::credit("4001", 5_000_000),
+            ],
+        })?;
+    }
+    Ok(tokens)
+}

@@ -1,0 +1,206 @@
+//! Request extractors that turn every client mistake into a problem document: JSON bodies
+//! (read with a size limit, unknown fields and wrong types named by path), query strings, and
+//! the caller's bearer token.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use super::problem::ApiError;
+use crate::app::AppContext;
+use crate::auth::{self, Principal, Role};
+
+/// A JSON body, deserialised strictly. Errors name the field (`lines[0].amount`).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+/// Reads the whole body, refusing more than `limit` bytes as soon as it is exceeded.
+pub async fn read_body(payload: &mut Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| match e {
+            actix_web::error::PayloadError::Overflow => too_large(limit),
+            other => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "Bad request",
+                format!("the request body could not be read: {other}"),
+            ),
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "Payload too large",
+        format!("the request body is over the limit of {limit} bytes"),
+    )
+    .with("limit_bytes", limit)
+}
+
+/// Deserialises JSON bytes, reporting the path of the field at fault.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let parsed: Result<T, _> = serde_path_to_error::deserialize(de);
+    match parsed {
+        Ok(v) => {
+            // Trailing bytes after the document are an error too.
+            let mut rest =
+                serde_json::Deserializer::from_slice(bytes).into_iter::<serde_json::Value>();
+            let _ = rest.next();
+            if rest.next().is_some() {
+                return Err(ApiError::invalid(
+                    None,
+                    "the body holds more than one JSON document",
+                ));
+            }
+            Ok(v)
+        }
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            let field = (path != ".").then_some(path);
+            let message = inner.to_string();
+            let detail = match (&field, inner.classify()) {
+                (_, serde_json::error::Category::Syntax | serde_json::error::Category::Eof) => {
+                    format!("the body is not valid JSON: {message}")
+                }
+                (Some(f), _) => format!("{f}: {message}"),
+                (None, _) => message,
+            };
+            Err(ApiError::invalid(field, detail))
+        }
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppContext>>()
+            .map_or(crate::config::DEFAULT_JSON_LIMIT_BYTES, |c| {
+                c.config.json_limit_bytes
+            });
+        let content_type_ok = match req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+        {
+            None => true,
+            Some(ct) => {
+                let ct = ct.to_ascii_lowercase();
+                ct.starts_with("application/json") || ct.starts_with("application/problem+json")
+            }
+        };
+        let declared_too_large = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+            .is_some_and(|n| n > limit);
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "Unsupported media type",
+                    "send the body as application/json",
+                ));
+            }
+            if declared_too_large {
+                return Err(too_large(limit));
+            }
+            let body = read_body(&mut payload, limit).await?;
+            parse_json(&body).map(ApiJson)
+        })
+    }
+}
+
+/// A query string, deserialised; a wrong type is a 422 naming the parameter.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let de = serde_urlencoded_de(req.query_string());
+        std::future::ready(de.map(ApiQuery))
+    }
+}
+
+fn serde_urlencoded_de<T: DeserializeOwned>(qs: &str) -> Result<T, ApiError> {
+    web::Query::<T>::from_query(qs)
+        .map(web::Query::into_inner)
+        .map_err(|e| {
+            let msg = match &e {
+                actix_web::error::QueryPayloadError::Deserialize(d) => d.to_string(),
+                other => other.to_string(),
+            };
+            ApiError::invalid(None, format!("query string: {msg}"))
+        })
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+impl Caller {
+    /// Refuses with 403 unless the caller has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<&Principal, ApiError> {
+        if roles.contains(&self.0.role) {
+            Ok(&self.0)
+        } else {
+            let allowed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            Err(ApiError::forbidden(format!(
+                "role '{}' may not do this (allowed: {})",
+                self.0.role,
+                allowed.join(", ")
+            )))
+        }
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let ctx = req.app_data::<web::Data<AppContext>>().cloned();
+        let presented = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_string());
+        Box::pin(async move {
+            let ctx = ctx.ok_or_else(|| ApiError::internal(&"application context missing"))?;
+            let token = presented
+                .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
+            let principal = web::block(move || -> Result<_, ApiError> {
+                let mut conn = ctx.conn()?;
+                Ok(auth::authenticate(&mut conn, &token)?)
+            })
+            .await??;
+            principal
+                .map(Caller)
+                .ok_or_else(|| ApiError::unauthorized("the token is not valid"))
+        })
+    }
+}

@@ -1,0 +1,72 @@
+//! Health, readiness, metrics, the OpenAPI document and the published signing key.
+
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+
+use super::problem::ApiError;
+use crate::app::AppContext;
+
+/// Registers the routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics))
+        .route("/openapi.json", web::get().to(openapi))
+        .route("/v1/signing-key", web::get().to(signing_key));
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Status {
+    status: &'static str,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = inline(Status))))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Status { status: "ok" })
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = inline(Status)), (status = 503, description = "database not answering")))]
+pub async fn readyz(ctx: web::Data<AppContext>) -> Result<HttpResponse, ApiError> {
+    let ctx = ctx.into_inner();
+    web::block(move || -> Result<(), ApiError> {
+        use diesel::connection::SimpleConnection;
+        let mut conn = ctx.conn()?;
+        conn.batch_execute("SELECT 1")
+            .map_err(crate::db::DbError::from)?;
+        Ok(())
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(Status { status: "ready" }))
+}
+
+/// Prometheus text.
+#[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(crate::metrics::render())
+}
+
+/// The OpenAPI document.
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(super::openapi::document())
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct SigningKey {
+    /// Always `ed25519`.
+    alg: &'static str,
+    /// Base64 of the 32-byte public key.
+    public_key: String,
+}
+
+/// The one public key that signs day seals and remittance files.
+#[utoipa::path(get, path = "/v1/signing-key", tag = "keys", responses((status = 200, body = inline(SigningKey))))]
+pub async fn signing_key(ctx: web::Data<AppContext>) -> HttpResponse {
+    HttpResponse::Ok().json(SigningKey {
+        alg: "ed25519",
+        public_key: ctx.keys.public_key_base64(),
+    })
+}

@@ -1,0 +1,490 @@
+//! `/v1/ledger/*`: accounts, account statements, trial balance, verify, entries, and a
+//! supervisor's manual entries and reversals.
+
+use std::collections::BTreeMap;
+
+use actix_web::{web, HttpResponse};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{ApiJson, ApiQuery, Caller};
+use super::problem::ApiError;
+use crate::app::AppContext;
+use crate::auth::Role;
+use crate::ledger::repo::{self, AccountBalance};
+use crate::ledger::{service, EntryKind, NewEntry, PostedEntry, Posting, Side};
+use crate::money::{format_minor, parse_amount};
+
+/// Who may read the ledger.
+pub const LEDGER_READERS: [Role; 3] = [Role::Finance, Role::Supervisor, Role::Auditor];
+
+/// Default and largest page sizes (API.md conventions).
+pub const DEFAULT_LIMIT: i64 = 100;
+/// Largest page size.
+pub const MAX_LIMIT: i64 = 1000;
+
+/// Registers the routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/ledger/accounts", web::get().to(list_accounts))
+        .route(
+            "/v1/ledger/accounts/{code}/entries",
+            web::get().to(account_entries),
+        )
+        .route("/v1/ledger/trial-balance", web::get().to(trial_balance))
+        .route("/v1/ledger/verify", web::get().to(verify))
+        .route("/v1/ledger/entries", web::post().to(post_entry))
+        .route("/v1/ledger/entries/{seq}", web::get().to(get_entry))
+        .route(
+            "/v1/ledger/entries/{seq}/reversal",
+            web::post().to(reverse_entry),
+        );
+}
+
+/// Paging parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    /// Page size, 1–1000 (default 100).
+    pub limit: Option<i64>,
+    /// Cursor from the previous page's `next`.
+    pub after: Option<String>,
+}
+
+/// Checks a limit against API.md's bounds.
+pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::invalid(
+            Some("limit".into()),
+            format!("limit must be 1–{MAX_LIMIT}, got {n}"),
+        )),
+    }
+}
+
+/// A page of items.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Paged<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Cursor for the next page, or null on the last.
+    pub next: Option<String>,
+}
+
+/// An account with its balance.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountView {
+    code: String,
+    name: String,
+    name_en: String,
+    /// `collection` or `budget`.
+    fund: String,
+    /// asset, liability, net_assets, revenue, expense.
+    kind: String,
+    /// `debit` or `credit`.
+    normal_side: String,
+    parent: Option<String>,
+    postable: bool,
+    /// Signed in the account's normal direction.
+    balance: String,
+    debit_total: String,
+    credit_total: String,
+}
+
+impl From<&AccountBalance> for AccountView {
+    fn from(b: &AccountBalance) -> Self {
+        let a = &b.account;
+        AccountView {
+            code: a.code.clone(),
+            name: a.name.clone(),
+            name_en: a.name_en.clone(),
+            fund: a.fund.as_str().to_string(),
+            kind: serde_json::to_value(a.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            normal_side: a.normal_side().as_str().to_string(),
+            parent: a.parent.clone(),
+            postable: a.postable,
+            balance: format_minor(b.balance_minor()),
+            debit_total: format_minor(b.debit_minor),
+            credit_total: format_minor(b.credit_minor),
+        }
+    }
+}
+
+async fn with_conn<T: Send + 'static>(
+    ctx: &web::Data<AppContext>,
+    f: impl FnOnce(&mut crate::db::DbConn, &AppContext) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let ctx = ctx.clone().into_inner();
+    web::block(move || {
+        let mut conn = ctx.conn()?;
+        f(&mut conn, &ctx)
+    })
+    .await?
+}
+
+/// Every account with its balance (grouping accounts carry their sub-accounts' sum).
+#[utoipa::path(get, path = "/v1/ledger/accounts", tag = "ledger", params(Page), responses((status = 200, body = inline(Paged<AccountView>))), security(("bearer" = [])))]
+pub async fn list_accounts(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    ApiQuery(page): ApiQuery<Page>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&LEDGER_READERS)?;
+    let limit = page_limit(page.limit)? as usize;
+    let balances = with_conn(&ctx, |conn, ctx| {
+        Ok(repo::account_balances(conn, &ctx.chart)?)
+    })
+    .await?;
+    let after = page.after.unwrap_or_default();
+    let mut items: Vec<AccountView> = balances
+        .iter()
+        .filter(|b| b.account.code > after)
+        .take(limit + 1)
+        .map(AccountView::from)
+        .collect();
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|a| a.code.clone())
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(Paged { items, next }))
+}
+
+/// Filters of an account statement.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EntriesQuery {
+    /// First business date, inclusive.
+    pub from: Option<NaiveDate>,
+    /// Last business date, inclusive.
+    pub to: Option<NaiveDate>,
+    /// Page size.
+    pub limit: Option<i64>,
+    /// Cursor (an entry sequence number).
+    pub after: Option<String>,
+}
+
+/// One line of an account statement.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountLineView {
+    seq: i64,
+    business_date: NaiveDate,
+    kind: String,
+    memo: String,
+    reference: Option<String>,
+    side: String,
+    amount: String,
+}
+
+fn parse_cursor(after: Option<&str>) -> Result<i64, ApiError> {
+    match after {
+        None | Some("") => Ok(0),
+        Some(s) => s.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            ApiError::invalid(
+                Some("after".into()),
+                "after must be a cursor returned as `next`",
+            )
+        }),
+    }
+}
+
+/// The postings of one account, in chain order.
+#[utoipa::path(get, path = "/v1/ledger/accounts/{code}/entries", tag = "ledger", params(("code" = String, Path), EntriesQuery), responses((status = 200, body = inline(Paged<AccountLineView>)), (status = 404)), security(("bearer" = [])))]
+pub async fn account_entries(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    code: web::Path<String>,
+    ApiQuery(q): ApiQuery<EntriesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&LEDGER_READERS)?;
+    let code = code.into_inner();
+    if ctx.chart.get(&code).is_none() {
+        return Err(ApiError::not_found(format!("no account '{code}'")));
+    }
+    let limit = page_limit(q.limit)?;
+    let after = parse_cursor(q.after.as_deref())?;
+    let (from, to) = (q.from, q.to);
+    let lines = with_conn(&ctx, move |conn, _| {
+        Ok(repo::account_lines(
+            conn,
+            &code,
+            from,
+            to,
+            after,
+            limit + 1,
+        )?)
+    })
+    .await?;
+    let more = lines.len() as i64 > limit;
+    let items: Vec<AccountLineView> = lines
+        .into_iter()
+        .take(limit as usize)
+        .map(|l| AccountLineView {
+            seq: l.seq,
+            business_date: l.business_date,
+            kind: l.kind,
+            memo: l.memo,
+            reference: l.reference,
+            side: l.side.as_str().to_string(),
+            amount: format_minor(l.amount_minor),
+        })
+        .collect();
+    let next = if more {
+        items.last().map(|l| l.seq.to_string())
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(Paged { items, next }))
+}
+
+/// `as_of` date.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AsOf {
+    /// Include entries of business dates up to and including this one; omitted: everything.
+    pub as_of: Option<NaiveDate>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct TrialAccount {
+    code: String,
+    name: String,
+    debit: String,
+    credit: String,
+    /// Signed in the account's normal direction.
+    balance: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct TrialFund {
+    fund: String,
+    debit_total: String,
+    credit_total: String,
+    accounts: Vec<TrialAccount>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct TrialBalanceView {
+    as_of: Option<NaiveDate>,
+    funds: Vec<TrialFund>,
+}
+
+/// Trial balance per fund; each fund's debit and credit totals are equal.
+#[utoipa::path(get, path = "/v1/ledger/trial-balance", tag = "ledger", params(AsOf), responses((status = 200, body = inline(TrialBalanceView))), security(("bearer" = [])))]
+pub async fn trial_balance(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<AsOf>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&LEDGER_READERS)?;
+    let as_of = q.as_of;
+    let funds = with_conn(&ctx, move |conn, ctx| {
+        Ok(repo::trial_balance(conn, &ctx.chart, as_of)?)
+    })
+    .await?;
+    let funds = funds
+        .into_iter()
+        .map(|f| TrialFund {
+            fund: f.fund.as_str().to_string(),
+            debit_total: format_minor(f.debit_total_minor),
+            credit_total: format_minor(f.credit_total_minor),
+            accounts: f
+                .accounts
+                .iter()
+                .map(|b| TrialAccount {
+                    code: b.account.code.clone(),
+                    name: b.account.name.clone(),
+                    debit: format_minor(b.debit_minor),
+                    credit: format_minor(b.credit_minor),
+                    balance: format_minor(b.balance_minor()),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(TrialBalanceView { as_of, funds }))
+}
+
+/// The verifier's report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifyView {
+    ok: bool,
+    entries: i64,
+    head: String,
+    first_bad_entry: Option<i64>,
+    problems: Vec<String>,
+}
+
+/// Recomputes the hash chain and every balance from the postings.
+#[utoipa::path(get, path = "/v1/ledger/verify", tag = "ledger", responses((status = 200, body = inline(VerifyView))), security(("bearer" = [])))]
+pub async fn verify(ctx: web::Data<AppContext>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    caller.require(&LEDGER_READERS)?;
+    let r = with_conn(&ctx, |conn, ctx| {
+        Ok(repo::verify(conn, &ctx.chart, |_, _| {})?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(VerifyView {
+        ok: r.ok,
+        entries: r.entries,
+        head: r.head,
+        first_bad_entry: r.first_bad_entry,
+        problems: r.problems,
+    }))
+}
+
+/// One posting of a manual entry.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostingInput {
+    /// Account code.
+    account: String,
+    /// `debit` or `credit`.
+    side: Side,
+    /// Decimal string, two places.
+    amount: String,
+}
+
+/// A manual entry (supervisor): adjustment, appropriation or fee_top_up.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManualEntryInput {
+    business_date: NaiveDate,
+    kind: EntryKind,
+    memo: String,
+    reference: Option<String>,
+    postings: Vec<PostingInput>,
+}
+
+/// An entry as stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntryView {
+    seq: i64,
+    business_date: NaiveDate,
+    kind: String,
+    memo: String,
+    reference: Option<String>,
+    reverses: Option<i64>,
+    actor: String,
+    created_at: String,
+    postings: Vec<PostingView>,
+    /// Chain hash, lowercase hex.
+    hash: String,
+    prev_hash: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct PostingView {
+    account: String,
+    side: String,
+    amount: String,
+    currency: String,
+}
+
+impl From<&PostedEntry> for EntryView {
+    fn from(e: &PostedEntry) -> Self {
+        EntryView {
+            seq: e.seq,
+            business_date: e.entry.business_date,
+            kind: e.entry.kind.as_str().to_string(),
+            memo: e.entry.memo.clone(),
+            reference: e.entry.reference.clone(),
+            reverses: e.entry.reverses,
+            actor: e.entry.actor.clone(),
+            created_at: format!("{}Z", e.created_at.format("%Y-%m-%dT%H:%M:%S%.6f")),
+            postings: e
+                .entry
+                .postings
+                .iter()
+                .map(|p| PostingView {
+                    account: p.account.clone(),
+                    side: p.side.as_str().to_string(),
+                    amount: format_minor(p.amount_minor),
+                    currency: p.currency.clone(),
+                })
+                .collect(),
+            hash: hex::encode(e.hash),
+            prev_hash: hex::encode(e.prev_hash),
+        }
+    }
+}
+
+/// Posts a manual entry (supervisor only); every ledger rule applies.
+#[utoipa::path(post, path = "/v1/ledger/entries", tag = "ledger", request_body = ManualEntryInput, responses((status = 201, body = EntryView), (status = 422, description = "unbalanced, fund_crossing, day_closed, revenue_netting, …")), security(("bearer" = [])))]
+pub async fn post_entry(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    ApiJson(input): ApiJson<ManualEntryInput>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.require(&[Role::Supervisor])?;
+    let mut postings = Vec::with_capacity(input.postings.len());
+    for (i, p) in input.postings.iter().enumerate() {
+        let amount_minor = parse_amount(&p.amount)
+            .map_err(|e| ApiError::invalid(Some(format!("postings[{i}].amount")), e.to_string()))?;
+        postings.push(Posting {
+            account: p.account.clone(),
+            side: p.side,
+            amount_minor,
+            currency: crate::money::CNY.to_string(),
+        });
+    }
+    let entry = NewEntry {
+        business_date: input.business_date,
+        kind: input.kind,
+        memo: input.memo,
+        reference: input.reference,
+        reverses: None,
+        actor: principal.actor(),
+        postings,
+    };
+    let posted = service::post_manual(&ctx.writer, entry).await?;
+    Ok(HttpResponse::Created().json(EntryView::from(&posted)))
+}
+
+/// One entry with its postings.
+#[utoipa::path(get, path = "/v1/ledger/entries/{seq}", tag = "ledger", params(("seq" = i64, Path)), responses((status = 200, body = EntryView), (status = 404)), security(("bearer" = [])))]
+pub async fn get_entry(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    seq: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&LEDGER_READERS)?;
+    let seq = seq.into_inner();
+    let entry = with_conn(&ctx, move |conn, _| Ok(repo::load_entry(conn, seq)?)).await?;
+    entry
+        .map(|e| HttpResponse::Ok().json(EntryView::from(&e)))
+        .ok_or_else(|| ApiError::not_found(format!("no entry {seq}")))
+}
+
+/// Reversal request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReversalInput {
+    /// Why.
+    memo: String,
+}
+
+/// Reverses an entry (supervisor only): the same postings with sides swapped, referencing it.
+#[utoipa::path(post, path = "/v1/ledger/entries/{seq}/reversal", tag = "ledger", params(("seq" = i64, Path)), request_body = ReversalInput, responses((status = 201, body = EntryView), (status = 404), (status = 409, description = "already_reversed")), security(("bearer" = [])))]
+pub async fn reverse_entry(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    seq: web::Path<i64>,
+    ApiJson(input): ApiJson<ReversalInput>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.require(&[Role::Supervisor])?;
+    let posted =
+        service::reverse(&ctx.writer, seq.into_inner(), input.memo, principal.actor()).await?;
+    Ok(HttpResponse::Created().json(EntryView::from(&posted)))
+}
+
+/// Balances keyed by account, for tests and reports.
+pub fn balances_by_code(balances: &[AccountBalance]) -> BTreeMap<String, i64> {
+    balances
+        .iter()
+        .map(|b| (b.account.code.clone(), b.balance_minor()))
+        .collect()
+}

@@ -1,0 +1,43 @@
+//! The OpenAPI 3 document served at `/openapi.json`, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{health, ledger};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "onecard", description = "Card fee collection, fund-separated ledger, reconciliation and treasury remittance. Errors are application/problem+json with a stable `code`."),
+    paths(
+        health::healthz,
+        health::readyz,
+        health::metrics,
+        health::signing_key,
+        ledger::list_accounts,
+        ledger::account_entries,
+        ledger::trial_balance,
+        ledger::verify,
+        ledger::post_entry,
+        ledger::get_entry,
+        ledger::reverse_entry,
+    ),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+/// The document as JSON.
+pub fn document() -> serde_json::Value {
+    serde_json::to_value(ApiDoc::openapi()).unwrap_or_default()
+}

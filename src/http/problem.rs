@@ -1,0 +1,310 @@
+//! Errors as RFC 9457 `application/problem+json` with a stable machine `code`.
+//!
+//! This is the only place that knows HTTP status codes. Every error a client can cause maps to
+//! a 4xx with its own code; storage trouble maps to 503; anything else is logged with its
+//! cause and shown only as a 500 `internal` without internals.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{json, Map, Value};
+
+use crate::auth::AuthError;
+use crate::db::DbError;
+use crate::ledger::writer::{PostError, WriteError};
+use crate::ledger::LedgerError;
+
+/// Media type of problem documents.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One problem document.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable snake_case code.
+    pub code: &'static str,
+    /// Short human title.
+    pub title: &'static str,
+    /// What exactly went wrong, for a person.
+    pub detail: String,
+    /// Further members (`field`, `line`, `open_exceptions`…).
+    pub extra: Map<String, Value>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+impl ApiError {
+    /// A problem with status, code, title and detail.
+    pub fn new(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            code,
+            title,
+            detail: detail.into(),
+            extra: Map::new(),
+        }
+    }
+
+    /// Adds a member to the document.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extra.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// 422 for a request body or query that does not fit the schema.
+    pub fn invalid(field: Option<String>, detail: impl Into<String>) -> Self {
+        let e = ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "The request does not fit the schema",
+            detail,
+        );
+        match field {
+            Some(f) => e.with("field", f),
+            None => e,
+        }
+    }
+
+    /// 404.
+    pub fn not_found(what: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found", what)
+    }
+
+    /// 401.
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Authentication required",
+            detail,
+        )
+    }
+
+    /// 403 for a role that may not do this.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Not allowed for this role",
+            detail,
+        )
+    }
+
+    /// 500 without internals; the cause is logged here.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the service could not complete the request; it has been logged",
+        )
+    }
+
+    /// A problem for a bare status (used by the catch-all that turns framework errors into
+    /// problem documents).
+    pub fn from_status(status: StatusCode) -> Self {
+        let (code, title, detail) = match status.as_u16() {
+            400 => (
+                "bad_request",
+                "Bad request",
+                "the request could not be read",
+            ),
+            401 => (
+                "unauthorized",
+                "Authentication required",
+                "a valid bearer token is required",
+            ),
+            403 => ("forbidden", "Not allowed", "this role may not do this"),
+            404 => ("not_found", "Not found", "no such resource"),
+            405 => (
+                "method_not_allowed",
+                "Method not allowed",
+                "this resource does not take that method",
+            ),
+            408 => (
+                "request_timeout",
+                "Request timeout",
+                "the request took too long to arrive",
+            ),
+            413 => (
+                "payload_too_large",
+                "Payload too large",
+                "the request body is over the limit",
+            ),
+            415 => (
+                "unsupported_media_type",
+                "Unsupported media type",
+                "send application/json",
+            ),
+            429 => ("rate_limited", "Too many requests", "slow down"),
+            503 => ("unavailable", "Service unavailable", "try again shortly"),
+            s if s < 500 => (
+                "bad_request",
+                "Bad request",
+                "the request could not be handled",
+            ),
+            _ => (
+                "internal",
+                "Internal error",
+                "the service could not complete the request; it has been logged",
+            ),
+        };
+        ApiError::new(status, code, title, detail)
+    }
+
+    /// The problem document.
+    pub fn body(&self) -> Value {
+        let mut doc = Map::new();
+        doc.insert(
+            "type".into(),
+            json!(format!("urn:onecard:problem:{}", self.code)),
+        );
+        doc.insert("title".into(), json!(self.title));
+        doc.insert("status".into(), json!(self.status.as_u16()));
+        doc.insert("detail".into(), json!(self.detail));
+        doc.insert("code".into(), json!(self.code));
+        for (k, v) in &self.extra {
+            doc.insert(k.clone(), v.clone());
+        }
+        Value::Object(doc)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status);
+        res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        res.body(self.body().to_string())
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(e: LedgerError) -> Self {
+        let unprocessable = |code, title| {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, title, e.to_string())
+        };
+        match &e {
+            LedgerError::Unbalanced { fund, .. } => {
+                unprocessable("unbalanced", "The entry does not balance")
+                    .with("fund", fund.as_str())
+            }
+            LedgerError::FundCrossing { .. } => {
+                unprocessable("fund_crossing", "Value may not cross between the funds")
+            }
+            LedgerError::DayClosed(d) => unprocessable("day_closed", "The business day is closed")
+                .with("business_date", d.to_string()),
+            LedgerError::RevenueNetting { .. } => {
+                unprocessable("revenue_netting", "Revenue is booked gross")
+            }
+            LedgerError::UnknownAccount { code, .. } => {
+                unprocessable("unknown_account", "Unknown account").with("account", code.clone())
+            }
+            LedgerError::NotPostable { .. } => {
+                unprocessable("account_not_postable", "Account takes no postings")
+            }
+            LedgerError::CurrencyMismatch { .. } => {
+                unprocessable("currency_mismatch", "Wrong currency for the account")
+            }
+            LedgerError::BadAmount { .. } => unprocessable("invalid_amount", "Invalid amount"),
+            LedgerError::TooFewPostings
+            | LedgerError::TooManyPostings(_)
+            | LedgerError::InvalidEntry(_)
+            | LedgerError::ReversalShape => unprocessable("invalid_entry", "Invalid entry"),
+            LedgerError::ReversalMismatch(_) => {
+                unprocessable("reversal_mismatch", "A reversal must mirror its original")
+            }
+            LedgerError::UnknownEntry(_) => ApiError::not_found(e.to_string()),
+            LedgerError::AlreadyReversed(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "already_reversed",
+                "Already reversed",
+                e.to_string(),
+            ),
+        }
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Pool(_) | DbError::Connect(_) => {
+                tracing::error!(error = %e, "database unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "Database unavailable",
+                    "the database is not answering; try again shortly",
+                )
+            }
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::UnknownRole(_) | AuthError::BadName => {
+                ApiError::invalid(None, e.to_string())
+            }
+            AuthError::Db(db) => db.into(),
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+impl From<PostError> for ApiError {
+    fn from(e: PostError) -> Self {
+        match e {
+            PostError::Rule(r) => r.into(),
+            PostError::Storage(s) => s.into(),
+        }
+    }
+}
+
+impl<E: Into<ApiError>> From<WriteError<E>> for ApiError {
+    fn from(e: WriteError<E>) -> Self {
+        match e {
+            WriteError::Rejected(inner) => inner.into(),
+            WriteError::Storage(db) => {
+                tracing::error!(error = %db, "ledger batch failed");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ledger_unavailable",
+                    "Ledger unavailable",
+                    "nothing was written; try again",
+                )
+            }
+            WriteError::Stopped => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "Shutting down",
+                "the service is stopping; nothing was written",
+            ),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        ApiError::internal(&e)
+    }
+}

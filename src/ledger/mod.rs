@@ -1,0 +1,22 @@
+//! The fund-separated double-entry ledger (DESIGN §2).
+//!
+//! - [`model`], [`chart`], [`rules`], [`chain`]: pure values and functions — the accounts, the
+//!   rules every entry must pass, the hash chain. No database, no HTTP; most tests live here.
+//! - [`repo`]: reading the ledger back (accounts, balances, entries, trial balance, verify).
+//! - [`writer`]: the group-commit writer, the only code that appends entries.
+//!
+//! May depend on: `money`, `db`, `audit`. Never on `http`.
+
+pub mod chain;
+pub mod chart;
+pub mod model;
+pub mod repo;
+pub mod rules;
+pub mod service;
+pub mod writer;
+
+pub use chart::Chart;
+pub use model::{
+    Account, AccountKind, AccountRole, EntryKind, Fund, NewEntry, PostedEntry, Posting, Side,
+};
+pub use rules::{validate, Crossing, LedgerError, RuleContext};

@@ -1,0 +1,314 @@
+//! Plain values of the ledger: funds, accounts, entries, postings. No I/O.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+
+/// The two self-balancing funds of 收支两条线.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fund {
+    /// 收入线: money that belongs to the treasury.
+    Collection,
+    /// 支出线: the unit's own budget money.
+    Budget,
+}
+
+/// Account classes of government financial accounting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    /// 资产类.
+    Asset,
+    /// 负债类.
+    Liability,
+    /// 净资产类.
+    NetAssets,
+    /// 收入类.
+    Revenue,
+    /// 费用类.
+    Expense,
+}
+
+impl AccountKind {
+    /// The side on which the account's balance normally stands.
+    pub fn normal_side(self) -> Side {
+        match self {
+            AccountKind::Asset | AccountKind::Expense => Side::Debit,
+            AccountKind::Liability | AccountKind::NetAssets | AccountKind::Revenue => Side::Credit,
+        }
+    }
+}
+
+/// Debit or credit.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// 借.
+    Debit,
+    /// 贷.
+    Credit,
+}
+
+impl Side {
+    /// The other side: what a reversal posts.
+    pub fn opposite(self) -> Side {
+        match self {
+            Side::Debit => Side::Credit,
+            Side::Credit => Side::Debit,
+        }
+    }
+}
+
+/// What an account is for, as far as the ledger rules care. Set in the chart of accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountRole {
+    /// 1218.01 card settlements in transit (collection).
+    InTransit,
+    /// 1002.01 non-tax collection bank account (collection).
+    CollectionBank,
+    /// 1218.02 fees owed back by the budget fund: the collection half of the interfund pair.
+    InterfundReceivable,
+    /// 2103.xx payable to the treasury, one per revenue subject (collection).
+    TreasuryPayable,
+    /// 1002.02 the unit's basic / zero-balance bank account (budget).
+    BudgetBank,
+    /// 5001.xx bank-charge expense (budget).
+    FeeExpense,
+    /// 2307.01 payable to the collection fund: the budget half of the interfund pair.
+    InterfundPayable,
+    /// 4001 appropriation revenue (budget).
+    Appropriation,
+    /// Anything else in the chart.
+    Other,
+}
+
+/// One account of the chart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// Code such as `1218.01` or `2103.1030401`.
+    pub code: String,
+    /// Chinese name as in the chart.
+    pub name: String,
+    /// English name for the English pages and logs.
+    pub name_en: String,
+    /// The fund it belongs to; exactly one.
+    pub fund: Fund,
+    /// Its class, which gives the normal side.
+    pub kind: AccountKind,
+    /// What the rules treat it as.
+    pub role: AccountRole,
+    /// Its currency; postings must be in it.
+    pub currency: String,
+    /// The parent account for sub-accounts (`2103` for `2103.1030401`).
+    pub parent: Option<String>,
+    /// Parents that only group sub-accounts take no postings.
+    pub postable: bool,
+}
+
+impl Account {
+    /// Normal side from the kind.
+    pub fn normal_side(&self) -> Side {
+        self.kind.normal_side()
+    }
+
+    /// Balance in the normal direction from debit and credit totals.
+    pub fn signed_balance(&self, debit_minor: i64, credit_minor: i64) -> i64 {
+        match self.normal_side() {
+            Side::Debit => debit_minor - credit_minor,
+            Side::Credit => credit_minor - debit_minor,
+        }
+    }
+}
+
+/// Why an entry exists. Which kinds may do what is part of the rules (revenue stays gross).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// Card payment captured: Dr 1218.01 / Cr 2103.subject.
+    Capture,
+    /// Acquirer settled: gross out of transit, net to the bank, fee to budget expense.
+    Settlement,
+    /// Budget fund tops up the fee the acquirer deducted.
+    FeeTopUp,
+    /// Remittance to the treasury: Dr 2103.subject / Cr 1002.01.
+    Remittance,
+    /// Refund of a fee before remittance.
+    Refund,
+    /// Reversal of an earlier entry (voids and corrections).
+    Reversal,
+    /// Appropriation received by the budget fund.
+    Appropriation,
+    /// A manual adjustment made by a supervisor.
+    Adjustment,
+}
+
+impl EntryKind {
+    /// All kinds, for parsing and listings.
+    pub const ALL: [EntryKind; 8] = [
+        EntryKind::Capture,
+        EntryKind::Settlement,
+        EntryKind::FeeTopUp,
+        EntryKind::Remittance,
+        EntryKind::Refund,
+        EntryKind::Reversal,
+        EntryKind::Appropriation,
+        EntryKind::Adjustment,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Capture => "capture",
+            EntryKind::Settlement => "settlement",
+            EntryKind::FeeTopUp => "fee_top_up",
+            EntryKind::Remittance => "remittance",
+            EntryKind::Refund => "refund",
+            EntryKind::Reversal => "reversal",
+            EntryKind::Appropriation => "appropriation",
+            EntryKind::Adjustment => "adjustment",
+        }
+    }
+}
+
+impl fmt::Display for EntryKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EntryKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EntryKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown entry kind '{s}'"))
+    }
+}
+
+impl Fund {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fund::Collection => "collection",
+            Fund::Budget => "budget",
+        }
+    }
+}
+
+impl FromStr for Fund {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "collection" => Ok(Fund::Collection),
+            "budget" => Ok(Fund::Budget),
+            _ => Err(format!("unknown fund '{s}'")),
+        }
+    }
+}
+
+impl Side {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Debit => "debit",
+            Side::Credit => "credit",
+        }
+    }
+}
+
+impl FromStr for Side {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "debit" => Ok(Side::Debit),
+            "credit" => Ok(Side::Credit),
+            _ => Err(format!("unknown side '{s}'")),
+        }
+    }
+}
+
+/// One line of an entry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Posting {
+    /// Account code.
+    pub account: String,
+    /// Debit or credit.
+    pub side: Side,
+    /// Strictly positive amount in minor units.
+    pub amount_minor: i64,
+    /// Must equal the account's currency.
+    pub currency: String,
+}
+
+impl Posting {
+    /// A debit in CNY.
+    pub fn debit(account: &str, amount_minor: i64) -> Self {
+        Posting {
+            account: account.to_string(),
+            side: Side::Debit,
+            amount_minor,
+            currency: crate::money::CNY.to_string(),
+        }
+    }
+
+    /// A credit in CNY.
+    pub fn credit(account: &str, amount_minor: i64) -> Self {
+        Posting {
+            account: account.to_string(),
+            side: Side::Credit,
+            amount_minor,
+            currency: crate::money::CNY.to_string(),
+        }
+    }
+}
+
+/// An entry as a use case proposes it, before it has a place in the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEntry {
+    /// The business day it belongs to.
+    pub business_date: NaiveDate,
+    /// Why it exists.
+    pub kind: EntryKind,
+    /// Free text for people.
+    pub memo: String,
+    /// The source document (payment id, settlement file, remittance batch), if any.
+    pub reference: Option<String>,
+    /// For a reversal: the sequence number of the entry it reverses.
+    pub reverses: Option<i64>,
+    /// Who caused it (token name, `cli`, `nightly`).
+    pub actor: String,
+    /// The lines; at least two.
+    pub postings: Vec<Posting>,
+}
+
+/// An entry as stored: its place in the chain and its hashes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PostedEntry {
+    /// Position in the chain, from 1, gap-free; also the entry's id.
+    pub seq: i64,
+    /// What was posted.
+    pub entry: NewEntry,
+    /// Commit time (UTC, microsecond precision).
+    pub created_at: NaiveDateTime,
+    /// Hash of the previous entry (32 zero bytes for the first).
+    pub prev_hash: [u8; 32],
+    /// SHA-256(prev_hash ‖ canonical bytes).
+    pub hash: [u8; 32],
+}

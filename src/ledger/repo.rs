@@ -1,0 +1,640 @@
+//! Reading the ledger back: chart rows, balances, entries, trial balance, and the verifier
+//! that recomputes the chain and the balances from the postings.
+//!
+//! Nothing here writes an entry; only [`super::writer`] appends.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::chain;
+use super::chart::Chart;
+use super::model::{Account, EntryKind, Fund, NewEntry, PostedEntry, Posting, Side};
+use crate::db::schema::{
+    account_balances, account_day_totals, accounts, business_days, ledger_entries, ledger_head,
+    ledger_postings,
+};
+use crate::db::{DbConn, DbError};
+
+/// Inserts the chart's accounts that the database does not have yet, each with a zero balance
+/// row. Existing accounts are left as they are. Returns how many were added.
+pub fn sync_chart(conn: &mut DbConn, chart: &Chart) -> Result<usize, DbError> {
+    let existing: Vec<String> = accounts::table.select(accounts::code).load(conn)?;
+    let now = Utc::now().naive_utc();
+    let mut added = 0;
+    // Parents first, so the parent reference holds.
+    let mut missing: Vec<&Account> = chart
+        .accounts()
+        .filter(|a| !existing.contains(&a.code))
+        .collect();
+    missing.sort_by_key(|a| (a.parent.is_some(), a.code.clone()));
+    for a in missing {
+        diesel::insert_into(accounts::table)
+            .values((
+                accounts::code.eq(&a.code),
+                accounts::name.eq(&a.name),
+                accounts::name_en.eq(&a.name_en),
+                accounts::fund.eq(a.fund.as_str()),
+                accounts::kind.eq(kind_str(a)),
+                accounts::role.eq(role_str(a)),
+                accounts::currency.eq(&a.currency),
+                accounts::parent.eq(a.parent.as_deref()),
+                accounts::postable.eq(a.postable),
+                accounts::created_at.eq(now),
+            ))
+            .execute(conn)?;
+        diesel::insert_into(account_balances::table)
+            .values((
+                account_balances::account_code.eq(&a.code),
+                account_balances::debit_minor.eq(0i64),
+                account_balances::credit_minor.eq(0i64),
+                account_balances::last_entry_seq.eq(0i64),
+            ))
+            .execute(conn)?;
+        added += 1;
+    }
+    Ok(added)
+}
+
+fn kind_str(a: &Account) -> String {
+    serde_json::to_value(a.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn role_str(a: &Account) -> String {
+    serde_json::to_value(a.role)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The chain head: last sequence number and its hash.
+pub fn chain_head(conn: &mut DbConn) -> Result<(i64, [u8; 32]), DbError> {
+    let (seq, hash): (i64, Vec<u8>) = ledger_head::table
+        .filter(ledger_head::id.eq(1))
+        .select((ledger_head::seq, ledger_head::hash))
+        .first(conn)?;
+    Ok((seq, to_hash(&hash)))
+}
+
+fn to_hash(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    if bytes.len() == 32 {
+        out.copy_from_slice(bytes);
+    }
+    out
+}
+
+/// Maintained (debit, credit) totals of one account.
+pub fn account_totals(conn: &mut DbConn, code: &str) -> Result<(i64, i64), DbError> {
+    Ok(account_balances::table
+        .filter(account_balances::account_code.eq(code))
+        .select((
+            account_balances::debit_minor,
+            account_balances::credit_minor,
+        ))
+        .first::<(i64, i64)>(conn)
+        .optional()?
+        .unwrap_or((0, 0)))
+}
+
+/// Is the business day closed?
+pub fn is_day_closed(conn: &mut DbConn, date: NaiveDate) -> Result<bool, DbError> {
+    let status: Option<String> = business_days::table
+        .filter(business_days::business_date.eq(date))
+        .select(business_days::status)
+        .first(conn)
+        .optional()?;
+    Ok(status.as_deref() == Some("closed"))
+}
+
+type EntryRow = (
+    i64,
+    NaiveDate,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    String,
+    NaiveDateTime,
+    Vec<u8>,
+    Vec<u8>,
+);
+type PostingRow = (i64, String, String, i64, String);
+
+const ENTRY_COLUMNS: (
+    ledger_entries::seq,
+    ledger_entries::business_date,
+    ledger_entries::kind,
+    ledger_entries::memo,
+    ledger_entries::reference,
+    ledger_entries::reverses_seq,
+    ledger_entries::actor,
+    ledger_entries::created_at,
+    ledger_entries::prev_hash,
+    ledger_entries::hash,
+) = (
+    ledger_entries::seq,
+    ledger_entries::business_date,
+    ledger_entries::kind,
+    ledger_entries::memo,
+    ledger_entries::reference,
+    ledger_entries::reverses_seq,
+    ledger_entries::actor,
+    ledger_entries::created_at,
+    ledger_entries::prev_hash,
+    ledger_entries::hash,
+);
+
+const POSTING_COLUMNS: (
+    ledger_postings::entry_seq,
+    ledger_postings::account_code,
+    ledger_postings::side,
+    ledger_postings::amount_minor,
+    ledger_postings::currency,
+) = (
+    ledger_postings::entry_seq,
+    ledger_postings::account_code,
+    ledger_postings::side,
+    ledger_postings::amount_minor,
+    ledger_postings::currency,
+);
+
+/// A stored entry whose kind or side text is not one onecard writes: the row was altered.
+fn corrupt(seq: i64, what: &str) -> DbError {
+    DbError::Query(diesel::result::Error::DeserializationError(
+        format!("entry {seq}: {what}").into(),
+    ))
+}
+
+fn assemble(row: EntryRow, postings: Vec<PostingRow>) -> Result<PostedEntry, DbError> {
+    let (seq, business_date, kind, memo, reference, reverses, actor, created_at, prev_hash, hash) =
+        row;
+    let kind: EntryKind = kind.parse().map_err(|e: String| corrupt(seq, &e))?;
+    let postings = postings
+        .into_iter()
+        .map(|(_, account, side, amount_minor, currency)| {
+            Ok(Posting {
+                account,
+                side: side.parse().map_err(|e: String| corrupt(seq, &e))?,
+                amount_minor,
+                currency,
+            })
+        })
+        .collect::<Result<Vec<_>, DbError>>()?;
+    Ok(PostedEntry {
+        seq,
+        entry: NewEntry {
+            business_date,
+            kind,
+            memo,
+            reference,
+            reverses,
+            actor,
+            postings,
+        },
+        created_at,
+        prev_hash: to_hash(&prev_hash),
+        hash: to_hash(&hash),
+    })
+}
+
+/// Loads entries with `after < seq <= until` (at most `limit`), postings included, in order.
+pub fn load_entries(
+    conn: &mut DbConn,
+    after: i64,
+    until: i64,
+    limit: i64,
+) -> Result<Vec<PostedEntry>, DbError> {
+    let rows: Vec<EntryRow> = ledger_entries::table
+        .filter(ledger_entries::seq.gt(after))
+        .filter(ledger_entries::seq.le(until))
+        .order(ledger_entries::seq)
+        .limit(limit)
+        .select(ENTRY_COLUMNS)
+        .load(conn)?;
+    let Some(last) = rows.last().map(|r| r.0) else {
+        return Ok(Vec::new());
+    };
+    let postings: Vec<PostingRow> = ledger_postings::table
+        .filter(ledger_postings::entry_seq.gt(after))
+        .filter(ledger_postings::entry_seq.le(last))
+        .order((ledger_postings::entry_seq, ledger_postings::line_no))
+        .select(POSTING_COLUMNS)
+        .load(conn)?;
+    group(rows, postings)
+}
+
+fn group(rows: Vec<EntryRow>, postings: Vec<PostingRow>) -> Result<Vec<PostedEntry>, DbError> {
+    let mut by_entry: BTreeMap<i64, Vec<PostingRow>> = BTreeMap::new();
+    for p in postings {
+        by_entry.entry(p.0).or_default().push(p);
+    }
+    rows.into_iter()
+        .map(|r| {
+            let ps = by_entry.remove(&r.0).unwrap_or_default();
+            assemble(r, ps)
+        })
+        .collect()
+}
+
+/// One entry by sequence number.
+pub fn load_entry(conn: &mut DbConn, seq: i64) -> Result<Option<PostedEntry>, DbError> {
+    Ok(load_entries(conn, seq - 1, seq, 1)?.into_iter().next())
+}
+
+/// The entry that reverses `seq`, if any.
+pub fn reversal_of(conn: &mut DbConn, seq: i64) -> Result<Option<i64>, DbError> {
+    Ok(ledger_entries::table
+        .filter(ledger_entries::reverses_seq.eq(seq))
+        .select(ledger_entries::seq)
+        .first(conn)
+        .optional()?)
+}
+
+/// An account with its maintained balance.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AccountBalance {
+    /// The account.
+    pub account: Account,
+    /// Sum of debits.
+    pub debit_minor: i64,
+    /// Sum of credits.
+    pub credit_minor: i64,
+}
+
+impl AccountBalance {
+    /// Balance signed in the account's normal direction.
+    pub fn balance_minor(&self) -> i64 {
+        self.account
+            .signed_balance(self.debit_minor, self.credit_minor)
+    }
+}
+
+/// Every account of the chart with its balance; grouping accounts carry the sum of their
+/// sub-accounts. Costs O(accounts).
+pub fn account_balances(conn: &mut DbConn, chart: &Chart) -> Result<Vec<AccountBalance>, DbError> {
+    let rows: Vec<(String, i64, i64)> = account_balances::table
+        .select((
+            account_balances::account_code,
+            account_balances::debit_minor,
+            account_balances::credit_minor,
+        ))
+        .load(conn)?;
+    Ok(with_parents(
+        chart,
+        rows.into_iter().map(|(c, d, k)| (c, (d, k))).collect(),
+    ))
+}
+
+fn with_parents(chart: &Chart, totals: BTreeMap<String, (i64, i64)>) -> Vec<AccountBalance> {
+    let mut sums: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for a in chart.accounts().filter(|a| a.postable) {
+        let t = totals.get(&a.code).copied().unwrap_or((0, 0));
+        let own = sums.entry(a.code.as_str()).or_default();
+        own.0 += t.0;
+        own.1 += t.1;
+        let mut parent = a.parent.as_deref();
+        while let Some(p) = parent {
+            let s = sums.entry(p).or_default();
+            s.0 += t.0;
+            s.1 += t.1;
+            parent = chart.get(p).and_then(|pa| pa.parent.as_deref());
+        }
+    }
+    chart
+        .accounts()
+        .map(|a| {
+            let (d, c) = sums.get(a.code.as_str()).copied().unwrap_or((0, 0));
+            AccountBalance {
+                account: a.clone(),
+                debit_minor: d,
+                credit_minor: c,
+            }
+        })
+        .collect()
+}
+
+/// One fund's part of a trial balance.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FundTrialBalance {
+    /// The fund.
+    pub fund: Fund,
+    /// Σ of debit balances of its postable accounts.
+    pub debit_total_minor: i64,
+    /// Σ of credit balances of its postable accounts.
+    pub credit_total_minor: i64,
+    /// Postable accounts with their balances.
+    pub accounts: Vec<AccountBalance>,
+}
+
+/// Trial balance per fund: from the maintained balances (now), or from the per-day totals up
+/// to and including `as_of`. Postable accounts only, so nothing is counted twice.
+pub fn trial_balance(
+    conn: &mut DbConn,
+    chart: &Chart,
+    as_of: Option<NaiveDate>,
+) -> Result<Vec<FundTrialBalance>, DbError> {
+    let totals: BTreeMap<String, (i64, i64)> = match as_of {
+        None => account_balances::table
+            .select((
+                account_balances::account_code,
+                account_balances::debit_minor,
+                account_balances::credit_minor,
+            ))
+            .load::<(String, i64, i64)>(conn)?
+            .into_iter()
+            .map(|(c, d, k)| (c, (d, k)))
+            .collect(),
+        Some(date) => {
+            let rows: Vec<(String, i64, i64)> = account_day_totals::table
+                .filter(account_day_totals::business_date.le(date))
+                .select((
+                    account_day_totals::account_code,
+                    account_day_totals::debit_minor,
+                    account_day_totals::credit_minor,
+                ))
+                .load(conn)?;
+            let mut m: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+            for (c, d, k) in rows {
+                let t = m.entry(c).or_default();
+                t.0 += d;
+                t.1 += k;
+            }
+            m
+        }
+    };
+    Ok(trial_balance_from(chart, &totals))
+}
+
+/// Pure: trial balance per fund from (debit, credit) totals per account.
+pub fn trial_balance_from(
+    chart: &Chart,
+    totals: &BTreeMap<String, (i64, i64)>,
+) -> Vec<FundTrialBalance> {
+    [Fund::Collection, Fund::Budget]
+        .into_iter()
+        .map(|fund| {
+            let mut debit_total_minor = 0;
+            let mut credit_total_minor = 0;
+            let accounts: Vec<AccountBalance> = chart
+                .accounts()
+                .filter(|a| a.fund == fund && a.postable)
+                .map(|a| {
+                    let (d, c) = totals.get(&a.code).copied().unwrap_or((0, 0));
+                    if d >= c {
+                        debit_total_minor += d - c;
+                    } else {
+                        credit_total_minor += c - d;
+                    }
+                    AccountBalance {
+                        account: a.clone(),
+                        debit_minor: d,
+                        credit_minor: c,
+                    }
+                })
+                .collect();
+            FundTrialBalance {
+                fund,
+                debit_total_minor,
+                credit_total_minor,
+                accounts,
+            }
+        })
+        .collect()
+}
+
+/// One line of an account statement.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AccountLine {
+    /// Entry sequence number.
+    pub seq: i64,
+    /// Business date.
+    pub business_date: NaiveDate,
+    /// Entry kind.
+    pub kind: String,
+    /// Entry memo.
+    pub memo: String,
+    /// Source reference.
+    pub reference: Option<String>,
+    /// Debit or credit.
+    pub side: Side,
+    /// Amount.
+    pub amount_minor: i64,
+}
+
+/// Postings of one account with `from <= business_date <= to`, after entry `after`, in chain
+/// order, at most `limit`.
+pub fn account_lines(
+    conn: &mut DbConn,
+    code: &str,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<AccountLine>, DbError> {
+    let mut q = ledger_postings::table
+        .inner_join(ledger_entries::table)
+        .filter(ledger_postings::account_code.eq(code))
+        .filter(ledger_postings::entry_seq.gt(after))
+        .into_boxed();
+    if let Some(f) = from {
+        q = q.filter(ledger_entries::business_date.ge(f));
+    }
+    if let Some(t) = to {
+        q = q.filter(ledger_entries::business_date.le(t));
+    }
+    let rows: Vec<(i64, NaiveDate, String, String, Option<String>, String, i64)> = q
+        .order((ledger_postings::entry_seq, ledger_postings::line_no))
+        .limit(limit)
+        .select((
+            ledger_entries::seq,
+            ledger_entries::business_date,
+            ledger_entries::kind,
+            ledger_entries::memo,
+            ledger_entries::reference,
+            ledger_postings::side,
+            ledger_postings::amount_minor,
+        ))
+        .load(conn)?;
+    rows.into_iter()
+        .map(
+            |(seq, business_date, kind, memo, reference, side, amount_minor)| {
+                Ok(AccountLine {
+                    seq,
+                    business_date,
+                    kind,
+                    memo,
+                    reference,
+                    side: side.parse().map_err(|e: String| corrupt(seq, &e))?,
+                    amount_minor,
+                })
+            },
+        )
+        .collect()
+}
+
+/// What the verifier found.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// True when the chain and every balance agree.
+    pub ok: bool,
+    /// Entries checked.
+    pub entries: i64,
+    /// The chain head's hash, lowercase hex.
+    pub head: String,
+    /// The first entry that disagrees, if any.
+    pub first_bad_entry: Option<i64>,
+    /// What disagrees, in words.
+    pub problems: Vec<String>,
+}
+
+/// Entries loaded per round trip by the verifier.
+const VERIFY_CHUNK: i64 = 20_000;
+/// Problems listed at most.
+const MAX_PROBLEMS: usize = 50;
+
+/// Recomputes the hash chain from the first entry to the head and every account balance from
+/// the postings, and compares them with what is stored. Reads in chunks, so memory stays flat.
+pub fn verify(
+    conn: &mut DbConn,
+    chart: &Chart,
+    mut progress: impl FnMut(i64, i64),
+) -> Result<VerifyReport, DbError> {
+    let (head_seq, head_hash) = chain_head(conn)?;
+    let mut problems = Vec::new();
+    let mut first_bad: Option<i64> = None;
+    let mut note = |seq: Option<i64>, msg: String, problems: &mut Vec<String>| {
+        if first_bad.is_none() {
+            first_bad = seq;
+        }
+        if problems.len() < MAX_PROBLEMS {
+            problems.push(msg);
+        }
+    };
+    let mut prev = chain::GENESIS_HASH;
+    let mut expected_seq = 1;
+    let mut totals: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let mut day_totals: BTreeMap<(String, NaiveDate), (i64, i64)> = BTreeMap::new();
+    let mut after = 0;
+    loop {
+        let chunk = load_entries(conn, after, i64::MAX, VERIFY_CHUNK)?;
+        let Some(last) = chunk.last().map(|e| e.seq) else {
+            break;
+        };
+        for e in &chunk {
+            if e.seq != expected_seq {
+                note(
+                    Some(expected_seq),
+                    format!(
+                        "entry {expected_seq} is missing (next stored entry is {})",
+                        e.seq
+                    ),
+                    &mut problems,
+                );
+            }
+            if e.prev_hash != prev {
+                note(
+                    Some(e.seq),
+                    format!(
+                        "entry {}: previous-hash link does not match entry {}",
+                        e.seq,
+                        e.seq - 1
+                    ),
+                    &mut problems,
+                );
+            }
+            let recomputed = chain::entry_hash(&prev, e.seq, &e.entry, &e.created_at);
+            if recomputed != e.hash {
+                note(
+                    Some(e.seq),
+                    format!(
+                        "entry {}: content does not match its hash (altered after it was written)",
+                        e.seq
+                    ),
+                    &mut problems,
+                );
+            }
+            if let Err(err) = super::rules::check_fund_balance(chart, &e.entry) {
+                note(
+                    Some(e.seq),
+                    format!("entry {}: {err}", e.seq),
+                    &mut problems,
+                );
+            }
+            for p in &e.entry.postings {
+                let (d, c) = match p.side {
+                    Side::Debit => (p.amount_minor, 0),
+                    Side::Credit => (0, p.amount_minor),
+                };
+                let t = totals.entry(p.account.clone()).or_default();
+                t.0 += d;
+                t.1 += c;
+                let dt = day_totals
+                    .entry((p.account.clone(), e.entry.business_date))
+                    .or_default();
+                dt.0 += d;
+                dt.1 += c;
+            }
+            prev = e.hash;
+            expected_seq = e.seq + 1;
+        }
+        after = last;
+        progress(last, head_seq);
+    }
+    let checked = expected_seq - 1;
+    if checked != head_seq || prev != head_hash {
+        note(
+            Some(checked.min(head_seq) + 1),
+            format!("chain head says entry {head_seq}, the entries end at {checked}"),
+            &mut problems,
+        );
+    }
+    let stored: Vec<(String, i64, i64)> = account_balances::table
+        .select((
+            account_balances::account_code,
+            account_balances::debit_minor,
+            account_balances::credit_minor,
+        ))
+        .load(conn)?;
+    let stored: BTreeMap<String, (i64, i64)> =
+        stored.into_iter().map(|(c, d, k)| (c, (d, k))).collect();
+    let codes: std::collections::BTreeSet<&String> = stored.keys().chain(totals.keys()).collect();
+    for code in codes {
+        let s = stored.get(code).copied().unwrap_or((0, 0));
+        let r = totals.get(code).copied().unwrap_or((0, 0));
+        if s != r {
+            note(None, format!("account {code}: maintained balance debit {} / credit {} but postings sum to {} / {}", s.0, s.1, r.0, r.1), &mut problems);
+        }
+    }
+    let stored_days: Vec<(String, NaiveDate, i64, i64)> = account_day_totals::table
+        .select((
+            account_day_totals::account_code,
+            account_day_totals::business_date,
+            account_day_totals::debit_minor,
+            account_day_totals::credit_minor,
+        ))
+        .load(conn)?;
+    let stored_days: BTreeMap<(String, NaiveDate), (i64, i64)> = stored_days
+        .into_iter()
+        .map(|(c, dt, d, k)| ((c, dt), (d, k)))
+        .collect();
+    if stored_days != day_totals {
+        note(
+            None,
+            "per-day account totals disagree with the postings".to_string(),
+            &mut problems,
+        );
+    }
+    Ok(VerifyReport {
+        ok: problems.is_empty(),
+        entries: checked,
+        head: hex::encode(head_hash),
+        first_bad_entry: first_bad,
+        problems,
+    })
+}

@@ -1,0 +1,122 @@
+//! Ledger use cases that people start directly: a supervisor's manual entry and the reversal
+//! of an entry. Each posts through the writer and audits in the same transaction.
+
+use serde_json::json;
+
+use super::model::{EntryKind, NewEntry, PostedEntry};
+use super::writer::{LedgerWriter, PostError, WriteError};
+use super::LedgerError;
+use crate::audit::{self, AuditEvent};
+use crate::money::format_minor;
+
+/// Entry kinds a person may post by hand. Captures, settlements, remittances and refunds come
+/// only from their own use cases, which carry the documents behind them.
+pub const MANUAL_KINDS: [EntryKind; 3] = [
+    EntryKind::Adjustment,
+    EntryKind::Appropriation,
+    EntryKind::FeeTopUp,
+];
+
+/// The JSON an audit record keeps of an entry.
+pub fn entry_json(e: &PostedEntry) -> serde_json::Value {
+    json!({
+        "seq": e.seq,
+        "business_date": e.entry.business_date.to_string(),
+        "kind": e.entry.kind.as_str(),
+        "memo": e.entry.memo,
+        "reference": e.entry.reference,
+        "reverses": e.entry.reverses,
+        "postings": e.entry.postings.iter().map(|p| json!({
+            "account": p.account, "side": p.side.as_str(), "amount": format_minor(p.amount_minor), "currency": p.currency,
+        })).collect::<Vec<_>>(),
+        "hash": hex::encode(e.hash),
+    })
+}
+
+/// Posts a manual entry (adjustment, appropriation, fee top-up) and audits it.
+pub async fn post_manual(
+    writer: &LedgerWriter,
+    entry: NewEntry,
+) -> Result<PostedEntry, WriteError<PostError>> {
+    if !MANUAL_KINDS.contains(&entry.kind) {
+        return Err(WriteError::Rejected(PostError::Rule(LedgerError::InvalidEntry(format!(
+            "'{}' entries come from their own use case; by hand only adjustment, appropriation or fee_top_up",
+            entry.kind
+        )))));
+    }
+    if entry.reverses.is_some() {
+        return Err(WriteError::Rejected(PostError::Rule(
+            LedgerError::ReversalShape,
+        )));
+    }
+    writer
+        .submit(move |batch| {
+            let posted = batch.post(entry)?;
+            let at = batch.now();
+            audit::record_at(
+                batch.conn()?,
+                AuditEvent {
+                    actor: &posted.entry.actor,
+                    action: "ledger.post",
+                    subject: &format!("entry:{}", posted.seq),
+                    before: None,
+                    after: Some(entry_json(&posted)),
+                },
+                at,
+            )?;
+            Ok(posted)
+        })
+        .await
+}
+
+/// Reverses entry `seq`: posts its postings with the sides swapped, referencing it.
+pub async fn reverse(
+    writer: &LedgerWriter,
+    seq: i64,
+    memo: String,
+    actor: String,
+) -> Result<PostedEntry, WriteError<PostError>> {
+    writer
+        .submit(move |batch| {
+            let original = super::repo::load_entry(batch.conn()?, seq)?
+                .ok_or(LedgerError::UnknownEntry(seq))?;
+            let entry = reversal_of(&original, memo, actor);
+            let posted = batch.post(entry)?;
+            let at = batch.now();
+            audit::record_at(
+                batch.conn()?,
+                AuditEvent {
+                    actor: &posted.entry.actor,
+                    action: "ledger.reverse",
+                    subject: &format!("entry:{seq}"),
+                    before: Some(entry_json(&original)),
+                    after: Some(entry_json(&posted)),
+                },
+                at,
+            )?;
+            Ok(posted)
+        })
+        .await
+}
+
+/// The reversal of an entry: same postings, sides swapped, dated `business_date` of the
+/// original unless the caller changes it.
+pub fn reversal_of(original: &PostedEntry, memo: String, actor: String) -> NewEntry {
+    NewEntry {
+        business_date: original.entry.business_date,
+        kind: EntryKind::Reversal,
+        memo,
+        reference: original.entry.reference.clone(),
+        reverses: Some(original.seq),
+        actor,
+        postings: original
+            .entry
+            .postings
+            .iter()
+            .map(|p| super::model::Posting {
+                side: p.side.opposite(),
+                ..p.clone()
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,540 @@
+//! The group-commit ledger writer: the only code that appends to the ledger.
+//!
+//! Callers submit *jobs*: closures that run inside a database transaction and may post entries
+//! ([`Batch::post`]) and write their own rows ([`Batch::conn`]). One thread owns a connection
+//! and runs whatever jobs are waiting as one batch in one transaction:
+//!
+//! 1. lock the chain head (a row lock in PostgreSQL, the write lock in SQLite), read it;
+//! 2. run each job; a job's own rows sit in a savepoint, and a job that fails is rolled back
+//!    alone (its entries leave the chain, its rows leave the database) while the others go on;
+//! 3. insert the batch's entries and postings with multi-row inserts, add each account's summed
+//!    deltas to its balance once, move the chain head, commit;
+//! 4. only then answer each caller.
+//!
+//! So chain order is commit order, a caller never hears "posted" for an entry that is not
+//! durable, and hot accounts (1218.01, 2103) are updated once per batch, not once per entry.
+//! With `max_batch = 1` the same code gives the one-transaction-per-entry baseline.
+
+use std::collections::{BTreeMap, HashMap};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveDateTime, Timelike, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use tokio::sync::oneshot;
+
+use super::chain;
+use super::chart::Chart;
+use super::model::{AccountRole, EntryKind, NewEntry, PostedEntry, Posting, Side};
+use super::repo;
+use super::rules::{self, LedgerError, RuleContext};
+use crate::db::schema::{
+    account_balances, account_day_totals, ledger_entries, ledger_head, ledger_postings,
+};
+use crate::db::{self, DbConn, DbError, DbTarget};
+use crate::metrics;
+use crate::on_backend;
+
+/// Largest number of jobs committed in one transaction.
+pub const DEFAULT_MAX_BATCH: usize = 256;
+/// Rows per multi-row INSERT (well inside SQLite's and PostgreSQL's bind-parameter limits).
+const INSERT_CHUNK: usize = 500;
+
+/// Why a job's work did not become durable.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError<E> {
+    /// The job itself refused (a ledger rule, a use-case rule); nothing of it was written.
+    #[error(transparent)]
+    Rejected(E),
+    /// The batch could not be committed; nothing of it was written. Safe to retry.
+    #[error("the ledger could not commit: {0}")]
+    Storage(Arc<DbError>),
+    /// The writer has stopped (shutting down).
+    #[error("the ledger writer has stopped")]
+    Stopped,
+}
+
+/// What [`Batch::post`] can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum PostError {
+    /// A ledger rule refused the entry.
+    #[error(transparent)]
+    Rule(#[from] LedgerError),
+    /// Reading state for the rules failed.
+    #[error(transparent)]
+    Storage(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for PostError {
+    fn from(e: diesel::result::Error) -> Self {
+        PostError::Storage(DbError::Query(e))
+    }
+}
+
+type Deliver = Box<dyn FnOnce(Result<(), Arc<DbError>>) + Send>;
+type Work = Box<dyn FnOnce(&mut Batch<'_>) -> (bool, Deliver) + Send>;
+
+/// Handle to the writer thread; cheap to clone.
+#[derive(Clone)]
+pub struct LedgerWriter {
+    sender: mpsc::Sender<Work>,
+}
+
+/// Settings of the writer.
+#[derive(Debug, Clone)]
+pub struct WriterConfig {
+    /// Most jobs per transaction; 1 gives one transaction per job.
+    pub max_batch: usize,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            max_batch: DEFAULT_MAX_BATCH,
+        }
+    }
+}
+
+impl LedgerWriter {
+    /// Starts the writer thread with its own connection to `target`.
+    pub fn start(
+        target: DbTarget,
+        chart: Arc<Chart>,
+        config: WriterConfig,
+    ) -> Result<LedgerWriter, DbError> {
+        let conn = target.connect()?;
+        let (sender, receiver) = mpsc::channel::<Work>();
+        thread::Builder::new()
+            .name("ledger-writer".into())
+            .spawn(move || writer_loop(target, conn, chart, config, receiver))
+            .map_err(|e| DbError::Connect(format!("cannot start the ledger writer thread: {e}")))?;
+        Ok(LedgerWriter { sender })
+    }
+
+    fn enqueue<T, E, F>(
+        &self,
+        f: F,
+    ) -> Result<oneshot::Receiver<Result<T, WriteError<E>>>, WriteError<E>>
+    where
+        F: FnOnce(&mut Batch<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let work: Work = Box::new(move |batch: &mut Batch<'_>| {
+            let result = f(batch);
+            let ok = result.is_ok();
+            let deliver: Deliver = Box::new(move |commit| {
+                let answer = match commit {
+                    Ok(()) => result.map_err(WriteError::Rejected),
+                    Err(e) => Err(WriteError::Storage(e)),
+                };
+                // The caller may have gone away (client disconnected); the work stands.
+                let _ = tx.send(answer);
+            });
+            (ok, deliver)
+        });
+        self.sender.send(work).map_err(|_| WriteError::Stopped)?;
+        Ok(rx)
+    }
+
+    /// Runs `f` in the next batch and resolves once that batch has committed.
+    pub async fn submit<T, E, F>(&self, f: F) -> Result<T, WriteError<E>>
+    where
+        F: FnOnce(&mut Batch<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let rx = self.enqueue(f)?;
+        rx.await.unwrap_or(Err(WriteError::Stopped))
+    }
+
+    /// Blocking form of [`submit`](Self::submit) for the CLI, tests and benchmarks.
+    pub fn submit_blocking<T, E, F>(&self, f: F) -> Result<T, WriteError<E>>
+    where
+        F: FnOnce(&mut Batch<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let rx = self.enqueue(f)?;
+        rx.blocking_recv().unwrap_or(Err(WriteError::Stopped))
+    }
+
+    /// Posts one entry on its own (a job that does nothing else).
+    pub async fn post(&self, entry: NewEntry) -> Result<PostedEntry, WriteError<PostError>> {
+        self.submit(move |batch| batch.post(entry)).await
+    }
+
+    /// Blocking form of [`post`](Self::post).
+    pub fn post_blocking(&self, entry: NewEntry) -> Result<PostedEntry, WriteError<PostError>> {
+        self.submit_blocking(move |batch| batch.post(entry))
+    }
+}
+
+/// What a job sees: the open transaction, and the ledger as it stands after the jobs before it.
+pub struct Batch<'a> {
+    conn: &'a mut DbConn,
+    chart: &'a Chart,
+    now: NaiveDateTime,
+    head_seq: i64,
+    head_hash: [u8; 32],
+    interfund_receivable_minor: i64,
+    entries: Vec<PostedEntry>,
+    closed_days: HashMap<NaiveDate, bool>,
+    savepoint_open: bool,
+}
+
+#[derive(Clone, Copy)]
+struct Mark {
+    head_seq: i64,
+    head_hash: [u8; 32],
+    interfund_receivable_minor: i64,
+    entries: usize,
+}
+
+impl<'a> Batch<'a> {
+    /// The transaction's connection, for a job's own rows. The first call in a job opens the
+    /// job's savepoint, so a job that fails later leaves none of its rows behind.
+    pub fn conn(&mut self) -> Result<&mut DbConn, DbError> {
+        if !self.savepoint_open {
+            self.conn.batch_execute("SAVEPOINT onecard_job")?;
+            self.savepoint_open = true;
+        }
+        Ok(self.conn)
+    }
+
+    /// The chart of accounts the rules use.
+    pub fn chart(&self) -> &Chart {
+        self.chart
+    }
+
+    /// The batch's commit time (UTC, microseconds).
+    pub fn now(&self) -> NaiveDateTime {
+        self.now
+    }
+
+    /// Checks `entry` against every ledger rule and, if it passes, appends it to the chain.
+    /// The entry is durable when the batch commits; the job's caller hears of it only then.
+    pub fn post(&mut self, entry: NewEntry) -> Result<PostedEntry, PostError> {
+        let day_closed = self.is_day_closed(entry.business_date)?;
+        let original = match entry.reverses {
+            Some(seq) => self.original_for_reversal(seq)?,
+            None => None,
+        };
+        let ctx = RuleContext {
+            day_closed,
+            original_postings: original.as_deref(),
+            interfund_receivable_minor: self.interfund_receivable_minor,
+        };
+        let accepted = rules::validate(self.chart, &entry, &ctx)?;
+        let seq = self.head_seq + 1;
+        let hash = chain::entry_hash(&self.head_hash, seq, &entry, &self.now);
+        let posted = PostedEntry {
+            seq,
+            entry,
+            created_at: self.now,
+            prev_hash: self.head_hash,
+            hash,
+        };
+        self.head_seq = seq;
+        self.head_hash = hash;
+        self.interfund_receivable_minor += accepted.interfund_delta_minor;
+        self.entries.push(posted.clone());
+        Ok(posted)
+    }
+
+    fn is_day_closed(&mut self, date: NaiveDate) -> Result<bool, DbError> {
+        if let Some(closed) = self.closed_days.get(&date) {
+            return Ok(*closed);
+        }
+        let closed = repo::is_day_closed(self.conn, date)?;
+        self.closed_days.insert(date, closed);
+        Ok(closed)
+    }
+
+    /// The postings of the entry to reverse, or an error if it cannot be reversed.
+    fn original_for_reversal(&mut self, seq: i64) -> Result<Option<Vec<Posting>>, PostError> {
+        if self.entries.iter().any(|e| e.entry.reverses == Some(seq)) {
+            return Err(LedgerError::AlreadyReversed(seq).into());
+        }
+        if let Some(e) = self.entries.iter().find(|e| e.seq == seq) {
+            if e.entry.kind == EntryKind::Reversal {
+                return Err(not_reversible(seq).into());
+            }
+            return Ok(Some(e.entry.postings.clone()));
+        }
+        match repo::load_entry(self.conn, seq)? {
+            None => Ok(None),
+            Some(original) => {
+                if original.entry.kind == EntryKind::Reversal {
+                    return Err(not_reversible(seq).into());
+                }
+                if repo::reversal_of(self.conn, seq)?.is_some() {
+                    return Err(LedgerError::AlreadyReversed(seq).into());
+                }
+                Ok(Some(original.entry.postings))
+            }
+        }
+    }
+
+    fn mark(&self) -> Mark {
+        Mark {
+            head_seq: self.head_seq,
+            head_hash: self.head_hash,
+            interfund_receivable_minor: self.interfund_receivable_minor,
+            entries: self.entries.len(),
+        }
+    }
+
+    fn rewind(&mut self, mark: Mark) {
+        self.head_seq = mark.head_seq;
+        self.head_hash = mark.head_hash;
+        self.interfund_receivable_minor = mark.interfund_receivable_minor;
+        self.entries.truncate(mark.entries);
+    }
+}
+
+fn not_reversible(seq: i64) -> LedgerError {
+    LedgerError::InvalidEntry(format!(
+        "entry {seq} is itself a reversal and cannot be reversed; post the original again instead"
+    ))
+}
+
+fn writer_loop(
+    target: DbTarget,
+    mut conn: DbConn,
+    chart: Arc<Chart>,
+    config: WriterConfig,
+    receiver: mpsc::Receiver<Work>,
+) {
+    let max_batch = config.max_batch.max(1);
+    while let Ok(first) = receiver.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < max_batch {
+            match receiver.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let size = jobs.len();
+        let (committed, deliveries) = run_batch(&mut conn, &chart, jobs);
+        match committed {
+            Ok(posted) => {
+                metrics::record_batch(size, posted);
+                for deliver in deliveries {
+                    deliver(Ok(()));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, jobs = size, "ledger batch failed; nothing of it was written");
+                let e = Arc::new(e);
+                for deliver in deliveries {
+                    deliver(Err(e.clone()));
+                }
+                // The connection may be broken; open a fresh one before the next batch.
+                conn = reconnect(&target);
+            }
+        }
+    }
+}
+
+fn reconnect(target: &DbTarget) -> DbConn {
+    let mut wait = Duration::from_millis(50);
+    loop {
+        match target.connect() {
+            Ok(c) => return c,
+            Err(e) => {
+                tracing::error!(error = %e, "ledger writer cannot reconnect; retrying");
+                thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// Runs one batch. Returns the commit result (with the number of entries posted) and every
+/// job's delivery, to be called once the outcome is known.
+fn run_batch(
+    conn: &mut DbConn,
+    chart: &Chart,
+    jobs: Vec<Work>,
+) -> (Result<usize, DbError>, Vec<Deliver>) {
+    let mut deliveries = Vec::with_capacity(jobs.len());
+    let outcome = conn.transaction::<usize, DbError, _>(|conn| {
+        db::lock_chain_head(conn)?;
+        let (head_seq, head_hash) = repo::chain_head(conn)?;
+        let interfund = chart
+            .account_with_role(AccountRole::InterfundReceivable)
+            .map(|a| repo::account_totals(conn, &a.code).map(|(d, c)| d - c))
+            .transpose()?
+            .unwrap_or(0);
+        let mut batch = Batch {
+            conn,
+            chart,
+            now: now_micros(),
+            head_seq,
+            head_hash,
+            interfund_receivable_minor: interfund,
+            entries: Vec::with_capacity(jobs.len()),
+            closed_days: HashMap::new(),
+            savepoint_open: false,
+        };
+        for job in jobs {
+            let mark = batch.mark();
+            let outcome = catch_unwind(AssertUnwindSafe(|| job(&mut batch)));
+            let ok = match outcome {
+                Ok((ok, deliver)) => {
+                    deliveries.push(deliver);
+                    ok
+                }
+                Err(_) => {
+                    tracing::error!(
+                        "a ledger job panicked; it was rolled back and the batch goes on"
+                    );
+                    false
+                }
+            };
+            if batch.savepoint_open {
+                let sql = if ok {
+                    "RELEASE SAVEPOINT onecard_job"
+                } else {
+                    "ROLLBACK TO SAVEPOINT onecard_job; RELEASE SAVEPOINT onecard_job"
+                };
+                batch.conn.batch_execute(sql)?;
+                batch.savepoint_open = false;
+            }
+            if !ok {
+                batch.rewind(mark);
+            }
+        }
+        let Batch {
+            conn,
+            entries,
+            head_seq,
+            head_hash,
+            ..
+        } = batch;
+        flush(conn, &entries)?;
+        diesel::update(ledger_head::table.filter(ledger_head::id.eq(1)))
+            .set((
+                ledger_head::seq.eq(head_seq),
+                ledger_head::hash.eq(head_hash.to_vec()),
+            ))
+            .execute(conn)?;
+        Ok(entries.len())
+    });
+    (outcome, deliveries)
+}
+
+fn now_micros() -> NaiveDateTime {
+    let now = Utc::now().naive_utc();
+    let micros = now.nanosecond() / 1_000 * 1_000;
+    now.with_nanosecond(micros).unwrap_or(now)
+}
+
+/// Writes the batch's entries, postings and balance deltas.
+fn flush(conn: &mut DbConn, entries: &[PostedEntry]) -> Result<(), DbError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let entry_rows: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            (
+                ledger_entries::seq.eq(e.seq),
+                ledger_entries::business_date.eq(e.entry.business_date),
+                ledger_entries::kind.eq(e.entry.kind.as_str()),
+                ledger_entries::memo.eq(e.entry.memo.as_str()),
+                ledger_entries::reference.eq(e.entry.reference.as_deref()),
+                ledger_entries::reverses_seq.eq(e.entry.reverses),
+                ledger_entries::actor.eq(e.entry.actor.as_str()),
+                ledger_entries::created_at.eq(e.created_at),
+                ledger_entries::prev_hash.eq(e.prev_hash.as_slice()),
+                ledger_entries::hash.eq(e.hash.as_slice()),
+            )
+        })
+        .collect();
+    for chunk in entry_rows.chunks(INSERT_CHUNK) {
+        on_backend!(conn, c => diesel::insert_into(ledger_entries::table).values(chunk).execute(c))?;
+    }
+    let mut posting_rows = Vec::with_capacity(entries.len() * 2);
+    // account → (debit, credit, last seq); (account, date) → (debit, credit)
+    let mut totals: BTreeMap<&str, (i64, i64, i64)> = BTreeMap::new();
+    let mut day_totals: BTreeMap<(&str, NaiveDate), (i64, i64)> = BTreeMap::new();
+    for e in entries {
+        for (i, p) in e.entry.postings.iter().enumerate() {
+            posting_rows.push((
+                ledger_postings::entry_seq.eq(e.seq),
+                ledger_postings::line_no.eq(i as i64 + 1),
+                ledger_postings::account_code.eq(p.account.as_str()),
+                ledger_postings::side.eq(p.side.as_str()),
+                ledger_postings::amount_minor.eq(p.amount_minor),
+                ledger_postings::currency.eq(p.currency.as_str()),
+            ));
+            let (d, c) = match p.side {
+                Side::Debit => (p.amount_minor, 0),
+                Side::Credit => (0, p.amount_minor),
+            };
+            let t = totals.entry(p.account.as_str()).or_default();
+            t.0 += d;
+            t.1 += c;
+            t.2 = e.seq;
+            let dt = day_totals
+                .entry((p.account.as_str(), e.entry.business_date))
+                .or_default();
+            dt.0 += d;
+            dt.1 += c;
+        }
+    }
+    for chunk in posting_rows.chunks(INSERT_CHUNK) {
+        on_backend!(conn, c => diesel::insert_into(ledger_postings::table).values(chunk).execute(c))?;
+    }
+    for (account, (d, c, last)) in totals {
+        let updated = diesel::update(
+            account_balances::table.filter(account_balances::account_code.eq(account)),
+        )
+        .set((
+            account_balances::debit_minor.eq(account_balances::debit_minor + d),
+            account_balances::credit_minor.eq(account_balances::credit_minor + c),
+            account_balances::last_entry_seq.eq(last),
+        ))
+        .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(account_balances::table)
+                .values((
+                    account_balances::account_code.eq(account),
+                    account_balances::debit_minor.eq(d),
+                    account_balances::credit_minor.eq(c),
+                    account_balances::last_entry_seq.eq(last),
+                ))
+                .execute(conn)?;
+        }
+    }
+    for ((account, date), (d, c)) in day_totals {
+        let updated = diesel::update(
+            account_day_totals::table
+                .filter(account_day_totals::account_code.eq(account))
+                .filter(account_day_totals::business_date.eq(date)),
+        )
+        .set((
+            account_day_totals::debit_minor.eq(account_day_totals::debit_minor + d),
+            account_day_totals::credit_minor.eq(account_day_totals::credit_minor + c),
+        ))
+        .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(account_day_totals::table)
+                .values((
+                    account_day_totals::account_code.eq(account),
+                    account_day_totals::business_date.eq(date),
+                    account_day_totals::debit_minor.eq(d),
+                    account_day_totals::credit_minor.eq(c),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}

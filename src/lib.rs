@@ -1,0 +1,46 @@
+//! # onecard
+//!
+//! Card fee collection for a municipal administrative service centre (行政服务中心): counter
+//! payments by bank card and city one-card post to a double-entry ledger that keeps the revenue
+//! fund and the budget fund apart (收支两条线); nightly reconciliation; day close and seal;
+//! signed treasury remittances. See `DESIGN.md` in the shared folder for the rules.
+//!
+//! # Layout
+//!
+//! | module | what it is for | may depend on |
+//! |---|---|---|
+//! | [`money`] | `i64` minor units inside, decimal strings at the edges | — |
+//! | [`ledger`] | funds, accounts, entries, the §2 rules (pure), hash chain, balances, the group-commit writer | `money`, `db`, `audit`, `metrics` |
+//! | [`auth`] | roles, API tokens (stored as SHA-256), treasury secrets | `db`, `audit`, `keys` |
+//! | [`audit`] | the append-only audit trail | `db` |
+//! | [`keys`] | the service's Ed25519 signing key and HMAC master key, in files | — |
+//! | [`db`] | the multi-backend connection (SQLite / PostgreSQL), pool, migrations, schema | — |
+//! | [`clock`] | Asia/Shanghai business dates and the cut-off | — |
+//! | [`config`] | settings from the environment; defaults serve the embedded case | `db` |
+//! | [`app`] | the opened service: pool, chart, keys, writer — shared by CLI and HTTP | all of the above |
+//! | [`http`] | actix app, one module per resource, problem+json errors | everything |
+//! | [`metrics`] | Prometheus counters and histograms | — |
+//!
+//! Domain cores — [`ledger::rules`], [`ledger::chain`], [`ledger::chart`], [`money`] — import
+//! neither actix nor diesel and carry most of the tests. Handlers parse the request into domain
+//! types, call one use case, and map the result; only [`http`] knows status codes.
+//!
+//! Still to come, each in its own module (see the open issues): `catalogue` (fee items),
+//! `payments` (intake, receipts, voids, refunds), `settlement` (bank-file readers),
+//! `recon` (matcher, runs, day close), `treasury` (remittance files), `web` (staff pages).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod http;
+pub mod keys;
+pub mod ledger;
+pub mod metrics;
+pub mod money;

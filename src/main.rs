@@ -1,0 +1,186 @@
+//! The `onecard` command: serve, migrate, keys, verify.
+
+#![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use onecard::app::AppContext;
+use onecard::auth::{self, Role};
+use onecard::config::{Config, DEFAULT_BIND, DEFAULT_DATABASE_URL};
+use onecard::db::{self, DbTarget};
+use onecard::ledger::repo;
+
+#[derive(Parser)]
+#[command(
+    name = "onecard",
+    version,
+    about = "Fee collection, fund-separated ledger, reconciliation and treasury remittance"
+)]
+struct Cli {
+    /// Database URL: sqlite://<path> or postgres://user@host/db
+    #[arg(long, global = true, env = "ONECARD_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
+    database: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "ONECARD_BIND", default_value = DEFAULT_BIND)]
+        bind: String,
+        /// Load the demo data and print one demo token per role.
+        #[arg(long)]
+        demo: bool,
+        /// Apply pending migrations before starting (always done for SQLite).
+        #[arg(long)]
+        migrate: bool,
+        /// HTTP worker threads (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// API tokens.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Recompute the hash chain and every balance; exit 1 if anything disagrees.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a token; prints it alone on stdout (treasury: the token, then the HMAC secret).
+    Create {
+        /// clerk, finance, supervisor, auditor, treasury or admin.
+        #[arg(long)]
+        role: String,
+        /// Who or what the token is for.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("onecard: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    let config = Config::load(&cli.database).map_err(|e| e.to_string())?;
+    match cli.command {
+        Command::Serve {
+            bind,
+            demo,
+            migrate,
+            workers,
+        } => {
+            let auto_migrate = migrate || matches!(config.database, DbTarget::Sqlite(_));
+            let ctx = AppContext::open(config, auto_migrate).map_err(|e| e.to_string())?;
+            if demo {
+                let tokens = onecard::demo::load(&ctx).map_err(|e| e.to_string())?;
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(
+                    out,
+                    "Demo tokens (shown once; also in your shell history if you copy them):"
+                );
+                for (role, t) in tokens {
+                    let _ = writeln!(out, "  {:<10} {}", role.as_str(), t.token);
+                    if let Some(secret) = t.secret {
+                        let _ = writeln!(out, "  {:<10} {}", "  secret", secret);
+                    }
+                }
+                let _ = out.flush();
+            }
+            let listener =
+                TcpListener::bind(&bind).map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+            let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            tracing::info!(%addr, database = %db::redact(&ctx.config.database_url), "onecard listening");
+            eprintln!("onecard listening on http://{addr}");
+            let workers = workers
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+            actix_web::rt::System::new()
+                .block_on(async move {
+                    let server = onecard::http::serve(ctx, listener, workers)?;
+                    server.await
+                })
+                .map_err(|e| e.to_string())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let mut conn = config.database.connect().map_err(|e| e.to_string())?;
+            let ran = db::migrate(&mut conn).map_err(|e| e.to_string())?;
+            eprintln!(
+                "{ran} migration(s) applied to {}",
+                db::redact(&config.database_url)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys {
+            command: KeysCommand::Create { role, name },
+        } => {
+            let role: Role = role.parse().map_err(|e: auth::AuthError| e.to_string())?;
+            let auto_migrate = matches!(config.database, DbTarget::Sqlite(_));
+            let ctx = AppContext::open(config, auto_migrate).map_err(|e| e.to_string())?;
+            let mut conn = ctx.conn().map_err(|e| e.to_string())?;
+            let issued = auth::create_token(&mut conn, &ctx.keys, role, &name, "cli")
+                .map_err(|e| e.to_string())?;
+            println!("{}", issued.token);
+            if let Some(secret) = issued.secret {
+                println!("{secret}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify => {
+            let auto_migrate = matches!(config.database, DbTarget::Sqlite(_));
+            let ctx = AppContext::open(config, auto_migrate).map_err(|e| e.to_string())?;
+            let mut conn = ctx.conn().map_err(|e| e.to_string())?;
+            let started = std::time::Instant::now();
+            let report = repo::verify(&mut conn, &ctx.chart, |done, total| {
+                if total > 0 {
+                    eprint!(
+                        "\rverifying: {done}/{total} entries ({:.0}%)",
+                        done as f64 * 100.0 / total as f64
+                    );
+                }
+            })
+            .map_err(|e| e.to_string())?;
+            eprintln!();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+            );
+            eprintln!(
+                "verified {} entries in {:.2} s",
+                report.entries,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
