@@ -20,3 +20,6 @@ pub use model::{
     Account, AccountKind, AccountRole, EntryKind, Fund, NewEntry, PostedEntry, Posting, Side,
 };
 pub use rules::{validate, Crossing, LedgerError, RuleContext};
+
+#[cfg(test)]
+mod tests;

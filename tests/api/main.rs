@@ -1,1 +1,10 @@
+//! Integration tests: the real app and real databases. One binary for all areas keeps link
+//! time down. Runs on SQLite by default and on PostgreSQL when `ONECARD_TEST_DATABASE_URL` is
+//! set (see `.ci/run`).
 
+mod support;
+
+mod cli;
+mod http_api;
+mod ledger_store;
+mod migrations;

@@ -1,0 +1,97 @@
+//! The `onecard` binary as an operator uses it.
+
+use std::process::Command;
+
+use crate::support::TestDb;
+
+fn onecard(db: &TestDb, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_onecard"))
+        .args(args)
+        .env("ONECARD_DATABASE_URL", &db.url)
+        .env("ONECARD_KEY_DIR", db.key_dir())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run onecard")
+}
+
+#[test]
+fn migrate_keys_and_verify_from_the_command_line() {
+    let db = TestDb::new();
+    let out = onecard(&db, &["migrate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = onecard(
+        &db,
+        &["keys", "create", "--role", "clerk", "--name", "window 3"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).expect("utf8");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "a clerk token is printed alone: {stdout:?}");
+    assert!(lines[0].starts_with("oc_") && lines[0].len() == 46);
+
+    let out = onecard(
+        &db,
+        &[
+            "keys",
+            "create",
+            "--role",
+            "treasury",
+            "--name",
+            "municipal treasury",
+        ],
+    );
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).expect("utf8");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "treasury: token then secret: {stdout:?}");
+    assert!(lines[0].starts_with("oc_"));
+    assert!(lines[1].len() >= 40 && !lines[1].starts_with("oc_"));
+
+    let out = onecard(&db, &["keys", "create", "--role", "janitor", "--name", "x"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown role"));
+
+    // The token is stored only as a hash: its text is nowhere in the database.
+    let ctx = db.open();
+    let mut conn = ctx.conn().expect("conn");
+    use diesel::prelude::*;
+    let hashes: Vec<Vec<u8>> = onecard::db::schema::api_tokens::table
+        .select(onecard::db::schema::api_tokens::token_hash)
+        .load(&mut conn)
+        .expect("tokens");
+    assert_eq!(hashes.len(), 2);
+    assert!(hashes.iter().all(|h| h.len() == 32));
+    let token = lines[0];
+    assert!(onecard::auth::authenticate(&mut conn, token)
+        .expect("auth")
+        .is_some());
+    drop(conn);
+
+    let out = onecard(&db, &["verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert_eq!(report["ok"], true);
+}
+
+#[test]
+fn a_bad_database_url_is_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_onecard"))
+        .args(["--database", "mysql://x", "verify"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite:// or postgres://"));
+}

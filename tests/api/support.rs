@@ -1,0 +1,247 @@
+//! Test support: a fresh database per test on the backend CI chose, and the real app started on
+//! port 0 against it.
+//!
+//! Backend: `ONECARD_TEST_DATABASE_URL` unset → SQLite in a temporary folder. Set to a
+//! PostgreSQL URL → a fresh schema in that database per test, dropped afterwards.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Once;
+
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+
+use onecard::app::AppContext;
+use onecard::auth::{self, Role};
+use onecard::config::Config;
+
+/// The environment variable that selects PostgreSQL.
+pub const PG_ENV: &str = "ONECARD_TEST_DATABASE_URL";
+
+/// Which backend this run tests.
+pub fn pg_base_url() -> Option<String> {
+    std::env::var(PG_ENV)
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+}
+
+static NOTE: Once = Once::new();
+
+fn note_backend() {
+    NOTE.call_once(|| match pg_base_url() {
+        Some(_) => eprintln!("onecard tests: backend PostgreSQL ({PG_ENV} is set)"),
+        None => eprintln!("onecard tests: backend SQLite; PostgreSQL skipped ({PG_ENV} not set)"),
+    });
+}
+
+/// A database that exists for one test.
+pub struct TestDb {
+    /// URL the app connects to.
+    pub url: String,
+    /// Folder for SQLite files and keys.
+    pub dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// A fresh, empty database on the selected backend.
+    pub fn new() -> TestDb {
+        note_backend();
+        let dir = tempfile::tempdir().expect("temp dir");
+        match pg_base_url() {
+            None => {
+                let url = format!("sqlite://{}", dir.path().join("onecard.db").display());
+                TestDb { url, dir, pg: None }
+            }
+            Some(base) => {
+                let schema = format!(
+                    "t_{}",
+                    hex::encode(onecard::keys::random_bytes::<6>().expect("random"))
+                );
+                let mut admin = diesel::pg::PgConnection::establish(&base)
+                    .expect("connect to PostgreSQL test database");
+                admin
+                    .batch_execute(&format!("CREATE SCHEMA {schema}"))
+                    .expect("create schema");
+                let sep = if base.contains('?') { '&' } else { '?' };
+                let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+                TestDb {
+                    url,
+                    dir,
+                    pg: Some((base, schema)),
+                }
+            }
+        }
+    }
+
+    /// Is this PostgreSQL?
+    pub fn is_postgres(&self) -> bool {
+        self.pg.is_some()
+    }
+
+    /// Settings for an app on this database, keys in the test folder.
+    pub fn config(&self) -> Config {
+        let mut config = Config::load(&self.url).expect("config");
+        config.key_dir = self.dir.path().join("keys");
+        config.data_dir = self.dir.path().to_path_buf();
+        config.pool_size = 4;
+        config
+    }
+
+    /// Opens the app's parts (migrated) without HTTP.
+    pub fn open(&self) -> AppContext {
+        AppContext::open(self.config(), true).expect("open app")
+    }
+
+    /// Key folder.
+    pub fn key_dir(&self) -> PathBuf {
+        self.dir.path().join("keys")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = &self.pg {
+            if let Ok(mut admin) = diesel::pg::PgConnection::establish(base) {
+                let _ = admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
+            }
+        }
+    }
+}
+
+/// The real app on port 0 with one token per role.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The app's parts, for direct checks.
+    pub ctx: AppContext,
+    /// Bearer token per role.
+    pub tokens: HashMap<Role, String>,
+    /// HTTP client.
+    pub client: awc::Client,
+    /// Keep the database alive as long as the app.
+    pub db: TestDb,
+    server: actix_web::dev::ServerHandle,
+}
+
+impl TestApp {
+    /// Full URL of a path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Token of a role.
+    pub fn token(&self, role: Role) -> &str {
+        self.tokens.get(&role).map(String::as_str).unwrap_or("")
+    }
+
+    /// GET with a role's token; returns status and JSON body.
+    pub async fn get(&self, role: Role, path: &str) -> (u16, serde_json::Value) {
+        let mut res = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(self.token(role))
+            .send()
+            .await
+            .expect("request");
+        let body = res.body().limit(64 * 1024 * 1024).await.expect("body");
+        (
+            res.status().as_u16(),
+            serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// POST JSON with a role's token; returns status, content type and JSON body.
+    pub async fn post(
+        &self,
+        role: Role,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, String, serde_json::Value) {
+        self.post_raw(role, path, body.to_string().into_bytes())
+            .await
+    }
+
+    /// POST raw bytes as JSON with a role's token.
+    pub async fn post_raw(
+        &self,
+        role: Role,
+        path: &str,
+        body: Vec<u8>,
+    ) -> (u16, String, serde_json::Value) {
+        let mut res = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(self.token(role))
+            .insert_header(("content-type", "application/json"))
+            .send_body(body)
+            .await
+            .expect("request");
+        let ct = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let bytes = res.body().limit(64 * 1024 * 1024).await.expect("body");
+        (
+            res.status().as_u16(),
+            ct,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Stops the server.
+    pub async fn stop(self) {
+        self.server.stop(true).await;
+    }
+}
+
+/// Starts the app on port 0 with a fresh database.
+pub async fn spawn_app() -> TestApp {
+    let db = TestDb::new();
+    let ctx = actix_web::web::block({
+        let config = db.config();
+        move || AppContext::open(config, true)
+    })
+    .await
+    .expect("block")
+    .expect("open app");
+    let mut tokens = HashMap::new();
+    {
+        let ctx = ctx.clone();
+        let made = actix_web::web::block(move || {
+            let mut conn = ctx.conn().expect("conn");
+            Role::ALL
+                .iter()
+                .map(|r| {
+                    let t =
+                        auth::create_token(&mut conn, &ctx.keys, *r, &format!("test-{r}"), "test")
+                            .expect("token");
+                    (*r, t.token)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .expect("block");
+        tokens.extend(made);
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = onecard::http::serve(ctx.clone(), listener, 2).expect("serve");
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        ctx,
+        tokens,
+        client: awc::Client::builder()
+            .timeout(std::time::Duration::from_secs(60))
+            .finish(),
+        db,
+        server: handle,
+    }
+}
