@@ -1,1 +1,263 @@
-fn main() {}
+//! Ledger writer benchmark: group commit against one transaction per entry, on SQLite and
+//! PostgreSQL, then trial balance and verify at the final ledger size.
+//!
+//! ```text
+//! cargo bench --bench ledger_writer                      # both backends, 1M entries each
+//! cargo bench --bench ledger_writer -- --backend sqlite --total 200000
+//! ```
+//!
+//! PostgreSQL: `ONECARD_BENCH_PG_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`)
+//! names a server where the benchmark may create and drop its own database.
+//!
+//! Every figure is printed with the baseline measured in the same run, and the ratio.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+
+use onecard::app::AppContext;
+use onecard::config::Config;
+use onecard::ledger::{repo, EntryKind, NewEntry, Posting};
+
+struct Args {
+    backends: Vec<String>,
+    writers: usize,
+    total: i64,
+    baseline_entries: i64,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        backends: vec!["sqlite".into(), "postgres".into()],
+        writers: 64,
+        total: 1_000_000,
+        baseline_entries: 10_000,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--backend" => args.backends = it.next().map(|b| vec![b]).unwrap_or_default(),
+            "--writers" => args.writers = it.next().and_then(|v| v.parse().ok()).unwrap_or(64),
+            "--total" => args.total = it.next().and_then(|v| v.parse().ok()).unwrap_or(1_000_000),
+            "--baseline" => {
+                args.baseline_entries = it.next().and_then(|v| v.parse().ok()).unwrap_or(10_000)
+            }
+            // cargo bench passes --bench; ignore what we do not know.
+            _ => {}
+        }
+    }
+    args
+}
+
+/// A payment-sized entry: one capture, two postings, rotating over the revenue subjects.
+fn capture(i: i64) -> NewEntry {
+    const SUBJECTS: [&str; 4] = [
+        "2103.1030401",
+        "2103.1030409",
+        "2103.1030414",
+        "2103.1030416",
+    ];
+    let amount = 1_000 + (i % 50_000);
+    NewEntry {
+        business_date: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default()
+            + chrono::Days::new((i / 50_000) as u64),
+        kind: EntryKind::Capture,
+        memo: format!("bench payment {i}"),
+        reference: Some(format!("P{i:012}")),
+        reverses: None,
+        actor: "bench".into(),
+        postings: vec![
+            Posting::debit("1218.01", amount),
+            Posting::credit(SUBJECTS[(i % 4) as usize], amount),
+        ],
+    }
+}
+
+/// Posts `count` entries from `writers` threads; returns entries per second.
+fn drive(ctx: &AppContext, writers: usize, count: i64, start_at: i64) -> f64 {
+    let next = Arc::new(AtomicI64::new(start_at));
+    let (entries0, batches0) = (
+        onecard::metrics::entries_posted(),
+        onecard::metrics::batches_committed(),
+    );
+    let end = start_at + count;
+    let started = Instant::now();
+    let handles: Vec<_> = (0..writers)
+        .map(|_| {
+            let writer = ctx.writer.clone();
+            let next = next.clone();
+            std::thread::spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= end {
+                    break;
+                }
+                if let Err(e) = writer.post_blocking(capture(i)) {
+                    eprintln!("post failed: {e}");
+                    break;
+                }
+            })
+        })
+        .collect();
+    let mut last_report = Instant::now();
+    while handles.iter().any(|h| !h.is_finished()) {
+        std::thread::sleep(Duration::from_millis(50));
+        if last_report.elapsed() > Duration::from_secs(5) {
+            let done = next.load(Ordering::Relaxed).min(end) - start_at;
+            eprintln!(
+                "  … {done}/{count} entries, {:.0}/s",
+                done as f64 / started.elapsed().as_secs_f64()
+            );
+            last_report = Instant::now();
+        }
+    }
+    for h in handles {
+        let _ = h.join();
+    }
+    let rate = count as f64 / started.elapsed().as_secs_f64();
+    let batches = onecard::metrics::batches_committed() - batches0;
+    let entries = onecard::metrics::entries_posted() - entries0;
+    eprintln!(
+        "  {entries} entries in {batches} transactions: {:.1} entries per transaction",
+        entries as f64 / batches.max(1) as f64
+    );
+    rate
+}
+
+struct Db {
+    url: String,
+    _dir: tempfile::TempDir,
+    pg_drop: Option<(String, String)>,
+}
+
+fn fresh_db(backend: &str, label: &str) -> Db {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    if backend == "sqlite" {
+        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        return Db {
+            url,
+            _dir: dir,
+            pg_drop: None,
+        };
+    }
+    let admin_url = std::env::var("ONECARD_BENCH_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("onecard_bench_{label}_{}", std::process::id());
+    let mut admin = diesel::pg::PgConnection::establish(&admin_url)
+        .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url}: {e}"));
+    admin
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
+        ))
+        .unwrap_or_else(|e| panic!("create database: {e}"));
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url.as_str(), |(b, _)| b)
+        .to_string();
+    Db {
+        url: format!("{base}/{name}"),
+        _dir: dir,
+        pg_drop: Some((admin_url, name)),
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = &self.pg_drop {
+            if let Ok(mut admin) = diesel::pg::PgConnection::establish(admin_url) {
+                let _ =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+fn open(db: &Db, max_batch: usize) -> AppContext {
+    let mut config = Config::load(&db.url).unwrap_or_else(|e| panic!("config: {e}"));
+    config.key_dir = db._dir.path().join("keys");
+    config.max_batch = max_batch;
+    AppContext::open(config, true).unwrap_or_else(|e| panic!("open: {e}"))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn main() {
+    let args = parse_args();
+    println!(
+        "onecard ledger writer benchmark — {} writers, {} cores, payment-sized entries (2 postings)",
+        args.writers,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    for backend in &args.backends {
+        println!("\n## {backend}");
+        // Baseline: the same writer with one transaction per entry.
+        let db = fresh_db(backend, "baseline");
+        let ctx = open(&db, 1);
+        let baseline = drive(&ctx, args.writers, args.baseline_entries, 0);
+        println!(
+            "one transaction per entry : {baseline:>9.0} entries/s  ({} entries)",
+            args.baseline_entries
+        );
+        drop(ctx);
+        drop(db);
+
+        let db = fresh_db(backend, "group");
+        let ctx = open(&db, onecard::ledger::writer::DEFAULT_MAX_BATCH);
+        let measured = args.total.min(200_000);
+        let grouped = drive(&ctx, args.writers, measured, 0);
+        println!(
+            "group commit              : {grouped:>9.0} entries/s  ({measured} entries)  = {:.1}× the baseline",
+            grouped / baseline
+        );
+        if args.total > measured {
+            eprintln!(
+                "filling the ledger to {} entries for the read figures…",
+                args.total
+            );
+            let fill = drive(&ctx, args.writers, args.total - measured, measured);
+            println!(
+                "group commit (fill)       : {fill:>9.0} entries/s  ({} entries)",
+                args.total - measured
+            );
+        }
+        let mut conn = ctx.conn().unwrap_or_else(|e| panic!("conn: {e}"));
+        let mut tb_times = Vec::new();
+        for _ in 0..21 {
+            let t = Instant::now();
+            let tb = repo::trial_balance(&mut conn, &ctx.chart, None)
+                .unwrap_or_else(|e| panic!("tb: {e}"));
+            tb_times.push(t.elapsed().as_secs_f64() * 1e3);
+            assert!(tb
+                .iter()
+                .all(|f| f.debit_total_minor == f.credit_total_minor));
+        }
+        let mut recompute_times = Vec::new();
+        for _ in 0..3 {
+            let t = Instant::now();
+            let _ = repo::trial_balance(&mut conn, &ctx.chart, NaiveDate::from_ymd_opt(2099, 1, 1))
+                .unwrap_or_else(|e| panic!("tb: {e}"));
+            recompute_times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        println!(
+            "trial balance at {} entries: {:.2} ms median (maintained balances); as_of via per-day totals {:.2} ms",
+            args.total,
+            median(tb_times),
+            median(recompute_times)
+        );
+        let t = Instant::now();
+        let report = repo::verify(&mut conn, &ctx.chart, |_, _| {})
+            .unwrap_or_else(|e| panic!("verify: {e}"));
+        println!(
+            "verify {} entries           : {:.2} s ({}; chain + balances recomputed)",
+            report.entries,
+            t.elapsed().as_secs_f64(),
+            if report.ok { "ok" } else { "PROBLEMS" }
+        );
+    }
+}

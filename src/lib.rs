@@ -30,6 +30,10 @@
 //! `recon` (matcher, runs, day close), `treasury` (remittance files), `web` (staff pages).
 
 #![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![warn(missing_docs)]
 
 pub mod app;

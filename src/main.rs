@@ -1,6 +1,10 @@
 //! The `onecard` command: serve, migrate, keys, verify.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 use std::io::Write;
 use std::net::TcpListener;

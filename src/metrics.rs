@@ -45,8 +45,11 @@ static BATCH_SIZES: Histogram<9> = Histogram::new();
 static ENTRIES_POSTED: AtomicU64 = AtomicU64::new(0);
 static BATCHES: AtomicU64 = AtomicU64::new(0);
 
-fn requests() -> &'static Mutex<BTreeMap<(String, String, u16), u64>> {
-    static REQUESTS: OnceLock<Mutex<BTreeMap<(String, String, u16), u64>>> = OnceLock::new();
+/// (method, route, status) → count.
+type RequestCounts = Mutex<BTreeMap<(String, String, u16), u64>>;
+
+fn requests() -> &'static RequestCounts {
+    static REQUESTS: OnceLock<RequestCounts> = OnceLock::new();
     REQUESTS.get_or_init(|| Mutex::new(BTreeMap::new()))
 }
 
@@ -66,6 +69,11 @@ pub fn record_batch(jobs: usize, entries: usize) {
     ENTRIES_POSTED.fetch_add(entries as u64, Ordering::Relaxed);
     let bucket = BATCH_BOUNDS.iter().position(|b| jobs as u64 <= *b);
     BATCH_SIZES.observe(bucket, jobs as u64);
+}
+
+/// Ledger batches committed since the process started.
+pub fn batches_committed() -> u64 {
+    BATCHES.load(Ordering::Relaxed)
 }
 
 /// Entries posted since the process started.

@@ -4,7 +4,7 @@
 //! its postings, so no two different entries share an encoding and a changed amount, account,
 //! date, memo or order of postings changes the hash.
 
-use chrono::NaiveDateTime;
+use chrono::{Datelike, NaiveDateTime, Timelike};
 use ring::digest;
 
 use super::model::NewEntry;
@@ -16,7 +16,20 @@ const DOMAIN: &[u8] = b"onecard-entry-v1\0";
 
 /// Formats a commit time the one way the chain knows it (microseconds, UTC).
 pub fn canonical_time(t: &NaiveDateTime) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.nanosecond() / 1_000
+    )
+}
+
+fn canonical_date(d: &chrono::NaiveDate) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
 }
 
 /// The canonical bytes of an entry at position `seq`, committed at `created_at`.
@@ -24,14 +37,7 @@ pub fn canonical_bytes(seq: i64, entry: &NewEntry, created_at: &NaiveDateTime) -
     let mut out = Vec::with_capacity(128 + entry.postings.len() * 48);
     out.extend_from_slice(DOMAIN);
     field(&mut out, seq.to_string().as_bytes());
-    field(
-        &mut out,
-        entry
-            .business_date
-            .format("%Y-%m-%d")
-            .to_string()
-            .as_bytes(),
-    );
+    field(&mut out, canonical_date(&entry.business_date).as_bytes());
     field(&mut out, entry.kind.as_str().as_bytes());
     field(&mut out, entry.memo.as_bytes());
     optional(&mut out, entry.reference.as_deref().map(str::as_bytes));

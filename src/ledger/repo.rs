@@ -92,7 +92,7 @@ fn to_hash(bytes: &[u8]) -> [u8; 32] {
 /// Maintained (debit, credit) totals of one account.
 pub fn account_totals(conn: &mut DbConn, code: &str) -> Result<(i64, i64), DbError> {
     Ok(account_balances::table
-        .filter(account_balances::account_code.eq(code))
+        .filter(account_balances::account_code.eq(code.to_string()))
         .select((
             account_balances::debit_minor,
             account_balances::credit_minor,
@@ -125,6 +125,7 @@ type EntryRow = (
     Vec<u8>,
 );
 type PostingRow = (i64, String, String, i64, String);
+type LineRow = (i64, NaiveDate, String, String, Option<String>, String, i64);
 
 const ENTRY_COLUMNS: (
     ledger_entries::seq,
@@ -448,7 +449,7 @@ pub fn account_lines(
     if let Some(t) = to {
         q = q.filter(ledger_entries::business_date.le(t));
     }
-    let rows: Vec<(i64, NaiveDate, String, String, Option<String>, String, i64)> = q
+    let rows: Vec<LineRow> = q
         .order((ledger_postings::entry_seq, ledger_postings::line_no))
         .limit(limit)
         .select((

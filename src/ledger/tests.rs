@@ -330,7 +330,8 @@ fn reversals_must_mirror_their_original() {
 #[test]
 fn malformed_entries_are_refused() {
     let chart = chart();
-    let cases: Vec<(Vec<Posting>, fn(&LedgerError) -> bool)> = vec![
+    type Case = (Vec<Posting>, fn(&LedgerError) -> bool);
+    let cases: Vec<Case> = vec![
         (vec![d("1218.01", 100)], |e| {
             matches!(e, LedgerError::TooFewPostings)
         }),

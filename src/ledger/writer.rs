@@ -41,8 +41,6 @@ use crate::on_backend;
 
 /// Largest number of jobs committed in one transaction.
 pub const DEFAULT_MAX_BATCH: usize = 256;
-/// Rows per multi-row INSERT (well inside SQLite's and PostgreSQL's bind-parameter limits).
-const INSERT_CHUNK: usize = 500;
 
 /// Why a job's work did not become durable.
 #[derive(Debug, thiserror::Error)]
@@ -312,6 +310,25 @@ fn writer_loop(
     receiver: mpsc::Receiver<Work>,
 ) {
     let max_batch = config.max_batch.max(1);
+    // Waking dozens of callers costs as much as a small batch; a second thread does it, so the
+    // writer goes straight on to the next batch.
+    let (answers_tx, answers_rx) = mpsc::channel::<Answers>();
+    let delivery = thread::Builder::new()
+        .name("ledger-delivery".into())
+        .spawn(move || {
+            while let Ok((outcome, deliveries)) = answers_rx.recv() {
+                deliver_all(&outcome, deliveries);
+            }
+        });
+    let send_answers = move |outcome: Result<(), Arc<DbError>>, deliveries: Vec<Deliver>| {
+        if delivery.is_err() {
+            return deliver_all(&outcome, deliveries);
+        }
+        if let Err(mpsc::SendError((outcome, deliveries))) = answers_tx.send((outcome, deliveries))
+        {
+            deliver_all(&outcome, deliveries);
+        }
+    };
     while let Ok(first) = receiver.recv() {
         let mut jobs = vec![first];
         while jobs.len() < max_batch {
@@ -325,20 +342,24 @@ fn writer_loop(
         match committed {
             Ok(posted) => {
                 metrics::record_batch(size, posted);
-                for deliver in deliveries {
-                    deliver(Ok(()));
-                }
+                send_answers(Ok(()), deliveries);
             }
             Err(e) => {
                 tracing::error!(error = %e, jobs = size, "ledger batch failed; nothing of it was written");
-                let e = Arc::new(e);
-                for deliver in deliveries {
-                    deliver(Err(e.clone()));
-                }
+                send_answers(Err(Arc::new(e)), deliveries);
                 // The connection may be broken; open a fresh one before the next batch.
                 conn = reconnect(&target);
             }
         }
+    }
+}
+
+/// One batch's outcome and its callers' deliveries, handed to the delivery thread.
+type Answers = (Result<(), Arc<DbError>>, Vec<Deliver>);
+
+fn deliver_all(outcome: &Result<(), Arc<DbError>>, deliveries: Vec<Deliver>) {
+    for deliver in deliveries {
+        deliver(outcome.clone());
     }
 }
 
@@ -436,6 +457,34 @@ fn now_micros() -> NaiveDateTime {
     now.with_nanosecond(micros).unwrap_or(now)
 }
 
+/// Inserts rows as multi-row INSERTs in chunks of a few fixed sizes. Each size is an array of
+/// owned values, so diesel gives the statement a static identity and keeps it in the prepared-statement
+/// cache: a handful of statements per table, parsed once per connection, not once per batch.
+macro_rules! insert_chunked {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        let mut rest = &$rows[..];
+        let mut result: QueryResult<usize> = Ok(0);
+        while !rest.is_empty() && result.is_ok() {
+            result = if let Some((chunk, tail)) = rest.split_first_chunk::<64>() {
+                rest = tail;
+                on_backend!($conn, c => diesel::insert_into($table).values(chunk).execute(c))
+            } else if let Some((chunk, tail)) = rest.split_first_chunk::<16>() {
+                rest = tail;
+                on_backend!($conn, c => diesel::insert_into($table).values(chunk).execute(c))
+            } else if let Some((chunk, tail)) = rest.split_first_chunk::<4>() {
+                rest = tail;
+                on_backend!($conn, c => diesel::insert_into($table).values(chunk).execute(c))
+            } else if let Some((chunk, tail)) = rest.split_first_chunk::<1>() {
+                rest = tail;
+                on_backend!($conn, c => diesel::insert_into($table).values(chunk).execute(c))
+            } else {
+                break;
+            };
+        }
+        result
+    }};
+}
+
 /// Writes the batch's entries, postings and balance deltas.
 fn flush(conn: &mut DbConn, entries: &[PostedEntry]) -> Result<(), DbError> {
     if entries.is_empty() {
@@ -448,19 +497,17 @@ fn flush(conn: &mut DbConn, entries: &[PostedEntry]) -> Result<(), DbError> {
                 ledger_entries::seq.eq(e.seq),
                 ledger_entries::business_date.eq(e.entry.business_date),
                 ledger_entries::kind.eq(e.entry.kind.as_str()),
-                ledger_entries::memo.eq(e.entry.memo.as_str()),
-                ledger_entries::reference.eq(e.entry.reference.as_deref()),
+                ledger_entries::memo.eq(e.entry.memo.clone()),
+                ledger_entries::reference.eq(e.entry.reference.clone()),
                 ledger_entries::reverses_seq.eq(e.entry.reverses),
-                ledger_entries::actor.eq(e.entry.actor.as_str()),
+                ledger_entries::actor.eq(e.entry.actor.clone()),
                 ledger_entries::created_at.eq(e.created_at),
-                ledger_entries::prev_hash.eq(e.prev_hash.as_slice()),
-                ledger_entries::hash.eq(e.hash.as_slice()),
+                ledger_entries::prev_hash.eq(e.prev_hash.to_vec()),
+                ledger_entries::hash.eq(e.hash.to_vec()),
             )
         })
         .collect();
-    for chunk in entry_rows.chunks(INSERT_CHUNK) {
-        on_backend!(conn, c => diesel::insert_into(ledger_entries::table).values(chunk).execute(c))?;
-    }
+    insert_chunked!(conn, ledger_entries::table, entry_rows)?;
     let mut posting_rows = Vec::with_capacity(entries.len() * 2);
     // account → (debit, credit, last seq); (account, date) → (debit, credit)
     let mut totals: BTreeMap<&str, (i64, i64, i64)> = BTreeMap::new();
@@ -470,10 +517,10 @@ fn flush(conn: &mut DbConn, entries: &[PostedEntry]) -> Result<(), DbError> {
             posting_rows.push((
                 ledger_postings::entry_seq.eq(e.seq),
                 ledger_postings::line_no.eq(i as i64 + 1),
-                ledger_postings::account_code.eq(p.account.as_str()),
+                ledger_postings::account_code.eq(p.account.clone()),
                 ledger_postings::side.eq(p.side.as_str()),
                 ledger_postings::amount_minor.eq(p.amount_minor),
-                ledger_postings::currency.eq(p.currency.as_str()),
+                ledger_postings::currency.eq(p.currency.clone()),
             ));
             let (d, c) = match p.side {
                 Side::Debit => (p.amount_minor, 0),
@@ -490,12 +537,10 @@ fn flush(conn: &mut DbConn, entries: &[PostedEntry]) -> Result<(), DbError> {
             dt.1 += c;
         }
     }
-    for chunk in posting_rows.chunks(INSERT_CHUNK) {
-        on_backend!(conn, c => diesel::insert_into(ledger_postings::table).values(chunk).execute(c))?;
-    }
+    insert_chunked!(conn, ledger_postings::table, posting_rows)?;
     for (account, (d, c, last)) in totals {
         let updated = diesel::update(
-            account_balances::table.filter(account_balances::account_code.eq(account)),
+            account_balances::table.filter(account_balances::account_code.eq(account.to_string())),
         )
         .set((
             account_balances::debit_minor.eq(account_balances::debit_minor + d),
@@ -506,7 +551,7 @@ fn flush(conn: &mut DbConn, entries: &[PostedEntry]) -> Result<(), DbError> {
         if updated == 0 {
             diesel::insert_into(account_balances::table)
                 .values((
-                    account_balances::account_code.eq(account),
+                    account_balances::account_code.eq(account.to_string()),
                     account_balances::debit_minor.eq(d),
                     account_balances::credit_minor.eq(c),
                     account_balances::last_entry_seq.eq(last),
@@ -517,7 +562,7 @@ fn flush(conn: &mut DbConn, entries: &[PostedEntry]) -> Result<(), DbError> {
     for ((account, date), (d, c)) in day_totals {
         let updated = diesel::update(
             account_day_totals::table
-                .filter(account_day_totals::account_code.eq(account))
+                .filter(account_day_totals::account_code.eq(account.to_string()))
                 .filter(account_day_totals::business_date.eq(date)),
         )
         .set((
@@ -528,7 +573,7 @@ fn flush(conn: &mut DbConn, entries: &[PostedEntry]) -> Result<(), DbError> {
         if updated == 0 {
             diesel::insert_into(account_day_totals::table)
                 .values((
-                    account_day_totals::account_code.eq(account),
+                    account_day_totals::account_code.eq(account.to_string()),
                     account_day_totals::business_date.eq(date),
                     account_day_totals::debit_minor.eq(d),
                     account_day_totals::credit_minor.eq(c),

@@ -67,7 +67,7 @@ fn concurrent_writers_share_batches_and_keep_the_chain() {
         .flat_map(|h| h.join().expect("thread"))
         .collect();
     seqs.sort_unstable();
-    let n = (threads * per_thread) as i64;
+    let n = threads * per_thread;
     assert_eq!(
         seqs,
         (1..=n).collect::<Vec<_>>(),

@@ -42,14 +42,15 @@ CREATE TABLE ledger_entries (
     kind          TEXT NOT NULL,
     memo          TEXT NOT NULL,
     reference     TEXT,
-    reverses_seq  BIGINT UNIQUE REFERENCES ledger_entries (seq),
+    reverses_seq  BIGINT REFERENCES ledger_entries (seq),
     actor         TEXT NOT NULL,
     created_at    TIMESTAMP NOT NULL,
     prev_hash     BYTEA NOT NULL,
     hash          BYTEA NOT NULL
 );
 CREATE INDEX ledger_entries_by_date ON ledger_entries (business_date, seq);
-CREATE INDEX ledger_entries_by_reference ON ledger_entries (reference);
+-- An entry is reversed at most once; most entries reverse nothing, so index only those that do.
+CREATE UNIQUE INDEX ledger_entries_reversed_once ON ledger_entries (reverses_seq) WHERE reverses_seq IS NOT NULL;
 
 CREATE TABLE ledger_postings (
     entry_seq    BIGINT NOT NULL REFERENCES ledger_entries (seq),
