@@ -148,11 +148,16 @@ fn fresh_db(backend: &str, label: &str) -> Db {
     let name = format!("onecard_bench_{label}_{}", std::process::id());
     let mut admin = diesel::pg::PgConnection::establish(&admin_url)
         .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url}: {e}"));
-    admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-        ))
-        .unwrap_or_else(|e| panic!("create database: {e}"));
+    // One statement per call: PostgreSQL runs a multi-statement string as one transaction,
+    // and CREATE/DROP DATABASE refuse to run inside one.
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        admin
+            .batch_execute(&sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
     let base = admin_url
         .rsplit_once('/')
         .map_or(admin_url.as_str(), |(b, _)| b)

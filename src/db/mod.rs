@@ -209,10 +209,28 @@ pub fn has_pending_migrations(conn: &mut DbConn) -> Result<bool, DbError> {
     pending.map_err(|e| DbError::Migrate(e.to_string()))
 }
 
-/// Takes the writer's lock at the start of a write transaction, before anything is read:
-/// in PostgreSQL a row lock on the chain head (held to commit, so several service instances
-/// queue here), in SQLite the database write lock (the same statement takes it).
-pub fn lock_chain_head(conn: &mut DbConn) -> Result<(), DbError> {
-    conn.batch_execute("UPDATE ledger_head SET seq = seq WHERE id = 1")?;
-    Ok(())
+/// Takes the writer's lock at the start of a write transaction, before anything is read, and
+/// returns the chain head (last sequence number and its hash): in PostgreSQL a row lock on the
+/// chain head (held to commit, so several service instances queue here), in SQLite the
+/// database write lock (the same statement takes it). One round trip.
+pub fn lock_chain_head(conn: &mut DbConn) -> Result<(i64, [u8; 32]), DbError> {
+    #[derive(diesel::QueryableByName)]
+    struct Head {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        seq: i64,
+        #[diesel(sql_type = diesel::sql_types::Binary)]
+        hash: Vec<u8>,
+    }
+    use diesel::RunQueryDsl;
+    let head: Head =
+        diesel::sql_query("UPDATE ledger_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
+            .get_result(conn)?;
+    let mut hash = [0u8; 32];
+    if head.hash.len() != 32 {
+        return Err(DbError::Query(diesel::result::Error::DeserializationError(
+            "chain head hash is not 32 bytes".into(),
+        )));
+    }
+    hash.copy_from_slice(&head.hash);
+    Ok((head.seq, hash))
 }

@@ -386,8 +386,7 @@ fn run_batch(
 ) -> (Result<usize, DbError>, Vec<Deliver>) {
     let mut deliveries = Vec::with_capacity(jobs.len());
     let outcome = conn.transaction::<usize, DbError, _>(|conn| {
-        db::lock_chain_head(conn)?;
-        let (head_seq, head_hash) = repo::chain_head(conn)?;
+        let (head_seq, head_hash) = db::lock_chain_head(conn)?;
         let interfund = chart
             .account_with_role(AccountRole::InterfundReceivable)
             .map(|a| repo::account_totals(conn, &a.code).map(|(d, c)| d - c))
@@ -468,7 +467,13 @@ macro_rules! insert_chunked {
             result = if let Some((chunk, tail)) = rest.split_first_chunk::<64>() {
                 rest = tail;
                 on_backend!($conn, c => diesel::insert_into($table).values(chunk).execute(c))
+            } else if let Some((chunk, tail)) = rest.split_first_chunk::<32>() {
+                rest = tail;
+                on_backend!($conn, c => diesel::insert_into($table).values(chunk).execute(c))
             } else if let Some((chunk, tail)) = rest.split_first_chunk::<16>() {
+                rest = tail;
+                on_backend!($conn, c => diesel::insert_into($table).values(chunk).execute(c))
+            } else if let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
                 rest = tail;
                 on_backend!($conn, c => diesel::insert_into($table).values(chunk).execute(c))
             } else if let Some((chunk, tail)) = rest.split_first_chunk::<4>() {
@@ -538,6 +543,11 @@ fn flush(conn: &mut DbConn, entries: &[PostedEntry]) -> Result<(), DbError> {
         }
     }
     insert_chunked!(conn, ledger_postings::table, posting_rows)?;
+    if matches!(conn, DbConn::Postgres(_)) {
+        // Over the network every statement is a round trip: one UPDATE for all balances,
+        // one upsert for all day totals.
+        return apply_totals_postgres(conn, &totals, &day_totals);
+    }
     for (account, (d, c, last)) in totals {
         let updated = diesel::update(
             account_balances::table.filter(account_balances::account_code.eq(account.to_string())),
@@ -581,5 +591,77 @@ fn flush(conn: &mut DbConn, entries: &[PostedEntry]) -> Result<(), DbError> {
                 .execute(conn)?;
         }
     }
+    Ok(())
+}
+
+/// PostgreSQL: adds the batch's per-account and per-day sums in two statements.
+fn apply_totals_postgres(
+    conn: &mut DbConn,
+    totals: &BTreeMap<&str, (i64, i64, i64)>,
+    day_totals: &BTreeMap<(&str, NaiveDate), (i64, i64)>,
+) -> Result<(), DbError> {
+    use diesel::sql_types::{BigInt, Date, Text};
+    let DbConn::Postgres(pg) = conn else {
+        return Err(DbError::Connect(
+            "PostgreSQL path called on another backend".into(),
+        ));
+    };
+    let values: Vec<String> = (0..totals.len())
+        .map(|i| {
+            format!(
+                "(${}::text, ${}::bigint, ${}::bigint, ${}::bigint)",
+                4 * i + 1,
+                4 * i + 2,
+                4 * i + 3,
+                4 * i + 4
+            )
+        })
+        .collect();
+    let sql = format!(
+        "UPDATE account_balances AS b SET debit_minor = b.debit_minor + v.d, credit_minor = b.credit_minor + v.c, last_entry_seq = v.s \
+         FROM (VALUES {}) AS v(code, d, c, s) WHERE b.account_code = v.code",
+        values.join(", ")
+    );
+    let mut q = diesel::sql_query(sql).into_boxed::<diesel::pg::Pg>();
+    for (account, (d, c, last)) in totals {
+        q = q
+            .bind::<Text, _>(account.to_string())
+            .bind::<BigInt, _>(*d)
+            .bind::<BigInt, _>(*c)
+            .bind::<BigInt, _>(*last);
+    }
+    let updated = q.execute(pg)?;
+    if updated != totals.len() {
+        // Every account of the chart has a balance row (sync_chart); a missing one means the
+        // chart and the database disagree: refuse the batch rather than lose a delta.
+        return Err(DbError::Query(diesel::result::Error::NotFound));
+    }
+    let values: Vec<String> = (0..day_totals.len())
+        .map(|i| {
+            format!(
+                "(${}, ${}, ${}, ${})",
+                4 * i + 1,
+                4 * i + 2,
+                4 * i + 3,
+                4 * i + 4
+            )
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO account_day_totals (account_code, business_date, debit_minor, credit_minor) VALUES {} \
+         ON CONFLICT (account_code, business_date) DO UPDATE SET \
+         debit_minor = account_day_totals.debit_minor + excluded.debit_minor, \
+         credit_minor = account_day_totals.credit_minor + excluded.credit_minor",
+        values.join(", ")
+    );
+    let mut q = diesel::sql_query(sql).into_boxed::<diesel::pg::Pg>();
+    for ((account, date), (d, c)) in day_totals {
+        q = q
+            .bind::<Text, _>(account.to_string())
+            .bind::<Date, _>(*date)
+            .bind::<BigInt, _>(*d)
+            .bind::<BigInt, _>(*c);
+    }
+    q.execute(pg)?;
     Ok(())
 }
