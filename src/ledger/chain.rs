@@ -28,37 +28,86 @@ pub fn canonical_time(t: &NaiveDateTime) -> String {
     )
 }
 
-fn canonical_date(d: &chrono::NaiveDate) -> String {
-    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
-}
-
 /// The canonical bytes of an entry at position `seq`, committed at `created_at`.
 pub fn canonical_bytes(seq: i64, entry: &NewEntry, created_at: &NaiveDateTime) -> Vec<u8> {
     let mut out = Vec::with_capacity(128 + entry.postings.len() * 48);
-    out.extend_from_slice(DOMAIN);
-    field(&mut out, seq.to_string().as_bytes());
-    field(&mut out, canonical_date(&entry.business_date).as_bytes());
-    field(&mut out, entry.kind.as_str().as_bytes());
-    field(&mut out, entry.memo.as_bytes());
-    optional(&mut out, entry.reference.as_deref().map(str::as_bytes));
-    optional(
-        &mut out,
-        entry
-            .reverses
-            .map(|s| s.to_string())
-            .as_deref()
-            .map(str::as_bytes),
-    );
-    field(&mut out, entry.actor.as_bytes());
-    field(&mut out, canonical_time(created_at).as_bytes());
-    field(&mut out, entry.postings.len().to_string().as_bytes());
-    for p in &entry.postings {
-        field(&mut out, p.account.as_bytes());
-        field(&mut out, p.side.as_str().as_bytes());
-        field(&mut out, p.amount_minor.to_string().as_bytes());
-        field(&mut out, p.currency.as_bytes());
-    }
+    canonical_bytes_into(&mut out, seq, entry, created_at);
     out
+}
+
+/// [`canonical_bytes`] into a reused buffer (the verifier hashes millions of entries).
+pub fn canonical_bytes_into(
+    out: &mut Vec<u8>,
+    seq: i64,
+    entry: &NewEntry,
+    created_at: &NaiveDateTime,
+) {
+    out.clear();
+    out.extend_from_slice(DOMAIN);
+    let mut num = [0u8; 20];
+    field(out, decimal(seq, &mut num));
+    let d = entry.business_date;
+    let mut date = [0u8; 10];
+    field(out, write_date(&mut date, d.year(), d.month(), d.day()));
+    field(out, entry.kind.as_str().as_bytes());
+    field(out, entry.memo.as_bytes());
+    optional(out, entry.reference.as_deref().map(str::as_bytes));
+    match entry.reverses {
+        None => out.push(0),
+        Some(r) => {
+            out.push(1);
+            field(out, decimal(r, &mut num));
+        }
+    }
+    field(out, entry.actor.as_bytes());
+    field(out, canonical_time(created_at).as_bytes());
+    field(out, decimal(entry.postings.len() as i64, &mut num));
+    for p in &entry.postings {
+        field(out, p.account.as_bytes());
+        field(out, p.side.as_str().as_bytes());
+        field(out, decimal(p.amount_minor, &mut num));
+        field(out, p.currency.as_bytes());
+    }
+}
+
+/// Base-10 digits of `v` (with a leading '-' when negative), as `to_string` would write them.
+fn decimal(v: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut n = v.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
+}
+
+/// `YYYY-MM-DD` for years 0–9999.
+fn write_date(buf: &mut [u8; 10], year: i32, month: u32, day: u32) -> &[u8] {
+    let y = year.clamp(0, 9999) as u32;
+    let digits = [
+        y / 1000,
+        y / 100 % 10,
+        y / 10 % 10,
+        y % 10,
+        10,
+        month / 10,
+        month % 10,
+        10,
+        day / 10,
+        day % 10,
+    ];
+    for (b, d) in buf.iter_mut().zip(digits) {
+        *b = if d == 10 { b'-' } else { b'0' + d as u8 };
+    }
+    &buf[..]
 }
 
 fn field(out: &mut Vec<u8>, bytes: &[u8]) {

@@ -230,17 +230,22 @@ pub fn load_entries(
     group(rows, postings)
 }
 
+/// Pairs entries with their postings. Both lists are ordered by entry sequence (postings by
+/// line within an entry), so one pass over each suffices; a posting whose entry is not in
+/// `rows` cannot occur (the foreign key) and would be skipped.
 fn group(rows: Vec<EntryRow>, postings: Vec<PostingRow>) -> Result<Vec<PostedEntry>, DbError> {
-    let mut by_entry: BTreeMap<i64, Vec<PostingRow>> = BTreeMap::new();
-    for p in postings {
-        by_entry.entry(p.0).or_default().push(p);
+    let mut postings = postings.into_iter().peekable();
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let mut own = Vec::with_capacity(2);
+        while let Some(p) = postings.next_if(|p| p.0 <= r.0) {
+            if p.0 == r.0 {
+                own.push(p);
+            }
+        }
+        out.push(assemble(r, own)?);
     }
-    rows.into_iter()
-        .map(|r| {
-            let ps = by_entry.remove(&r.0).unwrap_or_default();
-            assemble(r, ps)
-        })
-        .collect()
+    Ok(out)
 }
 
 /// One entry by sequence number.
@@ -520,7 +525,8 @@ pub fn verify(
     let mut prev = chain::GENESIS_HASH;
     let mut expected_seq = 1;
     let mut totals: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    let mut day_totals: BTreeMap<(String, NaiveDate), (i64, i64)> = BTreeMap::new();
+    let mut day_totals: BTreeMap<String, BTreeMap<NaiveDate, (i64, i64)>> = BTreeMap::new();
+    let mut canonical = Vec::with_capacity(512);
     let mut after = 0;
     loop {
         let chunk = load_entries(conn, after, i64::MAX, VERIFY_CHUNK)?;
@@ -549,8 +555,8 @@ pub fn verify(
                     &mut problems,
                 );
             }
-            let recomputed = chain::entry_hash(&prev, e.seq, &e.entry, &e.created_at);
-            if recomputed != e.hash {
+            chain::canonical_bytes_into(&mut canonical, e.seq, &e.entry, &e.created_at);
+            if chain::chain_hash(&prev, &canonical) != e.hash {
                 note(
                     Some(e.seq),
                     format!(
@@ -572,12 +578,21 @@ pub fn verify(
                     Side::Debit => (p.amount_minor, 0),
                     Side::Credit => (0, p.amount_minor),
                 };
-                let t = totals.entry(p.account.clone()).or_default();
-                t.0 += d;
-                t.1 += c;
-                let dt = day_totals
-                    .entry((p.account.clone(), e.entry.business_date))
-                    .or_default();
+                // Looked up by &str first, so only an account's first posting allocates a key.
+                match totals.get_mut(p.account.as_str()) {
+                    Some(t) => {
+                        t.0 += d;
+                        t.1 += c;
+                    }
+                    None => {
+                        totals.insert(p.account.clone(), (d, c));
+                    }
+                }
+                let days = match day_totals.get_mut(p.account.as_str()) {
+                    Some(days) => days,
+                    None => day_totals.entry(p.account.clone()).or_default(),
+                };
+                let dt = days.entry(e.entry.business_date).or_default();
                 dt.0 += d;
                 dt.1 += c;
             }
@@ -624,7 +639,11 @@ pub fn verify(
         .into_iter()
         .map(|(c, dt, d, k)| ((c, dt), (d, k)))
         .collect();
-    if stored_days != day_totals {
+    let recomputed_days: BTreeMap<(String, NaiveDate), (i64, i64)> = day_totals
+        .into_iter()
+        .flat_map(|(c, days)| days.into_iter().map(move |(dt, v)| ((c.clone(), dt), v)))
+        .collect();
+    if stored_days != recomputed_days {
         note(
             None,
             "per-day account totals disagree with the postings".to_string(),

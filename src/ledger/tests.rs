@@ -596,3 +596,62 @@ proptest! {
         }
     }
 }
+
+/// The chain's byte format is frozen: entries hashed today must verify in ten years. A change
+/// here means every stored chain stops verifying.
+#[test]
+fn the_canonical_encoding_is_frozen() {
+    let mut e = entry(
+        EntryKind::Reversal,
+        vec![d("1218.01", 20_000), c(SUBJECT, 20_000)],
+    );
+    e.reverses = Some(-7);
+    e.reference = Some("P-1".into());
+    let bytes = canonical_bytes(1_234_567_890_123, &e, &t0());
+    let mut expected = b"onecard-entry-v1\0".to_vec();
+    fn f(expected: &mut Vec<u8>, b: &[u8]) {
+        expected.extend_from_slice(&(b.len() as u32).to_be_bytes());
+        expected.extend_from_slice(b);
+    }
+    let x = &mut expected;
+    f(x, b"1234567890123");
+    f(x, b"2026-11-24");
+    f(x, b"reversal");
+    f(x, b"test");
+    x.push(1);
+    f(x, b"P-1");
+    x.push(1);
+    f(x, b"-7");
+    f(x, b"test");
+    f(x, b"2026-11-24T01:30:15.123456Z");
+    f(x, b"2");
+    for (acct, side, amount) in [("1218.01", "debit", "20000"), (SUBJECT, "credit", "20000")] {
+        f(x, acct.as_bytes());
+        f(x, side.as_bytes());
+        f(x, amount.as_bytes());
+        f(x, b"CNY");
+    }
+    assert_eq!(bytes, expected);
+    assert_eq!(
+        hex::encode(entry_hash(&GENESIS_HASH, 1, &e, &t0())),
+        hex::encode(super::chain::chain_hash(
+            &GENESIS_HASH,
+            &canonical_bytes(1, &e, &t0())
+        ))
+    );
+}
+
+proptest! {
+    /// The hand-written number and date encoders agree with the standard formatting.
+    #[test]
+    fn canonical_numbers_and_dates_match_standard_formatting(seq in any::<i64>(), amount in 1i64..i64::MAX, days in 0i64..3_000_000) {
+        let date = NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or_default() + chrono::Duration::days(days);
+        let mut e = entry(EntryKind::Capture, vec![d("1218.01", amount), c(SUBJECT, amount)]);
+        e.business_date = date;
+        let bytes = canonical_bytes(seq, &e, &t0());
+        let text = String::from_utf8_lossy(&bytes);
+        prop_assert!(text.contains(&seq.to_string()));
+        prop_assert!(text.contains(&date.format("%Y-%m-%d").to_string()));
+        prop_assert!(text.contains(&amount.to_string()));
+    }
+}
