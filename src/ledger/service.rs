@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::model::{EntryKind, NewEntry, PostedEntry};
-use super::writer::{LedgerWriter, PostError, WriteError};
+use super::writer::{Batch, LedgerWriter, PostError, WriteError};
 use super::LedgerError;
 use crate::audit::{self, AuditEvent};
 use crate::money::format_minor;
@@ -33,6 +33,30 @@ pub fn entry_json(e: &PostedEntry) -> serde_json::Value {
     })
 }
 
+/// Audits a posted entry in the same batch: `action` on `entry:<subject_seq>`, by the entry's
+/// actor, at the batch's commit time.
+fn audit_entry(
+    batch: &mut Batch<'_>,
+    action: &str,
+    subject_seq: i64,
+    before: Option<&PostedEntry>,
+    posted: &PostedEntry,
+) -> Result<(), PostError> {
+    let at = batch.now();
+    audit::record_at(
+        batch.conn()?,
+        AuditEvent {
+            actor: &posted.entry.actor,
+            action,
+            subject: &format!("entry:{subject_seq}"),
+            before: before.map(entry_json),
+            after: Some(entry_json(posted)),
+        },
+        at,
+    )?;
+    Ok(())
+}
+
 /// Posts a manual entry (adjustment, appropriation, fee top-up) and audits it.
 pub async fn post_manual(
     writer: &LedgerWriter,
@@ -52,18 +76,7 @@ pub async fn post_manual(
     writer
         .submit(move |batch| {
             let posted = batch.post(entry)?;
-            let at = batch.now();
-            audit::record_at(
-                batch.conn()?,
-                AuditEvent {
-                    actor: &posted.entry.actor,
-                    action: "ledger.post",
-                    subject: &format!("entry:{}", posted.seq),
-                    before: None,
-                    after: Some(entry_json(&posted)),
-                },
-                at,
-            )?;
+            audit_entry(batch, "ledger.post", posted.seq, None, &posted)?;
             Ok(posted)
         })
         .await
@@ -82,18 +95,7 @@ pub async fn reverse(
                 .ok_or(LedgerError::UnknownEntry(seq))?;
             let entry = reversal_of(&original, memo, actor);
             let posted = batch.post(entry)?;
-            let at = batch.now();
-            audit::record_at(
-                batch.conn()?,
-                AuditEvent {
-                    actor: &posted.entry.actor,
-                    action: "ledger.reverse",
-                    subject: &format!("entry:{seq}"),
-                    before: Some(entry_json(&original)),
-                    after: Some(entry_json(&posted)),
-                },
-                at,
-            )?;
+            audit_entry(batch, "ledger.reverse", seq, Some(&original), &posted)?;
             Ok(posted)
         })
         .await

@@ -464,30 +464,22 @@ macro_rules! insert_chunked {
         let mut rest = &$rows[..];
         let mut result: QueryResult<usize> = Ok(0);
         while !rest.is_empty() && result.is_ok() {
-            result = if let Some((chunk, tail)) = rest.split_first_chunk::<64>() {
-                rest = tail;
-                on_backend!($conn, c => diesel::insert_into($table).values(chunk).execute(c))
-            } else if let Some((chunk, tail)) = rest.split_first_chunk::<32>() {
-                rest = tail;
-                on_backend!($conn, c => diesel::insert_into($table).values(chunk).execute(c))
-            } else if let Some((chunk, tail)) = rest.split_first_chunk::<16>() {
-                rest = tail;
-                on_backend!($conn, c => diesel::insert_into($table).values(chunk).execute(c))
-            } else if let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
-                rest = tail;
-                on_backend!($conn, c => diesel::insert_into($table).values(chunk).execute(c))
-            } else if let Some((chunk, tail)) = rest.split_first_chunk::<4>() {
-                rest = tail;
-                on_backend!($conn, c => diesel::insert_into($table).values(chunk).execute(c))
-            } else if let Some((chunk, tail)) = rest.split_first_chunk::<1>() {
-                rest = tail;
-                on_backend!($conn, c => diesel::insert_into($table).values(chunk).execute(c))
-            } else {
-                break;
-            };
+            result = insert_chunked!(@largest $conn, $table, rest; 64, 32, 16, 8, 4, 1);
         }
         result
     }};
+    // Insert the largest fixed-size chunk that fits; a non-empty slice always fits 1.
+    (@largest $conn:expr, $table:expr, $rest:ident; $n:literal $(, $smaller:literal)*) => {
+        if let Some((chunk, tail)) = $rest.split_first_chunk::<$n>() {
+            $rest = tail;
+            on_backend!($conn, c => diesel::insert_into($table).values(chunk).execute(c))
+        } else {
+            insert_chunked!(@largest $conn, $table, $rest; $($smaller),*)
+        }
+    };
+    (@largest $conn:expr, $table:expr, $rest:ident; ) => {
+        Ok(0)
+    };
 }
 
 /// Writes the batch's entries, postings and balance deltas.
