@@ -1,5 +1,6 @@
-//! Demo data for `onecard serve --demo`: one token per role (generated now, printed once) and,
-//! on an empty ledger, an opening appropriation so the tour has a balance to show.
+//! Demo data for `onecard serve --demo`: the demo fee catalogue (items not yet present), one
+//! token per role (generated now, printed once) and, on an empty ledger, an opening
+//! appropriation so the tour has a balance to show.
 //!
 //! May depend on: `app`, `auth`, `ledger`.
 
@@ -20,11 +21,28 @@ pub enum DemoError {
     /// Storage failed.
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
+    /// The demo catalogue is invalid.
+    #[error("demo catalogue: {0}")]
+    Catalogue(#[from] crate::catalogue::CatalogueError),
+    /// A demo item was refused.
+    #[error("demo catalogue: {0}")]
+    CatalogueChange(#[from] crate::catalogue::CatalogueChangeError),
 }
 
 /// Creates one token per role and, if the ledger is empty, posts an opening appropriation.
 pub fn load(ctx: &AppContext) -> Result<Vec<(Role, IssuedToken)>, DemoError> {
     let mut conn = ctx.conn()?;
+    for item in crate::catalogue::demo_items()? {
+        if crate::catalogue::versions(&mut conn, &item.code)?.is_empty() {
+            crate::catalogue::add_version(
+                &mut conn,
+                &ctx.chart,
+                item,
+                "demo",
+                crate::clock::today(),
+            )?;
+        }
+    }
     let mut tokens = Vec::new();
     for role in Role::ALL {
         let t = auth::create_token(&mut conn, &ctx.keys, role, &format!("demo-{role}"), "demo")?;

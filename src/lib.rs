@@ -11,6 +11,7 @@
 //! |---|---|---|
 //! | [`money`] | `i64` minor units inside, decimal strings at the edges | — |
 //! | [`ledger`] | funds, accounts, entries, the §2 rules (pure), hash chain, balances, the group-commit writer | `money`, `db`, `audit`, `metrics` |
+//! | [`catalogue`] | fee items, versions, the exact-amount check (pure) and their storage | `db`, `audit`, `ledger`, `clock` |
 //! | [`auth`] | roles, API tokens (stored as SHA-256), treasury secrets | `db`, `audit`, `keys` |
 //! | [`audit`] | the append-only audit trail | `db` |
 //! | [`keys`] | the service's Ed25519 signing key and HMAC master key, in files | — |
@@ -25,8 +26,7 @@
 //! neither actix nor diesel and carry most of the tests. Handlers parse the request into domain
 //! types, call one use case, and map the result; only [`http`] knows status codes.
 //!
-//! Still to come, each in its own module (see the open issues): `catalogue` (fee items),
-//! `payments` (intake, receipts, voids, refunds), `settlement` (bank-file readers),
+//! Still to come, each in its own module (see the open issues): `payments` (intake, receipts, voids, refunds), `settlement` (bank-file readers),
 //! `recon` (matcher, runs, day close), `treasury` (remittance files), `web` (staff pages).
 
 #![forbid(unsafe_code)]
@@ -39,6 +39,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod catalogue;
 pub mod clock;
 pub mod config;
 pub mod db;

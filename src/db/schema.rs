@@ -119,3 +119,24 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     audit_log,
 );
+
+diesel::table! {
+    fee_items (code, version) {
+        code -> Text,
+        version -> BigInt,
+        name -> Text,
+        department -> Text,
+        revenue_subject -> Text,
+        legal_document -> Text,
+        legal_article -> Nullable<Text>,
+        pricing_kind -> Text,
+        amount_minor -> Nullable<BigInt>,
+        unit -> Nullable<Text>,
+        min_minor -> Nullable<BigInt>,
+        max_minor -> Nullable<BigInt>,
+        effective_from -> Date,
+        effective_to -> Nullable<Date>,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}

@@ -6,6 +6,7 @@
 //!
 //! May depend on: everything else in the crate.
 
+pub mod catalogue;
 pub mod extract;
 pub mod health;
 pub mod ledger;
@@ -27,6 +28,7 @@ use problem::{ApiError, PROBLEM_JSON};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     health::routes(cfg);
     ledger::routes(cfg);
+    catalogue::routes(cfg);
 }
 
 /// Starts the server on an already-bound listener (port 0 in tests).

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{health, ledger};
+use super::{catalogue, health, ledger};
 
 struct BearerAuth;
 
@@ -32,6 +32,9 @@ impl Modify for BearerAuth {
         ledger::post_entry,
         ledger::get_entry,
         ledger::reverse_entry,
+        catalogue::create,
+        catalogue::list,
+        catalogue::get,
     ),
     modifiers(&BearerAuth)
 )]

@@ -311,8 +311,10 @@ pub fn check_fund_balance(chart: &Chart, entry: &NewEntry) -> Result<(), LedgerE
             return Err(LedgerError::FundCrossing {
                 direction,
                 detail: format!(
-                    "the collection side is out by {} and the budget side by the opposite; each fund must balance by itself",
-                    format_minor(clamp(cd - cc))
+                    "{} would pass from the {} fund to the {} fund; each fund must balance by itself",
+                    format_minor(clamp((cc - cd).abs())),
+                    if cc > cd { "collection" } else { "budget" },
+                    if cc > cd { "budget" } else { "collection" },
                 ),
             });
         }

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod catalogue;
 mod cli;
 mod http_api;
 mod ledger_store;

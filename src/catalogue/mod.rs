@@ -1,0 +1,292 @@
+//! The fee catalogue (DESIGN §3): statutory fee items with their legal basis and pricing, in
+//! versions. A change makes a new version effective from its date; a payment records the
+//! version it was charged under, so no version is ever altered.
+//!
+//! - [`model`]: items, pricing and the exact-amount check — pure.
+//! - this module: storing and reading versions, with an audit record per change.
+//!
+//! May depend on: `db`, `audit`, `ledger` (the chart, to check the revenue subject), `clock`.
+
+pub mod model;
+
+use chrono::{NaiveDate, Utc};
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::audit::{self, AuditEvent};
+use crate::db::schema::fee_items;
+use crate::db::{DbConn, DbError};
+use crate::ledger::Chart;
+pub use model::{version_on, CatalogueError, FeeItem, Pricing};
+
+/// The demo catalogue loaded by `serve --demo`.
+pub const DEMO_CATALOGUE_JSON: &str = include_str!("../../fixtures/demo-fee-catalogue.json");
+
+/// Why a catalogue change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueChangeError {
+    /// The item itself is invalid.
+    #[error(transparent)]
+    Invalid(#[from] CatalogueError),
+    /// No `2103.<subject>` account exists for the revenue subject.
+    #[error(
+        "revenue subject '{0}' has no treasury-payable account (2103.{0}) in the chart of accounts"
+    )]
+    UnknownRevenueSubject(String),
+    /// A new version may not start before the current one.
+    #[error("version {new} of '{code}' would start on {from}, before version {current} ({current_from})")]
+    OutOfOrder {
+        /// Item code.
+        code: String,
+        /// The version being added.
+        new: i64,
+        /// Its start.
+        from: NaiveDate,
+        /// The latest version.
+        current: i64,
+        /// Its start.
+        current_from: NaiveDate,
+    },
+    /// A new version may not take effect on a business day that has already begun.
+    #[error("a change to '{code}' cannot take effect on {from}: business days up to {today} have begun; choose {today} or later")]
+    Retroactive {
+        /// Item code.
+        code: String,
+        /// The requested start.
+        from: NaiveDate,
+        /// Today (Asia/Shanghai).
+        today: NaiveDate,
+    },
+    /// Someone else added a version at the same moment.
+    #[error("another change to '{0}' was made at the same time; read it and try again")]
+    Concurrent(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for CatalogueChangeError {
+    fn from(e: diesel::result::Error) -> Self {
+        CatalogueChangeError::Db(DbError::Query(e))
+    }
+}
+
+type Row = (
+    String,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    (Option<i64>, Option<String>, Option<i64>, Option<i64>),
+    NaiveDate,
+    Option<NaiveDate>,
+);
+
+fn from_row(r: Row) -> Result<FeeItem, DbError> {
+    let (
+        code,
+        version,
+        name,
+        department,
+        revenue_subject,
+        legal_document,
+        legal_article,
+        kind,
+        p,
+        effective_from,
+        effective_to,
+    ) = r;
+    // `amount_minor` holds a fixed item's amount or a per-unit item's unit amount.
+    let (amount, unit, min, max) = p;
+    let pricing = match (kind.as_str(), amount, unit, min, max) {
+        ("fixed", Some(amount_minor), ..) => Pricing::Fixed { amount_minor },
+        ("per_unit", Some(unit_amount_minor), Some(unit), ..) => Pricing::PerUnit {
+            unit_amount_minor,
+            unit,
+        },
+        ("range", _, _, Some(min_minor), Some(max_minor)) => Pricing::Range {
+            min_minor,
+            max_minor,
+        },
+        _ => {
+            return Err(DbError::Query(diesel::result::Error::DeserializationError(
+                format!("fee item {code} v{version}: pricing columns do not fit '{kind}'").into(),
+            )))
+        }
+    };
+    Ok(FeeItem {
+        code,
+        version,
+        name,
+        department,
+        revenue_subject,
+        legal_document,
+        legal_article,
+        pricing,
+        effective_from,
+        effective_to,
+    })
+}
+
+macro_rules! select_item {
+    ($q:expr) => {
+        $q.select((
+            fee_items::code,
+            fee_items::version,
+            fee_items::name,
+            fee_items::department,
+            fee_items::revenue_subject,
+            fee_items::legal_document,
+            fee_items::legal_article,
+            fee_items::pricing_kind,
+            (
+                fee_items::amount_minor,
+                fee_items::unit,
+                fee_items::min_minor,
+                fee_items::max_minor,
+            ),
+            fee_items::effective_from,
+            fee_items::effective_to,
+        ))
+    };
+}
+
+/// Every version of one item, oldest first.
+pub fn versions(conn: &mut DbConn, code: &str) -> Result<Vec<FeeItem>, DbError> {
+    let rows: Vec<Row> = select_item!(fee_items::table
+        .filter(fee_items::code.eq(code.to_string()))
+        .order(fee_items::version))
+    .load(conn)?;
+    rows.into_iter().map(from_row).collect()
+}
+
+/// The latest version of each item with code after `after`, in code order, at most `limit`.
+pub fn latest_versions(
+    conn: &mut DbConn,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<FeeItem>, DbError> {
+    let codes: Vec<String> = fee_items::table
+        .filter(fee_items::code.gt(after.to_string()))
+        .select(fee_items::code)
+        .distinct()
+        .order(fee_items::code)
+        .limit(limit)
+        .load(conn)?;
+    let mut out = Vec::with_capacity(codes.len());
+    for code in &codes {
+        if let Some(latest) = versions(conn, code)?.pop() {
+            out.push(latest);
+        }
+    }
+    Ok(out)
+}
+
+/// Adds a version of an item (version 1 for a new code), checked against the chart and the
+/// versions before it, and audits it — in one transaction. `item.version` is ignored.
+pub fn add_version(
+    conn: &mut DbConn,
+    chart: &Chart,
+    mut item: FeeItem,
+    actor: &str,
+    today: NaiveDate,
+) -> Result<FeeItem, CatalogueChangeError> {
+    item.check()?;
+    if chart.treasury_payable_for(&item.revenue_subject).is_none() {
+        return Err(CatalogueChangeError::UnknownRevenueSubject(
+            item.revenue_subject,
+        ));
+    }
+    let result = conn.transaction::<FeeItem, CatalogueChangeError, _>(|conn| {
+        let existing = versions(conn, &item.code)?;
+        if let Some(current) = existing.last() {
+            if item.effective_from < current.effective_from {
+                return Err(CatalogueChangeError::OutOfOrder {
+                    code: item.code.clone(),
+                    new: current.version + 1,
+                    from: item.effective_from,
+                    current: current.version,
+                    current_from: current.effective_from,
+                });
+            }
+            if item.effective_from < today {
+                return Err(CatalogueChangeError::Retroactive {
+                    code: item.code.clone(),
+                    from: item.effective_from,
+                    today,
+                });
+            }
+        }
+        item.version = existing.last().map_or(1, |v| v.version + 1);
+        let (kind, amount, unit, min, max) = match &item.pricing {
+            Pricing::Fixed { amount_minor } => ("fixed", Some(*amount_minor), None, None, None),
+            Pricing::PerUnit {
+                unit_amount_minor,
+                unit,
+            } => (
+                "per_unit",
+                Some(*unit_amount_minor),
+                Some(unit.clone()),
+                None,
+                None,
+            ),
+            Pricing::Range {
+                min_minor,
+                max_minor,
+            } => ("range", None, None, Some(*min_minor), Some(*max_minor)),
+        };
+        diesel::insert_into(fee_items::table)
+            .values((
+                fee_items::code.eq(&item.code),
+                fee_items::version.eq(item.version),
+                fee_items::name.eq(&item.name),
+                fee_items::department.eq(&item.department),
+                fee_items::revenue_subject.eq(&item.revenue_subject),
+                fee_items::legal_document.eq(&item.legal_document),
+                fee_items::legal_article.eq(&item.legal_article),
+                fee_items::pricing_kind.eq(kind),
+                fee_items::amount_minor.eq(amount),
+                fee_items::unit.eq(unit),
+                fee_items::min_minor.eq(min),
+                fee_items::max_minor.eq(max),
+                fee_items::effective_from.eq(item.effective_from),
+                fee_items::effective_to.eq(item.effective_to),
+                fee_items::created_at.eq(Utc::now().naive_utc()),
+                fee_items::created_by.eq(actor),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            AuditEvent {
+                actor,
+                action: if item.version == 1 {
+                    "catalogue.create"
+                } else {
+                    "catalogue.version"
+                },
+                subject: &format!("fee_item:{}", item.code),
+                before: existing.last().map(|v| json!(v)),
+                after: Some(json!(item)),
+            },
+        )?;
+        Ok(item.clone())
+    });
+    match result {
+        Err(CatalogueChangeError::Db(DbError::Query(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )))) => Err(CatalogueChangeError::Concurrent(item.code)),
+        other => other,
+    }
+}
+
+/// The demo catalogue (fixtures/demo-fee-catalogue.json).
+pub fn demo_items() -> Result<Vec<FeeItem>, CatalogueError> {
+    serde_json::from_str(DEMO_CATALOGUE_JSON).map_err(|e| CatalogueError::Invalid {
+        field: "demo catalogue",
+        message: e.to_string(),
+    })
+}

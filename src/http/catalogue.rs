@@ -1,0 +1,288 @@
+//! `/v1/fee-items`: the fee catalogue. Admin writes, every role reads.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::extract::{ApiJson, ApiQuery, Caller};
+use super::ledger::{page_limit, Page, Paged};
+use super::problem::ApiError;
+use crate::app::AppContext;
+use crate::auth::Role;
+use crate::catalogue::{self, CatalogueChangeError, CatalogueError, FeeItem, Pricing};
+use crate::money::{format_minor, parse_amount};
+
+/// Registers the routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/fee-items", web::post().to(create))
+        .route("/v1/fee-items", web::get().to(list))
+        .route("/v1/fee-items/{code}", web::get().to(get));
+}
+
+/// The legal basis: the document alone, or document and article.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum LegalBasisInput {
+    /// `"发改价格规〔2016〕2559号"`.
+    Document(String),
+    /// `{"document": "…", "article": "第一条"}`.
+    Cited {
+        /// Document number (文号).
+        document: String,
+        /// Article, if cited.
+        article: Option<String>,
+    },
+}
+
+/// Pricing as clients send it: amounts are decimal strings.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PricingInput {
+    /// Amount per item.
+    Fixed {
+        /// `"80.00"`.
+        amount: String,
+    },
+    /// Amount per unit.
+    PerUnit {
+        /// `"3.50"`.
+        unit_amount: String,
+        /// `"m²"`.
+        unit: String,
+    },
+    /// Any amount between min and max.
+    Range {
+        /// Least amount.
+        min: String,
+        /// Greatest amount.
+        max: String,
+    },
+}
+
+/// A fee item (or a new version of one).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeeItemInput {
+    code: String,
+    name: String,
+    department: String,
+    revenue_subject: String,
+    legal_basis: LegalBasisInput,
+    pricing: PricingInput,
+    effective_from: NaiveDate,
+    effective_to: Option<NaiveDate>,
+}
+
+fn amount(field: &str, text: &str) -> Result<i64, ApiError> {
+    parse_amount(text)
+        .map_err(|e| ApiError::invalid(Some(field.to_string()), format!("{field}: {e}")))
+}
+
+impl FeeItemInput {
+    fn into_item(self) -> Result<FeeItem, ApiError> {
+        let pricing = match self.pricing {
+            PricingInput::Fixed { amount: a } => Pricing::Fixed {
+                amount_minor: amount("pricing.amount", &a)?,
+            },
+            PricingInput::PerUnit { unit_amount, unit } => Pricing::PerUnit {
+                unit_amount_minor: amount("pricing.unit_amount", &unit_amount)?,
+                unit,
+            },
+            PricingInput::Range { min, max } => Pricing::Range {
+                min_minor: amount("pricing.min", &min)?,
+                max_minor: amount("pricing.max", &max)?,
+            },
+        };
+        let (legal_document, legal_article) = match self.legal_basis {
+            LegalBasisInput::Document(d) => (d, None),
+            LegalBasisInput::Cited { document, article } => (document, article),
+        };
+        Ok(FeeItem {
+            code: self.code,
+            version: 0,
+            name: self.name,
+            department: self.department,
+            revenue_subject: self.revenue_subject,
+            legal_document,
+            legal_article,
+            pricing,
+            effective_from: self.effective_from,
+            effective_to: self.effective_to,
+        })
+    }
+}
+
+/// A fee item version as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeeItemView {
+    code: String,
+    version: i64,
+    name: String,
+    department: String,
+    revenue_subject: String,
+    legal_basis: LegalBasisView,
+    pricing: serde_json::Value,
+    effective_from: NaiveDate,
+    effective_to: Option<NaiveDate>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct LegalBasisView {
+    document: String,
+    article: Option<String>,
+}
+
+impl From<&FeeItem> for FeeItemView {
+    fn from(i: &FeeItem) -> Self {
+        let pricing = match &i.pricing {
+            Pricing::Fixed { amount_minor } => {
+                serde_json::json!({"kind": "fixed", "amount": format_minor(*amount_minor)})
+            }
+            Pricing::PerUnit {
+                unit_amount_minor,
+                unit,
+            } => {
+                serde_json::json!({"kind": "per_unit", "unit_amount": format_minor(*unit_amount_minor), "unit": unit})
+            }
+            Pricing::Range {
+                min_minor,
+                max_minor,
+            } => {
+                serde_json::json!({"kind": "range", "min": format_minor(*min_minor), "max": format_minor(*max_minor)})
+            }
+        };
+        FeeItemView {
+            code: i.code.clone(),
+            version: i.version,
+            name: i.name.clone(),
+            department: i.department.clone(),
+            revenue_subject: i.revenue_subject.clone(),
+            legal_basis: LegalBasisView {
+                document: i.legal_document.clone(),
+                article: i.legal_article.clone(),
+            },
+            pricing,
+            effective_from: i.effective_from,
+            effective_to: i.effective_to,
+        }
+    }
+}
+
+impl From<CatalogueChangeError> for ApiError {
+    fn from(e: CatalogueChangeError) -> Self {
+        let detail = e.to_string();
+        match e {
+            CatalogueChangeError::Invalid(CatalogueError::Invalid { field, .. }) => {
+                ApiError::invalid(Some(field.to_string()), detail)
+            }
+            CatalogueChangeError::Invalid(_) => ApiError::invalid(None, detail),
+            CatalogueChangeError::UnknownRevenueSubject(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_revenue_subject",
+                "Unknown revenue subject",
+                detail,
+            )
+            .with("field", "revenue_subject"),
+            CatalogueChangeError::Retroactive { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "retroactive_change",
+                "A change cannot take effect in the past",
+                detail,
+            )
+            .with("field", "effective_from"),
+            CatalogueChangeError::OutOfOrder { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "version_out_of_order",
+                "Versions take effect in order",
+                detail,
+            ),
+            CatalogueChangeError::Concurrent(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "concurrent_change",
+                "Changed at the same time",
+                detail,
+            ),
+            CatalogueChangeError::Db(db) => db.into(),
+        }
+    }
+}
+
+/// Creates an item, or a new version of an existing code effective from its `effective_from`.
+#[utoipa::path(post, path = "/v1/fee-items", tag = "catalogue", request_body = FeeItemInput,
+    responses((status = 201, body = FeeItemView), (status = 409, description = "version_out_of_order, concurrent_change"), (status = 422, description = "invalid_request, unknown_revenue_subject, retroactive_change")),
+    security(("bearer" = [])))]
+pub async fn create(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    ApiJson(input): ApiJson<FeeItemInput>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.require(&[Role::Admin])?.actor();
+    let item = input.into_item()?;
+    let ctx = ctx.into_inner();
+    let created = web::block(move || -> Result<FeeItem, ApiError> {
+        let mut conn = ctx.conn()?;
+        Ok(catalogue::add_version(
+            &mut conn,
+            &ctx.chart,
+            item,
+            &actor,
+            crate::clock::today(),
+        )?)
+    })
+    .await??;
+    Ok(HttpResponse::Created().json(FeeItemView::from(&created)))
+}
+
+/// The latest version of every item, in code order.
+#[utoipa::path(get, path = "/v1/fee-items", tag = "catalogue", params(Page), responses((status = 200, body = inline(Paged<FeeItemView>))), security(("bearer" = [])))]
+pub async fn list(
+    ctx: web::Data<AppContext>,
+    _caller: Caller,
+    ApiQuery(page): ApiQuery<Page>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = page_limit(page.limit)?;
+    let after = page.after.unwrap_or_default();
+    let ctx = ctx.into_inner();
+    let mut items = web::block(move || -> Result<Vec<FeeItem>, ApiError> {
+        let mut conn = ctx.conn()?;
+        Ok(catalogue::latest_versions(&mut conn, &after, limit + 1)?)
+    })
+    .await??;
+    let next = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|i| i.code.clone())
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(Paged {
+        items: items.iter().map(FeeItemView::from).collect::<Vec<_>>(),
+        next,
+    }))
+}
+
+/// One item: its latest version, with every version.
+#[utoipa::path(get, path = "/v1/fee-items/{code}", tag = "catalogue", params(("code" = String, Path)), responses((status = 200, body = FeeItemView), (status = 404)), security(("bearer" = [])))]
+pub async fn get(
+    ctx: web::Data<AppContext>,
+    _caller: Caller,
+    code: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let code = code.into_inner();
+    let ctx = ctx.into_inner();
+    let lookup = code.clone();
+    let versions = web::block(move || -> Result<Vec<FeeItem>, ApiError> {
+        let mut conn = ctx.conn()?;
+        Ok(catalogue::versions(&mut conn, &lookup)?)
+    })
+    .await??;
+    let Some(latest) = versions.last() else {
+        return Err(ApiError::not_found(format!("no fee item '{code}'")));
+    };
+    let mut body = serde_json::to_value(FeeItemView::from(latest)).unwrap_or_default();
+    body["versions"] =
+        serde_json::to_value(versions.iter().map(FeeItemView::from).collect::<Vec<_>>())
+            .unwrap_or_default();
+    Ok(HttpResponse::Ok().json(body))
+}
