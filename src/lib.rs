@@ -12,6 +12,7 @@
 //! | [`money`] | `i64` minor units inside, decimal strings at the edges | — |
 //! | [`ledger`] | funds, accounts, entries, the §2 rules (pure), hash chain, balances, the group-commit writer | `money`, `db`, `audit`, `metrics` |
 //! | [`catalogue`] | fee items, versions, the exact-amount check (pure) and their storage | `db`, `audit`, `ledger`, `clock` |
+//! | [`payments`] | counter payments; today the card-data rules (full card numbers refused, ids masked) | `catalogue`, `ledger`, `db`, `audit`, `keys` |
 //! | [`auth`] | roles, API tokens (stored as SHA-256), treasury secrets | `db`, `audit`, `keys` |
 //! | [`audit`] | the append-only audit trail | `db` |
 //! | [`keys`] | the service's Ed25519 signing key and HMAC master key, in files | — |
@@ -26,8 +27,8 @@
 //! neither actix nor diesel and carry most of the tests. Handlers parse the request into domain
 //! types, call one use case, and map the result; only [`http`] knows status codes.
 //!
-//! Still to come, each in its own module (see the open issues): `payments` (intake, receipts, voids, refunds), `settlement` (bank-file readers),
-//! `recon` (matcher, runs, day close), `treasury` (remittance files), `web` (staff pages).
+//! Still to come (see the open issues): payment intake, receipts, voids and refunds in
+//! [`payments`]; `settlement` (bank-file readers), `recon` (matcher, runs, day close), `treasury` (remittance files), `web` (staff pages).
 
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -49,3 +50,4 @@ pub mod keys;
 pub mod ledger;
 pub mod metrics;
 pub mod money;
+pub mod payments;
