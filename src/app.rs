@@ -60,6 +60,7 @@ impl AppContext {
             return Err(StartError::PendingMigrations);
         }
         let added = repo::sync_chart(&mut conn, &chart)?;
+        crate::payments::ensure_series(&mut conn, &config.receipt_series)?;
         if added > 0 {
             tracing::info!(accounts = added, "chart of accounts loaded");
         }

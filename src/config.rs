@@ -11,6 +11,8 @@ use crate::db::DbTarget;
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/onecard.db";
 /// Where `serve` listens by default.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+/// The receipt series used when none is configured.
+pub const DEFAULT_RECEIPT_SERIES: &str = "44030126";
 /// Largest JSON request body, in bytes.
 pub const DEFAULT_JSON_LIMIT_BYTES: usize = 256 * 1024;
 
@@ -31,6 +33,10 @@ pub struct Config {
     pub pool_size: u32,
     /// Most jobs per ledger transaction (1 = one transaction per entry).
     pub max_batch: usize,
+    /// Receipt series (票据代码, 8 digits) new payments take numbers from.
+    pub receipt_series: String,
+    /// Asia/Shanghai time from which a payment belongs to the next business day, if any.
+    pub business_day_cutoff: Option<chrono::NaiveTime>,
 }
 
 /// A setting that cannot be used.
@@ -82,6 +88,24 @@ impl Config {
                 crate::ledger::writer::DEFAULT_MAX_BATCH,
             )?
             .max(1),
+            receipt_series: {
+                let s = std::env::var("ONECARD_RECEIPT_SERIES")
+                    .unwrap_or_else(|_| DEFAULT_RECEIPT_SERIES.to_string());
+                if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(ConfigError(format!(
+                        "ONECARD_RECEIPT_SERIES='{s}' must be 8 digits (票据代码)"
+                    )));
+                }
+                s
+            },
+            business_day_cutoff: match std::env::var("ONECARD_BUSINESS_DAY_CUTOFF") {
+                Err(_) => None,
+                Ok(v) => Some(
+                    chrono::NaiveTime::parse_from_str(v.trim(), "%H:%M").map_err(|_| {
+                        ConfigError(format!("ONECARD_BUSINESS_DAY_CUTOFF='{v}' must be HH:MM"))
+                    })?,
+                ),
+            },
         })
     }
 }

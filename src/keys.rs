@@ -100,6 +100,16 @@ impl ServiceKeys {
         base64::engine::general_purpose::STANDARD.encode(self.public_key())
     }
 
+    /// A keyed hash of `data` for one `purpose` (HMAC-SHA256 under a key derived from the
+    /// master key): lets equal values be matched without storing them, e.g. payer ids.
+    pub fn keyed_hash(&self, purpose: &str, data: &str) -> Vec<u8> {
+        let key = hmac::Key::new(
+            hmac::HMAC_SHA256,
+            hmac::sign(&self.hmac_master, purpose.as_bytes()).as_ref(),
+        );
+        hmac::sign(&key, data.as_bytes()).as_ref().to_vec()
+    }
+
     /// Derives a named secret (e.g. a treasury client's request-signing secret) from the master
     /// key: HMAC-SHA256(master, label), base64url without padding.
     pub fn derive_secret(&self, label: &str) -> String {

@@ -48,7 +48,7 @@ pub enum CatalogueChangeError {
         current_from: NaiveDate,
     },
     /// A new version may not take effect on a business day that has already begun.
-    #[error("a change to '{code}' cannot take effect on {from}: business days up to {today} have begun; choose {today} or later")]
+    #[error("a change to '{code}' cannot take effect on {from}: business days up to {today} have begun; choose a later date")]
     Retroactive {
         /// Item code.
         code: String,
@@ -212,7 +212,8 @@ pub fn add_version(
                     current_from: current.effective_from,
                 });
             }
-            if item.effective_from < today {
+            // Today has begun too: a price change mid-day would charge two prices on one day.
+            if item.effective_from <= today {
                 return Err(CatalogueChangeError::Retroactive {
                     code: item.code.clone(),
                     from: item.effective_from,

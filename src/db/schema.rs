@@ -108,18 +108,6 @@ diesel::joinable!(ledger_postings -> ledger_entries (entry_seq));
 diesel::joinable!(ledger_postings -> accounts (account_code));
 diesel::joinable!(account_balances -> accounts (account_code));
 
-diesel::allow_tables_to_appear_in_same_query!(
-    accounts,
-    account_balances,
-    account_day_totals,
-    ledger_head,
-    ledger_entries,
-    ledger_postings,
-    business_days,
-    api_tokens,
-    audit_log,
-);
-
 diesel::table! {
     fee_items (code, version) {
         code -> Text,
@@ -140,3 +128,96 @@ diesel::table! {
         created_by -> Text,
     }
 }
+
+diesel::table! {
+    receipt_series (series_code) {
+        series_code -> Text,
+        next_number -> BigInt,
+    }
+}
+
+diesel::table! {
+    payments (id) {
+        id -> Text,
+        reference -> Text,
+        channel -> Text,
+        department -> Text,
+        window_code -> Text,
+        payer_name -> Nullable<Text>,
+        payer_id_hmac -> Nullable<Binary>,
+        payer_id_masked -> Nullable<Text>,
+        amount_minor -> BigInt,
+        business_date -> Date,
+        status -> Text,
+        entry_seq -> BigInt,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    payment_lines (payment_id, line_no) {
+        payment_id -> Text,
+        line_no -> BigInt,
+        fee_code -> Text,
+        fee_version -> BigInt,
+        quantity -> BigInt,
+        amount_minor -> BigInt,
+        revenue_subject -> Text,
+    }
+}
+
+diesel::table! {
+    payment_cards (payment_id) {
+        payment_id -> Text,
+        merchant_id -> Text,
+        terminal_id -> Text,
+        batch_no -> Nullable<Text>,
+        trace_no -> Nullable<Text>,
+        rrn -> Nullable<Text>,
+        auth_code -> Nullable<Text>,
+        serial -> Nullable<Text>,
+        masked_card -> Text,
+        txn_time -> Text,
+    }
+}
+
+diesel::table! {
+    receipts (series_code, number) {
+        series_code -> Text,
+        number -> BigInt,
+        payment_id -> Text,
+        status -> Text,
+        issued_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (idem_key) {
+        idem_key -> Text,
+        request_hash -> Binary,
+        status_code -> BigInt,
+        response_body -> Text,
+        payment_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    account_balances,
+    account_day_totals,
+    ledger_head,
+    ledger_entries,
+    ledger_postings,
+    business_days,
+    api_tokens,
+    audit_log,
+    fee_items,
+    receipt_series,
+    payments,
+    payment_lines,
+    payment_cards,
+    receipts,
+    idempotency_keys,
+);

@@ -20,7 +20,10 @@ use crate::auth::{self, Principal, Role};
 pub struct ApiJson<T>(pub T);
 
 /// Reads the whole body, refusing more than `limit` bytes as soon as it is exceeded.
-pub async fn read_body(payload: &mut Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
+pub async fn read_body<S>(payload: &mut S, limit: usize) -> Result<web::BytesMut, ApiError>
+where
+    S: futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin,
+{
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| match e {

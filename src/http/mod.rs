@@ -11,6 +11,7 @@ pub mod extract;
 pub mod health;
 pub mod ledger;
 pub mod openapi;
+pub mod payments;
 pub mod problem;
 
 use std::net::TcpListener;
@@ -29,6 +30,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     health::routes(cfg);
     ledger::routes(cfg);
     catalogue::routes(cfg);
+    payments::routes(cfg);
 }
 
 /// Starts the server on an already-bound listener (port 0 in tests).

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{catalogue, health, ledger};
+use super::{catalogue, health, ledger, payments};
 
 struct BearerAuth;
 
@@ -35,6 +35,8 @@ impl Modify for BearerAuth {
         catalogue::create,
         catalogue::list,
         catalogue::get,
+        payments::create,
+        payments::get,
     ),
     modifiers(&BearerAuth)
 )]

@@ -9,3 +9,4 @@ mod cli;
 mod http_api;
 mod ledger_store;
 mod migrations;
+mod payments;

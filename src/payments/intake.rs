@@ -1,0 +1,503 @@
+//! Reading a payment request (API.md §Payments) into checked domain values, and pricing its
+//! lines against the catalogue. Pure: bytes and catalogue versions in, values or a typed error
+//! out.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate};
+use ring::digest;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::card;
+use crate::catalogue::{version_on, CatalogueError, FeeItem};
+use crate::money::{format_minor, parse_amount, MoneyError};
+
+/// Most lines one payment may carry.
+pub const MAX_LINES: usize = 50;
+
+/// How the applicant paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// A bank card through the acquirer's POS.
+    BankCard,
+    /// The city one-card.
+    OneCard,
+}
+
+impl Channel {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::BankCard => "bank_card",
+            Channel::OneCard => "one_card",
+        }
+    }
+}
+
+/// Masked card data, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardData {
+    /// Acquirer merchant number (15 digits).
+    pub merchant_id: String,
+    /// Terminal (8 characters).
+    pub terminal_id: String,
+    /// POS batch (6 digits), bank cards only.
+    pub batch_no: Option<String>,
+    /// POS trace (6 digits), bank cards only.
+    pub trace_no: Option<String>,
+    /// Retrieval reference number (12 characters), bank cards only.
+    pub rrn: Option<String>,
+    /// Authorisation code (6 characters), bank cards only.
+    pub auth_code: Option<String>,
+    /// One-card operator's transaction serial (20 digits), one-card only.
+    pub serial: Option<String>,
+    /// Masked card number.
+    pub masked_card: String,
+    /// Terminal transaction time, RFC 3339 as sent.
+    pub txn_time: String,
+}
+
+/// One requested line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineRequest {
+    /// Catalogue code.
+    pub fee_code: String,
+    /// Quantity (1 when left out).
+    pub quantity: i64,
+    /// Amount the counter computed, if sent.
+    pub amount_minor: Option<i64>,
+}
+
+/// The payer, if named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payer {
+    /// Name as given.
+    pub name: String,
+    /// Identity number in clear — only ever hashed and masked, never stored or shown.
+    pub id_number: Option<String>,
+}
+
+/// A checked payment request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRequest {
+    /// Channel.
+    pub channel: Channel,
+    /// Collecting department code.
+    pub department: String,
+    /// Counter window.
+    pub window: String,
+    /// Payer.
+    pub payer: Option<Payer>,
+    /// Lines.
+    pub lines: Vec<LineRequest>,
+    /// Total the counter computed.
+    pub amount_minor: i64,
+    /// Card data.
+    pub card: CardData,
+}
+
+/// A line priced against the catalogue version in effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PricedLine {
+    /// The catalogue version charged.
+    pub fee: FeeItem,
+    /// Quantity.
+    pub quantity: i64,
+    /// The statutory amount.
+    pub amount_minor: i64,
+}
+
+/// Why a payment request is refused before anything is written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IntakeError {
+    /// The body is not a JSON object, or a field is missing, unknown or of the wrong type.
+    #[error("{message}")]
+    Invalid {
+        /// The field at fault, as a path (`lines[0].amount`), if known.
+        field: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// Something in the body looks like a full card number.
+    #[error("{0} holds what looks like a full card number; send only masked numbers (first 6 and last 4 digits)")]
+    FullCardNumber(String),
+    /// A line names no catalogue item in effect on the business date.
+    #[error("lines[{line}]: fee item '{code}' does not exist or is not in effect on {date}")]
+    UnknownFeeItem {
+        /// 0-based line index.
+        line: usize,
+        /// The code sent.
+        code: String,
+        /// The business date.
+        date: NaiveDate,
+    },
+    /// A line or the total is not the statutory amount.
+    #[error("{field}: {message}")]
+    AmountMismatch {
+        /// `lines[i].amount` or `amount`.
+        field: String,
+        /// Expected and received.
+        message: String,
+    },
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> IntakeError {
+    IntakeError::Invalid {
+        field: Some(field.to_string()),
+        message: format!("{field}: {}", message.into()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestInput {
+    channel: Channel,
+    department: String,
+    window: String,
+    #[serde(default)]
+    payer: Option<PayerInput>,
+    lines: Vec<LineInput>,
+    amount: String,
+    card: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PayerInput {
+    name: String,
+    #[serde(default)]
+    id_number: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineInput {
+    fee_code: String,
+    #[serde(default)]
+    quantity: Option<i64>,
+    #[serde(default)]
+    amount: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BankCardInput {
+    merchant_id: String,
+    terminal_id: String,
+    batch_no: String,
+    trace_no: String,
+    rrn: String,
+    auth_code: String,
+    masked_pan: String,
+    txn_time: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OneCardInput {
+    merchant_id: String,
+    terminal_id: String,
+    serial: String,
+    masked_card: String,
+    txn_time: String,
+}
+
+fn typed<T: serde::de::DeserializeOwned>(value: Value, prefix: &str) -> Result<T, IntakeError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = match (prefix, path.as_str()) {
+            ("", ".") => None,
+            ("", p) => Some(p.to_string()),
+            (pre, ".") => Some(pre.to_string()),
+            (pre, p) => Some(format!("{pre}.{p}")),
+        };
+        let message = match &field {
+            Some(f) => format!("{f}: {}", e.into_inner()),
+            None => e.into_inner().to_string(),
+        };
+        IntakeError::Invalid { field, message }
+    })
+}
+
+fn digits(field: &str, v: &str, len: usize) -> Result<(), IntakeError> {
+    if v.len() == len && v.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(invalid(field, format!("must be {len} digits")))
+    }
+}
+
+fn alnum(field: &str, v: &str, len: usize) -> Result<(), IntakeError> {
+    if v.len() == len && v.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(())
+    } else {
+        Err(invalid(field, format!("must be {len} letters or digits")))
+    }
+}
+
+fn text(field: &str, v: &str, max: usize) -> Result<(), IntakeError> {
+    if v.trim().is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
+        Err(invalid(
+            field,
+            format!("must be 1–{max} printable characters"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn time(field: &str, v: &str) -> Result<(), IntakeError> {
+    DateTime::parse_from_rfc3339(v).map(|_| ()).map_err(|_| {
+        invalid(
+            field,
+            "must be an RFC 3339 time with offset, e.g. 2026-11-24T09:30:15+08:00",
+        )
+    })
+}
+
+fn money(field: &str, v: &str) -> Result<i64, IntakeError> {
+    parse_amount(v).map_err(|e: MoneyError| invalid(field, e.to_string()))
+}
+
+/// Canonical JSON (object keys sorted at every depth), so the same request sent with other
+/// whitespace or key order hashes the same.
+fn canonical_json(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                if let Some(item) = map.get(k) {
+                    canonical_json(item, out);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// SHA-256 of the canonical form of a JSON body: what an idempotency key is bound to.
+pub fn request_hash(body: &Value) -> [u8; 32] {
+    let mut text = String::new();
+    canonical_json(body, &mut text);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest::digest(&digest::SHA256, text.as_bytes()).as_ref());
+    out
+}
+
+/// Checks an `Idempotency-Key`: 1–64 of `[A-Za-z0-9_-]`.
+pub fn valid_idempotency_key(key: &str) -> bool {
+    (1..=64).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Reads a body as JSON, refuses it if anything in it looks like a full card number (before
+/// any other check, so a card number is refused wherever it is and whatever else is wrong),
+/// and returns it with its request hash.
+pub fn read_json(body: &[u8]) -> Result<(Value, [u8; 32]), IntakeError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| IntakeError::Invalid {
+        field: None,
+        message: format!("the body is not valid JSON: {e}"),
+    })?;
+    if let Some(path) = card::find_card_number(&value) {
+        return Err(IntakeError::FullCardNumber(path));
+    }
+    let hash = request_hash(&value);
+    Ok((value, hash))
+}
+
+/// [`read_json`], then [`parse_value`].
+pub fn parse_request(body: &[u8]) -> Result<(PaymentRequest, [u8; 32]), IntakeError> {
+    let (value, hash) = read_json(body)?;
+    Ok((parse_value(value)?, hash))
+}
+
+/// Checks every field of a request already read by [`read_json`].
+pub fn parse_value(value: Value) -> Result<PaymentRequest, IntakeError> {
+    let input: RequestInput = typed(value, "")?;
+    text("department", &input.department, 32)?;
+    text("window", &input.window, 32)?;
+    if input.lines.is_empty() || input.lines.len() > MAX_LINES {
+        return Err(invalid("lines", format!("must have 1–{MAX_LINES} lines")));
+    }
+    let mut lines = Vec::with_capacity(input.lines.len());
+    for (i, l) in input.lines.into_iter().enumerate() {
+        crate::catalogue::model::check_code(&l.fee_code)
+            .map_err(|_| invalid(&format!("lines[{i}].fee_code"), "is not a catalogue code"))?;
+        let quantity = l.quantity.unwrap_or(1);
+        if !(1..=crate::catalogue::model::MAX_QUANTITY).contains(&quantity) {
+            return Err(invalid(
+                &format!("lines[{i}].quantity"),
+                format!("must be 1–{}", crate::catalogue::model::MAX_QUANTITY),
+            ));
+        }
+        let amount_minor = l
+            .amount
+            .as_deref()
+            .map(|a| money(&format!("lines[{i}].amount"), a))
+            .transpose()?;
+        lines.push(LineRequest {
+            fee_code: l.fee_code,
+            quantity,
+            amount_minor,
+        });
+    }
+    let amount_minor = money("amount", &input.amount)?;
+    let payer = match input.payer {
+        None => None,
+        Some(p) => {
+            text("payer.name", &p.name, 100)?;
+            if let Some(id) = &p.id_number {
+                if !card::is_resident_id(id) {
+                    return Err(invalid(
+                        "payer.id_number",
+                        "is not a valid resident identity number",
+                    ));
+                }
+            }
+            Some(Payer {
+                name: p.name,
+                id_number: p.id_number,
+            })
+        }
+    };
+    let card = match input.channel {
+        Channel::BankCard => {
+            let c: BankCardInput = typed(input.card, "card")?;
+            digits("card.merchant_id", &c.merchant_id, 15)?;
+            alnum("card.terminal_id", &c.terminal_id, 8)?;
+            digits("card.batch_no", &c.batch_no, 6)?;
+            digits("card.trace_no", &c.trace_no, 6)?;
+            alnum("card.rrn", &c.rrn, 12)?;
+            alnum("card.auth_code", &c.auth_code, 6)?;
+            if !card::is_masked_pan(&c.masked_pan) {
+                return Err(invalid(
+                    "card.masked_pan",
+                    "must be masked: first 6 and last 4 digits, the rest '*'",
+                ));
+            }
+            time("card.txn_time", &c.txn_time)?;
+            CardData {
+                merchant_id: c.merchant_id,
+                terminal_id: c.terminal_id,
+                batch_no: Some(c.batch_no),
+                trace_no: Some(c.trace_no),
+                rrn: Some(c.rrn),
+                auth_code: Some(c.auth_code),
+                serial: None,
+                masked_card: c.masked_pan,
+                txn_time: c.txn_time,
+            }
+        }
+        Channel::OneCard => {
+            let c: OneCardInput = typed(input.card, "card")?;
+            digits("card.merchant_id", &c.merchant_id, 15)?;
+            alnum("card.terminal_id", &c.terminal_id, 8)?;
+            digits("card.serial", &c.serial, 20)?;
+            if !card::is_masked_one_card(&c.masked_card) {
+                return Err(invalid(
+                    "card.masked_card",
+                    "must be masked: up to 4 digits at each end, '*' between",
+                ));
+            }
+            time("card.txn_time", &c.txn_time)?;
+            CardData {
+                merchant_id: c.merchant_id,
+                terminal_id: c.terminal_id,
+                batch_no: None,
+                trace_no: None,
+                rrn: None,
+                auth_code: None,
+                serial: Some(c.serial),
+                masked_card: c.masked_card,
+                txn_time: c.txn_time,
+            }
+        }
+    };
+    Ok(PaymentRequest {
+        channel: input.channel,
+        department: input.department,
+        window: input.window,
+        payer,
+        lines,
+        amount_minor,
+        card,
+    })
+}
+
+/// Prices every line with the catalogue version in effect on `date` and checks the total:
+/// the supervision rule "charge exactly the standard".
+pub fn price(
+    request: &PaymentRequest,
+    versions: &HashMap<String, Vec<FeeItem>>,
+    date: NaiveDate,
+) -> Result<Vec<PricedLine>, IntakeError> {
+    let mut priced = Vec::with_capacity(request.lines.len());
+    let mut total: i64 = 0;
+    for (i, line) in request.lines.iter().enumerate() {
+        let fee = versions
+            .get(&line.fee_code)
+            .and_then(|v| version_on(v, date))
+            .ok_or_else(|| IntakeError::UnknownFeeItem {
+                line: i,
+                code: line.fee_code.clone(),
+                date,
+            })?;
+        let amount_minor =
+            fee.price_line(line.quantity, line.amount_minor)
+                .map_err(|e| match e {
+                    CatalogueError::AmountMismatch(message) => IntakeError::AmountMismatch {
+                        field: format!("lines[{i}].amount"),
+                        message,
+                    },
+                    CatalogueError::Invalid { field, message } => {
+                        invalid(&format!("lines[{i}].{field}"), message)
+                    }
+                    CatalogueError::NotInEffect { .. } => IntakeError::UnknownFeeItem {
+                        line: i,
+                        code: line.fee_code.clone(),
+                        date,
+                    },
+                })?;
+        total = total
+            .checked_add(amount_minor)
+            .ok_or_else(|| invalid("amount", "the total is too large"))?;
+        priced.push(PricedLine {
+            fee: fee.clone(),
+            quantity: line.quantity,
+            amount_minor,
+        });
+    }
+    if total != request.amount_minor {
+        return Err(IntakeError::AmountMismatch {
+            field: "amount".into(),
+            message: format!(
+                "the lines add up to {}, not {}",
+                format_minor(total),
+                format_minor(request.amount_minor)
+            ),
+        });
+    }
+    Ok(priced)
+}

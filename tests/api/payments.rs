@@ -1,0 +1,306 @@
+//! Counter payments as the counter system sees them, on both databases.
+
+use onecard::auth::Role;
+use serde_json::{json, Value};
+
+use crate::support::{spawn_app, TestApp};
+
+async fn with_demo(app: &TestApp) {
+    let ctx = app.ctx.clone();
+    actix_web::web::block(move || onecard::demo::load(&ctx).map(|_| ()))
+        .await
+        .expect("block")
+        .expect("demo data");
+}
+
+fn bank_payment(amount: &str) -> Value {
+    json!({
+        "channel": "bank_card", "department": "D03", "window": "W03",
+        "payer": {"name": "张三", "id_number": "11010519491231002X"},
+        "lines": [{"fee_code": "ZR-BDC-01", "quantity": 1, "amount": amount}],
+        "amount": amount,
+        "card": {"merchant_id": "898440379930001", "terminal_id": "11002001", "batch_no": "000001",
+                 "trace_no": "000012", "rrn": "000451234567", "auth_code": "890123",
+                 "masked_pan": "622848******0123", "txn_time": "2026-11-24T09:30:15+08:00"}
+    })
+}
+
+async fn pay(app: &TestApp, key: Option<&str>, body: &Value) -> (u16, String, Value, String) {
+    let mut req = app
+        .client
+        .post(app.url("/v1/payments"))
+        .bearer_auth(app.token(Role::Clerk))
+        .insert_header(("content-type", "application/json"));
+    if let Some(k) = key {
+        req = req.insert_header(("Idempotency-Key", k));
+    }
+    let mut res = req.send_body(body.to_string()).await.expect("request");
+    let ct = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let bytes = res.body().await.expect("body");
+    let text = String::from_utf8(bytes.to_vec()).expect("utf8");
+    (
+        res.status().as_u16(),
+        ct,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+    )
+}
+
+#[actix_web::test]
+async fn a_payment_is_captured_once_receipted_and_posted_gross() {
+    let app = spawn_app().await;
+    with_demo(&app).await;
+    let body = bank_payment("80.00");
+    let (s, _, p, raw) = pay(&app, Some("k-1"), &body).await;
+    assert_eq!(s, 201, "{p}");
+    assert_eq!(p["status"], "captured");
+    assert_eq!(p["amount"], "80.00");
+    assert_eq!(p["business_date"], onecard::clock::today().to_string());
+    assert_eq!(p["lines"][0]["fee_version"], 1);
+    assert_eq!(p["lines"][0]["revenue_subject"], "1030414");
+    assert_eq!(p["card"]["masked_pan"], "622848******0123");
+    assert_eq!(p["payer"]["id_number_masked"], "110***********002X");
+    assert_eq!(p["receipt_no"], "44030126/0000000001");
+    assert!(p["reference"].as_str().is_some_and(|r| r.starts_with('P')));
+
+    // The same key and body: the original answer, byte for byte; no second payment.
+    let (s2, _, _, raw2) = pay(&app, Some("k-1"), &body).await;
+    assert_eq!((s2, &raw2), (201, &raw));
+    // Key order and whitespace do not make a different request.
+    let reordered: Value =
+        serde_json::from_str(&serde_json::to_string_pretty(&body).expect("json")).expect("json");
+    assert_eq!(pay(&app, Some("k-1"), &reordered).await.0, 201);
+    // The same key with another body: refused.
+    let (s3, ct, b3, _) = pay(&app, Some("k-1"), &bank_payment("550.00")).await;
+    assert!(ct.starts_with("application/problem+json"));
+    assert_eq!(
+        (s3, b3["code"].as_str()),
+        (409, Some("idempotency_key_reused"))
+    );
+
+    let id = p["id"].as_str().expect("id");
+    let (s, read) = app.get(Role::Finance, &format!("/v1/payments/{id}")).await;
+    assert_eq!(s, 200);
+    assert_eq!(read, p, "reading it back gives what capture answered");
+
+    let (_, accounts) = app.get(Role::Finance, "/v1/ledger/accounts").await;
+    let balance = |code: &str| {
+        accounts["items"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["code"] == code))
+            .map(|x| x["balance"].clone())
+    };
+    assert_eq!(balance("1218.01"), Some(json!("80.00")));
+    assert_eq!(balance("2103.1030414"), Some(json!("80.00")));
+    let (_, v) = app.get(Role::Auditor, "/v1/ledger/verify").await;
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["entries"], 2, "the demo appropriation and this capture");
+
+    // The identity number is nowhere in clear: not in the payment, not in the audit trail.
+    let ctx = app.ctx.clone();
+    let leaked = actix_web::web::block(move || {
+        use diesel::prelude::*;
+        let mut conn = ctx.conn().expect("conn");
+        let audit = onecard::audit::list(&mut conn, None, 0, 1000).expect("audit");
+        let masked: Vec<Option<String>> = onecard::db::schema::payments::table
+            .select(onecard::db::schema::payments::payer_id_masked)
+            .load(&mut conn)
+            .expect("payments");
+        audit
+            .iter()
+            .any(|a| format!("{a:?}").contains("11010519491231002X"))
+            || masked.iter().flatten().any(|m| m.contains("19491231"))
+    })
+    .await
+    .expect("block");
+    assert!(!leaked);
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn one_card_payments_carry_the_operator_serial() {
+    let app = spawn_app().await;
+    with_demo(&app).await;
+    let body = json!({
+        "channel": "one_card", "department": "D05", "window": "W01",
+        "lines": [{"fee_code": "ZJ-ZW-01", "quantity": 12}],
+        "amount": "42.00",
+        "card": {"merchant_id": "898440379930002", "terminal_id": "OC000001", "serial": "20261124093015000001",
+                 "masked_card": "3100********5678", "txn_time": "2026-11-24T09:30:15+08:00"}
+    });
+    let (s, _, p, _) = pay(&app, Some("oc-1"), &body).await;
+    assert_eq!(s, 201, "{p}");
+    assert_eq!(p["lines"][0]["amount"], "42.00", "3.50 per m²·日 × 12");
+    assert_eq!(p["card"]["serial"], "20261124093015000001");
+    assert_eq!(p["payer"], Value::Null);
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn every_rule_of_intake_has_its_code() {
+    let app = spawn_app().await;
+    with_demo(&app).await;
+    let mut cases: Vec<(Value, u16, &str)> = Vec::new();
+    let mut b = bank_payment("80.00");
+    b["lines"][0]["fee_code"] = json!("NO-SUCH");
+    cases.push((b, 422, "unknown_fee_item"));
+    cases.push((bank_payment("79.99"), 422, "amount_mismatch"));
+    let mut b = bank_payment("80.00");
+    b["amount"] = json!("160.00");
+    cases.push((b, 422, "amount_mismatch"));
+    let mut b = bank_payment("80.00");
+    b["card"]["masked_pan"] = json!("4111111111111111");
+    cases.push((b, 422, "full_card_number"));
+    let mut b = bank_payment("80.00");
+    b["payer"]["name"] = json!("card 4111 1111 1111 1111");
+    cases.push((b, 422, "full_card_number"));
+    let mut b = bank_payment("80.00");
+    b["lines"][0]["quantity"] = json!("one");
+    cases.push((b, 422, "invalid_request"));
+    let mut b = bank_payment("80.00");
+    b["tip"] = json!("1.00");
+    cases.push((b, 422, "invalid_request"));
+    let mut b = bank_payment("80.00");
+    b["payer"]["id_number"] = json!("110105194912310021");
+    cases.push((b, 422, "invalid_request"));
+    let mut b = bank_payment("80.00");
+    b["card"]["txn_time"] = json!("yesterday");
+    cases.push((b, 422, "invalid_request"));
+    let mut b = bank_payment("80.00");
+    b["lines"] = json!([]);
+    cases.push((b, 422, "invalid_request"));
+    let mut b = bank_payment("80.00");
+    b["lines"][0]["fee_code"] = json!("SC-JL-01");
+    b["lines"][0]["amount"] = json!("600.00");
+    b["amount"] = json!("600.00");
+    cases.push((b, 422, "amount_mismatch"));
+    for (i, (body, status, code)) in cases.into_iter().enumerate() {
+        let (s, ct, b, _) = pay(&app, Some(&format!("bad-{i}")), &body).await;
+        assert!(ct.starts_with("application/problem+json"), "case {i}");
+        assert_eq!(
+            (s, b["code"].as_str()),
+            (status, Some(code)),
+            "case {i}: {b}"
+        );
+    }
+    // A full card number is refused and goes nowhere: not into the audit trail or any answer.
+    let (_, _, b, raw) = pay(&app, Some("pan"), &{
+        let mut b = bank_payment("80.00");
+        b["window"] = json!("4111111111111111");
+        b
+    })
+    .await;
+    assert_eq!(b["field"], "window");
+    assert!(!raw.contains("4111111111111111"));
+
+    let (s, _, b, _) = pay(&app, None, &bank_payment("80.00")).await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (422, Some("idempotency_key_required"))
+    );
+    let (s, _, b, _) = pay(&app, Some("has space"), &bank_payment("80.00")).await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (422, Some("invalid_idempotency_key"))
+    );
+    let long = "k".repeat(65);
+    let (s, _, _, _) = pay(&app, Some(&long), &bank_payment("80.00")).await;
+    assert_eq!(s, 422);
+    for role in [
+        Role::Finance,
+        Role::Supervisor,
+        Role::Auditor,
+        Role::Treasury,
+        Role::Admin,
+    ] {
+        let mut res = app
+            .client
+            .post(app.url("/v1/payments"))
+            .bearer_auth(app.token(role))
+            .insert_header(("Idempotency-Key", "r"))
+            .insert_header(("content-type", "application/json"))
+            .send_body(bank_payment("80.00").to_string())
+            .await
+            .expect("request");
+        assert_eq!(res.status().as_u16(), 403, "{role} takes no payments");
+        let _ = res.body().await;
+    }
+
+    // A closed business day takes no payment.
+    {
+        use diesel::connection::SimpleConnection;
+        let mut conn = app.ctx.conn().expect("conn");
+        conn.batch_execute(&format!(
+            "INSERT INTO business_days (business_date, status) VALUES ('{}', 'closed')",
+            onecard::clock::today()
+        ))
+        .expect("close");
+    }
+    let (s, _, b, _) = pay(&app, Some("late"), &bank_payment("80.00")).await;
+    assert_eq!((s, b["code"].as_str()), (422, Some("day_closed")), "{b}");
+
+    // Nothing refused left a trace: no payment, no receipt number used, only the demo entry.
+    let (_, v) = app.get(Role::Auditor, "/v1/ledger/verify").await;
+    assert_eq!(v["entries"], 1, "{v}");
+    let ctx = app.ctx.clone();
+    let next: i64 = actix_web::web::block(move || {
+        use diesel::prelude::*;
+        let mut conn = ctx.conn().expect("conn");
+        onecard::db::schema::receipt_series::table
+            .select(onecard::db::schema::receipt_series::next_number)
+            .first(&mut conn)
+            .expect("series")
+    })
+    .await
+    .expect("block");
+    assert_eq!(
+        next, 1,
+        "no receipt number was consumed by a refused payment"
+    );
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn forty_concurrent_retries_make_one_payment_and_receipts_have_no_gaps() {
+    let app = spawn_app().await;
+    with_demo(&app).await;
+    let body = bank_payment("80.00");
+    let answers =
+        futures_util::future::join_all((0..40).map(|_| pay(&app, Some("same-key"), &body))).await;
+    let first = &answers[0].3;
+    for (s, _, _, raw) in &answers {
+        assert_eq!(*s, 201);
+        assert_eq!(raw, first, "every retry gets the same answer");
+    }
+    // 30 different payments at once: numbers 2..=31, no gap, no duplicate.
+    let answers = futures_util::future::join_all((0..30).map(|i| {
+        let body = body.clone();
+        let app = &app;
+        async move { pay(app, Some(&format!("distinct-{i}")), &body).await }
+    }))
+    .await;
+    let mut numbers: Vec<String> = answers
+        .iter()
+        .map(|(s, _, p, _)| {
+            assert_eq!(*s, 201, "{p}");
+            p["receipt"]["number"].as_str().unwrap_or("").to_string()
+        })
+        .collect();
+    numbers.sort();
+    let expected: Vec<String> = (2..=31).map(|n| format!("{n:010}")).collect();
+    assert_eq!(numbers, expected);
+    let (_, v) = app.get(Role::Auditor, "/v1/ledger/verify").await;
+    assert_eq!(v["entries"], 32, "demo entry + 31 captures: {v}");
+    let (_, accounts) = app.get(Role::Finance, "/v1/ledger/accounts").await;
+    let transit = accounts["items"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["code"] == "1218.01"))
+        .map(|x| x["balance"].clone());
+    assert_eq!(transit, Some(json!("2480.00")), "31 × 80.00");
+    app.stop().await;
+}
