@@ -37,6 +37,8 @@ impl Modify for BearerAuth {
         catalogue::get,
         payments::create,
         payments::get,
+        payments::list,
+        payments::void,
     ),
     modifiers(&BearerAuth)
 )]

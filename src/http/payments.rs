@@ -5,12 +5,14 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
+use super::extract::ApiQuery;
 use super::extract::{read_body, Caller};
+use super::ledger::{page_limit, Paged};
 use super::problem::ApiError;
 use crate::app::AppContext;
 use crate::auth::Role;
 use crate::payments::intake::{self, IntakeError};
-use crate::payments::{self, card, Capture, CaptureError};
+use crate::payments::{self, card, Capture, CaptureError, VoidError};
 
 /// Who may read payments.
 pub const PAYMENT_READERS: [Role; 4] =
@@ -19,7 +21,9 @@ pub const PAYMENT_READERS: [Role; 4] =
 /// Registers the routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/payments", web::post().to(create))
-        .route("/v1/payments/{id}", web::get().to(get));
+        .route("/v1/payments", web::get().to(list))
+        .route("/v1/payments/{id}", web::get().to(get))
+        .route("/v1/payments/{id}/void", web::post().to(void));
 }
 
 impl From<IntakeError> for ApiError {
@@ -193,4 +197,93 @@ pub async fn get(
     found
         .map(|p| HttpResponse::Ok().json(payments::view(&p)))
         .ok_or_else(|| ApiError::not_found(format!("no payment '{id}'")))
+}
+
+impl From<VoidError> for ApiError {
+    fn from(e: VoidError) -> Self {
+        match e {
+            VoidError::NotFound(_) => ApiError::not_found(e.to_string()),
+            VoidError::NotAllowed(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "void_not_allowed",
+                "Cannot be voided",
+                e.to_string(),
+            ),
+            VoidError::Post(p) => p.into(),
+        }
+    }
+}
+
+/// Voids a payment on its business date, before settlement: reversal entry, receipt
+/// red-reversed (冲红). 409 `void_not_allowed` otherwise.
+#[utoipa::path(post, path = "/v1/payments/{id}/void", tag = "payments", params(("id" = String, Path)),
+    responses((status = 200, description = "voided"), (status = 404), (status = 409, description = "void_not_allowed")), security(("bearer" = [])))]
+pub async fn void(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.require(&[Role::Clerk, Role::Supervisor])?;
+    let today = crate::clock::business_date(Utc::now(), ctx.config.business_day_cutoff);
+    let voided = payments::void(&ctx.writer, id.into_inner(), principal.actor(), today).await?;
+    Ok(HttpResponse::Ok().json(payments::view(&voided)))
+}
+
+/// Filters of the payment list.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentFilter {
+    /// Business date.
+    pub business_date: Option<chrono::NaiveDate>,
+    /// captured, settled, reconciled or voided.
+    pub status: Option<String>,
+    /// Page size (1–1000, default 100).
+    pub limit: Option<i64>,
+    /// Cursor from `next`.
+    pub after: Option<String>,
+}
+
+/// Payments by business date and status, paged.
+#[utoipa::path(get, path = "/v1/payments", tag = "payments", params(PaymentFilter), responses((status = 200)), security(("bearer" = [])))]
+pub async fn list(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    ApiQuery(f): ApiQuery<PaymentFilter>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&PAYMENT_READERS)?;
+    let limit = page_limit(f.limit)?;
+    if let Some(s) = f.status.as_deref() {
+        if !["captured", "settled", "reconciled", "voided"].contains(&s) {
+            return Err(ApiError::invalid(
+                Some("status".into()),
+                "status must be captured, settled, reconciled or voided",
+            ));
+        }
+    }
+    let ctx = ctx.into_inner();
+    let (items, next) = web::block(move || -> Result<_, ApiError> {
+        let mut conn = ctx.conn()?;
+        let ids = payments::list_ids(
+            &mut conn,
+            f.business_date,
+            f.status.as_deref(),
+            f.after.as_deref().unwrap_or(""),
+            limit + 1,
+        )?;
+        let more = ids.len() as i64 > limit;
+        let mut items = Vec::with_capacity(ids.len());
+        for id in ids.iter().take(limit as usize) {
+            if let Some(p) = payments::load(&mut conn, id)? {
+                items.push(payments::view(&p));
+            }
+        }
+        let next = if more {
+            ids.get(limit as usize - 1).cloned()
+        } else {
+            None
+        };
+        Ok((items, next))
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(Paged { items, next }))
 }

@@ -304,3 +304,117 @@ async fn forty_concurrent_retries_make_one_payment_and_receipts_have_no_gaps() {
     assert_eq!(transit, Some(json!("2480.00")), "31 × 80.00");
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn a_void_reverses_the_capture_and_red_reverses_the_receipt() {
+    let app = spawn_app().await;
+    with_demo(&app).await;
+    let (_, _, first, _) = pay(&app, Some("v-1"), &bank_payment("80.00")).await;
+    let mut second_body = bank_payment("550.00");
+    second_body["lines"][0]["fee_code"] = json!("ZR-BDC-02");
+    let (_, _, second, _) = pay(&app, Some("v-2"), &second_body).await;
+    let first_id = first["id"].as_str().expect("id").to_string();
+    let second_id = second["id"].as_str().expect("id").to_string();
+
+    let (s, _, b) = app
+        .post(
+            Role::Finance,
+            &format!("/v1/payments/{first_id}/void"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 403, "finance does not void: {b}");
+    let (s, _, voided) = app
+        .post(
+            Role::Clerk,
+            &format!("/v1/payments/{first_id}/void"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{voided}");
+    assert_eq!(voided["status"], "voided");
+    assert_eq!(voided["receipt"]["status"], "red_reversed");
+    assert_eq!(
+        voided["receipt_no"], first["receipt_no"],
+        "the receipt keeps its number"
+    );
+    let (s, _, again) = app
+        .post(
+            Role::Clerk,
+            &format!("/v1/payments/{first_id}/void"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!((s, again["code"].as_str()), (409, Some("void_not_allowed")));
+    let (s, _, missing) = app
+        .post(Role::Clerk, "/v1/payments/pay_nope/void", &json!({}))
+        .await;
+    assert_eq!((s, missing["code"].as_str()), (404, Some("not_found")));
+
+    // A payment of an earlier business day is refunded, not voided.
+    {
+        use diesel::connection::SimpleConnection;
+        let mut conn = app.ctx.conn().expect("conn");
+        conn.batch_execute(&format!(
+            "UPDATE payments SET business_date = '2020-01-02' WHERE id = '{second_id}'"
+        ))
+        .expect("backdate");
+    }
+    let (s, _, late) = app
+        .post(
+            Role::Clerk,
+            &format!("/v1/payments/{second_id}/void"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        (s, late["code"].as_str()),
+        (409, Some("void_not_allowed")),
+        "{late}"
+    );
+
+    let (_, accounts) = app.get(Role::Finance, "/v1/ledger/accounts").await;
+    let balance = |code: &str| {
+        accounts["items"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["code"] == code))
+            .map(|x| x["balance"].clone())
+    };
+    assert_eq!(
+        balance("1218.01"),
+        Some(json!("550.00")),
+        "only the second payment is still in transit"
+    );
+    assert_eq!(
+        balance("2103.1030414"),
+        Some(json!("550.00")),
+        "revenue falls by exactly the voided fee"
+    );
+    let (_, v) = app.get(Role::Auditor, "/v1/ledger/verify").await;
+    assert_eq!(
+        (v["ok"].clone(), v["entries"].clone()),
+        (json!(true), json!(4)),
+        "{v}"
+    );
+
+    let today = onecard::clock::today();
+    let (_, list) = app
+        .get(
+            Role::Auditor,
+            &format!("/v1/payments?business_date={today}&status=voided"),
+        )
+        .await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(list["items"][0]["id"], first_id.as_str());
+    let (_, page) = app.get(Role::Finance, "/v1/payments?limit=1").await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
+    let next = page["next"].as_str().expect("next");
+    let (_, page2) = app
+        .get(Role::Finance, &format!("/v1/payments?limit=1&after={next}"))
+        .await;
+    assert_eq!(page2["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(page2["next"], Value::Null);
+    let (s, b) = app.get(Role::Finance, "/v1/payments?status=lost").await;
+    assert_eq!((s, b["code"].as_str()), (422, Some("invalid_request")));
+    app.stop().await;
+}
