@@ -203,7 +203,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    refunds (id) {
+        id -> Text,
+        payment_id -> Text,
+        amount_minor -> BigInt,
+        reason -> Text,
+        status -> Text,
+        requested_by_token -> Text,
+        requested_by -> Text,
+        approved_by -> Nullable<Text>,
+        entry_seq -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        approved_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    refunds,
     accounts,
     account_balances,
     account_day_totals,

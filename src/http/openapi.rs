@@ -39,6 +39,8 @@ impl Modify for BearerAuth {
         payments::get,
         payments::list,
         payments::void,
+        payments::request_refund,
+        payments::approve_refund,
     ),
     modifiers(&BearerAuth)
 )]

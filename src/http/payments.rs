@@ -5,13 +5,14 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
-use super::extract::ApiQuery;
 use super::extract::{read_body, Caller};
+use super::extract::{ApiJson, ApiQuery};
 use super::ledger::{page_limit, Paged};
 use super::problem::ApiError;
 use crate::app::AppContext;
 use crate::auth::Role;
 use crate::payments::intake::{self, IntakeError};
+use crate::payments::refunds::{self, RefundError};
 use crate::payments::{self, card, Capture, CaptureError, VoidError};
 
 /// Who may read payments.
@@ -23,7 +24,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/payments", web::post().to(create))
         .route("/v1/payments", web::get().to(list))
         .route("/v1/payments/{id}", web::get().to(get))
-        .route("/v1/payments/{id}/void", web::post().to(void));
+        .route("/v1/payments/{id}/void", web::post().to(void))
+        .route("/v1/payments/{id}/refunds", web::post().to(request_refund))
+        .route("/v1/refunds/{id}/approve", web::post().to(approve_refund));
 }
 
 impl From<IntakeError> for ApiError {
@@ -286,4 +289,85 @@ pub async fn list(
     })
     .await??;
     Ok(HttpResponse::Ok().json(Paged { items, next }))
+}
+
+impl From<RefundError> for ApiError {
+    fn from(e: RefundError) -> Self {
+        match e {
+            RefundError::NotFound(_) => ApiError::not_found(e.to_string()),
+            RefundError::NotAllowed(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "refund_not_allowed",
+                "Refund not allowed",
+                e.to_string(),
+            ),
+            RefundError::ExceedsPayment(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "refund_exceeds_payment",
+                "Refund exceeds the payment",
+                e.to_string(),
+            ),
+            RefundError::SamePerson => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "same_person",
+                "Four eyes",
+                e.to_string(),
+            ),
+            RefundError::BadReason => ApiError::invalid(Some("reason".into()), e.to_string()),
+            RefundError::Post(p) => p.into(),
+        }
+    }
+}
+
+/// A refund request.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundInput {
+    /// Decimal string, two places.
+    amount: String,
+    /// Why (1–500 characters).
+    reason: String,
+}
+
+/// Requests a refund; the refunds of a payment never add up to more than the payment.
+#[utoipa::path(post, path = "/v1/payments/{id}/refunds", tag = "payments", params(("id" = String, Path)), request_body = RefundInput,
+    responses((status = 201, description = "requested"), (status = 404), (status = 409, description = "refund_exceeds_payment, refund_not_allowed")), security(("bearer" = [])))]
+pub async fn request_refund(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    id: web::Path<String>,
+    ApiJson(input): ApiJson<RefundInput>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.require(&[Role::Clerk, Role::Supervisor])?.clone();
+    let amount = crate::money::parse_amount(&input.amount)
+        .map_err(|e| ApiError::invalid(Some("amount".into()), format!("amount: {e}")))?;
+    if amount == 0 {
+        return Err(ApiError::invalid(
+            Some("amount".into()),
+            "amount: a refund is more than 0.00",
+        ));
+    }
+    let refund = refunds::request(
+        &ctx.writer,
+        id.into_inner(),
+        amount,
+        input.reason,
+        principal,
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(refunds::view(&refund)))
+}
+
+/// Approves a refund (a supervisor who did not request it) and posts it.
+#[utoipa::path(post, path = "/v1/refunds/{id}/approve", tag = "payments", params(("id" = String, Path)),
+    responses((status = 200, description = "approved"), (status = 403, description = "same_person"), (status = 404), (status = 409, description = "refund_not_allowed")), security(("bearer" = [])))]
+pub async fn approve_refund(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.require(&[Role::Supervisor])?.clone();
+    let business_date = crate::clock::business_date(Utc::now(), ctx.config.business_day_cutoff);
+    let refund = refunds::approve(&ctx.writer, id.into_inner(), principal, business_date).await?;
+    Ok(HttpResponse::Ok().json(refunds::view(&refund)))
 }

@@ -10,6 +10,7 @@
 
 pub mod card;
 pub mod intake;
+pub mod refunds;
 
 use std::collections::HashMap;
 

@@ -418,3 +418,159 @@ async fn a_void_reverses_the_capture_and_red_reverses_the_receipt() {
     assert_eq!((s, b["code"].as_str()), (422, Some("invalid_request")));
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn refunds_need_four_eyes_and_never_exceed_the_payment() {
+    let app = spawn_app().await;
+    with_demo(&app).await;
+    let mut body = bank_payment("200.00");
+    body["lines"] = json!([
+        {"fee_code": "ZR-BDC-01", "quantity": 1},
+        {"fee_code": "GA-HZ-01", "quantity": 1, "amount": "120.00"}
+    ]);
+    let (s, _, p, _) = pay(&app, Some("r-1"), &body).await;
+    assert_eq!(s, 201, "{p}");
+    let id = p["id"].as_str().expect("id").to_string();
+    let refunds = format!("/v1/payments/{id}/refunds");
+
+    let (s, _, r1) = app
+        .post(
+            Role::Clerk,
+            &refunds,
+            &json!({"amount": "150.00", "reason": "duplicate application"}),
+        )
+        .await;
+    assert_eq!((s, r1["status"].as_str()), (201, Some("requested")), "{r1}");
+    let (s, _, over) = app
+        .post(
+            Role::Clerk,
+            &refunds,
+            &json!({"amount": "50.01", "reason": "x"}),
+        )
+        .await;
+    assert_eq!(
+        (s, over["code"].as_str()),
+        (409, Some("refund_exceeds_payment")),
+        "{over}"
+    );
+    let (s, _, bad) = app
+        .post(
+            Role::Clerk,
+            &refunds,
+            &json!({"amount": "1.00", "reason": ""}),
+        )
+        .await;
+    assert_eq!((s, bad["code"].as_str()), (422, Some("invalid_request")));
+    let (s, _, r2) = app
+        .post(
+            Role::Supervisor,
+            &refunds,
+            &json!({"amount": "50.00", "reason": "fee waived"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{r2}");
+
+    let approve = |r: &Value| format!("/v1/refunds/{}/approve", r["id"].as_str().unwrap_or(""));
+    let (s, _, b) = app.post(Role::Clerk, &approve(&r1), &json!({})).await;
+    assert_eq!(s, 403, "a clerk does not approve: {b}");
+    let (s, _, same) = app.post(Role::Supervisor, &approve(&r2), &json!({})).await;
+    assert_eq!(
+        (s, same["code"].as_str()),
+        (403, Some("same_person")),
+        "{same}"
+    );
+    let (s, _, a1) = app.post(Role::Supervisor, &approve(&r1), &json!({})).await;
+    assert_eq!((s, a1["status"].as_str()), (200, Some("approved")), "{a1}");
+    let (s, _, again) = app.post(Role::Supervisor, &approve(&r1), &json!({})).await;
+    assert_eq!(
+        (s, again["code"].as_str()),
+        (409, Some("refund_not_allowed"))
+    );
+    let (s, _, missing) = app
+        .post(Role::Supervisor, "/v1/refunds/ref_nope/approve", &json!({}))
+        .await;
+    assert_eq!((s, missing["code"].as_str()), (404, Some("not_found")));
+
+    // 150.00 comes off the first line's subject (80.00) and then the second's (70.00).
+    let seq = a1["entry_seq"].as_i64().expect("posted");
+    let (_, entry) = app
+        .get(Role::Auditor, &format!("/v1/ledger/entries/{seq}"))
+        .await;
+    assert_eq!(entry["kind"], "refund");
+    let postings: Vec<(String, String, String)> = entry["postings"]
+        .as_array()
+        .expect("postings")
+        .iter()
+        .map(|p| {
+            (
+                p["account"].as_str().unwrap_or("").into(),
+                p["side"].as_str().unwrap_or("").into(),
+                p["amount"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        postings,
+        vec![
+            ("2103.1030414".into(), "debit".into(), "80.00".into()),
+            ("2103.1030401".into(), "debit".into(), "70.00".into()),
+            ("1218.01".into(), "credit".into(), "150.00".into()),
+        ]
+    );
+    // The second refund needs another supervisor than its requester: make one.
+    let ctx = app.ctx.clone();
+    let other = actix_web::web::block(move || {
+        let mut conn = ctx.conn().expect("conn");
+        onecard::auth::create_token(
+            &mut conn,
+            &ctx.keys,
+            Role::Supervisor,
+            "second supervisor",
+            "test",
+        )
+        .expect("token")
+        .token
+    })
+    .await
+    .expect("block");
+    let mut res = app
+        .client
+        .post(app.url(&approve(&r2)))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status().as_u16(), 200);
+    let _ = res.body().await;
+
+    let (_, accounts) = app.get(Role::Finance, "/v1/ledger/accounts").await;
+    let balance = |code: &str| {
+        accounts["items"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["code"] == code))
+            .map(|x| x["balance"].clone())
+    };
+    for code in ["1218.01", "2103.1030414", "2103.1030401"] {
+        assert_eq!(
+            balance(code),
+            Some(json!("0.00")),
+            "{code} after refunding everything"
+        );
+    }
+    let (_, v) = app.get(Role::Auditor, "/v1/ledger/verify").await;
+    assert_eq!(v["ok"], true, "{v}");
+    // A voided payment has nothing to refund.
+    let (_, _, p2, _) = pay(&app, Some("r-2"), &bank_payment("80.00")).await;
+    let id2 = p2["id"].as_str().expect("id");
+    app.post(Role::Clerk, &format!("/v1/payments/{id2}/void"), &json!({}))
+        .await;
+    let (s, _, b) = app
+        .post(
+            Role::Clerk,
+            &format!("/v1/payments/{id2}/refunds"),
+            &json!({"amount": "1.00", "reason": "x"}),
+        )
+        .await;
+    assert_eq!((s, b["code"].as_str()), (409, Some("refund_not_allowed")));
+    app.stop().await;
+}
