@@ -39,9 +39,10 @@ pub fn record_at(
     diesel::insert_into(audit_log::table)
         .values((
             audit_log::at.eq(at),
-            audit_log::actor.eq(event.actor),
-            audit_log::action.eq(event.action),
-            audit_log::subject.eq(event.subject),
+            // Owned values: diesel caches a statement only when its binds own their data.
+            audit_log::actor.eq(event.actor.to_string()),
+            audit_log::action.eq(event.action.to_string()),
+            audit_log::subject.eq(event.subject.to_string()),
             audit_log::before_json.eq(event.before.map(|v| v.to_string())),
             audit_log::after_json.eq(event.after.map(|v| v.to_string())),
         ))

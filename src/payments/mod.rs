@@ -245,11 +245,11 @@ pub async fn capture(
             let body = view(&stored).to_string();
             diesel::insert_into(idempotency_keys::table)
                 .values((
-                    idempotency_keys::idem_key.eq(&c.key),
+                    idempotency_keys::idem_key.eq(c.key.clone()),
                     idempotency_keys::request_hash.eq(c.request_hash.to_vec()),
                     idempotency_keys::status_code.eq(201i64),
-                    idempotency_keys::response_body.eq(&body),
-                    idempotency_keys::payment_id.eq(&payment_id),
+                    idempotency_keys::response_body.eq(body.clone()),
+                    idempotency_keys::payment_id.eq(Some(payment_id.clone())),
                     idempotency_keys::created_at.eq(now),
                 ))
                 .execute(conn)?;
@@ -272,56 +272,56 @@ pub async fn capture(
 fn insert_payment(conn: &mut DbConn, p: &StoredPayment, c: &Capture) -> Result<(), CaptureError> {
     diesel::insert_into(payments::table)
         .values((
-            payments::id.eq(&p.id),
-            payments::reference.eq(&p.reference),
-            payments::channel.eq(&p.channel),
-            payments::department.eq(&p.department),
-            payments::window_code.eq(&p.window),
-            payments::payer_name.eq(&p.payer_name),
-            payments::payer_id_hmac.eq(&c.payer_id_hmac),
-            payments::payer_id_masked.eq(&p.payer_id_masked),
+            payments::id.eq(p.id.clone()),
+            payments::reference.eq(p.reference.clone()),
+            payments::channel.eq(p.channel.clone()),
+            payments::department.eq(p.department.clone()),
+            payments::window_code.eq(p.window.clone()),
+            payments::payer_name.eq(p.payer_name.clone()),
+            payments::payer_id_hmac.eq(c.payer_id_hmac.clone()),
+            payments::payer_id_masked.eq(p.payer_id_masked.clone()),
             payments::amount_minor.eq(p.amount_minor),
             payments::business_date.eq(p.business_date),
-            payments::status.eq(&p.status),
+            payments::status.eq(p.status.clone()),
             payments::entry_seq.eq(p.entry_seq),
             payments::created_at.eq(p.created_at),
-            payments::created_by.eq(&c.actor),
+            payments::created_by.eq(c.actor.clone()),
         ))
         .execute(conn)?;
     for (i, l) in p.lines.iter().enumerate() {
         diesel::insert_into(payment_lines::table)
             .values((
-                payment_lines::payment_id.eq(&p.id),
+                payment_lines::payment_id.eq(p.id.clone()),
                 payment_lines::line_no.eq(i as i64 + 1),
-                payment_lines::fee_code.eq(&l.fee_code),
+                payment_lines::fee_code.eq(l.fee_code.clone()),
                 payment_lines::fee_version.eq(l.fee_version),
                 payment_lines::quantity.eq(l.quantity),
                 payment_lines::amount_minor.eq(l.amount_minor),
-                payment_lines::revenue_subject.eq(&l.revenue_subject),
+                payment_lines::revenue_subject.eq(l.revenue_subject.clone()),
             ))
             .execute(conn)?;
     }
     let card = &p.card;
     diesel::insert_into(payment_cards::table)
         .values((
-            payment_cards::payment_id.eq(&p.id),
-            payment_cards::merchant_id.eq(&card.merchant_id),
-            payment_cards::terminal_id.eq(&card.terminal_id),
-            payment_cards::batch_no.eq(&card.batch_no),
-            payment_cards::trace_no.eq(&card.trace_no),
-            payment_cards::rrn.eq(&card.rrn),
-            payment_cards::auth_code.eq(&card.auth_code),
-            payment_cards::serial.eq(&card.serial),
-            payment_cards::masked_card.eq(&card.masked_card),
-            payment_cards::txn_time.eq(&card.txn_time),
+            payment_cards::payment_id.eq(p.id.clone()),
+            payment_cards::merchant_id.eq(card.merchant_id.clone()),
+            payment_cards::terminal_id.eq(card.terminal_id.clone()),
+            payment_cards::batch_no.eq(card.batch_no.clone()),
+            payment_cards::trace_no.eq(card.trace_no.clone()),
+            payment_cards::rrn.eq(card.rrn.clone()),
+            payment_cards::auth_code.eq(card.auth_code.clone()),
+            payment_cards::serial.eq(card.serial.clone()),
+            payment_cards::masked_card.eq(card.masked_card.clone()),
+            payment_cards::txn_time.eq(card.txn_time.clone()),
         ))
         .execute(conn)?;
     diesel::insert_into(receipts::table)
         .values((
-            receipts::series_code.eq(&p.receipt_series),
+            receipts::series_code.eq(p.receipt_series.clone()),
             receipts::number.eq(p.receipt_number),
-            receipts::payment_id.eq(&p.id),
-            receipts::status.eq(&p.receipt_status),
+            receipts::payment_id.eq(p.id.clone()),
+            receipts::status.eq(p.receipt_status.clone()),
             receipts::issued_at.eq(p.created_at),
         ))
         .execute(conn)?;
@@ -626,6 +626,16 @@ pub async fn void(
                 return Err(VoidError::NotAllowed(format!(
                     "payment {id} was taken on {}; a void is only possible on the same business day ({today}) — request a refund instead",
                     before.business_date
+                )));
+            }
+            // A void gives back the whole fee; after a refund that would pay part of it twice.
+            let refunds: i64 = crate::db::schema::refunds::table
+                .filter(crate::db::schema::refunds::payment_id.eq(id.clone()))
+                .count()
+                .get_result(batch.conn()?)?;
+            if refunds > 0 {
+                return Err(VoidError::NotAllowed(format!(
+                    "payment {id} has refunds; it can no longer be voided — refund the rest instead"
                 )));
             }
             let original = crate::ledger::repo::load_entry(batch.conn()?, before.entry_seq)?

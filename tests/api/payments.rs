@@ -574,3 +574,152 @@ async fn refunds_need_four_eyes_and_never_exceed_the_payment() {
     assert_eq!((s, b["code"].as_str()), (409, Some("refund_not_allowed")));
     app.stop().await;
 }
+
+#[derive(Debug, Clone)]
+enum Op {
+    Pay { fee: usize, quantity: i64 },
+    Void { which: usize },
+    Refund { which: usize, percent: i64 },
+    Approve { which: usize },
+}
+
+fn arb_op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        3 => (0usize..3, 1i64..4).prop_map(|(fee, quantity)| Op::Pay { fee, quantity }),
+        1 => (0usize..8).prop_map(|which| Op::Void { which }),
+        2 => (0usize..8, 1i64..=100).prop_map(|(which, percent)| Op::Refund { which, percent }),
+        2 => (0usize..8).prop_map(|which| Op::Approve { which }),
+    ]
+}
+
+/// Pays, voids, refunds and approvals in any order: revenue owed to the treasury (Σ 2103) is
+/// always exactly what was captured, less what was voided, less what was refunded; every fund
+/// stays balanced and the chain verifies.
+async fn run_ops(ops: Vec<Op>) -> Result<(), String> {
+    const FEES: [(&str, i64); 3] = [
+        ("ZR-BDC-01", 8_000),
+        ("GA-HZ-01", 12_000),
+        ("ZJ-ZW-01", 350),
+    ];
+    let app = spawn_app().await;
+    with_demo(&app).await;
+    let mut paid: Vec<(String, i64, bool)> = Vec::new(); // id, amount, voided
+    let mut requested: Vec<(String, i64, bool)> = Vec::new(); // id, amount, approved
+    let mut expected: i64 = 0;
+    for (n, op) in ops.into_iter().enumerate() {
+        match op {
+            Op::Pay { fee, quantity } => {
+                let (code, unit) = FEES[fee];
+                let amount = unit * quantity;
+                let mut body = bank_payment("0.00");
+                body["lines"] = json!([{"fee_code": code, "quantity": quantity}]);
+                body["amount"] = json!(onecard::money::format_minor(amount));
+                let (s, _, p, _) = pay(&app, Some(&format!("op-{n}")), &body).await;
+                if s != 201 {
+                    return Err(format!("pay: {s} {p}"));
+                }
+                paid.push((p["id"].as_str().unwrap_or("").to_string(), amount, false));
+                expected += amount;
+            }
+            Op::Void { which } => {
+                let Some(i) = (!paid.is_empty()).then(|| which % paid.len()) else {
+                    continue;
+                };
+                let (id, amount, voided) = paid[i].clone();
+                let (s, _, b) = app
+                    .post(Role::Clerk, &format!("/v1/payments/{id}/void"), &json!({}))
+                    .await;
+                let has_refunds = requested
+                    .iter()
+                    .any(|(rid, _, _)| rid.starts_with(&format!("{id}#")));
+                match (voided || has_refunds, s) {
+                    (false, 200) => {
+                        paid[i].2 = true;
+                        expected -= amount;
+                    }
+                    (true, 409) => {}
+                    other => return Err(format!("void {other:?}: {b}")),
+                }
+            }
+            Op::Refund { which, percent } => {
+                let Some(i) = (!paid.is_empty()).then(|| which % paid.len()) else {
+                    continue;
+                };
+                let (id, amount, voided) = paid[i].clone();
+                let want = (amount * percent / 100).max(1);
+                let already: i64 = requested
+                    .iter()
+                    .filter(|(rid, _, _)| rid.starts_with(&format!("{id}#")))
+                    .map(|r| r.1)
+                    .sum();
+                let body = json!({"amount": onecard::money::format_minor(want), "reason": "test"});
+                let (s, _, b) = app
+                    .post(Role::Clerk, &format!("/v1/payments/{id}/refunds"), &body)
+                    .await;
+                match s {
+                    201 if !voided && already + want <= amount => {
+                        requested.push((format!("{id}#{}", b["id"].as_str().unwrap_or("")), want, false));
+                    }
+                    409 if voided || already + want > amount => {}
+                    _ => return Err(format!("refund of {want} on {amount} (already {already}, voided {voided}): {s} {b}")),
+                }
+            }
+            Op::Approve { which } => {
+                let Some(i) = (!requested.is_empty()).then(|| which % requested.len()) else {
+                    continue;
+                };
+                let (key, amount, approved) = requested[i].clone();
+                let (payment_id, refund_id) = key.split_once('#').unwrap_or_default();
+                let voided = paid.iter().any(|(id, _, v)| id == payment_id && *v);
+                let (s, _, b) = app
+                    .post(
+                        Role::Supervisor,
+                        &format!("/v1/refunds/{refund_id}/approve"),
+                        &json!({}),
+                    )
+                    .await;
+                match (approved || voided, s) {
+                    (false, 200) => {
+                        requested[i].2 = true;
+                        expected -= amount;
+                    }
+                    (true, 409) => {}
+                    other => return Err(format!("approve {other:?}: {b}")),
+                }
+            }
+        }
+    }
+    let (_, accounts) = app.get(Role::Auditor, "/v1/ledger/accounts").await;
+    let owed = accounts["items"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["code"] == "2103"))
+        .map(|x| x["balance"].clone());
+    let (_, tb) = app.get(Role::Auditor, "/v1/ledger/trial-balance").await;
+    let (_, v) = app.get(Role::Auditor, "/v1/ledger/verify").await;
+    app.stop().await;
+    if owed != Some(json!(onecard::money::format_minor(expected))) {
+        return Err(format!(
+            "Σ 2103 is {owed:?}, expected {}",
+            onecard::money::format_minor(expected)
+        ));
+    }
+    for f in tb["funds"].as_array().cloned().unwrap_or_default() {
+        if f["debit_total"] != f["credit_total"] {
+            return Err(format!("fund out of balance: {f}"));
+        }
+    }
+    if v["ok"] != true {
+        return Err(format!("verify: {v}"));
+    }
+    Ok(())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 12, ..proptest::prelude::ProptestConfig::default() })]
+    #[test]
+    fn revenue_owed_is_captured_less_voided_less_refunded(ops in proptest::collection::vec(arb_op(), 1..25)) {
+        let outcome = actix_web::rt::System::new().block_on(run_ops(ops));
+        proptest::prop_assert!(outcome.is_ok(), "{:?}", outcome);
+    }
+}
