@@ -11,17 +11,18 @@
 //!
 //! Every figure is printed with the baseline measured in the same run, and the ratio.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use diesel::connection::SimpleConnection;
-use diesel::Connection;
 
 use onecard::app::AppContext;
-use onecard::config::Config;
 use onecard::ledger::{repo, EntryKind, NewEntry, Posting};
+use support::{fresh_db, open};
 
 struct Args {
     backends: Vec<String>,
@@ -125,66 +126,6 @@ fn drive(ctx: &AppContext, writers: usize, count: i64, start_at: i64) -> f64 {
         entries as f64 / batches.max(1) as f64
     );
     rate
-}
-
-struct Db {
-    url: String,
-    _dir: tempfile::TempDir,
-    pg_drop: Option<(String, String)>,
-}
-
-fn fresh_db(backend: &str, label: &str) -> Db {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
-    if backend == "sqlite" {
-        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-        return Db {
-            url,
-            _dir: dir,
-            pg_drop: None,
-        };
-    }
-    let admin_url = std::env::var("ONECARD_BENCH_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("onecard_bench_{label}_{}", std::process::id());
-    let mut admin = diesel::pg::PgConnection::establish(&admin_url)
-        .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url}: {e}"));
-    // One statement per call: PostgreSQL runs a multi-statement string as one transaction,
-    // and CREATE/DROP DATABASE refuse to run inside one.
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name}"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        admin
-            .batch_execute(&sql)
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(b, _)| b)
-        .to_string();
-    Db {
-        url: format!("{base}/{name}"),
-        _dir: dir,
-        pg_drop: Some((admin_url, name)),
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Some((admin_url, name)) = &self.pg_drop {
-            if let Ok(mut admin) = diesel::pg::PgConnection::establish(admin_url) {
-                let _ =
-                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
-        }
-    }
-}
-
-fn open(db: &Db, max_batch: usize) -> AppContext {
-    let mut config = Config::load(&db.url).unwrap_or_else(|e| panic!("config: {e}"));
-    config.key_dir = db._dir.path().join("keys");
-    config.max_batch = max_batch;
-    AppContext::open(config, true).unwrap_or_else(|e| panic!("open: {e}"))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

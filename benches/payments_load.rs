@@ -10,18 +10,18 @@
 //! PostgreSQL: `ONECARD_BENCH_PG_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`)
 //! names a server where the benchmark may create and drop its own database.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use diesel::connection::SimpleConnection;
-use diesel::Connection;
 use serde_json::json;
 
-use onecard::app::AppContext;
 use onecard::auth::Role;
-use onecard::config::Config;
+use support::{fresh_db, Db};
 
 struct Args {
     backends: Vec<String>,
@@ -50,57 +50,6 @@ fn parse_args() -> Args {
     a
 }
 
-struct Db {
-    url: String,
-    dir: tempfile::TempDir,
-    pg_drop: Option<(String, String)>,
-}
-
-fn fresh_db(backend: &str, label: &str) -> Db {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
-    if backend == "sqlite" {
-        let url = format!("sqlite://{}", dir.path().join("load.db").display());
-        return Db {
-            url,
-            dir,
-            pg_drop: None,
-        };
-    }
-    let admin_url = std::env::var("ONECARD_BENCH_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("onecard_load_{label}_{}", std::process::id());
-    let mut admin = diesel::pg::PgConnection::establish(&admin_url)
-        .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url}: {e}"));
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name}"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        admin
-            .batch_execute(&sql)
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(b, _)| b)
-        .to_string();
-    Db {
-        url: format!("{base}/{name}"),
-        dir,
-        pg_drop: Some((admin_url, name)),
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Some((admin_url, name)) = &self.pg_drop {
-            if let Ok(mut admin) = diesel::pg::PgConnection::establish(admin_url) {
-                let _ =
-                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
-        }
-    }
-}
-
 fn payment(i: u64) -> serde_json::Value {
     json!({
         "channel": "bank_card", "department": "D03", "window": format!("W{:02}", i % 12),
@@ -121,10 +70,7 @@ struct Run {
 
 /// Starts a server on `db` with `max_batch`, drives `count` payments from `clients` clients.
 fn run(db: &Db, max_batch: usize, clients: usize, count: u64) -> Run {
-    let mut config = Config::load(&db.url).unwrap_or_else(|e| panic!("config: {e}"));
-    config.key_dir = db.dir.path().join("keys");
-    config.max_batch = max_batch;
-    let ctx = AppContext::open(config, true).unwrap_or_else(|e| panic!("open: {e}"));
+    let ctx = support::open(db, max_batch);
     onecard::demo::load(&ctx).unwrap_or_else(|e| panic!("demo: {e}"));
     let token = {
         let mut conn = ctx.conn().unwrap_or_else(|e| panic!("conn: {e}"));
