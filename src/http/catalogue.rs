@@ -216,9 +216,10 @@ impl From<CatalogueChangeError> for ApiError {
 pub async fn create(
     ctx: web::Data<AppContext>,
     caller: Caller,
-    ApiJson(input): ApiJson<FeeItemInput>,
+    body: ApiJson<FeeItemInput>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.require(&[Role::Admin])?.actor();
+    let input = body.into_inner()?;
     let item = input.into_item()?;
     let ctx = ctx.into_inner();
     let created = web::block(move || -> Result<FeeItem, ApiError> {

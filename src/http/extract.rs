@@ -16,8 +16,19 @@ use crate::app::AppContext;
 use crate::auth::{self, Principal, Role};
 
 /// A JSON body, deserialised strictly. Errors name the field (`lines[0].amount`).
+///
+/// The outcome is held, not raised, until the handler asks for it with
+/// [`into_inner`](Self::into_inner) — after its role check — so a caller who may not use a
+/// route learns 403 and nothing about what its body should look like.
 #[derive(Debug)]
-pub struct ApiJson<T>(pub T);
+pub struct ApiJson<T>(Result<T, ApiError>);
+
+impl<T> ApiJson<T> {
+    /// The parsed body, or the problem with it.
+    pub fn into_inner(self) -> Result<T, ApiError> {
+        self.0
+    }
+}
 
 /// Reads the whole body, refusing more than `limit` bytes as soon as it is exceeded.
 pub async fn read_body<S>(payload: &mut S, limit: usize) -> Result<web::BytesMut, ApiError>
@@ -117,19 +128,22 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             .is_some_and(|n| n > limit);
         let mut payload = payload.take();
         Box::pin(async move {
-            if !content_type_ok {
-                return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    "Unsupported media type",
-                    "send the body as application/json",
-                ));
-            }
-            if declared_too_large {
-                return Err(too_large(limit));
-            }
-            let body = read_body(&mut payload, limit).await?;
-            parse_json(&body).map(ApiJson)
+            let parsed = async {
+                if !content_type_ok {
+                    return Err(ApiError::new(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "unsupported_media_type",
+                        "Unsupported media type",
+                        "send the body as application/json",
+                    ));
+                }
+                if declared_too_large {
+                    return Err(too_large(limit));
+                }
+                let body = read_body(&mut payload, limit).await?;
+                parse_json(&body)
+            };
+            Ok(ApiJson(parsed.await))
         })
     }
 }

@@ -417,9 +417,10 @@ impl From<&PostedEntry> for EntryView {
 pub async fn post_entry(
     ctx: web::Data<AppContext>,
     caller: Caller,
-    ApiJson(input): ApiJson<ManualEntryInput>,
+    body: ApiJson<ManualEntryInput>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.require(&[Role::Supervisor])?;
+    let input = body.into_inner()?;
     let mut postings = Vec::with_capacity(input.postings.len());
     for (i, p) in input.postings.iter().enumerate() {
         let amount_minor = parse_amount(&p.amount)
@@ -473,9 +474,10 @@ pub async fn reverse_entry(
     ctx: web::Data<AppContext>,
     caller: Caller,
     seq: web::Path<i64>,
-    ApiJson(input): ApiJson<ReversalInput>,
+    body: ApiJson<ReversalInput>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.require(&[Role::Supervisor])?;
+    let input = body.into_inner()?;
     let posted =
         service::reverse(&ctx.writer, seq.into_inner(), input.memo, principal.actor()).await?;
     Ok(HttpResponse::Created().json(EntryView::from(&posted)))

@@ -336,9 +336,10 @@ pub async fn request_refund(
     ctx: web::Data<AppContext>,
     caller: Caller,
     id: web::Path<String>,
-    ApiJson(input): ApiJson<RefundInput>,
+    body: ApiJson<RefundInput>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.require(&[Role::Clerk, Role::Supervisor])?.clone();
+    let input = body.into_inner()?;
     let amount = crate::money::parse_amount(&input.amount)
         .map_err(|e| ApiError::invalid(Some("amount".into()), format!("amount: {e}")))?;
     if amount == 0 {

@@ -10,3 +10,4 @@ mod http_api;
 mod ledger_store;
 mod migrations;
 mod payments;
+mod roles;

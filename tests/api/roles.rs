@@ -1,0 +1,72 @@
+//! Every `/v1` route against every role and no token: exactly the expected allow/deny.
+//! "Allowed" means the role check passed (any status but 401/403); the request bodies are
+//! minimal, so an allowed call may well end in 404 or 422 — that is not what is tested here.
+
+use onecard::auth::Role;
+
+use crate::support::spawn_app;
+
+const C: Role = Role::Clerk;
+const F: Role = Role::Finance;
+const S: Role = Role::Supervisor;
+const A: Role = Role::Auditor;
+const T: Role = Role::Treasury;
+const D: Role = Role::Admin;
+
+#[actix_web::test]
+async fn each_route_admits_exactly_its_roles() {
+    let app = spawn_app().await;
+    let matrix: Vec<(&str, &str, Vec<Role>)> = vec![
+        ("GET", "/v1/ledger/accounts", vec![F, S, A]),
+        ("GET", "/v1/ledger/accounts/1218.01/entries", vec![F, S, A]),
+        ("GET", "/v1/ledger/trial-balance", vec![F, S, A]),
+        ("GET", "/v1/ledger/verify", vec![F, S, A]),
+        ("GET", "/v1/ledger/entries/1", vec![F, S, A]),
+        ("POST", "/v1/ledger/entries", vec![S]),
+        ("POST", "/v1/ledger/entries/1/reversal", vec![S]),
+        ("GET", "/v1/fee-items", vec![C, F, S, A, T, D]),
+        ("GET", "/v1/fee-items/X", vec![C, F, S, A, T, D]),
+        ("POST", "/v1/fee-items", vec![D]),
+        ("POST", "/v1/payments", vec![C]),
+        ("GET", "/v1/payments", vec![C, F, S, A]),
+        ("GET", "/v1/payments/pay_x", vec![C, F, S, A]),
+        ("POST", "/v1/payments/pay_x/void", vec![C, S]),
+        ("POST", "/v1/payments/pay_x/refunds", vec![C, S]),
+        ("POST", "/v1/refunds/ref_x/approve", vec![S]),
+    ];
+    for (method, path, allowed) in &matrix {
+        let send = |token: Option<&str>| {
+            let mut req = match *method {
+                "GET" => app.client.get(app.url(path)),
+                _ => app.client.post(app.url(path)),
+            };
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            req.insert_header(("content-type", "application/json"))
+                .insert_header(("Idempotency-Key", "roles"))
+                .send_body("{}")
+        };
+        let mut res = send(None).await.expect("request");
+        assert_eq!(
+            res.status().as_u16(),
+            401,
+            "{method} {path} without a token"
+        );
+        let _ = res.body().await;
+        for role in Role::ALL {
+            let mut res = send(Some(app.token(role))).await.expect("request");
+            let status = res.status().as_u16();
+            let _ = res.body().await;
+            if allowed.contains(&role) {
+                assert!(
+                    status != 401 && status != 403,
+                    "{method} {path} as {role}: {status}, expected allowed"
+                );
+            } else {
+                assert_eq!(status, 403, "{method} {path} as {role}: expected 403");
+            }
+        }
+    }
+    app.stop().await;
+}
