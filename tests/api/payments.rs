@@ -25,6 +25,19 @@ fn bank_payment(amount: &str) -> Value {
     })
 }
 
+/// A bank-card payment with some fields replaced (JSON pointers; a missing key is added at the
+/// top level).
+fn patched(amount: &str, changes: &[(&str, Value)]) -> Value {
+    let mut body = bank_payment(amount);
+    for (pointer, value) in changes {
+        match body.pointer_mut(pointer) {
+            Some(slot) => *slot = value.clone(),
+            None => body[pointer.trim_start_matches('/')] = value.clone(),
+        }
+    }
+    body
+}
+
 async fn pay(app: &TestApp, key: Option<&str>, body: &Value) -> (u16, String, Value, String) {
     let mut req = app
         .client
@@ -88,15 +101,8 @@ async fn a_payment_is_captured_once_receipted_and_posted_gross() {
     assert_eq!(s, 200);
     assert_eq!(read, p, "reading it back gives what capture answered");
 
-    let (_, accounts) = app.get(Role::Finance, "/v1/ledger/accounts").await;
-    let balance = |code: &str| {
-        accounts["items"]
-            .as_array()
-            .and_then(|a| a.iter().find(|x| x["code"] == code))
-            .map(|x| x["balance"].clone())
-    };
-    assert_eq!(balance("1218.01"), Some(json!("80.00")));
-    assert_eq!(balance("2103.1030414"), Some(json!("80.00")));
+    assert_eq!(app.balance("1218.01").await, Some(json!("80.00")));
+    assert_eq!(app.balance("2103.1030414").await, Some(json!("80.00")));
     let (_, v) = app.get(Role::Auditor, "/v1/ledger/verify").await;
     assert_eq!(v["ok"], true, "{v}");
     assert_eq!(v["entries"], 2, "the demo appropriation and this capture");
@@ -145,40 +151,65 @@ async fn one_card_payments_carry_the_operator_serial() {
 async fn every_rule_of_intake_has_its_code() {
     let app = spawn_app().await;
     with_demo(&app).await;
-    let mut cases: Vec<(Value, u16, &str)> = Vec::new();
-    let mut b = bank_payment("80.00");
-    b["lines"][0]["fee_code"] = json!("NO-SUCH");
-    cases.push((b, 422, "unknown_fee_item"));
-    cases.push((bank_payment("79.99"), 422, "amount_mismatch"));
-    let mut b = bank_payment("80.00");
-    b["amount"] = json!("160.00");
-    cases.push((b, 422, "amount_mismatch"));
-    let mut b = bank_payment("80.00");
-    b["card"]["masked_pan"] = json!("4111111111111111");
-    cases.push((b, 422, "full_card_number"));
-    let mut b = bank_payment("80.00");
-    b["payer"]["name"] = json!("card 4111 1111 1111 1111");
-    cases.push((b, 422, "full_card_number"));
-    let mut b = bank_payment("80.00");
-    b["lines"][0]["quantity"] = json!("one");
-    cases.push((b, 422, "invalid_request"));
-    let mut b = bank_payment("80.00");
-    b["tip"] = json!("1.00");
-    cases.push((b, 422, "invalid_request"));
-    let mut b = bank_payment("80.00");
-    b["payer"]["id_number"] = json!("110105194912310021");
-    cases.push((b, 422, "invalid_request"));
-    let mut b = bank_payment("80.00");
-    b["card"]["txn_time"] = json!("yesterday");
-    cases.push((b, 422, "invalid_request"));
-    let mut b = bank_payment("80.00");
-    b["lines"] = json!([]);
-    cases.push((b, 422, "invalid_request"));
-    let mut b = bank_payment("80.00");
-    b["lines"][0]["fee_code"] = json!("SC-JL-01");
-    b["lines"][0]["amount"] = json!("600.00");
-    b["amount"] = json!("600.00");
-    cases.push((b, 422, "amount_mismatch"));
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (
+            patched("80.00", &[("/lines/0/fee_code", json!("NO-SUCH"))]),
+            422,
+            "unknown_fee_item",
+        ),
+        (bank_payment("79.99"), 422, "amount_mismatch"),
+        (
+            patched("80.00", &[("/amount", json!("160.00"))]),
+            422,
+            "amount_mismatch",
+        ),
+        (
+            patched("80.00", &[("/card/masked_pan", json!("4111111111111111"))]),
+            422,
+            "full_card_number",
+        ),
+        (
+            patched(
+                "80.00",
+                &[("/payer/name", json!("card 4111 1111 1111 1111"))],
+            ),
+            422,
+            "full_card_number",
+        ),
+        (
+            patched("80.00", &[("/lines/0/quantity", json!("one"))]),
+            422,
+            "invalid_request",
+        ),
+        (
+            patched("80.00", &[("/tip", json!("1.00"))]),
+            422,
+            "invalid_request",
+        ),
+        (
+            patched(
+                "80.00",
+                &[("/payer/id_number", json!("110105194912310021"))],
+            ),
+            422,
+            "invalid_request",
+        ),
+        (
+            patched("80.00", &[("/card/txn_time", json!("yesterday"))]),
+            422,
+            "invalid_request",
+        ),
+        (
+            patched("80.00", &[("/lines", json!([]))]),
+            422,
+            "invalid_request",
+        ),
+        (
+            patched("600.00", &[("/lines/0/fee_code", json!("SC-JL-01"))]),
+            422,
+            "amount_mismatch",
+        ),
+    ];
     for (i, (body, status, code)) in cases.into_iter().enumerate() {
         let (s, ct, b, _) = pay(&app, Some(&format!("bad-{i}")), &body).await;
         assert!(ct.starts_with("application/problem+json"), "case {i}");
@@ -296,11 +327,7 @@ async fn forty_concurrent_retries_make_one_payment_and_receipts_have_no_gaps() {
     assert_eq!(numbers, expected);
     let (_, v) = app.get(Role::Auditor, "/v1/ledger/verify").await;
     assert_eq!(v["entries"], 32, "demo entry + 31 captures: {v}");
-    let (_, accounts) = app.get(Role::Finance, "/v1/ledger/accounts").await;
-    let transit = accounts["items"]
-        .as_array()
-        .and_then(|a| a.iter().find(|x| x["code"] == "1218.01"))
-        .map(|x| x["balance"].clone());
+    let transit = app.balance("1218.01").await;
     assert_eq!(transit, Some(json!("2480.00")), "31 × 80.00");
     app.stop().await;
 }
@@ -373,20 +400,13 @@ async fn a_void_reverses_the_capture_and_red_reverses_the_receipt() {
         "{late}"
     );
 
-    let (_, accounts) = app.get(Role::Finance, "/v1/ledger/accounts").await;
-    let balance = |code: &str| {
-        accounts["items"]
-            .as_array()
-            .and_then(|a| a.iter().find(|x| x["code"] == code))
-            .map(|x| x["balance"].clone())
-    };
     assert_eq!(
-        balance("1218.01"),
+        app.balance("1218.01").await,
         Some(json!("550.00")),
         "only the second payment is still in transit"
     );
     assert_eq!(
-        balance("2103.1030414"),
+        app.balance("2103.1030414").await,
         Some(json!("550.00")),
         "revenue falls by exactly the voided fee"
     );
@@ -543,16 +563,9 @@ async fn refunds_need_four_eyes_and_never_exceed_the_payment() {
     assert_eq!(res.status().as_u16(), 200);
     let _ = res.body().await;
 
-    let (_, accounts) = app.get(Role::Finance, "/v1/ledger/accounts").await;
-    let balance = |code: &str| {
-        accounts["items"]
-            .as_array()
-            .and_then(|a| a.iter().find(|x| x["code"] == code))
-            .map(|x| x["balance"].clone())
-    };
     for code in ["1218.01", "2103.1030414", "2103.1030401"] {
         assert_eq!(
-            balance(code),
+            app.balance(code).await,
             Some(json!("0.00")),
             "{code} after refunding everything"
         );
@@ -690,11 +703,7 @@ async fn run_ops(ops: Vec<Op>) -> Result<(), String> {
             }
         }
     }
-    let (_, accounts) = app.get(Role::Auditor, "/v1/ledger/accounts").await;
-    let owed = accounts["items"]
-        .as_array()
-        .and_then(|a| a.iter().find(|x| x["code"] == "2103"))
-        .map(|x| x["balance"].clone());
+    let owed = app.balance("2103").await;
     let (_, tb) = app.get(Role::Auditor, "/v1/ledger/trial-balance").await;
     let (_, v) = app.get(Role::Auditor, "/v1/ledger/verify").await;
     app.stop().await;

@@ -194,6 +194,17 @@ impl TestApp {
         )
     }
 
+    /// An account's balance as `GET /v1/ledger/accounts` shows it (read as an auditor).
+    pub async fn balance(&self, code: &str) -> Option<serde_json::Value> {
+        let (_, accounts) = self
+            .get(Role::Auditor, "/v1/ledger/accounts?limit=1000")
+            .await;
+        accounts["items"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["code"] == code))
+            .map(|x| x["balance"].clone())
+    }
+
     /// Stops the server.
     pub async fn stop(self) {
         self.server.stop(true).await;
