@@ -40,6 +40,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod bankfiles;
 pub mod catalogue;
 pub mod clock;
 pub mod config;

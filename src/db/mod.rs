@@ -48,6 +48,33 @@ macro_rules! on_backend {
     };
 }
 
+/// Inserts rows as multi-row INSERTs in chunks of a few fixed sizes. Each size is an array of
+/// owned values, so diesel gives the statement a static identity and keeps it in the prepared-statement
+/// cache: a handful of statements per table, parsed once per connection, not once per batch.
+#[macro_export]
+macro_rules! insert_chunked {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        let mut rest = &$rows[..];
+        let mut result: diesel::QueryResult<usize> = Ok(0);
+        while !rest.is_empty() && result.is_ok() {
+            result = $crate::insert_chunked!(@largest $conn, $table, rest; 64, 32, 16, 8, 4, 1);
+        }
+        result
+    }};
+    // Insert the largest fixed-size chunk that fits; a non-empty slice always fits 1.
+    (@largest $conn:expr, $table:expr, $rest:ident; $n:literal $(, $smaller:literal)*) => {
+        if let Some((chunk, tail)) = $rest.split_first_chunk::<$n>() {
+            $rest = tail;
+            $crate::on_backend!($conn, c => diesel::RunQueryDsl::execute(diesel::insert_into($table).values(chunk), c))
+        } else {
+            $crate::insert_chunked!(@largest $conn, $table, $rest; $($smaller),*)
+        }
+    };
+    (@largest $conn:expr, $table:expr, $rest:ident; ) => {
+        Ok(0)
+    };
+}
+
 /// Migrations for PostgreSQL, compiled into the binary.
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 /// Migrations for SQLite, compiled into the binary.

@@ -219,6 +219,87 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    settlement_files (id) {
+        id -> Text,
+        spec -> Text,
+        sha256 -> Text,
+        produces -> Text,
+        file_name -> Nullable<Text>,
+        size_bytes -> BigInt,
+        records -> BigInt,
+        totals -> Text,
+        facts -> Text,
+        merchant -> Nullable<Text>,
+        settlement_date -> Nullable<Date>,
+        imported_at -> Timestamp,
+        imported_by -> Text,
+    }
+}
+
+diesel::table! {
+    settlement_records (id) {
+        id -> BigInt,
+        file_id -> Text,
+        line_no -> BigInt,
+        kind -> Text,
+        merchant -> Text,
+        terminal -> Text,
+        batch -> Nullable<Text>,
+        trace -> Nullable<Text>,
+        rrn -> Nullable<Text>,
+        auth_code -> Nullable<Text>,
+        masked_card -> Nullable<Text>,
+        gross_minor -> BigInt,
+        fee_minor -> BigInt,
+        net_minor -> BigInt,
+        currency -> Text,
+        txn_time -> Timestamp,
+        settlement_date -> Date,
+        original_ref -> Nullable<Text>,
+        own_ref -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    bank_statements (id) {
+        id -> BigInt,
+        file_id -> Text,
+        line_no -> BigInt,
+        statement_id -> Text,
+        account -> Text,
+        currency -> Text,
+        from_date -> Nullable<Date>,
+        to_date -> Nullable<Date>,
+        opening_minor -> Nullable<BigInt>,
+        closing_minor -> Nullable<BigInt>,
+        credit_count -> BigInt,
+        credit_minor -> BigInt,
+        debit_count -> BigInt,
+        debit_minor -> BigInt,
+    }
+}
+
+diesel::table! {
+    statement_bookings (id) {
+        id -> BigInt,
+        file_id -> Text,
+        line_no -> BigInt,
+        account -> Text,
+        currency -> Text,
+        booking_date -> Date,
+        value_date -> Nullable<Date>,
+        direction -> Text,
+        amount_minor -> BigInt,
+        reversal -> Bool,
+        bank_ref -> Nullable<Text>,
+        narrative -> Text,
+        counterparty_account -> Nullable<Text>,
+        counterparty_name -> Nullable<Text>,
+        balance_after_minor -> Nullable<BigInt>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     refunds,
     accounts,
@@ -237,4 +318,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     payment_cards,
     receipts,
     idempotency_keys,
+    settlement_files,
+    settlement_records,
+    bank_statements,
+    statement_bookings,
 );

@@ -36,8 +36,8 @@ use crate::db::schema::{
     account_balances, account_day_totals, ledger_entries, ledger_head, ledger_postings,
 };
 use crate::db::{self, DbConn, DbError, DbTarget};
+use crate::insert_chunked;
 use crate::metrics;
-use crate::on_backend;
 
 /// Largest number of jobs committed in one transaction.
 pub const DEFAULT_MAX_BATCH: usize = 256;
@@ -454,32 +454,6 @@ fn now_micros() -> NaiveDateTime {
     let now = Utc::now().naive_utc();
     let micros = now.nanosecond() / 1_000 * 1_000;
     now.with_nanosecond(micros).unwrap_or(now)
-}
-
-/// Inserts rows as multi-row INSERTs in chunks of a few fixed sizes. Each size is an array of
-/// owned values, so diesel gives the statement a static identity and keeps it in the prepared-statement
-/// cache: a handful of statements per table, parsed once per connection, not once per batch.
-macro_rules! insert_chunked {
-    ($conn:expr, $table:expr, $rows:expr) => {{
-        let mut rest = &$rows[..];
-        let mut result: QueryResult<usize> = Ok(0);
-        while !rest.is_empty() && result.is_ok() {
-            result = insert_chunked!(@largest $conn, $table, rest; 64, 32, 16, 8, 4, 1);
-        }
-        result
-    }};
-    // Insert the largest fixed-size chunk that fits; a non-empty slice always fits 1.
-    (@largest $conn:expr, $table:expr, $rest:ident; $n:literal $(, $smaller:literal)*) => {
-        if let Some((chunk, tail)) = $rest.split_first_chunk::<$n>() {
-            $rest = tail;
-            on_backend!($conn, c => diesel::insert_into($table).values(chunk).execute(c))
-        } else {
-            insert_chunked!(@largest $conn, $table, $rest; $($smaller),*)
-        }
-    };
-    (@largest $conn:expr, $table:expr, $rest:ident; ) => {
-        Ok(0)
-    };
 }
 
 /// Writes the batch's entries, postings and balance deltas.

@@ -1,0 +1,555 @@
+//! Import: a bank file into the database in one transaction, all or nothing.
+//!
+//! The file's SHA-256 is its identity (the id is derived from it), so the same bytes imported
+//! again — by a second clerk, a re-run of the nightly job, or two at once — give back the first
+//! import, marked `duplicate`. Records are written in chunks as the reader hands them over, in
+//! the transaction that finally writes the file row; a corrupt file rolls everything back.
+//!
+//! Depends on: `db`, `audit`, `money`, and the readers of this module.
+
+use std::io::BufRead;
+
+use chrono::{NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::records::{ReadError, Record};
+use super::{produces_name, Produces, Registry};
+use crate::audit::{self, AuditEvent};
+use crate::db::schema::{
+    bank_statements, settlement_files, settlement_records, statement_bookings,
+};
+use crate::db::{DbConn, DbError};
+use crate::insert_chunked;
+use crate::money::format_minor;
+
+/// Rows written per flush: large enough to amortise statements, small enough to keep memory
+/// flat whatever the file's size.
+const FLUSH_ROWS: usize = 2048;
+
+/// What a file added up to, as the API shows it (amounts as decimal strings).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Totals {
+    /// Settlement: detail records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// Settlement: Σ gross (purchases positive, voids and refunds negative).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gross: Option<String>,
+    /// Settlement: Σ acquirer fee.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fee: Option<String>,
+    /// Settlement: Σ net, what the acquirer pays for this file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub net: Option<String>,
+    /// Settlement: records by kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_kind: Option<std::collections::BTreeMap<String, u64>>,
+    /// Statement: statements in the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statements: Option<u64>,
+    /// Statement: bookings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bookings: Option<u64>,
+    /// Statement: credit bookings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credit_count: Option<u64>,
+    /// Statement: Σ credits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credits: Option<String>,
+    /// Statement: debit bookings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub debit_count: Option<u64>,
+    /// Statement: Σ debits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub debits: Option<String>,
+}
+
+/// The result of an import (or of recognising a duplicate).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Imported {
+    /// Derived from the SHA-256: `sf_` and its first 24 hex digits.
+    pub id: String,
+    /// The spec it was read with.
+    pub spec: String,
+    /// Lowercase hex SHA-256 of the bytes.
+    pub sha256: String,
+    /// `settlement` or `statement`.
+    pub produces: String,
+    /// The name it came with, if any.
+    pub file_name: Option<String>,
+    /// Records stored (details, or bookings).
+    pub records: u64,
+    /// What they add up to.
+    pub totals: Totals,
+    /// Values the file states about itself (merchant, settlement date, account, version).
+    pub facts: std::collections::BTreeMap<String, String>,
+    /// When it was first imported.
+    pub imported_at: chrono::DateTime<Utc>,
+    /// By whom.
+    pub imported_by: String,
+    /// True when these bytes had been imported before; nothing new was stored.
+    pub duplicate: bool,
+}
+
+/// Why an import did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// No spec with that id.
+    #[error("no settlement spec '{0}'; GET /v1/settlement-specs lists them")]
+    UnknownSpec(String),
+    /// The file is corrupt; nothing of it was stored.
+    #[error("file is corrupt: {message}")]
+    Corrupt {
+        /// Line of the first problem.
+        line: u64,
+        /// Byte within the line, where it applies.
+        byte: Option<u64>,
+        /// What is wrong.
+        message: String,
+    },
+    /// Reading the uploaded file failed.
+    #[error("reading the uploaded file: {0}")]
+    Io(#[from] std::io::Error),
+    /// Storage failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for ImportError {
+    fn from(e: diesel::result::Error) -> Self {
+        ImportError::Db(DbError::from(e))
+    }
+}
+
+/// The id a file with this SHA-256 gets.
+pub fn file_id(sha256_hex: &str) -> String {
+    format!("sf_{}", sha256_hex.get(..24).unwrap_or(sha256_hex))
+}
+
+/// Rows waiting to be written.
+#[derive(Default)]
+struct Pending {
+    settlement: Vec<SettlementRow>,
+    bookings: Vec<BookingRow>,
+    statements: Vec<StatementRow>,
+}
+
+type SettlementRow = (
+    diesel::dsl::Eq<settlement_records::file_id, String>,
+    diesel::dsl::Eq<settlement_records::line_no, i64>,
+    diesel::dsl::Eq<settlement_records::kind, &'static str>,
+    diesel::dsl::Eq<settlement_records::merchant, String>,
+    diesel::dsl::Eq<settlement_records::terminal, String>,
+    diesel::dsl::Eq<settlement_records::batch, Option<String>>,
+    diesel::dsl::Eq<settlement_records::trace, Option<String>>,
+    diesel::dsl::Eq<settlement_records::rrn, Option<String>>,
+    diesel::dsl::Eq<settlement_records::auth_code, Option<String>>,
+    diesel::dsl::Eq<settlement_records::masked_card, Option<String>>,
+    diesel::dsl::Eq<settlement_records::gross_minor, i64>,
+    diesel::dsl::Eq<settlement_records::fee_minor, i64>,
+    diesel::dsl::Eq<settlement_records::net_minor, i64>,
+    diesel::dsl::Eq<settlement_records::currency, String>,
+    diesel::dsl::Eq<settlement_records::txn_time, NaiveDateTime>,
+    diesel::dsl::Eq<settlement_records::settlement_date, NaiveDate>,
+    diesel::dsl::Eq<settlement_records::original_ref, Option<String>>,
+    diesel::dsl::Eq<settlement_records::own_ref, Option<String>>,
+);
+
+type BookingRow = (
+    diesel::dsl::Eq<statement_bookings::file_id, String>,
+    diesel::dsl::Eq<statement_bookings::line_no, i64>,
+    diesel::dsl::Eq<statement_bookings::account, String>,
+    diesel::dsl::Eq<statement_bookings::currency, String>,
+    diesel::dsl::Eq<statement_bookings::booking_date, NaiveDate>,
+    diesel::dsl::Eq<statement_bookings::value_date, Option<NaiveDate>>,
+    diesel::dsl::Eq<statement_bookings::direction, &'static str>,
+    diesel::dsl::Eq<statement_bookings::amount_minor, i64>,
+    diesel::dsl::Eq<statement_bookings::reversal, bool>,
+    diesel::dsl::Eq<statement_bookings::bank_ref, Option<String>>,
+    diesel::dsl::Eq<statement_bookings::narrative, String>,
+    diesel::dsl::Eq<statement_bookings::counterparty_account, Option<String>>,
+    diesel::dsl::Eq<statement_bookings::counterparty_name, Option<String>>,
+    diesel::dsl::Eq<statement_bookings::balance_after_minor, Option<i64>>,
+);
+
+type StatementRow = (
+    diesel::dsl::Eq<bank_statements::file_id, String>,
+    diesel::dsl::Eq<bank_statements::line_no, i64>,
+    diesel::dsl::Eq<bank_statements::statement_id, String>,
+    diesel::dsl::Eq<bank_statements::account, String>,
+    diesel::dsl::Eq<bank_statements::currency, String>,
+    diesel::dsl::Eq<bank_statements::from_date, Option<NaiveDate>>,
+    diesel::dsl::Eq<bank_statements::to_date, Option<NaiveDate>>,
+    diesel::dsl::Eq<bank_statements::opening_minor, Option<i64>>,
+    diesel::dsl::Eq<bank_statements::closing_minor, Option<i64>>,
+    diesel::dsl::Eq<bank_statements::credit_count, i64>,
+    diesel::dsl::Eq<bank_statements::credit_minor, i64>,
+    diesel::dsl::Eq<bank_statements::debit_count, i64>,
+    diesel::dsl::Eq<bank_statements::debit_minor, i64>,
+);
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl Pending {
+    fn push(&mut self, file_id: &str, record: Record) {
+        match record {
+            Record::Settlement(s) => self.settlement.push((
+                settlement_records::file_id.eq(file_id.to_string()),
+                settlement_records::line_no.eq(to_i64(s.line)),
+                settlement_records::kind.eq(s.kind.as_str()),
+                settlement_records::merchant.eq(s.merchant),
+                settlement_records::terminal.eq(s.terminal),
+                settlement_records::batch.eq(s.batch),
+                settlement_records::trace.eq(s.trace),
+                settlement_records::rrn.eq(s.rrn),
+                settlement_records::auth_code.eq(s.auth_code),
+                settlement_records::masked_card.eq(s.masked_card),
+                settlement_records::gross_minor.eq(s.gross_minor),
+                settlement_records::fee_minor.eq(s.fee_minor),
+                settlement_records::net_minor.eq(s.net_minor),
+                settlement_records::currency.eq(s.currency),
+                settlement_records::txn_time.eq(s.txn_time),
+                settlement_records::settlement_date.eq(s.settlement_date),
+                settlement_records::original_ref.eq(s.original_ref),
+                settlement_records::own_ref.eq(s.own_ref),
+            )),
+            Record::Booking(b) => self.bookings.push((
+                statement_bookings::file_id.eq(file_id.to_string()),
+                statement_bookings::line_no.eq(to_i64(b.line)),
+                statement_bookings::account.eq(b.account),
+                statement_bookings::currency.eq(b.currency),
+                statement_bookings::booking_date.eq(b.booking_date),
+                statement_bookings::value_date.eq(b.value_date),
+                statement_bookings::direction.eq(b.direction.as_str()),
+                statement_bookings::amount_minor.eq(b.amount_minor),
+                statement_bookings::reversal.eq(b.reversal),
+                statement_bookings::bank_ref.eq(b.bank_ref),
+                statement_bookings::narrative.eq(b.narrative),
+                statement_bookings::counterparty_account.eq(b.counterparty_account),
+                statement_bookings::counterparty_name.eq(b.counterparty_name),
+                statement_bookings::balance_after_minor.eq(b.balance_after_minor),
+            )),
+            Record::Statement(s) => self.statements.push((
+                bank_statements::file_id.eq(file_id.to_string()),
+                bank_statements::line_no.eq(to_i64(s.line)),
+                bank_statements::statement_id.eq(s.statement_id),
+                bank_statements::account.eq(s.account),
+                bank_statements::currency.eq(s.currency),
+                bank_statements::from_date.eq(s.from_date),
+                bank_statements::to_date.eq(s.to_date),
+                bank_statements::opening_minor.eq(s.opening_minor),
+                bank_statements::closing_minor.eq(s.closing_minor),
+                bank_statements::credit_count.eq(to_i64(s.credit_count)),
+                bank_statements::credit_minor.eq(s.credit_minor),
+                bank_statements::debit_count.eq(to_i64(s.debit_count)),
+                bank_statements::debit_minor.eq(s.debit_minor),
+            )),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.settlement.len() + self.bookings.len() + self.statements.len()
+    }
+
+    fn flush(&mut self, conn: &mut DbConn) -> Result<(), diesel::result::Error> {
+        if !self.settlement.is_empty() {
+            insert_chunked!(conn, settlement_records::table, self.settlement)?;
+            self.settlement.clear();
+        }
+        if !self.bookings.is_empty() {
+            insert_chunked!(conn, statement_bookings::table, self.bookings)?;
+            self.bookings.clear();
+        }
+        if !self.statements.is_empty() {
+            insert_chunked!(conn, bank_statements::table, self.statements)?;
+            self.statements.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Running sums for [`Totals`].
+#[derive(Default)]
+struct Sums {
+    count: u64,
+    gross: i64,
+    fee: i64,
+    net: i64,
+    by_kind: std::collections::BTreeMap<String, u64>,
+    statements: u64,
+    credit_count: u64,
+    credits: i64,
+    debit_count: u64,
+    debits: i64,
+    merchant: Option<String>,
+    settlement_date: Option<NaiveDate>,
+}
+
+impl Sums {
+    fn add(&mut self, record: &Record) {
+        match record {
+            Record::Settlement(s) => {
+                self.count += 1;
+                self.gross = self.gross.saturating_add(s.gross_minor);
+                self.fee = self.fee.saturating_add(s.fee_minor);
+                self.net = self.net.saturating_add(s.net_minor);
+                *self.by_kind.entry(s.kind.as_str().to_string()).or_default() += 1;
+                if self.merchant.is_none() {
+                    self.merchant = Some(s.merchant.clone());
+                    self.settlement_date = Some(s.settlement_date);
+                }
+            }
+            Record::Booking(b) => match b.direction {
+                super::records::Direction::Credit => {
+                    self.credit_count += 1;
+                    self.credits = self.credits.saturating_add(b.amount_minor);
+                }
+                super::records::Direction::Debit => {
+                    self.debit_count += 1;
+                    self.debits = self.debits.saturating_add(b.amount_minor);
+                }
+            },
+            Record::Statement(_) => self.statements += 1,
+        }
+    }
+
+    fn totals(&self, produces: Produces) -> Totals {
+        match produces {
+            Produces::Settlement => Totals {
+                count: Some(self.count),
+                gross: Some(format_minor(self.gross)),
+                fee: Some(format_minor(self.fee)),
+                net: Some(format_minor(self.net)),
+                by_kind: Some(self.by_kind.clone()),
+                ..Totals::default()
+            },
+            Produces::Statement => Totals {
+                statements: Some(self.statements),
+                bookings: Some(self.credit_count + self.debit_count),
+                credit_count: Some(self.credit_count),
+                credits: Some(format_minor(self.credits)),
+                debit_count: Some(self.debit_count),
+                debits: Some(format_minor(self.debits)),
+                ..Totals::default()
+            },
+        }
+    }
+}
+
+/// An import request: the bytes are already on disk (streamed there by the caller, hashed on
+/// the way), so they can be read as a stream and never held whole in memory.
+pub struct ImportRequest<'a> {
+    /// `?spec=`.
+    pub spec: &'a str,
+    /// The file's name as received, if known (some formats carry values only there).
+    pub file_name: Option<&'a str>,
+    /// Lowercase hex SHA-256 of the bytes.
+    pub sha256: &'a str,
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// Who imports (`finance:alice`, `cli`, `nightly`).
+    pub actor: &'a str,
+}
+
+/// Finds an earlier import of the same bytes.
+pub fn find_by_sha(conn: &mut DbConn, sha256: &str) -> Result<Option<Imported>, DbError> {
+    let row = settlement_files::table
+        .filter(settlement_files::sha256.eq(sha256))
+        .select(FileRow::as_select())
+        .first::<FileRow>(conn)
+        .optional()?;
+    Ok(row.map(|r| r.into_imported(true)))
+}
+
+/// One imported file.
+pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Imported>, DbError> {
+    let row = settlement_files::table
+        .find(id)
+        .select(FileRow::as_select())
+        .first::<FileRow>(conn)
+        .optional()?;
+    Ok(row.map(|r| r.into_imported(false)))
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = settlement_files)]
+struct FileRow {
+    id: String,
+    spec: String,
+    sha256: String,
+    produces: String,
+    file_name: Option<String>,
+    records: i64,
+    totals: String,
+    facts: String,
+    imported_at: NaiveDateTime,
+    imported_by: String,
+}
+
+impl FileRow {
+    fn into_imported(self, duplicate: bool) -> Imported {
+        Imported {
+            id: self.id,
+            spec: self.spec,
+            sha256: self.sha256,
+            produces: self.produces,
+            file_name: self.file_name,
+            records: u64::try_from(self.records).unwrap_or(0),
+            totals: serde_json::from_str(&self.totals).unwrap_or_default(),
+            facts: serde_json::from_str(&self.facts).unwrap_or_default(),
+            imported_at: self.imported_at.and_utc(),
+            imported_by: self.imported_by,
+            duplicate,
+        }
+    }
+}
+
+/// Imports `input` by `req.spec` in one transaction. `progress` is called with the number of
+/// records read so far, every few thousand records (for progress bars).
+pub fn import(
+    conn: &mut DbConn,
+    registry: &Registry,
+    req: &ImportRequest<'_>,
+    input: &mut dyn BufRead,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Imported, ImportError> {
+    let reader = registry
+        .get(req.spec)
+        .ok_or_else(|| ImportError::UnknownSpec(req.spec.to_string()))?;
+    if let Some(existing) = find_by_sha(conn, req.sha256)? {
+        return Ok(existing);
+    }
+    let id = file_id(req.sha256);
+    let produces = reader.produces();
+    let outcome = conn.transaction::<_, ImportError, _>(|conn| {
+        let mut pending = Pending::default();
+        let mut sums = Sums::default();
+        let mut db_failure: Option<diesel::result::Error> = None;
+        let mut read = 0u64;
+        let facts = {
+            let mut sink = |record: Record| -> Result<(), ReadError> {
+                sums.add(&record);
+                pending.push(&id, record);
+                read += 1;
+                if read % 8192 == 0 {
+                    progress(read);
+                }
+                if pending.len() >= FLUSH_ROWS {
+                    if let Err(e) = pending.flush(conn) {
+                        db_failure = Some(e);
+                        return Err(ReadError::Stopped);
+                    }
+                }
+                Ok(())
+            };
+            reader.read(req.file_name, input, &mut sink)
+        };
+        let facts = match facts {
+            Ok(f) => f,
+            Err(ReadError::Corrupt {
+                line,
+                byte,
+                message,
+            }) => {
+                return Err(ImportError::Corrupt {
+                    line,
+                    byte,
+                    message,
+                })
+            }
+            Err(ReadError::Io(e)) => return Err(ImportError::Io(e)),
+            Err(ReadError::Stopped) => {
+                return Err(match db_failure {
+                    Some(e) => e.into(),
+                    None => ImportError::Db(DbError::Connect("import stopped".into())),
+                })
+            }
+        };
+        pending.flush(conn)?;
+        progress(read);
+        let totals = sums.totals(produces);
+        let records = match produces {
+            Produces::Settlement => sums.count,
+            Produces::Statement => sums.credit_count + sums.debit_count,
+        };
+        let merchant = facts
+            .values
+            .get("merchant")
+            .cloned()
+            .or(sums.merchant.clone());
+        let settlement_date = facts
+            .values
+            .get("settlement_date")
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .or(sums.settlement_date);
+        let now = Utc::now().naive_utc();
+        let totals_json = serde_json::to_string(&totals).unwrap_or_else(|_| "{}".into());
+        let facts_json = serde_json::to_string(&facts.values).unwrap_or_else(|_| "{}".into());
+        diesel::insert_into(settlement_files::table)
+            .values((
+                settlement_files::id.eq(&id),
+                settlement_files::spec.eq(req.spec),
+                settlement_files::sha256.eq(req.sha256),
+                settlement_files::produces.eq(produces_name(produces)),
+                settlement_files::file_name.eq(req.file_name),
+                settlement_files::size_bytes.eq(to_i64(req.size_bytes)),
+                settlement_files::records.eq(to_i64(records)),
+                settlement_files::totals.eq(&totals_json),
+                settlement_files::facts.eq(&facts_json),
+                settlement_files::merchant.eq(produces
+                    .eq(&Produces::Settlement)
+                    .then_some(merchant)
+                    .flatten()),
+                settlement_files::settlement_date.eq(settlement_date),
+                settlement_files::imported_at.eq(now),
+                settlement_files::imported_by.eq(req.actor),
+            ))
+            .execute(conn)?;
+        audit::record_at(
+            conn,
+            AuditEvent {
+                actor: req.actor,
+                action: "settlement_file.import",
+                subject: &format!("settlement_file:{id}"),
+                before: None,
+                after: Some(serde_json::json!({
+                    "spec": req.spec,
+                    "sha256": req.sha256,
+                    "file_name": req.file_name,
+                    "records": records,
+                    "totals": totals,
+                })),
+            },
+            now,
+        )?;
+        Ok(Imported {
+            id: id.clone(),
+            spec: req.spec.to_string(),
+            sha256: req.sha256.to_string(),
+            produces: produces_name(produces).to_string(),
+            file_name: req.file_name.map(str::to_string),
+            records,
+            totals,
+            facts: facts.values,
+            imported_at: now.and_utc(),
+            imported_by: req.actor.to_string(),
+            duplicate: false,
+        })
+    });
+    match outcome {
+        // Two imports of the same bytes at once: the second meets the unique SHA-256.
+        Err(ImportError::Db(DbError::Query(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )))) => match find_by_sha(conn, req.sha256)? {
+            Some(existing) => Ok(existing),
+            None => Err(ImportError::Db(DbError::Connect(
+                "a concurrent import of the same file did not commit".into(),
+            ))),
+        },
+        other => other,
+    }
+}
