@@ -25,6 +25,9 @@ pub enum StartError {
     /// Chart of accounts invalid.
     #[error(transparent)]
     Chart(#[from] ChartError),
+    /// A bank spec in `bank-specs/` cannot be used.
+    #[error(transparent)]
+    BankSpec(#[from] crate::bankfiles::SpecError),
     /// The schema is behind the binary and migration was not asked for.
     #[error("the database has pending migrations; run `onecard migrate` first")]
     PendingMigrations,
@@ -43,6 +46,8 @@ pub struct AppContext {
     pub keys: Arc<ServiceKeys>,
     /// The one ledger writer.
     pub writer: LedgerWriter,
+    /// Bank-file readers by spec id.
+    pub bank_specs: Arc<crate::bankfiles::Registry>,
 }
 
 impl AppContext {
@@ -50,6 +55,7 @@ impl AppContext {
     /// out-of-date schema otherwise), loads the chart into it, the keys, and starts the writer.
     pub fn open(config: Config, migrate: bool) -> Result<AppContext, StartError> {
         let chart = Arc::new(Chart::default_chart()?);
+        let bank_specs = Arc::new(crate::bankfiles::Registry::load(&config.bank_specs_dir)?);
         let mut conn = config.database.connect()?;
         if migrate {
             let ran = db::migrate(&mut conn)?;
@@ -80,6 +86,7 @@ impl AppContext {
             chart,
             keys,
             writer,
+            bank_specs,
         })
     }
 

@@ -15,6 +15,8 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_RECEIPT_SERIES: &str = "44030126";
 /// Largest JSON request body, in bytes.
 pub const DEFAULT_JSON_LIMIT_BYTES: usize = 256 * 1024;
+/// Largest settlement-file upload, in bytes (256 MiB).
+pub const DEFAULT_UPLOAD_LIMIT_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Everything the service needs to start.
 #[derive(Debug, Clone)]
@@ -35,6 +37,10 @@ pub struct Config {
     pub max_batch: usize,
     /// Receipt series (票据代码, 8 digits) new payments take numbers from.
     pub receipt_series: String,
+    /// Largest settlement-file upload (streamed to disk, never held in memory).
+    pub upload_limit_bytes: u64,
+    /// Folder of declarative bank specs.
+    pub bank_specs_dir: PathBuf,
     /// Asia/Shanghai time from which a payment belongs to the next business day, if any.
     pub business_day_cutoff: Option<chrono::NaiveTime>,
 }
@@ -82,6 +88,11 @@ impl Config {
             data_dir,
             key_dir,
             json_limit_bytes: env_parse("ONECARD_JSON_LIMIT_BYTES", DEFAULT_JSON_LIMIT_BYTES)?,
+            upload_limit_bytes: env_parse(
+                "ONECARD_UPLOAD_LIMIT_BYTES",
+                DEFAULT_UPLOAD_LIMIT_BYTES,
+            )?,
+            bank_specs_dir: crate::bankfiles::default_specs_dir(),
             pool_size: env_parse("ONECARD_POOL_SIZE", default_pool)?,
             max_batch: env_parse(
                 "ONECARD_MAX_BATCH",

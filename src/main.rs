@@ -58,6 +58,17 @@ enum Command {
     },
     /// Recompute the hash chain and every balance; exit 1 if anything disagrees.
     Verify,
+    /// Import a settlement file or bank statement, all or nothing; exit 2 if it is refused.
+    Import {
+        /// Spec id (see `GET /v1/settlement-specs`); chosen by the file name when omitted.
+        #[arg(long)]
+        spec: Option<String>,
+        /// The file's name as the bank delivered it, when the path's name is not it.
+        #[arg(long)]
+        name: Option<String>,
+        /// The file.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -71,6 +82,112 @@ enum KeysCommand {
         #[arg(long)]
         name: String,
     },
+}
+
+/// A reader that reports how far it has got, for a progress line on stderr.
+struct Progress<R> {
+    inner: R,
+    read: u64,
+    total: u64,
+    shown: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Progress<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read - self.shown >= 4 << 20 || (n == 0 && self.shown != self.read) {
+            self.shown = self.read;
+            eprint!(
+                "\rimporting: {:.1} / {:.1} MiB ({:.0}%)",
+                self.read as f64 / 1048576.0,
+                self.total as f64 / 1048576.0,
+                self.read as f64 * 100.0 / self.total.max(1) as f64
+            );
+        }
+        Ok(n)
+    }
+}
+
+fn import(
+    config: Config,
+    spec: Option<String>,
+    name: Option<String>,
+    path: &std::path::Path,
+) -> Result<ExitCode, String> {
+    use onecard::bankfiles::store::{self, ImportError, ImportRequest};
+    use std::io::Read;
+    let name = name.or_else(|| path.file_name().map(|n| n.to_string_lossy().into_owned()));
+    let auto_migrate = matches!(config.database, DbTarget::Sqlite(_));
+    let ctx = AppContext::open(config, auto_migrate).map_err(|e| e.to_string())?;
+    let spec = match spec {
+        Some(s) => s,
+        None => name
+            .as_deref()
+            .and_then(|n| ctx.bank_specs.for_file_name(n))
+            .map(str::to_string)
+            .ok_or("no spec fits this file name; give --spec (onecard lists them at GET /v1/settlement-specs)")?,
+    };
+    let open = || std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()));
+    // First pass: the SHA-256 that identifies the file.
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut file = open()?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        digest.update(&buf[..n]);
+    }
+    let sha256 = hex::encode(digest.finish());
+    let mut input = std::io::BufReader::with_capacity(
+        256 * 1024,
+        Progress {
+            inner: open()?,
+            read: 0,
+            total: size,
+            shown: 0,
+        },
+    );
+    let mut conn = ctx.conn().map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    let req = ImportRequest {
+        spec: &spec,
+        file_name: name.as_deref(),
+        sha256: &sha256,
+        size_bytes: size,
+        actor: "cli",
+    };
+    let result = store::import(&mut conn, &ctx.bank_specs, &req, &mut input, &mut |_| {});
+    eprintln!();
+    match result {
+        Ok(imported) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&imported).map_err(|e| e.to_string())?
+            );
+            eprintln!(
+                "{} {} records from {} in {:.2} s",
+                if imported.duplicate {
+                    "already imported:"
+                } else {
+                    "imported"
+                },
+                imported.records,
+                path.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ (ImportError::Corrupt { .. } | ImportError::UnknownSpec(_))) => {
+            eprintln!("onecard: {}: refused, nothing stored: {e}", path.display());
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn main() -> ExitCode {
@@ -156,6 +273,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Import { spec, name, file } => import(config, spec, name, &file),
         Command::Verify => {
             let auto_migrate = matches!(config.database, DbTarget::Sqlite(_));
             let ctx = AppContext::open(config, auto_migrate).map_err(|e| e.to_string())?;

@@ -99,7 +99,7 @@ pub enum ImportError {
     #[error("no settlement spec '{0}'; GET /v1/settlement-specs lists them")]
     UnknownSpec(String),
     /// The file is corrupt; nothing of it was stored.
-    #[error("file is corrupt: {message}")]
+    #[error("file is corrupt at line {line}{}: {message}", byte.map(|b| format!(", byte {b}")).unwrap_or_default())]
     Corrupt {
         /// Line of the first problem.
         line: u64,

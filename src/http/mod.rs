@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod openapi;
 pub mod payments;
 pub mod problem;
+pub mod settlement;
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -31,6 +32,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     ledger::routes(cfg);
     catalogue::routes(cfg);
     payments::routes(cfg);
+    settlement::routes(cfg);
 }
 
 /// Starts the server on an already-bound listener (port 0 in tests).

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{catalogue, health, ledger, payments};
+use super::{catalogue, health, ledger, payments, settlement};
 
 struct BearerAuth;
 
@@ -41,6 +41,9 @@ impl Modify for BearerAuth {
         payments::void,
         payments::request_refund,
         payments::approve_refund,
+        settlement::upload,
+        settlement::get,
+        settlement::specs,
     ),
     modifiers(&BearerAuth)
 )]

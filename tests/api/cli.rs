@@ -95,3 +95,51 @@ fn a_bad_database_url_is_a_clear_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite:// or postgres://"));
 }
+
+#[test]
+fn import_from_the_command_line_is_all_or_nothing() {
+    let db = TestDb::new();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+    let good = format!("{fixtures}/pos-settlement-fixed-width/ok/POS_898440379930001_20261124.txt");
+    // The spec is found from the file name.
+    let out = onecard(&db, &["import", &good]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(first["spec"], "pos-settlement-fixed-width");
+    assert_eq!(first["records"], 5);
+    assert_eq!(first["duplicate"], false);
+    let out = onecard(
+        &db,
+        &["import", "--spec", "pos-settlement-fixed-width", &good],
+    );
+    assert!(out.status.success());
+    let again: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        (again["id"].clone(), again["duplicate"].clone()),
+        (first["id"].clone(), true.into())
+    );
+
+    let bad = format!("{fixtures}/pos-settlement-fixed-width/bad/trailer-net-disagrees.txt");
+    let out = onecard(
+        &db,
+        &["import", "--spec", "pos-settlement-fixed-width", &bad],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 7, byte 43") && err.contains("nothing stored"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+
+    let out = onecard(
+        &db,
+        &["import", &format!("{fixtures}/real-samples/refusals.tsv")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--spec"));
+}

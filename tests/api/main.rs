@@ -11,3 +11,4 @@ mod ledger_store;
 mod migrations;
 mod payments;
 mod roles;
+mod settlement;

@@ -33,6 +33,9 @@ async fn each_route_admits_exactly_its_roles() {
         ("POST", "/v1/payments/pay_x/void", vec![C, S]),
         ("POST", "/v1/payments/pay_x/refunds", vec![C, S]),
         ("POST", "/v1/refunds/ref_x/approve", vec![S]),
+        ("POST", "/v1/settlement-files?spec=mt940", vec![F]),
+        ("GET", "/v1/settlement-files/sf_x", vec![F, S, A]),
+        ("GET", "/v1/settlement-specs", vec![F, S, A]),
     ];
     for (method, path, allowed) in &matrix {
         let send = |token: Option<&str>| {

@@ -194,6 +194,28 @@ impl TestApp {
         )
     }
 
+    /// POST a file's bytes to `/v1/settlement-files` with `query` (`spec=…&name=…`).
+    pub async fn upload(
+        &self,
+        role: Role,
+        query: &str,
+        bytes: Vec<u8>,
+    ) -> (u16, serde_json::Value) {
+        let mut res = self
+            .client
+            .post(self.url(&format!("/v1/settlement-files?{query}")))
+            .bearer_auth(self.token(role))
+            .insert_header(("content-type", "application/octet-stream"))
+            .send_body(bytes)
+            .await
+            .expect("request");
+        let body = res.body().limit(64 * 1024 * 1024).await.expect("body");
+        (
+            res.status().as_u16(),
+            serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     /// An account's balance as `GET /v1/ledger/accounts` shows it (read as an auditor).
     pub async fn balance(&self, code: &str) -> Option<serde_json::Value> {
         let (_, accounts) = self
@@ -213,9 +235,15 @@ impl TestApp {
 
 /// Starts the app on port 0 with a fresh database.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with settings changed by `tweak` first.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let db = TestDb::new();
     let ctx = actix_web::web::block({
-        let config = db.config();
+        let mut config = db.config();
+        tweak(&mut config);
         move || AppContext::open(config, true)
     })
     .await
