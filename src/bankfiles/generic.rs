@@ -83,12 +83,122 @@ impl Value<'_> {
     }
 }
 
+/// A canonical name, as an index into the per-file source table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum C {
+    Merchant,
+    Terminal,
+    Kind,
+    Gross,
+    Fee,
+    Net,
+    Currency,
+    TxnTime,
+    SettlementDate,
+    Batch,
+    Trace,
+    Rrn,
+    AuthCode,
+    MaskedCard,
+    OriginalRef,
+    OwnRef,
+    Account,
+    BookingDate,
+    ValueDate,
+    BankRef,
+    Narrative,
+    CounterpartyAccount,
+    CounterpartyName,
+    BalanceAfter,
+    Amount,
+    Direction,
+    Debit,
+    Credit,
+    StatementId,
+    FromDate,
+    ToDate,
+}
+
+impl C {
+    const ALL: [C; 31] = [
+        C::Merchant,
+        C::Terminal,
+        C::Kind,
+        C::Gross,
+        C::Fee,
+        C::Net,
+        C::Currency,
+        C::TxnTime,
+        C::SettlementDate,
+        C::Batch,
+        C::Trace,
+        C::Rrn,
+        C::AuthCode,
+        C::MaskedCard,
+        C::OriginalRef,
+        C::OwnRef,
+        C::Account,
+        C::BookingDate,
+        C::ValueDate,
+        C::BankRef,
+        C::Narrative,
+        C::CounterpartyAccount,
+        C::CounterpartyName,
+        C::BalanceAfter,
+        C::Amount,
+        C::Direction,
+        C::Debit,
+        C::Credit,
+        C::StatementId,
+        C::FromDate,
+        C::ToDate,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            C::Merchant => "merchant",
+            C::Terminal => "terminal",
+            C::Kind => "kind",
+            C::Gross => "gross",
+            C::Fee => "fee",
+            C::Net => "net",
+            C::Currency => "currency",
+            C::TxnTime => "txn_time",
+            C::SettlementDate => "settlement_date",
+            C::Batch => "batch",
+            C::Trace => "trace",
+            C::Rrn => "rrn",
+            C::AuthCode => "auth_code",
+            C::MaskedCard => "masked_card",
+            C::OriginalRef => "original_ref",
+            C::OwnRef => "own_ref",
+            C::Account => "account",
+            C::BookingDate => "booking_date",
+            C::ValueDate => "value_date",
+            C::BankRef => "bank_ref",
+            C::Narrative => "narrative",
+            C::CounterpartyAccount => "counterparty_account",
+            C::CounterpartyName => "counterparty_name",
+            C::BalanceAfter => "balance_after",
+            C::Amount => "amount",
+            C::Direction => "direction",
+            C::Debit => "debit",
+            C::Credit => "credit",
+            C::StatementId => "statement_id",
+            C::FromDate => "from_date",
+            C::ToDate => "to_date",
+        }
+    }
+}
+
+static ABSENT: Value<'static> = Value::Absent;
+
 /// Where a canonical value comes from.
 #[derive(Debug, Clone)]
 enum Source {
     Item(usize),
     Context(usize, usize),
-    Named(String),
+    Named,
     Missing,
 }
 
@@ -100,7 +210,13 @@ struct State<'s> {
     context: Vec<Vec<Value<'static>>>,
     context_line: Vec<u64>,
     named: BTreeMap<String, String>,
-    sources: BTreeMap<&'static str, Source>,
+    sources: Vec<Source>,
+    named_values: Vec<Value<'static>>,
+    gross_by_code: bool,
+    net_by_code: bool,
+    /// The last `year_from` name resolved (by address of the spec's string) and its canonical
+    /// slot: the lookup happens once per file, not once per line.
+    anchor: std::cell::Cell<Option<(*const str, C)>>,
     check_acc: Vec<i128>,
     items: u64,
     last_line: u64,
@@ -115,40 +231,6 @@ struct State<'s> {
     account: Option<String>,
     currency: Option<String>,
 }
-
-const CANONICAL: &[&str] = &[
-    "merchant",
-    "terminal",
-    "kind",
-    "gross",
-    "fee",
-    "net",
-    "currency",
-    "txn_time",
-    "settlement_date",
-    "batch",
-    "trace",
-    "rrn",
-    "auth_code",
-    "masked_card",
-    "original_ref",
-    "own_ref",
-    "account",
-    "booking_date",
-    "value_date",
-    "amount",
-    "direction",
-    "debit",
-    "credit",
-    "bank_ref",
-    "narrative",
-    "counterparty_account",
-    "counterparty_name",
-    "balance_after",
-    "statement_id",
-    "from_date",
-    "to_date",
-];
 
 fn corrupt(line: u64, byte: Option<u64>, message: impl Into<String>) -> ReadError {
     ReadError::corrupt(line, byte, message)
@@ -169,12 +251,14 @@ pub fn read_with_spec<R: BufRead>(
             named.entry(k).or_insert(v);
         }
     }
-    let mut sources = BTreeMap::new();
-    for name in CANONICAL {
+    let mut sources = Vec::with_capacity(C::ALL.len());
+    let mut named_values = Vec::with_capacity(C::ALL.len());
+    for c in C::ALL {
+        let name = c.name();
         let source = if let Some(i) = spec.kinds[spec.item]
             .fields
             .iter()
-            .position(|f| f.name == *name)
+            .position(|f| f.name == name)
         {
             Source::Item(i)
         } else if let Some((k, f)) = spec.kinds.iter().enumerate().find_map(|(k, kind)| {
@@ -182,18 +266,22 @@ pub fn read_with_spec<R: BufRead>(
                 .then(|| {
                     kind.fields
                         .iter()
-                        .position(|f| f.name == *name)
+                        .position(|f| f.name == name)
                         .map(|f| (k, f))
                 })
                 .flatten()
         }) {
             Source::Context(k, f)
-        } else if named.contains_key(*name) {
-            Source::Named((*name).to_string())
+        } else if named.contains_key(name) {
+            Source::Named
         } else {
             Source::Missing
         };
-        sources.insert(*name, source);
+        named_values.push(match named.get(name) {
+            Some(text) => named_to_value(name, text),
+            None => Value::Absent,
+        });
+        sources.push(source);
     }
     let mut state = State {
         spec,
@@ -203,6 +291,16 @@ pub fn read_with_spec<R: BufRead>(
         context_line: vec![0; spec.kinds.len()],
         named,
         sources,
+        named_values,
+        gross_by_code: spec.kinds[spec.item]
+            .fields
+            .iter()
+            .any(|f| f.name == "gross" && f.sign_from_code),
+        net_by_code: spec.kinds[spec.item]
+            .fields
+            .iter()
+            .any(|f| f.name == "net" && f.sign_from_code),
+        anchor: std::cell::Cell::new(None),
         check_acc: vec![0; spec.checks.len()],
         items: 0,
         last_line: 0,
@@ -297,10 +395,14 @@ fn read_fixed<R: BufRead>(
             let raw = line
                 .get(field.start..field.start + field.len)
                 .unwrap_or_default();
+            // Padding is ASCII spaces: trim bytes first, so ASCII fields never go through
+            // character iteration.
+            let lead = raw.iter().take_while(|b| **b == b' ').count();
+            let raw = raw.get(lead..).unwrap_or_default().trim_ascii_end();
             let text = decode_field(raw, spec.encoding).map_err(|offset| {
                 corrupt(
                     line_no,
-                    Some((field.start + offset) as u64 + 1),
+                    Some((field.start + lead + offset) as u64 + 1),
                     format!(
                         "field {} holds bytes that are not valid in the file's encoding",
                         field.name
@@ -308,10 +410,11 @@ fn read_fixed<R: BufRead>(
                 )
             })?;
             let text = match text {
-                Cow::Borrowed(t) => Cow::Borrowed(t.trim_matches(|c| c == ' ' || c == '\u{3000}')),
+                // Decoded text may also be padded with the ideographic space.
                 Cow::Owned(t) => {
                     Cow::Owned(t.trim_matches(|c| c == ' ' || c == '\u{3000}').to_string())
                 }
+                borrowed => borrowed,
             };
             values.push(state.read_value(
                 kind,
@@ -621,42 +724,36 @@ impl<'s> State<'s> {
         Ok(())
     }
 
-    fn named_value(&self, name: &str) -> Option<&str> {
-        self.named.get(name).map(String::as_str)
-    }
-
     /// A canonical value for the current item.
     fn canonical<'v>(
         &'v self,
-        name: &str,
-        item: &'v [Value<'_>],
+        c: C,
+        item: &'v [Value<'v>],
         line: u64,
-    ) -> Result<Cow<'v, Value<'v>>, ReadError> {
-        match self.sources.get(name) {
-            Some(Source::Item(i)) => Ok(Cow::Owned(item.get(*i).cloned().unwrap_or(Value::Absent))),
+    ) -> Result<&'v Value<'v>, ReadError> {
+        match self.sources.get(c as usize) {
+            Some(Source::Item(i)) => Ok(item.get(*i).unwrap_or(&ABSENT)),
             Some(Source::Context(k, f)) => match self.context[*k].get(*f) {
-                Some(v) => Ok(Cow::Borrowed(v)),
+                Some(v) => Ok(v),
                 None => Err(corrupt(
                     line,
                     None,
                     format!(
-                        "the {} record that gives {name} must come before this line",
-                        self.spec.kinds[*k].name
+                        "the {} record that gives {} must come before this line",
+                        self.spec.kinds[*k].name,
+                        c.name()
                     ),
                 )),
             },
-            Some(Source::Named(n)) => {
-                let text = self.named_value(n).unwrap_or_default();
-                Ok(Cow::Owned(named_to_value(name, text)))
-            }
-            _ => Ok(Cow::Owned(Value::Absent)),
+            Some(Source::Named) => Ok(self.named_values.get(c as usize).unwrap_or(&ABSENT)),
+            _ => Ok(&ABSENT),
         }
     }
 
     fn read_value<'a>(
         &self,
         kind: &Kind,
-        field: &Field,
+        field: &'a Field,
         text: Cow<'a, str>,
         before: &[Value<'a>],
         line: u64,
@@ -774,9 +871,14 @@ impl<'s> State<'s> {
                 other => return Err(bad(format!("'{other}' is not + or -"))),
             },
             FieldType::Code => match field.map.get(text.as_ref()) {
-                Some(v) => Value::Text(Cow::Owned(v.clone())),
+                Some(v) => Value::Text(Cow::Borrowed(v.as_str())),
                 None => return Err(bad(format!("'{text}' is not one of the known codes"))),
             },
+            FieldType::MaskedCard
+                if text.contains('*') && text.bytes().all(|b| b.is_ascii_digit() || b == b'*') =>
+            {
+                Value::Text(text)
+            }
             FieldType::MaskedCard => Value::Text(Cow::Owned(masked_card(&text).map_err(bad)?)),
         };
         Ok(value)
@@ -794,8 +896,18 @@ impl<'s> State<'s> {
                 return Ok(*d);
             }
         }
-        match self.canonical(from, &[], line)?.as_ref() {
-            Value::Date(d) => Ok(*d),
+        let anchor = match self.anchor.get() {
+            Some((name, c)) if std::ptr::eq(name, from) => Some(c),
+            _ => {
+                let c = C::ALL.iter().find(|c| c.name() == from).copied();
+                if let Some(c) = c {
+                    self.anchor.set(Some((from as *const str, c)));
+                }
+                c
+            }
+        };
+        match anchor.map(|c| self.canonical(c, &[], line)).transpose()? {
+            Some(Value::Date(d)) => Ok(*d),
             _ => Err(corrupt(
                 line,
                 None,
@@ -840,13 +952,13 @@ impl<'s> State<'s> {
 
     fn text(
         &self,
-        name: &str,
+        c: C,
         item: &[Value<'_>],
         line: u64,
         required: bool,
     ) -> Result<Option<String>, ReadError> {
-        match self.canonical(name, item, line)?.as_ref() {
-            Value::Absent if required => Err(corrupt(line, None, self.missing(name))),
+        match self.canonical(c, item, line)? {
+            Value::Absent if required => Err(corrupt(line, None, self.missing(c.name()))),
             Value::Absent => Ok(None),
             v => Ok(Some(v.display())),
         }
@@ -866,8 +978,9 @@ impl<'s> State<'s> {
         }
     }
 
-    fn int(&self, name: &str, item: &[Value<'_>], line: u64) -> Result<Option<i64>, ReadError> {
-        match self.canonical(name, item, line)?.as_ref() {
+    fn int(&self, c: C, item: &[Value<'_>], line: u64) -> Result<Option<i64>, ReadError> {
+        let name = c.name();
+        match self.canonical(c, item, line)? {
             Value::Int(i) => Ok(Some(*i)),
             Value::Absent => Ok(None),
             other => Err(corrupt(
@@ -878,13 +991,9 @@ impl<'s> State<'s> {
         }
     }
 
-    fn date(
-        &self,
-        name: &str,
-        item: &[Value<'_>],
-        line: u64,
-    ) -> Result<Option<NaiveDate>, ReadError> {
-        match self.canonical(name, item, line)?.as_ref() {
+    fn date(&self, c: C, item: &[Value<'_>], line: u64) -> Result<Option<NaiveDate>, ReadError> {
+        let name = c.name();
+        match self.canonical(c, item, line)? {
             Value::Date(d) => Ok(Some(*d)),
             Value::DateTime(d) => Ok(Some(d.date())),
             Value::Absent => Ok(None),
@@ -912,31 +1021,29 @@ impl<'s> State<'s> {
         item: &[Value<'_>],
         line: u64,
     ) -> Result<SettlementRecord, ReadError> {
-        let code = self.text("kind", item, line, true)?.unwrap_or_default();
-        let settlement_kind = SettlementKind::parse(&code).ok_or_else(|| {
+        let code = match self.canonical(C::Kind, item, line)? {
+            Value::Text(t) => t.as_ref(),
+            _ => "",
+        };
+        let settlement_kind = SettlementKind::parse(code).ok_or_else(|| {
             corrupt(
                 line,
                 self.field_byte(kind, "kind"),
                 format!("'{code}' is not a transaction kind"),
             )
         })?;
-        let required_int = |name: &str| -> Result<i64, ReadError> {
-            self.int(name, item, line)?.ok_or_else(|| {
+        let required_int = |c: C| -> Result<i64, ReadError> {
+            self.int(c, item, line)?.ok_or_else(|| {
                 corrupt(
                     line,
-                    self.field_byte(kind, name),
-                    format!("{name} is missing"),
+                    self.field_byte(kind, c.name()),
+                    format!("{} is missing", c.name()),
                 )
             })
         };
-        let fee = required_int("fee")?;
-        let mut net = required_int("net")?;
-        let mut gross = required_int("gross")?;
-        let by_code = |name: &str| {
-            kind.fields
-                .iter()
-                .any(|f| f.name == name && f.sign_from_code)
-        };
+        let fee = required_int(C::Fee)?;
+        let mut net = required_int(C::Net)?;
+        let mut gross = required_int(C::Gross)?;
         let code_sign = |other: i64| match settlement_kind {
             SettlementKind::Purchase => 1,
             SettlementKind::Void | SettlementKind::Refund => -1,
@@ -948,10 +1055,10 @@ impl<'s> State<'s> {
                 }
             }
         };
-        if by_code("net") {
+        if self.net_by_code {
             net *= code_sign(gross);
         }
-        if by_code("gross") {
+        if self.gross_by_code {
             gross *= code_sign(net);
         }
         if gross.checked_sub(fee) != Some(net) {
@@ -986,7 +1093,7 @@ impl<'s> State<'s> {
             }
             _ => {}
         }
-        let txn_time = match self.canonical("txn_time", item, line)?.as_ref() {
+        let txn_time = match self.canonical(C::TxnTime, item, line)? {
             Value::DateTime(t) => *t,
             _ => {
                 return Err(corrupt(
@@ -997,28 +1104,34 @@ impl<'s> State<'s> {
             }
         };
         let settlement_date = self
-            .date("settlement_date", item, line)?
+            .date(C::SettlementDate, item, line)?
             .ok_or_else(|| corrupt(line, None, "settlement_date is missing"))?;
         Ok(SettlementRecord {
             line,
-            merchant: self.text("merchant", item, line, true)?.unwrap_or_default(),
-            terminal: self.text("terminal", item, line, true)?.unwrap_or_default(),
-            batch: self.text("batch", item, line, false)?,
-            trace: self.text("trace", item, line, false)?,
-            rrn: self.text("rrn", item, line, false)?,
-            auth_code: self.text("auth_code", item, line, false)?,
+            merchant: self
+                .text(C::Merchant, item, line, true)?
+                .unwrap_or_default(),
+            terminal: self
+                .text(C::Terminal, item, line, true)?
+                .unwrap_or_default(),
+            batch: self.text(C::Batch, item, line, false)?,
+            trace: self.text(C::Trace, item, line, false)?,
+            rrn: self.text(C::Rrn, item, line, false)?,
+            auth_code: self.text(C::AuthCode, item, line, false)?,
             masked_card: self
-                .text("masked_card", item, line, false)?
+                .text(C::MaskedCard, item, line, false)?
                 .filter(|c| !c.is_empty()),
             kind: settlement_kind,
             gross_minor: gross,
             fee_minor: fee,
             net_minor: net,
-            currency: self.text("currency", item, line, true)?.unwrap_or_default(),
+            currency: self
+                .text(C::Currency, item, line, true)?
+                .unwrap_or_default(),
             txn_time,
             settlement_date,
-            original_ref: self.text("original_ref", item, line, false)?,
-            own_ref: self.text("own_ref", item, line, false)?,
+            original_ref: self.text(C::OriginalRef, item, line, false)?,
+            own_ref: self.text(C::OwnRef, item, line, false)?,
         })
     }
 
@@ -1028,10 +1141,13 @@ impl<'s> State<'s> {
         item: &[Value<'_>],
         line: u64,
     ) -> Result<StatementBooking, ReadError> {
-        let (direction, amount) = if matches!(self.sources.get("amount"), Some(Source::Item(_))) {
-            let amount = self.int("amount", item, line)?.unwrap_or(0);
+        let (direction, amount) = if matches!(
+            self.sources.get(C::Amount as usize),
+            Some(Source::Item(_))
+        ) {
+            let amount = self.int(C::Amount, item, line)?.unwrap_or(0);
             let dir = self
-                .text("direction", item, line, true)?
+                .text(C::Direction, item, line, true)?
                 .unwrap_or_default();
             let direction = if dir == "credit" {
                 Direction::Credit
@@ -1047,8 +1163,8 @@ impl<'s> State<'s> {
             }
             (direction, amount)
         } else {
-            let debit = self.int("debit", item, line)?.unwrap_or(0);
-            let credit = self.int("credit", item, line)?.unwrap_or(0);
+            let debit = self.int(C::Debit, item, line)?.unwrap_or(0);
+            let credit = self.int(C::Credit, item, line)?.unwrap_or(0);
             match (debit, credit) {
                 (d, 0) if d > 0 => (Direction::Debit, d),
                 (0, c) if c > 0 => (Direction::Credit, c),
@@ -1069,26 +1185,28 @@ impl<'s> State<'s> {
             return Err(corrupt(line, None, "a booking of zero"));
         }
         let booking_date = self
-            .date("booking_date", item, line)?
+            .date(C::BookingDate, item, line)?
             .ok_or_else(|| corrupt(line, None, "booking_date is missing"))?;
-        let balance_after = self.int("balance_after", item, line)?;
-        let account = self.text("account", item, line, true)?.unwrap_or_default();
-        let currency = self.text("currency", item, line, true)?.unwrap_or_default();
+        let balance_after = self.int(C::BalanceAfter, item, line)?;
+        let account = self.text(C::Account, item, line, true)?.unwrap_or_default();
+        let currency = self
+            .text(C::Currency, item, line, true)?
+            .unwrap_or_default();
         Ok(StatementBooking {
             line,
             account,
             currency,
             booking_date,
-            value_date: self.date("value_date", item, line)?,
+            value_date: self.date(C::ValueDate, item, line)?,
             direction,
             amount_minor: amount,
             reversal: false,
-            bank_ref: self.text("bank_ref", item, line, false)?,
+            bank_ref: self.text(C::BankRef, item, line, false)?,
             narrative: self
-                .text("narrative", item, line, false)?
+                .text(C::Narrative, item, line, false)?
                 .unwrap_or_default(),
-            counterparty_account: self.text("counterparty_account", item, line, false)?,
-            counterparty_name: self.text("counterparty_name", item, line, false)?,
+            counterparty_account: self.text(C::CounterpartyAccount, item, line, false)?,
+            counterparty_name: self.text(C::CounterpartyName, item, line, false)?,
             balance_after_minor: balance_after,
         })
     }
@@ -1282,18 +1400,18 @@ impl<'s> State<'s> {
             let account = match self.account.take() {
                 Some(a) => a,
                 None => self
-                    .text("account", &[], self.last_line, true)?
+                    .text(C::Account, &[], self.last_line, true)?
                     .unwrap_or_default(),
             };
             let currency = match self.currency.take() {
                 Some(c) => c,
                 None => self
-                    .text("currency", &[], self.last_line, true)?
+                    .text(C::Currency, &[], self.last_line, true)?
                     .unwrap_or_default(),
             };
-            let from_date = self.date("from_date", &[], self.last_line)?;
-            let to_date = self.date("to_date", &[], self.last_line)?;
-            let statement_id = match self.text("statement_id", &[], self.last_line, false)? {
+            let from_date = self.date(C::FromDate, &[], self.last_line)?;
+            let to_date = self.date(C::ToDate, &[], self.last_line)?;
+            let statement_id = match self.text(C::StatementId, &[], self.last_line, false)? {
                 Some(id) => id,
                 None => format!(
                     "{account}/{}-{}",

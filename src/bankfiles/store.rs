@@ -256,11 +256,12 @@ impl Pending {
 
     fn flush(&mut self, conn: &mut DbConn) -> Result<(), diesel::result::Error> {
         if !self.settlement.is_empty() {
-            insert_chunked!(conn, settlement_records::table, self.settlement)?;
+            // 256 rows × 18 columns: well under SQLite's 32,766 bound parameters; larger chunks measured no faster.
+            insert_chunked!(conn, settlement_records::table, self.settlement; 256, 64, 16, 4, 1)?;
             self.settlement.clear();
         }
         if !self.bookings.is_empty() {
-            insert_chunked!(conn, statement_bookings::table, self.bookings)?;
+            insert_chunked!(conn, statement_bookings::table, self.bookings; 256, 64, 16, 4, 1)?;
             self.bookings.clear();
         }
         if !self.statements.is_empty() {

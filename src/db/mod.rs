@@ -53,11 +53,15 @@ macro_rules! on_backend {
 /// cache: a handful of statements per table, parsed once per connection, not once per batch.
 #[macro_export]
 macro_rules! insert_chunked {
-    ($conn:expr, $table:expr, $rows:expr) => {{
+    ($conn:expr, $table:expr, $rows:expr) => {
+        $crate::insert_chunked!($conn, $table, $rows; 64, 32, 16, 8, 4, 1)
+    };
+    // With the chunk sizes given, largest first, ending in 1.
+    ($conn:expr, $table:expr, $rows:expr; $($n:literal),+) => {{
         let mut rest = &$rows[..];
         let mut result: diesel::QueryResult<usize> = Ok(0);
         while !rest.is_empty() && result.is_ok() {
-            result = $crate::insert_chunked!(@largest $conn, $table, rest; 64, 32, 16, 8, 4, 1);
+            result = $crate::insert_chunked!(@largest $conn, $table, rest; $($n),+);
         }
         result
     }};
@@ -152,7 +156,8 @@ impl DbTarget {
                     "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};
                      PRAGMA journal_mode = WAL;
                      PRAGMA synchronous = FULL;
-                     PRAGMA foreign_keys = ON;"
+                     PRAGMA foreign_keys = ON;
+                     PRAGMA cache_size = -32768;"
                 ))?;
                 Ok(DbConn::Sqlite(conn))
             }
