@@ -12,7 +12,9 @@
 //! | [`money`] | `i64` minor units inside, decimal strings at the edges | — |
 //! | [`ledger`] | funds, accounts, entries, the §2 rules (pure), hash chain, balances, the group-commit writer | `money`, `db`, `audit`, `metrics` |
 //! | [`catalogue`] | fee items, versions, the exact-amount check (pure) and their storage | `db`, `audit`, `ledger`, `clock` |
-//! | [`payments`] | counter payments; today the card-data rules (full card numbers refused, ids masked) | `catalogue`, `ledger`, `db`, `audit`, `keys` |
+//! | [`payments`] | counter payments: intake, receipts, voids, refunds; card-data rules (full card numbers refused, ids masked) | `catalogue`, `ledger`, `db`, `audit`, `keys` |
+//! | [`bankfiles`] | bank-file readers: canonical records, declarative specs and the generic reader, camt.05x and MT940 (pure); all-or-nothing import | `money`; `db`, `audit` (import only) |
+//! | [`recon`] | reconciliation: the three-tier matcher (pure) | `bankfiles::records` |
 //! | [`auth`] | roles, API tokens (stored as SHA-256), treasury secrets | `db`, `audit`, `keys` |
 //! | [`audit`] | the append-only audit trail | `db` |
 //! | [`keys`] | the service's Ed25519 signing key and HMAC master key, in files | — |
@@ -23,12 +25,14 @@
 //! | [`http`] | actix app, one module per resource, problem+json errors | everything |
 //! | [`metrics`] | Prometheus counters and histograms | — |
 //!
-//! Domain cores — [`ledger::rules`], [`ledger::chain`], [`ledger::chart`], [`money`] — import
+//! Domain cores — [`ledger::rules`], [`ledger::chain`], [`ledger::chart`], [`money`],
+//! [`bankfiles::generic`], [`bankfiles::camt`], [`bankfiles::mt940`] — import
 //! neither actix nor diesel and carry most of the tests. Handlers parse the request into domain
 //! types, call one use case, and map the result; only [`http`] knows status codes.
 //!
-//! Still to come (see the open issues): payment intake, receipts, voids and refunds in
-//! [`payments`]; `settlement` (bank-file readers), `recon` (matcher, runs, day close), `treasury` (remittance files), `web` (staff pages).
+//! Still to come (see the open issues): reconciliation runs, exceptions and day close in
+//! [`recon`], `treasury`
+//! (remittance files), `web` (staff pages).
 
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -52,3 +56,4 @@ pub mod ledger;
 pub mod metrics;
 pub mod money;
 pub mod payments;
+pub mod recon;

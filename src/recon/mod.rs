@@ -1,0 +1,11 @@
+//! Nightly reconciliation: the ledger's payments against the acquirers' settlement detail and
+//! the collection account's statement, in three tiers (DESIGN §5).
+//!
+//! - [`matcher`]: the pure, deterministic matcher over in-memory records (no database, no
+//!   HTTP), property-tested.
+//!
+//! Runs, exceptions, day close and the report build on it (issue: reconciliation).
+//!
+//! Depends on: [`crate::bankfiles::records`].
+
+pub mod matcher;
