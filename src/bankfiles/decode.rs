@@ -10,6 +10,10 @@ use super::records::ReadError;
 use super::spec::{BomRule, Encoding};
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Longest line a delimited file may have: far above any bank's row, low enough that a file
+/// without line breaks cannot make the CSV reader hold it whole.
+pub const MAX_LINE_BYTES: u64 = 1 << 20;
 const GB18030_BOM: &[u8] = b"\x84\x31\x95\x33";
 
 /// Applies the spec's byte-order-mark rule at the start of `input`, consuming a mark that is
@@ -145,6 +149,16 @@ impl<R: BufRead> DecodingReader<R> {
                         io::ErrorKind::InvalidData,
                         "undecodable bytes",
                     ));
+                }
+                _ if self.column > MAX_LINE_BYTES => {
+                    self.failure = Some(ReadError::corrupt(
+                        self.line,
+                        Some(MAX_LINE_BYTES + 1),
+                        format!("a line longer than {MAX_LINE_BYTES} bytes"),
+                    ));
+                    self.out.clear();
+                    self.done = true;
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"));
                 }
                 encoding_rs::DecoderResult::InputEmpty | encoding_rs::DecoderResult::OutputFull => {
                     advance(

@@ -330,13 +330,32 @@ fn read_fixed<R: BufRead>(
     let mut buf = Vec::with_capacity(256);
     let mut line_no: u64 = 0;
     let mut eof_seen = false;
+    // No line is longer than the longest record and its CR LF: reading stops there, so a file
+    // without line breaks cannot make the reader hold it whole.
+    let longest = spec
+        .kinds
+        .iter()
+        .filter_map(|k| k.length)
+        .max()
+        .unwrap_or(0)
+        + 2;
     loop {
         buf.clear();
-        let n = input.read_until(b'\n', &mut buf)?;
+        let n = std::io::Read::take(&mut input, longest as u64 + 1).read_until(b'\n', &mut buf)?;
         if n == 0 {
             break;
         }
         line_no += 1;
+        if n > longest && buf.last() != Some(&b'\n') {
+            return Err(corrupt(
+                line_no,
+                Some((longest - 2) as u64 + 1),
+                format!(
+                    "a line longer than any record of this format ({} bytes)",
+                    longest - 2
+                ),
+            ));
+        }
         let mut line = buf.as_slice();
         let had_newline = line.last() == Some(&b'\n');
         if had_newline {
@@ -399,7 +418,19 @@ fn read_fixed<R: BufRead>(
             // character iteration.
             let lead = raw.iter().take_while(|b| **b == b' ').count();
             let raw = raw.get(lead..).unwrap_or_default().trim_ascii_end();
-            let text = decode_field(raw, spec.encoding).map_err(|offset| {
+            // Only text needs the file's encoding; numbers, dates, signs are ASCII or wrong.
+            let needs_decoding = matches!(
+                field.ty,
+                FieldType::Text | FieldType::Code | FieldType::MaskedCard
+            );
+            let decoded = if needs_decoding {
+                decode_field(raw, spec.encoding)
+            } else {
+                std::str::from_utf8(raw)
+                    .map(Cow::Borrowed)
+                    .map_err(|e| e.valid_up_to())
+            };
+            let text = decoded.map_err(|offset| {
                 corrupt(
                     line_no,
                     Some((field.start + lead + offset) as u64 + 1),
@@ -428,6 +459,23 @@ fn read_fixed<R: BufRead>(
         state.take(kind_index, values, line_no, sink)?;
     }
     Ok(())
+}
+
+/// A field that cannot be read; out of line, so the hot path stays small.
+#[cold]
+#[inline(never)]
+fn field_error(
+    kind: &Kind,
+    field: &Field,
+    line: u64,
+    byte: Option<u64>,
+    what: String,
+) -> ReadError {
+    corrupt(
+        line,
+        byte,
+        format!("{} field {}: {what}", kind.name, field.name),
+    )
 }
 
 fn classify_fixed(spec: &CompiledSpec, line: &[u8]) -> Option<usize> {
@@ -759,13 +807,7 @@ impl<'s> State<'s> {
         line: u64,
         byte: Option<u64>,
     ) -> Result<Value<'a>, ReadError> {
-        let bad = |what: String| {
-            corrupt(
-                line,
-                byte,
-                format!("{} field {}: {what}", kind.name, field.name),
-            )
-        };
+        let bad = |what: String| field_error(kind, field, line, byte, what);
         if let Some(expected) = &field.equals {
             if text.as_ref() != expected.as_str() {
                 return Err(bad(format!("'{text}' where the format says '{expected}'")));

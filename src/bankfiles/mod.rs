@@ -166,6 +166,26 @@ impl Registry {
         self.entries.iter().find(|(i, _)| i == id).map(|(_, r)| r)
     }
 
+    /// Reads `data` by `spec` without storing anything: the number of records, or why the file
+    /// is refused. (A dry run; also what the fuzz targets drive.)
+    pub fn check(
+        &self,
+        spec: &str,
+        file_name: Option<&str>,
+        data: &[u8],
+    ) -> Result<u64, ReadError> {
+        let reader = self
+            .get(spec)
+            .ok_or_else(|| ReadError::corrupt(1, None, format!("no spec '{spec}'")))?;
+        let mut records = 0u64;
+        let mut input = data;
+        reader.read(file_name, &mut input, &mut |_| {
+            records += 1;
+            Ok(())
+        })?;
+        Ok(records)
+    }
+
     /// What `GET /v1/settlement-specs` lists.
     pub fn list(&self) -> Vec<SpecInfo> {
         self.entries

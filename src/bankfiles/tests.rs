@@ -275,3 +275,96 @@ fn a_sink_that_stops_ends_the_read() {
     assert!(matches!(res, Err(ReadError::Stopped)));
     assert_eq!(n, 1);
 }
+
+/// Every input the fuzzers found a problem with (`tests/fuzz/regressions/<target>/*`), and
+/// every committed fixture of every spec, goes through every reader — without a file name and
+/// with one that fits each spec's pattern — and is read or refused without a panic.
+#[test]
+fn fuzz_regressions_are_refused_without_panic() {
+    const REGRESSIONS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fuzz/regressions");
+    const NAMES: &[(&str, &str)] = &[
+        (
+            "pos-settlement-fixed-width",
+            "POS_898440379930001_20261124.txt",
+        ),
+        ("onecard-settlement-csv", "YKT_310000000000021_20261124.csv"),
+        (
+            "collection-account-statement-csv",
+            "33050161234500001234_20261125_20261125.csv",
+        ),
+    ];
+    let registry = registry();
+    let specs: Vec<String> = registry.list().into_iter().map(|s| s.id).collect();
+    let mut files = Vec::new();
+    if let Ok(targets) = std::fs::read_dir(REGRESSIONS) {
+        for target in targets {
+            let target = target.unwrap().path();
+            if target.is_dir() {
+                files.extend(inputs(&target).into_iter().filter(|p| p.is_file()));
+            }
+        }
+    }
+    let regressions = files.len();
+    for spec in &specs {
+        let base = Path::new(FIXTURES).join(spec);
+        files.extend(inputs(&base.join("ok")));
+        files.extend(inputs(&base.join("bad")));
+    }
+    assert!(
+        files.len() - regressions >= 40,
+        "only {} fixtures",
+        files.len() - regressions
+    );
+    let mut panics = Vec::new();
+    for path in &files {
+        let data = std::fs::read(path).unwrap();
+        for spec in &specs {
+            let fitting = NAMES.iter().find(|(s, _)| s == spec).map(|(_, n)| *n);
+            let names = match fitting {
+                Some(n) => vec![None, Some(n)],
+                None => vec![None],
+            };
+            for name in names {
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let _ = registry.check(spec, name, &data);
+                }));
+                if outcome.is_err() {
+                    panics.push(format!("{} as {spec} ({name:?})", path.display()));
+                }
+            }
+        }
+    }
+    assert!(
+        panics.is_empty(),
+        "readers panicked on:\n{}",
+        panics.join("\n")
+    );
+}
+
+/// A file without line breaks is refused at its first line, without being held whole.
+#[test]
+fn endless_lines_are_refused() {
+    let registry = registry();
+    let mut pos = b"H898440379930001".to_vec();
+    pos.resize(3 << 20, b'0');
+    match registry.check("pos-settlement-fixed-width", None, &pos) {
+        Err(ReadError::Corrupt {
+            line: 1,
+            byte: Some(143),
+            message,
+        }) => {
+            assert!(message.contains("longer than any record"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut csv = "\u{feff}清算日期,".as_bytes().to_vec();
+    csv.resize(3 << 20, b'9');
+    match registry.check("onecard-settlement-csv", None, &csv) {
+        Err(ReadError::Corrupt {
+            line: 1, message, ..
+        }) => {
+            assert!(message.contains("longer than"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
