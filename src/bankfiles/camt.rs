@@ -1496,7 +1496,9 @@ mod tests {
     use super::*;
     use std::path::{Path, PathBuf};
 
-    const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/real-samples");
+    fn samples() -> PathBuf {
+        crate::bankfiles::real_samples_dir()
+    }
     const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
 
     fn run(xml: &[u8], msg: CamtMessage) -> (Result<CamtDocument, ReadError>, Vec<Record>) {
@@ -1574,7 +1576,7 @@ mod tests {
     #[test]
     fn real_sample_v02_exact_values() {
         let (res, recs) = run_file(
-            &Path::new(SAMPLES).join("camt053/fi-FI_camt_053_sample.xml"),
+            &samples().join("camt053/fi-FI_camt_053_sample.xml"),
             CamtMessage::Camt053,
         );
         let doc = res.unwrap();
@@ -1608,7 +1610,7 @@ mod tests {
     #[test]
     fn real_sample_v04_exact_values() {
         let (res, recs) = run_file(
-            &Path::new(SAMPLES)
+            &samples()
                 .join("camt054/postfinance-camt054-returns_p_ch5109000000250092291_1110097606_0_2020112500512470.xml"),
             CamtMessage::Camt054,
         );
@@ -1640,7 +1642,7 @@ mod tests {
     #[test]
     fn real_postfinance_closing_balance_leaves_out_forward_value_dated_entry() {
         let (res, recs) = run_file(
-            &Path::new(SAMPLES)
+            &samples()
                 .join("camt053/postfinance-camt.053_P_CH2909000000250094239_1110092698_0_2020112503071366.xml"),
             CamtMessage::Camt053,
         );
@@ -1658,7 +1660,7 @@ mod tests {
     #[test]
     fn real_samples_v08_refusal_messages() {
         let (res, _) = run_file(
-            &Path::new(SAMPLES).join("camt053/genkgo-camt053.v8.xml"),
+            &samples().join("camt053/genkgo-camt053.v8.xml"),
             CamtMessage::Camt053,
         );
         assert_eq!(
@@ -1667,7 +1669,7 @@ mod tests {
              at line 68); one statement's balances and entries must all be in one currency"
         );
         let (res, _) = run_file(
-            &Path::new(SAMPLES).join("camt054/genkgo-camt054.v8.xml"),
+            &samples().join("camt054/genkgo-camt054.v8.xml"),
             CamtMessage::Camt054,
         );
         assert_eq!(
@@ -1956,9 +1958,9 @@ mod tests {
 
     fn sample_dirs() -> Vec<(PathBuf, CamtMessage)> {
         vec![
-            (Path::new(SAMPLES).join("camt052"), CamtMessage::Camt052),
-            (Path::new(SAMPLES).join("camt053"), CamtMessage::Camt053),
-            (Path::new(SAMPLES).join("camt054"), CamtMessage::Camt054),
+            (samples().join("camt052"), CamtMessage::Camt052),
+            (samples().join("camt053"), CamtMessage::Camt053),
+            (samples().join("camt054"), CamtMessage::Camt054),
         ]
     }
 

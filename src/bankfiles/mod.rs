@@ -125,6 +125,18 @@ pub fn default_specs_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/bank-specs"))
 }
 
+/// Where the shared real sample files are (ISO 20022, MT940, BAI2 from public projects), for
+/// tests and tools: `ONECARD_REAL_SAMPLES`, else `../shared/real-samples` beside the source tree.
+pub fn real_samples_dir() -> PathBuf {
+    match std::env::var_os("ONECARD_REAL_SAMPLES") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/real-samples"
+        )),
+    }
+}
+
 impl Registry {
     /// Loads every `*.toml` in `dir` (sorted by name) and adds the built-in readers. A spec
     /// that cannot be used stops the start, naming the file.

@@ -1158,7 +1158,12 @@ fn structured(text: &str) -> Option<Vec<(u32, &str)>> {
 mod tests {
     use super::*;
 
-    const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/real-samples/mt940");
+    fn samples() -> String {
+        crate::bankfiles::real_samples_dir()
+            .join("mt940")
+            .display()
+            .to_string()
+    }
 
     fn read(input: &[u8]) -> (Result<Mt940Document, ReadError>, Vec<Record>) {
         let mut out = Vec::new();
@@ -1213,7 +1218,7 @@ mod tests {
     }
 
     fn sample_files() -> Vec<std::path::PathBuf> {
-        let mut files: Vec<_> = std::fs::read_dir(SAMPLES)
+        let mut files: Vec<_> = std::fs::read_dir(samples())
             .unwrap()
             .map(|e| e.unwrap().path())
             .collect();
@@ -1237,7 +1242,7 @@ mod tests {
 
     #[test]
     fn cmxl_sample_exact_bookings() {
-        let data = std::fs::read(format!("{SAMPLES}/mt940rs-full-cmxl-mt940_1.sta")).unwrap();
+        let data = std::fs::read(format!("{}/mt940rs-full-cmxl-mt940_1.sta", samples())).unwrap();
         let (res, out) = read(&data);
         assert_eq!(
             res.unwrap(),
@@ -1271,8 +1276,11 @@ mod tests {
 
     #[test]
     fn rabobank_and_betterplace_samples_exact_bookings() {
-        let data =
-            std::fs::read(format!("{SAMPLES}/mt940rs-full-jejik-rabobank-iban.sta")).unwrap();
+        let data = std::fs::read(format!(
+            "{}/mt940rs-full-jejik-rabobank-iban.sta",
+            samples()
+        ))
+        .unwrap();
         let (res, out) = read(&data);
         assert_eq!(
             res.unwrap(),
@@ -1299,7 +1307,8 @@ mod tests {
         assert_eq!(s[1].closing_minor, Some(93_000));
 
         let data = std::fs::read(format!(
-            "{SAMPLES}/mt940rs-full-betterplace-sepa_mt9401.sta"
+            "{}/mt940rs-full-betterplace-sepa_mt9401.sta",
+            samples()
         ))
         .unwrap();
         let (res, out) = read(&data);

@@ -7,7 +7,9 @@ use super::records::{ReadError, Record};
 use super::{default_specs_dir, Registry};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
-const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/real-samples");
+fn samples() -> PathBuf {
+    super::real_samples_dir()
+}
 
 fn registry() -> Registry {
     Registry::load(&default_specs_dir()).unwrap()
@@ -150,7 +152,7 @@ fn every_real_sample_parses_or_is_a_listed_refusal() {
         ("camt054", "camt.054"),
         ("mt940", "mt940"),
     ] {
-        for path in inputs(&Path::new(SAMPLES).join(folder)) {
+        for path in inputs(&samples().join(folder)) {
             seen += 1;
             let key = format!("{folder}/{}", path.file_name().unwrap().to_string_lossy());
             let (res, records) = read_path(&registry, spec, &path);
@@ -184,12 +186,16 @@ fn every_real_sample_parses_or_is_a_listed_refusal() {
         }
     }
     for (file, _) in &refusals {
-        if !Path::new(SAMPLES).join(file).exists() {
+        if !samples().join(file).exists() {
             failures.push(format!("refusals.tsv lists {file}, which is not a sample"));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert!(seen >= 30, "only {seen} samples found under {SAMPLES}");
+    assert!(
+        seen >= 30,
+        "only {seen} samples found under {} (set ONECARD_REAL_SAMPLES to the shared real-samples folder)",
+        samples().display()
+    );
 }
 
 /// The three interface descriptions' own examples, read through their specs.

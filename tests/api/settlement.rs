@@ -323,19 +323,16 @@ async fn concurrent_uploads_of_one_file_store_it_once() {
 #[actix_web::test]
 async fn real_samples_import_through_the_api() {
     let app = spawn_app().await;
-    let camt = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/real-samples/camt053/postfinance-camt.053_P_CH2909000000250094239_1110092698_0_2020112503071366.xml"
+    let samples = onecard::bankfiles::real_samples_dir();
+    let camt = std::fs::read(samples.join(
+        "camt053/postfinance-camt.053_P_CH2909000000250094239_1110092698_0_2020112503071366.xml",
     ))
     .expect("sample");
     let (status, body) = app.upload(Role::Finance, "spec=camt.053", camt).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["facts"]["version"], "camt.053.001.04");
-    let sta = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/real-samples/mt940/mt940rs-full-betterplace-sepa_mt9401.sta"
-    ))
-    .expect("sample");
+    let sta = std::fs::read(samples.join("mt940/mt940rs-full-betterplace-sepa_mt9401.sta"))
+        .expect("sample");
     let (status, body) = app.upload(Role::Finance, "spec=mt940", sta).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["totals"]["statements"], 26);
