@@ -101,6 +101,8 @@ fn import_from_the_command_line_is_all_or_nothing() {
     let db = TestDb::new();
     let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
     let good = format!("{fixtures}/pos-settlement-fixed-width/ok/POS_898440379930001_20261124.txt");
+    // PostgreSQL is migrated explicitly, as in production.
+    assert!(onecard(&db, &["migrate"]).status.success());
     // The spec is found from the file name.
     let out = onecard(&db, &["import", &good]);
     assert!(
