@@ -58,6 +58,11 @@ enum Command {
     },
     /// Recompute the hash chain and every balance; exit 1 if anything disagrees.
     Verify,
+    /// Close and seal a business day that is over (YYYY-MM-DD); prints the sealed day.
+    CloseDay {
+        /// The business date.
+        date: String,
+    },
     /// Import a settlement file or bank statement, all or nothing; exit 2 if it is refused.
     Import {
         /// Spec id (see `GET /v1/settlement-specs`); chosen by the file name when omitted.
@@ -274,6 +279,28 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Import { spec, name, file } => import(config, spec, name, &file),
+        Command::CloseDay { date } => {
+            let date = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+                .map_err(|_| format!("'{date}' is not a date YYYY-MM-DD"))?;
+            let auto_migrate = matches!(config.database, DbTarget::Sqlite(_));
+            let ctx = AppContext::open(config, auto_migrate).map_err(|e| e.to_string())?;
+            let today =
+                onecard::clock::business_date(chrono::Utc::now(), ctx.config.business_day_cutoff);
+            let day = actix_web::rt::System::new()
+                .block_on(onecard::recon::days::close(
+                    &ctx.writer,
+                    ctx.keys.clone(),
+                    date,
+                    today,
+                    "cli".into(),
+                ))
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&day).map_err(|e| e.to_string())?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Verify => {
             let auto_migrate = matches!(config.database, DbTarget::Sqlite(_));
             let ctx = AppContext::open(config, auto_migrate).map_err(|e| e.to_string())?;

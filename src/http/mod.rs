@@ -7,6 +7,7 @@
 //! May depend on: everything else in the crate.
 
 pub mod catalogue;
+pub mod days;
 pub mod extract;
 pub mod health;
 pub mod ledger;
@@ -33,6 +34,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     catalogue::routes(cfg);
     payments::routes(cfg);
     settlement::routes(cfg);
+    days::routes(cfg);
 }
 
 /// Starts the server on an already-bound listener (port 0 in tests).

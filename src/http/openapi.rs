@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{catalogue, health, ledger, payments, settlement};
+use super::{catalogue, days, health, ledger, payments, settlement};
 
 struct BearerAuth;
 
@@ -44,6 +44,8 @@ impl Modify for BearerAuth {
         settlement::upload,
         settlement::get,
         settlement::specs,
+        days::get,
+        days::close,
     ),
     modifiers(&BearerAuth)
 )]

@@ -102,6 +102,24 @@ pub fn account_totals(conn: &mut DbConn, code: &str) -> Result<(i64, i64), DbErr
         .unwrap_or((0, 0)))
 }
 
+/// How many stored entries are dated `date`, and the chain hash of the last of them.
+pub fn day_tail(conn: &mut DbConn, date: NaiveDate) -> Result<(i64, Option<[u8; 32]>), DbError> {
+    let count: i64 = ledger_entries::table
+        .filter(ledger_entries::business_date.eq(date))
+        .count()
+        .get_result(conn)?;
+    let last: Option<Vec<u8>> = ledger_entries::table
+        .filter(ledger_entries::business_date.eq(date))
+        .order(ledger_entries::seq.desc())
+        .select(ledger_entries::hash)
+        .first(conn)
+        .optional()?;
+    Ok((
+        count,
+        last.and_then(|h| <[u8; 32]>::try_from(h.as_slice()).ok()),
+    ))
+}
+
 /// Is the business day closed?
 pub fn is_day_closed(conn: &mut DbConn, date: NaiveDate) -> Result<bool, DbError> {
     let status: Option<String> = business_days::table

@@ -245,6 +245,25 @@ impl<'a> Batch<'a> {
         Ok(posted)
     }
 
+    /// The day's ledger as it stands in this batch — entries dated `date` that are stored and
+    /// those posted by earlier jobs of the batch — as (count, chain hash of the last of them;
+    /// the genesis hash for a day without entries), and marks the day closed for the rest of
+    /// the batch. The caller records the close in the same job; every later batch reads it.
+    pub fn close_day(&mut self, date: NaiveDate) -> Result<(i64, [u8; 32]), DbError> {
+        let (stored, stored_last) = repo::day_tail(self.conn()?, date)?;
+        let pending: Vec<&PostedEntry> = self
+            .entries
+            .iter()
+            .filter(|e| e.entry.business_date == date)
+            .collect();
+        let last = match pending.last() {
+            Some(e) => e.hash,
+            None => stored_last.unwrap_or(chain::GENESIS_HASH),
+        };
+        self.closed_days.insert(date, true);
+        Ok((stored + pending.len() as i64, last))
+    }
+
     fn is_day_closed(&mut self, date: NaiveDate) -> Result<bool, DbError> {
         if let Some(closed) = self.closed_days.get(&date) {
             return Ok(*closed);
@@ -293,6 +312,8 @@ impl<'a> Batch<'a> {
         self.head_hash = mark.head_hash;
         self.interfund_receivable_minor = mark.interfund_receivable_minor;
         self.entries.truncate(mark.entries);
+        // A rewound job may have closed a day: read day states afresh.
+        self.closed_days.clear();
     }
 }
 

@@ -4,8 +4,11 @@
 //! - [`matcher`]: the pure, deterministic matcher over in-memory records (no database, no
 //!   HTTP), property-tested.
 //!
-//! Runs, exceptions, day close and the report build on it (issue: reconciliation).
+//! - [`days`]: business days, and the close that seals them.
+//!
+//! Runs, exceptions and the report build on the matcher (issue: reconciliation).
 //!
 //! Depends on: [`crate::bankfiles::records`].
 
+pub mod days;
 pub mod matcher;

@@ -145,3 +145,25 @@ fn import_from_the_command_line_is_all_or_nothing() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--spec"));
 }
+
+#[test]
+fn close_day_from_the_command_line() {
+    let db = TestDb::new();
+    assert!(onecard(&db, &["migrate"]).status.success());
+    let out = onecard(&db, &["close-day", "2020-01-02"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let day: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        (day["status"].as_str(), day["closed_by"].as_str()),
+        (Some("closed"), Some("cli"))
+    );
+    assert!(day["seal"].as_str().is_some_and(|s| !s.is_empty()));
+    let today = onecard::clock::today().to_string();
+    let out = onecard(&db, &["close-day", &today]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has not ended yet"));
+}

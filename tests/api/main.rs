@@ -6,6 +6,7 @@ mod support;
 
 mod catalogue;
 mod cli;
+mod days;
 mod http_api;
 mod ledger_store;
 mod migrations;

@@ -1,0 +1,2 @@
+DROP TRIGGER business_days_closed_stays_closed ON business_days;
+DROP TRIGGER business_days_no_delete ON business_days;

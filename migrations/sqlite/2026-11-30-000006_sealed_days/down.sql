@@ -1,0 +1,2 @@
+DROP TRIGGER business_days_closed_stays_closed;
+DROP TRIGGER business_days_no_delete;

@@ -1,0 +1,77 @@
+//! `/v1/days/{date}`: a business day's state, and closing (sealing) it. Finance and
+//! supervisors close; finance, supervisors and auditors read.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use chrono::{NaiveDate, Utc};
+
+use super::extract::Caller;
+use super::problem::ApiError;
+use crate::app::AppContext;
+use crate::auth::Role;
+use crate::recon::days::{self, CloseError};
+
+/// Registers the routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/days/{date}", web::get().to(get))
+        .route("/v1/days/{date}/close", web::post().to(close));
+}
+
+impl From<CloseError> for ApiError {
+    fn from(e: CloseError) -> Self {
+        match e {
+            CloseError::NotOver(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "day_not_over",
+                "The day is not over",
+                e.to_string(),
+            ),
+            CloseError::Db(db) => db.into(),
+        }
+    }
+}
+
+fn parse_date(text: &str) -> Result<NaiveDate, ApiError> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        ApiError::invalid(
+            Some("date".into()),
+            format!("'{text}' is not a date YYYY-MM-DD"),
+        )
+    })
+}
+
+/// A day: `{date, status, entries, last_entry_hash, seal}`. For an open day the figures are
+/// live; for a closed day they are the sealed ones.
+#[utoipa::path(get, path = "/v1/days/{date}", tag = "days", params(("date" = String, Path)),
+    responses((status = 200, body = days::Day), (status = 422)), security(("bearer" = [])))]
+pub async fn get(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    date: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Finance, Role::Supervisor, Role::Auditor])?;
+    let date = parse_date(&date)?;
+    let ctx = ctx.into_inner();
+    let day =
+        web::block(move || -> Result<_, ApiError> { Ok(days::get(&mut *ctx.conn()?, date)?) })
+            .await??;
+    Ok(HttpResponse::Ok().json(day))
+}
+
+/// Closes and seals a day that is over: no entry dated in it is accepted afterwards. The seal
+/// is the base64 Ed25519 signature of `onecard-day-seal\n<date>\n<last_entry_hash>\n<entries>`,
+/// checkable with the key from `GET /v1/signing-key`. Closing a closed day answers it unchanged.
+#[utoipa::path(post, path = "/v1/days/{date}/close", tag = "days", params(("date" = String, Path)),
+    responses((status = 200, body = days::Day), (status = 409, description = "day_not_over")),
+    security(("bearer" = [])))]
+pub async fn close(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    date: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.require(&[Role::Finance, Role::Supervisor])?.actor();
+    let date = parse_date(&date)?;
+    let today = crate::clock::business_date(Utc::now(), ctx.config.business_day_cutoff);
+    let day = days::close(&ctx.writer, ctx.keys.clone(), date, today, actor).await?;
+    Ok(HttpResponse::Ok().json(day))
+}

@@ -1,0 +1,185 @@
+//! Business days: their state, and the close that seals them.
+//!
+//! Closing a day is a ledger-writer job, so it runs under the chain-head lock like every
+//! posting: it counts the day's entries (stored, and any posted earlier in the same batch),
+//! takes the chain hash of the last of them, signs
+//! `onecard-day-seal\n<date>\n<last_entry_hash as lowercase hex>\n<entries>` with the service's
+//! Ed25519 key, and records the day closed. From then on the ledger rules refuse any entry
+//! dated in that day, and the database refuses to change the closed row.
+//!
+//! Depends on: `ledger` (writer, repo), `keys`, `audit`, `db`, `clock`.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::audit::{self, AuditEvent};
+use crate::db::schema::business_days;
+use crate::db::{DbConn, DbError};
+use crate::keys::ServiceKeys;
+use crate::ledger::repo;
+use crate::ledger::writer::{LedgerWriter, WriteError};
+
+/// A business day as `GET /v1/days/{date}` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Day {
+    /// The date (Asia/Shanghai).
+    #[schema(value_type = String, example = "2026-11-24")]
+    pub date: NaiveDate,
+    /// `open` or `closed`.
+    pub status: String,
+    /// Ledger entries dated that day.
+    pub entries: i64,
+    /// Chain hash of the last of them (lowercase hex; 64 zeros for a day without entries).
+    pub last_entry_hash: String,
+    /// Base64 Ed25519 signature of the seal message, once closed.
+    pub seal: Option<String>,
+    /// When it was closed (UTC).
+    #[schema(value_type = Option<String>)]
+    pub closed_at: Option<NaiveDateTime>,
+    /// Who closed it.
+    pub closed_by: Option<String>,
+}
+
+/// Why a day cannot be closed.
+#[derive(Debug, thiserror::Error)]
+pub enum CloseError {
+    /// The day has not ended yet (today or later, by the business-day clock).
+    #[error("{0} has not ended yet: a day is closed once its business day is over")]
+    NotOver(NaiveDate),
+    /// Storage failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// The exact bytes a day's seal signs.
+pub fn seal_message(date: NaiveDate, last_entry_hash_hex: &str, entries: i64) -> String {
+    format!(
+        "onecard-day-seal\n{}\n{last_entry_hash_hex}\n{entries}",
+        date.format("%Y-%m-%d")
+    )
+}
+
+/// The day as it stands: recorded figures for a closed day, live ones for an open day.
+pub fn get(conn: &mut DbConn, date: NaiveDate) -> Result<Day, DbError> {
+    let row: Option<(
+        String,
+        Option<i64>,
+        Option<Vec<u8>>,
+        Option<String>,
+        Option<NaiveDateTime>,
+        Option<String>,
+    )> = business_days::table
+        .find(date)
+        .select((
+            business_days::status,
+            business_days::entries,
+            business_days::last_entry_hash,
+            business_days::seal,
+            business_days::closed_at,
+            business_days::closed_by,
+        ))
+        .first(conn)
+        .optional()?;
+    match row {
+        Some((status, Some(entries), Some(hash), seal, closed_at, closed_by))
+            if status == "closed" =>
+        {
+            Ok(Day {
+                date,
+                status,
+                entries,
+                last_entry_hash: hex::encode(hash),
+                seal,
+                closed_at,
+                closed_by,
+            })
+        }
+        _ => {
+            let (entries, last) = repo::day_tail(conn, date)?;
+            Ok(Day {
+                date,
+                status: "open".into(),
+                entries,
+                last_entry_hash: hex::encode(last.unwrap_or(crate::ledger::chain::GENESIS_HASH)),
+                seal: None,
+                closed_at: None,
+                closed_by: None,
+            })
+        }
+    }
+}
+
+/// Closes and seals `date`. Closing a closed day again answers the day as it was sealed.
+/// `today` is the current business date: only days before it can be closed.
+pub async fn close(
+    writer: &LedgerWriter,
+    keys: Arc<ServiceKeys>,
+    date: NaiveDate,
+    today: NaiveDate,
+    actor: String,
+) -> Result<Day, WriteError<CloseError>> {
+    if date >= today {
+        return Err(WriteError::Rejected(CloseError::NotOver(date)));
+    }
+    writer
+        .submit(move |batch| -> Result<Day, CloseError> {
+            if let Some(day) = closed(batch.conn()?, date)? {
+                return Ok(day);
+            }
+            let now = batch.now();
+            let (entries, last) = batch.close_day(date)?;
+            let hash_hex = hex::encode(last);
+            let seal = base64::engine::general_purpose::STANDARD
+                .encode(keys.sign(seal_message(date, &hash_hex, entries).as_bytes()));
+            let conn = batch.conn()?;
+            let values = (
+                business_days::status.eq("closed"),
+                business_days::entries.eq(Some(entries)),
+                business_days::last_entry_hash.eq(Some(last.to_vec())),
+                business_days::seal.eq(Some(seal.clone())),
+                business_days::closed_at.eq(Some(now)),
+                business_days::closed_by.eq(Some(actor.clone())),
+            );
+            let updated = diesel::update(business_days::table.find(date))
+                .set(values.clone())
+                .execute(conn)
+                .map_err(DbError::from)?;
+            if updated == 0 {
+                diesel::insert_into(business_days::table)
+                    .values((business_days::business_date.eq(date), values))
+                    .execute(conn)
+                    .map_err(DbError::from)?;
+            }
+            let day = Day {
+                date,
+                status: "closed".into(),
+                entries,
+                last_entry_hash: hash_hex,
+                seal: Some(seal),
+                closed_at: Some(now),
+                closed_by: Some(actor.clone()),
+            };
+            audit::record_at(
+                conn,
+                AuditEvent {
+                    actor: &actor,
+                    action: "day.close",
+                    subject: &format!("day:{date}"),
+                    before: Some(serde_json::json!({"status": "open"})),
+                    after: serde_json::to_value(&day).ok(),
+                },
+                now,
+            )?;
+            Ok(day)
+        })
+        .await
+}
+
+fn closed(conn: &mut DbConn, date: NaiveDate) -> Result<Option<Day>, DbError> {
+    let day = get(conn, date)?;
+    Ok((day.status == "closed").then_some(day))
+}
