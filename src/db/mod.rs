@@ -157,7 +157,8 @@ impl DbTarget {
                      PRAGMA journal_mode = WAL;
                      PRAGMA synchronous = FULL;
                      PRAGMA foreign_keys = ON;
-                     PRAGMA cache_size = -32768;"
+                     PRAGMA cache_size = -32768;
+                     PRAGMA temp_store = MEMORY;"
                 ))?;
                 Ok(DbConn::Sqlite(conn))
             }
