@@ -39,7 +39,12 @@ fn main() {
         let t = Instant::now();
         let mut by_key: HashMap<&str, i64> = HashMap::with_capacity(input.lines.len());
         for l in &input.lines {
-            let key = l.record.own_ref.as_deref().or(l.record.rrn.as_deref()).unwrap_or("");
+            let key = l
+                .record
+                .own_ref
+                .as_deref()
+                .or(l.record.rrn.as_deref())
+                .unwrap_or("");
             by_key.insert(key, l.record.gross_minor);
         }
         let mut agree = 0u64;

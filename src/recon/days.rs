@@ -63,16 +63,19 @@ pub fn seal_message(date: NaiveDate, last_entry_hash_hex: &str, entries: i64) ->
     )
 }
 
+/// status, entries, last hash, seal, closed at, closed by.
+type DayRow = (
+    String,
+    Option<i64>,
+    Option<Vec<u8>>,
+    Option<String>,
+    Option<NaiveDateTime>,
+    Option<String>,
+);
+
 /// The day as it stands: recorded figures for a closed day, live ones for an open day.
 pub fn get(conn: &mut DbConn, date: NaiveDate) -> Result<Day, DbError> {
-    let row: Option<(
-        String,
-        Option<i64>,
-        Option<Vec<u8>>,
-        Option<String>,
-        Option<NaiveDateTime>,
-        Option<String>,
-    )> = business_days::table
+    let row: Option<DayRow> = business_days::table
         .find(date)
         .select((
             business_days::status,
