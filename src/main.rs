@@ -58,6 +58,12 @@ enum Command {
     },
     /// Recompute the hash chain and every balance; exit 1 if anything disagrees.
     Verify,
+    /// Reconcile a business date (YYYY-MM-DD): match, store outcomes and exceptions; prints the run.
+    Reconcile {
+        /// The business date.
+        #[arg(long)]
+        date: String,
+    },
     /// Close and seal a business day that is over (YYYY-MM-DD); prints the sealed day.
     CloseDay {
         /// The business date.
@@ -279,6 +285,28 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Import { spec, name, file } => import(config, spec, name, &file),
+        Command::Reconcile { date } => {
+            let date = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+                .map_err(|_| format!("'{date}' is not a date YYYY-MM-DD"))?;
+            let auto_migrate = matches!(config.database, DbTarget::Sqlite(_));
+            let ctx = AppContext::open(config, auto_migrate).map_err(|e| e.to_string())?;
+            let mut conn = ctx.conn().map_err(|e| e.to_string())?;
+            eprintln!("reconciling {date}…");
+            let started = std::time::Instant::now();
+            let run =
+                onecard::recon::runs::run(&mut conn, date, "cli").map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&run).map_err(|e| e.to_string())?
+            );
+            eprintln!(
+                "run {} in {:.2} s: {} open exception(s)",
+                run.id,
+                started.elapsed().as_secs_f64(),
+                run.open_exceptions
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::CloseDay { date } => {
             let date = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
                 .map_err(|_| format!("'{date}' is not a date YYYY-MM-DD"))?;

@@ -107,6 +107,7 @@ diesel::table! {
 diesel::joinable!(ledger_postings -> ledger_entries (entry_seq));
 diesel::joinable!(ledger_postings -> accounts (account_code));
 diesel::joinable!(account_balances -> accounts (account_code));
+diesel::joinable!(payment_cards -> payments (payment_id));
 
 diesel::table! {
     fee_items (code, version) {
@@ -300,6 +301,54 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    recon_runs (id) {
+        id -> Text,
+        business_date -> Date,
+        summary -> Text,
+        balance -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    recon_outcomes (id) {
+        id -> BigInt,
+        run_id -> Text,
+        business_date -> Date,
+        category -> Text,
+        subject -> Text,
+        payment_id -> Nullable<Text>,
+        settlement_record_id -> Nullable<BigInt>,
+        void_record_id -> Nullable<BigInt>,
+        file_id -> Nullable<Text>,
+        booking_id -> Nullable<BigInt>,
+        ledger_minor -> Nullable<BigInt>,
+        settlement_minor -> Nullable<BigInt>,
+        note -> Text,
+        active -> Bool,
+    }
+}
+
+diesel::table! {
+    recon_exceptions (id) {
+        id -> Text,
+        run_id -> Text,
+        business_date -> Date,
+        kind -> Text,
+        payment_id -> Nullable<Text>,
+        settlement_record_id -> Nullable<BigInt>,
+        file_id -> Nullable<Text>,
+        booking_id -> Nullable<BigInt>,
+        ledger_minor -> Nullable<BigInt>,
+        settlement_minor -> Nullable<BigInt>,
+        suggested_action -> Text,
+        status -> Text,
+        active -> Bool,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     refunds,
     accounts,
@@ -322,4 +371,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     settlement_records,
     bank_statements,
     statement_bookings,
+    recon_runs,
+    recon_outcomes,
+    recon_exceptions,
 );

@@ -26,6 +26,13 @@ impl From<CloseError> for ApiError {
                 "The day is not over",
                 e.to_string(),
             ),
+            CloseError::OpenExceptions(ref ids) => ApiError::new(
+                StatusCode::CONFLICT,
+                "open_exceptions",
+                "Open reconciliation exceptions",
+                e.to_string(),
+            )
+            .with("open_exceptions", ids.clone()),
             CloseError::Db(db) => db.into(),
         }
     }
@@ -62,7 +69,7 @@ pub async fn get(
 /// is the base64 Ed25519 signature of `onecard-day-seal\n<date>\n<last_entry_hash>\n<entries>`,
 /// checkable with the key from `GET /v1/signing-key`. Closing a closed day answers it unchanged.
 #[utoipa::path(post, path = "/v1/days/{date}/close", tag = "days", params(("date" = String, Path)),
-    responses((status = 200, body = days::Day), (status = 409, description = "day_not_over")),
+    responses((status = 200, body = days::Day), (status = 409, description = "day_not_over, open_exceptions")),
     security(("bearer" = [])))]
 pub async fn close(
     ctx: web::Data<AppContext>,

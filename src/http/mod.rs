@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod openapi;
 pub mod payments;
 pub mod problem;
+pub mod reconciliation;
 pub mod settlement;
 
 use std::net::TcpListener;
@@ -35,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     payments::routes(cfg);
     settlement::routes(cfg);
     days::routes(cfg);
+    reconciliation::routes(cfg);
 }
 
 /// Starts the server on an already-bound listener (port 0 in tests).

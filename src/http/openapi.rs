@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{catalogue, days, health, ledger, payments, settlement};
+use super::{catalogue, days, health, ledger, payments, reconciliation, settlement};
 
 struct BearerAuth;
 
@@ -46,6 +46,9 @@ impl Modify for BearerAuth {
         settlement::specs,
         days::get,
         days::close,
+        reconciliation::create,
+        reconciliation::get,
+        reconciliation::exceptions,
     ),
     modifiers(&BearerAuth)
 )]

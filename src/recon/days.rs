@@ -4,7 +4,8 @@
 //! posting: it counts the day's entries (stored, and any posted earlier in the same batch),
 //! takes the chain hash of the last of them, signs
 //! `onecard-day-seal\n<date>\n<last_entry_hash as lowercase hex>\n<entries>` with the service's
-//! Ed25519 key, and records the day closed. From then on the ledger rules refuse any entry
+//! Ed25519 key, and records the day closed. While a reconciliation exception of the day is open
+//! the close is refused. From then on the ledger rules refuse any entry
 //! dated in that day, and the database refuses to change the closed row.
 //!
 //! Depends on: `ledger` (writer, repo), `keys`, `audit`, `db`, `clock`.
@@ -17,7 +18,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::audit::{self, AuditEvent};
-use crate::db::schema::business_days;
+use crate::db::schema::{business_days, recon_exceptions};
 use crate::db::{DbConn, DbError};
 use crate::keys::ServiceKeys;
 use crate::ledger::repo;
@@ -50,6 +51,9 @@ pub enum CloseError {
     /// The day has not ended yet (today or later, by the business-day clock).
     #[error("{0} has not ended yet: a day is closed once its business day is over")]
     NotOver(NaiveDate),
+    /// Reconciliation exceptions of the day are still open (their ids, first 100).
+    #[error("{} reconciliation exception(s) of the day are still open", .0.len())]
+    OpenExceptions(Vec<String>),
     /// Storage failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -132,6 +136,18 @@ pub async fn close(
         .submit(move |batch| -> Result<Day, CloseError> {
             if let Some(day) = closed(batch.conn()?, date)? {
                 return Ok(day);
+            }
+            let open: Vec<String> = recon_exceptions::table
+                .filter(recon_exceptions::business_date.eq(date))
+                .filter(recon_exceptions::active.eq(true))
+                .filter(recon_exceptions::status.ne("resolved"))
+                .select(recon_exceptions::id)
+                .order(recon_exceptions::id)
+                .limit(100)
+                .load(batch.conn()?)
+                .map_err(DbError::from)?;
+            if !open.is_empty() {
+                return Err(CloseError::OpenExceptions(open));
             }
             let now = batch.now();
             let (entries, last) = batch.close_day(date)?;

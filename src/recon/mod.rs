@@ -6,9 +6,12 @@
 //!
 //! - [`days`]: business days, and the close that seals them.
 //!
-//! Runs, exceptions and the report build on the matcher (issue: reconciliation).
+//! - [`runs`]: a run — load the date's records, match, store outcomes and exceptions.
+//!
+//! Resolving exceptions, the report and the nightly job build on these (issue: reconciliation).
 //!
 //! Depends on: [`crate::bankfiles::records`].
 
 pub mod days;
 pub mod matcher;
+pub mod runs;

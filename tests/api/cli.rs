@@ -147,7 +147,7 @@ fn import_from_the_command_line_is_all_or_nothing() {
 }
 
 #[test]
-fn close_day_from_the_command_line() {
+fn reconcile_and_close_day_from_the_command_line() {
     let db = TestDb::new();
     assert!(onecard(&db, &["migrate"]).status.success());
     let out = onecard(&db, &["close-day", "2020-01-02"]);

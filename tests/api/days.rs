@@ -139,3 +139,49 @@ async fn only_a_day_that_is_over_can_be_closed() {
     assert_eq!(body["last_entry_hash"], "0".repeat(64));
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn a_day_with_open_exceptions_stays_open() {
+    let app = spawn_app().await;
+    let day = yesterday() - Duration::days(1);
+    {
+        use onecard::db::schema::{recon_exceptions as ex, recon_runs as runs};
+        let mut conn = app.ctx.conn().expect("conn");
+        let conn: &mut DbConn = &mut conn;
+        diesel::insert_into(runs::table)
+            .values((
+                runs::id.eq("rr_test"),
+                runs::business_date.eq(day),
+                runs::summary.eq("{}"),
+                runs::balance.eq("{}"),
+                runs::created_at.eq(chrono::Utc::now().naive_utc()),
+                runs::created_by.eq("test"),
+            ))
+            .execute(conn)
+            .expect("run");
+        diesel::insert_into(ex::table)
+            .values((
+                ex::id.eq("ex_test"),
+                ex::run_id.eq("rr_test"),
+                ex::business_date.eq(day),
+                ex::kind.eq("missing_in_settlement"),
+                ex::suggested_action.eq("ask the acquirer"),
+                ex::status.eq("open"),
+                ex::active.eq(true),
+            ))
+            .execute(conn)
+            .expect("exception");
+    }
+    let (status, _, body) = app
+        .post(Role::Finance, &format!("/v1/days/{day}/close"), &json!({}))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("open_exceptions")),
+        "{body}"
+    );
+    assert_eq!(body["open_exceptions"], json!(["ex_test"]));
+    let (_, state) = app.get(Role::Finance, &format!("/v1/days/{day}")).await;
+    assert_eq!(state["status"], "open");
+    app.stop().await;
+}

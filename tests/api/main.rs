@@ -11,5 +11,6 @@ mod http_api;
 mod ledger_store;
 mod migrations;
 mod payments;
+mod reconciliation;
 mod roles;
 mod settlement;

@@ -6,11 +6,7 @@ use serde_json::{json, Value};
 use crate::support::{spawn_app, TestApp};
 
 async fn with_demo(app: &TestApp) {
-    let ctx = app.ctx.clone();
-    actix_web::web::block(move || onecard::demo::load(&ctx).map(|_| ()))
-        .await
-        .expect("block")
-        .expect("demo data");
+    app.load_demo().await;
 }
 
 fn bank_payment(amount: &str) -> Value {

@@ -38,6 +38,9 @@ async fn each_route_admits_exactly_its_roles() {
         ("GET", "/v1/settlement-specs", vec![F, S, A]),
         ("GET", "/v1/days/2020-01-01", vec![F, S, A]),
         ("POST", "/v1/days/2020-01-01/close", vec![F, S]),
+        ("POST", "/v1/reconciliations", vec![F]),
+        ("GET", "/v1/reconciliations/rr_x", vec![F, S, A]),
+        ("GET", "/v1/reconciliations/rr_x/exceptions", vec![F, S, A]),
     ];
     for (method, path, allowed) in &matrix {
         let send = |token: Option<&str>| {

@@ -194,6 +194,15 @@ impl TestApp {
         )
     }
 
+    /// Loads the demo catalogue (and the opening appropriation).
+    pub async fn load_demo(&self) {
+        let ctx = self.ctx.clone();
+        actix_web::web::block(move || onecard::demo::load(&ctx).map(|_| ()))
+            .await
+            .expect("block")
+            .expect("demo data");
+    }
+
     /// POST a file's bytes to `/v1/settlement-files` with `query` (`spec=…&name=…`).
     pub async fn upload(
         &self,

@@ -1,0 +1,3 @@
+DROP TABLE recon_exceptions;
+DROP TABLE recon_outcomes;
+DROP TABLE recon_runs;

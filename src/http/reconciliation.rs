@@ -1,0 +1,131 @@
+//! `/v1/reconciliations`: run the nightly matching for a date, read a run and its exceptions.
+//! Finance runs; finance, supervisors and auditors read.
+
+use actix_web::{web, HttpResponse};
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::extract::{ApiJson, ApiQuery, Caller};
+use super::ledger::{page_limit, Page, Paged};
+use super::problem::ApiError;
+use crate::app::AppContext;
+use crate::auth::Role;
+use crate::recon::runs::{self, ExceptionRow};
+
+/// Who may read runs.
+pub const RUN_READERS: [Role; 3] = [Role::Finance, Role::Supervisor, Role::Auditor];
+
+/// Registers the routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/reconciliations", web::post().to(create))
+        .route("/v1/reconciliations/{id}", web::get().to(get))
+        .route(
+            "/v1/reconciliations/{id}/exceptions",
+            web::get().to(exceptions),
+        );
+}
+
+/// `{business_date}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunRequest {
+    /// The business date to reconcile.
+    #[schema(value_type = String, example = "2026-11-24")]
+    pub business_date: NaiveDate,
+}
+
+/// Runs the reconciliation of a business date: matches the ledger's payments against the
+/// imported settlement files and the collection account's statement, stores the outcomes and
+/// opens an exception for each disagreement. Running it again for the same date and inputs
+/// gives the same summary (and replaces the previous run's outcomes).
+#[utoipa::path(post, path = "/v1/reconciliations", tag = "reconciliation", request_body = RunRequest,
+    responses((status = 201, body = runs::Run), (status = 422)), security(("bearer" = [])))]
+pub async fn create(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    body: ApiJson<RunRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.require(&[Role::Finance])?.actor();
+    let request = body.into_inner()?;
+    let ctx = ctx.into_inner();
+    let run = web::block(move || -> Result<_, ApiError> {
+        Ok(runs::run(&mut *ctx.conn()?, request.business_date, &actor)?)
+    })
+    .await??;
+    Ok(HttpResponse::Created().json(run))
+}
+
+/// One run: `{id, business_date, summary, balance, open_exceptions}`.
+#[utoipa::path(get, path = "/v1/reconciliations/{id}", tag = "reconciliation", params(("id" = String, Path)),
+    responses((status = 200, body = runs::Run), (status = 404)), security(("bearer" = [])))]
+pub async fn get(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&RUN_READERS)?;
+    let id = id.into_inner();
+    let ctx = ctx.into_inner();
+    let lookup = id.clone();
+    let found =
+        web::block(move || -> Result<_, ApiError> { Ok(runs::get(&mut *ctx.conn()?, &lookup)?) })
+            .await??;
+    found
+        .map(|run| HttpResponse::Ok().json(run))
+        .ok_or_else(|| ApiError::not_found(format!("no reconciliation {id}")))
+}
+
+/// A run's exceptions, paged: `{id, kind, payment_id, settlement_record_id, ledger_amount,
+/// settlement_amount, status, suggested_action}`.
+#[utoipa::path(get, path = "/v1/reconciliations/{id}/exceptions", tag = "reconciliation",
+    params(("id" = String, Path), ("limit" = Option<i64>, Query), ("after" = Option<String>, Query)),
+    responses((status = 200), (status = 404)), security(("bearer" = [])))]
+pub async fn exceptions(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    id: web::Path<String>,
+    page: ApiQuery<Page>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&RUN_READERS)?;
+    let limit = page_limit(page.0.limit)?;
+    let after = page.0.after;
+    let id = id.into_inner();
+    let ctx = ctx.into_inner();
+    let lookup = id.clone();
+    let found = web::block(move || -> Result<_, ApiError> {
+        let conn = &mut *ctx.conn()?;
+        if runs::get(conn, &lookup)?.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(runs::exceptions(
+            conn,
+            &lookup,
+            after.as_deref(),
+            limit,
+        )?))
+    })
+    .await??;
+    let items: Vec<ExceptionRow> =
+        found.ok_or_else(|| ApiError::not_found(format!("no reconciliation {id}")))?;
+    let next = (items.len() as i64 == limit)
+        .then(|| items.last().map(|e| e.id.clone()))
+        .flatten();
+    let items: Vec<serde_json::Value> = items
+        .into_iter()
+        .map(|e| {
+            serde_json::json!({
+                "id": e.id,
+                "kind": e.kind,
+                "payment_id": e.payment_id,
+                "settlement_record_id": e.settlement_record_id,
+                "file_id": e.file_id,
+                "booking_id": e.booking_id,
+                "ledger_amount": e.ledger_minor.map(crate::money::format_minor),
+                "settlement_amount": e.settlement_minor.map(crate::money::format_minor),
+                "status": e.status,
+                "suggested_action": e.suggested_action,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(Paged { items, next }))
+}

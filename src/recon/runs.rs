@@ -1,0 +1,533 @@
+//! Reconciliation runs: load the day's records from the database, match them
+//! ([`super::matcher`]), and store the outcomes and exceptions in one transaction.
+//!
+//! A run of date D loads the payments of D−1, D and D+1 (a payment pairs across the cut-off),
+//! the settlement lines and files dated D and D+1, the collection account's bookings dated D to
+//! D+2 (files are paid on T+1), the statement closing balance for D and the ledger's 1002.01 as
+//! of D. Only the outcomes the matcher says belong to D are stored: the next night's run owns the
+//! rest. A re-run replaces the date's active outcomes and exceptions (kept, inactive, for the
+//! record); the database's partial unique indexes forbid a settlement line or a payment in two
+//! active outcomes.
+//!
+//! Depends on: [`super::matcher`], `db`, `audit`, `clock`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::matcher::{
+    reconcile, BalanceCheck, Booking, Channel, LedgerPayment, LedgerRefund, MatchInput,
+    MatchResult, SettlementFile, SettlementLine, Summary,
+};
+use crate::audit::{self, AuditEvent};
+use crate::bankfiles::records::{Direction, SettlementKind, SettlementRecord, StatementBooking};
+use crate::clock::SHANGHAI;
+use crate::db::schema::{
+    account_day_totals, bank_statements, payment_cards, payments, recon_exceptions, recon_outcomes,
+    recon_runs, refunds, settlement_files, settlement_records, statement_bookings,
+};
+use crate::db::{DbConn, DbError};
+use crate::insert_chunked;
+
+/// The collection account in the ledger.
+const COLLECTION_BANK: &str = "1002.01";
+
+/// A stored run, as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Run {
+    /// `rr_` and random hex.
+    pub id: String,
+    /// The business date reconciled.
+    #[schema(value_type = String)]
+    pub business_date: NaiveDate,
+    /// Counts per outcome, with the API's names.
+    #[schema(value_type = Object)]
+    pub summary: serde_json::Value,
+    /// The balance tier: statement closing balance against ledger 1002.01.
+    #[schema(value_type = Object)]
+    pub balance: serde_json::Value,
+    /// Open exceptions of this run.
+    pub open_exceptions: i64,
+    /// When it ran (UTC).
+    #[schema(value_type = String)]
+    pub created_at: NaiveDateTime,
+    /// Who ran it.
+    pub created_by: String,
+}
+
+/// One exception as `GET /v1/reconciliations/{id}/exceptions` lists it.
+#[derive(Debug, Clone, Serialize, Queryable, Selectable, utoipa::ToSchema)]
+#[diesel(table_name = recon_exceptions)]
+pub struct ExceptionRow {
+    /// `ex_` and random hex.
+    pub id: String,
+    /// The outcome category (`amount_mismatch`, `missing_in_settlement`, …).
+    pub kind: String,
+    /// The payment concerned, if any.
+    pub payment_id: Option<String>,
+    /// The settlement line concerned, if any.
+    pub settlement_record_id: Option<i64>,
+    /// The settlement file concerned (cash tier), if any.
+    pub file_id: Option<String>,
+    /// The bank booking concerned (cash tier), if any.
+    pub booking_id: Option<i64>,
+    /// The ledger's amount in fen, where one applies.
+    pub ledger_minor: Option<i64>,
+    /// The settlement's or bank's amount in fen, where one applies.
+    pub settlement_minor: Option<i64>,
+    /// What the operator should do.
+    pub suggested_action: String,
+    /// `open` (resolutions come with the exceptions API).
+    pub status: String,
+}
+
+fn new_id(prefix: &str) -> Result<String, DbError> {
+    let bytes = crate::keys::random_bytes::<10>()
+        .map_err(|e| DbError::Connect(format!("no randomness: {e}")))?;
+    Ok(format!("{prefix}_{}", hex::encode(bytes)))
+}
+
+fn beijing(text: &str) -> Option<NaiveDateTime> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&SHANGHAI).naive_local())
+}
+
+type PaymentRow = (
+    String,
+    String,
+    String,
+    NaiveDate,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
+type RecordRow = (
+    i64,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+    i64,
+    String,
+    NaiveDateTime,
+    NaiveDate,
+    Option<String>,
+    Option<String>,
+);
+
+type BookingRow = (
+    i64,
+    String,
+    i64,
+    String,
+    String,
+    NaiveDate,
+    Option<NaiveDate>,
+    String,
+    i64,
+    bool,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
+
+/// Everything the matcher needs for `date`, from the database.
+pub fn load(conn: &mut DbConn, date: NaiveDate) -> Result<MatchInput, DbError> {
+    let before = date - Duration::days(1);
+    let after = date + Duration::days(1);
+    let rows: Vec<PaymentRow> = payments::table
+        .inner_join(payment_cards::table)
+        .filter(payments::business_date.between(before, after))
+        .select((
+            payments::id,
+            payments::reference,
+            payments::channel,
+            payments::business_date,
+            payments::amount_minor,
+            payments::status,
+            payment_cards::merchant_id,
+            payment_cards::terminal_id,
+            payment_cards::batch_no,
+            payment_cards::trace_no,
+            payment_cards::rrn,
+            payment_cards::serial,
+            payment_cards::txn_time,
+        ))
+        .order(payments::id)
+        .load(conn)?;
+    let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let mut refunds_by_payment: BTreeMap<String, Vec<LedgerRefund>> = BTreeMap::new();
+    for chunk in ids.chunks(500) {
+        let found: Vec<(String, String, i64, Option<NaiveDateTime>)> = refunds::table
+            .filter(refunds::payment_id.eq_any(chunk))
+            .filter(refunds::status.eq("approved"))
+            .select((
+                refunds::id,
+                refunds::payment_id,
+                refunds::amount_minor,
+                refunds::approved_at,
+            ))
+            .load(conn)?;
+        for (id, payment_id, amount_minor, approved_at) in found {
+            let approved_on = approved_at
+                .map(|t| t.and_utc().with_timezone(&SHANGHAI).date_naive())
+                .unwrap_or(date);
+            refunds_by_payment
+                .entry(payment_id)
+                .or_default()
+                .push(LedgerRefund {
+                    id,
+                    amount_minor,
+                    approved_on,
+                });
+        }
+    }
+    let payments_in: Vec<LedgerPayment> = rows
+        .into_iter()
+        .map(|r| LedgerPayment {
+            refunds: refunds_by_payment.remove(&r.0).unwrap_or_default(),
+            txn_time: beijing(&r.12).unwrap_or_else(|| r.3.and_time(chrono::NaiveTime::MIN)),
+            id: r.0,
+            reference: r.1,
+            channel: if r.2 == "one_card" {
+                Channel::OneCard
+            } else {
+                Channel::BankCard
+            },
+            business_date: r.3,
+            amount_minor: r.4,
+            voided: r.5 == "voided",
+            merchant: r.6,
+            terminal: r.7,
+            batch: r.8,
+            trace: r.9,
+            rrn: r.10,
+            serial: r.11,
+        })
+        .collect();
+    let files: Vec<(String, String, Option<String>, Option<NaiveDate>)> = settlement_files::table
+        .filter(settlement_files::produces.eq("settlement"))
+        .filter(settlement_files::settlement_date.between(date, after))
+        .select((
+            settlement_files::id,
+            settlement_files::spec,
+            settlement_files::merchant,
+            settlement_files::settlement_date,
+        ))
+        .order(settlement_files::id)
+        .load(conn)?;
+    let file_ids: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+    let records: Vec<RecordRow> = settlement_records::table
+        .filter(settlement_records::file_id.eq_any(&file_ids))
+        .select((
+            settlement_records::id,
+            settlement_records::file_id,
+            settlement_records::line_no,
+            settlement_records::kind,
+            settlement_records::merchant,
+            settlement_records::terminal,
+            settlement_records::batch,
+            settlement_records::trace,
+            settlement_records::rrn,
+            settlement_records::gross_minor,
+            settlement_records::fee_minor,
+            settlement_records::net_minor,
+            settlement_records::currency,
+            settlement_records::txn_time,
+            settlement_records::settlement_date,
+            settlement_records::original_ref,
+            settlement_records::own_ref,
+        ))
+        .order(settlement_records::id)
+        .load(conn)?;
+    let mut nets: BTreeMap<&str, (i64, u64)> = BTreeMap::new();
+    for r in &records {
+        let e = nets
+            .entry(
+                files
+                    .iter()
+                    .find(|f| f.0 == r.1)
+                    .map_or("", |f| f.0.as_str()),
+            )
+            .or_default();
+        e.0 += r.11;
+        e.1 += 1;
+    }
+    let files_in: Vec<SettlementFile> = files
+        .iter()
+        .map(|(id, spec, merchant, settlement_date)| {
+            let (net_minor, lines) = nets.get(id.as_str()).copied().unwrap_or((0, 0));
+            SettlementFile {
+                file_id: id.clone(),
+                channel: if spec == "onecard-settlement-csv" {
+                    Channel::OneCard
+                } else {
+                    Channel::BankCard
+                },
+                merchant: merchant.clone().unwrap_or_default(),
+                settlement_date: settlement_date.unwrap_or(date),
+                net_minor,
+                lines,
+            }
+        })
+        .collect();
+    let lines: Vec<SettlementLine> = records
+        .into_iter()
+        .map(|r| SettlementLine {
+            id: r.0,
+            file_id: r.1,
+            record: SettlementRecord {
+                line: u64::try_from(r.2).unwrap_or(0),
+                kind: SettlementKind::parse(&r.3).unwrap_or(SettlementKind::Adjustment),
+                merchant: r.4,
+                terminal: r.5,
+                batch: r.6,
+                trace: r.7,
+                rrn: r.8,
+                auth_code: None,
+                masked_card: None,
+                gross_minor: r.9,
+                fee_minor: r.10,
+                net_minor: r.11,
+                currency: r.12,
+                txn_time: r.13,
+                settlement_date: r.14,
+                original_ref: r.15,
+                own_ref: r.16,
+            },
+        })
+        .collect();
+    let booking_rows: Vec<BookingRow> = statement_bookings::table
+        .filter(statement_bookings::booking_date.between(date, date + Duration::days(2)))
+        .select((
+            statement_bookings::id,
+            statement_bookings::file_id,
+            statement_bookings::line_no,
+            statement_bookings::account,
+            statement_bookings::currency,
+            statement_bookings::booking_date,
+            statement_bookings::value_date,
+            statement_bookings::direction,
+            statement_bookings::amount_minor,
+            statement_bookings::reversal,
+            statement_bookings::bank_ref,
+            statement_bookings::narrative,
+            statement_bookings::counterparty_account,
+            statement_bookings::counterparty_name,
+            statement_bookings::balance_after_minor,
+        ))
+        .order(statement_bookings::id)
+        .load(conn)?;
+    let bookings: Vec<Booking> = booking_rows
+        .into_iter()
+        .map(|b| Booking {
+            id: b.0,
+            file_id: b.1,
+            booking: StatementBooking {
+                line: u64::try_from(b.2).unwrap_or(0),
+                account: b.3,
+                currency: b.4,
+                booking_date: b.5,
+                value_date: b.6,
+                direction: if b.7 == "credit" {
+                    Direction::Credit
+                } else {
+                    Direction::Debit
+                },
+                amount_minor: b.8,
+                reversal: b.9,
+                bank_ref: b.10,
+                narrative: b.11,
+                counterparty_account: b.12,
+                counterparty_name: b.13,
+                balance_after_minor: b.14,
+            },
+        })
+        .collect();
+    let statement_closing_minor: Option<i64> = bank_statements::table
+        .filter(bank_statements::to_date.eq(date))
+        .filter(bank_statements::closing_minor.is_not_null())
+        .order(bank_statements::id.desc())
+        .select(bank_statements::closing_minor)
+        .first::<Option<i64>>(conn)
+        .optional()?
+        .flatten();
+    let totals: Vec<(i64, i64)> = account_day_totals::table
+        .filter(account_day_totals::account_code.eq(COLLECTION_BANK))
+        .filter(account_day_totals::business_date.le(date))
+        .select((
+            account_day_totals::debit_minor,
+            account_day_totals::credit_minor,
+        ))
+        .load(conn)?;
+    let ledger_1002_01_minor = totals.iter().map(|(d, c)| d - c).sum();
+    Ok(MatchInput {
+        business_date: date,
+        payments: payments_in,
+        lines,
+        files: files_in,
+        bookings,
+        statement_closing_minor,
+        ledger_1002_01_minor,
+    })
+}
+
+fn summary_json(summary: &Summary) -> serde_json::Value {
+    serde_json::to_value(summary).unwrap_or_default()
+}
+
+fn balance_json(balance: &BalanceCheck) -> serde_json::Value {
+    serde_json::to_value(balance).unwrap_or_default()
+}
+
+/// Runs the reconciliation of `date` and stores it: one transaction.
+pub fn run(conn: &mut DbConn, date: NaiveDate, actor: &str) -> Result<Run, DbError> {
+    let input = load(conn, date)?;
+    let result: MatchResult = reconcile(&input);
+    drop(input);
+    let now = Utc::now().naive_utc();
+    let run_id = new_id("rr")?;
+    conn.transaction::<_, DbError, _>(|conn| {
+        diesel::update(recon_outcomes::table.filter(recon_outcomes::business_date.eq(date)))
+            .filter(recon_outcomes::active.eq(true))
+            .set(recon_outcomes::active.eq(false))
+            .execute(conn)?;
+        diesel::update(recon_exceptions::table.filter(recon_exceptions::business_date.eq(date)))
+            .filter(recon_exceptions::active.eq(true))
+            .set(recon_exceptions::active.eq(false))
+            .execute(conn)?;
+        let summary = summary_json(&result.summary);
+        let balance = balance_json(&result.balance);
+        diesel::insert_into(recon_runs::table)
+            .values((
+                recon_runs::id.eq(&run_id),
+                recon_runs::business_date.eq(date),
+                recon_runs::summary.eq(summary.to_string()),
+                recon_runs::balance.eq(balance.to_string()),
+                recon_runs::created_at.eq(now),
+                recon_runs::created_by.eq(actor),
+            ))
+            .execute(conn)?;
+        let mut outcome_rows = Vec::new();
+        let mut exception_rows = Vec::new();
+        for o in result.outcomes.iter().filter(|o| o.counted) {
+            outcome_rows.push((
+                recon_outcomes::run_id.eq(run_id.clone()),
+                recon_outcomes::business_date.eq(date),
+                recon_outcomes::category.eq(o.category.as_str()),
+                recon_outcomes::subject.eq(serde_json::to_value(o.subject)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()),
+                recon_outcomes::payment_id.eq(o.payment_id.clone()),
+                recon_outcomes::settlement_record_id.eq(o.line_id),
+                recon_outcomes::void_record_id.eq(o.void_line_id),
+                recon_outcomes::file_id.eq(o.file_id.clone()),
+                recon_outcomes::booking_id.eq(o.booking_id),
+                recon_outcomes::ledger_minor.eq(o.ledger_minor),
+                recon_outcomes::settlement_minor.eq(o.settlement_minor),
+                recon_outcomes::note.eq(o.note),
+                recon_outcomes::active.eq(true),
+            ));
+            if o.category.is_exception() {
+                exception_rows.push((
+                    recon_exceptions::id.eq(new_id("ex")?),
+                    recon_exceptions::run_id.eq(run_id.clone()),
+                    recon_exceptions::business_date.eq(date),
+                    recon_exceptions::kind.eq(o.category.as_str()),
+                    recon_exceptions::payment_id.eq(o.payment_id.clone()),
+                    recon_exceptions::settlement_record_id.eq(o.line_id),
+                    recon_exceptions::file_id.eq(o.file_id.clone()),
+                    recon_exceptions::booking_id.eq(o.booking_id),
+                    recon_exceptions::ledger_minor.eq(o.ledger_minor),
+                    recon_exceptions::settlement_minor.eq(o.settlement_minor),
+                    recon_exceptions::suggested_action.eq(o.action.unwrap_or("investigate")),
+                    recon_exceptions::status.eq("open"),
+                    recon_exceptions::active.eq(true),
+                ));
+            }
+        }
+        insert_chunked!(conn, recon_outcomes::table, outcome_rows)?;
+        insert_chunked!(conn, recon_exceptions::table, exception_rows)?;
+        audit::record_at(
+            conn,
+            AuditEvent {
+                actor,
+                action: "reconciliation.run",
+                subject: &format!("reconciliation:{run_id}"),
+                before: None,
+                after: Some(serde_json::json!({"business_date": date, "summary": summary, "balance": balance})),
+            },
+            now,
+        )?;
+        Ok(())
+    })?;
+    get(conn, &run_id)?.ok_or_else(|| DbError::Connect("the run just stored is gone".into()))
+}
+
+/// A stored run.
+pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Run>, DbError> {
+    let row: Option<(String, NaiveDate, String, String, NaiveDateTime, String)> = recon_runs::table
+        .find(id)
+        .select((
+            recon_runs::id,
+            recon_runs::business_date,
+            recon_runs::summary,
+            recon_runs::balance,
+            recon_runs::created_at,
+            recon_runs::created_by,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((id, business_date, summary, balance, created_at, created_by)) = row else {
+        return Ok(None);
+    };
+    let open_exceptions: i64 = recon_exceptions::table
+        .filter(recon_exceptions::run_id.eq(&id))
+        .filter(recon_exceptions::status.ne("resolved"))
+        .count()
+        .get_result(conn)?;
+    Ok(Some(Run {
+        id,
+        business_date,
+        summary: serde_json::from_str(&summary).unwrap_or_default(),
+        balance: serde_json::from_str(&balance).unwrap_or_default(),
+        open_exceptions,
+        created_at,
+        created_by,
+    }))
+}
+
+/// A run's exceptions in id order, `limit` after `after`.
+pub fn exceptions(
+    conn: &mut DbConn,
+    run_id: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ExceptionRow>, DbError> {
+    let base = recon_exceptions::table
+        .filter(recon_exceptions::run_id.eq(run_id))
+        .filter(recon_exceptions::id.gt(after.unwrap_or("").to_string()))
+        .select(ExceptionRow::as_select())
+        .order(recon_exceptions::id)
+        .limit(limit);
+    Ok(base.load(conn)?)
+}

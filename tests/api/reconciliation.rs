@@ -1,0 +1,227 @@
+//! A reconciliation run from the API: payments taken at the counter, the acquirer's file
+//! imported, the run's summary and exceptions; a re-run gives the same summary.
+
+use chrono::{Datelike, NaiveDate};
+use diesel::prelude::*;
+use onecard::auth::Role;
+use onecard::db::schema::recon_outcomes;
+use onecard::db::DbConn;
+use serde_json::json;
+
+use crate::support::{spawn_app, TestApp};
+
+async fn pay(app: &TestApp, trace: &str, rrn: &str, today: NaiveDate) -> String {
+    let body = json!({
+        "channel": "bank_card", "department": "D03", "window": "W03",
+        "lines": [{"fee_code": "ZR-BDC-01", "quantity": 1, "amount": "80.00"}],
+        "amount": "80.00",
+        "card": {"merchant_id": "898440379930001", "terminal_id": "11002001", "batch_no": "000001",
+                 "trace_no": trace, "rrn": rrn, "auth_code": "890123",
+                 "masked_pan": "622848******0123", "txn_time": format!("{today}T09:30:15+08:00")}
+    });
+    let mut res = app
+        .client
+        .post(app.url("/v1/payments"))
+        .bearer_auth(app.token(Role::Clerk))
+        .insert_header(("content-type", "application/json"))
+        .insert_header(("Idempotency-Key", format!("recon-{trace}")))
+        .send_body(body.to_string())
+        .await
+        .expect("request");
+    let bytes = res.body().await.expect("body");
+    let paid: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!(res.status().as_u16(), 201, "{paid}");
+    paid["id"].as_str().expect("id").to_string()
+}
+
+/// One POS detail line (ASCII only), 142 bytes.
+fn detail(today: NaiveDate, trace: &str, rrn: &str, amount: i64, fee: i64) -> String {
+    format!(
+        "D{:02}{:02}093015110020010000010{trace:0>5}{rrn:0>12}890123622848******0123   01S001{amount:012}+{fee:010}+{:012}{:32}",
+        today.month(),
+        today.day(),
+        amount - fee,
+        ""
+    )
+}
+
+#[actix_web::test]
+async fn a_run_reports_each_disagreement_once_and_reruns_the_same() {
+    let app = spawn_app().await;
+    app.load_demo().await;
+    let today = onecard::clock::today();
+    let mut ids = Vec::new();
+    for (trace, rrn) in [("01", "451"), ("02", "452"), ("03", "453"), ("04", "454")] {
+        ids.push(
+            pay(
+                &app,
+                &format!("0000{trace}"),
+                &format!("000000000{rrn}"),
+                today,
+            )
+            .await,
+        );
+    }
+    // The acquirer settles 1 and 2 as taken, 3 at 81.00, not 4, and one sale we never took.
+    let lines = [
+        detail(today, "00001", "000000000451", 8000, 5),
+        detail(today, "00002", "000000000452", 8000, 5),
+        detail(today, "00003", "000000000453", 8100, 5),
+        detail(today, "00099", "000000000499", 1500, 1),
+    ];
+    let header = format!(
+        "H898440379930001{}{:<40}156000001",
+        today.format("%Y%m%d"),
+        "TEST"
+    );
+    let purchases: i64 = 8000 + 8000 + 8100 + 1500;
+    let net: i64 = purchases - 16;
+    let trailer = format!("T{:08}{purchases:016}{:016}+{net:016}", lines.len(), 0);
+    let file = [header]
+        .into_iter()
+        .chain(lines)
+        .chain([trailer])
+        .map(|l| l + "\r\n")
+        .collect::<String>();
+    let (status, imported) = app
+        .upload(
+            Role::Finance,
+            "spec=pos-settlement-fixed-width",
+            file.into_bytes(),
+        )
+        .await;
+    assert_eq!(status, 201, "{imported}");
+
+    let (status, _, run) = app
+        .post(
+            Role::Finance,
+            "/v1/reconciliations",
+            &json!({"business_date": today.to_string()}),
+        )
+        .await;
+    assert_eq!(status, 201, "{run}");
+    let summary = run["summary"].clone();
+    assert_eq!(summary["matched"], 2, "{run}");
+    assert_eq!(summary["amount_mismatch"], 1, "{run}");
+    assert_eq!(summary["missing_in_settlement"], 1, "{run}");
+    assert_eq!(summary["missing_in_ledger"], 1, "{run}");
+    let expected_exceptions: u64 = [
+        "amount_mismatch",
+        "missing_in_settlement",
+        "missing_in_ledger",
+        "duplicate_in_settlement",
+        "void_settled",
+        "cash_mismatch",
+        "cash_missing",
+    ]
+    .iter()
+    .map(|k| summary[*k].as_u64().unwrap_or(0))
+    .sum();
+    let id = run["id"].as_str().expect("id").to_string();
+    let (status, listed) = app
+        .get(
+            Role::Auditor,
+            &format!("/v1/reconciliations/{id}/exceptions"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let items = listed["items"].as_array().expect("items");
+    assert_eq!(items.len() as u64, expected_exceptions, "{listed}");
+    let mismatch = items
+        .iter()
+        .find(|e| e["kind"] == "amount_mismatch")
+        .expect("mismatch");
+    assert_eq!(
+        (
+            mismatch["ledger_amount"].as_str(),
+            mismatch["settlement_amount"].as_str()
+        ),
+        (Some("80.00"), Some("81.00"))
+    );
+    assert_eq!(mismatch["payment_id"], ids[2].as_str());
+    let missing = items
+        .iter()
+        .find(|e| e["kind"] == "missing_in_settlement")
+        .expect("missing");
+    assert_eq!(missing["payment_id"], ids[3].as_str());
+    assert!(items.iter().all(|e| e["status"] == "open"
+        && e["suggested_action"]
+            .as_str()
+            .is_some_and(|a| !a.is_empty())));
+    let (status, got) = app
+        .get(Role::Supervisor, &format!("/v1/reconciliations/{id}"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(got["open_exceptions"].as_u64(), Some(expected_exceptions));
+
+    // Again: the same summary; only the new run's outcomes are active.
+    let (status, _, again) = app
+        .post(
+            Role::Finance,
+            "/v1/reconciliations",
+            &json!({"business_date": today.to_string()}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(again["summary"], summary);
+    assert_ne!(again["id"], run["id"]);
+    let mut conn = app.ctx.conn().expect("conn");
+    let conn: &mut DbConn = &mut conn;
+    let active_runs: Vec<String> = recon_outcomes::table
+        .filter(recon_outcomes::active.eq(true))
+        .select(recon_outcomes::run_id)
+        .distinct()
+        .load(conn)
+        .expect("load");
+    assert_eq!(
+        active_runs,
+        vec![again["id"].as_str().expect("id").to_string()]
+    );
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn bad_run_requests_are_clear() {
+    let app = spawn_app().await;
+    let (status, _, body) = app
+        .post(
+            Role::Finance,
+            "/v1/reconciliations",
+            &json!({"business_date": "2026-13-01"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("invalid_request")),
+        "{body}"
+    );
+    let (status, _, body) = app
+        .post(
+            Role::Finance,
+            "/v1/reconciliations",
+            &json!({"date": "2026-11-01"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("invalid_request")),
+        "{body}"
+    );
+    let (status, _) = app.get(Role::Finance, "/v1/reconciliations/rr_nope").await;
+    assert_eq!(status, 404);
+    let (status, _) = app
+        .get(Role::Finance, "/v1/reconciliations/rr_nope/exceptions")
+        .await;
+    assert_eq!(status, 404);
+    // An empty day reconciles to nothing.
+    let (status, _, run) = app
+        .post(
+            Role::Finance,
+            "/v1/reconciliations",
+            &json!({"business_date": "2020-01-01"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{run}");
+    assert_eq!(run["summary"]["matched"], 0);
+    app.stop().await;
+}
