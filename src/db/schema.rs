@@ -346,6 +346,15 @@ diesel::table! {
         suggested_action -> Text,
         status -> Text,
         active -> Bool,
+        resolution -> Nullable<Text>,
+        note -> Nullable<Text>,
+        matched_payment_id -> Nullable<Text>,
+        matched_record_id -> Nullable<BigInt>,
+        resolved_by_token -> Nullable<Text>,
+        resolved_by -> Nullable<Text>,
+        resolved_at -> Nullable<Timestamp>,
+        approved_by -> Nullable<Text>,
+        approved_at -> Nullable<Timestamp>,
     }
 }
 

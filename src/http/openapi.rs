@@ -49,6 +49,8 @@ impl Modify for BearerAuth {
         reconciliation::create,
         reconciliation::get,
         reconciliation::exceptions,
+        reconciliation::resolve,
+        reconciliation::approve,
     ),
     modifiers(&BearerAuth)
 )]

@@ -10,7 +10,9 @@ use super::ledger::{page_limit, Page, Paged};
 use super::problem::ApiError;
 use crate::app::AppContext;
 use crate::auth::Role;
+use crate::recon::exceptions::{self, ExceptionError, Resolve};
 use crate::recon::runs::{self, ExceptionRow};
+use actix_web::http::StatusCode;
 
 /// Who may read runs.
 pub const RUN_READERS: [Role; 3] = [Role::Finance, Role::Supervisor, Role::Auditor];
@@ -22,7 +24,73 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/reconciliations/{id}/exceptions",
             web::get().to(exceptions),
-        );
+        )
+        .route("/v1/exceptions/{id}/resolve", web::post().to(resolve))
+        .route("/v1/exceptions/{id}/approve", web::post().to(approve));
+}
+
+impl From<ExceptionError> for ApiError {
+    fn from(e: ExceptionError) -> Self {
+        let detail = e.to_string();
+        match e {
+            ExceptionError::NotFound(_) => ApiError::not_found(detail),
+            ExceptionError::Invalid(_) => ApiError::invalid(None, detail),
+            ExceptionError::NotAllowed(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "exception_not_open",
+                "Exception not in a state for this",
+                detail,
+            ),
+            ExceptionError::SamePerson => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "same_person",
+                "A second person is needed",
+                detail,
+            ),
+            ExceptionError::Db(db) => db.into(),
+        }
+    }
+}
+
+/// Resolves an exception: `{action, note}` with `action` one of `manual_match` (with
+/// `payment_id` / `settlement_record_id`), `write_off` (then awaiting a second person's
+/// approval), `bank_claim`, `accept_timing`.
+#[utoipa::path(post, path = "/v1/exceptions/{id}/resolve", tag = "reconciliation", params(("id" = String, Path)),
+    request_body = Resolve,
+    responses((status = 200, body = exceptions::ExceptionState), (status = 404), (status = 409, description = "exception_not_open"), (status = 422)),
+    security(("bearer" = [])))]
+pub async fn resolve(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: ApiJson<Resolve>,
+) -> Result<HttpResponse, ApiError> {
+    let by = caller.require(&[Role::Finance, Role::Supervisor])?.clone();
+    let request = body.into_inner()?;
+    let ctx = ctx.into_inner();
+    let state = web::block(move || -> Result<_, ApiError> {
+        Ok(exceptions::resolve(&mut *ctx.conn()?, &id, &request, &by)?)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(state))
+}
+
+/// Approves a proposed write-off; the approver must not be the proposer (403 `same_person`).
+#[utoipa::path(post, path = "/v1/exceptions/{id}/approve", tag = "reconciliation", params(("id" = String, Path)),
+    responses((status = 200, body = exceptions::ExceptionState), (status = 403, description = "same_person"), (status = 404), (status = 409)),
+    security(("bearer" = [])))]
+pub async fn approve(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let by = caller.require(&[Role::Finance, Role::Supervisor])?.clone();
+    let ctx = ctx.into_inner();
+    let state = web::block(move || -> Result<_, ApiError> {
+        Ok(exceptions::approve(&mut *ctx.conn()?, &id, &by)?)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(state))
 }
 
 /// `{business_date}`.

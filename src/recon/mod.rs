@@ -8,10 +8,14 @@
 //!
 //! - [`runs`]: a run — load the date's records, match, store outcomes and exceptions.
 //!
-//! Resolving exceptions, the report and the nightly job build on these (issue: reconciliation).
+//! - [`exceptions`]: working exceptions — manual match, write-off with a second person's
+//!   approval, bank claim, accept as timing.
+//!
+//! The report and the nightly job build on these (issue: reconciliation).
 //!
 //! Depends on: [`crate::bankfiles::records`].
 
 pub mod days;
+pub mod exceptions;
 pub mod matcher;
 pub mod runs;

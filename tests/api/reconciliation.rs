@@ -127,6 +127,7 @@ async fn a_run_reports_each_disagreement_once_and_reruns_the_same() {
     assert_eq!(status, 200);
     let items = listed["items"].as_array().expect("items");
     assert_eq!(items.len() as u64, expected_exceptions, "{listed}");
+    let first_exception = items[0]["id"].as_str().expect("id").to_string();
     let mismatch = items
         .iter()
         .find(|e| e["kind"] == "amount_mismatch")
@@ -177,6 +178,149 @@ async fn a_run_reports_each_disagreement_once_and_reruns_the_same() {
         active_runs,
         vec![again["id"].as_str().expect("id").to_string()]
     );
+
+    // Work the new run's exceptions; the replaced run's cannot be worked any more.
+    let new_id = again["id"].as_str().expect("id").to_string();
+    let (_, listed) = app
+        .get(
+            Role::Finance,
+            &format!("/v1/reconciliations/{new_id}/exceptions"),
+        )
+        .await;
+    let items = listed["items"].as_array().expect("items").clone();
+    let find = |kind: &str| -> String {
+        items
+            .iter()
+            .find(|e| e["kind"] == kind)
+            .and_then(|e| e["id"].as_str())
+            .expect(kind)
+            .to_string()
+    };
+    let resolve = |id: String, body: serde_json::Value| {
+        let app = &app;
+        async move {
+            app.post(
+                Role::Finance,
+                &format!("/v1/exceptions/{id}/resolve"),
+                &body,
+            )
+            .await
+        }
+    };
+    let (status, _, body) = resolve(
+        first_exception,
+        json!({"action": "bank_claim", "note": "x"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("exception_not_open")),
+        "{body}"
+    );
+
+    let mismatch = find("amount_mismatch");
+    let (status, _, body) = resolve(
+        mismatch.clone(),
+        json!({"action": "bank_claim", "note": "acquirer settled 81.00 for an 80.00 sale"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["status"].as_str(), body["resolved_by"].as_str()),
+        (Some("resolved"), Some("finance:test-finance"))
+    );
+    let (status, _, body) = resolve(
+        mismatch,
+        json!({"action": "accept_timing", "note": "again"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("exception_not_open")),
+        "{body}"
+    );
+
+    let missing = find("missing_in_settlement");
+    let (status, _, body) = resolve(
+        missing.clone(),
+        json!({"action": "write_off", "note": "  "}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("invalid_request")),
+        "{body}"
+    );
+    let (status, _, body) = resolve(
+        missing.clone(),
+        json!({"action": "write_off", "note": "card declined after capture"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("awaiting_approval")),
+        "{body}"
+    );
+    let approve = format!("/v1/exceptions/{missing}/approve");
+    let (status, _, body) = app.post(Role::Finance, &approve, &json!({})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("same_person")),
+        "{body}"
+    );
+    let (status, _, body) = app.post(Role::Supervisor, &approve, &json!({})).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("resolved")),
+        "{body}"
+    );
+    assert_eq!(body["approved_by"], "supervisor:test-supervisor");
+
+    let orphan = find("missing_in_ledger");
+    let (status, _, body) = resolve(
+        orphan.clone(),
+        json!({"action": "manual_match", "note": "n"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("invalid_request")),
+        "{body}"
+    );
+    let (status, _, body) = resolve(
+        orphan,
+        json!({"action": "manual_match", "note": "paid at window 5", "payment_id": ids[3]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["matched_payment_id"], ids[3].as_str());
+    let worked = [
+        "amount_mismatch",
+        "missing_in_settlement",
+        "missing_in_ledger",
+    ];
+    for rest in items
+        .iter()
+        .filter(|e| !worked.contains(&e["kind"].as_str().unwrap_or("")))
+    {
+        let id = rest["id"].as_str().expect("id").to_string();
+        let (status, _, body) = resolve(
+            id,
+            json!({"action": "accept_timing", "note": "credit arrives tomorrow"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (_, state) = app
+        .get(Role::Auditor, &format!("/v1/reconciliations/{new_id}"))
+        .await;
+    assert_eq!(state["open_exceptions"], 0, "{state}");
+    let audited: i64 = onecard::db::schema::audit_log::table
+        .filter(onecard::db::schema::audit_log::action.like("exception.%"))
+        .count()
+        .get_result(conn)
+        .expect("audit");
+    assert!(audited >= 5, "{audited}");
     app.stop().await;
 }
 

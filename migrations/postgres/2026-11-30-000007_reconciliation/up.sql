@@ -49,7 +49,17 @@ CREATE TABLE recon_exceptions (
     settlement_minor     BIGINT,
     suggested_action     TEXT NOT NULL,
     status               TEXT NOT NULL CHECK (status IN ('open', 'awaiting_approval', 'resolved')),
-    active               BOOLEAN NOT NULL
+    active               BOOLEAN NOT NULL,
+    -- The resolution: who, when, why; a write-off also needs a second person's approval.
+    resolution           TEXT CHECK (resolution IN ('manual_match', 'write_off', 'bank_claim', 'accept_timing')),
+    note                 TEXT,
+    matched_payment_id   TEXT,
+    matched_record_id    BIGINT,
+    resolved_by_token    TEXT,
+    resolved_by          TEXT,
+    resolved_at          TIMESTAMP,
+    approved_by          TEXT,
+    approved_at          TIMESTAMP
 );
 CREATE INDEX recon_exceptions_by_run ON recon_exceptions (run_id, id);
 CREATE INDEX recon_exceptions_by_date ON recon_exceptions (business_date, active, status);
