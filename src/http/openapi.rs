@@ -49,6 +49,7 @@ impl Modify for BearerAuth {
         reconciliation::create,
         reconciliation::get,
         reconciliation::exceptions,
+        reconciliation::report,
         reconciliation::resolve,
         reconciliation::approve,
     ),

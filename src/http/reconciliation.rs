@@ -25,6 +25,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/v1/reconciliations/{id}/exceptions",
             web::get().to(exceptions),
         )
+        .route("/v1/reconciliations/{id}/report", web::get().to(report))
         .route("/v1/exceptions/{id}/resolve", web::post().to(resolve))
         .route("/v1/exceptions/{id}/approve", web::post().to(approve));
 }
@@ -196,4 +197,62 @@ pub async fn exceptions(
         })
         .collect();
     Ok(HttpResponse::Ok().json(Paged { items, next }))
+}
+
+/// `?format=json` (default) or `csv`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    /// `json` or `csv`.
+    pub format: Option<String>,
+}
+
+/// The run's report: the summary per tier, totals per channel and per department, each
+/// settlement file's netting (gross, fee, net), and every exception with its suggested action.
+/// `?format=csv` gives the same as CSV, one section after another.
+#[utoipa::path(get, path = "/v1/reconciliations/{id}/report", tag = "reconciliation",
+    params(("id" = String, Path), ("format" = Option<String>, Query, description = "json (default) or csv")),
+    responses((status = 200, body = runs::Report), (status = 404)), security(("bearer" = [])))]
+pub async fn report(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    id: web::Path<String>,
+    query: ApiQuery<ReportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&RUN_READERS)?;
+    let csv = match query.0.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                Some("format".into()),
+                format!("format '{other}' is not json or csv"),
+            ))
+        }
+    };
+    let id = id.into_inner();
+    let ctx = ctx.into_inner();
+    let lookup = id.clone();
+    let found = web::block(move || -> Result<_, ApiError> {
+        Ok(runs::report(&mut *ctx.conn()?, &lookup)?)
+    })
+    .await??;
+    let report = found.ok_or_else(|| ApiError::not_found(format!("no reconciliation {id}")))?;
+    if !csv {
+        return Ok(HttpResponse::Ok().json(report));
+    }
+    let bytes = runs::report_csv(&report).map_err(|e| ApiError::internal(&e))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            actix_web::http::header::CONTENT_TYPE,
+            "text/csv; charset=utf-8",
+        ))
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!(
+                "attachment; filename=\"reconciliation-{}-{}.csv\"",
+                report.run.business_date, report.run.id
+            ),
+        ))
+        .body(bytes))
 }

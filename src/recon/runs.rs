@@ -531,3 +531,259 @@ pub fn exceptions(
         .limit(limit);
     Ok(base.load(conn)?)
 }
+
+/// One line of a per-channel or per-department table.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct Group {
+    /// The channel (`bank_card`, `one_card`) or department code.
+    pub key: String,
+    /// Payments of the date.
+    pub payments: u64,
+    /// Their amount.
+    pub amount: String,
+    /// Of them matched.
+    pub matched: u64,
+    /// Of them with an exception.
+    pub exceptions: u64,
+}
+
+/// One settlement file's netting: what the acquirer kept.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Netting {
+    /// The file.
+    pub file_id: String,
+    /// Its spec.
+    pub spec: String,
+    /// Merchant.
+    pub merchant: Option<String>,
+    /// Settlement date.
+    #[schema(value_type = Option<String>)]
+    pub settlement_date: Option<NaiveDate>,
+    /// Detail lines.
+    pub lines: i64,
+    /// Σ gross (2103 stays gross in the ledger).
+    pub gross: String,
+    /// Σ acquirer fee (budget-fund expense, never netted from revenue).
+    pub fee: String,
+    /// Σ net: what reaches the collection account.
+    pub net: String,
+}
+
+/// The day's reconciliation report.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Report {
+    /// The run.
+    pub run: Run,
+    /// Per channel.
+    pub by_channel: Vec<Group>,
+    /// Per department.
+    pub by_department: Vec<Group>,
+    /// Per settlement file of the date.
+    pub netting: Vec<Netting>,
+    /// Every exception with its suggested action and state.
+    pub exceptions: Vec<ExceptionRow>,
+}
+
+/// The report of a stored run.
+pub fn report(conn: &mut DbConn, run_id: &str) -> Result<Option<Report>, DbError> {
+    let Some(run) = get(conn, run_id)? else {
+        return Ok(None);
+    };
+    let rows: Vec<(String, String, String, i64)> = recon_outcomes::table
+        .inner_join(payments::table.on(recon_outcomes::payment_id.eq(payments::id.nullable())))
+        .filter(recon_outcomes::run_id.eq(run_id))
+        .filter(recon_outcomes::subject.eq("payment"))
+        .select((
+            recon_outcomes::category,
+            payments::channel,
+            payments::department,
+            payments::amount_minor,
+        ))
+        .load(conn)?;
+    let mut channels: BTreeMap<String, (Group, i64)> = BTreeMap::new();
+    let mut departments: BTreeMap<String, (Group, i64)> = BTreeMap::new();
+    for (category, channel, department, amount) in rows {
+        for (map, key) in [
+            (&mut channels, channel.clone()),
+            (&mut departments, department.clone()),
+        ] {
+            let (g, sum) = map.entry(key.clone()).or_insert_with(|| {
+                (
+                    Group {
+                        key,
+                        ..Group::default()
+                    },
+                    0,
+                )
+            });
+            g.payments += 1;
+            *sum += amount;
+            if category == "matched" {
+                g.matched += 1;
+            } else {
+                g.exceptions += 1;
+            }
+        }
+    }
+    let finish = |m: BTreeMap<String, (Group, i64)>| -> Vec<Group> {
+        m.into_values()
+            .map(|(mut g, sum)| {
+                g.amount = crate::money::format_minor(sum);
+                g
+            })
+            .collect()
+    };
+    let files: Vec<(String, String, Option<String>, Option<NaiveDate>)> = settlement_files::table
+        .filter(settlement_files::produces.eq("settlement"))
+        .filter(settlement_files::settlement_date.eq(run.business_date))
+        .select((
+            settlement_files::id,
+            settlement_files::spec,
+            settlement_files::merchant,
+            settlement_files::settlement_date,
+        ))
+        .order(settlement_files::id)
+        .load(conn)?;
+    let mut netting = Vec::with_capacity(files.len());
+    for (file_id, spec, merchant, settlement_date) in files {
+        let sums: Vec<(i64, i64, i64)> = settlement_records::table
+            .filter(settlement_records::file_id.eq(&file_id))
+            .select((
+                settlement_records::gross_minor,
+                settlement_records::fee_minor,
+                settlement_records::net_minor,
+            ))
+            .load(conn)?;
+        let (gross, fee, net) = sums
+            .iter()
+            .fold((0i64, 0i64, 0i64), |a, r| (a.0 + r.0, a.1 + r.1, a.2 + r.2));
+        netting.push(Netting {
+            file_id,
+            spec,
+            merchant,
+            settlement_date,
+            lines: sums.len() as i64,
+            gross: crate::money::format_minor(gross),
+            fee: crate::money::format_minor(fee),
+            net: crate::money::format_minor(net),
+        });
+    }
+    let exceptions = recon_exceptions::table
+        .filter(recon_exceptions::run_id.eq(run_id))
+        .select(ExceptionRow::as_select())
+        .order(recon_exceptions::id)
+        .load(conn)?;
+    Ok(Some(Report {
+        run,
+        by_channel: finish(channels),
+        by_department: finish(departments),
+        netting,
+        exceptions,
+    }))
+}
+
+/// The report as CSV: one section after another, each with its own heading row; the first
+/// column names the section, so a spreadsheet filter shows one table at a time.
+pub fn report_csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new());
+    let date = report.run.business_date.to_string();
+    w.write_record(["section", "business_date", "run", "item", "count"])?;
+    if let Some(summary) = report.run.summary.as_object() {
+        for (k, v) in summary {
+            w.write_record([
+                "summary",
+                date.as_str(),
+                report.run.id.as_str(),
+                k.as_str(),
+                &v.to_string(),
+            ])?;
+        }
+    }
+    w.write_record([
+        "balance",
+        date.as_str(),
+        report.run.id.as_str(),
+        &report.run.balance.to_string(),
+        "",
+    ])?;
+    w.write_record([
+        "section",
+        "key",
+        "payments",
+        "amount",
+        "matched",
+        "exceptions",
+    ])?;
+    for (section, groups) in [
+        ("by_channel", &report.by_channel),
+        ("by_department", &report.by_department),
+    ] {
+        for g in groups {
+            w.write_record([
+                section,
+                g.key.as_str(),
+                &g.payments.to_string(),
+                g.amount.as_str(),
+                &g.matched.to_string(),
+                &g.exceptions.to_string(),
+            ])?;
+        }
+    }
+    w.write_record([
+        "section",
+        "file_id",
+        "spec",
+        "merchant",
+        "settlement_date",
+        "lines",
+        "gross",
+        "fee",
+        "net",
+    ])?;
+    for n in &report.netting {
+        w.write_record([
+            "netting",
+            n.file_id.as_str(),
+            n.spec.as_str(),
+            n.merchant.as_deref().unwrap_or(""),
+            &n.settlement_date.map(|d| d.to_string()).unwrap_or_default(),
+            &n.lines.to_string(),
+            n.gross.as_str(),
+            n.fee.as_str(),
+            n.net.as_str(),
+        ])?;
+    }
+    w.write_record([
+        "section",
+        "exception_id",
+        "kind",
+        "payment_id",
+        "settlement_record_id",
+        "ledger_amount",
+        "settlement_amount",
+        "status",
+        "suggested_action",
+    ])?;
+    for e in &report.exceptions {
+        w.write_record([
+            "exception",
+            e.id.as_str(),
+            e.kind.as_str(),
+            e.payment_id.as_deref().unwrap_or(""),
+            &e.settlement_record_id
+                .map(|i| i.to_string())
+                .unwrap_or_default(),
+            &e.ledger_minor
+                .map(crate::money::format_minor)
+                .unwrap_or_default(),
+            &e.settlement_minor
+                .map(crate::money::format_minor)
+                .unwrap_or_default(),
+            e.status.as_str(),
+            e.suggested_action.as_str(),
+        ])?;
+    }
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}

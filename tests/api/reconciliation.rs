@@ -311,6 +311,72 @@ async fn a_run_reports_each_disagreement_once_and_reruns_the_same() {
         .await;
         assert_eq!(status, 200, "{body}");
     }
+    // The report: per channel, per department, netting per file, every exception.
+    let (status, report) = app
+        .get(
+            Role::Auditor,
+            &format!("/v1/reconciliations/{new_id}/report"),
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let card = report["by_channel"]
+        .as_array()
+        .expect("channels")
+        .iter()
+        .find(|g| g["key"] == "bank_card")
+        .expect("bank_card")
+        .clone();
+    assert_eq!(
+        (
+            card["payments"].as_u64(),
+            card["amount"].as_str(),
+            card["matched"].as_u64()
+        ),
+        (Some(4), Some("320.00"), Some(2)),
+        "{report}"
+    );
+    assert_eq!(report["by_department"][0]["key"], "D03");
+    assert_eq!(report["netting"][0]["gross"], "256.00");
+    assert_eq!(report["netting"][0]["fee"], "0.16");
+    assert_eq!(report["netting"][0]["net"], "255.84");
+    assert_eq!(
+        report["exceptions"].as_array().map(Vec::len),
+        Some(items.len())
+    );
+    let mut res = app
+        .client
+        .get(app.url(&format!("/v1/reconciliations/{new_id}/report?format=csv")))
+        .bearer_auth(app.token(Role::Finance))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/csv")));
+    let text = String::from_utf8(res.body().await.expect("body").to_vec()).expect("utf8");
+    assert!(
+        text.contains("summary,") && text.contains("netting,") && text.contains("exception,"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("by_channel,bank_card,4,320.00,2,")),
+        "{text}"
+    );
+    let (status, body) = app
+        .get(
+            Role::Finance,
+            &format!("/v1/reconciliations/{new_id}/report?format=pdf"),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("invalid_request"))
+    );
+
     let (_, state) = app
         .get(Role::Auditor, &format!("/v1/reconciliations/{new_id}"))
         .await;

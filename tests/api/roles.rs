@@ -41,6 +41,7 @@ async fn each_route_admits_exactly_its_roles() {
         ("POST", "/v1/reconciliations", vec![F]),
         ("GET", "/v1/reconciliations/rr_x", vec![F, S, A]),
         ("GET", "/v1/reconciliations/rr_x/exceptions", vec![F, S, A]),
+        ("GET", "/v1/reconciliations/rr_x/report", vec![F, S, A]),
         ("POST", "/v1/exceptions/ex_x/resolve", vec![F, S]),
         ("POST", "/v1/exceptions/ex_x/approve", vec![F, S]),
     ];
