@@ -293,8 +293,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let mut conn = ctx.conn().map_err(|e| e.to_string())?;
             eprintln!("reconciling {date}…");
             let started = std::time::Instant::now();
-            let run =
-                onecard::recon::runs::run(&mut conn, date, "cli").map_err(|e| e.to_string())?;
+            let run = onecard::recon::runs::run(&mut conn, &ctx.writer, date, "cli")
+                .map_err(|e| e.to_string())?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&run).map_err(|e| e.to_string())?

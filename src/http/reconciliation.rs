@@ -30,6 +30,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/exceptions/{id}/approve", web::post().to(approve));
 }
 
+impl From<runs::RunError> for ApiError {
+    fn from(e: runs::RunError) -> Self {
+        match e {
+            runs::RunError::Db(db) => db.into(),
+            runs::RunError::Post(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "settlement_not_posted",
+                "Settlement entry not posted",
+                e.to_string(),
+            ),
+        }
+    }
+}
+
 impl From<ExceptionError> for ApiError {
     fn from(e: ExceptionError) -> Self {
         let detail = e.to_string();
@@ -118,7 +132,12 @@ pub async fn create(
     let request = body.into_inner()?;
     let ctx = ctx.into_inner();
     let run = web::block(move || -> Result<_, ApiError> {
-        Ok(runs::run(&mut *ctx.conn()?, request.business_date, &actor)?)
+        Ok(runs::run(
+            &mut *ctx.conn()?,
+            &ctx.writer,
+            request.business_date,
+            &actor,
+        )?)
     })
     .await??;
     Ok(HttpResponse::Created().json(run))

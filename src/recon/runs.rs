@@ -24,15 +24,27 @@ use super::matcher::{
 use crate::audit::{self, AuditEvent};
 use crate::bankfiles::records::{Direction, SettlementKind, SettlementRecord, StatementBooking};
 use crate::clock::SHANGHAI;
+use crate::db::schema::ledger_entries;
 use crate::db::schema::{
     account_day_totals, bank_statements, payment_cards, payments, recon_exceptions, recon_outcomes,
     recon_runs, refunds, settlement_files, settlement_records, statement_bookings,
 };
 use crate::db::{DbConn, DbError};
 use crate::insert_chunked;
+use crate::ledger::model::{EntryKind, NewEntry, Posting};
+use crate::ledger::writer::{LedgerWriter, PostError};
+use crate::money::format_minor;
 
 /// The collection account in the ledger.
 const COLLECTION_BANK: &str = "1002.01";
+/// Card settlements in transit.
+const IN_TRANSIT: &str = "1218.01";
+/// Fees owed back by the budget fund (interfund receivable).
+const FEE_RECEIVABLE: &str = "1218.02";
+/// Bank-charge expense (budget fund).
+const FEE_EXPENSE: &str = "5001.01";
+/// Payable to the collection fund (interfund payable).
+const FEE_PAYABLE: &str = "2307.01";
 
 /// A stored run, as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -55,6 +67,9 @@ pub struct Run {
     pub created_at: NaiveDateTime,
     /// Who ran it.
     pub created_by: String,
+    /// Settlement entries this run posted (files found paid and not posted before).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub settlement_entries: Vec<i64>,
 }
 
 /// One exception as `GET /v1/reconciliations/{id}/exceptions` lists it.
@@ -398,8 +413,138 @@ fn balance_json(balance: &BalanceCheck) -> serde_json::Value {
     serde_json::to_value(balance).unwrap_or_default()
 }
 
-/// Runs the reconciliation of `date` and stores it: one transaction.
-pub fn run(conn: &mut DbConn, date: NaiveDate, actor: &str) -> Result<Run, DbError> {
+/// The reference a file's settlement entry carries (one entry per file, ever).
+pub fn settlement_reference(file_id: &str) -> String {
+    format!("settlement:{file_id}")
+}
+
+/// DESIGN §2's settlement entry for a file whose net reached the collection account: gross G,
+/// fee F, net N — collection Dr 1002.01 N, Dr 1218.02 F / Cr 1218.01 G; budget Dr 5001.01 F /
+/// Cr 2307.01 F. 2103 is untouched: revenue stays gross; the fee becomes budget-fund expense
+/// through the interfund pair. `None` when the totals cannot be posted as such (a file of only
+/// refunds, or fees returned on balance): those stay with the exceptions for a person.
+pub fn settlement_entry(
+    date: NaiveDate,
+    file_id: &str,
+    gross: i64,
+    fee: i64,
+    net: i64,
+    actor: &str,
+) -> Option<NewEntry> {
+    if gross <= 0 || net <= 0 || fee < 0 || gross - fee != net {
+        return None;
+    }
+    let mut postings = vec![
+        Posting::debit(COLLECTION_BANK, net),
+        Posting::credit(IN_TRANSIT, gross),
+    ];
+    if fee > 0 {
+        postings.push(Posting::debit(FEE_RECEIVABLE, fee));
+        postings.push(Posting::debit(FEE_EXPENSE, fee));
+        postings.push(Posting::credit(FEE_PAYABLE, fee));
+    }
+    Some(NewEntry {
+        business_date: date,
+        kind: EntryKind::Settlement,
+        memo: format!(
+            "acquirer settlement of file {file_id}: gross {}, fee {}, net {}",
+            format_minor(gross),
+            format_minor(fee),
+            format_minor(net)
+        ),
+        reference: Some(settlement_reference(file_id)),
+        reverses: None,
+        actor: actor.to_string(),
+        postings,
+    })
+}
+
+/// Posts the settlement entry of each file the run found paid (`cash_matched`), once per file:
+/// a file already posted (by an earlier run) is skipped inside the writer job, under the
+/// chain-head lock, so concurrent runs cannot post twice. Returns the entries posted now.
+pub fn post_settlements(
+    conn: &mut DbConn,
+    writer: &LedgerWriter,
+    date: NaiveDate,
+    file_ids: &[String],
+    actor: &str,
+) -> Result<Vec<i64>, RunError> {
+    let mut posted = Vec::new();
+    for file_id in file_ids {
+        let sums: Vec<(i64, i64, i64)> = settlement_records::table
+            .filter(settlement_records::file_id.eq(file_id))
+            .select((
+                settlement_records::gross_minor,
+                settlement_records::fee_minor,
+                settlement_records::net_minor,
+            ))
+            .load(conn)
+            .map_err(DbError::from)?;
+        let (gross, fee, net) = sums
+            .iter()
+            .fold((0i64, 0i64, 0i64), |a, r| (a.0 + r.0, a.1 + r.1, a.2 + r.2));
+        let Some(entry) = settlement_entry(date, file_id, gross, fee, net, actor) else {
+            continue;
+        };
+        let reference = settlement_reference(file_id);
+        let seq = writer
+            .submit_blocking(move |batch| -> Result<Option<i64>, PostError> {
+                let exists: i64 = ledger_entries::table
+                    .filter(ledger_entries::reference.eq(&reference))
+                    .filter(ledger_entries::kind.eq(EntryKind::Settlement.as_str()))
+                    .count()
+                    .get_result(batch.conn()?)
+                    .map_err(DbError::from)?;
+                if exists > 0 {
+                    return Ok(None);
+                }
+                Ok(Some(batch.post(entry)?.seq))
+            })
+            .map_err(|e| RunError::Post(e.to_string()))?;
+        posted.extend(seq);
+    }
+    Ok(posted)
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Storage failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// A settlement entry could not be posted (the outcomes are stored; running again posts
+    /// what is missing).
+    #[error("the settlement entry could not be posted: {0}")]
+    Post(String),
+}
+
+/// Runs the reconciliation of `date` and stores it: one transaction for the outcomes and
+/// exceptions; then the settlement entries of the files found paid, through the ledger writer.
+pub fn run(
+    conn: &mut DbConn,
+    writer: &LedgerWriter,
+    date: NaiveDate,
+    actor: &str,
+) -> Result<Run, RunError> {
+    let stored = store_run(conn, date, actor)?;
+    let paid: Vec<String> = recon_outcomes::table
+        .filter(recon_outcomes::run_id.eq(&stored.id))
+        .filter(recon_outcomes::category.eq("cash_matched"))
+        .filter(recon_outcomes::file_id.is_not_null())
+        .select(recon_outcomes::file_id)
+        .load::<Option<String>>(conn)
+        .map_err(DbError::from)?
+        .into_iter()
+        .flatten()
+        .collect();
+    let posted = post_settlements(conn, writer, date, &paid, actor)?;
+    Ok(Run {
+        settlement_entries: posted,
+        ..stored
+    })
+}
+
+fn store_run(conn: &mut DbConn, date: NaiveDate, actor: &str) -> Result<Run, DbError> {
     let input = load(conn, date)?;
     let result: MatchResult = reconcile(&input);
     drop(input);
@@ -513,6 +658,7 @@ pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Run>, DbError> {
         open_exceptions,
         created_at,
         created_by,
+        settlement_entries: Vec::new(),
     }))
 }
 
@@ -567,6 +713,8 @@ pub struct Netting {
     pub fee: String,
     /// Σ net: what reaches the collection account.
     pub net: String,
+    /// The settlement entry posted for the file, once its cash arrived.
+    pub entry_seq: Option<i64>,
 }
 
 /// The day's reconciliation report.
@@ -657,7 +805,13 @@ pub fn report(conn: &mut DbConn, run_id: &str) -> Result<Option<Report>, DbError
         let (gross, fee, net) = sums
             .iter()
             .fold((0i64, 0i64, 0i64), |a, r| (a.0 + r.0, a.1 + r.1, a.2 + r.2));
+        let entry_seq: Option<i64> = ledger_entries::table
+            .filter(ledger_entries::reference.eq(settlement_reference(&file_id)))
+            .select(ledger_entries::seq)
+            .first(conn)
+            .optional()?;
         netting.push(Netting {
+            entry_seq,
             file_id,
             spec,
             merchant,

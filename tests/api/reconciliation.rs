@@ -45,6 +45,123 @@ fn detail(today: NaiveDate, trace: &str, rrn: &str, amount: i64, fee: i64) -> St
     )
 }
 
+/// A POS settlement file of `day` for merchant 898440379930001: (trace = RRN suffix, amount,
+/// fee) per purchase line.
+fn pos_file(day: NaiveDate, lines: &[(u32, i64, i64)]) -> Vec<u8> {
+    let mut out = format!(
+        "H898440379930001{}{:<40}156000001\r\n",
+        day.format("%Y%m%d"),
+        "TEST"
+    );
+    let (mut purchases, mut net) = (0, 0);
+    for (n, amount, fee) in lines {
+        out.push_str(&detail(
+            day,
+            &format!("{n:05}"),
+            &format!("000000000{}", 450 + n),
+            *amount,
+            *fee,
+        ));
+        out.push_str("\r\n");
+        purchases += amount;
+        net += amount - fee;
+    }
+    out.push_str(&format!(
+        "T{:08}{purchases:016}{:016}+{net:016}\r\n",
+        lines.len(),
+        0
+    ));
+    out.into_bytes()
+}
+
+/// The collection account's statement for `day` (GBK): one credit with the acquirer's
+/// narrative for the file of `settled`.
+fn statement(day: NaiveDate, settled: NaiveDate, credit: &str) -> Vec<u8> {
+    let d = day.format("%Y%m%d");
+    let text = format!(
+        "账号,33050161234500001234\r\n户名,某市财政局非税收入汇缴结算户\r\n币种,人民币\r\n起止日期,{d},{d}\r\n\
+         交易日期,交易时间,摘要,借方发生额,贷方发生额,余额,对方账号,对方户名,交易流水号,附言\r\n\
+         {d},061502,POS清算,,{credit},{credit},898440379930001,某收单机构清算户,B{d}0001,POS清算 898440379930001 {}\r\n\
+         借方合计,0,\r\n贷方合计,1,{credit}\r\n",
+        settled.format("%Y%m%d")
+    );
+    encoding_rs::GBK.encode(&text).0.into_owned()
+}
+
+#[actix_web::test]
+async fn a_paid_file_posts_its_settlement_entry_once() {
+    let app = spawn_app().await;
+    app.load_demo().await;
+    let today = onecard::clock::today();
+    for n in [1, 2] {
+        pay(
+            &app,
+            &format!("0000{n:02}"),
+            &format!("000000000{}", 450 + n),
+            today,
+        )
+        .await;
+    }
+    let (status, body) = app
+        .upload(
+            Role::Finance,
+            "spec=pos-settlement-fixed-width",
+            pos_file(today, &[(1, 8000, 5), (2, 8000, 5)]),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let next = today.succ_opt().expect("date");
+    let (status, body) = app
+        .upload(
+            Role::Finance,
+            "spec=collection-account-statement-csv",
+            statement(next, today, "159.90"),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let before = app.balance("1002.01").await;
+    let request = json!({"business_date": today.to_string()});
+    let (status, _, run) = app
+        .post(Role::Finance, "/v1/reconciliations", &request)
+        .await;
+    assert_eq!(status, 201, "{run}");
+    assert_eq!(run["summary"]["matched"], 2, "{run}");
+    assert_eq!(run["summary"]["cash_matched"], 1, "{run}");
+    let posted = run["settlement_entries"]
+        .as_array()
+        .expect("posted")
+        .clone();
+    assert_eq!(posted.len(), 1, "{run}");
+    // Revenue stays gross; the net reaches the collection account; the fee is budget expense.
+    let (status, entry) = app
+        .get(Role::Auditor, &format!("/v1/ledger/entries/{}", posted[0]))
+        .await;
+    assert_eq!(status, 200, "{entry}");
+    assert_eq!(entry["kind"], "settlement");
+    let after = app.balance("1002.01").await;
+    assert_ne!(before, after);
+    assert_eq!(app.balance("5001.01").await, Some(json!("0.10")));
+    assert_eq!(app.balance("1218.01").await, Some(json!("0.00")));
+    // Again: nothing more is posted.
+    let (status, _, again) = app
+        .post(Role::Finance, "/v1/reconciliations", &request)
+        .await;
+    assert_eq!(status, 201);
+    assert!(again.get("settlement_entries").is_none(), "{again}");
+    assert_eq!(app.balance("1002.01").await, after);
+    let (_, report) = app
+        .get(
+            Role::Finance,
+            &format!(
+                "/v1/reconciliations/{}/report",
+                again["id"].as_str().expect("id")
+            ),
+        )
+        .await;
+    assert_eq!(report["netting"][0]["entry_seq"], posted[0]);
+    app.stop().await;
+}
+
 #[actix_web::test]
 async fn a_run_reports_each_disagreement_once_and_reruns_the_same() {
     let app = spawn_app().await;
@@ -63,32 +180,12 @@ async fn a_run_reports_each_disagreement_once_and_reruns_the_same() {
         );
     }
     // The acquirer settles 1 and 2 as taken, 3 at 81.00, not 4, and one sale we never took.
-    let lines = [
-        detail(today, "00001", "000000000451", 8000, 5),
-        detail(today, "00002", "000000000452", 8000, 5),
-        detail(today, "00003", "000000000453", 8100, 5),
-        detail(today, "00099", "000000000499", 1500, 1),
-    ];
-    let header = format!(
-        "H898440379930001{}{:<40}156000001",
-        today.format("%Y%m%d"),
-        "TEST"
+    let file = pos_file(
+        today,
+        &[(1, 8000, 5), (2, 8000, 5), (3, 8100, 5), (99, 1500, 1)],
     );
-    let purchases: i64 = 8000 + 8000 + 8100 + 1500;
-    let net: i64 = purchases - 16;
-    let trailer = format!("T{:08}{purchases:016}{:016}+{net:016}", lines.len(), 0);
-    let file = [header]
-        .into_iter()
-        .chain(lines)
-        .chain([trailer])
-        .map(|l| l + "\r\n")
-        .collect::<String>();
     let (status, imported) = app
-        .upload(
-            Role::Finance,
-            "spec=pos-settlement-fixed-width",
-            file.into_bytes(),
-        )
+        .upload(Role::Finance, "spec=pos-settlement-fixed-width", file)
         .await;
     assert_eq!(status, 201, "{imported}");
 
