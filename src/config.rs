@@ -41,6 +41,12 @@ pub struct Config {
     pub upload_limit_bytes: u64,
     /// Folder of declarative bank specs.
     pub bank_specs_dir: PathBuf,
+    /// Asia/Shanghai time at which `serve` runs the nightly job (`ONECARD_NIGHTLY_AT`, `HH:MM`);
+    /// none: only `onecard nightly` (cron) runs it.
+    pub nightly_at: Option<chrono::NaiveTime>,
+    /// Folder holding `inbox/`, `archive/`, `rejected/`, `reports/` (`ONECARD_NIGHTLY_DIR`,
+    /// default the data directory).
+    pub nightly_dir: PathBuf,
     /// Asia/Shanghai time from which a payment belongs to the next business day, if any.
     pub business_day_cutoff: Option<chrono::NaiveTime>,
 }
@@ -82,6 +88,9 @@ impl Config {
             DbTarget::Sqlite(_) => 8,
             DbTarget::Postgres(_) => 16,
         };
+        let nightly_dir = std::env::var("ONECARD_NIGHTLY_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| data_dir.clone());
         Ok(Config {
             database_url: database_url.to_string(),
             database,
@@ -93,6 +102,15 @@ impl Config {
                 DEFAULT_UPLOAD_LIMIT_BYTES,
             )?,
             bank_specs_dir: crate::bankfiles::default_specs_dir(),
+            nightly_at: match std::env::var("ONECARD_NIGHTLY_AT") {
+                Err(_) => None,
+                Ok(v) => Some(
+                    chrono::NaiveTime::parse_from_str(v.trim(), "%H:%M").map_err(|_| {
+                        ConfigError(format!("ONECARD_NIGHTLY_AT='{v}' must be HH:MM"))
+                    })?,
+                ),
+            },
+            nightly_dir,
             pool_size: env_parse("ONECARD_POOL_SIZE", default_pool)?,
             max_batch: env_parse(
                 "ONECARD_MAX_BATCH",

@@ -58,6 +58,12 @@ enum Command {
     },
     /// Recompute the hash chain and every balance; exit 1 if anything disagrees.
     Verify,
+    /// The nightly job once (for cron): import the inbox, reconcile, write the report, archive.
+    Nightly {
+        /// The business date to reconcile (default: the previous business date).
+        #[arg(long)]
+        date: Option<String>,
+    },
     /// Reconcile a business date (YYYY-MM-DD): match, store outcomes and exceptions; prints the run.
     Reconcile {
         /// The business date.
@@ -201,6 +207,39 @@ fn import(
     }
 }
 
+/// Runs the nightly job every day at `at` (Asia/Shanghai) on a thread of its own.
+fn spawn_nightly(ctx: AppContext, at: chrono::NaiveTime) {
+    let spawned = std::thread::Builder::new()
+        .name("onecard-nightly".into())
+        .spawn(move || loop {
+            let wait = onecard::recon::nightly::seconds_until(chrono::Utc::now(), at);
+            tracing::info!(seconds = wait, "nightly job scheduled");
+            std::thread::sleep(std::time::Duration::from_secs(wait.max(1)));
+            let today =
+                onecard::clock::business_date(chrono::Utc::now(), ctx.config.business_day_cutoff);
+            let Some(date) = today.pred_opt() else {
+                continue;
+            };
+            let folders = onecard::recon::nightly::Folders::under(&ctx.config.nightly_dir);
+            match onecard::recon::nightly::run(&ctx, &folders, date, &mut |step| {
+                tracing::info!(step, "nightly")
+            }) {
+                Ok(night) => tracing::info!(
+                    %date,
+                    imported = night.imported.len(),
+                    rejected = night.rejected.len(),
+                    unrecognised = night.unrecognised.len(),
+                    open_exceptions = night.open_exceptions,
+                    "nightly job done"
+                ),
+                Err(e) => tracing::error!(%date, error = %e, "nightly job failed"),
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "the nightly job could not be started");
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -245,6 +284,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
                 let _ = out.flush();
             }
+            if let Some(at) = ctx.config.nightly_at {
+                spawn_nightly(ctx.clone(), at);
+            }
             let listener =
                 TcpListener::bind(&bind).map_err(|e| format!("cannot listen on {bind}: {e}"))?;
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -285,6 +327,35 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Import { spec, name, file } => import(config, spec, name, &file),
+        Command::Nightly { date } => {
+            let auto_migrate = matches!(config.database, DbTarget::Sqlite(_));
+            let ctx = AppContext::open(config, auto_migrate).map_err(|e| e.to_string())?;
+            let date = match date {
+                Some(d) => chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                    .map_err(|_| format!("'{d}' is not a date YYYY-MM-DD"))?,
+                None => onecard::clock::business_date(
+                    chrono::Utc::now(),
+                    ctx.config.business_day_cutoff,
+                )
+                .pred_opt()
+                .ok_or("no previous day")?,
+            };
+            let folders = onecard::recon::nightly::Folders::under(&ctx.config.nightly_dir);
+            let night =
+                onecard::recon::nightly::run(&ctx, &folders, date, &mut |step| eprintln!("{step}"))
+                    .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&night).map_err(|e| e.to_string())?
+            );
+            Ok(
+                if night.rejected.is_empty() && night.unrecognised.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(2)
+                },
+            )
+        }
         Command::Reconcile { date } => {
             let date = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
                 .map_err(|_| format!("'{date}' is not a date YYYY-MM-DD"))?;

@@ -11,11 +11,12 @@
 //! - [`exceptions`]: working exceptions — manual match, write-off with a second person's
 //!   approval, bank claim, accept as timing.
 //!
-//! The report and the nightly job build on these (issue: reconciliation).
+//! - [`nightly`]: the night's inbox → import → run → report → archive.
 //!
 //! Depends on: [`crate::bankfiles::records`].
 
 pub mod days;
 pub mod exceptions;
 pub mod matcher;
+pub mod nightly;
 pub mod runs;

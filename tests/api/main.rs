@@ -10,6 +10,7 @@ mod days;
 mod http_api;
 mod ledger_store;
 mod migrations;
+mod nightly;
 mod payments;
 mod reconciliation;
 mod roles;

@@ -1,0 +1,263 @@
+//! The nightly job: pick up the banks' files from the inbox, import each by the spec its name
+//! fits, reconcile the previous business date, write the report, and file the inputs away.
+//!
+//! Folders (under the data directory unless configured): `inbox/` where files are dropped,
+//! `archive/<date>/` for imported files, `rejected/` for files refused as corrupt (each with a
+//! `.error.txt` saying why), `reports/` for the reports. A file whose name fits no spec stays in
+//! the inbox and is named in the result: an operator must say what it is. The same steps run
+//! from `onecard nightly` (for cron) and, when `ONECARD_NIGHTLY_AT` is set, inside `serve` at
+//! that Asia/Shanghai time.
+//!
+//! Depends on: `bankfiles::store`, [`super::runs`], `app`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::runs;
+use crate::app::AppContext;
+use crate::bankfiles::store::{self, ImportError, ImportRequest};
+
+/// Where the nightly job looks and puts things.
+#[derive(Debug, Clone)]
+pub struct Folders {
+    /// Dropped files.
+    pub inbox: PathBuf,
+    /// Imported files, by date of the run.
+    pub archive: PathBuf,
+    /// Files refused as corrupt.
+    pub rejected: PathBuf,
+    /// Reports.
+    pub reports: PathBuf,
+}
+
+impl Folders {
+    /// `inbox`, `archive`, `rejected`, `reports` under `root`.
+    pub fn under(root: &Path) -> Folders {
+        Folders {
+            inbox: root.join("inbox"),
+            archive: root.join("archive"),
+            rejected: root.join("rejected"),
+            reports: root.join("reports"),
+        }
+    }
+}
+
+/// What one night did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Night {
+    /// The business date reconciled.
+    pub business_date: Option<NaiveDate>,
+    /// Files imported (or recognised as imported before): name, file id, records, duplicate.
+    pub imported: Vec<(String, String, u64, bool)>,
+    /// Files refused as corrupt: name and why.
+    pub rejected: Vec<(String, String)>,
+    /// Files left in the inbox because no spec fits their name.
+    pub unrecognised: Vec<String>,
+    /// The run.
+    pub run_id: Option<String>,
+    /// Open exceptions after the run.
+    pub open_exceptions: i64,
+    /// The report written (CSV; the JSON beside it).
+    pub report: Option<PathBuf>,
+}
+
+/// Why the night could not finish (nothing about a single bad file: those are rejected).
+#[derive(Debug, thiserror::Error)]
+pub enum NightlyError {
+    /// A folder could not be read or written.
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+    /// Storage failed.
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    /// The run failed.
+    #[error(transparent)]
+    Run(#[from] runs::RunError),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> NightlyError + '_ {
+    move |e| NightlyError::Io(path.display().to_string(), e)
+}
+
+/// Moves `from` into `dir`, never overwriting: `name`, `name.1`, `name.2`, …
+fn file_away(from: &Path, dir: &Path) -> Result<PathBuf, NightlyError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let name = from
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut target = dir.join(&name);
+    let mut n = 1;
+    while target.exists() {
+        target = dir.join(format!("{name}.{n}"));
+        n += 1;
+    }
+    std::fs::rename(from, &target).map_err(io(from))?;
+    Ok(target)
+}
+
+fn sha256_of(path: &Path) -> Result<(String, u64), NightlyError> {
+    let mut reader =
+        BufReader::with_capacity(1 << 20, std::fs::File::open(path).map_err(io(path))?);
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut size = 0u64;
+    loop {
+        let chunk = reader.fill_buf().map_err(io(path))?;
+        if chunk.is_empty() {
+            break;
+        }
+        digest.update(chunk);
+        let n = chunk.len();
+        size += n as u64;
+        reader.consume(n);
+    }
+    Ok((hex::encode(digest.finish()), size))
+}
+
+/// Runs the night for `date` (normally the previous business date). `progress` hears each
+/// step in words, for a log or a terminal.
+pub fn run(
+    ctx: &AppContext,
+    folders: &Folders,
+    date: NaiveDate,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Night, NightlyError> {
+    let mut night = Night {
+        business_date: Some(date),
+        ..Night::default()
+    };
+    std::fs::create_dir_all(&folders.inbox).map_err(io(&folders.inbox))?;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&folders.inbox)
+        .map_err(io(&folders.inbox))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            // Hidden and half-copied files are not ready.
+            !name.starts_with('.') && !name.ends_with(".part") && !name.ends_with(".tmp")
+        })
+        .collect();
+    files.sort();
+    let archive = folders.archive.join(date.to_string());
+    let mut conn = ctx.conn()?;
+    for (i, path) in files.iter().enumerate() {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Some(spec) = ctx.bank_specs.for_file_name(&name).map(str::to_string) else {
+            progress(&format!(
+                "[{}/{}] {name}: no spec fits this name; left in the inbox",
+                i + 1,
+                files.len()
+            ));
+            night.unrecognised.push(name);
+            continue;
+        };
+        progress(&format!(
+            "[{}/{}] {name}: importing as {spec}",
+            i + 1,
+            files.len()
+        ));
+        let (sha256, size_bytes) = sha256_of(path)?;
+        let mut input =
+            BufReader::with_capacity(256 * 1024, std::fs::File::open(path).map_err(io(path))?);
+        let request = ImportRequest {
+            spec: &spec,
+            file_name: Some(&name),
+            sha256: &sha256,
+            size_bytes,
+            actor: "nightly",
+        };
+        match store::import(&mut conn, &ctx.bank_specs, &request, &mut input, &mut |n| {
+            progress(&format!("    {n} records"));
+        }) {
+            Ok(imported) => {
+                drop(input);
+                file_away(path, &archive)?;
+                progress(&format!(
+                    "    {} records{}",
+                    imported.records,
+                    if imported.duplicate {
+                        " (imported before)"
+                    } else {
+                        ""
+                    }
+                ));
+                night
+                    .imported
+                    .push((name, imported.id, imported.records, imported.duplicate));
+            }
+            Err(e @ (ImportError::Corrupt { .. } | ImportError::UnknownSpec(_))) => {
+                drop(input);
+                let moved = file_away(path, &folders.rejected)?;
+                let why = e.to_string();
+                let note = PathBuf::from(format!("{}.error.txt", moved.display()));
+                std::fs::write(&note, format!("{why}\n")).map_err(io(&note))?;
+                progress(&format!("    refused, moved to {}: {why}", moved.display()));
+                night.rejected.push((name, why));
+            }
+            Err(ImportError::Io(e)) => return Err(NightlyError::Io(path.display().to_string(), e)),
+            Err(ImportError::Db(e)) => return Err(e.into()),
+        }
+    }
+    progress(&format!("reconciling {date}"));
+    let run = runs::run(&mut conn, &ctx.writer, date, "nightly")?;
+    night.run_id = Some(run.id.clone());
+    night.open_exceptions = run.open_exceptions;
+    if let Some(report) = runs::report(&mut conn, &run.id)? {
+        std::fs::create_dir_all(&folders.reports).map_err(io(&folders.reports))?;
+        let base = folders
+            .reports
+            .join(format!("reconciliation-{date}-{}", run.id));
+        let csv_path = base.with_extension("csv");
+        let csv = runs::report_csv(&report).map_err(|e| {
+            NightlyError::Io(
+                csv_path.display().to_string(),
+                std::io::Error::other(e.to_string()),
+            )
+        })?;
+        std::fs::write(&csv_path, csv).map_err(io(&csv_path))?;
+        let json_path = base.with_extension("json");
+        let json = serde_json::to_vec_pretty(&report).unwrap_or_default();
+        std::fs::write(&json_path, json).map_err(io(&json_path))?;
+        progress(&format!("report written to {}", csv_path.display()));
+        night.report = Some(csv_path);
+    }
+    Ok(night)
+}
+
+/// Seconds from `now` (UTC) until the next `at` (Asia/Shanghai wall-clock time).
+pub fn seconds_until(now: chrono::DateTime<chrono::Utc>, at: chrono::NaiveTime) -> u64 {
+    let local = now.with_timezone(&crate::clock::SHANGHAI);
+    let today_at = local.date_naive().and_time(at);
+    let next = if local.naive_local() < today_at {
+        today_at
+    } else {
+        today_at + chrono::Duration::days(1)
+    };
+    u64::try_from((next - local.naive_local()).num_seconds()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveTime, TimeZone, Utc};
+
+    #[test]
+    fn the_next_run_is_at_the_shanghai_time() {
+        let at = NaiveTime::from_hms_opt(2, 0, 0).unwrap();
+        // 17:30 UTC = 01:30 Beijing: half an hour to go.
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 17, 30, 0).unwrap();
+        assert_eq!(seconds_until(now, at), 1800);
+        // 18:00 UTC = 02:00 Beijing: the next one is tomorrow.
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 18, 0, 0).unwrap();
+        assert_eq!(seconds_until(now, at), 86_400);
+    }
+}
