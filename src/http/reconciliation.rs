@@ -34,6 +34,12 @@ impl From<runs::RunError> for ApiError {
     fn from(e: runs::RunError) -> Self {
         match e {
             runs::RunError::Db(db) => db.into(),
+            runs::RunError::DayClosed(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "day_closed",
+                "Day closed",
+                e.to_string(),
+            ),
             runs::RunError::Post(_) => ApiError::new(
                 StatusCode::CONFLICT,
                 "settlement_not_posted",

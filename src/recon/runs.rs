@@ -512,6 +512,9 @@ pub enum RunError {
     /// Storage failed.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// The day is closed: its reconciliation stands as it was when it was sealed.
+    #[error("{0} is closed; its reconciliation can no longer change")]
+    DayClosed(NaiveDate),
     /// A settlement entry could not be posted (the outcomes are stored; running again posts
     /// what is missing).
     #[error("the settlement entry could not be posted: {0}")]
@@ -526,6 +529,10 @@ pub fn run(
     date: NaiveDate,
     actor: &str,
 ) -> Result<Run, RunError> {
+    // A closed day's reconciliation is part of what its seal stands for.
+    if crate::ledger::repo::is_day_closed(conn, date)? {
+        return Err(RunError::DayClosed(date));
+    }
     let stored = store_run(conn, date, actor)?;
     let paid: Vec<String> = recon_outcomes::table
         .filter(recon_outcomes::run_id.eq(&stored.id))

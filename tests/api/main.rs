@@ -7,6 +7,7 @@ mod support;
 mod catalogue;
 mod cli;
 mod days;
+mod e2e;
 mod http_api;
 mod ledger_store;
 mod migrations;
