@@ -101,29 +101,37 @@ enum KeysCommand {
     },
 }
 
-/// A reader that reports how far it has got, for a progress line on stderr.
+/// A reader that moves a progress bar (drawn on stderr when it is a terminal).
 struct Progress<R> {
     inner: R,
-    read: u64,
-    total: u64,
-    shown: u64,
+    bar: indicatif::ProgressBar,
 }
 
 impl<R: std::io::Read> std::io::Read for Progress<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.read += n as u64;
-        if self.read - self.shown >= 4 << 20 || (n == 0 && self.shown != self.read) {
-            self.shown = self.read;
-            eprint!(
-                "\rimporting: {:.1} / {:.1} MiB ({:.0}%)",
-                self.read as f64 / 1048576.0,
-                self.total as f64 / 1048576.0,
-                self.read as f64 * 100.0 / self.total.max(1) as f64
-            );
-        }
+        self.bar.inc(n as u64);
         Ok(n)
     }
+}
+
+/// A byte-counting bar for a file of `total` bytes.
+fn bytes_bar(total: u64, message: String) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(message);
+    bar
+}
+
+/// A spinner with the current step as its message (each step is also printed as a line).
+fn steps_spinner() -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
 }
 
 fn import(
@@ -164,9 +172,7 @@ fn import(
         256 * 1024,
         Progress {
             inner: open()?,
-            read: 0,
-            total: size,
-            shown: 0,
+            bar: bytes_bar(size, format!("importing {}", path.display())),
         },
     );
     let mut conn = ctx.conn().map_err(|e| e.to_string())?;
@@ -179,7 +185,7 @@ fn import(
         actor: "cli",
     };
     let result = store::import(&mut conn, &ctx.bank_specs, &req, &mut input, &mut |_| {});
-    eprintln!();
+    input.get_ref().bar.finish_and_clear();
     match result {
         Ok(imported) => {
             println!(
@@ -362,7 +368,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let auto_migrate = matches!(config.database, DbTarget::Sqlite(_));
             let ctx = AppContext::open(config, auto_migrate).map_err(|e| e.to_string())?;
             let mut conn = ctx.conn().map_err(|e| e.to_string())?;
-            eprintln!("reconciling {date}…");
+            let spinner = steps_spinner();
+            spinner.set_message(format!("reconciling {date}"));
             let started = std::time::Instant::now();
             let run = onecard::recon::runs::run(&mut conn, &ctx.writer, date, "cli")
                 .map_err(|e| e.to_string())?;
