@@ -14,7 +14,7 @@
 //! | [`catalogue`] | fee items, versions, the exact-amount check (pure) and their storage | `db`, `audit`, `ledger`, `clock` |
 //! | [`payments`] | counter payments: intake, receipts, voids, refunds; card-data rules (full card numbers refused, ids masked) | `catalogue`, `ledger`, `db`, `audit`, `keys` |
 //! | [`bankfiles`] | bank-file readers: canonical records, declarative specs and the generic reader, camt.05x and MT940 (pure); all-or-nothing import | `money`; `db`, `audit` (import only) |
-//! | [`recon`] | reconciliation: the three-tier matcher (pure) | `bankfiles::records` |
+//! | [`recon`] | reconciliation: the three-tier matcher (pure), runs, exceptions, day close and seal, the nightly job | `bankfiles`, `ledger`, `db`, `audit`, `keys` |
 //! | [`auth`] | roles, API tokens (stored as SHA-256), treasury secrets | `db`, `audit`, `keys` |
 //! | [`audit`] | the append-only audit trail | `db` |
 //! | [`keys`] | the service's Ed25519 signing key and HMAC master key, in files | — |
@@ -30,8 +30,7 @@
 //! neither actix nor diesel and carry most of the tests. Handlers parse the request into domain
 //! types, call one use case, and map the result; only [`http`] knows status codes.
 //!
-//! Still to come (see the open issues): reconciliation runs, exceptions and day close in
-//! [`recon`], `treasury`
+//! Still to come (see the open issues): `treasury`
 //! (remittance files), `web` (staff pages).
 
 #![forbid(unsafe_code)]
