@@ -8,6 +8,7 @@
 //! ```text
 //! cargo bench --bench recon                  # 1M × 1M
 //! cargo bench --bench recon -- --n 200000
+//! cargo bench --bench recon -- --db          # the full run on SQLite
 //! ```
 
 use std::collections::HashMap;
@@ -23,6 +24,10 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
+    if args.iter().any(|a| a == "--db") {
+        full_run(n);
+        return;
+    }
     let t = Instant::now();
     let input = synthetic(n, 1);
     println!(
@@ -71,5 +76,141 @@ fn main() {
     println!(
         "  three-tier matcher:              {best_match:.3} s ({:.1}× the baseline)",
         best_match / best_base
+    );
+}
+
+/// `--db`: the full run — the same synthetic day stored in a fresh SQLite database (rows
+/// written directly, as a night's imports and a day's payments would have left them), then
+/// `recon::runs::run`: load, match, persist outcomes and exceptions, post settlement entries.
+#[path = "support/mod.rs"]
+mod support;
+
+fn full_run(n: usize) {
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+    use onecard::db::schema::{payment_cards, payments, settlement_files, settlement_records};
+    use onecard::insert_chunked;
+
+    let input = synthetic(n, 1);
+    let db = support::fresh_db("sqlite", "recon");
+    let ctx = support::open(&db, 256);
+    let mut conn = ctx.conn().unwrap_or_else(|e| panic!("{e}"));
+    let t = Instant::now();
+    // Payments reference their capture entries; this day has none, so the check is off while
+    // the rows are written (this connection only).
+    conn.batch_execute("PRAGMA foreign_keys = OFF; BEGIN")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let now = chrono::Utc::now().naive_utc();
+    let pay_rows: Vec<_> = input
+        .payments
+        .iter()
+        .map(|p| {
+            (
+                payments::id.eq(p.id.clone()),
+                payments::reference.eq(p.reference.clone()),
+                payments::channel.eq(match p.channel {
+                    Channel::OneCard => "one_card",
+                    Channel::BankCard => "bank_card",
+                }),
+                payments::department.eq("D03"),
+                payments::window_code.eq("W01"),
+                payments::amount_minor.eq(p.amount_minor),
+                payments::business_date.eq(p.business_date),
+                payments::status.eq(if p.voided { "voided" } else { "captured" }),
+                payments::entry_seq.eq(0i64),
+                payments::created_at.eq(now),
+                payments::created_by.eq("bench"),
+            )
+        })
+        .collect();
+    insert_chunked!(&mut *conn, payments::table, pay_rows; 256, 64, 16, 4, 1)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let card_rows: Vec<_> = input
+        .payments
+        .iter()
+        .map(|p| {
+            (
+                payment_cards::payment_id.eq(p.id.clone()),
+                payment_cards::merchant_id.eq(p.merchant.clone()),
+                payment_cards::terminal_id.eq(p.terminal.clone()),
+                payment_cards::batch_no.eq(p.batch.clone()),
+                payment_cards::trace_no.eq(p.trace.clone()),
+                payment_cards::rrn.eq(p.rrn.clone()),
+                payment_cards::serial.eq(p.serial.clone()),
+                payment_cards::masked_card.eq("622848******0123"),
+                payment_cards::txn_time
+                    .eq(format!("{}+08:00", p.txn_time.format("%Y-%m-%dT%H:%M:%S"))),
+            )
+        })
+        .collect();
+    insert_chunked!(&mut *conn, payment_cards::table, card_rows; 256, 64, 16, 4, 1)
+        .unwrap_or_else(|e| panic!("{e}"));
+    for f in &input.files {
+        diesel::insert_into(settlement_files::table)
+            .values((
+                settlement_files::id.eq(&f.file_id),
+                settlement_files::spec.eq(match f.channel {
+                    Channel::OneCard => "onecard-settlement-csv",
+                    Channel::BankCard => "pos-settlement-fixed-width",
+                }),
+                settlement_files::sha256.eq(&f.file_id),
+                settlement_files::produces.eq("settlement"),
+                settlement_files::size_bytes.eq(0i64),
+                settlement_files::records.eq(f.lines as i64),
+                settlement_files::totals.eq("{}"),
+                settlement_files::facts.eq("{}"),
+                settlement_files::merchant.eq(&f.merchant),
+                settlement_files::settlement_date.eq(f.settlement_date),
+                settlement_files::imported_at.eq(now),
+                settlement_files::imported_by.eq("bench"),
+            ))
+            .execute(&mut *conn)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let line_rows: Vec<_> = input
+        .lines
+        .iter()
+        .map(|l| {
+            let r = &l.record;
+            (
+                settlement_records::file_id.eq(l.file_id.clone()),
+                settlement_records::line_no.eq(r.line as i64),
+                settlement_records::kind.eq(r.kind.as_str()),
+                settlement_records::merchant.eq(r.merchant.clone()),
+                settlement_records::terminal.eq(r.terminal.clone()),
+                settlement_records::batch.eq(r.batch.clone()),
+                settlement_records::trace.eq(r.trace.clone()),
+                settlement_records::rrn.eq(r.rrn.clone()),
+                settlement_records::gross_minor.eq(r.gross_minor),
+                settlement_records::fee_minor.eq(r.fee_minor),
+                settlement_records::net_minor.eq(r.net_minor),
+                settlement_records::currency.eq(r.currency.clone()),
+                settlement_records::txn_time.eq(r.txn_time),
+                settlement_records::settlement_date.eq(r.settlement_date),
+                settlement_records::original_ref.eq(r.original_ref.clone()),
+                settlement_records::own_ref.eq(r.own_ref.clone()),
+            )
+        })
+        .collect();
+    insert_chunked!(&mut *conn, settlement_records::table, line_rows; 256, 64, 16, 4, 1)
+        .unwrap_or_else(|e| panic!("{e}"));
+    conn.batch_execute("COMMIT; PRAGMA foreign_keys = ON")
+        .unwrap_or_else(|e| panic!("{e}"));
+    println!(
+        "  stored {} payments and {} lines in {:.2} s (setup, not measured)",
+        input.payments.len(),
+        input.lines.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let date = input.business_date;
+    drop(input);
+    let t = Instant::now();
+    let run = onecard::recon::runs::run(&mut conn, &ctx.writer, date, "bench")
+        .unwrap_or_else(|e| panic!("{e}"));
+    println!(
+        "  full run on SQLite (load, match, persist, post): {:.2} s — {} open exceptions, summary {}",
+        t.elapsed().as_secs_f64(),
+        run.open_exceptions,
+        run.summary
     );
 }
