@@ -194,6 +194,29 @@ impl TestApp {
         )
     }
 
+    /// Whether `seal` (base64) is the service's signature over the seal message of `day` with
+    /// `last_entry_hash` and `entries` — checked, as an outside party would, with the key
+    /// `GET /v1/signing-key` publishes.
+    pub async fn seal_verifies(
+        &self,
+        day: chrono::NaiveDate,
+        last_entry_hash: &str,
+        entries: i64,
+        seal: &str,
+    ) -> bool {
+        use base64::Engine;
+        let (_, key) = self.get(Role::Auditor, "/v1/signing-key").await;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let (Some(public_key), Ok(seal)) = (
+            key["public_key"].as_str().and_then(|k| b64.decode(k).ok()),
+            b64.decode(seal),
+        ) else {
+            return false;
+        };
+        let message = onecard::recon::days::seal_message(day, last_entry_hash, entries);
+        onecard::keys::verify_signature(&public_key, message.as_bytes(), &seal)
+    }
+
     /// Loads the demo catalogue (and the opening appropriation).
     pub async fn load_demo(&self) {
         let ctx = self.ctx.clone();
