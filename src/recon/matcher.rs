@@ -1877,6 +1877,7 @@ fn synthetic_booking(date: NaiveDate, signed: i64, narrative: String) -> Stateme
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::BTreeMap;
 
     fn d(day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, day).unwrap()
@@ -2240,6 +2241,7 @@ mod tests {
         #[test]
         fn injected_faults_are_reported_exactly(
             specs in proptest::collection::vec((any::<bool>(), 1i64..100_000, 0u32..24*60-10, 0u8..20), 1..40),
+            cash_fault in 0u8..3,
         ) {
             let mut payments = Vec::new();
             let mut lines = Vec::new();
@@ -2255,6 +2257,10 @@ mod tests {
                 let mut fdate = if late { d(25) } else { d(24) };
                 if *fault == 6 && !is_one { fdate = d(25); } // moved to next day's file: fine
                 p.voided = *fault == 4 || *fault == 5;
+                let back = (amount / 2).max(1);
+                if *fault == 8 || *fault == 10 {
+                    p.refunds = vec![LedgerRefund { id: format!("r{i:03}"), amount_minor: back, approved_on: d(24) }];
+                }
                 let start = lines.len();
                 let mut mk = |kind, gross| { let l = line(next_id, &p, kind, gross, fdate); next_id += 1; l };
                 match fault {
@@ -2264,6 +2270,23 @@ mod tests {
                     7 => { lines.push(mk(SettlementKind::Purchase, *amount)); lines.push(mk(SettlementKind::Purchase, *amount)); expected.push((Category::DuplicateInSettlement, id.clone())); }
                     4 => { lines.push(mk(SettlementKind::Purchase, *amount)); lines.push(mk(SettlementKind::Void, -amount)); }
                     5 => { lines.push(mk(SettlementKind::Purchase, *amount)); expected.push((Category::VoidSettled, id.clone())); }
+                    // A refund the ledger approved, settled for the same amount: no exception.
+                    8 => {
+                        lines.push(mk(SettlementKind::Purchase, *amount));
+                        lines.push(mk(SettlementKind::Refund, -back));
+                    }
+                    // A refund the acquirer settled that the ledger never approved.
+                    9 => {
+                        lines.push(mk(SettlementKind::Purchase, *amount));
+                        lines.push(mk(SettlementKind::Refund, -1));
+                        expected.push((Category::MissingInLedger, id.clone()));
+                    }
+                    // A refund settled for another amount than the ledger approved.
+                    10 => {
+                        lines.push(mk(SettlementKind::Purchase, *amount));
+                        lines.push(mk(SettlementKind::Refund, -(back + 1)));
+                        expected.push((Category::AmountMismatch, id.clone()));
+                    }
                     _ => lines.push(mk(SettlementKind::Purchase, *amount)),
                 }
                 for l in &lines[start..] {
@@ -2273,11 +2296,55 @@ mod tests {
                     payments.push(p);
                 }
             }
-            let inp = input(payments, lines);
+            // The day's files and, on the next day, their credits on the collection account;
+            // then one cash fault: a POS credit that never came, or a one-card credit off by 0.01.
+            let mut files: BTreeMap<String, SettlementFile> = BTreeMap::new();
+            for l in &lines {
+                let f = files.entry(l.file_id.clone()).or_insert_with(|| SettlementFile {
+                    file_id: l.file_id.clone(),
+                    channel: if l.record.merchant == SYN_ONE { Channel::OneCard } else { Channel::BankCard },
+                    merchant: l.record.merchant.clone(),
+                    settlement_date: l.record.settlement_date,
+                    net_minor: 0,
+                    lines: 0,
+                });
+                f.net_minor += l.record.net_minor;
+                f.lines += 1;
+            }
+            let files: Vec<SettlementFile> = files.into_values().filter(|f| f.net_minor > 0).collect();
+            let mut bookings = Vec::new();
+            for (k, f) in files.iter().enumerate() {
+                if f.settlement_date != d(24) {
+                    continue;
+                }
+                let scheme = if f.channel == Channel::OneCard { "一卡通结算" } else { "POS清算" };
+                let mut amount = f.net_minor;
+                if cash_fault == 1 && f.channel == Channel::BankCard {
+                    expected.push((Category::CashMissing, f.file_id.clone()));
+                    continue;
+                }
+                if cash_fault == 2 && f.channel == Channel::OneCard {
+                    amount += 1;
+                    expected.push((Category::CashMismatch, f.file_id.clone()));
+                }
+                bookings.push(Booking {
+                    id: i64::try_from(k).unwrap() + 1,
+                    file_id: "S".into(),
+                    booking: synthetic_booking(d(25), amount, format!("{scheme} {} 20261124", f.merchant)),
+                });
+            }
+            let mut inp = input(payments, lines);
+            inp.files = files;
+            inp.bookings = bookings;
             let r = reconcile(&inp);
             check_invariants(&inp, &r);
-            let mut got: Vec<(Category, String)> = r.outcomes.iter().filter(|o| o.category.is_exception()).map(|o| {
-                let who = o.payment_id.clone().unwrap_or_else(|| owner[&o.line_id.unwrap()].clone());
+            let mut got: Vec<(Category, String)> = r.outcomes.iter().filter(|o| o.category.is_exception() && (o.counted || o.file_id.is_none())).map(|o| {
+                let who = o
+                    .payment_id
+                    .clone()
+                    .or_else(|| o.line_id.map(|l| owner[&l].clone()))
+                    .or_else(|| o.file_id.clone())
+                    .unwrap_or_else(|| format!("booking {:?}", o.booking_id));
                 (o.category, who)
             }).collect();
             got.sort();
