@@ -551,6 +551,34 @@ pub fn run(
     })
 }
 
+/// What identifies "the same finding" across runs: kind, records, amounts.
+type ExceptionKey = (
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// A worked exception's key and id.
+type Worked = (ExceptionKey, String);
+
+/// A resolution as stored, to carry to the same finding in a re-run.
+type ResolutionRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<NaiveDateTime>,
+    Option<String>,
+    Option<NaiveDateTime>,
+);
+
 fn store_run(conn: &mut DbConn, date: NaiveDate, actor: &str) -> Result<Run, DbError> {
     let input = load(conn, date)?;
     let result: MatchResult = reconcile(&input);
@@ -558,6 +586,25 @@ fn store_run(conn: &mut DbConn, date: NaiveDate, actor: &str) -> Result<Run, DbE
     let now = Utc::now().naive_utc();
     let run_id = new_id("rr")?;
     conn.transaction::<_, DbError, _>(|conn| {
+        // Exceptions already worked stay worked when a re-run finds exactly the same thing
+        // (same kind, records and amounts); anything else is looked at afresh.
+        let worked: Vec<Worked> = recon_exceptions::table
+            .filter(recon_exceptions::business_date.eq(date))
+            .filter(recon_exceptions::active.eq(true))
+            .filter(recon_exceptions::status.ne("open"))
+            .select((
+                (
+                    recon_exceptions::kind,
+                    recon_exceptions::payment_id,
+                    recon_exceptions::settlement_record_id,
+                    recon_exceptions::file_id,
+                    recon_exceptions::booking_id,
+                    recon_exceptions::ledger_minor,
+                    recon_exceptions::settlement_minor,
+                ),
+                recon_exceptions::id,
+            ))
+            .load(conn)?;
         diesel::update(recon_outcomes::table.filter(recon_outcomes::business_date.eq(date)))
             .filter(recon_outcomes::active.eq(true))
             .set(recon_outcomes::active.eq(false))
@@ -580,6 +627,7 @@ fn store_run(conn: &mut DbConn, date: NaiveDate, actor: &str) -> Result<Run, DbE
             .execute(conn)?;
         let mut outcome_rows = Vec::new();
         let mut exception_rows = Vec::new();
+        let mut carried: Vec<(String, String)> = Vec::new();
         for o in result.outcomes.iter().filter(|o| o.counted) {
             outcome_rows.push((
                 recon_outcomes::run_id.eq(run_id.clone()),
@@ -600,8 +648,21 @@ fn store_run(conn: &mut DbConn, date: NaiveDate, actor: &str) -> Result<Run, DbE
                 recon_outcomes::active.eq(true),
             ));
             if o.category.is_exception() {
+                let exception_id = new_id("ex")?;
+                let key: ExceptionKey = (
+                    o.category.as_str().to_string(),
+                    o.payment_id.clone(),
+                    o.line_id,
+                    o.file_id.clone(),
+                    o.booking_id,
+                    o.ledger_minor,
+                    o.settlement_minor,
+                );
+                if let Some((_, previous)) = worked.iter().find(|(k, _)| *k == key) {
+                    carried.push((exception_id.clone(), previous.clone()));
+                }
                 exception_rows.push((
-                    recon_exceptions::id.eq(new_id("ex")?),
+                    recon_exceptions::id.eq(exception_id),
                     recon_exceptions::run_id.eq(run_id.clone()),
                     recon_exceptions::business_date.eq(date),
                     recon_exceptions::kind.eq(o.category.as_str()),
@@ -619,6 +680,37 @@ fn store_run(conn: &mut DbConn, date: NaiveDate, actor: &str) -> Result<Run, DbE
         }
         insert_chunked!(conn, recon_outcomes::table, outcome_rows)?;
         insert_chunked!(conn, recon_exceptions::table, exception_rows)?;
+        for (new, previous) in &carried {
+            let resolved: ResolutionRow = recon_exceptions::table
+                .find(previous)
+                .select((
+                    recon_exceptions::status,
+                    recon_exceptions::resolution,
+                    recon_exceptions::note,
+                    recon_exceptions::matched_payment_id,
+                    recon_exceptions::matched_record_id,
+                    recon_exceptions::resolved_by_token,
+                    recon_exceptions::resolved_by,
+                    recon_exceptions::resolved_at,
+                    recon_exceptions::approved_by,
+                    recon_exceptions::approved_at,
+                ))
+                .first(conn)?;
+            diesel::update(recon_exceptions::table.find(new))
+                .set((
+                    recon_exceptions::status.eq(resolved.0),
+                    recon_exceptions::resolution.eq(resolved.1),
+                    recon_exceptions::note.eq(resolved.2),
+                    recon_exceptions::matched_payment_id.eq(resolved.3),
+                    recon_exceptions::matched_record_id.eq(resolved.4),
+                    recon_exceptions::resolved_by_token.eq(resolved.5),
+                    recon_exceptions::resolved_by.eq(resolved.6),
+                    recon_exceptions::resolved_at.eq(resolved.7),
+                    recon_exceptions::approved_by.eq(resolved.8),
+                    recon_exceptions::approved_at.eq(resolved.9),
+                ))
+                .execute(conn)?;
+        }
         audit::record_at(
             conn,
             AuditEvent {

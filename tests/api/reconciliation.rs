@@ -478,6 +478,25 @@ async fn a_run_reports_each_disagreement_once_and_reruns_the_same() {
         .get(Role::Auditor, &format!("/v1/reconciliations/{new_id}"))
         .await;
     assert_eq!(state["open_exceptions"], 0, "{state}");
+
+    // A re-run that finds the same things keeps the work done on them.
+    let (status, _, third) = app
+        .post(
+            Role::Finance,
+            "/v1/reconciliations",
+            &json!({"business_date": today.to_string()}),
+        )
+        .await;
+    assert_eq!(status, 201, "{third}");
+    assert_eq!(third["open_exceptions"], 0, "{third}");
+    let third_id = third["id"].as_str().expect("id");
+    let (_, listed) = app
+        .get(
+            Role::Finance,
+            &format!("/v1/reconciliations/{third_id}/exceptions"),
+        )
+        .await;
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(items.len()));
     let audited: i64 = onecard::db::schema::audit_log::table
         .filter(onecard::db::schema::audit_log::action.like("exception.%"))
         .count()
