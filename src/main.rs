@@ -101,6 +101,19 @@ enum KeysCommand {
     },
 }
 
+/// Opens the service's parts for a command: SQLite is migrated on the spot (the embedded case
+/// has no separate migrate step); PostgreSQL must have been migrated with `onecard migrate`.
+fn open_app(config: Config) -> Result<AppContext, String> {
+    let auto_migrate = matches!(config.database, DbTarget::Sqlite(_));
+    AppContext::open(config, auto_migrate).map_err(|e| e.to_string())
+}
+
+/// A business date given on the command line.
+fn parse_date(text: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| format!("'{text}' is not a date YYYY-MM-DD"))
+}
+
 /// A reader that moves a progress bar (drawn on stderr when it is a terminal).
 struct Progress<R> {
     inner: R,
@@ -143,8 +156,7 @@ fn import(
     use onecard::bankfiles::store::{self, ImportError, ImportRequest};
     use std::io::Read;
     let name = name.or_else(|| path.file_name().map(|n| n.to_string_lossy().into_owned()));
-    let auto_migrate = matches!(config.database, DbTarget::Sqlite(_));
-    let ctx = AppContext::open(config, auto_migrate).map_err(|e| e.to_string())?;
+    let ctx = open_app(config)?;
     let spec = match spec {
         Some(s) => s,
         None => name
@@ -321,8 +333,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             command: KeysCommand::Create { role, name },
         } => {
             let role: Role = role.parse().map_err(|e: auth::AuthError| e.to_string())?;
-            let auto_migrate = matches!(config.database, DbTarget::Sqlite(_));
-            let ctx = AppContext::open(config, auto_migrate).map_err(|e| e.to_string())?;
+            let ctx = open_app(config)?;
             let mut conn = ctx.conn().map_err(|e| e.to_string())?;
             let issued = auth::create_token(&mut conn, &ctx.keys, role, &name, "cli")
                 .map_err(|e| e.to_string())?;
@@ -334,11 +345,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Import { spec, name, file } => import(config, spec, name, &file),
         Command::Nightly { date } => {
-            let auto_migrate = matches!(config.database, DbTarget::Sqlite(_));
-            let ctx = AppContext::open(config, auto_migrate).map_err(|e| e.to_string())?;
+            let ctx = open_app(config)?;
             let date = match date {
-                Some(d) => chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
-                    .map_err(|_| format!("'{d}' is not a date YYYY-MM-DD"))?,
+                Some(d) => parse_date(&d)?,
                 None => onecard::clock::business_date(
                     chrono::Utc::now(),
                     ctx.config.business_day_cutoff,
@@ -363,10 +372,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             )
         }
         Command::Reconcile { date } => {
-            let date = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
-                .map_err(|_| format!("'{date}' is not a date YYYY-MM-DD"))?;
-            let auto_migrate = matches!(config.database, DbTarget::Sqlite(_));
-            let ctx = AppContext::open(config, auto_migrate).map_err(|e| e.to_string())?;
+            let date = parse_date(&date)?;
+            let ctx = open_app(config)?;
             let mut conn = ctx.conn().map_err(|e| e.to_string())?;
             let spinner = steps_spinner();
             spinner.set_message(format!("reconciling {date}"));
@@ -386,10 +393,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::CloseDay { date } => {
-            let date = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d")
-                .map_err(|_| format!("'{date}' is not a date YYYY-MM-DD"))?;
-            let auto_migrate = matches!(config.database, DbTarget::Sqlite(_));
-            let ctx = AppContext::open(config, auto_migrate).map_err(|e| e.to_string())?;
+            let date = parse_date(&date)?;
+            let ctx = open_app(config)?;
             let today =
                 onecard::clock::business_date(chrono::Utc::now(), ctx.config.business_day_cutoff);
             let day = actix_web::rt::System::new()
@@ -408,8 +413,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify => {
-            let auto_migrate = matches!(config.database, DbTarget::Sqlite(_));
-            let ctx = AppContext::open(config, auto_migrate).map_err(|e| e.to_string())?;
+            let ctx = open_app(config)?;
             let mut conn = ctx.conn().map_err(|e| e.to_string())?;
             let started = std::time::Instant::now();
             let report = repo::verify(&mut conn, &ctx.chart, |done, total| {
