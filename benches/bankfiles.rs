@@ -154,21 +154,7 @@ fn phase(name: &str, file: &Path) {
             let db = support::fresh_db(backend, "files");
             let ctx = support::open(&db, 256);
             // Hash as the service does, streaming: the file is never in memory whole.
-            let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
-            let mut reader = BufReader::with_capacity(
-                1 << 20,
-                std::fs::File::open(file).unwrap_or_else(|e| panic!("{e}")),
-            );
-            loop {
-                let chunk = reader.fill_buf().unwrap_or_else(|e| panic!("{e}"));
-                if chunk.is_empty() {
-                    break;
-                }
-                digest.update(chunk);
-                let n = chunk.len();
-                reader.consume(n);
-            }
-            let sha256 = hex::encode(digest.finish());
+            let (sha256, _) = store::sha256_file(file).unwrap_or_else(|e| panic!("{e}"));
             let started_import = Instant::now();
             let mut input = BufReader::with_capacity(
                 256 * 1024,

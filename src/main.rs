@@ -154,7 +154,6 @@ fn import(
     path: &std::path::Path,
 ) -> Result<ExitCode, String> {
     use onecard::bankfiles::store::{self, ImportError, ImportRequest};
-    use std::io::Read;
     let name = name.or_else(|| path.file_name().map(|n| n.to_string_lossy().into_owned()));
     let ctx = open_app(config)?;
     let spec = match spec {
@@ -167,19 +166,8 @@ fn import(
     };
     let open = || std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()));
     // First pass: the SHA-256 that identifies the file.
-    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
-    let mut file = open()?;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = file.read(&mut buf).map_err(|e| e.to_string())?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        digest.update(&buf[..n]);
-    }
-    let sha256 = hex::encode(digest.finish());
+    let (sha256, size) =
+        store::sha256_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut input = std::io::BufReader::with_capacity(
         256 * 1024,
         Progress {

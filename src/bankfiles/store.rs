@@ -122,6 +122,25 @@ impl From<diesel::result::Error> for ImportError {
     }
 }
 
+/// The lowercase hex SHA-256 and size of a file, read as a stream (the identity an import
+/// needs before it starts).
+pub fn sha256_file(path: &std::path::Path) -> std::io::Result<(String, u64)> {
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut size = 0u64;
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            break;
+        }
+        digest.update(chunk);
+        let n = chunk.len();
+        size += n as u64;
+        reader.consume(n);
+    }
+    Ok((hex::encode(digest.finish()), size))
+}
+
 /// The id a file with this SHA-256 gets.
 pub fn file_id(sha256_hex: &str) -> String {
     format!("sf_{}", sha256_hex.get(..24).unwrap_or(sha256_hex))

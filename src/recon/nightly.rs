@@ -10,7 +10,7 @@
 //!
 //! Depends on: `bankfiles::store`, [`super::runs`], `app`.
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -99,24 +99,6 @@ fn file_away(from: &Path, dir: &Path) -> Result<PathBuf, NightlyError> {
     Ok(target)
 }
 
-fn sha256_of(path: &Path) -> Result<(String, u64), NightlyError> {
-    let mut reader =
-        BufReader::with_capacity(1 << 20, std::fs::File::open(path).map_err(io(path))?);
-    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
-    let mut size = 0u64;
-    loop {
-        let chunk = reader.fill_buf().map_err(io(path))?;
-        if chunk.is_empty() {
-            break;
-        }
-        digest.update(chunk);
-        let n = chunk.len();
-        size += n as u64;
-        reader.consume(n);
-    }
-    Ok((hex::encode(digest.finish()), size))
-}
-
 /// Runs the night for `date` (normally the previous business date). `progress` hears each
 /// step in words, for a log or a terminal.
 pub fn run(
@@ -165,7 +147,7 @@ pub fn run(
             i + 1,
             files.len()
         ));
-        let (sha256, size_bytes) = sha256_of(path)?;
+        let (sha256, size_bytes) = store::sha256_file(path).map_err(io(path))?;
         let mut input =
             BufReader::with_capacity(256 * 1024, std::fs::File::open(path).map_err(io(path))?);
         let request = ImportRequest {
