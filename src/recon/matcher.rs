@@ -285,6 +285,18 @@ pub enum Subject {
     Booking,
 }
 
+impl Subject {
+    /// The stored snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subject::Payment => "payment",
+            Subject::Line => "line",
+            Subject::File => "file",
+            Subject::Booking => "booking",
+        }
+    }
+}
+
 /// One result of the run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Outcome {

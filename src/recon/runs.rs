@@ -413,6 +413,22 @@ fn balance_json(balance: &BalanceCheck) -> serde_json::Value {
     serde_json::to_value(balance).unwrap_or_default()
 }
 
+/// A settlement file's detail lines and Σ gross, fee and net, from its stored records.
+fn file_sums(conn: &mut DbConn, file_id: &str) -> Result<(i64, i64, i64, i64), DbError> {
+    let rows: Vec<(i64, i64, i64)> = settlement_records::table
+        .filter(settlement_records::file_id.eq(file_id))
+        .select((
+            settlement_records::gross_minor,
+            settlement_records::fee_minor,
+            settlement_records::net_minor,
+        ))
+        .load(conn)?;
+    let (gross, fee, net) = rows
+        .iter()
+        .fold((0i64, 0i64, 0i64), |a, r| (a.0 + r.0, a.1 + r.1, a.2 + r.2));
+    Ok((rows.len() as i64, gross, fee, net))
+}
+
 /// The reference a file's settlement entry carries (one entry per file, ever).
 pub fn settlement_reference(file_id: &str) -> String {
     format!("settlement:{file_id}")
@@ -471,18 +487,7 @@ pub fn post_settlements(
 ) -> Result<Vec<i64>, RunError> {
     let mut posted = Vec::new();
     for file_id in file_ids {
-        let sums: Vec<(i64, i64, i64)> = settlement_records::table
-            .filter(settlement_records::file_id.eq(file_id))
-            .select((
-                settlement_records::gross_minor,
-                settlement_records::fee_minor,
-                settlement_records::net_minor,
-            ))
-            .load(conn)
-            .map_err(DbError::from)?;
-        let (gross, fee, net) = sums
-            .iter()
-            .fold((0i64, 0i64, 0i64), |a, r| (a.0 + r.0, a.1 + r.1, a.2 + r.2));
+        let (_, gross, fee, net) = file_sums(conn, file_id)?;
         let Some(entry) = settlement_entry(date, file_id, gross, fee, net, actor) else {
             continue;
         };
@@ -633,10 +638,7 @@ fn store_run(conn: &mut DbConn, date: NaiveDate, actor: &str) -> Result<Run, DbE
                 recon_outcomes::run_id.eq(run_id.clone()),
                 recon_outcomes::business_date.eq(date),
                 recon_outcomes::category.eq(o.category.as_str()),
-                recon_outcomes::subject.eq(serde_json::to_value(o.subject)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()),
+                recon_outcomes::subject.eq(o.subject.as_str()),
                 recon_outcomes::payment_id.eq(o.payment_id.clone()),
                 recon_outcomes::settlement_record_id.eq(o.line_id),
                 recon_outcomes::void_record_id.eq(o.void_line_id),
@@ -893,17 +895,7 @@ pub fn report(conn: &mut DbConn, run_id: &str) -> Result<Option<Report>, DbError
         .load(conn)?;
     let mut netting = Vec::with_capacity(files.len());
     for (file_id, spec, merchant, settlement_date) in files {
-        let sums: Vec<(i64, i64, i64)> = settlement_records::table
-            .filter(settlement_records::file_id.eq(&file_id))
-            .select((
-                settlement_records::gross_minor,
-                settlement_records::fee_minor,
-                settlement_records::net_minor,
-            ))
-            .load(conn)?;
-        let (gross, fee, net) = sums
-            .iter()
-            .fold((0i64, 0i64, 0i64), |a, r| (a.0 + r.0, a.1 + r.1, a.2 + r.2));
+        let (lines, gross, fee, net) = file_sums(conn, &file_id)?;
         let entry_seq: Option<i64> = ledger_entries::table
             .filter(ledger_entries::reference.eq(settlement_reference(&file_id)))
             .select(ledger_entries::seq)
@@ -915,7 +907,7 @@ pub fn report(conn: &mut DbConn, run_id: &str) -> Result<Option<Report>, DbError
             spec,
             merchant,
             settlement_date,
-            lines: sums.len() as i64,
+            lines,
             gross: crate::money::format_minor(gross),
             fee: crate::money::format_minor(fee),
             net: crate::money::format_minor(net),
