@@ -35,6 +35,17 @@ pub use spec::{CompiledSpec, Produces, SpecError};
 /// The ids of the built-in readers (fixed: operators' scripts rely on them).
 pub const BUILT_IN: &[&str] = &["camt.052", "camt.053", "camt.054", "mt940"];
 
+/// The spec ids API.md promises `GET /v1/settlement-specs` lists (the three documents in
+/// `bank-docs/` and the built-in readers).
+pub const PROMISED_SPEC_IDS: &[&str] = &[
+    "pos-settlement-fixed-width",
+    "onecard-settlement-csv",
+    "collection-account-statement-csv",
+    "camt.053",
+    "camt.054",
+    "mt940",
+];
+
 /// How a file of one spec id is read.
 #[derive(Debug, Clone)]
 pub enum Reader {

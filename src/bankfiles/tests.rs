@@ -254,14 +254,7 @@ fn unknown_file_names_pick_no_spec_and_known_ones_theirs() {
     assert_eq!(registry.for_file_name("statement.sta"), Some("mt940"));
     assert_eq!(registry.for_file_name("notes.txt"), None);
     let ids: Vec<String> = registry.list().into_iter().map(|s| s.id).collect();
-    for id in [
-        "pos-settlement-fixed-width",
-        "onecard-settlement-csv",
-        "collection-account-statement-csv",
-        "camt.053",
-        "camt.054",
-        "mt940",
-    ] {
+    for id in super::PROMISED_SPEC_IDS {
         assert!(ids.iter().any(|i| i == id), "{id} missing from {ids:?}");
     }
 }

@@ -196,15 +196,8 @@ async fn specs_are_listed_and_bad_requests_are_clear() {
         .iter()
         .filter_map(|s| s["id"].as_str())
         .collect();
-    for id in [
-        "pos-settlement-fixed-width",
-        "onecard-settlement-csv",
-        "collection-account-statement-csv",
-        "camt.053",
-        "camt.054",
-        "mt940",
-    ] {
-        assert!(ids.contains(&id), "{id} not in {ids:?}");
+    for id in onecard::bankfiles::PROMISED_SPEC_IDS {
+        assert!(ids.contains(id), "{id} not in {ids:?}");
     }
     let (status, body) = app.upload(Role::Finance, "spec=nope", b"x".to_vec()).await;
     assert_eq!((status, body["code"].as_str()), (422, Some("unknown_spec")));
