@@ -214,9 +214,6 @@ struct State<'s> {
     named_values: Vec<Value<'static>>,
     gross_by_code: bool,
     net_by_code: bool,
-    /// The last `year_from` name resolved (by address of the spec's string) and its canonical
-    /// slot: the lookup happens once per file, not once per line.
-    anchor: std::cell::Cell<Option<(*const str, C)>>,
     check_acc: Vec<i128>,
     items: u64,
     last_line: u64,
@@ -300,7 +297,6 @@ pub fn read_with_spec<R: BufRead>(
             .fields
             .iter()
             .any(|f| f.name == "net" && f.sign_from_code),
-        anchor: std::cell::Cell::new(None),
         check_acc: vec![0; spec.checks.len()],
         items: 0,
         last_line: 0,
@@ -938,16 +934,7 @@ impl<'s> State<'s> {
                 return Ok(*d);
             }
         }
-        let anchor = match self.anchor.get() {
-            Some((name, c)) if std::ptr::eq(name, from) => Some(c),
-            _ => {
-                let c = C::ALL.iter().find(|c| c.name() == from).copied();
-                if let Some(c) = c {
-                    self.anchor.set(Some((from as *const str, c)));
-                }
-                c
-            }
-        };
+        let anchor = C::ALL.into_iter().find(|c| c.name() == from);
         match anchor.map(|c| self.canonical(c, &[], line)).transpose()? {
             Some(Value::Date(d)) => Ok(*d),
             _ => Err(corrupt(
