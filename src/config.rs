@@ -49,6 +49,39 @@ pub struct Config {
     pub nightly_dir: PathBuf,
     /// Asia/Shanghai time from which a payment belongs to the next business day, if any.
     pub business_day_cutoff: Option<chrono::NaiveTime>,
+    /// The collecting centre as named in remittance files (`ONECARD_CENTRE_NAME`).
+    pub centre_name: String,
+    /// Its non-tax collection account number (`ONECARD_COLLECTION_ACCOUNT`).
+    pub collection_account: String,
+    /// The treasury as named in remittance files (`ONECARD_TREASURY_NAME`).
+    pub treasury_name: String,
+    /// The treasury's account number (`ONECARD_TREASURY_ACCOUNT`).
+    pub treasury_account: String,
+    /// Calendar days within which a day's fees must be acknowledged by the treasury
+    /// (`ONECARD_REMIT_LIMIT_DAYS`, default 2); later is a supervision finding.
+    pub remit_limit_days: i64,
+}
+
+/// Demo values for the remittance parties: a deployment sets its own (see the README).
+pub const DEMO_CENTRE_NAME: &str = "示范市政务服务中心";
+/// Demo collection account.
+pub const DEMO_COLLECTION_ACCOUNT: &str = "440301000000000001";
+/// Demo treasury.
+pub const DEMO_TREASURY_NAME: &str = "示范市国库";
+/// Demo treasury account.
+pub const DEMO_TREASURY_ACCOUNT: &str = "270000000000000001";
+
+/// A remittance party setting: 1–`max` characters (the remt.001 schema's limit).
+fn env_text(name: &str, default: &str, max: usize) -> Result<String, ConfigError> {
+    let v = std::env::var(name).unwrap_or_else(|_| default.to_string());
+    let v = v.trim().to_string();
+    let n = v.chars().count();
+    if n == 0 || n > max {
+        return Err(ConfigError(format!(
+            "{name} must be 1–{max} characters (it goes into remittance files), got {n}"
+        )));
+    }
+    Ok(v)
 }
 
 /// A setting that cannot be used.
@@ -127,6 +160,15 @@ impl Config {
                 }
                 s
             },
+            centre_name: env_text("ONECARD_CENTRE_NAME", DEMO_CENTRE_NAME, 140)?,
+            collection_account: env_text(
+                "ONECARD_COLLECTION_ACCOUNT",
+                DEMO_COLLECTION_ACCOUNT,
+                34,
+            )?,
+            treasury_name: env_text("ONECARD_TREASURY_NAME", DEMO_TREASURY_NAME, 140)?,
+            treasury_account: env_text("ONECARD_TREASURY_ACCOUNT", DEMO_TREASURY_ACCOUNT, 34)?,
+            remit_limit_days: env_parse("ONECARD_REMIT_LIMIT_DAYS", 2i64)?.max(0),
             business_day_cutoff: match std::env::var("ONECARD_BUSINESS_DAY_CUTOFF") {
                 Err(_) => None,
                 Ok(v) => Some(

@@ -15,8 +15,8 @@
 //! | [`payments`] | counter payments: intake, receipts, voids, refunds; card-data rules (full card numbers refused, ids masked) | `catalogue`, `ledger`, `db`, `audit`, `keys` |
 //! | [`bankfiles`] | bank-file readers: canonical records, declarative specs and the generic reader, camt.05x and MT940 (pure); all-or-nothing import | `money`; `db`, `audit` (import only) |
 //! | [`recon`] | reconciliation: the three-tier matcher (pure), runs, exceptions, day close and seal, the nightly job | `bankfiles`, `ledger`, `db`, `audit`, `keys` |
-//! | [`treasury`] | remittance to the treasury: the remt.001.001.04 writer (pure) | — |
-//! | [`auth`] | roles, API tokens (stored as SHA-256), treasury secrets | `db`, `audit`, `keys` |
+//! | [`treasury`] | remittance: remt.001 writer and batch rules (pure), prepare / approve / pull / acknowledge, supervision | `ledger`, `keys`, `audit`, `db` |
+//! | [`auth`] | roles, API tokens (stored as SHA-256), treasury secrets and signed requests | `db`, `audit`, `keys` |
 //! | [`audit`] | the append-only audit trail | `db` |
 //! | [`keys`] | the service's Ed25519 signing key and HMAC master key, in files | — |
 //! | [`db`] | the multi-backend connection (SQLite / PostgreSQL), pool, migrations, schema | — |
@@ -27,12 +27,12 @@
 //! | [`metrics`] | Prometheus counters and histograms | — |
 //!
 //! Domain cores — [`ledger::rules`], [`ledger::chain`], [`ledger::chart`], [`money`],
-//! [`bankfiles::generic`], [`bankfiles::camt`], [`bankfiles::mt940`] — import
+//! [`bankfiles::generic`], [`bankfiles::camt`], [`bankfiles::mt940`], [`recon::matcher`],
+//! [`treasury::remt`], [`treasury::batch`], [`auth::request_signing`] — import
 //! neither actix nor diesel and carry most of the tests. Handlers parse the request into domain
 //! types, call one use case, and map the result; only [`http`] knows status codes.
 //!
-//! Still to come (see the open issues): remittance batches, signed pulls and acknowledgement in
-//! [`treasury`]; `web` (staff pages).
+//! Still to come (see the open issues): `web` (staff pages).
 
 #![forbid(unsafe_code)]
 #![cfg_attr(

@@ -75,6 +75,13 @@ enum Command {
         /// The business date.
         date: String,
     },
+    /// Prepare the treasury remittance batch of a closed day (YYYY-MM-DD); prints the batch.
+    /// A supervisor approves it (`POST /v1/remittances/{id}/approve`), which signs its file.
+    Remit {
+        /// The business date.
+        #[arg(long)]
+        date: String,
+    },
     /// Import a settlement file or bank statement, all or nothing; exit 2 if it is refused.
     Import {
         /// Spec id (see `GET /v1/settlement-specs`); chosen by the file name when omitted.
@@ -397,6 +404,23 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&day).map_err(|e| e.to_string())?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Remit { date } => {
+            let date = parse_date(&date)?;
+            let ctx = open_app(config)?;
+            let batch = actix_web::rt::System::new()
+                .block_on(onecard::treasury::service::prepare(
+                    &ctx.writer,
+                    onecard::treasury::service::Settings::from_config(&ctx.config),
+                    date,
+                    "cli".into(),
+                ))
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&batch).map_err(|e| e.to_string())?
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -6,6 +6,8 @@
 //!
 //! May depend on: `db`, `audit`, `keys`.
 
+pub mod request_signing;
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -224,5 +226,39 @@ pub fn authenticate(conn: &mut DbConn, presented: &str) -> Result<Option<Princip
             name,
             role: role.parse()?,
         })),
+    }
+}
+
+/// How long a seen treasury request signature is remembered: longer than any timestamp the
+/// signature check accepts (±[`request_signing::MAX_AGE_SECS`]).
+const SEEN_SIGNATURES_KEPT_SECS: i64 = 3 * request_signing::MAX_AGE_SECS;
+
+/// Records a treasury request signature as used. `false` if it was used before (a replay).
+/// The database's primary key decides, so several service instances agree.
+pub fn remember_request_signature(
+    conn: &mut DbConn,
+    token_id: &str,
+    signature: &[u8],
+) -> Result<bool, AuthError> {
+    use crate::db::schema::treasury_request_nonces as n;
+    let now = Utc::now().naive_utc();
+    diesel::delete(
+        n::table.filter(n::seen_at.lt(now - chrono::Duration::seconds(SEEN_SIGNATURES_KEPT_SECS))),
+    )
+    .execute(conn)?;
+    match diesel::insert_into(n::table)
+        .values((
+            n::token_id.eq(token_id),
+            n::signature.eq(signature),
+            n::seen_at.eq(now),
+        ))
+        .execute(conn)
+    {
+        Ok(_) => Ok(true),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }

@@ -358,6 +358,58 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    remittances (id) {
+        id -> Text,
+        business_date -> Date,
+        message_id -> Text,
+        currency -> Text,
+        amount_minor -> BigInt,
+        status -> Text,
+        prepared_at -> Timestamp,
+        prepared_by -> Text,
+        approved_at -> Nullable<Timestamp>,
+        approved_by -> Nullable<Text>,
+        pull_seq -> Nullable<BigInt>,
+        file_bytes -> Nullable<Binary>,
+        file_sha256 -> Nullable<Binary>,
+        signature -> Nullable<Binary>,
+        acknowledged_at -> Nullable<Timestamp>,
+        acknowledged_by -> Nullable<Text>,
+        treasury_reference -> Nullable<Text>,
+        ack_entry_seq -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    remittance_subjects (remittance_id, revenue_subject) {
+        remittance_id -> Text,
+        revenue_subject -> Text,
+        account_code -> Text,
+        name -> Text,
+        amount_minor -> BigInt,
+    }
+}
+
+diesel::table! {
+    remittance_documents (remittance_id, revenue_subject, document) {
+        remittance_id -> Text,
+        revenue_subject -> Text,
+        document -> Text,
+        kind -> Text,
+        payment_id -> Nullable<Text>,
+        amount_minor -> BigInt,
+    }
+}
+
+diesel::table! {
+    treasury_request_nonces (token_id, signature) {
+        token_id -> Text,
+        signature -> Binary,
+        seen_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     refunds,
     accounts,
@@ -383,4 +435,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     recon_runs,
     recon_outcomes,
     recon_exceptions,
+    remittances,
+    remittance_subjects,
+    remittance_documents,
+    treasury_request_nonces,
 );

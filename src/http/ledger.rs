@@ -114,7 +114,7 @@ impl From<&AccountBalance> for AccountView {
     }
 }
 
-async fn with_conn<T: Send + 'static>(
+pub(crate) async fn with_conn<T: Send + 'static>(
     ctx: &web::Data<AppContext>,
     f: impl FnOnce(&mut crate::db::DbConn, &AppContext) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -181,7 +181,7 @@ pub struct AccountLineView {
     amount: String,
 }
 
-fn parse_cursor(after: Option<&str>) -> Result<i64, ApiError> {
+pub(crate) fn parse_cursor(after: Option<&str>) -> Result<i64, ApiError> {
     match after {
         None | Some("") => Ok(0),
         Some(s) => s.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {

@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod payments;
 pub mod problem;
 pub mod reconciliation;
+pub mod remittances;
 pub mod settlement;
 
 use std::net::TcpListener;
@@ -37,6 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     settlement::routes(cfg);
     days::routes(cfg);
     reconciliation::routes(cfg);
+    remittances::routes(cfg);
 }
 
 /// Starts the server on an already-bound listener (port 0 in tests).

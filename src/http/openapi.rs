@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{catalogue, days, health, ledger, payments, reconciliation, settlement};
+use super::{catalogue, days, health, ledger, payments, reconciliation, remittances, settlement};
 
 struct BearerAuth;
 
@@ -52,6 +52,15 @@ impl Modify for BearerAuth {
         reconciliation::report,
         reconciliation::resolve,
         reconciliation::approve,
+        remittances::prepare,
+        remittances::list,
+        remittances::get,
+        remittances::staff_file,
+        remittances::approve,
+        remittances::treasury_list,
+        remittances::treasury_file,
+        remittances::treasury_ack,
+        remittances::supervision,
     ),
     modifiers(&BearerAuth)
 )]

@@ -313,6 +313,13 @@ impl From<RefundError> for ApiError {
                 "Four eyes",
                 e.to_string(),
             ),
+            RefundError::AlreadyRemitted { ref remittance, .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "already_remitted",
+                "Already remitted",
+                e.to_string(),
+            )
+            .with("remittance_id", remittance.clone()),
             RefundError::BadReason => ApiError::invalid(Some("reason".into()), e.to_string()),
             RefundError::Post(p) => p.into(),
         }

@@ -1,5 +1,5 @@
 //! Refunds with four eyes: one person requests, a supervisor who is someone else approves, and
-//! the approval posts Dr 2103.<subject> / Cr 1218.01 (Cr 1002.01 once the payment is settled).
+//! the approval posts `Dr 2103.<subject> / Cr 1218.01` (Cr 1002.01 once the payment is settled).
 //! The sum of a payment's refunds never exceeds the payment.
 
 use std::collections::BTreeMap;
@@ -29,6 +29,17 @@ pub enum RefundError {
     /// Refunds would exceed the payment.
     #[error("{0}")]
     ExceedsPayment(String),
+    /// The payment's day has a remittance batch: what it collected is the treasury's. A refund
+    /// now is a treasury refund request (退库), not an entry on the payable.
+    #[error("payment {payment} belongs to {date}, which remittance {remittance} already covers; a refund now must go to the treasury as a refund request (退库)")]
+    AlreadyRemitted {
+        /// The payment.
+        payment: String,
+        /// Its business day.
+        date: NaiveDate,
+        /// The batch.
+        remittance: String,
+    },
     /// The approver requested the refund.
     #[error("the person who requested a refund cannot approve it")]
     SamePerson,
@@ -272,6 +283,17 @@ pub async fn approve(
                     "payment {} was voided after the request",
                     payment.id
                 )));
+            }
+            // Once the day has a batch its payable is fixed (DESIGN §2 rule 6); the writer
+            // serialises this check with the batch's preparation.
+            if let Some(remittance) =
+                crate::treasury::service::day_has_batch(conn, payment.business_date)?
+            {
+                return Err(RefundError::AlreadyRemitted {
+                    payment: payment.id.clone(),
+                    date: payment.business_date,
+                    remittance,
+                });
             }
             // What earlier approved refunds took from each subject, from their entries.
             let mut earlier: BTreeMap<String, i64> = BTreeMap::new();

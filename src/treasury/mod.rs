@@ -1,10 +1,13 @@
 //! Treasury remittance: how fee revenue reaches the treasury whole (DESIGN §6).
 //!
 //! - [`remt`]: the ISO 20022 remt.001.001.04 writer (pure), checked against the official XSD.
+//! - [`batch`]: which documents make up a day's payable, the batch's document, acknowledgement
+//!   and supervision rules (pure).
+//! - [`service`]: the use cases over the database — prepare, approve (file fixed, hashed and
+//!   signed), the treasury's pull and acknowledgement, and the supervision check.
 //!
-//! Batches, approval, signed pulls and acknowledgement build on it (issue: treasury
-//! remittance).
-//!
-//! Depends on: nothing inside the crate yet.
+//! Depends on: `ledger` (writer, chart, model), `keys`, `audit`, `db`, `money`.
 
+pub mod batch;
 pub mod remt;
+pub mod service;

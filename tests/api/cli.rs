@@ -167,3 +167,24 @@ fn reconcile_and_close_day_from_the_command_line() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("has not ended yet"));
 }
+
+#[test]
+fn remit_from_the_command_line_needs_a_closed_day_with_fees() {
+    let db = TestDb::new();
+    assert!(onecard(&db, &["migrate"]).status.success());
+    let out = onecard(&db, &["remit", "--date", "2020-01-03"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not closed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(onecard(&db, &["close-day", "2020-01-03"]).status.success());
+    let out = onecard(&db, &["remit", "--date", "2020-01-03"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nothing is payable"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

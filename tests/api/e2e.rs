@@ -4,55 +4,11 @@
 
 use chrono::NaiveDate;
 use onecard::auth::Role;
-use onecard::payments::{self, intake, Capture};
 use serde_json::json;
 
-use crate::support::{spawn_app, TestApp};
+use crate::support::spawn_app;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
-
-/// Captures a bank-card payment dated `day` through the same use case the API calls.
-async fn capture_on(
-    app: &TestApp,
-    day: NaiveDate,
-    fee: &str,
-    amount: &str,
-    trace: &str,
-    rrn: &str,
-) -> String {
-    let body = json!({
-        "channel": "bank_card", "department": "D04", "window": "W01",
-        "lines": [{"fee_code": fee, "quantity": 1, "amount": amount}], "amount": amount,
-        "card": {"merchant_id": "898440379930001", "terminal_id": "11002001", "batch_no": "000001",
-                 "trace_no": trace, "rrn": rrn, "auth_code": "890123",
-                 "masked_pan": "622848******0123", "txn_time": format!("{day}T09:30:15+08:00")}
-    });
-    let (value, request_hash) = intake::read_json(body.to_string().as_bytes()).expect("json");
-    let request = intake::parse_value(value).expect("request");
-    let versions = {
-        let mut conn = app.ctx.conn().expect("conn");
-        payments::versions_for(&mut conn, &request).expect("versions")
-    };
-    let lines = intake::price(&request, &versions, day).expect("priced");
-    let answer = payments::capture(
-        &app.ctx.writer,
-        Capture {
-            key: format!("e2e-{trace}"),
-            request_hash,
-            request,
-            lines,
-            business_date: day,
-            payer_id_hmac: None,
-            payer_id_masked: None,
-            actor: "clerk:e2e".into(),
-            series: app.ctx.config.receipt_series.clone(),
-        },
-    )
-    .await
-    .expect("captured");
-    let paid: serde_json::Value = serde_json::from_str(&answer.body).expect("answer");
-    paid["id"].as_str().expect("id").to_string()
-}
 
 #[actix_web::test]
 async fn a_day_from_counter_to_seal() {
@@ -60,8 +16,10 @@ async fn a_day_from_counter_to_seal() {
     app.load_demo().await;
     let day = NaiveDate::from_ymd_opt(2026, 11, 24).expect("date");
     // The two POS sales the acquirer's file carries (trace 000012 and 000013).
-    capture_on(&app, day, "SC-JL-01", "200.00", "000012", "000451234567").await;
-    capture_on(&app, day, "ZR-BDC-02", "550.00", "000013", "000451234568").await;
+    app.capture_on(day, "SC-JL-01", "200.00", "000012", "000451234567")
+        .await;
+    app.capture_on(day, "ZR-BDC-02", "550.00", "000013", "000451234568")
+        .await;
 
     for (path, query) in [
         (

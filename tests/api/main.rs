@@ -14,5 +14,6 @@ mod migrations;
 mod nightly;
 mod payments;
 mod reconciliation;
+mod remittance;
 mod roles;
 mod settlement;

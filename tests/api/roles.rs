@@ -44,6 +44,17 @@ async fn each_route_admits_exactly_its_roles() {
         ("GET", "/v1/reconciliations/rr_x/report", vec![F, S, A]),
         ("POST", "/v1/exceptions/ex_x/resolve", vec![F, S]),
         ("POST", "/v1/exceptions/ex_x/approve", vec![F, S]),
+        ("POST", "/v1/remittances", vec![F]),
+        ("GET", "/v1/remittances", vec![F, S, A]),
+        ("GET", "/v1/remittances/rem_x", vec![F, S, A]),
+        ("GET", "/v1/remittances/rem_x/file", vec![F, S, A]),
+        ("POST", "/v1/remittances/rem_x/approve", vec![S]),
+        ("GET", "/v1/supervision/treasury-payable", vec![F, S, A]),
+        // Treasury routes also need a signed request: unsigned, the treasury role passes the
+        // role check and is then told to sign (401 signature_required).
+        ("GET", "/v1/treasury/remittances", vec![T]),
+        ("GET", "/v1/treasury/remittances/rem_x/file", vec![T]),
+        ("POST", "/v1/treasury/remittances/rem_x/ack", vec![T]),
     ];
     for (method, path, allowed) in &matrix {
         let send = |token: Option<&str>| {
@@ -68,8 +79,18 @@ async fn each_route_admits_exactly_its_roles() {
         for role in Role::ALL {
             let mut res = send(Some(app.token(role))).await.expect("request");
             let status = res.status().as_u16();
-            let _ = res.body().await;
-            if allowed.contains(&role) {
+            let body = res.body().await.unwrap_or_default();
+            let code = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["code"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            if allowed.contains(&role) && path.starts_with("/v1/treasury/") {
+                assert_eq!(
+                    (status, code.as_str()),
+                    (401, "signature_required"),
+                    "{method} {path} as {role}, unsigned"
+                );
+            } else if allowed.contains(&role) {
                 assert!(
                     status != 401 && status != 403,
                     "{method} {path} as {role}: {status}, expected allowed"

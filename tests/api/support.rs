@@ -9,14 +9,21 @@
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Once;
+
+/// Spreads the treasury helper's timestamps (see [`TestApp::treasury`]).
+static FRESH: AtomicI64 = AtomicI64::new(0);
 
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
 
+use chrono::NaiveDate;
 use onecard::app::AppContext;
 use onecard::auth::{self, Role};
 use onecard::config::Config;
+use onecard::payments::{self, intake, Capture};
+use serde_json::json;
 
 /// The environment variable that selects PostgreSQL.
 pub const PG_ENV: &str = "ONECARD_TEST_DATABASE_URL";
@@ -120,6 +127,8 @@ pub struct TestApp {
     pub ctx: AppContext,
     /// Bearer token per role.
     pub tokens: HashMap<Role, String>,
+    /// The treasury token's HMAC request-signing secret.
+    pub treasury_secret: String,
     /// HTTP client.
     pub client: awc::Client,
     /// Keep the database alive as long as the app.
@@ -259,6 +268,121 @@ impl TestApp {
             .map(|x| x["balance"].clone())
     }
 
+    /// A treasury request signed as API.md says, at `timestamp` (unix seconds), with `role`'s
+    /// token; `signature` replaces the computed signature header when given. Returns status,
+    /// headers and body bytes.
+    pub async fn signed(
+        &self,
+        role: Role,
+        method: &str,
+        path_and_query: &str,
+        body: &[u8],
+        timestamp: i64,
+        signature: Option<&str>,
+    ) -> (u16, actix_web::http::header::HeaderMap, Vec<u8>) {
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        let ts = timestamp.to_string();
+        let canonical =
+            onecard::auth::request_signing::canonical_request(method, path, query, &ts, body);
+        let computed = onecard::auth::request_signing::sign(&self.treasury_secret, &canonical);
+        let req = match method {
+            "POST" => self.client.post(self.url(path_and_query)),
+            _ => self.client.get(self.url(path_and_query)),
+        }
+        .bearer_auth(self.token(role))
+        .insert_header(("X-Onecard-Timestamp", ts))
+        .insert_header((
+            "X-Onecard-Request-Signature",
+            signature.unwrap_or(&computed).to_string(),
+        ));
+        let mut res = if method == "POST" {
+            req.insert_header(("content-type", "application/json"))
+                .send_body(body.to_vec())
+                .await
+        } else {
+            req.send().await
+        }
+        .expect("request");
+        let bytes = res.body().limit(64 * 1024 * 1024).await.expect("body");
+        (res.status().as_u16(), res.headers().clone(), bytes.to_vec())
+    }
+
+    /// [`signed`](Self::signed) as the treasury, answered as JSON. Each call takes another
+    /// timestamp within the accepted window, as a client signing each request afresh would
+    /// (the same request twice in one second would otherwise be a replay).
+    pub async fn treasury(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let body = if method == "POST" {
+            body.to_string().into_bytes()
+        } else {
+            Vec::new()
+        };
+        let (status, _, bytes) = self
+            .signed(
+                Role::Treasury,
+                method,
+                path_and_query,
+                &body,
+                chrono::Utc::now().timestamp() - 150
+                    + (FRESH.fetch_add(1, Ordering::Relaxed) % 300),
+                None,
+            )
+            .await;
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Captures a bank-card payment dated `day` through the same use case the API calls.
+    pub async fn capture_on(
+        &self,
+        day: NaiveDate,
+        fee: &str,
+        amount: &str,
+        trace: &str,
+        rrn: &str,
+    ) -> String {
+        let body = json!({
+            "channel": "bank_card", "department": "D04", "window": "W01",
+            "lines": [{"fee_code": fee, "quantity": 1, "amount": amount}], "amount": amount,
+            "card": {"merchant_id": "898440379930001", "terminal_id": "11002001", "batch_no": "000001",
+                     "trace_no": trace, "rrn": rrn, "auth_code": "890123",
+                     "masked_pan": "622848******0123", "txn_time": format!("{day}T09:30:15+08:00")}
+        });
+        let (value, request_hash) = intake::read_json(body.to_string().as_bytes()).expect("json");
+        let request = intake::parse_value(value).expect("request");
+        let versions = {
+            let mut conn = self.ctx.conn().expect("conn");
+            payments::versions_for(&mut conn, &request).expect("versions")
+        };
+        let lines = intake::price(&request, &versions, day).expect("priced");
+        let answer = payments::capture(
+            &self.ctx.writer,
+            Capture {
+                key: format!("e2e-{trace}"),
+                request_hash,
+                request,
+                lines,
+                business_date: day,
+                payer_id_hmac: None,
+                payer_id_masked: None,
+                actor: "clerk:e2e".into(),
+                series: self.ctx.config.receipt_series.clone(),
+            },
+        )
+        .await
+        .expect("captured");
+        let paid: serde_json::Value = serde_json::from_str(&answer.body).expect("answer");
+        paid["id"].as_str().expect("id").to_string()
+    }
+
     /// Stops the server.
     pub async fn stop(self) {
         self.server.stop(true).await;
@@ -282,6 +406,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     .expect("block")
     .expect("open app");
     let mut tokens = HashMap::new();
+    let mut treasury_secret = String::new();
     {
         let ctx = ctx.clone();
         let made = actix_web::web::block(move || {
@@ -292,13 +417,18 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
                     let t =
                         auth::create_token(&mut conn, &ctx.keys, *r, &format!("test-{r}"), "test")
                             .expect("token");
-                    (*r, t.token)
+                    (*r, t.token, t.secret)
                 })
                 .collect::<Vec<_>>()
         })
         .await
         .expect("block");
-        tokens.extend(made);
+        for (role, token, secret) in made {
+            if let Some(secret) = secret {
+                treasury_secret = secret;
+            }
+            tokens.insert(role, token);
+        }
     }
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
@@ -309,6 +439,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         base: format!("http://127.0.0.1:{port}"),
         ctx,
         tokens,
+        treasury_secret,
         client: awc::Client::builder()
             .timeout(std::time::Duration::from_secs(60))
             .finish(),
