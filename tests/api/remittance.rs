@@ -301,50 +301,32 @@ async fn a_closed_day_is_remitted_signed_pulled_verified_and_acknowledged() {
 
     // Acknowledgement: the amount must agree; once posted, again is a no-op, another is 409.
     let ack = format!("/v1/treasury/remittances/{id}/ack");
-    let (status, body) = app
-        .treasury(
-            "POST",
-            &ack,
-            &json!({"treasury_reference": "GK20261125001", "amount": "899.99"}),
-        )
-        .await;
+    let acknowledge = |reference: &'static str, amount: &'static str| {
+        let body = json!({"treasury_reference": reference, "amount": amount});
+        let ack = ack.clone();
+        let app = &app;
+        async move { app.treasury("POST", &ack, &body).await }
+    };
+    let (status, body) = acknowledge("GK20261125001", "899.99").await;
     assert_eq!(
         (status, body["code"].as_str()),
         (409, Some("amount_mismatch")),
         "{body}"
     );
-    let (status, body) = app
-        .treasury(
-            "POST",
-            &ack,
-            &json!({"treasury_reference": "GK20261125001", "amount": "900.00"}),
-        )
-        .await;
+    let (status, body) = acknowledge("GK20261125001", "900.00").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         (body["status"].as_str(), body["posted"].as_bool()),
         (Some("acknowledged"), Some(true))
     );
     let entry = body["entry_seq"].as_i64().expect("entry");
-    let (status, body) = app
-        .treasury(
-            "POST",
-            &ack,
-            &json!({"treasury_reference": "GK20261125001", "amount": "900.00"}),
-        )
-        .await;
+    let (status, body) = acknowledge("GK20261125001", "900.00").await;
     assert_eq!(
         (status, body["posted"].as_bool(), body["entry_seq"].as_i64()),
         (200, Some(false), Some(entry)),
         "{body}"
     );
-    let (status, body) = app
-        .treasury(
-            "POST",
-            &ack,
-            &json!({"treasury_reference": "GK20261125999", "amount": "900.00"}),
-        )
-        .await;
+    let (status, body) = acknowledge("GK20261125999", "900.00").await;
     assert_eq!(
         (status, body["code"].as_str()),
         (409, Some("already_acknowledged")),
@@ -423,11 +405,31 @@ async fn treasury_requests_must_be_signed_fresh_and_once_and_pages_follow_approv
 
     let path = "/v1/treasury/remittances";
     let now = Utc::now().timestamp();
-    let code = |bytes: &[u8]| {
-        serde_json::from_slice::<Value>(bytes)
-            .map(|v| v["code"].as_str().unwrap_or("").to_string())
-            .unwrap_or_default()
+    // Status and problem code of a treasury request with a given signature (None: computed).
+    let answer = |method: &'static str,
+                  target: String,
+                  body: &'static [u8],
+                  ts: i64,
+                  sig: Option<String>| {
+        let app = &app;
+        async move {
+            let (status, _, bytes) = app
+                .signed(Role::Treasury, method, &target, body, ts, sig.as_deref())
+                .await;
+            let code = serde_json::from_slice::<Value>(&bytes)
+                .map(|v| v["code"].as_str().unwrap_or("").to_string())
+                .unwrap_or_default();
+            (status, code)
+        }
     };
+    let sign = |secret: &str, method: &str, path: &str, query: &str, body: &[u8]| {
+        use onecard::auth::request_signing as rs;
+        rs::sign(
+            secret,
+            &rs::canonical_request(method, path, query, &now.to_string(), body),
+        )
+    };
+    let refused = |code: &str| (401u16, code.to_string());
     // Without the signature headers.
     let mut res = app
         .client
@@ -436,94 +438,69 @@ async fn treasury_requests_must_be_signed_fresh_and_once_and_pages_follow_approv
         .send()
         .await
         .expect("request");
-    let body = res.body().await.expect("body");
+    let body: Value = serde_json::from_slice(&res.body().await.expect("body")).expect("json");
     assert_eq!(
-        (res.status().as_u16(), code(&body)),
-        (401, "signature_required".to_string())
+        (res.status().as_u16(), body["code"].as_str()),
+        (401, Some("signature_required"))
     );
     // Stale either way, by more than 300 s.
     for ts in [now - 301, now + 301] {
-        let (status, _, body) = app.signed(Role::Treasury, "GET", path, b"", ts, None).await;
-        assert_eq!((status, code(&body)), (401, "stale_request".to_string()));
+        assert_eq!(
+            answer("GET", path.into(), b"", ts, None).await,
+            refused("stale_request")
+        );
     }
     // A signature made with another secret, or over another request.
-    let other = onecard::auth::request_signing::sign(
-        "not-the-secret",
-        &onecard::auth::request_signing::canonical_request("GET", path, "", &now.to_string(), b""),
+    let other = sign("not-the-secret", "GET", path, "", b"");
+    assert_eq!(
+        answer("GET", path.into(), b"", now, Some(other)).await,
+        refused("bad_signature")
     );
-    let (status, _, body) = app
-        .signed(Role::Treasury, "GET", path, b"", now, Some(&other))
-        .await;
-    assert_eq!((status, code(&body)), (401, "bad_signature".to_string()));
-    let for_limit_1 = onecard::auth::request_signing::sign(
-        &app.treasury_secret,
-        &onecard::auth::request_signing::canonical_request(
+    let for_limit_1 = sign(&app.treasury_secret, "GET", path, "limit=1", b"");
+    assert_eq!(
+        answer(
             "GET",
-            path,
-            "limit=1",
-            &now.to_string(),
-            b"",
-        ),
-    );
-    let (status, _, body) = app
-        .signed(
-            Role::Treasury,
-            "GET",
-            &format!("{path}?limit=2"),
+            format!("{path}?limit=2"),
             b"",
             now,
-            Some(&for_limit_1),
+            Some(for_limit_1.clone())
         )
-        .await;
-    assert_eq!((status, code(&body)), (401, "bad_signature".to_string()));
+        .await,
+        refused("bad_signature")
+    );
     // Replayed: the same signed request twice.
-    let (status, _, body) = app
-        .signed(
-            Role::Treasury,
-            "GET",
-            &format!("{path}?limit=1"),
-            b"",
-            now,
-            Some(&for_limit_1),
-        )
-        .await;
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    let (status, _, body) = app
-        .signed(
-            Role::Treasury,
-            "GET",
-            &format!("{path}?limit=1"),
-            b"",
-            now,
-            Some(&for_limit_1),
-        )
-        .await;
-    assert_eq!((status, code(&body)), (401, "replayed_request".to_string()));
+    let limit_1 = format!("{path}?limit=1");
+    assert_eq!(
+        answer("GET", limit_1.clone(), b"", now, Some(for_limit_1.clone()))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        answer("GET", limit_1, b"", now, Some(for_limit_1)).await,
+        refused("replayed_request")
+    );
     // An acknowledgement's body is signed too: change it after signing and it is refused.
     let id = format!("rem_{}", day(20).format("%Y%m%d"));
     let ack = format!("/v1/treasury/remittances/{id}/ack");
-    let signed_body = br#"{"treasury_reference":"GK1","amount":"200.00"}"#;
-    let sig = onecard::auth::request_signing::sign(
+    let sig = sign(
         &app.treasury_secret,
-        &onecard::auth::request_signing::canonical_request(
-            "POST",
-            &ack,
-            "",
-            &now.to_string(),
-            signed_body,
-        ),
+        "POST",
+        &ack,
+        "",
+        br#"{"treasury_reference":"GK1","amount":"200.00"}"#,
     );
-    let (status, _, body) = app
-        .signed(
-            Role::Treasury,
+    assert_eq!(
+        answer(
             "POST",
-            &ack,
+            ack,
             br#"{"treasury_reference":"GK1","amount":"0.01"}"#,
             now,
-            Some(&sig),
+            Some(sig)
         )
-        .await;
-    assert_eq!((status, code(&body)), (401, "bad_signature".to_string()));
+        .await,
+        refused("bad_signature")
+    );
     // Other roles may not pull, signed or not.
     let (status, _, _) = app.signed(Role::Auditor, "GET", path, b"", now, None).await;
     assert_eq!(status, 403);
