@@ -57,10 +57,24 @@ pub struct Config {
     pub treasury_name: String,
     /// The treasury's account number (`ONECARD_TREASURY_ACCOUNT`).
     pub treasury_account: String,
+    /// Requests a token may make a minute, sustained (`ONECARD_RATE_LIMIT_PER_MINUTE`, default
+    /// 6000; 0 disables); above it 429 `rate_limited`.
+    pub rate_limit_per_minute: u32,
+    /// Requests a token may make at once (`ONECARD_RATE_LIMIT_BURST`, default 200).
+    pub rate_limit_burst: u32,
+    /// Seconds a client has to send its request head, and that a body may stall between
+    /// chunks (`ONECARD_REQUEST_TIMEOUT_SECS`, default 10); then 408.
+    pub request_timeout_secs: u64,
+    /// Open connections per HTTP worker (`ONECARD_MAX_CONNECTIONS`, default 1024); further
+    /// connections wait in the listen queue.
+    pub max_connections: usize,
     /// Calendar days within which a day's fees must be acknowledged by the treasury
     /// (`ONECARD_REMIT_LIMIT_DAYS`, default 2); later is a supervision finding.
     pub remit_limit_days: i64,
 }
+
+/// Seconds for a request head to arrive, and that a body may stall.
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 10;
 
 /// Demo values for the remittance parties: a deployment sets its own (see the README).
 pub const DEMO_CENTRE_NAME: &str = "示范市政务服务中心";
@@ -168,6 +182,14 @@ impl Config {
             )?,
             treasury_name: env_text("ONECARD_TREASURY_NAME", DEMO_TREASURY_NAME, 140)?,
             treasury_account: env_text("ONECARD_TREASURY_ACCOUNT", DEMO_TREASURY_ACCOUNT, 34)?,
+            rate_limit_per_minute: env_parse("ONECARD_RATE_LIMIT_PER_MINUTE", 6000u32)?,
+            rate_limit_burst: env_parse("ONECARD_RATE_LIMIT_BURST", 200u32)?.max(1),
+            request_timeout_secs: env_parse(
+                "ONECARD_REQUEST_TIMEOUT_SECS",
+                DEFAULT_REQUEST_TIMEOUT_SECS,
+            )?
+            .max(1),
+            max_connections: env_parse("ONECARD_MAX_CONNECTIONS", 1024usize)?.max(1),
             remit_limit_days: env_parse("ONECARD_REMIT_LIMIT_DAYS", 2i64)?.max(0),
             business_day_cutoff: match std::env::var("ONECARD_BUSINESS_DAY_CUTOFF") {
                 Err(_) => None,

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
@@ -11,6 +12,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
+use super::limits::RateLimiter;
 use super::problem::ApiError;
 use crate::app::AppContext;
 use crate::auth::{self, Principal, Role};
@@ -30,13 +32,52 @@ impl<T> ApiJson<T> {
     }
 }
 
-/// Reads the whole body, refusing more than `limit` bytes as soon as it is exceeded.
-pub async fn read_body<S>(payload: &mut S, limit: usize) -> Result<web::BytesMut, ApiError>
+/// The next chunk of a request body, or 408 `request_timeout` when none arrives within `idle`:
+/// a client that stalls or trickles its body does not hold a connection and a worker forever.
+pub async fn next_chunk<S>(
+    payload: &mut S,
+    idle: Duration,
+) -> Result<Option<Result<web::Bytes, actix_web::error::PayloadError>>, ApiError>
+where
+    S: futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin,
+{
+    actix_web::rt::time::timeout(idle, payload.next())
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "Request timeout",
+                format!(
+                    "no part of the request body arrived for {} s",
+                    idle.as_secs()
+                ),
+            )
+        })
+}
+
+/// How long a body may stall between chunks: the configured request timeout.
+pub fn body_idle(req: &HttpRequest) -> Duration {
+    Duration::from_secs(
+        req.app_data::<web::Data<AppContext>>()
+            .map_or(crate::config::DEFAULT_REQUEST_TIMEOUT_SECS, |c| {
+                c.config.request_timeout_secs
+            }),
+    )
+}
+
+/// Reads the whole body, refusing more than `limit` bytes as soon as it is exceeded, and a body
+/// that stalls for `idle`.
+pub async fn read_body<S>(
+    payload: &mut S,
+    limit: usize,
+    idle: Duration,
+) -> Result<web::BytesMut, ApiError>
 where
     S: futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin,
 {
     let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
+    while let Some(chunk) = next_chunk(payload, idle).await? {
         let chunk = chunk.map_err(|e| match e {
             actix_web::error::PayloadError::Overflow => too_large(limit),
             other => ApiError::new(
@@ -127,6 +168,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             .and_then(|v| v.parse::<usize>().ok())
             .is_some_and(|n| n > limit);
         let mut payload = payload.take();
+        let idle = body_idle(req);
         Box::pin(async move {
             let parsed = async {
                 if !content_type_ok {
@@ -140,7 +182,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                 if declared_too_large {
                     return Err(too_large(limit));
                 }
-                let body = read_body(&mut payload, limit).await?;
+                let body = read_body(&mut payload, limit, idle).await?;
                 parse_json(&body)
             };
             Ok(ApiJson(parsed.await))
@@ -200,6 +242,7 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let ctx = req.app_data::<web::Data<AppContext>>().cloned();
+        let limiter = req.app_data::<web::Data<RateLimiter>>().cloned();
         let presented = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -215,9 +258,23 @@ impl FromRequest for Caller {
                 Ok(auth::authenticate(&mut conn, &token)?)
             })
             .await??;
-            principal
-                .map(Caller)
-                .ok_or_else(|| ApiError::unauthorized("the token is not valid"))
+            let principal =
+                principal.ok_or_else(|| ApiError::unauthorized("the token is not valid"))?;
+            if let Some(limiter) = limiter {
+                limiter.check(&principal.token_id).map_err(|wait| {
+                    ApiError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "rate_limited",
+                        "Too many requests",
+                        format!(
+                            "this token has used its request allowance; try again in {} s",
+                            wait.as_secs().max(1)
+                        ),
+                    )
+                    .with("retry_after_seconds", wait.as_secs().max(1))
+                })?;
+            }
+            Ok(Caller(principal))
         })
     }
 }

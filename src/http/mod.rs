@@ -11,6 +11,7 @@ pub mod days;
 pub mod extract;
 pub mod health;
 pub mod ledger;
+pub mod limits;
 pub mod openapi;
 pub mod payments;
 pub mod problem;
@@ -43,10 +44,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Starts the server on an already-bound listener (port 0 in tests).
 pub fn serve(ctx: AppContext, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
+    let max_connections = ctx.config.max_connections;
+    let request_timeout = Duration::from_secs(ctx.config.request_timeout_secs);
+    let limiter = web::Data::new(limits::RateLimiter::new(
+        ctx.config.rate_limit_per_minute,
+        ctx.config.rate_limit_burst,
+    ));
     let data = web::Data::new(ctx);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(limiter.clone())
             .wrap(actix_web::middleware::from_fn(observe))
             .configure(routes)
             .default_service(web::to(|| async {
@@ -54,7 +62,8 @@ pub fn serve(ctx: AppContext, listener: TcpListener, workers: usize) -> std::io:
             }))
     })
     .workers(workers.max(1))
-    .client_request_timeout(Duration::from_secs(10))
+    .max_connections(max_connections)
+    .client_request_timeout(request_timeout)
     .client_disconnect_timeout(Duration::from_secs(5))
     .shutdown_timeout(10)
     .listen(listener)?

@@ -121,7 +121,12 @@ pub async fn create(
             .with("field", "Idempotency-Key"))
         }
     };
-    let body = read_body(&mut payload, ctx.config.json_limit_bytes).await?;
+    let body = read_body(
+        &mut payload,
+        ctx.config.json_limit_bytes,
+        std::time::Duration::from_secs(ctx.config.request_timeout_secs),
+    )
+    .await?;
     let (value, request_hash) = intake::read_json(&body)?;
     // A retry is answered from the stored answer before anything else is checked, so it gets
     // exactly what the first attempt got even if, say, the fee item has since ended.

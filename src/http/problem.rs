@@ -192,6 +192,13 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
+        if let Some(wait) = self
+            .extra
+            .get("retry_after_seconds")
+            .and_then(Value::as_u64)
+        {
+            res.insert_header((header::RETRY_AFTER, wait.to_string()));
+        }
         res.body(self.body().to_string())
     }
 }

@@ -341,8 +341,14 @@ pub async fn treasury_ack(
     req: HttpRequest,
     caller: Caller,
     id: web::Path<String>,
-    body: web::Bytes,
+    mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let body = super::extract::read_body(
+        &mut payload,
+        ctx.config.json_limit_bytes,
+        std::time::Duration::from_secs(ctx.config.request_timeout_secs),
+    )
+    .await?;
     let by = signed_treasury_caller(&ctx, &req, &caller, &body).await?;
     let input: AckInput = parse_json(&body)?;
     let amount = crate::money::parse_amount(&input.amount)

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::extract::{ApiQuery, Caller};
@@ -136,7 +135,8 @@ pub async fn upload(
     );
     let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
     let mut size: u64 = 0;
-    while let Some(chunk) = payload.next().await {
+    let idle = std::time::Duration::from_secs(ctx.config.request_timeout_secs);
+    while let Some(chunk) = super::extract::next_chunk(&mut payload, idle).await? {
         let chunk = chunk.map_err(|e| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,

@@ -10,6 +10,7 @@ mod days;
 mod e2e;
 mod http_api;
 mod ledger_store;
+mod limits;
 mod migrations;
 mod nightly;
 mod payments;
