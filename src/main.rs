@@ -82,6 +82,13 @@ enum Command {
         #[arg(long)]
         date: String,
     },
+    /// Copy the SQLite database to a new file while the service runs, and check the copy
+    /// (PostgreSQL: use pg_dump; see the README). The key folder is backed up separately.
+    Backup {
+        /// The new file (never overwritten).
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
     /// Import a settlement file or bank statement, all or nothing; exit 2 if it is refused.
     Import {
         /// Spec id (see `GET /v1/settlement-specs`); chosen by the file name when omitted.
@@ -421,6 +428,17 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&batch).map_err(|e| e.to_string())?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { to } => {
+            let started = std::time::Instant::now();
+            let bytes =
+                onecard::db::backup_sqlite(&config.database, &to).map_err(|e| e.to_string())?;
+            eprintln!(
+                "backed up to {} ({bytes} bytes, integrity ok) in {:.2} s",
+                to.display(),
+                started.elapsed().as_secs_f64()
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -267,3 +267,61 @@ pub fn lock_chain_head(conn: &mut DbConn) -> Result<(i64, [u8; 32]), DbError> {
     hash.copy_from_slice(&head.hash);
     Ok((head.seq, hash))
 }
+
+/// Why a backup was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// The destination exists: a backup never overwrites.
+    #[error("{0} already exists; a backup never overwrites a file")]
+    Exists(PathBuf),
+    /// This backend is backed up with its own tools.
+    #[error("PostgreSQL is backed up with its own tools: pg_dump --format=custom --file=onecard.dump <database> (restore: pg_restore --dbname=<empty database> onecard.dump); see the README")]
+    Postgres,
+    /// The copy failed or is not sound.
+    #[error("backup failed: {0}")]
+    Failed(String),
+    /// The database could not be reached.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Makes a consistent copy of an SQLite database while the service runs (`VACUUM INTO` reads
+/// one snapshot; writers go on), then checks the copy's integrity. Returns its size in bytes.
+pub fn backup_sqlite(target: &DbTarget, dest: &std::path::Path) -> Result<u64, BackupError> {
+    if !matches!(target, DbTarget::Sqlite(_)) {
+        return Err(BackupError::Postgres);
+    }
+    if dest.exists() {
+        return Err(BackupError::Exists(dest.to_path_buf()));
+    }
+    let dest_str = dest
+        .to_str()
+        .ok_or_else(|| BackupError::Failed("the destination path is not UTF-8".into()))?;
+    let mut conn = target.connect()?;
+    conn.batch_execute(&format!("VACUUM INTO '{}'", dest_str.replace('\'', "''")))
+        .map_err(|e| BackupError::Failed(e.to_string()))?;
+    drop(conn);
+    let mut copy = SqliteConnection::establish(dest_str)
+        .map_err(|e| BackupError::Failed(format!("the copy cannot be opened: {e}")))?;
+    #[derive(diesel::QueryableByName)]
+    struct Check {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        integrity_check: String,
+    }
+    let checks: Vec<Check> =
+        diesel::RunQueryDsl::load(diesel::sql_query("PRAGMA integrity_check"), &mut copy)
+            .map_err(|e| BackupError::Failed(e.to_string()))?;
+    if checks.len() != 1 || checks[0].integrity_check != "ok" {
+        return Err(BackupError::Failed(format!(
+            "the copy fails its integrity check: {}",
+            checks
+                .iter()
+                .map(|c| c.integrity_check.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )));
+    }
+    std::fs::metadata(dest)
+        .map(|m| m.len())
+        .map_err(|e| BackupError::Failed(e.to_string()))
+}

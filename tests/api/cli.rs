@@ -188,3 +188,53 @@ fn remit_from_the_command_line_needs_a_closed_day_with_fees() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_backup_taken_while_the_service_runs_restores_and_verifies() {
+    let db = TestDb::new();
+    let ctx = db.open(); // the service's pool and writer are open during the backup
+    if db.is_postgres() {
+        let out = onecard(&db, &["backup", "--to", "/tmp/never-written.db"]);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"));
+        return;
+    }
+    onecard::demo::load(&ctx).expect("demo data: catalogue and an opening entry");
+    let copy = db.dir.path().join("backup").join("copy.db");
+    std::fs::create_dir_all(copy.parent().expect("parent")).expect("dir");
+    let out = onecard(&db, &["backup", "--to", copy.to_str().expect("utf-8")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Never over an existing file.
+    let again = onecard(&db, &["backup", "--to", copy.to_str().expect("utf-8")]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    // Restored (the copy put in place of a database) it verifies, with the same entries.
+    let verify = |url: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_onecard"))
+            .arg("verify")
+            .env("ONECARD_DATABASE_URL", url)
+            .env("ONECARD_KEY_DIR", db.key_dir())
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run onecard");
+        assert!(
+            out.status.success(),
+            "{url}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("report");
+        report["entries"].as_i64().expect("entries")
+    };
+    let restored = db.dir.path().join("restored.db");
+    std::fs::copy(&copy, &restored).expect("restore by copying");
+    let original = verify(&db.url);
+    assert!(original > 0);
+    assert_eq!(
+        verify(&format!("sqlite://{}", restored.display())),
+        original
+    );
+}
