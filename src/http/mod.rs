@@ -108,7 +108,7 @@ async fn observe(
     };
     let elapsed = started.elapsed().as_secs_f64();
     crate::metrics::record_request(&method, &route, status.as_u16(), elapsed);
-    tracing::info!(method = %method, route = %route, status = status.as_u16(), ms = elapsed * 1e3, "request");
+    tracing::info!(method = %method, route = %route, status = status.as_u16(), ms = %format_args!("{:.3}", elapsed * 1e3), "request");
     Ok(res)
 }
 

@@ -110,6 +110,10 @@ pub async fn create(
             )
             .with("field", "Idempotency-Key"))
         }
+        // The key is stored to answer retries: a card number in it would be card data at rest.
+        Some(Ok(k)) if crate::payments::card::contains_card_number(k) => {
+            return Err(IntakeError::FullCardNumber("Idempotency-Key".into()).into())
+        }
         Some(Ok(k)) if intake::valid_idempotency_key(k) => k.to_string(),
         Some(_) => {
             return Err(ApiError::new(

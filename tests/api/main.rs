@@ -17,4 +17,5 @@ mod payments;
 mod reconciliation;
 mod remittance;
 mod roles;
+mod secrets;
 mod settlement;

@@ -84,6 +84,11 @@ impl TestDb {
         }
     }
 
+    /// The PostgreSQL base URL and this test's schema.
+    pub fn pg_parts(&self) -> Option<(String, String)> {
+        self.pg.clone()
+    }
+
     /// Is this PostgreSQL?
     pub fn is_postgres(&self) -> bool {
         self.pg.is_some()
