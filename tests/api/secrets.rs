@@ -181,12 +181,9 @@ fn nothing_secret_is_kept_after_hostile_input() {
         6,
         "demo tokens: {tokens:?} (last {last_role})"
     );
-    let base = format!(
-        "{}",
-        addr_rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the service listens")
-    );
+    let base = addr_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the service listens");
     let token = |role: &str| tokens.get(role).cloned().unwrap_or_default();
 
     let outcome = actix_web::rt::System::new().block_on(async {
