@@ -6,6 +6,7 @@ mod support;
 
 mod catalogue;
 mod cli;
+mod crash;
 mod days;
 mod e2e;
 mod http_api;
