@@ -501,3 +501,45 @@ pub fn price(
     }
     Ok(priced)
 }
+
+#[cfg(test)]
+mod replay {
+    use super::*;
+
+    /// The payment-body fuzzer's seeds (`fixtures/payment-bodies`) and anything it ever found
+    /// (`tests/fuzz/regressions/payment_body`) are read or refused without a panic, and an
+    /// accepted body hashes the same however its JSON is spaced.
+    #[test]
+    fn payment_body_seeds_and_fuzz_regressions() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let mut files = Vec::new();
+        for dir in [
+            format!("{root}/fixtures/payment-bodies"),
+            format!("{root}/tests/fuzz/regressions/payment_body"),
+        ] {
+            if let Ok(entries) = std::fs::read_dir(dir) {
+                files.extend(entries.flatten().map(|e| e.path()));
+            }
+        }
+        assert!(files.len() >= 6, "seeds: {files:?}");
+        let mut accepted = 0;
+        for path in &files {
+            let data = std::fs::read(path).unwrap();
+            let outcome = std::panic::catch_unwind(|| fuzz_one(&data));
+            assert!(outcome.is_ok(), "{} panics", path.display());
+            accepted += usize::from(outcome.unwrap());
+        }
+        assert_eq!(accepted, 2, "the two valid seeds parse");
+    }
+
+    /// What the fuzz target checks for one input; true when the body is a valid request.
+    fn fuzz_one(data: &[u8]) -> bool {
+        let Ok((value, hash)) = read_json(data) else {
+            return false;
+        };
+        let spaced = serde_json::to_vec_pretty(&value).unwrap();
+        let (_, again) = read_json(&spaced).unwrap();
+        assert_eq!(hash, again, "the request hash ignores formatting");
+        parse_value(value).is_ok()
+    }
+}

@@ -29,3 +29,4 @@ seed statement_csv "$fx/collection-account-statement-csv/ok" "$fx/collection-acc
 seed camt "$fx/camt.053/ok" "$fx/camt.053/bad" "$fx/camt.054/ok" "$fx/camt.054/bad" \
   "$samples/camt052" "$samples/camt053" "$samples/camt054"
 seed mt940 "$fx/mt940/ok" "$fx/mt940/bad" "$samples/mt940"
+seed payment_body "$fx/payment-bodies"
