@@ -191,6 +191,29 @@ pub fn breakdown(
     Ok(subjects)
 }
 
+/// Whether two breakdowns hold the same subjects and documents, whatever their order.
+pub fn same_batch(a: &[BatchSubject], b: &[BatchSubject]) -> bool {
+    let key = |s: &[BatchSubject]| {
+        let mut rows: Vec<(String, String, i64, String, i64)> = s
+            .iter()
+            .flat_map(|s| {
+                s.documents.iter().map(move |d| {
+                    (
+                        s.account_code.clone(),
+                        s.name.clone(),
+                        s.amount_minor,
+                        d.document.clone(),
+                        d.amount_minor,
+                    )
+                })
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    a.len() == b.len() && key(a) == key(b)
+}
+
 /// The batch id of a day: one batch per day, so the date names it.
 pub fn batch_id(date: NaiveDate) -> String {
     format!("rem_{}", date.format("%Y%m%d"))
@@ -535,6 +558,23 @@ mod tests {
         let xml = String::from_utf8(super::super::remt::write_remt(&doc).unwrap()).unwrap();
         assert!(xml.contains("<Nb>ENTRY-9</Nb>"), "{xml}");
         assert!(xml.contains("<Nb>44030126/0000000001</Nb>"), "{xml}");
+    }
+
+    #[test]
+    fn the_same_batch_in_another_order_is_the_same() {
+        let a = &payable_accounts()[0];
+        let movements: Vec<PayableMovement> = [9, 10, 11]
+            .into_iter()
+            .map(|seq| mv(a, DocumentRef::Entry { seq }, Side::Credit, 100 + seq))
+            .chain([mv(a, receipt(1), Side::Credit, 5)])
+            .collect();
+        let one = breakdown(date(), &movements, &chart()).unwrap();
+        let mut other = one.clone();
+        other[0].documents.reverse();
+        assert!(same_batch(&one, &other));
+        other[0].documents[0].amount_minor += 1;
+        assert!(!same_batch(&one, &other));
+        assert!(!same_batch(&one, &[]));
     }
 
     #[test]

@@ -514,9 +514,13 @@ fn stored_subjects(conn: &mut DbConn, id: &str) -> Result<Vec<BatchSubject>, DbE
         .into_iter()
         .map(|(revenue_subject, account_code, name, amount_minor)| {
             let mut documents = by_subject.remove(&revenue_subject).unwrap_or_default();
-            // The order breakdown gives: receipts, then entries, each by name.
+            // Receipts by number, then entries by sequence (`ENTRY-9` before `ENTRY-10`).
             documents.sort_by(|a, b| {
-                (a.kind != "receipt", &a.document).cmp(&(b.kind != "receipt", &b.document))
+                (a.kind != "receipt", a.document.len(), &a.document).cmp(&(
+                    b.kind != "receipt",
+                    b.document.len(),
+                    &b.document,
+                ))
             });
             BatchSubject {
                 revenue_subject,
@@ -637,7 +641,7 @@ pub async fn approve(
             let stored = stored_subjects(conn, &id)?;
             let movements = day_movements(conn, &chart, row.business_date)?;
             let current = batch::breakdown(row.business_date, &movements, &chart)?;
-            if current != stored {
+            if !batch::same_batch(&current, &stored) {
                 let now_total: i64 = current.iter().map(|s| s.amount_minor).sum();
                 return Err(RemitError::Stale(format!(
                     "prepared {} in {} subject(s), the ledger now owes {} in {}",
