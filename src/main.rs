@@ -89,6 +89,11 @@ enum Command {
         #[arg(long)]
         to: std::path::PathBuf,
     },
+    /// Staff who sign in to the web pages.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Import a settlement file or bank statement, all or nothing; exit 2 if it is refused.
     Import {
         /// Spec id (see `GET /v1/settlement-specs`); chosen by the file name when omitted.
@@ -99,6 +104,20 @@ enum Command {
         name: Option<String>,
         /// The file.
         file: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Make a staff user. The password is read from the first line of stdin; with a terminal
+    /// on stdin a strong one is generated and printed once instead.
+    Create {
+        /// clerk, finance, supervisor, auditor, treasury or admin.
+        #[arg(long)]
+        role: String,
+        /// The name they sign in with.
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -342,6 +361,37 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             println!("{}", issued.token);
             if let Some(secret) = issued.secret {
                 println!("{secret}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Users {
+            command: UsersCommand::Create { role, name },
+        } => {
+            use std::io::IsTerminal;
+            let role: Role = role.parse().map_err(|e: auth::AuthError| e.to_string())?;
+            let (password, generated) = if std::io::stdin().is_terminal() {
+                let bytes = onecard::keys::random_bytes::<15>().map_err(|e| e.to_string())?;
+                (
+                    base64::Engine::encode(
+                        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                        bytes,
+                    ),
+                    true,
+                )
+            } else {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(|e| format!("reading the password from stdin: {e}"))?;
+                (line.trim_end_matches(['\r', '\n']).to_string(), false)
+            };
+            let ctx = open_app(config)?;
+            let mut conn = ctx.conn().map_err(|e| e.to_string())?;
+            let id = auth::staff::create_user(&mut conn, role, &name, &password, "cli")
+                .map_err(|e| e.to_string())?;
+            eprintln!("user {id} '{name}' ({role}) created");
+            if generated {
+                println!("{password}");
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -7,6 +7,7 @@
 //! May depend on: `db`, `audit`, `keys`.
 
 pub mod request_signing;
+pub mod staff;
 
 use std::fmt;
 use std::str::FromStr;

@@ -410,6 +410,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    staff_users (id) {
+        id -> Text,
+        name -> Text,
+        role -> Text,
+        password_hash -> Binary,
+        salt -> Binary,
+        iterations -> BigInt,
+        failures -> BigInt,
+        locked_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        created_by -> Text,
+        disabled_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    staff_sessions (id) {
+        id -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(staff_sessions -> staff_users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     refunds,
     accounts,
@@ -439,4 +467,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     remittance_subjects,
     remittance_documents,
     treasury_request_nonces,
+    staff_users,
+    staff_sessions,
 );

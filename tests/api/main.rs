@@ -20,3 +20,4 @@ mod remittance;
 mod roles;
 mod secrets;
 mod settlement;
+mod staff;

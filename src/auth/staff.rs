@@ -1,0 +1,480 @@
+//! Staff sign-in for the web pages (issue: finance staff web pages): users with one role each,
+//! passwords hashed with PBKDF2-HMAC-SHA256 (ring) at [`PBKDF2_ITERATIONS`], lock-out after
+//! [`MAX_FAILURES`] failed attempts in a row, and server-side sessions whose cookie value is
+//! `<session id>.<HMAC of it>` so a forged or altered cookie is refused before any lookup, and a
+//! signed-out session is gone. Each session has its own CSRF token, derived from it.
+//!
+//! The same roles as API tokens ([`super::Role`]); the rules of what a role may do stay in one
+//! place, the use cases.
+
+use base64::Engine;
+use chrono::{Duration, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use ring::{hmac, pbkdf2};
+use serde_json::json;
+use std::num::NonZeroU32;
+
+use super::{AuthError, Principal, Role};
+use crate::audit::{self, AuditEvent};
+use crate::db::schema::{staff_sessions, staff_users};
+use crate::db::DbConn;
+use crate::keys::{random_bytes, ServiceKeys};
+
+/// PBKDF2-HMAC-SHA256 iterations for new passwords (OWASP's 2023 figure).
+pub const PBKDF2_ITERATIONS: u32 = 600_000;
+/// Failed attempts in a row that lock an account.
+pub const MAX_FAILURES: i64 = 5;
+/// How long a locked account stays locked.
+pub const LOCK_MINUTES: i64 = 15;
+/// How long a session lasts without being renewed by a new sign-in.
+pub const SESSION_HOURS: i64 = 10;
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// A stored password: PBKDF2 output, its salt and iteration count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordHash {
+    /// 32 bytes of PBKDF2-HMAC-SHA256 output.
+    pub hash: Vec<u8>,
+    /// 16 random bytes.
+    pub salt: Vec<u8>,
+    /// Iterations it was made with.
+    pub iterations: u32,
+}
+
+/// Hashes a password with a fresh salt.
+pub fn hash_password(password: &str, iterations: u32) -> Result<PasswordHash, AuthError> {
+    let salt = random_bytes::<16>()?.to_vec();
+    let mut hash = vec![0u8; 32];
+    let n = NonZeroU32::new(iterations).unwrap_or(NonZeroU32::MIN);
+    pbkdf2::derive(
+        pbkdf2::PBKDF2_HMAC_SHA256,
+        n,
+        &salt,
+        password.as_bytes(),
+        &mut hash,
+    );
+    Ok(PasswordHash {
+        hash,
+        salt,
+        iterations: n.get(),
+    })
+}
+
+/// Checks a password against a stored hash, in constant time.
+pub fn password_matches(stored: &PasswordHash, password: &str) -> bool {
+    let Some(n) = NonZeroU32::new(stored.iterations) else {
+        return false;
+    };
+    pbkdf2::verify(
+        pbkdf2::PBKDF2_HMAC_SHA256,
+        n,
+        &stored.salt,
+        password.as_bytes(),
+        &stored.hash,
+    )
+    .is_ok()
+}
+
+/// Whether a password is acceptable: long enough, not all one character.
+pub fn password_acceptable(password: &str) -> Result<(), StaffError> {
+    let chars: Vec<char> = password.chars().collect();
+    if chars.len() < MIN_PASSWORD_CHARS || chars.iter().all(|c| *c == chars[0]) {
+        return Err(StaffError::WeakPassword);
+    }
+    Ok(())
+}
+
+/// Where an account stands for a sign-in attempt at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lockout {
+    /// Failed attempts in a row so far.
+    pub failures: i64,
+    /// Locked until then, if locked.
+    pub locked_until: Option<NaiveDateTime>,
+}
+
+impl Lockout {
+    /// Whether the account refuses sign-in at `now` (even with the right password).
+    pub fn locked_at(&self, now: NaiveDateTime) -> bool {
+        self.locked_until.is_some_and(|t| now < t)
+    }
+
+    /// After a failed attempt at `now`: one more failure; the [`MAX_FAILURES`]th locks.
+    pub fn after_failure(&self, now: NaiveDateTime) -> Lockout {
+        // A lock that has run out starts a fresh count.
+        let failures = if self.locked_until.is_some_and(|t| now >= t) {
+            1
+        } else {
+            self.failures + 1
+        };
+        Lockout {
+            failures,
+            locked_until: (failures >= MAX_FAILURES)
+                .then(|| now + Duration::minutes(LOCK_MINUTES))
+                .or(self.locked_until.filter(|t| now < *t)),
+        }
+    }
+}
+
+/// Why a staff step was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum StaffError {
+    /// Wrong name or password (the same answer for both).
+    #[error("the name or password is wrong")]
+    BadCredentials,
+    /// Too many failures: locked for a while.
+    #[error("too many failed attempts: the account is locked until {0} UTC")]
+    Locked(NaiveDateTime),
+    /// The password is too weak.
+    #[error("a password needs at least {MIN_PASSWORD_CHARS} characters, not all the same")]
+    WeakPassword,
+    /// The name is taken or unusable.
+    #[error("{0}")]
+    BadName(String),
+    /// Storage or keys failed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+}
+
+impl From<diesel::result::Error> for StaffError {
+    fn from(e: diesel::result::Error) -> Self {
+        StaffError::Auth(e.into())
+    }
+}
+
+/// Creates a staff user; returns its id.
+pub fn create_user(
+    conn: &mut DbConn,
+    role: Role,
+    name: &str,
+    password: &str,
+    created_by: &str,
+) -> Result<String, StaffError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(StaffError::BadName(
+            "a user name must be 1–100 characters".into(),
+        ));
+    }
+    password_acceptable(password)?;
+    let hashed = hash_password(password, PBKDF2_ITERATIONS)?;
+    let id = format!(
+        "usr_{}",
+        hex::encode(random_bytes::<8>().map_err(AuthError::from)?)
+    );
+    let now = Utc::now().naive_utc();
+    conn.transaction::<_, StaffError, _>(|conn| {
+        let taken: i64 = staff_users::table
+            .filter(staff_users::name.eq(name))
+            .count()
+            .get_result(conn)?;
+        if taken > 0 {
+            return Err(StaffError::BadName(format!("a user named '{name}' exists")));
+        }
+        diesel::insert_into(staff_users::table)
+            .values((
+                staff_users::id.eq(&id),
+                staff_users::name.eq(name),
+                staff_users::role.eq(role.as_str()),
+                staff_users::password_hash.eq(&hashed.hash),
+                staff_users::salt.eq(&hashed.salt),
+                staff_users::iterations.eq(i64::from(hashed.iterations)),
+                staff_users::failures.eq(0i64),
+                staff_users::created_at.eq(now),
+                staff_users::created_by.eq(created_by),
+            ))
+            .execute(conn)?;
+        audit::record_at(
+            conn,
+            AuditEvent {
+                actor: created_by,
+                action: "user.create",
+                subject: &format!("user:{id}"),
+                before: None,
+                after: Some(json!({"id": id, "name": name, "role": role})),
+            },
+            now,
+        )
+        .map_err(AuthError::from)?;
+        Ok(())
+    })?;
+    Ok(id)
+}
+
+/// A signed-in session: the cookie value to set and who it is.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// `<session id>.<base64url HMAC>`: the cookie's value.
+    pub cookie: String,
+    /// The session id.
+    pub id: String,
+    /// Who.
+    pub principal: Principal,
+    /// When it ends (UTC).
+    pub expires_at: NaiveDateTime,
+}
+
+fn session_key(keys: &ServiceKeys) -> hmac::Key {
+    hmac::Key::new(
+        hmac::HMAC_SHA256,
+        keys.derive_secret("onecard-web-session-cookie").as_bytes(),
+    )
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The cookie value of a session id.
+pub fn cookie_value(keys: &ServiceKeys, session_id: &str) -> String {
+    let tag = hmac::sign(&session_key(keys), session_id.as_bytes());
+    format!("{session_id}.{}", b64(tag.as_ref()))
+}
+
+/// The session id inside a cookie value whose signature holds (constant-time check).
+pub fn session_id_of(keys: &ServiceKeys, cookie: &str) -> Option<String> {
+    let (id, tag) = cookie.split_once('.')?;
+    let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(tag)
+        .ok()?;
+    hmac::verify(&session_key(keys), id.as_bytes(), &tag).ok()?;
+    Some(id.to_string())
+}
+
+/// The CSRF token of a session: every form carries it, every POST is checked against it.
+pub fn csrf_token(keys: &ServiceKeys, session_id: &str) -> String {
+    let key = hmac::Key::new(
+        hmac::HMAC_SHA256,
+        keys.derive_secret("onecard-web-csrf").as_bytes(),
+    );
+    b64(hmac::sign(&key, session_id.as_bytes()).as_ref())
+}
+
+/// Checks a submitted CSRF token in constant time.
+pub fn csrf_ok(keys: &ServiceKeys, session_id: &str, submitted: &str) -> bool {
+    let key = hmac::Key::new(
+        hmac::HMAC_SHA256,
+        keys.derive_secret("onecard-web-csrf").as_bytes(),
+    );
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(submitted)
+        .is_ok_and(|tag| hmac::verify(&key, session_id.as_bytes(), &tag).is_ok())
+}
+
+type UserRow = (
+    String,
+    String,
+    String,
+    Vec<u8>,
+    Vec<u8>,
+    i64,
+    i64,
+    Option<NaiveDateTime>,
+);
+
+/// Signs a user in: checks lock-out, then the password; counts failures and locks after
+/// [`MAX_FAILURES`]; on success starts a session. Every attempt is audited.
+pub fn sign_in(
+    conn: &mut DbConn,
+    keys: &ServiceKeys,
+    name: &str,
+    password: &str,
+) -> Result<Session, StaffError> {
+    let now = Utc::now().naive_utc();
+    let row: Option<UserRow> = staff_users::table
+        .filter(staff_users::name.eq(name.trim()))
+        .filter(staff_users::disabled_at.is_null())
+        .select((
+            staff_users::id,
+            staff_users::name,
+            staff_users::role,
+            staff_users::password_hash,
+            staff_users::salt,
+            staff_users::iterations,
+            staff_users::failures,
+            staff_users::locked_until,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((id, name, role, hash, salt, iterations, failures, locked_until)) = row else {
+        // Spend the same time as a real check, so a wrong name is not told apart by timing.
+        let _ = hash_password(password, PBKDF2_ITERATIONS);
+        return Err(StaffError::BadCredentials);
+    };
+    let lock = Lockout {
+        failures,
+        locked_until,
+    };
+    let audit_attempt = |conn: &mut DbConn, outcome: &str| {
+        audit::record_at(
+            conn,
+            AuditEvent {
+                actor: &format!("{role}:{name}"),
+                action: "user.sign_in",
+                subject: &format!("user:{id}"),
+                before: None,
+                after: Some(json!({"outcome": outcome})),
+            },
+            now,
+        )
+        .map_err(AuthError::from)
+    };
+    if lock.locked_at(now) {
+        audit_attempt(conn, "locked")?;
+        return Err(StaffError::Locked(locked_until.unwrap_or(now)));
+    }
+    let stored = PasswordHash {
+        hash,
+        salt,
+        iterations: u32::try_from(iterations).unwrap_or(0),
+    };
+    if !password_matches(&stored, password) {
+        let next = lock.after_failure(now);
+        diesel::update(staff_users::table.find(&id))
+            .set((
+                staff_users::failures.eq(next.failures),
+                staff_users::locked_until.eq(next.locked_until),
+            ))
+            .execute(conn)?;
+        audit_attempt(
+            conn,
+            if next.locked_at(now) {
+                "locked_now"
+            } else {
+                "failed"
+            },
+        )?;
+        return Err(match next.locked_until {
+            Some(t) if next.locked_at(now) => StaffError::Locked(t),
+            _ => StaffError::BadCredentials,
+        });
+    }
+    let session_id = b64(&random_bytes::<24>().map_err(AuthError::from)?);
+    let expires_at = now + Duration::hours(SESSION_HOURS);
+    let role: Role = role.parse()?;
+    conn.transaction::<_, StaffError, _>(|conn| {
+        diesel::update(staff_users::table.find(&id))
+            .set((
+                staff_users::failures.eq(0i64),
+                staff_users::locked_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+        diesel::insert_into(staff_sessions::table)
+            .values((
+                staff_sessions::id.eq(&session_id),
+                staff_sessions::user_id.eq(&id),
+                staff_sessions::created_at.eq(now),
+                staff_sessions::expires_at.eq(expires_at),
+            ))
+            .execute(conn)?;
+        audit_attempt(conn, "signed_in")?;
+        Ok(())
+    })?;
+    Ok(Session {
+        cookie: cookie_value(keys, &session_id),
+        id: session_id,
+        principal: Principal {
+            token_id: id,
+            name,
+            role,
+        },
+        expires_at,
+    })
+}
+
+/// The user behind a session cookie, if the cookie is genuine and the session live.
+pub fn session(
+    conn: &mut DbConn,
+    keys: &ServiceKeys,
+    cookie: &str,
+) -> Result<Option<(String, Principal)>, StaffError> {
+    let Some(session_id) = session_id_of(keys, cookie) else {
+        return Ok(None);
+    };
+    let now = Utc::now().naive_utc();
+    let row: Option<(String, String, String)> = staff_sessions::table
+        .inner_join(staff_users::table)
+        .filter(staff_sessions::id.eq(&session_id))
+        .filter(staff_sessions::revoked_at.is_null())
+        .filter(staff_sessions::expires_at.gt(now))
+        .filter(staff_users::disabled_at.is_null())
+        .select((staff_users::id, staff_users::name, staff_users::role))
+        .first(conn)
+        .optional()?;
+    match row {
+        None => Ok(None),
+        Some((id, name, role)) => Ok(Some((
+            session_id,
+            Principal {
+                token_id: id,
+                name,
+                role: role.parse()?,
+            },
+        ))),
+    }
+}
+
+/// Ends a session: its cookie no longer signs anyone in.
+pub fn sign_out(conn: &mut DbConn, session_id: &str) -> Result<(), StaffError> {
+    diesel::update(staff_sessions::table.find(session_id))
+        .set(staff_sessions::revoked_at.eq(Some(Utc::now().naive_utc())))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(min: i64) -> NaiveDateTime {
+        chrono::DateTime::from_timestamp(1_764_478_800 + min * 60, 0)
+            .unwrap()
+            .naive_utc()
+    }
+
+    #[test]
+    fn passwords_verify_only_themselves() {
+        // Few iterations keep the unit test fast; the service uses PBKDF2_ITERATIONS.
+        let h = hash_password("correct horse battery", 1_000).unwrap();
+        assert_eq!(h.hash.len(), 32);
+        assert!(password_matches(&h, "correct horse battery"));
+        assert!(!password_matches(&h, "correct horse batterY"));
+        let again = hash_password("correct horse battery", 1_000).unwrap();
+        assert_ne!(h.salt, again.salt, "a fresh salt each time");
+        assert_ne!(h.hash, again.hash);
+        assert!(!password_matches(
+            &PasswordHash { iterations: 0, ..h },
+            "correct horse battery"
+        ));
+    }
+
+    #[test]
+    fn weak_passwords_are_refused() {
+        assert!(password_acceptable("short").is_err());
+        assert!(password_acceptable("aaaaaaaaaaaaaaaa").is_err());
+        assert!(password_acceptable("会计室的长密码不容易猜到").is_ok());
+    }
+
+    #[test]
+    fn the_fifth_failure_locks_for_fifteen_minutes_then_counting_starts_again() {
+        let mut l = Lockout {
+            failures: 0,
+            locked_until: None,
+        };
+        for i in 1..MAX_FAILURES {
+            l = l.after_failure(at(0));
+            assert_eq!(l.failures, i);
+            assert!(!l.locked_at(at(0)));
+        }
+        l = l.after_failure(at(1));
+        assert!(l.locked_at(at(1)));
+        assert!(l.locked_at(at(15)));
+        assert!(!l.locked_at(at(16)));
+        // Failing while locked keeps it locked; after the lock a failure counts from one.
+        assert!(l.after_failure(at(2)).locked_at(at(10)));
+        let fresh = l.after_failure(at(17));
+        assert_eq!(fresh.failures, 1);
+        assert!(!fresh.locked_at(at(17)));
+    }
+}
