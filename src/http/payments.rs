@@ -91,7 +91,7 @@ fn answer(status: u16, body: String) -> HttpResponse {
 #[utoipa::path(post, path = "/v1/payments", tag = "payments",
     params(("Idempotency-Key" = String, Header, description = "1–64 of [A-Za-z0-9_-]")),
     responses((status = 201, description = "captured"), (status = 409, description = "idempotency_key_reused"),
-        (status = 422, description = "unknown_fee_item, amount_mismatch, full_card_number, day_closed, invalid_request, idempotency_key_required")),
+        (status = 422, description = "unknown_fee_item, amount_mismatch, full_card_number, day_closed, invalid_request, idempotency_key_required"), (status = 403, description = "forbidden: only clerk may do this")),
     security(("bearer" = [])))]
 pub async fn create(
     ctx: web::Data<AppContext>,
@@ -183,7 +183,7 @@ pub async fn create(
 }
 
 /// One payment with its lines, card data (masked) and receipt.
-#[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments", params(("id" = String, Path)), responses((status = 200), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments", params(("id" = String, Path)), responses((status = 200), (status = 404), (status = 403, description = "forbidden: only clerk, finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn get(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -220,7 +220,7 @@ impl From<VoidError> for ApiError {
 /// Voids a payment on its business date, before settlement: reversal entry, receipt
 /// red-reversed (冲红). 409 `void_not_allowed` otherwise.
 #[utoipa::path(post, path = "/v1/payments/{id}/void", tag = "payments", params(("id" = String, Path)),
-    responses((status = 200, description = "voided"), (status = 404), (status = 409, description = "void_not_allowed")), security(("bearer" = [])))]
+    responses((status = 200, description = "voided"), (status = 404), (status = 409, description = "void_not_allowed"), (status = 403, description = "forbidden: only clerk, supervisor may do this")), security(("bearer" = [])))]
 pub async fn void(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -247,7 +247,7 @@ pub struct PaymentFilter {
 }
 
 /// Payments by business date and status, paged.
-#[utoipa::path(get, path = "/v1/payments", tag = "payments", params(PaymentFilter), responses((status = 200)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/payments", tag = "payments", params(PaymentFilter), responses((status = 200), (status = 403, description = "forbidden: only clerk, finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn list(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -338,7 +338,7 @@ pub struct RefundInput {
 
 /// Requests a refund; the refunds of a payment never add up to more than the payment.
 #[utoipa::path(post, path = "/v1/payments/{id}/refunds", tag = "payments", params(("id" = String, Path)), request_body = RefundInput,
-    responses((status = 201, description = "requested"), (status = 404), (status = 409, description = "refund_exceeds_payment, refund_not_allowed")), security(("bearer" = [])))]
+    responses((status = 201, description = "requested"), (status = 404), (status = 409, description = "refund_exceeds_payment, refund_not_allowed"), (status = 403, description = "forbidden: only clerk, supervisor may do this")), security(("bearer" = [])))]
 pub async fn request_refund(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -368,7 +368,7 @@ pub async fn request_refund(
 
 /// Approves a refund (a supervisor who did not request it) and posts it.
 #[utoipa::path(post, path = "/v1/refunds/{id}/approve", tag = "payments", params(("id" = String, Path)),
-    responses((status = 200, description = "approved"), (status = 403, description = "same_person"), (status = 404), (status = 409, description = "refund_not_allowed")), security(("bearer" = [])))]
+    responses((status = 200, description = "approved"), (status = 403, description = "forbidden: only supervisor may do this; same_person"), (status = 404), (status = 409, description = "refund_not_allowed")), security(("bearer" = [])))]
 pub async fn approve_refund(
     ctx: web::Data<AppContext>,
     caller: Caller,

@@ -78,7 +78,7 @@ impl From<ExceptionError> for ApiError {
 /// approval), `bank_claim`, `accept_timing`.
 #[utoipa::path(post, path = "/v1/exceptions/{id}/resolve", tag = "reconciliation", params(("id" = String, Path)),
     request_body = Resolve,
-    responses((status = 200, body = exceptions::ExceptionState), (status = 404), (status = 409, description = "exception_not_open"), (status = 422)),
+    responses((status = 200, body = exceptions::ExceptionState), (status = 404), (status = 409, description = "exception_not_open"), (status = 422), (status = 403, description = "forbidden: only finance, supervisor may do this")),
     security(("bearer" = [])))]
 pub async fn resolve(
     ctx: web::Data<AppContext>,
@@ -98,7 +98,7 @@ pub async fn resolve(
 
 /// Approves a proposed write-off; the approver must not be the proposer (403 `same_person`).
 #[utoipa::path(post, path = "/v1/exceptions/{id}/approve", tag = "reconciliation", params(("id" = String, Path)),
-    responses((status = 200, body = exceptions::ExceptionState), (status = 403, description = "same_person"), (status = 404), (status = 409)),
+    responses((status = 200, body = exceptions::ExceptionState), (status = 403, description = "forbidden: only finance, supervisor may do this; same_person"), (status = 404), (status = 409)),
     security(("bearer" = [])))]
 pub async fn approve(
     ctx: web::Data<AppContext>,
@@ -128,7 +128,7 @@ pub struct RunRequest {
 /// opens an exception for each disagreement. Running it again for the same date and inputs
 /// gives the same summary (and replaces the previous run's outcomes).
 #[utoipa::path(post, path = "/v1/reconciliations", tag = "reconciliation", request_body = RunRequest,
-    responses((status = 201, body = runs::Run), (status = 422)), security(("bearer" = [])))]
+    responses((status = 201, body = runs::Run), (status = 422), (status = 403, description = "forbidden: only finance may do this")), security(("bearer" = [])))]
 pub async fn create(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -151,7 +151,7 @@ pub async fn create(
 
 /// One run: `{id, business_date, summary, balance, open_exceptions}`.
 #[utoipa::path(get, path = "/v1/reconciliations/{id}", tag = "reconciliation", params(("id" = String, Path)),
-    responses((status = 200, body = runs::Run), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = runs::Run), (status = 404), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn get(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -173,7 +173,7 @@ pub async fn get(
 /// settlement_amount, status, suggested_action}`.
 #[utoipa::path(get, path = "/v1/reconciliations/{id}/exceptions", tag = "reconciliation",
     params(("id" = String, Path), ("limit" = Option<i64>, Query), ("after" = Option<String>, Query)),
-    responses((status = 200), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200), (status = 404), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn exceptions(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -237,7 +237,7 @@ pub struct ReportQuery {
 /// `?format=csv` gives the same as CSV, one section after another.
 #[utoipa::path(get, path = "/v1/reconciliations/{id}/report", tag = "reconciliation",
     params(("id" = String, Path), ("format" = Option<String>, Query, description = "json (default) or csv")),
-    responses((status = 200, body = runs::Report), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = runs::Report), (status = 404), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn report(
     ctx: web::Data<AppContext>,
     caller: Caller,
