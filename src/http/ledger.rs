@@ -43,9 +43,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Paging parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Page {
     /// Page size, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// Cursor from the previous page's `next`.
     pub after: Option<String>,
@@ -157,13 +159,15 @@ pub async fn list_accounts(
 
 /// Filters of an account statement.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EntriesQuery {
     /// First business date, inclusive.
     pub from: Option<NaiveDate>,
     /// Last business date, inclusive.
     pub to: Option<NaiveDate>,
-    /// Page size.
+    /// Page size, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// Cursor (an entry sequence number).
     pub after: Option<String>,
@@ -244,6 +248,7 @@ pub async fn account_entries(
 
 /// `as_of` date.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AsOf {
     /// Include entries of business dates up to and including this one; omitted: everything.
@@ -345,6 +350,7 @@ pub struct PostingInput {
     /// `debit` or `credit`.
     side: Side,
     /// Decimal string, two places.
+    #[schema(pattern = "^[0-9]{1,15}(\\.[0-9]{1,2})?$")]
     amount: String,
 }
 

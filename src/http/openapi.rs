@@ -165,7 +165,7 @@ impl Modify for CommonErrors {
         remittances::treasury_ack,
         remittances::supervision,
     ),
-    components(schemas(Problem)),
+    components(schemas(Problem, reconciliation::ReportFormat)),
     modifiers(&BearerAuth, &CommonErrors)
 )]
 struct ApiDoc;

@@ -169,11 +169,53 @@ pub async fn get(
         .ok_or_else(|| ApiError::not_found(format!("no reconciliation {id}")))
 }
 
+/// One exception of a run, as listed.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ExceptionItem {
+    /// `ex_…`.
+    id: String,
+    /// The outcome category (`amount_mismatch`, `missing_in_settlement`, …).
+    kind: String,
+    /// The payment concerned, if any.
+    payment_id: Option<String>,
+    /// The settlement line concerned, if any.
+    settlement_record_id: Option<i64>,
+    /// The settlement file concerned (cash tier), if any.
+    file_id: Option<String>,
+    /// The bank booking concerned (cash tier), if any.
+    booking_id: Option<i64>,
+    /// The ledger's amount, decimal string, where one applies.
+    ledger_amount: Option<String>,
+    /// The settlement's or bank's amount, where one applies.
+    settlement_amount: Option<String>,
+    /// `open`, or how it was resolved.
+    status: String,
+    /// What the operator should do.
+    suggested_action: String,
+}
+
+impl From<ExceptionRow> for ExceptionItem {
+    fn from(e: ExceptionRow) -> Self {
+        ExceptionItem {
+            id: e.id,
+            kind: e.kind,
+            payment_id: e.payment_id,
+            settlement_record_id: e.settlement_record_id,
+            file_id: e.file_id,
+            booking_id: e.booking_id,
+            ledger_amount: e.ledger_minor.map(crate::money::format_minor),
+            settlement_amount: e.settlement_minor.map(crate::money::format_minor),
+            status: e.status,
+            suggested_action: e.suggested_action,
+        }
+    }
+}
+
 /// A run's exceptions, paged: `{id, kind, payment_id, settlement_record_id, ledger_amount,
 /// settlement_amount, status, suggested_action}`.
 #[utoipa::path(get, path = "/v1/reconciliations/{id}/exceptions", tag = "reconciliation",
-    params(("id" = String, Path), ("limit" = Option<i64>, Query), ("after" = Option<String>, Query)),
-    responses((status = 200), (status = 404), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
+    params(("id" = String, Path), Page),
+    responses((status = 200, body = inline(Paged<ExceptionItem>)), (status = 404), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn exceptions(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -204,24 +246,19 @@ pub async fn exceptions(
     let next = (items.len() as i64 == limit)
         .then(|| items.last().map(|e| e.id.clone()))
         .flatten();
-    let items: Vec<serde_json::Value> = items
-        .into_iter()
-        .map(|e| {
-            serde_json::json!({
-                "id": e.id,
-                "kind": e.kind,
-                "payment_id": e.payment_id,
-                "settlement_record_id": e.settlement_record_id,
-                "file_id": e.file_id,
-                "booking_id": e.booking_id,
-                "ledger_amount": e.ledger_minor.map(crate::money::format_minor),
-                "settlement_amount": e.settlement_minor.map(crate::money::format_minor),
-                "status": e.status,
-                "suggested_action": e.suggested_action,
-            })
-        })
-        .collect();
+    let items: Vec<ExceptionItem> = items.into_iter().map(ExceptionItem::from).collect();
     Ok(HttpResponse::Ok().json(Paged { items, next }))
+}
+
+/// The report's formats, for the document (the query is read as text and checked by hand).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ReportFormat {
+    /// `application/json` (the default).
+    Json,
+    /// `text/csv`.
+    Csv,
 }
 
 /// `?format=json` (default) or `csv`.
@@ -236,8 +273,9 @@ pub struct ReportQuery {
 /// settlement file's netting (gross, fee, net), and every exception with its suggested action.
 /// `?format=csv` gives the same as CSV, one section after another.
 #[utoipa::path(get, path = "/v1/reconciliations/{id}/report", tag = "reconciliation",
-    params(("id" = String, Path), ("format" = Option<String>, Query, description = "json (default) or csv")),
-    responses((status = 200, body = runs::Report), (status = 404), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
+    params(("id" = String, Path), ("format" = Option<ReportFormat>, Query, description = "json (default) or csv")),
+    responses((status = 200, content((runs::Report = "application/json"), (String = "text/csv")),
+        description = "the report, as JSON or (`?format=csv`) as CSV, one section after another"), (status = 404), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn report(
     ctx: web::Data<AppContext>,
     caller: Caller,

@@ -284,7 +284,9 @@ async fn signed_file(ctx: &web::Data<AppContext>, id: String) -> Result<HttpResp
 /// The approved batch's remt.001.001.04 file, byte-identical on every pull, with
 /// `Digest: sha-256=<base64>` and `X-Onecard-Signature: ed25519=<base64 signature of the body>`.
 #[utoipa::path(get, path = "/v1/treasury/remittances/{id}/file", tag = "treasury", params(("id" = String, Path)),
-    responses((status = 200, content_type = "application/xml", body = String), (status = 401), (status = 404), (status = 403, description = "forbidden: only treasury may do this")),
+    responses((status = 200, content_type = "application/xml", body = String, description = "the remt.001.001.04 document",
+        headers(("Digest" = String, description = "sha-256=<base64 of the body's SHA-256>"),
+            ("X-Onecard-Signature" = String, description = "ed25519=<base64 signature of the body>"))), (status = 401), (status = 404), (status = 403, description = "forbidden: only treasury may do this")),
     security(("bearer" = [])))]
 pub async fn treasury_file(
     ctx: web::Data<AppContext>,
@@ -298,7 +300,9 @@ pub async fn treasury_file(
 
 /// The same file for staff (finance, supervisors, auditors), with the same headers.
 #[utoipa::path(get, path = "/v1/remittances/{id}/file", tag = "remittance", params(("id" = String, Path)),
-    responses((status = 200, content_type = "application/xml", body = String), (status = 404), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")),
+    responses((status = 200, content_type = "application/xml", body = String, description = "the remt.001.001.04 document",
+        headers(("Digest" = String, description = "sha-256=<base64 of the body's SHA-256>"),
+            ("X-Onecard-Signature" = String, description = "ed25519=<base64 signature of the body>"))), (status = 404), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")),
     security(("bearer" = [])))]
 pub async fn staff_file(
     ctx: web::Data<AppContext>,
@@ -316,6 +320,7 @@ pub struct AckInput {
     /// The treasury's own reference for the receipt of funds (1–64 characters).
     treasury_reference: String,
     /// The amount received, decimal string; must be the batch's.
+    #[schema(pattern = "^[0-9]{1,15}(\\.[0-9]{1,2})?$")]
     amount: String,
 }
 
@@ -365,13 +370,14 @@ pub async fn treasury_ack(
 
 /// The supervision check's range.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SupervisionQuery {
     /// First day (default: 90 days ago).
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, format = Date)]
     from: Option<NaiveDate>,
     /// Last day (default: today).
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, format = Date)]
     to: Option<NaiveDate>,
 }
 

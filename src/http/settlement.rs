@@ -101,7 +101,7 @@ fn spool_dir(data_dir: &Path) -> PathBuf {
 /// import; the same bytes again → 200 with the same id and `duplicate: true`; a corrupt file →
 /// 422 `file_corrupt` with `line` (and `byte`), nothing stored.
 #[utoipa::path(post, path = "/v1/settlement-files", tag = "settlement",
-    params(("spec" = String, Query, description = "spec id from /v1/settlement-specs"),
+    params(("spec" = String, Query, description = "spec id from /v1/settlement-specs", example = "pos-settlement-fixed-width"),
         ("name" = Option<String>, Query, description = "the file's name as delivered")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = store::Imported), (status = 200, body = store::Imported, description = "duplicate"),
