@@ -14,7 +14,8 @@
 # script prints; after a clean run it is removed.
 #
 # Bounds: schemathesis.toml beside this script (seed, examples per operation, stateful steps);
-# ONECARD_FUZZ_EXAMPLES overrides the examples per operation; the whole run is cut off after
+# ONECARD_FUZZ_EXAMPLES overrides the examples per operation; ONECARD_FUZZ_ARGS adds `st run`
+# options (e.g. "--seed 7 --checks all" to explore); the whole run is cut off after
 # ONECARD_FUZZ_TIMEOUT seconds (default 600), which counts as a failure.
 set -euo pipefail
 
@@ -98,9 +99,18 @@ for v in FINANCE SUPERVISOR CLERK ADMIN TREASURY; do
 done
 [ -n "$ONECARD_FUZZ_TREASURY_SECRET" ] || { log "no treasury secret in the demo output"; exit 1; }
 
+# --- data to work on: the fixture files of 2026-11-24 imported and that day reconciled -----------
+export ONECARD_FUZZ_BASE_URL=$base_url
+seeded=$("$venv/bin/python" "$here/seed.py")
+while IFS='=' read -r name value; do
+  case "$name" in ONECARD_FUZZ_*) export "$name=$value" ;; esac
+done <<<"$seeded"
+
 # --- the fuzz ----------------------------------------------------------------------------------
 extra=()
 [ -n "${ONECARD_FUZZ_EXAMPLES:-}" ] && extra+=(--max-examples "$ONECARD_FUZZ_EXAMPLES")
+# shellcheck disable=SC2206 # split on purpose: a list of options
+[ -n "${ONECARD_FUZZ_ARGS:-}" ] && extra+=(${ONECARD_FUZZ_ARGS})
 started=$(date +%s)
 status=0
 (
