@@ -211,7 +211,7 @@ impl From<CatalogueChangeError> for ApiError {
 
 /// Creates an item, or a new version of an existing code effective from its `effective_from`.
 #[utoipa::path(post, path = "/v1/fee-items", tag = "catalogue", request_body = FeeItemInput,
-    responses((status = 201, body = FeeItemView), (status = 409, description = "version_out_of_order, concurrent_change"), (status = 422, description = "invalid_request, unknown_revenue_subject, retroactive_change")),
+    responses((status = 201, body = FeeItemView), (status = 409, description = "version_out_of_order, concurrent_change"), (status = 422, description = "invalid_request, unknown_revenue_subject, retroactive_change"), (status = 403, description = "forbidden: only admin may do this")),
     security(("bearer" = [])))]
 pub async fn create(
     ctx: web::Data<AppContext>,

@@ -49,8 +49,8 @@ fn parse_date(text: &str) -> Result<NaiveDate, ApiError> {
 
 /// A day: `{date, status, entries, last_entry_hash, seal}`. For an open day the figures are
 /// live; for a closed day they are the sealed ones.
-#[utoipa::path(get, path = "/v1/days/{date}", tag = "days", params(("date" = String, Path)),
-    responses((status = 200, body = days::Day), (status = 422)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/days/{date}", tag = "days", params(("date" = String, Path, format = Date, description = "YYYY-MM-DD")),
+    responses((status = 200, body = days::Day), (status = 422, description = "invalid_request: the date is not YYYY-MM-DD"), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn get(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -68,8 +68,8 @@ pub async fn get(
 /// Closes and seals a day that is over: no entry dated in it is accepted afterwards. The seal
 /// is the base64 Ed25519 signature of `onecard-day-seal\n<date>\n<last_entry_hash>\n<entries>`,
 /// checkable with the key from `GET /v1/signing-key`. Closing a closed day answers it unchanged.
-#[utoipa::path(post, path = "/v1/days/{date}/close", tag = "days", params(("date" = String, Path)),
-    responses((status = 200, body = days::Day), (status = 409, description = "day_not_over, open_exceptions")),
+#[utoipa::path(post, path = "/v1/days/{date}/close", tag = "days", params(("date" = String, Path, format = Date, description = "YYYY-MM-DD")),
+    responses((status = 200, body = days::Day), (status = 409, description = "day_not_over, open_exceptions"), (status = 422, description = "invalid_request: the date is not YYYY-MM-DD"), (status = 403, description = "forbidden: only finance, supervisor may do this")),
     security(("bearer" = [])))]
 pub async fn close(
     ctx: web::Data<AppContext>,

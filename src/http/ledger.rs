@@ -43,9 +43,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Paging parameters.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Page {
     /// Page size, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// Cursor from the previous page's `next`.
     pub after: Option<String>,
@@ -127,7 +129,7 @@ pub(crate) async fn with_conn<T: Send + 'static>(
 }
 
 /// Every account with its balance (grouping accounts carry their sub-accounts' sum).
-#[utoipa::path(get, path = "/v1/ledger/accounts", tag = "ledger", params(Page), responses((status = 200, body = inline(Paged<AccountView>))), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/ledger/accounts", tag = "ledger", params(Page), responses((status = 200, body = inline(Paged<AccountView>)), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn list_accounts(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -157,13 +159,15 @@ pub async fn list_accounts(
 
 /// Filters of an account statement.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EntriesQuery {
     /// First business date, inclusive.
     pub from: Option<NaiveDate>,
     /// Last business date, inclusive.
     pub to: Option<NaiveDate>,
-    /// Page size.
+    /// Page size, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// Cursor (an entry sequence number).
     pub after: Option<String>,
@@ -194,7 +198,7 @@ pub(crate) fn parse_cursor(after: Option<&str>) -> Result<i64, ApiError> {
 }
 
 /// The postings of one account, in chain order.
-#[utoipa::path(get, path = "/v1/ledger/accounts/{code}/entries", tag = "ledger", params(("code" = String, Path), EntriesQuery), responses((status = 200, body = inline(Paged<AccountLineView>)), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/ledger/accounts/{code}/entries", tag = "ledger", params(("code" = String, Path), EntriesQuery), responses((status = 200, body = inline(Paged<AccountLineView>)), (status = 404), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn account_entries(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -244,6 +248,7 @@ pub async fn account_entries(
 
 /// `as_of` date.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AsOf {
     /// Include entries of business dates up to and including this one; omitted: everything.
@@ -275,7 +280,7 @@ struct TrialBalanceView {
 }
 
 /// Trial balance per fund; each fund's debit and credit totals are equal.
-#[utoipa::path(get, path = "/v1/ledger/trial-balance", tag = "ledger", params(AsOf), responses((status = 200, body = inline(TrialBalanceView))), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/ledger/trial-balance", tag = "ledger", params(AsOf), responses((status = 200, body = inline(TrialBalanceView)), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn trial_balance(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -320,7 +325,7 @@ pub struct VerifyView {
 }
 
 /// Recomputes the hash chain and every balance from the postings.
-#[utoipa::path(get, path = "/v1/ledger/verify", tag = "ledger", responses((status = 200, body = inline(VerifyView))), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/ledger/verify", tag = "ledger", responses((status = 200, body = inline(VerifyView)), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn verify(ctx: web::Data<AppContext>, caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require(&LEDGER_READERS)?;
     let r = with_conn(&ctx, |conn, ctx| {
@@ -345,6 +350,7 @@ pub struct PostingInput {
     /// `debit` or `credit`.
     side: Side,
     /// Decimal string, two places.
+    #[schema(pattern = "^[0-9]{1,15}(\\.[0-9]{1,2})?$")]
     amount: String,
 }
 
@@ -413,7 +419,7 @@ impl From<&PostedEntry> for EntryView {
 }
 
 /// Posts a manual entry (supervisor only); every ledger rule applies.
-#[utoipa::path(post, path = "/v1/ledger/entries", tag = "ledger", request_body = ManualEntryInput, responses((status = 201, body = EntryView), (status = 422, description = "unbalanced, fund_crossing, day_closed, revenue_netting, …")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/ledger/entries", tag = "ledger", request_body = ManualEntryInput, responses((status = 201, body = EntryView), (status = 422, description = "unbalanced, fund_crossing, day_closed, revenue_netting, …"), (status = 403, description = "forbidden: only supervisor may do this")), security(("bearer" = [])))]
 pub async fn post_entry(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -446,7 +452,7 @@ pub async fn post_entry(
 }
 
 /// One entry with its postings.
-#[utoipa::path(get, path = "/v1/ledger/entries/{seq}", tag = "ledger", params(("seq" = i64, Path)), responses((status = 200, body = EntryView), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/ledger/entries/{seq}", tag = "ledger", params(("seq" = i64, Path)), responses((status = 200, body = EntryView), (status = 404), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn get_entry(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -469,7 +475,7 @@ pub struct ReversalInput {
 }
 
 /// Reverses an entry (supervisor only): the same postings with sides swapped, referencing it.
-#[utoipa::path(post, path = "/v1/ledger/entries/{seq}/reversal", tag = "ledger", params(("seq" = i64, Path)), request_body = ReversalInput, responses((status = 201, body = EntryView), (status = 404), (status = 409, description = "already_reversed")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/ledger/entries/{seq}/reversal", tag = "ledger", params(("seq" = i64, Path)), request_body = ReversalInput, responses((status = 201, body = EntryView), (status = 404), (status = 409, description = "already_reversed"), (status = 403, description = "forbidden: only supervisor may do this")), security(("bearer" = [])))]
 pub async fn reverse_entry(
     ctx: web::Data<AppContext>,
     caller: Caller,

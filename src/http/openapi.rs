@@ -1,7 +1,11 @@
 //! The OpenAPI 3 document served at `/openapi.json`, generated from the handlers' annotations.
 
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::problem::PROBLEM_JSON;
 
 use super::{catalogue, days, health, ledger, payments, reconciliation, remittances, settlement};
 
@@ -14,6 +18,115 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// An error, as every route answers one: RFC 9457 `application/problem+json`; more members
+/// (`line`, `byte`, `open_exceptions`, …) may follow where the code says.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct Problem {
+    /// `urn:onecard:problem:<code>`.
+    r#type: String,
+    /// Short human title.
+    title: String,
+    /// The HTTP status, again.
+    status: u16,
+    /// What exactly went wrong, for a person.
+    detail: String,
+    /// Stable snake_case name to act on (`invalid_request`, `day_closed`, …).
+    code: String,
+    /// The field at fault (`lines[0].amount`, `Idempotency-Key`, `spec`), where there is one.
+    field: Option<String>,
+}
+
+/// The error answers every route shares, added here so each handler's annotation lists only its
+/// own: 401 and 429 on every route that takes a bearer token; 408, 413, 415 and 422 on every
+/// route with a JSON body; 422 on every route with query parameters (a wrong type or an unknown parameter).
+/// Every 4xx is then described as a problem document.
+struct CommonErrors;
+
+fn add_response(op: &mut Operation, status: &str, description: &str) {
+    op.responses
+        .responses
+        .entry(status.to_string())
+        .or_insert_with(|| RefOr::T(Response::new(description)));
+}
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    add_response(
+                        op,
+                        "401",
+                        "unauthorized: no bearer token, or not a valid one",
+                    );
+                    add_response(
+                        op,
+                        "429",
+                        "rate_limited: this token has used its request allowance (`Retry-After` says when to try again)",
+                    );
+                }
+                let json_body = op
+                    .request_body
+                    .as_ref()
+                    .is_some_and(|b| b.content.contains_key("application/json"));
+                if json_body {
+                    add_response(op, "413", "payload_too_large: the body is over the limit");
+                    add_response(
+                        op,
+                        "408",
+                        "request_timeout: the body stalled for longer than the request timeout",
+                    );
+                    add_response(
+                        op,
+                        "415",
+                        "unsupported_media_type: the body is not application/json",
+                    );
+                    add_response(
+                        op,
+                        "422",
+                        "invalid_request: the body is not JSON, or a field is missing, unknown or of the wrong type (`field` names it)",
+                    );
+                }
+                let has_query = op
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .any(|p| p.parameter_in == ParameterIn::Query);
+                if has_query {
+                    add_response(
+                        op,
+                        "422",
+                        "invalid_request: a query parameter is unknown or malformed (`field` names it where known)",
+                    );
+                }
+                for (status, response) in op.responses.responses.iter_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    if status.starts_with('4') || status.starts_with('5') {
+                        response
+                            .content
+                            .entry(PROBLEM_JSON.to_string())
+                            .or_insert_with(|| {
+                                ContentBuilder::new()
+                                    .schema(Some(Ref::from_schema_name("Problem")))
+                                    .build()
+                            });
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -62,7 +175,8 @@ impl Modify for BearerAuth {
         remittances::treasury_ack,
         remittances::supervision,
     ),
-    modifiers(&BearerAuth)
+    components(schemas(Problem, reconciliation::ReportFormat)),
+    modifiers(&BearerAuth, &CommonErrors)
 )]
 struct ApiDoc;
 

@@ -89,9 +89,10 @@ fn answer(status: u16, body: String) -> HttpResponse {
 /// Captures a card payment. Requires `Idempotency-Key`; the same key and body returns the
 /// original answer, the same key with another body is a 409.
 #[utoipa::path(post, path = "/v1/payments", tag = "payments",
-    params(("Idempotency-Key" = String, Header, description = "1–64 of [A-Za-z0-9_-]")),
-    responses((status = 201, description = "captured"), (status = 409, description = "idempotency_key_reused"),
-        (status = 422, description = "unknown_fee_item, amount_mismatch, full_card_number, day_closed, invalid_request, idempotency_key_required")),
+    params(("Idempotency-Key" = String, Header, description = "1–64 of [A-Za-z0-9_-]", pattern = "^[A-Za-z0-9_-]{1,64}$", example = "window3-0001")),
+    request_body = intake::PaymentInput,
+    responses((status = 201, body = payments::PaymentView, description = "captured; a retry with the same key and body answers the same"), (status = 409, description = "idempotency_key_reused"),
+        (status = 422, description = "unknown_fee_item, amount_mismatch, full_card_number, day_closed, invalid_request, idempotency_key_required"), (status = 403, description = "forbidden: only clerk may do this")),
     security(("bearer" = [])))]
 pub async fn create(
     ctx: web::Data<AppContext>,
@@ -192,7 +193,7 @@ pub async fn create(
 }
 
 /// One payment with its lines, card data (masked) and receipt.
-#[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments", params(("id" = String, Path)), responses((status = 200), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments", params(("id" = String, Path)), responses((status = 200, body = payments::PaymentView), (status = 404), (status = 403, description = "forbidden: only clerk, finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn get(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -229,7 +230,7 @@ impl From<VoidError> for ApiError {
 /// Voids a payment on its business date, before settlement: reversal entry, receipt
 /// red-reversed (冲红). 409 `void_not_allowed` otherwise.
 #[utoipa::path(post, path = "/v1/payments/{id}/void", tag = "payments", params(("id" = String, Path)),
-    responses((status = 200, description = "voided"), (status = 404), (status = 409, description = "void_not_allowed")), security(("bearer" = [])))]
+    responses((status = 200, body = payments::PaymentView, description = "voided"), (status = 404), (status = 409, description = "void_not_allowed"), (status = 403, description = "forbidden: only clerk, supervisor may do this")), security(("bearer" = [])))]
 pub async fn void(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -243,6 +244,7 @@ pub async fn void(
 
 /// Filters of the payment list.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentFilter {
     /// Business date.
@@ -250,13 +252,14 @@ pub struct PaymentFilter {
     /// captured, settled, reconciled or voided.
     pub status: Option<String>,
     /// Page size (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// Cursor from `next`.
     pub after: Option<String>,
 }
 
 /// Payments by business date and status, paged.
-#[utoipa::path(get, path = "/v1/payments", tag = "payments", params(PaymentFilter), responses((status = 200)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/payments", tag = "payments", params(PaymentFilter), responses((status = 200, body = inline(Paged<payments::PaymentView>)), (status = 403, description = "forbidden: only clerk, finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn list(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -340,6 +343,7 @@ impl From<RefundError> for ApiError {
 #[serde(deny_unknown_fields)]
 pub struct RefundInput {
     /// Decimal string, two places.
+    #[schema(pattern = "^[0-9]{1,15}(\\.[0-9]{1,2})?$")]
     amount: String,
     /// Why (1–500 characters).
     reason: String,
@@ -347,7 +351,7 @@ pub struct RefundInput {
 
 /// Requests a refund; the refunds of a payment never add up to more than the payment.
 #[utoipa::path(post, path = "/v1/payments/{id}/refunds", tag = "payments", params(("id" = String, Path)), request_body = RefundInput,
-    responses((status = 201, description = "requested"), (status = 404), (status = 409, description = "refund_exceeds_payment, refund_not_allowed")), security(("bearer" = [])))]
+    responses((status = 201, body = refunds::RefundView, description = "requested"), (status = 404), (status = 409, description = "refund_exceeds_payment, refund_not_allowed"), (status = 403, description = "forbidden: only clerk, supervisor may do this")), security(("bearer" = [])))]
 pub async fn request_refund(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -377,7 +381,7 @@ pub async fn request_refund(
 
 /// Approves a refund (a supervisor who did not request it) and posts it.
 #[utoipa::path(post, path = "/v1/refunds/{id}/approve", tag = "payments", params(("id" = String, Path)),
-    responses((status = 200, description = "approved"), (status = 403, description = "same_person"), (status = 404), (status = 409, description = "refund_not_allowed")), security(("bearer" = [])))]
+    responses((status = 200, body = refunds::RefundView, description = "approved"), (status = 403, description = "forbidden: only supervisor may do this; same_person"), (status = 404), (status = 409, description = "refund_not_allowed")), security(("bearer" = [])))]
 pub async fn approve_refund(
     ctx: web::Data<AppContext>,
     caller: Caller,

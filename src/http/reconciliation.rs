@@ -78,7 +78,7 @@ impl From<ExceptionError> for ApiError {
 /// approval), `bank_claim`, `accept_timing`.
 #[utoipa::path(post, path = "/v1/exceptions/{id}/resolve", tag = "reconciliation", params(("id" = String, Path)),
     request_body = Resolve,
-    responses((status = 200, body = exceptions::ExceptionState), (status = 404), (status = 409, description = "exception_not_open"), (status = 422)),
+    responses((status = 200, body = exceptions::ExceptionState), (status = 404), (status = 409, description = "exception_not_open"), (status = 422), (status = 403, description = "forbidden: only finance, supervisor may do this")),
     security(("bearer" = [])))]
 pub async fn resolve(
     ctx: web::Data<AppContext>,
@@ -98,7 +98,7 @@ pub async fn resolve(
 
 /// Approves a proposed write-off; the approver must not be the proposer (403 `same_person`).
 #[utoipa::path(post, path = "/v1/exceptions/{id}/approve", tag = "reconciliation", params(("id" = String, Path)),
-    responses((status = 200, body = exceptions::ExceptionState), (status = 403, description = "same_person"), (status = 404), (status = 409)),
+    responses((status = 200, body = exceptions::ExceptionState), (status = 403, description = "forbidden: only finance, supervisor may do this; same_person"), (status = 404), (status = 409)),
     security(("bearer" = [])))]
 pub async fn approve(
     ctx: web::Data<AppContext>,
@@ -128,7 +128,7 @@ pub struct RunRequest {
 /// opens an exception for each disagreement. Running it again for the same date and inputs
 /// gives the same summary (and replaces the previous run's outcomes).
 #[utoipa::path(post, path = "/v1/reconciliations", tag = "reconciliation", request_body = RunRequest,
-    responses((status = 201, body = runs::Run), (status = 422)), security(("bearer" = [])))]
+    responses((status = 201, body = runs::Run), (status = 422), (status = 403, description = "forbidden: only finance may do this")), security(("bearer" = [])))]
 pub async fn create(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -151,7 +151,7 @@ pub async fn create(
 
 /// One run: `{id, business_date, summary, balance, open_exceptions}`.
 #[utoipa::path(get, path = "/v1/reconciliations/{id}", tag = "reconciliation", params(("id" = String, Path)),
-    responses((status = 200, body = runs::Run), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = runs::Run), (status = 404), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn get(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -169,11 +169,53 @@ pub async fn get(
         .ok_or_else(|| ApiError::not_found(format!("no reconciliation {id}")))
 }
 
+/// One exception of a run, as listed.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ExceptionItem {
+    /// `ex_…`.
+    id: String,
+    /// The outcome category (`amount_mismatch`, `missing_in_settlement`, …).
+    kind: String,
+    /// The payment concerned, if any.
+    payment_id: Option<String>,
+    /// The settlement line concerned, if any.
+    settlement_record_id: Option<i64>,
+    /// The settlement file concerned (cash tier), if any.
+    file_id: Option<String>,
+    /// The bank booking concerned (cash tier), if any.
+    booking_id: Option<i64>,
+    /// The ledger's amount, decimal string, where one applies.
+    ledger_amount: Option<String>,
+    /// The settlement's or bank's amount, where one applies.
+    settlement_amount: Option<String>,
+    /// `open`, or how it was resolved.
+    status: String,
+    /// What the operator should do.
+    suggested_action: String,
+}
+
+impl From<ExceptionRow> for ExceptionItem {
+    fn from(e: ExceptionRow) -> Self {
+        ExceptionItem {
+            id: e.id,
+            kind: e.kind,
+            payment_id: e.payment_id,
+            settlement_record_id: e.settlement_record_id,
+            file_id: e.file_id,
+            booking_id: e.booking_id,
+            ledger_amount: e.ledger_minor.map(crate::money::format_minor),
+            settlement_amount: e.settlement_minor.map(crate::money::format_minor),
+            status: e.status,
+            suggested_action: e.suggested_action,
+        }
+    }
+}
+
 /// A run's exceptions, paged: `{id, kind, payment_id, settlement_record_id, ledger_amount,
 /// settlement_amount, status, suggested_action}`.
 #[utoipa::path(get, path = "/v1/reconciliations/{id}/exceptions", tag = "reconciliation",
-    params(("id" = String, Path), ("limit" = Option<i64>, Query), ("after" = Option<String>, Query)),
-    responses((status = 200), (status = 404)), security(("bearer" = [])))]
+    params(("id" = String, Path), Page),
+    responses((status = 200, body = inline(Paged<ExceptionItem>)), (status = 404), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn exceptions(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -204,24 +246,19 @@ pub async fn exceptions(
     let next = (items.len() as i64 == limit)
         .then(|| items.last().map(|e| e.id.clone()))
         .flatten();
-    let items: Vec<serde_json::Value> = items
-        .into_iter()
-        .map(|e| {
-            serde_json::json!({
-                "id": e.id,
-                "kind": e.kind,
-                "payment_id": e.payment_id,
-                "settlement_record_id": e.settlement_record_id,
-                "file_id": e.file_id,
-                "booking_id": e.booking_id,
-                "ledger_amount": e.ledger_minor.map(crate::money::format_minor),
-                "settlement_amount": e.settlement_minor.map(crate::money::format_minor),
-                "status": e.status,
-                "suggested_action": e.suggested_action,
-            })
-        })
-        .collect();
+    let items: Vec<ExceptionItem> = items.into_iter().map(ExceptionItem::from).collect();
     Ok(HttpResponse::Ok().json(Paged { items, next }))
+}
+
+/// The report's formats, for the document (the query is read as text and checked by hand).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ReportFormat {
+    /// `application/json` (the default).
+    Json,
+    /// `text/csv`.
+    Csv,
 }
 
 /// `?format=json` (default) or `csv`.
@@ -236,8 +273,9 @@ pub struct ReportQuery {
 /// settlement file's netting (gross, fee, net), and every exception with its suggested action.
 /// `?format=csv` gives the same as CSV, one section after another.
 #[utoipa::path(get, path = "/v1/reconciliations/{id}/report", tag = "reconciliation",
-    params(("id" = String, Path), ("format" = Option<String>, Query, description = "json (default) or csv")),
-    responses((status = 200, body = runs::Report), (status = 404)), security(("bearer" = [])))]
+    params(("id" = String, Path), ("format" = Option<ReportFormat>, Query, description = "json (default) or csv")),
+    responses((status = 200, content((runs::Report = "application/json"), (String = "text/csv")),
+        description = "the report, as JSON or (`?format=csv`) as CSV, one section after another"), (status = 404), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn report(
     ctx: web::Data<AppContext>,
     caller: Caller,

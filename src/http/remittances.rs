@@ -109,7 +109,7 @@ pub struct PrepareInput {
 /// receipts behind each. One batch per day.
 #[utoipa::path(post, path = "/v1/remittances", tag = "remittance", request_body = PrepareInput,
     responses((status = 201, body = Remittance),
-        (status = 409, description = "day_not_closed, already_remitted, nothing_to_remit")),
+        (status = 409, description = "day_not_closed, already_remitted, nothing_to_remit"), (status = 403, description = "forbidden: only finance may do this")),
     security(("bearer" = [])))]
 pub async fn prepare(
     ctx: web::Data<AppContext>,
@@ -130,7 +130,7 @@ pub async fn prepare(
 
 /// Batches, newest day first.
 #[utoipa::path(get, path = "/v1/remittances", tag = "remittance", params(Page),
-    responses((status = 200, body = inline(Paged<Remittance>))), security(("bearer" = [])))]
+    responses((status = 200, body = inline(Paged<Remittance>)), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn list(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -158,7 +158,7 @@ fn found(batch: Option<Remittance>, id: &str) -> Result<Remittance, ApiError> {
 
 /// One batch.
 #[utoipa::path(get, path = "/v1/remittances/{id}", tag = "remittance", params(("id" = String, Path)),
-    responses((status = 200, body = Remittance), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = Remittance), (status = 404), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn get(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -178,7 +178,7 @@ pub async fn get(
 /// again, the remt.001 file written, hashed, signed and stored. Approving again answers the
 /// batch unchanged.
 #[utoipa::path(post, path = "/v1/remittances/{id}/approve", tag = "remittance", params(("id" = String, Path)),
-    responses((status = 200, body = Remittance), (status = 403, description = "same_person"), (status = 404),
+    responses((status = 200, body = Remittance), (status = 403, description = "forbidden: only supervisor may do this; same_person"), (status = 404),
         (status = 409, description = "remittance_stale")), security(("bearer" = [])))]
 pub async fn approve(
     ctx: web::Data<AppContext>,
@@ -237,7 +237,7 @@ async fn signed_treasury_caller(
 
 /// Approved batches for the treasury, oldest approval first (`after` = the last `cursor` seen).
 #[utoipa::path(get, path = "/v1/treasury/remittances", tag = "treasury", params(Page),
-    responses((status = 200, body = inline(Paged<Remittance>)), (status = 401, description = "signature_required, stale_request, bad_signature, replayed_request")),
+    responses((status = 200, body = inline(Paged<Remittance>)), (status = 401, description = "signature_required, stale_request, bad_signature, replayed_request"), (status = 403, description = "forbidden: only treasury may do this")),
     security(("bearer" = [])))]
 pub async fn treasury_list(
     ctx: web::Data<AppContext>,
@@ -284,7 +284,9 @@ async fn signed_file(ctx: &web::Data<AppContext>, id: String) -> Result<HttpResp
 /// The approved batch's remt.001.001.04 file, byte-identical on every pull, with
 /// `Digest: sha-256=<base64>` and `X-Onecard-Signature: ed25519=<base64 signature of the body>`.
 #[utoipa::path(get, path = "/v1/treasury/remittances/{id}/file", tag = "treasury", params(("id" = String, Path)),
-    responses((status = 200, content_type = "application/xml", body = String), (status = 401), (status = 404)),
+    responses((status = 200, content_type = "application/xml", body = String, description = "the remt.001.001.04 document",
+        headers(("Digest" = String, description = "sha-256=<base64 of the body's SHA-256>"),
+            ("X-Onecard-Signature" = String, description = "ed25519=<base64 signature of the body>"))), (status = 401), (status = 404), (status = 403, description = "forbidden: only treasury may do this")),
     security(("bearer" = [])))]
 pub async fn treasury_file(
     ctx: web::Data<AppContext>,
@@ -298,7 +300,9 @@ pub async fn treasury_file(
 
 /// The same file for staff (finance, supervisors, auditors), with the same headers.
 #[utoipa::path(get, path = "/v1/remittances/{id}/file", tag = "remittance", params(("id" = String, Path)),
-    responses((status = 200, content_type = "application/xml", body = String), (status = 404)),
+    responses((status = 200, content_type = "application/xml", body = String, description = "the remt.001.001.04 document",
+        headers(("Digest" = String, description = "sha-256=<base64 of the body's SHA-256>"),
+            ("X-Onecard-Signature" = String, description = "ed25519=<base64 signature of the body>"))), (status = 404), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")),
     security(("bearer" = [])))]
 pub async fn staff_file(
     ctx: web::Data<AppContext>,
@@ -316,6 +320,7 @@ pub struct AckInput {
     /// The treasury's own reference for the receipt of funds (1–64 characters).
     treasury_reference: String,
     /// The amount received, decimal string; must be the batch's.
+    #[schema(pattern = "^[0-9]{1,15}(\\.[0-9]{1,2})?$")]
     amount: String,
 }
 
@@ -334,7 +339,7 @@ pub struct AckOutput {
 #[utoipa::path(post, path = "/v1/treasury/remittances/{id}/ack", tag = "treasury", params(("id" = String, Path)),
     request_body = AckInput,
     responses((status = 200, body = AckOutput), (status = 401), (status = 404),
-        (status = 409, description = "already_acknowledged, amount_mismatch")),
+        (status = 409, description = "already_acknowledged, amount_mismatch"), (status = 403, description = "forbidden: only treasury may do this")),
     security(("bearer" = [])))]
 pub async fn treasury_ack(
     ctx: web::Data<AppContext>,
@@ -371,20 +376,21 @@ pub async fn treasury_ack(
 
 /// The supervision check's range.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SupervisionQuery {
     /// First day (default: 90 days ago).
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, format = Date)]
     from: Option<NaiveDate>,
     /// Last day (default: today).
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, format = Date)]
     to: Option<NaiveDate>,
 }
 
 /// DESIGN §2 rule 6: days whose payable to the treasury is not zero after acknowledgement,
 /// below zero, or not acknowledged within `ONECARD_REMIT_LIMIT_DAYS`.
 #[utoipa::path(get, path = "/v1/supervision/treasury-payable", tag = "remittance", params(SupervisionQuery),
-    responses((status = 200, body = SupervisionReport)), security(("bearer" = [])))]
+    responses((status = 200, body = SupervisionReport), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn supervision(
     ctx: web::Data<AppContext>,
     caller: Caller,

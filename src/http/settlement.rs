@@ -13,6 +13,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::extract::{ApiQuery, Caller};
+use super::ledger::Paged;
 use super::problem::ApiError;
 use crate::app::AppContext;
 use crate::auth::Role;
@@ -99,12 +100,12 @@ fn spool_dir(data_dir: &Path) -> PathBuf {
 /// import; the same bytes again → 200 with the same id and `duplicate: true`; a corrupt file →
 /// 422 `file_corrupt` with `line` (and `byte`), nothing stored.
 #[utoipa::path(post, path = "/v1/settlement-files", tag = "settlement",
-    params(("spec" = String, Query, description = "spec id from /v1/settlement-specs"),
+    params(("spec" = String, Query, description = "spec id from /v1/settlement-specs", example = "pos-settlement-fixed-width"),
         ("name" = Option<String>, Query, description = "the file's name as delivered")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = store::Imported), (status = 200, body = store::Imported, description = "duplicate"),
         (status = 413, description = "payload_too_large"),
-        (status = 422, description = "file_corrupt, unknown_spec, invalid_request")),
+        (status = 422, description = "file_corrupt, unknown_spec, invalid_request"), (status = 403, description = "forbidden: only finance may do this")),
     security(("bearer" = [])))]
 pub async fn upload(
     ctx: web::Data<AppContext>,
@@ -194,7 +195,7 @@ pub async fn upload(
 
 /// One imported file: its spec, SHA-256, record count and totals.
 #[utoipa::path(get, path = "/v1/settlement-files/{id}", tag = "settlement", params(("id" = String, Path)),
-    responses((status = 200, body = store::Imported), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = store::Imported), (status = 404), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn get(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -214,13 +215,13 @@ pub async fn get(
 }
 
 /// The spec ids the service knows: the declarative specs in `bank-specs/` and the built-in
-/// ISO 20022 and MT940 readers.
+/// ISO 20022 and MT940 readers, as one page (`next` is always null).
 #[utoipa::path(get, path = "/v1/settlement-specs", tag = "settlement",
-    responses((status = 200, body = Vec<SpecInfo>)), security(("bearer" = [])))]
+    responses((status = 200, body = inline(Paged<SpecInfo>)), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn specs(ctx: web::Data<AppContext>, caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require(&FILE_READERS)?;
-    Ok(
-        HttpResponse::Ok()
-            .json(serde_json::json!({ "items": ctx.bank_specs.list(), "next": null })),
-    )
+    Ok(HttpResponse::Ok().json(Paged {
+        items: ctx.bank_specs.list(),
+        next: None,
+    }))
 }

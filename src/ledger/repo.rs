@@ -268,6 +268,11 @@ fn group(rows: Vec<EntryRow>, postings: Vec<PostingRow>) -> Result<Vec<PostedEnt
 
 /// One entry by sequence number.
 pub fn load_entry(conn: &mut DbConn, seq: i64) -> Result<Option<PostedEntry>, DbError> {
+    // Sequence numbers start at 1: anything below names no entry (and `seq - 1` would overflow
+    // for i64::MIN, which a client can put in a path).
+    if seq < 1 {
+        return Ok(None);
+    }
     Ok(load_entries(conn, seq - 1, seq, 1)?.into_iter().next())
 }
 

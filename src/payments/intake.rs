@@ -17,7 +17,7 @@ use crate::money::{format_minor, parse_amount, MoneyError};
 pub const MAX_LINES: usize = 50;
 
 /// How the applicant paid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// A bank card through the acquirer's POS.
@@ -150,38 +150,77 @@ fn invalid(field: &str, message: impl Into<String>) -> IntakeError {
     }
 }
 
-#[derive(Deserialize)]
+/// A payment as the counter sends it (API.md §Payments). Read by hand in [`parse_value`]
+/// (the card object by channel); the derived schema is what `/openapi.json` publishes.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RequestInput {
+#[schema(example = json!({
+    "channel": "bank_card", "department": "D03", "window": "W03",
+    "lines": [{"fee_code": "ZR-BDC-01", "quantity": 1}], "amount": "80.00",
+    "card": {"merchant_id": "898440379930001", "terminal_id": "11002001", "batch_no": "000001",
+             "trace_no": "000012", "rrn": "000451234567", "auth_code": "890123",
+             "masked_pan": "622848******0123", "txn_time": "2026-11-24T09:30:15+08:00"}
+}))]
+pub struct PaymentInput {
     channel: Channel,
+    /// Collecting department (1–32 characters).
+    #[schema(min_length = 1, max_length = 32)]
     department: String,
+    /// Counter window (1–32 characters).
+    #[schema(min_length = 1, max_length = 32)]
     window: String,
     #[serde(default)]
     payer: Option<PayerInput>,
+    /// 1–50 lines.
+    #[schema(min_items = 1, max_items = 50)]
     lines: Vec<LineInput>,
+    /// The total the counter computed: the catalogue amounts added up.
+    #[schema(pattern = "^[0-9]{1,15}(\\.[0-9]{1,2})?$")]
     amount: String,
+    /// A bank card's POS data or the one-card's, by `channel`; masked card numbers only.
+    #[schema(value_type = CardInput)]
     card: Value,
 }
 
-#[derive(Deserialize)]
+/// The payer, if named.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PayerInput {
+    /// 1–100 characters.
     name: String,
+    /// A resident identity number; hashed and masked, never stored in clear.
     #[serde(default)]
     id_number: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// One line.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LineInput {
+    /// Catalogue code.
     fee_code: String,
+    /// 1–100000 (default 1).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100_000)]
     quantity: Option<i64>,
+    /// The line's amount; may be left out for fixed and per-unit items.
     #[serde(default)]
+    #[schema(pattern = "^[0-9]{1,15}(\\.[0-9]{1,2})?$")]
     amount: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// The card object: which one is read depends on `channel`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum CardInput {
+    /// `channel: bank_card`.
+    BankCard(BankCardInput),
+    /// `channel: one_card`.
+    OneCard(OneCardInput),
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BankCardInput {
     merchant_id: String,
@@ -194,7 +233,7 @@ struct BankCardInput {
     txn_time: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OneCardInput {
     merchant_id: String,
@@ -335,7 +374,7 @@ pub fn parse_request(body: &[u8]) -> Result<(PaymentRequest, [u8; 32]), IntakeEr
 
 /// Checks every field of a request already read by [`read_json`].
 pub fn parse_value(value: Value) -> Result<PaymentRequest, IntakeError> {
-    let input: RequestInput = typed(value, "")?;
+    let input: PaymentInput = typed(value, "")?;
     text("department", &input.department, 32)?;
     text("window", &input.window, 32)?;
     if input.lines.is_empty() || input.lines.len() > MAX_LINES {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
-use serde_json::json;
+use serde::Serialize;
 
 use super::{load, StoredPayment};
 use crate::audit::{self, AuditEvent};
@@ -90,12 +90,45 @@ pub struct Refund {
     pub approved_at: Option<NaiveDateTime>,
 }
 
-/// The API view of a refund.
+/// The API view of a refund; its schema is the one `/openapi.json` publishes.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RefundView {
+    /// Id (`ref_…`).
+    pub id: String,
+    /// The payment refunded.
+    pub payment_id: String,
+    /// Amount, decimal string.
+    pub amount: String,
+    /// Why.
+    pub reason: String,
+    /// `requested` or `approved`.
+    pub status: String,
+    /// Who requested it.
+    pub requested_by: String,
+    /// Who approved it, once approved.
+    pub approved_by: Option<String>,
+    /// The refund entry, once approved.
+    pub entry_seq: Option<i64>,
+}
+
+impl From<&Refund> for RefundView {
+    fn from(r: &Refund) -> Self {
+        RefundView {
+            id: r.id.clone(),
+            payment_id: r.payment_id.clone(),
+            amount: format_minor(r.amount_minor),
+            reason: r.reason.clone(),
+            status: r.status.clone(),
+            requested_by: r.requested_by.clone(),
+            approved_by: r.approved_by.clone(),
+            entry_seq: r.entry_seq,
+        }
+    }
+}
+
+/// [`RefundView`] as JSON.
 pub fn view(r: &Refund) -> serde_json::Value {
-    json!({
-        "id": r.id, "payment_id": r.payment_id, "amount": format_minor(r.amount_minor), "reason": r.reason,
-        "status": r.status, "requested_by": r.requested_by, "approved_by": r.approved_by, "entry_seq": r.entry_seq,
-    })
+    serde_json::to_value(RefundView::from(r)).unwrap_or_default()
 }
 
 fn load_refund(conn: &mut DbConn, id: &str) -> Result<Option<Refund>, DbError> {

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod api_fuzz;
 mod catalogue;
 mod cli;
 mod crash;
