@@ -66,10 +66,14 @@ pub fn canonical_request(
     format!("{method}\n{target}\n{timestamp}\n{body_hash}")
 }
 
+/// The client's secret, as ASCII bytes, as the HMAC key.
+fn key(secret: &str) -> hmac::Key {
+    hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes())
+}
+
 /// The header value a client sends: `hmac-sha256=<base64>`.
 pub fn sign(secret: &str, canonical: &str) -> String {
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
-    let tag = hmac::sign(&key, canonical.as_bytes());
+    let tag = hmac::sign(&key(secret), canonical.as_bytes());
     format!(
         "{SCHEME}{}",
         base64::engine::general_purpose::STANDARD.encode(tag.as_ref())
@@ -102,8 +106,7 @@ pub fn verify(secret: &str, canonical: &str, presented: &str) -> Result<Vec<u8>,
         .map_err(|_| {
             SignatureError::Malformed(format!("{SIGNATURE_HEADER}: the signature is not base64"))
         })?;
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
-    hmac::verify(&key, canonical.as_bytes(), &tag).map_err(|_| SignatureError::Mismatch)?;
+    hmac::verify(&key(secret), canonical.as_bytes(), &tag).map_err(|_| SignatureError::Mismatch)?;
     Ok(tag)
 }
 

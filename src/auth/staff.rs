@@ -242,24 +242,23 @@ pub fn session_id_of(keys: &ServiceKeys, cookie: &str) -> Option<String> {
     Some(id.to_string())
 }
 
-/// The CSRF token of a session: every form carries it, every POST is checked against it.
-pub fn csrf_token(keys: &ServiceKeys, session_id: &str) -> String {
-    let key = hmac::Key::new(
+fn csrf_key(keys: &ServiceKeys) -> hmac::Key {
+    hmac::Key::new(
         hmac::HMAC_SHA256,
         keys.derive_secret("onecard-web-csrf").as_bytes(),
-    );
-    b64(hmac::sign(&key, session_id.as_bytes()).as_ref())
+    )
+}
+
+/// The CSRF token of a session: every form carries it, every POST is checked against it.
+pub fn csrf_token(keys: &ServiceKeys, session_id: &str) -> String {
+    b64(hmac::sign(&csrf_key(keys), session_id.as_bytes()).as_ref())
 }
 
 /// Checks a submitted CSRF token in constant time.
 pub fn csrf_ok(keys: &ServiceKeys, session_id: &str, submitted: &str) -> bool {
-    let key = hmac::Key::new(
-        hmac::HMAC_SHA256,
-        keys.derive_secret("onecard-web-csrf").as_bytes(),
-    );
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(submitted)
-        .is_ok_and(|tag| hmac::verify(&key, session_id.as_bytes(), &tag).is_ok())
+        .is_ok_and(|tag| hmac::verify(&csrf_key(keys), session_id.as_bytes(), &tag).is_ok())
 }
 
 type UserRow = (

@@ -152,10 +152,6 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(Paged { items, next }))
 }
 
-fn found(batch: Option<Remittance>, id: &str) -> Result<Remittance, ApiError> {
-    batch.ok_or_else(|| ApiError::not_found(format!("no remittance '{id}'")))
-}
-
 /// One batch.
 #[utoipa::path(get, path = "/v1/remittances/{id}", tag = "remittance", params(("id" = String, Path)),
     responses((status = 200, body = Remittance), (status = 404), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
@@ -171,7 +167,8 @@ pub async fn get(
         move |conn, _| Ok(service::get(conn, &id)?)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(found(batch, &id)?))
+    let batch = batch.ok_or_else(|| ApiError::not_found(format!("no remittance '{id}'")))?;
+    Ok(HttpResponse::Ok().json(batch))
 }
 
 /// Approves a prepared batch (a supervisor who did not prepare it): the payable is checked

@@ -319,8 +319,8 @@ pub async fn approve(
             }
             // Once the day has a batch its payable is fixed (DESIGN §2 rule 6); the writer
             // serialises this check with the batch's preparation.
-            if let Some(remittance) =
-                crate::treasury::service::day_has_batch(conn, payment.business_date)?
+            if let Some((remittance, _)) =
+                crate::treasury::service::batch_of_day(conn, payment.business_date)?
             {
                 return Err(RefundError::AlreadyRemitted {
                     payment: payment.id.clone(),

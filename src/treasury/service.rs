@@ -269,25 +269,15 @@ pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Remittance>, DbError> {
     load_row(conn, id)?.map(|r| view(conn, r)).transpose()
 }
 
-/// A batch by the day it remits.
-pub fn for_day(conn: &mut DbConn, date: NaiveDate) -> Result<Option<Remittance>, DbError> {
-    let id: Option<String> = remittances::table
-        .filter(remittances::business_date.eq(date))
-        .select(remittances::id)
-        .first(conn)
-        .optional()?;
-    match id {
-        Some(id) => get(conn, &id),
-        None => Ok(None),
-    }
-}
-
-/// Whether `date` has a batch (whatever its status): its payments can no longer be refunded
-/// against the payable; a refund then is a treasury refund request (退库).
-pub fn day_has_batch(conn: &mut DbConn, date: NaiveDate) -> Result<Option<String>, DbError> {
+/// The batch of `date`, if it has one (whatever its status): id and status. Its payments can
+/// then no longer be refunded against the payable; a refund is a treasury refund request (退库).
+pub fn batch_of_day(
+    conn: &mut DbConn,
+    date: NaiveDate,
+) -> Result<Option<(String, String)>, DbError> {
     Ok(remittances::table
         .filter(remittances::business_date.eq(date))
-        .select(remittances::id)
+        .select((remittances::id, remittances::status))
         .first(conn)
         .optional()?)
 }
@@ -467,15 +457,6 @@ fn day_is_closed(conn: &mut DbConn, date: NaiveDate) -> Result<bool, DbError> {
     Ok(status.as_deref() == Some("closed"))
 }
 
-fn existing(conn: &mut DbConn, date: NaiveDate) -> Result<Option<RemitError>, DbError> {
-    let row: Option<(String, String)> = remittances::table
-        .filter(remittances::business_date.eq(date))
-        .select((remittances::id, remittances::status))
-        .first(conn)
-        .optional()?;
-    Ok(row.map(|(id, status)| RemitError::AlreadyRemitted { date, id, status }))
-}
-
 /// The stored subjects and documents of a batch, in the shape [`batch::breakdown`] returns.
 fn stored_subjects(conn: &mut DbConn, id: &str) -> Result<Vec<BatchSubject>, DbError> {
     let subjects: Vec<(String, String, String, i64)> = remittance_subjects::table
@@ -548,8 +529,8 @@ pub async fn prepare(
             if !day_is_closed(conn, date)? {
                 return Err(RemitError::DayNotClosed(date));
             }
-            if let Some(e) = existing(conn, date)? {
-                return Err(e);
+            if let Some((id, status)) = batch_of_day(conn, date)? {
+                return Err(RemitError::AlreadyRemitted { date, id, status });
             }
             let movements = day_movements(conn, &chart, date)?;
             let subjects = batch::breakdown(date, &movements, &chart)?;

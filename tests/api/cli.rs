@@ -5,13 +5,7 @@ use std::process::Command;
 use crate::support::TestDb;
 
 fn onecard(db: &TestDb, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_onecard"))
-        .args(args)
-        .env("ONECARD_DATABASE_URL", &db.url)
-        .env("ONECARD_KEY_DIR", db.key_dir())
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run onecard")
+    db.command().args(args).output().expect("run onecard")
 }
 
 #[test]
@@ -214,11 +208,9 @@ fn a_backup_taken_while_the_service_runs_restores_and_verifies() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
     // Restored (the copy put in place of a database) it verifies, with the same entries.
     let verify = |url: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_onecard"))
+        let out = db
+            .command_for(url)
             .arg("verify")
-            .env("ONECARD_DATABASE_URL", url)
-            .env("ONECARD_KEY_DIR", db.key_dir())
-            .env("RUST_LOG", "warn")
             .output()
             .expect("run onecard");
         assert!(

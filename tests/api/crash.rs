@@ -74,10 +74,8 @@ fn seed() -> u64 {
 
 /// The binary with the test database's environment.
 fn onecard(db: &TestDb) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_onecard"));
-    cmd.env("ONECARD_DATABASE_URL", &db.url)
-        .env("ONECARD_KEY_DIR", db.key_dir())
-        .env("ONECARD_DATA_DIR", db.dir.path())
+    let mut cmd = db.command();
+    cmd.env("ONECARD_DATA_DIR", db.dir.path())
         .env("ONECARD_RECEIPT_SERIES", SERIES)
         .env("ONECARD_POOL_SIZE", "4")
         // Six clients posting flat out on one clerk token: a load test, not a counter. The

@@ -25,21 +25,6 @@ const PANS: [&str; 4] = [
 /// Resident identity numbers planted in the input.
 const ID_NUMBERS: [&str; 2] = ["11010519491231002X", "110101199003074514"];
 
-fn luhn_ok(digits: &[u8]) -> bool {
-    let mut sum = 0u32;
-    for (i, d) in digits.iter().rev().enumerate() {
-        let mut v = u32::from(d - b'0');
-        if i % 2 == 1 {
-            v *= 2;
-            if v > 9 {
-                v -= 9;
-            }
-        }
-        sum += v;
-    }
-    sum % 10 == 0
-}
-
 /// Every run of 13–19 ASCII digits standing alone (not inside a longer run of digits or
 /// letters, as in a hex hash) that passes the Luhn check.
 fn card_like_numbers(bytes: &[u8]) -> Vec<String> {
@@ -54,7 +39,7 @@ fn card_like_numbers(bytes: &[u8]) -> Vec<String> {
             let run = &bytes[start..i];
             let alone = (start == 0 || !bytes[start - 1].is_ascii_alphanumeric())
                 && (i == bytes.len() || !bytes[i].is_ascii_alphanumeric());
-            if alone && (13..=19).contains(&run.len()) && luhn_ok(run) {
+            if alone && (13..=19).contains(&run.len()) && onecard::payments::card::luhn_valid(run) {
                 found.push(String::from_utf8_lossy(run).to_string());
             }
         } else {
@@ -128,10 +113,9 @@ fn files_under(dir: &Path, skip: &Path, out: &mut Vec<std::path::PathBuf>) {
 fn nothing_secret_is_kept_after_hostile_input() {
     let db = TestDb::new();
     let data = db.dir.path().join("data");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_onecard"))
+    let mut child = db
+        .command()
         .args(["serve", "--demo", "--migrate", "--bind", "127.0.0.1:0"])
-        .env("ONECARD_DATABASE_URL", &db.url)
-        .env("ONECARD_KEY_DIR", db.key_dir())
         .env("ONECARD_DATA_DIR", &data)
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())

@@ -3,7 +3,7 @@
 //! `onecard users create` command.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use onecard::auth::staff::{self, StaffError};
 use onecard::auth::Role;
@@ -90,11 +90,9 @@ fn sign_in_lock_out_sessions_and_sign_out() {
 fn users_are_created_from_the_command_line() {
     let db = TestDb::new();
     let run = |password: &str, name: &str| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_onecard"))
+        let mut child = db
+            .command()
             .args(["users", "create", "--role", "supervisor", "--name", name])
-            .env("ONECARD_DATABASE_URL", &db.url)
-            .env("ONECARD_KEY_DIR", db.key_dir())
-            .env("RUST_LOG", "warn")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -108,10 +106,9 @@ fn users_are_created_from_the_command_line() {
             .expect("write");
         child.wait_with_output().expect("output")
     };
-    assert!(Command::new(env!("CARGO_BIN_EXE_onecard"))
+    assert!(db
+        .command()
         .arg("migrate")
-        .env("ONECARD_DATABASE_URL", &db.url)
-        .env("ONECARD_KEY_DIR", db.key_dir())
         .status()
         .expect("migrate")
         .success());

@@ -84,6 +84,21 @@ impl TestDb {
         }
     }
 
+    /// The `onecard` binary with this database and key folder (logs at `warn`); callers add
+    /// arguments and any further settings.
+    pub fn command(&self) -> std::process::Command {
+        self.command_for(&self.url)
+    }
+
+    /// [`command`](Self::command) on another database URL (a restored copy, say).
+    pub fn command_for(&self, url: &str) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_onecard"));
+        cmd.env("ONECARD_DATABASE_URL", url)
+            .env("ONECARD_KEY_DIR", self.key_dir())
+            .env("RUST_LOG", "warn");
+        cmd
+    }
+
     /// The PostgreSQL base URL and this test's schema.
     pub fn pg_parts(&self) -> Option<(String, String)> {
         self.pg.clone()
