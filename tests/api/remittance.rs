@@ -527,3 +527,77 @@ async fn treasury_requests_must_be_signed_fresh_and_once_and_pages_follow_approv
     assert_eq!(status, 404);
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn wrong_remittance_input_is_a_problem_naming_the_field_and_writes_nothing() {
+    let app = spawn_app().await;
+    for (body, field) in [
+        (json!({"business_date": "2026-13-01"}), "business_date"),
+        (json!({"business_date": 20261124}), "business_date"),
+        (json!({"business_date": "2026-11-24", "extra": 1}), "extra"),
+    ] {
+        let (status, _, problem) = app.post(Role::Finance, "/v1/remittances", &body).await;
+        assert_eq!(status, 422, "{body}: {problem}");
+        assert!(
+            problem["detail"].as_str().unwrap_or("").contains(field),
+            "{body}: {problem}"
+        );
+    }
+    let (status, _, problem) = app
+        .post_raw(
+            Role::Finance,
+            "/v1/remittances",
+            b"{\"business_date\":".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("invalid_request")),
+        "{problem}"
+    );
+    let (status, body) = approve(&app, "rem_19990101").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
+    for query in ["from=2026-11-30&to=2026-11-01", "from=yesterday", "limit=3"] {
+        let (status, problem) = app
+            .get(
+                Role::Auditor,
+                &format!("/v1/supervision/treasury-payable?{query}"),
+            )
+            .await;
+        assert_eq!(status, 422, "{query}: {problem}");
+    }
+    // The treasury's acknowledgement, signed, but wrong inside.
+    let ack = "/v1/treasury/remittances/rem_19990101/ack";
+    for (body, status, code) in [
+        (
+            json!({"treasury_reference": "GK1", "amount": "abc"}),
+            422,
+            "invalid_request",
+        ),
+        (
+            json!({"treasury_reference": "GK1", "amount": "1.001"}),
+            422,
+            "invalid_request",
+        ),
+        (json!({"amount": "1.00"}), 422, "invalid_request"),
+        (
+            json!({"treasury_reference": "GK1", "amount": "1.00"}),
+            404,
+            "not_found",
+        ),
+    ] {
+        let (got, problem) = app.treasury("POST", ack, &body).await;
+        assert_eq!(
+            (got, problem["code"].as_str()),
+            (status, Some(code)),
+            "{body}: {problem}"
+        );
+    }
+    let (_, listed) = app.get(Role::Finance, "/v1/remittances").await;
+    assert_eq!(listed["items"], json!([]), "nothing was written: {listed}");
+    app.stop().await;
+}
