@@ -24,9 +24,28 @@ pub enum DemoError {
     /// The demo catalogue is invalid.
     #[error("demo catalogue: {0}")]
     Catalogue(#[from] crate::catalogue::CatalogueError),
+    /// A demo staff user could not be made.
+    #[error("demo staff user: {0}")]
+    Staff(#[from] auth::staff::StaffError),
     /// A demo item was refused.
     #[error("demo catalogue: {0}")]
     CatalogueChange(#[from] crate::catalogue::CatalogueChangeError),
+}
+
+/// The demo's staff users for the pages, one per role that works in them, each with a password
+/// generated now (an existing demo user gets a new one): `(role, name, password)`.
+pub fn staff_users(ctx: &AppContext) -> Result<Vec<(Role, String, String)>, DemoError> {
+    let mut conn = ctx.conn()?;
+    let mut users = Vec::new();
+    for role in Role::ALL.into_iter().filter(|r| *r != Role::Treasury) {
+        let name = format!("demo-{role}");
+        let password = auth::staff::generate_password()?;
+        if !auth::staff::set_password(&mut conn, &name, &password, "demo")? {
+            auth::staff::create_user(&mut conn, role, &name, &password, "demo")?;
+        }
+        users.push((role, name, password));
+    }
+    Ok(users)
 }
 
 /// Creates one token per role and, if the ledger is empty, posts an opening appropriation.

@@ -32,7 +32,7 @@
 //! neither actix nor diesel and carry most of the tests. Handlers parse the request into domain
 //! types, call one use case, and map the result; only [`http`] knows status codes.
 //!
-//! Still to come (see the open issues): `web` (staff pages).
+//! [`web`] (the finance staff pages) sits beside [`http`] and may use everything.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -58,3 +58,4 @@ pub mod money;
 pub mod payments;
 pub mod recon;
 pub mod treasury;
+pub mod web;

@@ -321,6 +321,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                         let _ = writeln!(out, "  {:<10} {}", "  secret", secret);
                     }
                 }
+                let users = onecard::demo::staff_users(&ctx).map_err(|e| e.to_string())?;
+                let _ = writeln!(
+                    out,
+                    "Demo staff sign-in for the pages at http://{bind}/web/ (name, password; new each start):"
+                );
+                for (_, name, password) in users {
+                    let _ = writeln!(out, "  {name:<18} {password}");
+                }
                 let _ = out.flush();
             }
             if let Some(at) = ctx.config.nightly_at {
@@ -370,12 +378,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             use std::io::IsTerminal;
             let role: Role = role.parse().map_err(|e: auth::AuthError| e.to_string())?;
             let (password, generated) = if std::io::stdin().is_terminal() {
-                let bytes = onecard::keys::random_bytes::<15>().map_err(|e| e.to_string())?;
                 (
-                    base64::Engine::encode(
-                        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                        bytes,
-                    ),
+                    auth::staff::generate_password().map_err(|e| e.to_string())?,
                     true,
                 )
             } else {

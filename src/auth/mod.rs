@@ -6,6 +6,7 @@
 //!
 //! May depend on: `db`, `audit`, `keys`.
 
+pub mod may;
 pub mod request_signing;
 pub mod staff;
 

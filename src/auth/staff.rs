@@ -202,6 +202,54 @@ pub fn create_user(
     Ok(id)
 }
 
+/// A fresh random password (120 bits, base64url): for `onecard users create` on a terminal and
+/// the demo users.
+pub fn generate_password() -> Result<String, AuthError> {
+    Ok(b64(&random_bytes::<15>()?))
+}
+
+/// Sets a user's password (and clears a lock-out); audited. `false` if there is no such user.
+pub fn set_password(
+    conn: &mut DbConn,
+    name: &str,
+    password: &str,
+    by: &str,
+) -> Result<bool, StaffError> {
+    password_acceptable(password)?;
+    let hashed = hash_password(password, PBKDF2_ITERATIONS)?;
+    let now = Utc::now().naive_utc();
+    conn.transaction::<_, StaffError, _>(|conn| {
+        let id: Option<String> = staff_users::table
+            .filter(staff_users::name.eq(name.trim()))
+            .select(staff_users::id)
+            .first(conn)
+            .optional()?;
+        let Some(id) = id else { return Ok(false) };
+        diesel::update(staff_users::table.find(&id))
+            .set((
+                staff_users::password_hash.eq(&hashed.hash),
+                staff_users::salt.eq(&hashed.salt),
+                staff_users::iterations.eq(i64::from(hashed.iterations)),
+                staff_users::failures.eq(0i64),
+                staff_users::locked_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+        audit::record_at(
+            conn,
+            AuditEvent {
+                actor: by,
+                action: "user.set_password",
+                subject: &format!("user:{id}"),
+                before: None,
+                after: None,
+            },
+            now,
+        )
+        .map_err(AuthError::from)?;
+        Ok(true)
+    })
+}
+
 /// A signed-in session: the cookie value to set and who it is.
 #[derive(Debug, Clone)]
 pub struct Session {

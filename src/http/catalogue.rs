@@ -1,5 +1,6 @@
 //! `/v1/fee-items`: the fee catalogue. Admin writes, every role reads.
 
+use crate::auth::may;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
@@ -10,7 +11,6 @@ use super::extract::{ApiJson, ApiQuery, Caller};
 use super::ledger::{page_limit, Page, Paged};
 use super::problem::ApiError;
 use crate::app::AppContext;
-use crate::auth::Role;
 use crate::catalogue::{self, CatalogueChangeError, CatalogueError, FeeItem, Pricing};
 use crate::money::{format_minor, parse_amount};
 
@@ -218,7 +218,7 @@ pub async fn create(
     caller: Caller,
     body: ApiJson<FeeItemInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = caller.require(&[Role::Admin])?.actor();
+    let actor = caller.require(may::CHANGE_CATALOGUE)?.actor();
     let input = body.into_inner()?;
     let item = input.into_item()?;
     let ctx = ctx.into_inner();

@@ -1,6 +1,7 @@
 //! `/v1/days/{date}`: a business day's state, and closing (sealing) it. Finance and
 //! supervisors close; finance, supervisors and auditors read.
 
+use crate::auth::may;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{NaiveDate, Utc};
@@ -8,7 +9,6 @@ use chrono::{NaiveDate, Utc};
 use super::extract::Caller;
 use super::problem::ApiError;
 use crate::app::AppContext;
-use crate::auth::Role;
 use crate::recon::days::{self, CloseError};
 
 /// Registers the routes.
@@ -56,7 +56,7 @@ pub async fn get(
     caller: Caller,
     date: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Finance, Role::Supervisor, Role::Auditor])?;
+    caller.require(may::READ_DAYS)?;
     let date = parse_date(&date)?;
     let ctx = ctx.into_inner();
     let day =
@@ -76,7 +76,7 @@ pub async fn close(
     caller: Caller,
     date: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = caller.require(&[Role::Finance, Role::Supervisor])?.actor();
+    let actor = caller.require(may::CLOSE_DAY)?.actor();
     let date = parse_date(&date)?;
     let today = crate::clock::business_date(Utc::now(), ctx.config.business_day_cutoff);
     let day = days::close(&ctx.writer, ctx.keys.clone(), date, today, actor).await?;

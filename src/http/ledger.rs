@@ -1,6 +1,7 @@
 //! `/v1/ledger/*`: accounts, account statements, trial balance, verify, entries, and a
 //! supervisor's manual entries and reversals.
 
+use crate::auth::may;
 use std::collections::BTreeMap;
 
 use actix_web::{web, HttpResponse};
@@ -11,13 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{ApiJson, ApiQuery, Caller};
 use super::problem::ApiError;
 use crate::app::AppContext;
-use crate::auth::Role;
 use crate::ledger::repo::{self, AccountBalance};
 use crate::ledger::{service, EntryKind, NewEntry, PostedEntry, Posting, Side};
 use crate::money::{format_minor, parse_amount};
-
-/// Who may read the ledger.
-pub const LEDGER_READERS: [Role; 3] = [Role::Finance, Role::Supervisor, Role::Auditor];
 
 /// Default and largest page sizes (API.md conventions).
 pub const DEFAULT_LIMIT: i64 = 100;
@@ -135,7 +132,7 @@ pub async fn list_accounts(
     caller: Caller,
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&LEDGER_READERS)?;
+    caller.require(may::READ_LEDGER)?;
     let limit = page_limit(page.limit)? as usize;
     let balances = with_conn(&ctx, |conn, ctx| {
         Ok(repo::account_balances(conn, &ctx.chart)?)
@@ -205,7 +202,7 @@ pub async fn account_entries(
     code: web::Path<String>,
     ApiQuery(q): ApiQuery<EntriesQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&LEDGER_READERS)?;
+    caller.require(may::READ_LEDGER)?;
     let code = code.into_inner();
     if ctx.chart.get(&code).is_none() {
         return Err(ApiError::not_found(format!("no account '{code}'")));
@@ -286,7 +283,7 @@ pub async fn trial_balance(
     caller: Caller,
     ApiQuery(q): ApiQuery<AsOf>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&LEDGER_READERS)?;
+    caller.require(may::READ_LEDGER)?;
     let as_of = q.as_of;
     let funds = with_conn(&ctx, move |conn, ctx| {
         Ok(repo::trial_balance(conn, &ctx.chart, as_of)?)
@@ -327,7 +324,7 @@ pub struct VerifyView {
 /// Recomputes the hash chain and every balance from the postings.
 #[utoipa::path(get, path = "/v1/ledger/verify", tag = "ledger", responses((status = 200, body = inline(VerifyView)), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn verify(ctx: web::Data<AppContext>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    caller.require(&LEDGER_READERS)?;
+    caller.require(may::READ_LEDGER)?;
     let r = with_conn(&ctx, |conn, ctx| {
         Ok(repo::verify(conn, &ctx.chart, |_, _| {})?)
     })
@@ -425,7 +422,7 @@ pub async fn post_entry(
     caller: Caller,
     body: ApiJson<ManualEntryInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = caller.require(&[Role::Supervisor])?;
+    let principal = caller.require(may::POST_MANUAL_ENTRY)?;
     let input = body.into_inner()?;
     let mut postings = Vec::with_capacity(input.postings.len());
     for (i, p) in input.postings.iter().enumerate() {
@@ -458,7 +455,7 @@ pub async fn get_entry(
     caller: Caller,
     seq: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&LEDGER_READERS)?;
+    caller.require(may::READ_LEDGER)?;
     let seq = seq.into_inner();
     let entry = with_conn(&ctx, move |conn, _| Ok(repo::load_entry(conn, seq)?)).await?;
     entry
@@ -482,7 +479,7 @@ pub async fn reverse_entry(
     seq: web::Path<i64>,
     body: ApiJson<ReversalInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = caller.require(&[Role::Supervisor])?;
+    let principal = caller.require(may::POST_MANUAL_ENTRY)?;
     let input = body.into_inner()?;
     let posted =
         service::reverse(&ctx.writer, seq.into_inner(), input.memo, principal.actor()).await?;

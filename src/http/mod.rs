@@ -51,12 +51,15 @@ pub fn serve(ctx: AppContext, listener: TcpListener, workers: usize) -> std::io:
         ctx.config.rate_limit_burst,
     ));
     let data = web::Data::new(ctx);
+    let jobs = web::Data::new(crate::web::jobs::Jobs::default());
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .app_data(limiter.clone())
+            .app_data(jobs.clone())
             .wrap(actix_web::middleware::from_fn(observe))
             .configure(routes)
+            .configure(crate::web::routes)
             .default_service(web::to(|| async {
                 ApiError::not_found("no such resource").into_result()
             }))
@@ -92,10 +95,11 @@ async fn observe(
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_string());
     let status = res.status();
-    let is_problem = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    // Problem documents, and the staff pages' own HTML error pages, are already what the
+    // client should see.
+    let is_problem = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()) || v.as_bytes().starts_with(b"text/html")
+    });
     let res = if (status.is_client_error() || status.is_server_error()) && !is_problem {
         let (req, _) = res.into_parts();
         let mut problem = ApiError::from_status(status).error_response_boxed();

@@ -1,6 +1,7 @@
 //! `/v1/payments`: counter payments. Clerks capture; clerks, finance, supervisors and auditors
 //! read.
 
+use crate::auth::may;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
@@ -10,14 +11,9 @@ use super::extract::{ApiJson, ApiQuery};
 use super::ledger::{page_limit, Paged};
 use super::problem::ApiError;
 use crate::app::AppContext;
-use crate::auth::Role;
 use crate::payments::intake::{self, IntakeError};
 use crate::payments::refunds::{self, RefundError};
 use crate::payments::{self, card, Capture, CaptureError, VoidError};
-
-/// Who may read payments.
-pub const PAYMENT_READERS: [Role; 4] =
-    [Role::Clerk, Role::Finance, Role::Supervisor, Role::Auditor];
 
 /// Registers the routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -100,7 +96,7 @@ pub async fn create(
     req: HttpRequest,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = caller.require(&[Role::Clerk])?.clone();
+    let principal = caller.require(may::TAKE_PAYMENT)?.clone();
     let key = match req.headers().get("idempotency-key").map(|v| v.to_str()) {
         None => {
             return Err(ApiError::new(
@@ -199,7 +195,7 @@ pub async fn get(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&PAYMENT_READERS)?;
+    caller.require(may::READ_PAYMENTS)?;
     let id = id.into_inner();
     let ctx = ctx.into_inner();
     let lookup = id.clone();
@@ -236,7 +232,7 @@ pub async fn void(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = caller.require(&[Role::Clerk, Role::Supervisor])?;
+    let principal = caller.require(may::VOID_PAYMENT)?;
     let today = crate::clock::business_date(Utc::now(), ctx.config.business_day_cutoff);
     let voided = payments::void(&ctx.writer, id.into_inner(), principal.actor(), today).await?;
     Ok(HttpResponse::Ok().json(payments::view(&voided)))
@@ -265,7 +261,7 @@ pub async fn list(
     caller: Caller,
     ApiQuery(f): ApiQuery<PaymentFilter>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&PAYMENT_READERS)?;
+    caller.require(may::READ_PAYMENTS)?;
     let limit = page_limit(f.limit)?;
     if let Some(s) = f.status.as_deref() {
         if !["captured", "settled", "reconciled", "voided"].contains(&s) {
@@ -358,7 +354,7 @@ pub async fn request_refund(
     id: web::Path<String>,
     body: ApiJson<RefundInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = caller.require(&[Role::Clerk, Role::Supervisor])?.clone();
+    let principal = caller.require(may::REQUEST_REFUND)?.clone();
     let input = body.into_inner()?;
     let amount = crate::money::parse_amount(&input.amount)
         .map_err(|e| ApiError::invalid(Some("amount".into()), format!("amount: {e}")))?;
@@ -387,7 +383,7 @@ pub async fn approve_refund(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = caller.require(&[Role::Supervisor])?.clone();
+    let principal = caller.require(may::APPROVE_REFUND)?.clone();
     let business_date = crate::clock::business_date(Utc::now(), ctx.config.business_day_cutoff);
     let refund = refunds::approve(&ctx.writer, id.into_inner(), principal, business_date).await?;
     Ok(HttpResponse::Ok().json(refunds::view(&refund)))

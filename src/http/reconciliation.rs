@@ -1,6 +1,7 @@
 //! `/v1/reconciliations`: run the nightly matching for a date, read a run and its exceptions.
 //! Finance runs; finance, supervisors and auditors read.
 
+use crate::auth::may;
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -9,13 +10,9 @@ use super::extract::{ApiJson, ApiQuery, Caller};
 use super::ledger::{page_limit, Page, Paged};
 use super::problem::ApiError;
 use crate::app::AppContext;
-use crate::auth::Role;
 use crate::recon::exceptions::{self, ExceptionError, Resolve};
 use crate::recon::runs::{self, ExceptionRow};
 use actix_web::http::StatusCode;
-
-/// Who may read runs.
-pub const RUN_READERS: [Role; 3] = [Role::Finance, Role::Supervisor, Role::Auditor];
 
 /// Registers the routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -86,7 +83,7 @@ pub async fn resolve(
     id: web::Path<String>,
     body: ApiJson<Resolve>,
 ) -> Result<HttpResponse, ApiError> {
-    let by = caller.require(&[Role::Finance, Role::Supervisor])?.clone();
+    let by = caller.require(may::RESOLVE_EXCEPTION)?.clone();
     let request = body.into_inner()?;
     let ctx = ctx.into_inner();
     let state = web::block(move || -> Result<_, ApiError> {
@@ -105,7 +102,7 @@ pub async fn approve(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let by = caller.require(&[Role::Finance, Role::Supervisor])?.clone();
+    let by = caller.require(may::RESOLVE_EXCEPTION)?.clone();
     let ctx = ctx.into_inner();
     let state = web::block(move || -> Result<_, ApiError> {
         Ok(exceptions::approve(&mut *ctx.conn()?, &id, &by)?)
@@ -134,7 +131,7 @@ pub async fn create(
     caller: Caller,
     body: ApiJson<RunRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = caller.require(&[Role::Finance])?.actor();
+    let actor = caller.require(may::RECONCILE)?.actor();
     let request = body.into_inner()?;
     let ctx = ctx.into_inner();
     let run = web::block(move || -> Result<_, ApiError> {
@@ -157,7 +154,7 @@ pub async fn get(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&RUN_READERS)?;
+    caller.require(may::READ_RECONCILIATION)?;
     let id = id.into_inner();
     let ctx = ctx.into_inner();
     let lookup = id.clone();
@@ -222,7 +219,7 @@ pub async fn exceptions(
     id: web::Path<String>,
     page: ApiQuery<Page>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&RUN_READERS)?;
+    caller.require(may::READ_RECONCILIATION)?;
     let limit = page_limit(page.0.limit)?;
     let after = page.0.after;
     let id = id.into_inner();
@@ -282,7 +279,7 @@ pub async fn report(
     id: web::Path<String>,
     query: ApiQuery<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&RUN_READERS)?;
+    caller.require(may::READ_RECONCILIATION)?;
     let csv = match query.0.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,

@@ -2,6 +2,7 @@
 //! approves it (the file is fixed and signed), the treasury pulls and acknowledges with
 //! HMAC-signed requests. Also the supervision check of DESIGN §2 rule 6.
 
+use crate::auth::may;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use base64::Engine;
@@ -13,12 +14,9 @@ use super::ledger::{page_limit, parse_cursor, with_conn, Page, Paged};
 use super::problem::ApiError;
 use crate::app::AppContext;
 use crate::auth::request_signing::{self, SignatureError, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use crate::auth::{self, Principal, Role};
+use crate::auth::{self, Principal};
 use crate::treasury::batch::{AckError, BatchError};
 use crate::treasury::service::{self, RemitError, Remittance, Settings, SupervisionReport};
-
-/// Who may read batches.
-pub const READERS: [Role; 3] = [Role::Finance, Role::Supervisor, Role::Auditor];
 
 /// Registers the routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -116,7 +114,7 @@ pub async fn prepare(
     caller: Caller,
     body: ApiJson<PrepareInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = caller.require(&[Role::Finance])?.actor();
+    let actor = caller.require(may::PREPARE_REMITTANCE)?.actor();
     let input = body.into_inner()?;
     let batch = service::prepare(
         &ctx.writer,
@@ -136,7 +134,7 @@ pub async fn list(
     caller: Caller,
     ApiQuery(q): ApiQuery<Page>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&READERS)?;
+    caller.require(may::READ_REMITTANCES)?;
     let limit = page_limit(q.limit)?;
     let after = match q.after.as_deref() {
         None | Some("") => None,
@@ -160,7 +158,7 @@ pub async fn get(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&READERS)?;
+    caller.require(may::READ_REMITTANCES)?;
     let id = id.into_inner();
     let batch = with_conn(&ctx, {
         let id = id.clone();
@@ -182,7 +180,7 @@ pub async fn approve(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let by = caller.require(&[Role::Supervisor])?.clone();
+    let by = caller.require(may::APPROVE_REMITTANCE)?.clone();
     let batch = service::approve(
         &ctx.writer,
         ctx.keys.clone(),
@@ -202,7 +200,7 @@ async fn signed_treasury_caller(
     caller: &Caller,
     body: &[u8],
 ) -> Result<Principal, ApiError> {
-    let principal = caller.require(&[Role::Treasury])?.clone();
+    let principal = caller.require(may::TREASURY)?.clone();
     let header = |name: &'static str| {
         req.headers()
             .get(name)
@@ -306,7 +304,7 @@ pub async fn staff_file(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&READERS)?;
+    caller.require(may::READ_REMITTANCES)?;
     signed_file(&ctx, id.into_inner()).await
 }
 
@@ -393,7 +391,7 @@ pub async fn supervision(
     caller: Caller,
     ApiQuery(q): ApiQuery<SupervisionQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&READERS)?;
+    caller.require(may::READ_REMITTANCES)?;
     let today = crate::clock::business_date(Utc::now(), ctx.config.business_day_cutoff);
     let to = q.to.unwrap_or(today);
     let from = q.from.unwrap_or(today - Duration::days(90));

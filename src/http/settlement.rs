@@ -5,6 +5,7 @@
 //! to the configured limit, and then read from there by the import use case: a 256 MiB file
 //! never sits in memory.
 
+use crate::auth::may;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -16,12 +17,8 @@ use super::extract::{ApiQuery, Caller};
 use super::ledger::Paged;
 use super::problem::ApiError;
 use crate::app::AppContext;
-use crate::auth::Role;
 use crate::bankfiles::store::{self, ImportError, ImportRequest};
 use crate::bankfiles::SpecInfo;
-
-/// Who may read imported files and the spec list.
-pub const FILE_READERS: [Role; 3] = [Role::Finance, Role::Supervisor, Role::Auditor];
 
 /// Registers the routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -113,7 +110,7 @@ pub async fn upload(
     query: ApiQuery<UploadQuery>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = caller.require(&[Role::Finance])?.clone();
+    let principal = caller.require(may::IMPORT_FILES)?.clone();
     let query = query.0;
     let spec = query.spec.ok_or_else(|| {
         ApiError::invalid(
@@ -201,7 +198,7 @@ pub async fn get(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&FILE_READERS)?;
+    caller.require(may::READ_FILES)?;
     let id = id.into_inner();
     let ctx = ctx.into_inner();
     let lookup = id.clone();
@@ -219,7 +216,7 @@ pub async fn get(
 #[utoipa::path(get, path = "/v1/settlement-specs", tag = "settlement",
     responses((status = 200, body = inline(Paged<SpecInfo>)), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn specs(ctx: web::Data<AppContext>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    caller.require(&FILE_READERS)?;
+    caller.require(may::READ_FILES)?;
     Ok(HttpResponse::Ok().json(Paged {
         items: ctx.bank_specs.list(),
         next: None,

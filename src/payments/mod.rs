@@ -9,6 +9,7 @@
 //! May depend on: `catalogue`, `ledger`, `db`, `audit`, `keys`, `clock`, `money`.
 
 pub mod card;
+pub mod collections;
 pub mod intake;
 pub mod refunds;
 

@@ -1,0 +1,289 @@
+//! The finance staff pages: server-rendered HTML (askama) in Chinese by default with an English
+//! switch, working without JavaScript. Each page calls the same use cases as the API and checks
+//! the same role sets ([`crate::auth::may`]); nothing here decides a rule of its own.
+//!
+//! Staff sign in with a name and password ([`crate::auth::staff`]); the session cookie is
+//! signed, HttpOnly and SameSite=Strict, and every form carries the session's CSRF token.
+//! Every table can be downloaded as CSV (`?csv=<table id>`); long work (imports,
+//! reconciliations) runs as a [`jobs`] task whose page shows progress.
+//!
+//! May depend on: everything else in the crate.
+
+pub mod chart;
+pub mod i18n;
+pub mod jobs;
+pub mod session;
+pub mod table;
+pub mod today;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{middleware::DefaultHeaders, web, HttpRequest, HttpResponse, ResponseError};
+use askama::Template;
+
+use crate::auth::{may, Principal, Role};
+use crate::http::problem::ApiError;
+use i18n::{Common, Lang};
+pub use session::{PostForm, Staff};
+use table::Table;
+
+/// Where the pages live.
+pub const BASE: &str = "/web";
+
+/// Registers the pages under [`BASE`], with their security headers.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/",
+        web::get().to(|| async { redirect(&format!("{BASE}/today")) }),
+    )
+    .service(
+        web::scope(BASE)
+            .wrap(
+                DefaultHeaders::new()
+                    .add((
+                        header::CONTENT_SECURITY_POLICY,
+                        "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+                         form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                    ))
+                    .add((header::X_FRAME_OPTIONS, "DENY"))
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                    .add((header::REFERRER_POLICY, "same-origin"))
+                    .add((header::CACHE_CONTROL, "no-store")),
+            )
+            .configure(session::routes)
+            .configure(jobs::routes)
+            .configure(today::routes)
+            .route("/static/style.css", web::get().to(stylesheet)),
+    );
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("static/style.css"))
+}
+
+/// A 303 redirect (after a form, or to sign in).
+pub fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to.to_string()))
+        .finish()
+}
+
+/// One entry of the navigation bar.
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    /// Address.
+    pub href: String,
+    /// Label.
+    pub label: &'static str,
+    /// Whether it is the page being shown.
+    pub current: bool,
+}
+
+/// The pages and who may see them, in navigation order.
+fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 9] {
+    [
+        ("today", w.nav_today, may::READ_PAYMENTS),
+        ("payments", w.nav_payments, may::READ_PAYMENTS),
+        (
+            "reconciliation",
+            w.nav_reconciliation,
+            may::READ_RECONCILIATION,
+        ),
+        ("days", w.nav_days, may::READ_DAYS),
+        ("remittances", w.nav_remittances, may::READ_REMITTANCES),
+        ("ledger", w.nav_ledger, may::READ_LEDGER),
+        ("report", w.nav_report, may::READ_LEDGER),
+        ("catalogue", w.nav_catalogue, may::READ_CATALOGUE),
+        ("audit", w.nav_audit, may::READ_AUDIT_LOG),
+    ]
+}
+
+/// What every page's frame needs: language, labels, user, CSRF token, navigation, message.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    /// Page language.
+    pub lang: Lang,
+    /// Shared labels.
+    pub w: &'static Common,
+    /// The page title.
+    pub title: String,
+    /// Who is signed in.
+    pub user: Principal,
+    /// The user's role, in words.
+    pub role_label: &'static str,
+    /// The session's CSRF token (every form's hidden `csrf` field).
+    pub csrf: String,
+    /// Navigation, filtered by role.
+    pub nav: Vec<NavItem>,
+    /// A one-time message from the previous step ("day closed").
+    pub flash: Option<String>,
+    /// The centre's name.
+    pub centre: String,
+    /// The language switch's address.
+    pub switch_href: String,
+    /// The other language's name.
+    pub switch_label: &'static str,
+    /// The other language's tag.
+    pub switch_tag: &'static str,
+}
+
+impl Chrome {
+    /// Money (fen) as shown on pages: `1,234.56`.
+    pub fn yuan(&self, minor: &i64) -> String {
+        table::Cell::Money(*minor).shown()
+    }
+}
+
+/// Renders a template into a 200 page.
+pub fn page(t: &impl Template) -> Result<HttpResponse, WebError> {
+    let html = t
+        .render()
+        .map_err(|e| WebError::Problem(ApiError::internal(&e), Lang::Zh))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}
+
+/// The CSV of the table `id` among `tables`, as a download named `<stem>-<id>.csv`; 404 if no
+/// such table.
+pub fn csv_download(
+    tables: &[&Table],
+    id: &str,
+    stem: &str,
+    lang: Lang,
+) -> Result<HttpResponse, WebError> {
+    let table = tables.iter().find(|t| t.id == id).ok_or_else(|| {
+        WebError::Problem(
+            ApiError::not_found(format!("no table '{id}' on this page")),
+            lang,
+        )
+    })?;
+    let bytes = table
+        .to_csv()
+        .map_err(|e| WebError::Problem(ApiError::internal(&e), lang))?;
+    let name: String = format!("{stem}-{id}.csv")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .body(bytes))
+}
+
+/// Why a page could not be shown: not signed in (→ the sign-in page), or a problem shown as an
+/// HTML error page with the problem's status and code.
+#[derive(Debug)]
+pub enum WebError {
+    /// Not signed in: go to the sign-in page, then back to `next`.
+    SignIn {
+        /// The page asked for.
+        next: String,
+    },
+    /// A problem, in the page language.
+    Problem(ApiError, Lang),
+}
+
+impl std::fmt::Display for WebError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WebError::SignIn { next } => write!(f, "sign in first (then {next})"),
+            WebError::Problem(p, _) => p.fmt(f),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html", config = "src/web/askama.toml")]
+struct ErrorPage<'a> {
+    lang: Lang,
+    w: &'static Common,
+    title: &'a str,
+    code: &'a str,
+    detail: &'a str,
+    field: Option<String>,
+}
+
+impl ResponseError for WebError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            WebError::SignIn { .. } => StatusCode::SEE_OTHER,
+            WebError::Problem(p, _) => p.status,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            WebError::SignIn { next } => redirect(&format!(
+                "{BASE}/sign-in?next={}",
+                session::encode_component(next)
+            )),
+            WebError::Problem(p, lang) => {
+                let w = Common::of(*lang);
+                let title = match lang {
+                    Lang::Zh => i18n::problem_title_zh(p.code).unwrap_or(p.title),
+                    Lang::En => p.title,
+                };
+                let detail = match p.code {
+                    "forbidden" => format!("{} ({})", w.not_allowed, p.detail),
+                    _ => p.detail.clone(),
+                };
+                let body = ErrorPage {
+                    lang: *lang,
+                    w,
+                    title,
+                    code: p.code,
+                    detail: &detail,
+                    field: p
+                        .extra
+                        .get("field")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string),
+                }
+                .render()
+                .unwrap_or_else(|_| format!("{} {}: {}", p.status.as_u16(), p.code, p.detail));
+                let mut res = HttpResponse::build(p.status);
+                res.insert_header((
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                ));
+                if let Some(wait) = p.extra.get("retry_after_seconds").and_then(|v| v.as_u64()) {
+                    res.insert_header((header::RETRY_AFTER, wait.to_string()));
+                }
+                res.body(body)
+            }
+        }
+    }
+}
+
+/// Turns any use-case error the API can map into a page error in `lang`.
+pub trait OrPage<T> {
+    /// The error as an HTML error page.
+    fn or_page(self, lang: Lang) -> Result<T, WebError>;
+}
+
+impl<T, E: Into<ApiError>> OrPage<T> for Result<T, E> {
+    fn or_page(self, lang: Lang) -> Result<T, WebError> {
+        self.map_err(|e| WebError::Problem(e.into(), lang))
+    }
+}
+
+/// The path and query of a request, for "come back here" links.
+pub fn here(req: &HttpRequest) -> String {
+    match req.uri().query() {
+        Some(q) if !q.is_empty() => format!("{}?{q}", req.path()),
+        _ => req.path().to_string(),
+    }
+}

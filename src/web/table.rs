@@ -1,0 +1,275 @@
+//! Tables: every list on every page is a [`Table`], drawn by one template macro and exported
+//! by one CSV writer, so each table a clerk sees can be downloaded exactly as shown.
+
+use chrono::NaiveDate;
+
+use crate::money::format_minor;
+
+/// A column heading.
+#[derive(Debug, Clone)]
+pub struct Column {
+    /// The heading.
+    pub label: String,
+    /// Right-aligned figures.
+    pub numeric: bool,
+}
+
+/// One cell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// Plain text.
+    Text(String),
+    /// Money in minor units (fen): `1,234.56` on the page, `1234.56` in CSV.
+    Money(i64),
+    /// A whole number.
+    Int(i64),
+    /// A date.
+    Date(NaiveDate),
+    /// Text linking elsewhere (CSV keeps the text).
+    Link {
+        /// Shown text.
+        text: String,
+        /// Where it goes.
+        href: String,
+    },
+    /// A state shown with a marker class (`ok`, `warn`, `bad`) as well as its words, so it
+    /// reads without colour.
+    Status {
+        /// `ok`, `warn` or `bad`.
+        tone: &'static str,
+        /// The words.
+        text: String,
+    },
+    /// Nothing.
+    Empty,
+}
+
+impl Cell {
+    /// Text cell.
+    pub fn text(s: impl Into<String>) -> Cell {
+        Cell::Text(s.into())
+    }
+
+    /// Link cell.
+    pub fn link(text: impl Into<String>, href: impl Into<String>) -> Cell {
+        Cell::Link {
+            text: text.into(),
+            href: href.into(),
+        }
+    }
+
+    /// Status cell.
+    pub fn status(tone: &'static str, text: impl Into<String>) -> Cell {
+        Cell::Status {
+            tone,
+            text: text.into(),
+        }
+    }
+
+    /// As shown on the page.
+    pub fn shown(&self) -> String {
+        match self {
+            Cell::Text(s) | Cell::Link { text: s, .. } | Cell::Status { text: s, .. } => s.clone(),
+            Cell::Money(m) => grouped(&format_minor(*m)),
+            Cell::Int(n) => grouped(&n.to_string()),
+            Cell::Date(d) => d.to_string(),
+            Cell::Empty => String::new(),
+        }
+    }
+
+    /// As written to CSV: figures without grouping; text that a spreadsheet would run as a
+    /// formula is prefixed with `'`.
+    pub fn csv(&self) -> String {
+        match self {
+            Cell::Money(m) => format_minor(*m),
+            Cell::Int(n) => n.to_string(),
+            Cell::Date(d) => d.to_string(),
+            Cell::Empty => String::new(),
+            Cell::Text(s) | Cell::Link { text: s, .. } | Cell::Status { text: s, .. } => {
+                if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+                    format!("'{s}")
+                } else {
+                    s.clone()
+                }
+            }
+        }
+    }
+
+    /// The link target, if a link.
+    pub fn href(&self) -> Option<&str> {
+        match self {
+            Cell::Link { href, .. } => Some(href),
+            _ => None,
+        }
+    }
+
+    /// The status tone, if a status.
+    pub fn tone(&self) -> Option<&str> {
+        match self {
+            Cell::Status { tone, .. } => Some(tone),
+            _ => None,
+        }
+    }
+
+    /// Whether the figure is below zero (shown in brackets-free minus, and marked).
+    pub fn negative(&self) -> bool {
+        matches!(self, Cell::Money(m) | Cell::Int(m) if *m < 0)
+    }
+}
+
+/// Thousands grouping of a plain decimal (`-1234567.89` → `-1,234,567.89`).
+pub fn grouped(plain: &str) -> String {
+    let (sign, rest) = match plain.strip_prefix('-') {
+        Some(r) => ("-", r),
+        None => ("", plain),
+    };
+    let (int, frac) = match rest.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (rest, None),
+    };
+    let mut out = String::with_capacity(plain.len() + int.len() / 3);
+    out.push_str(sign);
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(f);
+    }
+    out
+}
+
+/// A table with an id (used in its CSV link), caption, columns and rows.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Stable id: `?csv=<id>` on the page's address exports it.
+    pub id: &'static str,
+    /// The caption.
+    pub caption: String,
+    /// Headings.
+    pub columns: Vec<Column>,
+    /// Rows, as many cells as columns.
+    pub rows: Vec<Vec<Cell>>,
+    /// A totals row, if any.
+    pub foot: Option<Vec<Cell>>,
+    /// What to say when there are no rows.
+    pub empty: String,
+    /// The CSV link (the page's address with `csv=<id>`), filled in by the page.
+    pub csv_href: String,
+}
+
+impl Table {
+    /// An empty table.
+    pub fn new(id: &'static str, caption: impl Into<String>, empty: impl Into<String>) -> Table {
+        Table {
+            id,
+            caption: caption.into(),
+            columns: Vec::new(),
+            rows: Vec::new(),
+            foot: None,
+            empty: empty.into(),
+            csv_href: String::new(),
+        }
+    }
+
+    /// Adds a text column.
+    pub fn col(mut self, label: impl Into<String>) -> Table {
+        self.columns.push(Column {
+            label: label.into(),
+            numeric: false,
+        });
+        self
+    }
+
+    /// Adds a figures column (right-aligned).
+    pub fn num(mut self, label: impl Into<String>) -> Table {
+        self.columns.push(Column {
+            label: label.into(),
+            numeric: true,
+        });
+        self
+    }
+
+    /// Adds a row.
+    pub fn push(&mut self, row: Vec<Cell>) {
+        debug_assert_eq!(row.len(), self.columns.len(), "table {}", self.id);
+        self.rows.push(row);
+    }
+
+    /// The cells of `row` paired with whether their column is numeric (for the template).
+    pub fn cells<'a>(&'a self, row: &'a [Cell]) -> impl Iterator<Item = (&'a Cell, bool)> + 'a {
+        row.iter().zip(
+            self.columns
+                .iter()
+                .map(|c| c.numeric)
+                .chain(std::iter::repeat(false)),
+        )
+    }
+
+    /// The table as CSV: a UTF-8 byte-order mark (so spreadsheet programs read the Chinese
+    /// right), the headings, the rows, then the totals row.
+    pub fn to_csv(&self) -> Result<Vec<u8>, csv::Error> {
+        let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
+        w.write_record(self.columns.iter().map(|c| c.label.as_str()))?;
+        for row in self.rows.iter().chain(self.foot.iter()) {
+            w.write_record(row.iter().map(Cell::csv))?;
+        }
+        w.into_inner().map_err(|e| e.into_error().into())
+    }
+}
+
+/// Sets each table's CSV link to `path?<query without csv>&csv=<id>`.
+pub fn link_csv(tables: &mut [&mut Table], path: &str, query: &str) {
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("csv="))
+        .collect();
+    for t in tables.iter_mut() {
+        let mut q = kept.clone();
+        let own = format!("csv={}", t.id);
+        q.push(&own);
+        t.csv_href = format!("{path}?{}", q.join("&"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_are_grouped_on_the_page_and_plain_in_csv() {
+        assert_eq!(grouped("1234567.89"), "1,234,567.89");
+        assert_eq!(grouped("-1234.00"), "-1,234.00");
+        assert_eq!(grouped("999.99"), "999.99");
+        assert_eq!(grouped("0.01"), "0.01");
+        assert_eq!(Cell::Money(123_456_789).shown(), "1,234,567.89");
+        assert_eq!(Cell::Money(-5).shown(), "-0.05");
+        assert_eq!(Cell::Money(123_456_789).csv(), "1234567.89");
+        assert_eq!(Cell::Int(12_345).shown(), "12,345");
+    }
+
+    #[test]
+    fn csv_has_a_bom_keeps_chinese_and_defuses_formulas() {
+        let mut t = Table::new("t", "表", "无").col("部门").num("金额");
+        t.push(vec![Cell::text("=HYPERLINK(\"x\")"), Cell::Money(-100)]);
+        t.push(vec![Cell::text("市场监管局"), Cell::Money(2_500)]);
+        t.foot = Some(vec![Cell::text("合计"), Cell::Money(2_400)]);
+        let csv = String::from_utf8(t.to_csv().unwrap()).unwrap();
+        assert_eq!(
+            csv,
+            "\u{feff}部门,金额\n\"'=HYPERLINK(\"\"x\"\")\",-1.00\n市场监管局,25.00\n合计,24.00\n"
+        );
+    }
+
+    #[test]
+    fn csv_links_replace_an_earlier_csv_parameter() {
+        let mut a = Table::new("a", "", "");
+        let mut b = Table::new("b", "", "");
+        link_csv(&mut [&mut a, &mut b], "/web/today", "date=2026-11-24&csv=x");
+        assert_eq!(a.csv_href, "/web/today?date=2026-11-24&csv=a");
+        assert_eq!(b.csv_href, "/web/today?date=2026-11-24&csv=b");
+    }
+}

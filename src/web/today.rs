@@ -1,0 +1,218 @@
+//! 今日: what the counters collected on a business date (by department, window and channel)
+//! and a chart of the thirty days up to it.
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use chrono::{Duration, NaiveDate};
+use serde::Deserialize;
+
+use super::chart::{self, Series};
+use super::table::{link_csv, Cell, Table};
+use super::{csv_download, Chrome, OrPage, Staff, WebError};
+use crate::auth::may;
+use crate::http::problem::ApiError;
+use crate::payments::collections::{self, Tally};
+use crate::words;
+
+/// Days in the chart.
+const CHART_DAYS: i64 = 30;
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/today", web::get().to(today));
+}
+
+words! {
+    /// Labels of the today page.
+    pub struct TodayWords {
+        title: "今日收费" / "Today's collections",
+        collected: "已收" / "Collected",
+        voided: "已作废" / "Voided",
+        payments_unit: "笔" / "payments",
+        by_department: "按部门" / "By department",
+        by_window: "按窗口" / "By window",
+        by_channel: "按支付渠道" / "By channel",
+        department: "部门" / "Department",
+        window: "窗口" / "Window",
+        channel: "渠道" / "Channel",
+        last_days: "近30天收费（元）" / "Collections over the last 30 days (CNY)",
+        last_days_table: "近30天收费明细" / "Collections over the last 30 days, by day",
+        chart_summary: "按日堆叠柱状图：黑色为银行卡，灰色为一卡通。" / "Stacked bars per day: black is bank card, grey is one-card.",
+        yuan: "元" / "CNY",
+        no_payments: "该日没有收费。" / "No payments on this day.",
+    }
+}
+
+/// `?date=` (default: today) and `?csv=<table>`.
+#[derive(Debug, Deserialize)]
+pub struct DateQuery {
+    /// The business date.
+    pub date: Option<String>,
+    /// A table to download as CSV.
+    pub csv: Option<String>,
+}
+
+impl DateQuery {
+    /// The date asked for, or today; a malformed date is a 422 naming `date`.
+    pub fn date(&self) -> Result<NaiveDate, ApiError> {
+        match self.date.as_deref().filter(|d| !d.is_empty()) {
+            None => Ok(crate::clock::today()),
+            Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+                ApiError::invalid(
+                    Some("date".into()),
+                    format!("'{d}' is not a date like 2026-11-24"),
+                )
+            }),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "today.html", config = "src/web/askama.toml")]
+struct TodayPage {
+    c: Chrome,
+    t: &'static TodayWords,
+    date: NaiveDate,
+    collected: Tally,
+    voided: Tally,
+    tables: Vec<Table>,
+    chart_svg: String,
+}
+
+fn tally_table(
+    id: &'static str,
+    caption: &str,
+    key: &str,
+    rows: impl Iterator<Item = (String, Tally)>,
+    total: Tally,
+    staff: &Staff,
+    empty: &str,
+) -> Table {
+    let mut t = Table::new(id, caption, empty)
+        .col(key)
+        .num(staff.w.count)
+        .num(staff.w.amount);
+    for (k, v) in rows {
+        t.push(vec![
+            Cell::Text(k),
+            Cell::Int(v.count),
+            Cell::Money(v.amount_minor),
+        ]);
+    }
+    t.foot = Some(vec![
+        Cell::text(staff.w.total),
+        Cell::Int(total.count),
+        Cell::Money(total.amount_minor),
+    ]);
+    t
+}
+
+async fn today(staff: Staff, query: web::Query<DateQuery>) -> Result<HttpResponse, WebError> {
+    staff.require(may::READ_PAYMENTS)?;
+    let lang = staff.lang;
+    let date = query.date().or_page(lang)?;
+    let from = date - Duration::days(CHART_DAYS - 1);
+    let ctx = staff.ctx.clone();
+    let facts = web::block(move || -> Result<_, ApiError> {
+        Ok(collections::load(&mut *ctx.conn()?, from, date)?)
+    })
+    .await
+    .or_page(lang)?
+    .or_page(lang)?;
+    let days = collections::by_day(&facts);
+    let t = TodayWords::of(lang);
+    let w = staff.w;
+    let day = days.get(&date).cloned().unwrap_or_default();
+    let by_department = tally_table(
+        "by_department",
+        t.by_department,
+        t.department,
+        day.by_department.clone().into_iter(),
+        day.collected,
+        &staff,
+        t.no_payments,
+    );
+    let by_window = tally_table(
+        "by_window",
+        t.by_window,
+        t.window,
+        day.by_window.clone().into_iter(),
+        day.collected,
+        &staff,
+        t.no_payments,
+    );
+    let by_channel = tally_table(
+        "by_channel",
+        t.by_channel,
+        t.channel,
+        day.by_channel
+            .iter()
+            .map(|(k, v)| (w.channel(k).to_string(), *v)),
+        day.collected,
+        &staff,
+        t.no_payments,
+    );
+    let dates: Vec<NaiveDate> = (0..CHART_DAYS).map(|i| from + Duration::days(i)).collect();
+    let channel_series = |channel: &str| -> Vec<i64> {
+        dates
+            .iter()
+            .map(|d| {
+                days.get(d)
+                    .and_then(|x| x.by_channel.get(channel))
+                    .map_or(0, |v| v.amount_minor)
+            })
+            .collect()
+    };
+    let (card, one) = (channel_series("bank_card"), channel_series("one_card"));
+    let mut month = Table::new("last_30_days", t.last_days_table, t.no_payments)
+        .col(w.date)
+        .num(w.channel_bank_card)
+        .num(w.channel_one_card)
+        .num(w.total)
+        .num(w.count);
+    for (i, d) in dates.iter().enumerate().rev() {
+        let collected = days.get(d).map(|x| x.collected).unwrap_or_default();
+        month.push(vec![
+            Cell::Date(*d),
+            Cell::Money(card[i]),
+            Cell::Money(one[i]),
+            Cell::Money(collected.amount_minor),
+            Cell::Int(collected.count),
+        ]);
+    }
+    let mut tables = vec![by_department, by_window, by_channel, month];
+    if let Some(id) = &query.csv {
+        let refs: Vec<&Table> = tables.iter().collect();
+        return csv_download(&refs, id, &format!("today-{date}"), lang);
+    }
+    let chart_svg = chart::stacked_daily(
+        &dates,
+        &[
+            Series {
+                label: w.channel_bank_card.into(),
+                values: card,
+            },
+            Series {
+                label: w.channel_one_card.into(),
+                values: one,
+            },
+        ],
+        t.yuan,
+        (880, 320),
+    )
+    .map_err(|e| WebError::Problem(ApiError::internal(&e), lang))?;
+    let (path, qs) = (
+        staff.request().path().to_string(),
+        staff.request().query_string().to_string(),
+    );
+    link_csv(&mut tables.iter_mut().collect::<Vec<_>>(), &path, &qs);
+    let page = TodayPage {
+        c: staff.chrome(format!("{} · {date}", t.title), "today"),
+        t,
+        date,
+        collected: day.collected,
+        voided: day.voided,
+        tables,
+        chart_svg,
+    };
+    staff.page(&page)
+}
