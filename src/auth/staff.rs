@@ -151,6 +151,19 @@ pub fn create_user(
     password: &str,
     created_by: &str,
 ) -> Result<String, StaffError> {
+    create_user_with(conn, role, name, password, created_by, PBKDF2_ITERATIONS)
+}
+
+/// [`create_user`] with another PBKDF2 iteration count: tests use a small one to stay fast
+/// (sign-in checks with the count stored beside each hash, so either verifies).
+pub fn create_user_with(
+    conn: &mut DbConn,
+    role: Role,
+    name: &str,
+    password: &str,
+    created_by: &str,
+    iterations: u32,
+) -> Result<String, StaffError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(StaffError::BadName(
@@ -158,7 +171,7 @@ pub fn create_user(
         ));
     }
     password_acceptable(password)?;
-    let hashed = hash_password(password, PBKDF2_ITERATIONS)?;
+    let hashed = hash_password(password, iterations)?;
     let id = format!(
         "usr_{}",
         hex::encode(random_bytes::<8>().map_err(AuthError::from)?)

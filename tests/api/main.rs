@@ -22,3 +22,5 @@ mod roles;
 mod secrets;
 mod settlement;
 mod staff;
+mod web;
+mod web_support;

@@ -1,0 +1,185 @@
+//! A cookie-keeping client for the staff pages: signs a fresh staff user of a role in through
+//! the sign-in form, then GETs pages and POSTs forms (with the session's CSRF token) the way a
+//! browser without JavaScript would, without following redirects so each step can be checked.
+
+use std::collections::BTreeMap;
+
+use onecard::auth::{staff, Role};
+
+use crate::support::TestApp;
+
+/// The password every test staff user gets.
+pub const PASSWORD: &str = "morning-reconciliation-2026";
+
+/// A response: status, `Location`, content type, body as text.
+#[derive(Debug)]
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub content_type: String,
+    pub body: String,
+    /// The body as bytes (downloads).
+    #[allow(dead_code)]
+    pub bytes: Vec<u8>,
+}
+
+impl Page {
+    /// The value of the first hidden `csrf` field on the page.
+    pub fn csrf(&self) -> Option<String> {
+        let at = self.body.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+        Some(self.body[at..].split('"').next()?.to_string())
+    }
+}
+
+/// One signed-in browser.
+pub struct WebSession<'a> {
+    pub app: &'a TestApp,
+    pub client: awc::Client,
+    pub cookies: BTreeMap<String, String>,
+    /// The user's name.
+    pub name: String,
+}
+
+/// A client that does not follow redirects.
+pub fn web_client() -> awc::Client {
+    awc::Client::builder()
+        .disable_redirects()
+        .timeout(std::time::Duration::from_secs(60))
+        .finish()
+}
+
+/// Creates a staff user `name` of `role` (few PBKDF2 iterations: fast), once.
+pub async fn create_staff(app: &TestApp, role: Role, name: &str) {
+    let ctx = app.ctx.clone();
+    let name = name.to_string();
+    actix_web::web::block(move || {
+        let mut conn = ctx.conn().expect("conn");
+        staff::create_user_with(&mut conn, role, &name, PASSWORD, "test", 1_000).expect("user");
+    })
+    .await
+    .expect("block");
+}
+
+impl<'a> WebSession<'a> {
+    /// A browser with no cookies yet.
+    pub fn anonymous(app: &'a TestApp) -> WebSession<'a> {
+        WebSession {
+            app,
+            client: web_client(),
+            cookies: BTreeMap::new(),
+            name: String::new(),
+        }
+    }
+
+    /// A new user `web-<role>` signed in through the form.
+    pub async fn signed_in(app: &'a TestApp, role: Role) -> WebSession<'a> {
+        let name = format!("web-{role}");
+        create_staff(app, role, &name).await;
+        let mut s = WebSession::anonymous(app);
+        let page = s.sign_in(&name, PASSWORD).await;
+        assert_eq!(page.status, 303, "sign-in as {name}: {}", page.body);
+        s.name = name;
+        s
+    }
+
+    /// Fills in and sends the sign-in form.
+    pub async fn sign_in(&mut self, name: &str, password: &str) -> Page {
+        let form = self.get("/web/sign-in").await;
+        assert_eq!(form.status, 200, "{}", form.body);
+        let csrf = form.csrf().expect("sign-in csrf");
+        self.post_raw(
+            "/web/sign-in",
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", name),
+                ("password", password),
+                ("next", "/web/today"),
+            ],
+        )
+        .await
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn read(
+        &mut self,
+        mut res: awc::ClientResponse<
+            impl futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>>
+                + Unpin,
+        >,
+    ) -> Page {
+        for v in res.headers().get_all("set-cookie") {
+            let v = v.to_str().expect("cookie");
+            let pair = v.split(';').next().expect("pair");
+            let (k, val) = pair.split_once('=').expect("k=v");
+            if val.is_empty() || v.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_string(), val.to_string());
+            }
+        }
+        let header = |name: &str| {
+            res.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let location = header("location");
+        let content_type = header("content-type").unwrap_or_default();
+        let bytes = res
+            .body()
+            .limit(64 * 1024 * 1024)
+            .await
+            .expect("body")
+            .to_vec();
+        Page {
+            status: res.status().as_u16(),
+            location,
+            content_type,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes,
+        }
+    }
+
+    /// GET a page.
+    pub async fn get(&mut self, path: &str) -> Page {
+        let res = self
+            .client
+            .get(self.app.url(path))
+            .insert_header(("cookie", self.cookie_header()))
+            .send()
+            .await
+            .expect("request");
+        self.read(res).await
+    }
+
+    /// POST a form exactly as given (no CSRF token added).
+    pub async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let body = serde_urlencoded::to_string(fields).expect("form");
+        let res = self
+            .client
+            .post(self.app.url(path))
+            .insert_header(("cookie", self.cookie_header()))
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .send_body(body)
+            .await
+            .expect("request");
+        self.read(res).await
+    }
+
+    /// POST a form with the session's CSRF token (read from `from`, a page showing a form).
+    pub async fn post(&mut self, from: &str, path: &str, fields: &[(&str, &str)]) -> Page {
+        let page = self.get(from).await;
+        assert_eq!(page.status, 200, "GET {from}: {}", page.body);
+        let csrf = page.csrf().expect("a form with a csrf field");
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+}
