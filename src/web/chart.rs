@@ -71,15 +71,15 @@ pub fn stacked_daily(
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .light_line_style(RGBColor(225, 225, 225))
+            .light_line_style(WHITE)
             .bold_line_style(RGBColor(190, 190, 190))
             .x_labels(n as usize + 1)
             .x_label_formatter(&label_of)
             .y_labels(6)
             .y_label_formatter(&|v| super::table::grouped(&format_minor(*v)))
             .y_desc(y_label)
-            .label_style(("sans-serif", 13))
-            .axis_desc_style(("sans-serif", 13))
+            .label_style(("sans-serif", 16))
+            .axis_desc_style(("sans-serif", 16))
             .draw()
             .map_err(|e| err(&e))?;
         let mut base = vec![0i64; days.len()];
@@ -123,7 +123,7 @@ pub fn stacked_daily(
             .position(SeriesLabelPosition::UpperLeft)
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
-            .label_font(("sans-serif", 13))
+            .label_font(("sans-serif", 16))
             .draw()
             .map_err(|e| err(&e))?;
         root.present().map_err(|e| err(&e))?;

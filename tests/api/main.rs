@@ -5,6 +5,7 @@
 mod support;
 
 mod api_fuzz;
+mod browser;
 mod catalogue;
 mod cli;
 mod crash;
@@ -24,3 +25,4 @@ mod settlement;
 mod staff;
 mod web;
 mod web_support;
+mod webdriver;
