@@ -49,6 +49,7 @@ async fn a_clerk_of_finance_signs_in_and_sees_today_by_keyboard_and_in_both_lang
         "the chart is drawn"
     );
     browser.screenshot("today").await;
+    browser.print_pdf("today").await;
 
     // Keyboard: the first Tab reaches the skip link, the next ones the header and navigation.
     browser.goto(&app.url("/web/today")).await;
