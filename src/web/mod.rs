@@ -53,7 +53,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(session::routes)
             .configure(jobs::routes)
             .configure(today::routes)
-            .route("/static/style.css", web::get().to(stylesheet)),
+            .route("/static/style.css", web::get().to(stylesheet))
+            .default_service(web::to(|req: HttpRequest| async move {
+                let lang = session::lang_of(&req);
+                WebError::Problem(ApiError::not_found("no such page"), lang).error_response()
+            })),
     );
 }
 

@@ -24,5 +24,6 @@ mod secrets;
 mod settlement;
 mod staff;
 mod web;
+mod web_crawl;
 mod web_support;
 mod webdriver;
