@@ -817,6 +817,10 @@ pub async fn void(
         .await
 }
 
+/// The statuses a payment can have: taken, in a settlement file, matched by reconciliation,
+/// or voided.
+pub const STATUSES: [&str; 4] = ["captured", "settled", "reconciled", "voided"];
+
 /// Ids of payments matching the filters, in id order after `after`, at most `limit`.
 pub fn list_ids(
     conn: &mut DbConn,
