@@ -12,6 +12,8 @@
 pub mod chart;
 pub mod i18n;
 pub mod jobs;
+pub mod params;
+pub mod payments;
 pub mod session;
 pub mod table;
 pub mod today;
@@ -53,6 +55,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(session::routes)
             .configure(jobs::routes)
             .configure(today::routes)
+            .configure(payments::routes)
             .route("/static/style.css", web::get().to(stylesheet)),
     );
 }
