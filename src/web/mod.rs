@@ -12,6 +12,7 @@
 pub mod chart;
 pub mod i18n;
 pub mod jobs;
+pub mod ledger;
 pub mod params;
 pub mod payments;
 pub mod session;
@@ -56,6 +57,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(jobs::routes)
             .configure(today::routes)
             .configure(payments::routes)
+            .configure(ledger::routes)
             .route("/static/style.css", web::get().to(stylesheet)),
     );
 }
