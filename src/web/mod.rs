@@ -9,6 +9,8 @@
 //!
 //! May depend on: everything else in the crate.
 
+pub mod audit;
+pub mod catalogue;
 pub mod chart;
 pub mod i18n;
 pub mod jobs;
@@ -58,6 +60,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(today::routes)
             .configure(payments::routes)
             .configure(ledger::routes)
+            .configure(catalogue::routes)
+            .configure(audit::routes)
             .route("/static/style.css", web::get().to(stylesheet)),
     );
 }
