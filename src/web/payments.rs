@@ -39,6 +39,7 @@ words! {
         any_date: "留空为全部日期" / "Leave empty for every date",
         find: "查询" / "Search",
         results: "缴费记录" / "Payments",
+        payments_unit: "笔" / "payments",
         no_results: "没有符合条件的缴费。" / "No payments match.",
         payment_id: "支付编号" / "Payment id",
         receipt_no: "票据号" / "Receipt no.",
@@ -93,6 +94,7 @@ words! {
         approve_legend: "批准退款（须由申请人以外的主管批准）" / "Approve a refund (a supervisor other than the requester)",
         approve_button: "批准退款" / "Approve refund",
         approve_done: "退款已批准并记账。" / "Refund approved and posted.",
+        audit_trail: "该笔缴费的审计记录" / "This payment's audit records",
     }
 }
 
@@ -190,8 +192,10 @@ async fn list(staff: Staff, query: web::Query<ListQuery>) -> Result<HttpResponse
     let lang = staff.lang;
     let (t, w) = (PaymentWords::of(lang), staff.w);
     let req = staff.request();
-    // First visit: today's payments. A submitted form with the date left empty: every date.
-    let date = if req.query_string().is_empty() {
+    // First visit (no filter given, as from the navigation or its CSV link): today's
+    // payments. A submitted form with the date left empty: every date.
+    let first_visit = query.q.is_none() && query.business_date.is_none() && query.status.is_none();
+    let date = if first_visit {
         Some(crate::clock::business_date(
             Utc::now(),
             staff.ctx.config.business_day_cutoff,
@@ -246,12 +250,17 @@ async fn list(staff: Staff, query: web::Query<ListQuery>) -> Result<HttpResponse
         table.push(payment_row(t, w, p));
     }
     table.foot = Some(vec![
-        Cell::text(w.total),
+        Cell::Text(format!(
+            "{} {} {}",
+            w.total,
+            page.items.len(),
+            t.payments_unit
+        )),
         Cell::Empty,
         Cell::Empty,
         Cell::Empty,
         Cell::Empty,
-        Cell::Int(page.items.len() as i64),
+        Cell::Empty,
         Cell::Money(page.items.iter().map(|p| p.amount_minor).sum()),
         Cell::Empty,
     ]);
@@ -276,18 +285,10 @@ async fn list(staff: Staff, query: web::Query<ListQuery>) -> Result<HttpResponse
         date: date.map(|d| d.to_string()).unwrap_or_default(),
         statuses,
         table,
-        next_href: page.next.as_deref().map(|n| {
-            // The first visit's implied date goes into the link, so page 2 is the same list.
-            let qs = if qs.is_empty() {
-                format!(
-                    "business_date={}",
-                    date.map(|d| d.to_string()).unwrap_or_default()
-                )
-            } else {
-                qs.clone()
-            };
-            with_param(&path, &qs, "after", n)
-        }),
+        next_href: page
+            .next
+            .as_deref()
+            .map(|n| with_param(&path, &qs, "after", n)),
     };
     staff.page(&page)
 }
@@ -341,6 +342,7 @@ struct DetailPage {
     may_void: bool,
     may_refund: bool,
     pending: Vec<Pending>,
+    audit_href: Option<String>,
 }
 
 fn card_facts(t: &PaymentWords, card: CardView) -> Vec<Fact> {
@@ -513,6 +515,9 @@ async fn detail(
         may_void: staff.may(may::VOID_PAYMENT),
         may_refund: staff.may(may::REQUEST_REFUND),
         pending,
+        audit_href: staff
+            .may(may::READ_AUDIT_LOG)
+            .then(|| format!("{BASE}/audit?subject=payment:{}", payment.id)),
     };
     staff.page(&page)
 }

@@ -153,7 +153,15 @@ async fn payments_are_found_voided_refunded_and_audited_through_the_pages() {
     );
     assert_eq!(rows.len(), 4, "header, two payments, total: {rows:?}");
     assert_eq!(row(&rows, &second)[1], receipt_no);
-    assert_eq!(row(&rows, "合计")[6], "750.00");
+    assert_eq!(
+        rows[3][..7],
+        ["合计 2 笔", "", "", "", "", "", "750.00"].map(String::from)
+    );
+    // The first visit's CSV link is the first visit's list: today's.
+    assert_eq!(
+        csv_rows(&finance.get("/web/payments?csv=payments").await),
+        rows
+    );
 
     // The receipt: its number, the lines with revenue subject, the card masked as stored.
     // Finance may read but not void, refund or approve: no such forms.
@@ -303,6 +311,9 @@ async fn payments_are_found_voided_refunded_and_audited_through_the_pages() {
     );
 
     // The audit log shows the void and who did it; filters and pages; CSV.
+    assert!(!clerk.get(&first_path).await.body.contains("audit-link"));
+    let trail = href_of(&supervisor.get(&first_path).await, "audit-link").expect("a link");
+    assert!(supervisor.get(&trail).await.body.contains("payment.void"));
     let log = supervisor.get("/web/audit?action=payment.void").await;
     assert_eq!(log.status, 200, "{}", log.body);
     assert!(log.body.contains(&format!("payment:{first}")));
@@ -497,6 +508,13 @@ async fn ledger_and_catalogue_pages_show_the_api_figures() {
     );
     let mut clerk = WebSession::signed_in(&app, Role::Clerk).await;
     assert_problem(&clerk.get("/web/ledger").await, 403, "forbidden");
+    // In English too.
+    finance.get("/web/lang?to=en&back=/web/ledger").await;
+    let en = finance.get(&format!("/web/ledger?date={day}")).await;
+    assert!(en.body.contains("Trial balance") && en.body.contains("Balanced"));
+    assert!(finance.get(&path).await.body.contains("Opening balance"));
+    let en = csv_rows(&finance.get(&format!("{path}&csv=statement")).await);
+    assert_eq!((en[0][2].as_str(), en[1][2].as_str()), ("Kind", "capture"));
 
     // The catalogue, to every role that reads it: the demo items as the API lists them.
     let (_, items) = app.get(Role::Clerk, "/v1/fee-items").await;
