@@ -84,3 +84,31 @@ pub fn list(
     }
     Ok(q.order(audit_log::id).limit(limit).load(conn)?)
 }
+
+/// What to look for in the log, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    /// Exactly this subject (`payment:pay_…`).
+    pub subject: Option<String>,
+    /// Exactly this action (`payment.void`).
+    pub action: Option<String>,
+    /// Only records older than this id (the cursor of the page before).
+    pub before_id: Option<i64>,
+    /// At most this many.
+    pub limit: i64,
+}
+
+/// Records matching `s`, newest first.
+pub fn search(conn: &mut DbConn, s: &Search) -> Result<Vec<AuditRecord>, DbError> {
+    let mut q = audit_log::table.into_boxed();
+    if let Some(subject) = &s.subject {
+        q = q.filter(audit_log::subject.eq(subject.clone()));
+    }
+    if let Some(action) = &s.action {
+        q = q.filter(audit_log::action.eq(action.clone()));
+    }
+    if let Some(before) = s.before_id {
+        q = q.filter(audit_log::id.lt(before));
+    }
+    Ok(q.order(audit_log::id.desc()).limit(s.limit).load(conn)?)
+}

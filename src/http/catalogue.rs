@@ -7,12 +7,12 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ApiQuery, Caller};
+use super::extract::{amount_field, ApiJson, ApiQuery, Caller};
 use super::ledger::{page_limit, Page, Paged};
 use super::problem::ApiError;
 use crate::app::AppContext;
 use crate::catalogue::{self, CatalogueChangeError, CatalogueError, FeeItem, Pricing};
-use crate::money::{format_minor, parse_amount};
+use crate::money::format_minor;
 
 /// Registers the routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -75,24 +75,19 @@ pub struct FeeItemInput {
     effective_to: Option<NaiveDate>,
 }
 
-fn amount(field: &str, text: &str) -> Result<i64, ApiError> {
-    parse_amount(text)
-        .map_err(|e| ApiError::invalid(Some(field.to_string()), format!("{field}: {e}")))
-}
-
 impl FeeItemInput {
     fn into_item(self) -> Result<FeeItem, ApiError> {
         let pricing = match self.pricing {
             PricingInput::Fixed { amount: a } => Pricing::Fixed {
-                amount_minor: amount("pricing.amount", &a)?,
+                amount_minor: amount_field("pricing.amount", &a)?,
             },
             PricingInput::PerUnit { unit_amount, unit } => Pricing::PerUnit {
-                unit_amount_minor: amount("pricing.unit_amount", &unit_amount)?,
+                unit_amount_minor: amount_field("pricing.unit_amount", &unit_amount)?,
                 unit,
             },
             PricingInput::Range { min, max } => Pricing::Range {
-                min_minor: amount("pricing.min", &min)?,
-                max_minor: amount("pricing.max", &max)?,
+                min_minor: amount_field("pricing.min", &min)?,
+                max_minor: amount_field("pricing.max", &max)?,
             },
         };
         let (legal_document, legal_article) = match self.legal_basis {
@@ -236,6 +231,18 @@ pub async fn create(
     Ok(HttpResponse::Created().json(FeeItemView::from(&created)))
 }
 
+/// One page of the catalogue: the latest version of every item, in code order — what
+/// `GET /v1/fee-items` answers and the catalogue page lists.
+pub fn list_fee_items(
+    conn: &mut crate::db::DbConn,
+    page: &Page,
+) -> Result<Paged<FeeItem>, ApiError> {
+    let limit = page_limit(page.limit)?;
+    let after = page.after.as_deref().unwrap_or_default();
+    let items = catalogue::latest_versions(conn, after, limit + 1)?;
+    Ok(Paged::cut(items, limit, |i| i.code.clone()))
+}
+
 /// The latest version of every item, in code order.
 #[utoipa::path(get, path = "/v1/fee-items", tag = "catalogue", params(Page), responses((status = 200, body = inline(Paged<FeeItemView>))), security(("bearer" = [])))]
 pub async fn list(
@@ -243,24 +250,12 @@ pub async fn list(
     _caller: Caller,
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = page_limit(page.limit)?;
-    let after = page.after.unwrap_or_default();
     let ctx = ctx.into_inner();
-    let mut items = web::block(move || -> Result<Vec<FeeItem>, ApiError> {
-        let mut conn = ctx.conn()?;
-        Ok(catalogue::latest_versions(&mut conn, &after, limit + 1)?)
+    let page = web::block(move || -> Result<Paged<FeeItem>, ApiError> {
+        list_fee_items(&mut *ctx.conn()?, &page)
     })
     .await??;
-    let next = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|i| i.code.clone())
-    } else {
-        None
-    };
-    Ok(HttpResponse::Ok().json(Paged {
-        items: items.iter().map(FeeItemView::from).collect::<Vec<_>>(),
-        next,
-    }))
+    Ok(HttpResponse::Ok().json(page.map(|i| FeeItemView::from(&i))))
 }
 
 /// One item: its latest version, with every version.

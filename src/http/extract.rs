@@ -32,6 +32,12 @@ impl<T> ApiJson<T> {
     }
 }
 
+/// An amount field (`"80.00"`) in minor units; a 422 naming `field` when it is not one.
+pub fn amount_field(field: &str, text: &str) -> Result<i64, ApiError> {
+    crate::money::parse_amount(text)
+        .map_err(|e| ApiError::invalid(Some(field.to_string()), format!("{field}: {e}")))
+}
+
 /// The next chunk of a request body, or 408 `request_timeout` when none arrives within `idle`:
 /// a client that stalls or trickles its body does not hold a connection and a worker forever.
 pub async fn next_chunk<S>(

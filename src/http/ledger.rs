@@ -71,6 +71,29 @@ pub struct Paged<T> {
     pub next: Option<String>,
 }
 
+impl<T> Paged<T> {
+    /// A page from up to `limit + 1` items read after the cursor: the extra item only tells
+    /// that there is more, and `next` is the cursor of the last item kept.
+    pub fn cut(mut items: Vec<T>, limit: i64, cursor: impl Fn(&T) -> String) -> Paged<T> {
+        let limit = usize::try_from(limit).unwrap_or(0);
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(cursor)
+        } else {
+            None
+        };
+        Paged { items, next }
+    }
+
+    /// The same page with each item turned into another.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
+        Paged {
+            items: self.items.into_iter().map(f).collect(),
+            next: self.next,
+        }
+    }
+}
+
 /// An account with its balance.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AccountView {
@@ -133,25 +156,19 @@ pub async fn list_accounts(
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(may::READ_LEDGER)?;
-    let limit = page_limit(page.limit)? as usize;
+    let limit = page_limit(page.limit)?;
     let balances = with_conn(&ctx, |conn, ctx| {
         Ok(repo::account_balances(conn, &ctx.chart)?)
     })
     .await?;
     let after = page.after.unwrap_or_default();
-    let mut items: Vec<AccountView> = balances
+    let items: Vec<AccountView> = balances
         .iter()
         .filter(|b| b.account.code > after)
-        .take(limit + 1)
+        .take(limit as usize + 1)
         .map(AccountView::from)
         .collect();
-    let next = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|a| a.code.clone())
-    } else {
-        None
-    };
-    Ok(HttpResponse::Ok().json(Paged { items, next }))
+    Ok(HttpResponse::Ok().json(Paged::cut(items, limit, |a| a.code.clone())))
 }
 
 /// Filters of an account statement.
@@ -194,6 +211,24 @@ pub(crate) fn parse_cursor(after: Option<&str>) -> Result<i64, ApiError> {
     }
 }
 
+/// One page of an account's postings with `from <= business_date <= to`, in chain order: what
+/// `GET /v1/ledger/accounts/{code}/entries` answers and the account statement page lists.
+/// 404 for an account the chart does not have.
+pub fn statement_lines(
+    conn: &mut crate::db::DbConn,
+    chart: &crate::ledger::Chart,
+    code: &str,
+    q: &EntriesQuery,
+) -> Result<Paged<repo::AccountLine>, ApiError> {
+    if chart.get(code).is_none() {
+        return Err(ApiError::not_found(format!("no account '{code}'")));
+    }
+    let limit = page_limit(q.limit)?;
+    let after = parse_cursor(q.after.as_deref())?;
+    let lines = repo::account_lines(conn, code, q.from, q.to, after, limit + 1)?;
+    Ok(Paged::cut(lines, limit, |l| l.seq.to_string()))
+}
+
 /// The postings of one account, in chain order.
 #[utoipa::path(get, path = "/v1/ledger/accounts/{code}/entries", tag = "ledger", params(("code" = String, Path), EntriesQuery), responses((status = 200, body = inline(Paged<AccountLineView>)), (status = 404), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn account_entries(
@@ -204,43 +239,19 @@ pub async fn account_entries(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(may::READ_LEDGER)?;
     let code = code.into_inner();
-    if ctx.chart.get(&code).is_none() {
-        return Err(ApiError::not_found(format!("no account '{code}'")));
-    }
-    let limit = page_limit(q.limit)?;
-    let after = parse_cursor(q.after.as_deref())?;
-    let (from, to) = (q.from, q.to);
-    let lines = with_conn(&ctx, move |conn, _| {
-        Ok(repo::account_lines(
-            conn,
-            &code,
-            from,
-            to,
-            after,
-            limit + 1,
-        )?)
+    let page = with_conn(&ctx, move |conn, ctx| {
+        statement_lines(conn, &ctx.chart, &code, &q)
     })
     .await?;
-    let more = lines.len() as i64 > limit;
-    let items: Vec<AccountLineView> = lines
-        .into_iter()
-        .take(limit as usize)
-        .map(|l| AccountLineView {
-            seq: l.seq,
-            business_date: l.business_date,
-            kind: l.kind,
-            memo: l.memo,
-            reference: l.reference,
-            side: l.side.as_str().to_string(),
-            amount: format_minor(l.amount_minor),
-        })
-        .collect();
-    let next = if more {
-        items.last().map(|l| l.seq.to_string())
-    } else {
-        None
-    };
-    Ok(HttpResponse::Ok().json(Paged { items, next }))
+    Ok(HttpResponse::Ok().json(page.map(|l| AccountLineView {
+        seq: l.seq,
+        business_date: l.business_date,
+        kind: l.kind,
+        memo: l.memo,
+        reference: l.reference,
+        side: l.side.as_str().to_string(),
+        amount: format_minor(l.amount_minor),
+    })))
 }
 
 /// `as_of` date.

@@ -6,7 +6,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 
-use super::extract::{read_body, Caller};
+use super::extract::{amount_field, read_body, Caller};
 use super::extract::{ApiJson, ApiQuery};
 use super::ledger::{page_limit, Paged};
 use super::problem::ApiError;
@@ -254,6 +254,41 @@ pub struct PaymentFilter {
     pub after: Option<String>,
 }
 
+/// One page of the payments matching `f`, in id order: what `GET /v1/payments` answers and
+/// the payments page lists.
+pub fn list_payments(
+    conn: &mut crate::db::DbConn,
+    f: &PaymentFilter,
+) -> Result<Paged<payments::StoredPayment>, ApiError> {
+    let limit = page_limit(f.limit)?;
+    if let Some(s) = f.status.as_deref() {
+        if !payments::STATUSES.contains(&s) {
+            return Err(ApiError::invalid(
+                Some("status".into()),
+                "status must be captured, settled, reconciled or voided",
+            ));
+        }
+    }
+    let ids = payments::list_ids(
+        conn,
+        f.business_date,
+        f.status.as_deref(),
+        f.after.as_deref().unwrap_or(""),
+        limit + 1,
+    )?;
+    let page = Paged::cut(ids, limit, String::clone);
+    let mut items = Vec::with_capacity(page.items.len());
+    for id in &page.items {
+        if let Some(p) = payments::load(conn, id)? {
+            items.push(p);
+        }
+    }
+    Ok(Paged {
+        items,
+        next: page.next,
+    })
+}
+
 /// Payments by business date and status, paged.
 #[utoipa::path(get, path = "/v1/payments", tag = "payments", params(PaymentFilter), responses((status = 200, body = inline(Paged<payments::PaymentView>)), (status = 403, description = "forbidden: only clerk, finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn list(
@@ -262,41 +297,10 @@ pub async fn list(
     ApiQuery(f): ApiQuery<PaymentFilter>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(may::READ_PAYMENTS)?;
-    let limit = page_limit(f.limit)?;
-    if let Some(s) = f.status.as_deref() {
-        if !["captured", "settled", "reconciled", "voided"].contains(&s) {
-            return Err(ApiError::invalid(
-                Some("status".into()),
-                "status must be captured, settled, reconciled or voided",
-            ));
-        }
-    }
     let ctx = ctx.into_inner();
-    let (items, next) = web::block(move || -> Result<_, ApiError> {
-        let mut conn = ctx.conn()?;
-        let ids = payments::list_ids(
-            &mut conn,
-            f.business_date,
-            f.status.as_deref(),
-            f.after.as_deref().unwrap_or(""),
-            limit + 1,
-        )?;
-        let more = ids.len() as i64 > limit;
-        let mut items = Vec::with_capacity(ids.len());
-        for id in ids.iter().take(limit as usize) {
-            if let Some(p) = payments::load(&mut conn, id)? {
-                items.push(payments::view(&p));
-            }
-        }
-        let next = if more {
-            ids.get(limit as usize - 1).cloned()
-        } else {
-            None
-        };
-        Ok((items, next))
-    })
-    .await??;
-    Ok(HttpResponse::Ok().json(Paged { items, next }))
+    let page = web::block(move || -> Result<_, ApiError> { list_payments(&mut *ctx.conn()?, &f) })
+        .await??;
+    Ok(HttpResponse::Ok().json(page.map(|p| payments::PaymentView::from(&p))))
 }
 
 impl From<RefundError> for ApiError {
@@ -345,6 +349,18 @@ pub struct RefundInput {
     reason: String,
 }
 
+/// A refund's amount as typed (`"100.00"`): more than 0.00, or a 422 naming `amount`.
+pub fn refund_amount(text: &str) -> Result<i64, ApiError> {
+    let amount = amount_field("amount", text)?;
+    if amount == 0 {
+        return Err(ApiError::invalid(
+            Some("amount".into()),
+            "amount: a refund is more than 0.00",
+        ));
+    }
+    Ok(amount)
+}
+
 /// Requests a refund; the refunds of a payment never add up to more than the payment.
 #[utoipa::path(post, path = "/v1/payments/{id}/refunds", tag = "payments", params(("id" = String, Path)), request_body = RefundInput,
     responses((status = 201, body = refunds::RefundView, description = "requested"), (status = 404), (status = 409, description = "refund_exceeds_payment, refund_not_allowed"), (status = 403, description = "forbidden: only clerk, supervisor may do this")), security(("bearer" = [])))]
@@ -356,14 +372,7 @@ pub async fn request_refund(
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.require(may::REQUEST_REFUND)?.clone();
     let input = body.into_inner()?;
-    let amount = crate::money::parse_amount(&input.amount)
-        .map_err(|e| ApiError::invalid(Some("amount".into()), format!("amount: {e}")))?;
-    if amount == 0 {
-        return Err(ApiError::invalid(
-            Some("amount".into()),
-            "amount: a refund is more than 0.00",
-        ));
-    }
+    let amount = refund_amount(&input.amount)?;
     let refund = refunds::request(
         &ctx.writer,
         id.into_inner(),

@@ -507,6 +507,55 @@ pub fn account_lines(
         .collect()
 }
 
+/// An account's (debit, credit) sums around a period: before it (the opening position) and
+/// within it, from the per-day totals the writer maintains, so the cost does not grow with the
+/// number of postings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PeriodTotals {
+    /// Debits dated before `from`.
+    pub opening_debit_minor: i64,
+    /// Credits dated before `from`.
+    pub opening_credit_minor: i64,
+    /// Debits dated `from..=to`.
+    pub debit_minor: i64,
+    /// Credits dated `from..=to`.
+    pub credit_minor: i64,
+}
+
+/// [`PeriodTotals`] of one account for `from..=to` (either end open). Only postable accounts
+/// carry postings; a grouping account's sums are zero, as its statement lines are empty.
+pub fn account_period_totals(
+    conn: &mut DbConn,
+    code: &str,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<PeriodTotals, DbError> {
+    let mut q = account_day_totals::table
+        .filter(account_day_totals::account_code.eq(code.to_string()))
+        .into_boxed();
+    if let Some(t) = to {
+        q = q.filter(account_day_totals::business_date.le(t));
+    }
+    let days: Vec<(NaiveDate, i64, i64)> = q
+        .select((
+            account_day_totals::business_date,
+            account_day_totals::debit_minor,
+            account_day_totals::credit_minor,
+        ))
+        .load(conn)?;
+    let mut t = PeriodTotals::default();
+    for (date, d, c) in days {
+        if from.is_some_and(|f| date < f) {
+            t.opening_debit_minor += d;
+            t.opening_credit_minor += c;
+        } else {
+            t.debit_minor += d;
+            t.credit_minor += c;
+        }
+    }
+    Ok(t)
+}
+
 /// What the verifier found.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct VerifyReport {

@@ -817,6 +817,10 @@ pub async fn void(
         .await
 }
 
+/// The statuses a payment can have: taken, in a settlement file, matched by reconciliation,
+/// or voided.
+pub const STATUSES: [&str; 4] = ["captured", "settled", "reconciled", "voided"];
+
 /// Ids of payments matching the filters, in id order after `after`, at most `limit`.
 pub fn list_ids(
     conn: &mut DbConn,
@@ -838,4 +842,50 @@ pub fn list_ids(
         .limit(limit)
         .select(payments::id)
         .load(conn)?)
+}
+
+/// Most payments [`find`] returns.
+pub const FIND_LIMIT: i64 = 100;
+
+/// Ids of the payments a clerk's search text names, in id order: a payment id (`pay_…`), a
+/// payment reference (`P…`), or a receipt number — `<code>/<number>` as printed, or the number
+/// alone in any series (leading zeros optional). Nothing for empty text.
+pub fn find(conn: &mut DbConn, text: &str) -> Result<Vec<String>, DbError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut ids: Vec<String> = payments::table
+        .filter(
+            payments::id
+                .eq(text.to_string())
+                .or(payments::reference.eq(text.to_string())),
+        )
+        .select(payments::id)
+        .limit(FIND_LIMIT)
+        .load(conn)?;
+    let (series, number) = match text.split_once('/') {
+        Some((s, n)) => (Some(s.trim()), n.trim()),
+        None => (None, text),
+    };
+    if let Some(number) = number
+        .parse::<i64>()
+        .ok()
+        .filter(|_| number.bytes().all(|b| b.is_ascii_digit()))
+    {
+        let mut q = receipts::table
+            .filter(receipts::number.eq(number))
+            .into_boxed();
+        if let Some(s) = series {
+            q = q.filter(receipts::series_code.eq(s.to_string()));
+        }
+        ids.extend(
+            q.select(receipts::payment_id)
+                .limit(FIND_LIMIT)
+                .load::<String>(conn)?,
+        );
+    }
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
 }

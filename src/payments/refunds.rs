@@ -138,7 +138,8 @@ fn load_refund(conn: &mut DbConn, id: &str) -> Result<Option<Refund>, DbError> {
         .optional()?)
 }
 
-fn refunds_of(conn: &mut DbConn, payment_id: &str) -> Result<Vec<Refund>, DbError> {
+/// The refunds of a payment, oldest first.
+pub fn refunds_of(conn: &mut DbConn, payment_id: &str) -> Result<Vec<Refund>, DbError> {
     Ok(refunds::table
         .filter(refunds::payment_id.eq(payment_id.to_string()))
         .order(refunds::created_at)

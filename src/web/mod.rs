@@ -9,9 +9,14 @@
 //!
 //! May depend on: everything else in the crate.
 
+pub mod audit;
+pub mod catalogue;
 pub mod chart;
 pub mod i18n;
 pub mod jobs;
+pub mod ledger;
+pub mod params;
+pub mod payments;
 pub mod session;
 pub mod table;
 pub mod today;
@@ -53,6 +58,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(session::routes)
             .configure(jobs::routes)
             .configure(today::routes)
+            .configure(payments::routes)
+            .configure(ledger::routes)
+            .configure(catalogue::routes)
+            .configure(audit::routes)
             .route("/static/style.css", web::get().to(stylesheet))
             .default_service(web::to(|req: HttpRequest| async move {
                 let lang = session::lang_of(&req);

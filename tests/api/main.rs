@@ -25,5 +25,6 @@ mod settlement;
 mod staff;
 mod web;
 mod web_crawl;
+mod web_pages_a;
 mod web_support;
 mod webdriver;
