@@ -215,6 +215,8 @@ pub fn problem_title_zh(code: &str) -> Option<&'static str> {
         "request_timeout" => "请求超时",
         "rate_limited" => "请求过于频繁",
         "database_unavailable" | "ledger_unavailable" | "shutting_down" => "服务暂不可用",
+        "form_expired" => "表单已过期",
+        "chain_broken" => "账链校验未通过",
         "internal" => "内部错误",
         _ => return None,
     })
