@@ -164,6 +164,59 @@ type BookingRow = (
     Option<i64>,
 );
 
+/// The settlement dates of the files a run of `date` reads: D and D+1.
+fn file_window(date: NaiveDate) -> (NaiveDate, NaiveDate) {
+    (date, date + Duration::days(1))
+}
+
+/// The booking dates of the collection account a run of `date` reads: D to D+2 (files are paid
+/// on T+1).
+fn booking_window(date: NaiveDate) -> (NaiveDate, NaiveDate) {
+    (date, date + Duration::days(2))
+}
+
+/// The imported files a run of `date` reads, in id order: settlement files of its window, and
+/// statements with a booking in its window or whose closing balance is the one it checks.
+pub fn input_files(conn: &mut DbConn, date: NaiveDate) -> Result<Vec<String>, DbError> {
+    let (files_from, files_to) = file_window(date);
+    let (bookings_from, bookings_to) = booking_window(date);
+    let mut ids: Vec<String> = settlement_files::table
+        .filter(settlement_files::produces.eq("settlement"))
+        .filter(settlement_files::settlement_date.between(files_from, files_to))
+        .select(settlement_files::id)
+        .load(conn)?;
+    ids.extend(
+        statement_bookings::table
+            .filter(statement_bookings::booking_date.between(bookings_from, bookings_to))
+            .select(statement_bookings::file_id)
+            .distinct()
+            .load::<String>(conn)?,
+    );
+    ids.extend(
+        bank_statements::table
+            .filter(bank_statements::to_date.eq(date))
+            .select(bank_statements::file_id)
+            .load::<String>(conn)?,
+    );
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// The latest run of `date`, if it was reconciled.
+pub fn latest(conn: &mut DbConn, date: NaiveDate) -> Result<Option<Run>, DbError> {
+    let id: Option<String> = recon_runs::table
+        .filter(recon_runs::business_date.eq(date))
+        .order((recon_runs::created_at.desc(), recon_runs::id.desc()))
+        .select(recon_runs::id)
+        .first(conn)
+        .optional()?;
+    match id {
+        Some(id) => get(conn, &id),
+        None => Ok(None),
+    }
+}
+
 /// Everything the matcher needs for `date`, from the database.
 pub fn load(conn: &mut DbConn, date: NaiveDate) -> Result<MatchInput, DbError> {
     let before = date - Duration::days(1);
@@ -238,9 +291,10 @@ pub fn load(conn: &mut DbConn, date: NaiveDate) -> Result<MatchInput, DbError> {
             serial: r.11,
         })
         .collect();
+    let (files_from, files_to) = file_window(date);
     let files: Vec<(String, String, Option<String>, Option<NaiveDate>)> = settlement_files::table
         .filter(settlement_files::produces.eq("settlement"))
-        .filter(settlement_files::settlement_date.between(date, after))
+        .filter(settlement_files::settlement_date.between(files_from, files_to))
         .select((
             settlement_files::id,
             settlement_files::spec,
@@ -330,8 +384,9 @@ pub fn load(conn: &mut DbConn, date: NaiveDate) -> Result<MatchInput, DbError> {
             },
         })
         .collect();
+    let (bookings_from, bookings_to) = booking_window(date);
     let booking_rows: Vec<BookingRow> = statement_bookings::table
-        .filter(statement_bookings::booking_date.between(date, date + Duration::days(2)))
+        .filter(statement_bookings::booking_date.between(bookings_from, bookings_to))
         .select((
             statement_bookings::id,
             statement_bookings::file_id,
