@@ -581,6 +581,19 @@ pub enum RunError {
     Post(String),
 }
 
+/// The steps of a run, in order, as [`run_with_progress`] reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Loading the day's payments, settlement lines, bookings and balances.
+    Load,
+    /// Matching them (the three tiers).
+    Match,
+    /// Storing the outcomes and exceptions.
+    Store,
+    /// Posting the settlement entries of the files found paid.
+    Post,
+}
+
 /// Runs the reconciliation of `date` and stores it: one transaction for the outcomes and
 /// exceptions; then the settlement entries of the files found paid, through the ledger writer.
 pub fn run(
@@ -589,11 +602,23 @@ pub fn run(
     date: NaiveDate,
     actor: &str,
 ) -> Result<Run, RunError> {
+    run_with_progress(conn, writer, date, actor, &mut |_| {})
+}
+
+/// [`run`], telling `phase` as each step begins (for a progress display).
+pub fn run_with_progress(
+    conn: &mut DbConn,
+    writer: &LedgerWriter,
+    date: NaiveDate,
+    actor: &str,
+    phase: &mut dyn FnMut(Phase),
+) -> Result<Run, RunError> {
     // A closed day's reconciliation is part of what its seal stands for.
     if crate::ledger::repo::is_day_closed(conn, date)? {
         return Err(RunError::DayClosed(date));
     }
-    let stored = store_run(conn, date, actor)?;
+    let stored = store_run(conn, date, actor, phase)?;
+    phase(Phase::Post);
     let paid: Vec<String> = recon_outcomes::table
         .filter(recon_outcomes::run_id.eq(&stored.id))
         .filter(recon_outcomes::category.eq("cash_matched"))
@@ -639,10 +664,18 @@ type ResolutionRow = (
     Option<NaiveDateTime>,
 );
 
-fn store_run(conn: &mut DbConn, date: NaiveDate, actor: &str) -> Result<Run, DbError> {
+fn store_run(
+    conn: &mut DbConn,
+    date: NaiveDate,
+    actor: &str,
+    phase: &mut dyn FnMut(Phase),
+) -> Result<Run, DbError> {
+    phase(Phase::Load);
     let input = load(conn, date)?;
+    phase(Phase::Match);
     let result: MatchResult = reconcile(&input);
     drop(input);
+    phase(Phase::Store);
     let now = Utc::now().naive_utc();
     let run_id = new_id("rr")?;
     conn.transaction::<_, DbError, _>(|conn| {
