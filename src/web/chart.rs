@@ -155,7 +155,7 @@ mod tests {
         assert!(svg.contains("银行卡") && svg.contains("一卡通"));
         assert!(svg.contains("11-01") && svg.contains("11-30"));
         // 29 bank-card bars (day 0 is empty) and 30 one-card bars, each filled and outlined.
-        assert_eq!(svg.matches("<rect").count() >= 2 * (29 + 30), true);
+        assert!(svg.matches("<rect").count() >= 2 * (29 + 30));
         // The y axis speaks yuan: the tallest bar is 2,900.00 + 50.00.
         assert!(svg.contains(".00"));
     }
