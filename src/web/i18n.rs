@@ -216,6 +216,8 @@ pub fn problem_title_zh(code: &str) -> Option<&'static str> {
         "rate_limited" => "请求过于频繁",
         "database_unavailable" | "ledger_unavailable" | "shutting_down" => "服务暂不可用",
         "internal" => "内部错误",
+        "form_expired" => "表单已过期",
+        "unsupported_media_type" => "不支持的内容类型",
         _ => return None,
     })
 }
