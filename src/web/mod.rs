@@ -12,6 +12,7 @@
 pub mod chart;
 pub mod i18n;
 pub mod jobs;
+pub mod reconciliation;
 pub mod session;
 pub mod table;
 pub mod today;
@@ -53,6 +54,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(session::routes)
             .configure(jobs::routes)
             .configure(today::routes)
+            .configure(reconciliation::routes)
             .route("/static/style.css", web::get().to(stylesheet)),
     );
 }
