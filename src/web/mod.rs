@@ -10,6 +10,7 @@
 //! May depend on: everything else in the crate.
 
 pub mod chart;
+pub mod days;
 pub mod i18n;
 pub mod jobs;
 pub mod reconciliation;
@@ -55,6 +56,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(jobs::routes)
             .configure(today::routes)
             .configure(reconciliation::routes)
+            .configure(days::routes)
             .route("/static/style.css", web::get().to(stylesheet)),
     );
 }
