@@ -14,6 +14,7 @@ pub mod days;
 pub mod i18n;
 pub mod jobs;
 pub mod reconciliation;
+pub mod remittances;
 pub mod session;
 pub mod table;
 pub mod today;
@@ -57,6 +58,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(today::routes)
             .configure(reconciliation::routes)
             .configure(days::routes)
+            .configure(remittances::routes)
             .route("/static/style.css", web::get().to(stylesheet)),
     );
 }
