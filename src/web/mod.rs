@@ -15,6 +15,7 @@ pub mod i18n;
 pub mod jobs;
 pub mod reconciliation;
 pub mod remittances;
+pub mod report;
 pub mod session;
 pub mod table;
 pub mod today;
@@ -59,6 +60,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(reconciliation::routes)
             .configure(days::routes)
             .configure(remittances::routes)
+            .configure(report::routes)
             .route("/static/style.css", web::get().to(stylesheet)),
     );
 }
