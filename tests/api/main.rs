@@ -23,4 +23,5 @@ mod secrets;
 mod settlement;
 mod staff;
 mod web;
+mod web_pages_b;
 mod web_support;
