@@ -162,6 +162,11 @@ words! {
         cat_cash_matched: "资金已到账" / "Cash arrived",
         cat_cash_mismatch: "到账金额不符" / "Cash mismatch",
         cat_cash_missing: "资金未到账" / "Cash missing",
+        colon: "：" / ": ",
+        comma: "，" / ", ",
+        semicolon: "；" / "; ",
+        open_paren: "（" / " (",
+        close_paren: "）" / ")",
     }
 }
 
@@ -862,12 +867,15 @@ async fn upload(
                 ) {
                     Ok(f) => Outcome::Done {
                         summary: format!(
-                            "{} {shown}（{spec}）：{} {}{}",
+                            "{} {shown}{}{spec}{}{}{} {}{}",
                             t.imported_done,
+                            t.open_paren,
+                            t.close_paren,
+                            t.colon,
                             f.records,
                             t.records_unit,
                             if f.duplicate {
-                                format!("；{}", t.already_imported)
+                                format!("{}{}", t.semicolon, t.already_imported)
                             } else {
                                 String::new()
                             }
@@ -924,13 +932,17 @@ async fn run(
                             .collect();
                         Outcome::Done {
                             summary: format!(
-                                "{} {date}：{} {}，{} {}；{}：{}",
+                                "{} {date}{}{} {}{}{} {}{}{}{}{}",
                                 t.run_done,
+                                t.colon,
                                 t.cat_matched,
                                 count("matched"),
+                                t.comma,
                                 run.open_exceptions,
                                 t.open_unit,
+                                t.semicolon,
                                 t.posted_entries,
+                                t.colon,
                                 if entries.is_empty() {
                                     "—".to_string()
                                 } else {
@@ -1006,10 +1018,12 @@ async fn resolve(
         format!("{}{}", t.proposed_message, state.id)
     } else {
         format!(
-            "{}{}（{}）",
+            "{}{}{}{}{}",
             t.resolved_message,
             state.id,
-            t.action(state.resolution.as_deref().unwrap_or_default())
+            t.open_paren,
+            t.action(state.resolution.as_deref().unwrap_or_default()),
+            t.close_paren
         )
     };
     Ok(staff.done(&back_to(f.back.as_deref()), &message))
