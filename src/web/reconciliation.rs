@@ -758,6 +758,9 @@ fn timed_out(idle: Duration) -> ApiError {
     )
 }
 
+/// The upload form has four parts; a request with many more is not one of ours.
+const MAX_PARTS: usize = 16;
+
 /// A short text field of a multipart form (at most 1 KiB).
 async fn text_field(
     field: &mut actix_multipart::Field,
@@ -789,12 +792,20 @@ async fn upload(
     let mut spec: Option<String> = None;
     let mut date: Option<String> = None;
     let mut file: Option<(settlement::Spooled, String)> = None;
+    let mut parts = 0;
     loop {
         let next = actix_web::rt::time::timeout(idle, form.next())
             .await
             .map_err(|_| timed_out(idle))
             .or_page(lang)?;
         let Some(field) = next else { break };
+        parts += 1;
+        if parts > MAX_PARTS {
+            return Err(WebError::Problem(
+                bad_form(format!("more than {MAX_PARTS} parts")),
+                lang,
+            ));
+        }
         let mut field = field.map_err(bad_form).or_page(lang)?;
         let name = field.name().unwrap_or_default().to_string();
         if name == "file" {
