@@ -40,12 +40,13 @@ pub fn amount_field(field: &str, text: &str) -> Result<i64, ApiError> {
 
 /// The next chunk of a request body, or 408 `request_timeout` when none arrives within `idle`:
 /// a client that stalls or trickles its body does not hold a connection and a worker forever.
-pub async fn next_chunk<S>(
+/// Any stream of byte chunks will do: a request body, or one part of a multipart form.
+pub async fn next_chunk<S, E>(
     payload: &mut S,
     idle: Duration,
-) -> Result<Option<Result<web::Bytes, actix_web::error::PayloadError>>, ApiError>
+) -> Result<Option<Result<web::Bytes, E>>, ApiError>
 where
-    S: futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + Unpin,
+    S: futures_util::Stream<Item = Result<web::Bytes, E>> + Unpin,
 {
     actix_web::rt::time::timeout(idle, payload.next())
         .await

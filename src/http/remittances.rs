@@ -250,7 +250,12 @@ pub async fn treasury_list(
     Ok(HttpResponse::Ok().json(Paged { items, next }))
 }
 
-async fn signed_file(ctx: &web::Data<AppContext>, id: String) -> Result<HttpResponse, ApiError> {
+/// The approved batch's signed file as the staff and treasury routes (and the staff pages)
+/// answer it: the stored bytes, with `Digest` and `X-Onecard-Signature`.
+pub async fn signed_file(
+    ctx: &web::Data<AppContext>,
+    id: String,
+) -> Result<HttpResponse, ApiError> {
     let (file, batch) = with_conn(ctx, {
         let id = id.clone();
         move |conn, _| Ok((service::file(conn, &id)?, service::get(conn, &id)?))

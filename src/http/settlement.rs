@@ -68,15 +68,6 @@ pub struct UploadQuery {
     pub name: Option<String>,
 }
 
-/// Deletes the spooled upload when the request is over, however it ends.
-struct Spool(PathBuf);
-
-impl Drop for Spool {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// A file name as received, reduced to its last component and checked for sanity.
 fn clean_name(name: &str) -> Result<String, ApiError> {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default().trim();
@@ -93,26 +84,15 @@ fn spool_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("uploads")
 }
 
-/// Imports a settlement file or bank statement: the body is the file's bytes. 201 with the
-/// import; the same bytes again → 200 with the same id and `duplicate: true`; a corrupt file →
-/// 422 `file_corrupt` with `line` (and `byte`), nothing stored.
-#[utoipa::path(post, path = "/v1/settlement-files", tag = "settlement",
-    params(("spec" = String, Query, description = "spec id from /v1/settlement-specs", example = "pos-settlement-fixed-width"),
-        ("name" = Option<String>, Query, description = "the file's name as delivered")),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 201, body = store::Imported), (status = 200, body = store::Imported, description = "duplicate"),
-        (status = 413, description = "payload_too_large"),
-        (status = 422, description = "file_corrupt, unknown_spec, invalid_request"), (status = 403, description = "forbidden: only finance may do this")),
-    security(("bearer" = [])))]
-pub async fn upload(
-    ctx: web::Data<AppContext>,
-    caller: Caller,
-    query: ApiQuery<UploadQuery>,
-    mut payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let principal = caller.require(may::IMPORT_FILES)?.clone();
-    let query = query.0;
-    let spec = query.spec.ok_or_else(|| {
+/// What an upload is to be read as: the spec, which must be one the registry knows, and the
+/// file's name, reduced to a sane file name. The API's `?spec=&name=` and the staff page's form
+/// both go through here.
+pub fn upload_target(
+    ctx: &AppContext,
+    spec: Option<String>,
+    name: Option<&str>,
+) -> Result<(String, Option<String>), ApiError> {
+    let spec = spec.ok_or_else(|| {
         ApiError::invalid(
             Some("spec".into()),
             "?spec= is required: one of the ids GET /v1/settlement-specs lists",
@@ -121,20 +101,55 @@ pub async fn upload(
     if ctx.bank_specs.get(&spec).is_none() {
         return Err(ImportError::UnknownSpec(spec).into());
     }
-    let name = query.name.as_deref().map(clean_name).transpose()?;
-    let limit = ctx.config.upload_limit_bytes;
-    let dir = spool_dir(&ctx.config.data_dir);
+    let name = name.map(clean_name).transpose()?;
+    Ok((spec, name))
+}
+
+/// An upload spooled to a file under the data directory, with the identity an import needs.
+/// The file is deleted when this is dropped, however the import ends.
+pub struct Spooled {
+    path: PathBuf,
+    /// Lowercase hex SHA-256 of the bytes.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Streams `chunks` (a request body, or the file part of a form) to a spool file under
+/// `data_dir` while computing its SHA-256: a large file never sits in memory. More than
+/// `limit` bytes is a 413 `payload_too_large` as soon as it is exceeded; no chunk for `idle` is
+/// a 408; a chunk that cannot be read is a 400.
+pub async fn spool<S, E>(
+    data_dir: &Path,
+    chunks: &mut S,
+    limit: u64,
+    idle: std::time::Duration,
+) -> Result<Spooled, ApiError>
+where
+    S: futures_util::Stream<Item = Result<web::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let dir = spool_dir(data_dir);
     std::fs::create_dir_all(&dir).map_err(|e| ApiError::internal(&e))?;
     let nonce = crate::keys::random_bytes::<12>().map_err(|e| ApiError::internal(&e))?;
-    let spool = Spool(dir.join(format!("upload-{}.part", hex::encode(nonce))));
+    let mut spooled = Spooled {
+        path: dir.join(format!("upload-{}.part", hex::encode(nonce))),
+        sha256: String::new(),
+        size: 0,
+    };
     let mut file = std::io::BufWriter::with_capacity(
         256 * 1024,
-        std::fs::File::create(&spool.0).map_err(|e| ApiError::internal(&e))?,
+        std::fs::File::create(&spooled.path).map_err(|e| ApiError::internal(&e))?,
     );
     let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
     let mut size: u64 = 0;
-    let idle = std::time::Duration::from_secs(ctx.config.request_timeout_secs);
-    while let Some(chunk) = super::extract::next_chunk(&mut payload, idle).await? {
+    while let Some(chunk) = super::extract::next_chunk(chunks, idle).await? {
         let chunk = chunk.map_err(|e| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -158,28 +173,79 @@ pub async fn upload(
     }
     file.flush().map_err(|e| ApiError::internal(&e))?;
     drop(file);
-    let sha256 = hex::encode(digest.finish());
+    spooled.sha256 = hex::encode(digest.finish());
+    spooled.size = size;
+    Ok(spooled)
+}
+
+/// Imports a spooled upload by `spec` (blocking: call it in `web::block` or a task thread);
+/// `progress` hears how many records have been read so far. The spool is deleted afterwards.
+pub fn import_spooled(
+    ctx: &AppContext,
+    spooled: Spooled,
+    spec: &str,
+    name: Option<&str>,
+    actor: &str,
+    progress: &mut dyn FnMut(u64),
+) -> Result<store::Imported, ApiError> {
+    let input = std::fs::File::open(&spooled.path).map_err(|e| ApiError::internal(&e))?;
+    let mut input = std::io::BufReader::with_capacity(256 * 1024, input);
+    let req = ImportRequest {
+        spec,
+        file_name: name,
+        sha256: &spooled.sha256,
+        size_bytes: spooled.size,
+        actor,
+    };
+    let imported = store::import(
+        &mut *ctx.conn()?,
+        &ctx.bank_specs,
+        &req,
+        &mut input,
+        progress,
+    )?;
+    drop(input);
+    drop(spooled);
+    Ok(imported)
+}
+
+/// Imports a settlement file or bank statement: the body is the file's bytes. 201 with the
+/// import; the same bytes again → 200 with the same id and `duplicate: true`; a corrupt file →
+/// 422 `file_corrupt` with `line` (and `byte`), nothing stored.
+#[utoipa::path(post, path = "/v1/settlement-files", tag = "settlement",
+    params(("spec" = String, Query, description = "spec id from /v1/settlement-specs", example = "pos-settlement-fixed-width"),
+        ("name" = Option<String>, Query, description = "the file's name as delivered")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = store::Imported), (status = 200, body = store::Imported, description = "duplicate"),
+        (status = 413, description = "payload_too_large"),
+        (status = 422, description = "file_corrupt, unknown_spec, invalid_request"), (status = 403, description = "forbidden: only finance may do this")),
+    security(("bearer" = [])))]
+pub async fn upload(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    query: ApiQuery<UploadQuery>,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let principal = caller.require(may::IMPORT_FILES)?.clone();
+    let query = query.0;
+    let (spec, name) = upload_target(&ctx, query.spec, query.name.as_deref())?;
+    let spooled = spool(
+        &ctx.config.data_dir,
+        &mut payload,
+        ctx.config.upload_limit_bytes,
+        std::time::Duration::from_secs(ctx.config.request_timeout_secs),
+    )
+    .await?;
     let ctx = ctx.into_inner();
-    let imported = web::block(move || -> Result<_, ApiError> {
-        let input = std::fs::File::open(&spool.0).map_err(|e| ApiError::internal(&e))?;
-        let mut input = std::io::BufReader::with_capacity(256 * 1024, input);
-        let actor = principal.actor();
-        let req = ImportRequest {
-            spec: &spec,
-            file_name: name.as_deref(),
-            sha256: &sha256,
-            size_bytes: size,
-            actor: &actor,
-        };
-        let imported = store::import(
-            &mut *ctx.conn()?,
-            &ctx.bank_specs,
-            &req,
-            &mut input,
+    let imported = web::block(move || {
+        import_spooled(
+            &ctx,
+            spooled,
+            &spec,
+            name.as_deref(),
+            &principal.actor(),
             &mut |_| {},
-        )?;
-        drop(spool);
-        Ok(imported)
+        )
     })
     .await??;
     let status = if imported.duplicate {

@@ -120,6 +120,39 @@ pub fn get(conn: &mut DbConn, date: NaiveDate) -> Result<Day, DbError> {
     }
 }
 
+/// The close's first check: only a day before `today` (the current business date) is over.
+fn not_over(date: NaiveDate, today: NaiveDate) -> Option<CloseError> {
+    (date >= today).then_some(CloseError::NotOver(date))
+}
+
+/// The close's second check: the day's reconciliation exceptions still open (the first 100).
+fn open_exceptions(conn: &mut DbConn, date: NaiveDate) -> Result<Option<CloseError>, DbError> {
+    let open: Vec<String> = recon_exceptions::table
+        .filter(recon_exceptions::business_date.eq(date))
+        .filter(recon_exceptions::active.eq(true))
+        .filter(recon_exceptions::status.ne("resolved"))
+        .select(recon_exceptions::id)
+        .order(recon_exceptions::id)
+        .limit(100)
+        .load(conn)?;
+    Ok((!open.is_empty()).then_some(CloseError::OpenExceptions(open)))
+}
+
+/// What would stop [`close`] from closing `date` now, by the same checks it makes: empty when
+/// the day can be closed (or is closed already: closing it again answers it unchanged).
+pub fn close_blockers(
+    conn: &mut DbConn,
+    date: NaiveDate,
+    today: NaiveDate,
+) -> Result<Vec<CloseError>, DbError> {
+    if closed(conn, date)?.is_some() {
+        return Ok(Vec::new());
+    }
+    let mut blockers: Vec<CloseError> = not_over(date, today).into_iter().collect();
+    blockers.extend(open_exceptions(conn, date)?);
+    Ok(blockers)
+}
+
 /// Closes and seals `date`. Closing a closed day again answers the day as it was sealed.
 /// `today` is the current business date: only days before it can be closed.
 pub async fn close(
@@ -129,25 +162,16 @@ pub async fn close(
     today: NaiveDate,
     actor: String,
 ) -> Result<Day, WriteError<CloseError>> {
-    if date >= today {
-        return Err(WriteError::Rejected(CloseError::NotOver(date)));
+    if let Some(refused) = not_over(date, today) {
+        return Err(WriteError::Rejected(refused));
     }
     writer
         .submit(move |batch| -> Result<Day, CloseError> {
             if let Some(day) = closed(batch.conn()?, date)? {
                 return Ok(day);
             }
-            let open: Vec<String> = recon_exceptions::table
-                .filter(recon_exceptions::business_date.eq(date))
-                .filter(recon_exceptions::active.eq(true))
-                .filter(recon_exceptions::status.ne("resolved"))
-                .select(recon_exceptions::id)
-                .order(recon_exceptions::id)
-                .limit(100)
-                .load(batch.conn()?)
-                .map_err(DbError::from)?;
-            if !open.is_empty() {
-                return Err(CloseError::OpenExceptions(open));
+            if let Some(refused) = open_exceptions(batch.conn()?, date)? {
+                return Err(refused);
             }
             let now = batch.now();
             let (entries, last) = batch.close_day(date)?;

@@ -117,6 +117,15 @@ pub struct ExceptionState {
     pub resolved_by_token: Option<String>,
 }
 
+/// The states of a run's exceptions (who resolved them, how, who approved), in id order.
+pub fn of_run(conn: &mut DbConn, run_id: &str) -> Result<Vec<ExceptionState>, DbError> {
+    Ok(recon_exceptions::table
+        .filter(recon_exceptions::run_id.eq(run_id))
+        .select(ExceptionState::as_select())
+        .order(recon_exceptions::id)
+        .load(conn)?)
+}
+
 fn load(conn: &mut DbConn, id: &str) -> Result<ExceptionState, ExceptionError> {
     recon_exceptions::table
         .find(id)

@@ -164,6 +164,59 @@ type BookingRow = (
     Option<i64>,
 );
 
+/// The settlement dates of the files a run of `date` reads: D and D+1.
+fn file_window(date: NaiveDate) -> (NaiveDate, NaiveDate) {
+    (date, date + Duration::days(1))
+}
+
+/// The booking dates of the collection account a run of `date` reads: D to D+2 (files are paid
+/// on T+1).
+fn booking_window(date: NaiveDate) -> (NaiveDate, NaiveDate) {
+    (date, date + Duration::days(2))
+}
+
+/// The imported files a run of `date` reads, in id order: settlement files of its window, and
+/// statements with a booking in its window or whose closing balance is the one it checks.
+pub fn input_files(conn: &mut DbConn, date: NaiveDate) -> Result<Vec<String>, DbError> {
+    let (files_from, files_to) = file_window(date);
+    let (bookings_from, bookings_to) = booking_window(date);
+    let mut ids: Vec<String> = settlement_files::table
+        .filter(settlement_files::produces.eq("settlement"))
+        .filter(settlement_files::settlement_date.between(files_from, files_to))
+        .select(settlement_files::id)
+        .load(conn)?;
+    ids.extend(
+        statement_bookings::table
+            .filter(statement_bookings::booking_date.between(bookings_from, bookings_to))
+            .select(statement_bookings::file_id)
+            .distinct()
+            .load::<String>(conn)?,
+    );
+    ids.extend(
+        bank_statements::table
+            .filter(bank_statements::to_date.eq(date))
+            .select(bank_statements::file_id)
+            .load::<String>(conn)?,
+    );
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// The latest run of `date`, if it was reconciled.
+pub fn latest(conn: &mut DbConn, date: NaiveDate) -> Result<Option<Run>, DbError> {
+    let id: Option<String> = recon_runs::table
+        .filter(recon_runs::business_date.eq(date))
+        .order((recon_runs::created_at.desc(), recon_runs::id.desc()))
+        .select(recon_runs::id)
+        .first(conn)
+        .optional()?;
+    match id {
+        Some(id) => get(conn, &id),
+        None => Ok(None),
+    }
+}
+
 /// Everything the matcher needs for `date`, from the database.
 pub fn load(conn: &mut DbConn, date: NaiveDate) -> Result<MatchInput, DbError> {
     let before = date - Duration::days(1);
@@ -238,9 +291,10 @@ pub fn load(conn: &mut DbConn, date: NaiveDate) -> Result<MatchInput, DbError> {
             serial: r.11,
         })
         .collect();
+    let (files_from, files_to) = file_window(date);
     let files: Vec<(String, String, Option<String>, Option<NaiveDate>)> = settlement_files::table
         .filter(settlement_files::produces.eq("settlement"))
-        .filter(settlement_files::settlement_date.between(date, after))
+        .filter(settlement_files::settlement_date.between(files_from, files_to))
         .select((
             settlement_files::id,
             settlement_files::spec,
@@ -330,8 +384,9 @@ pub fn load(conn: &mut DbConn, date: NaiveDate) -> Result<MatchInput, DbError> {
             },
         })
         .collect();
+    let (bookings_from, bookings_to) = booking_window(date);
     let booking_rows: Vec<BookingRow> = statement_bookings::table
-        .filter(statement_bookings::booking_date.between(date, date + Duration::days(2)))
+        .filter(statement_bookings::booking_date.between(bookings_from, bookings_to))
         .select((
             statement_bookings::id,
             statement_bookings::file_id,
@@ -526,6 +581,19 @@ pub enum RunError {
     Post(String),
 }
 
+/// The steps of a run, in order, as [`run_with_progress`] reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Loading the day's payments, settlement lines, bookings and balances.
+    Load,
+    /// Matching them (the three tiers).
+    Match,
+    /// Storing the outcomes and exceptions.
+    Store,
+    /// Posting the settlement entries of the files found paid.
+    Post,
+}
+
 /// Runs the reconciliation of `date` and stores it: one transaction for the outcomes and
 /// exceptions; then the settlement entries of the files found paid, through the ledger writer.
 pub fn run(
@@ -534,11 +602,23 @@ pub fn run(
     date: NaiveDate,
     actor: &str,
 ) -> Result<Run, RunError> {
+    run_with_progress(conn, writer, date, actor, &mut |_| {})
+}
+
+/// [`run`], telling `phase` as each step begins (for a progress display).
+pub fn run_with_progress(
+    conn: &mut DbConn,
+    writer: &LedgerWriter,
+    date: NaiveDate,
+    actor: &str,
+    phase: &mut dyn FnMut(Phase),
+) -> Result<Run, RunError> {
     // A closed day's reconciliation is part of what its seal stands for.
     if crate::ledger::repo::is_day_closed(conn, date)? {
         return Err(RunError::DayClosed(date));
     }
-    let stored = store_run(conn, date, actor)?;
+    let stored = store_run(conn, date, actor, phase)?;
+    phase(Phase::Post);
     let paid: Vec<String> = recon_outcomes::table
         .filter(recon_outcomes::run_id.eq(&stored.id))
         .filter(recon_outcomes::category.eq("cash_matched"))
@@ -584,10 +664,18 @@ type ResolutionRow = (
     Option<NaiveDateTime>,
 );
 
-fn store_run(conn: &mut DbConn, date: NaiveDate, actor: &str) -> Result<Run, DbError> {
+fn store_run(
+    conn: &mut DbConn,
+    date: NaiveDate,
+    actor: &str,
+    phase: &mut dyn FnMut(Phase),
+) -> Result<Run, DbError> {
+    phase(Phase::Load);
     let input = load(conn, date)?;
+    phase(Phase::Match);
     let result: MatchResult = reconcile(&input);
     drop(input);
+    phase(Phase::Store);
     let now = Utc::now().naive_utc();
     let run_id = new_id("rr")?;
     conn.transaction::<_, DbError, _>(|conn| {

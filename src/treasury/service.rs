@@ -457,8 +457,9 @@ fn day_is_closed(conn: &mut DbConn, date: NaiveDate) -> Result<bool, DbError> {
     Ok(status.as_deref() == Some("closed"))
 }
 
-/// The stored subjects and documents of a batch, in the shape [`batch::breakdown`] returns.
-fn stored_subjects(conn: &mut DbConn, id: &str) -> Result<Vec<BatchSubject>, DbError> {
+/// The stored subjects and documents (receipts, entries) of a batch, in the shape
+/// [`batch::breakdown`] returns.
+pub fn stored_subjects(conn: &mut DbConn, id: &str) -> Result<Vec<BatchSubject>, DbError> {
     let subjects: Vec<(String, String, String, i64)> = remittance_subjects::table
         .filter(remittance_subjects::remittance_id.eq(id))
         .order(remittance_subjects::account_code)

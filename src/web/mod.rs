@@ -12,11 +12,15 @@
 pub mod audit;
 pub mod catalogue;
 pub mod chart;
+pub mod days;
 pub mod i18n;
 pub mod jobs;
 pub mod ledger;
 pub mod params;
 pub mod payments;
+pub mod reconciliation;
+pub mod remittances;
+pub mod report;
 pub mod session;
 pub mod table;
 pub mod today;
@@ -62,6 +66,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(ledger::routes)
             .configure(catalogue::routes)
             .configure(audit::routes)
+            .configure(reconciliation::routes)
+            .configure(days::routes)
+            .configure(remittances::routes)
+            .configure(report::routes)
             .route("/static/style.css", web::get().to(stylesheet))
             .default_service(web::to(|req: HttpRequest| async move {
                 let lang = session::lang_of(&req);

@@ -7,6 +7,7 @@ use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 
 use super::chart::{self, Series};
+use super::i18n::{Common, Lang};
 use super::table::{link_csv, Cell, Table};
 use super::{csv_download, Chrome, OrPage, Staff, WebError};
 use crate::auth::may;
@@ -84,13 +85,13 @@ fn tally_table(
     key: &str,
     rows: impl Iterator<Item = (String, Tally)>,
     total: Tally,
-    staff: &Staff,
+    w: &Common,
     empty: &str,
 ) -> Table {
     let mut t = Table::new(id, caption, empty)
         .col(key)
-        .num(staff.w.count)
-        .num(staff.w.amount);
+        .num(w.count)
+        .num(w.amount);
     for (k, v) in rows {
         t.push(vec![
             Cell::Text(k),
@@ -99,11 +100,48 @@ fn tally_table(
         ]);
     }
     t.foot = Some(vec![
-        Cell::text(staff.w.total),
+        Cell::text(w.total),
         Cell::Int(total.count),
         Cell::Money(total.amount_minor),
     ]);
     t
+}
+
+/// A day's collections as three tables — by department, by window, by channel — each with
+/// its total (the 今日 page and the daily report show the same).
+pub fn collection_tables(day: &collections::Day, lang: Lang) -> [Table; 3] {
+    let (t, w) = (TodayWords::of(lang), Common::of(lang));
+    [
+        tally_table(
+            "by_department",
+            t.by_department,
+            t.department,
+            day.by_department.clone().into_iter(),
+            day.collected,
+            w,
+            t.no_payments,
+        ),
+        tally_table(
+            "by_window",
+            t.by_window,
+            t.window,
+            day.by_window.clone().into_iter(),
+            day.collected,
+            w,
+            t.no_payments,
+        ),
+        tally_table(
+            "by_channel",
+            t.by_channel,
+            t.channel,
+            day.by_channel
+                .iter()
+                .map(|(k, v)| (w.channel(k).to_string(), *v)),
+            day.collected,
+            w,
+            t.no_payments,
+        ),
+    ]
 }
 
 async fn today(staff: Staff, query: web::Query<DateQuery>) -> Result<HttpResponse, WebError> {
@@ -122,35 +160,7 @@ async fn today(staff: Staff, query: web::Query<DateQuery>) -> Result<HttpRespons
     let t = TodayWords::of(lang);
     let w = staff.w;
     let day = days.get(&date).cloned().unwrap_or_default();
-    let by_department = tally_table(
-        "by_department",
-        t.by_department,
-        t.department,
-        day.by_department.clone().into_iter(),
-        day.collected,
-        &staff,
-        t.no_payments,
-    );
-    let by_window = tally_table(
-        "by_window",
-        t.by_window,
-        t.window,
-        day.by_window.clone().into_iter(),
-        day.collected,
-        &staff,
-        t.no_payments,
-    );
-    let by_channel = tally_table(
-        "by_channel",
-        t.by_channel,
-        t.channel,
-        day.by_channel
-            .iter()
-            .map(|(k, v)| (w.channel(k).to_string(), *v)),
-        day.collected,
-        &staff,
-        t.no_payments,
-    );
+    let [by_department, by_window, by_channel] = collection_tables(&day, lang);
     let dates: Vec<NaiveDate> = (0..CHART_DAYS).map(|i| from + Duration::days(i)).collect();
     let channel_series = |channel: &str| -> Vec<i64> {
         dates

@@ -26,5 +26,6 @@ mod staff;
 mod web;
 mod web_crawl;
 mod web_pages_a;
+mod web_pages_b;
 mod web_support;
 mod webdriver;

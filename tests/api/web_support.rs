@@ -173,6 +173,19 @@ impl<'a> WebSession<'a> {
         self.read(res).await
     }
 
+    /// POST a body of `content_type` as it is (a multipart form, say).
+    pub async fn post_body(&mut self, path: &str, content_type: &str, body: Vec<u8>) -> Page {
+        let res = self
+            .client
+            .post(self.app.url(path))
+            .insert_header(("cookie", self.cookie_header()))
+            .insert_header(("content-type", content_type.to_string()))
+            .send_body(body)
+            .await
+            .expect("request");
+        self.read(res).await
+    }
+
     /// POST a form with the session's CSRF token (read from `from`, a page showing a form).
     pub async fn post(&mut self, from: &str, path: &str, fields: &[(&str, &str)]) -> Page {
         let page = self.get(from).await;

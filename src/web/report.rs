@@ -1,0 +1,215 @@
+//! 日报表: one printable page (A4; the print stylesheet hides navigation and forms) for a
+//! business date — collections by department, window and channel (the 今日 tables), the
+//! reconciliation's tiers and open exceptions, the day's close and seal, the remittance, and the
+//! trial balance by fund as of the date — with a header and signature lines only on paper.
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use chrono::{NaiveDate, Utc};
+use serde::Deserialize;
+
+use super::days::{day_state, DaysWords};
+use super::reconciliation::{
+    balance_table, blockers as blocker_views, exceptions_table, load_for, morning_date,
+    tiers_table, Blocker, ReconWords,
+};
+use super::remittances::{subjects_table, RemitWords};
+use super::table::{link_csv, Cell, Table};
+use super::today::{collection_tables, TodayWords};
+use super::{csv_download, Chrome, OrPage, Staff, WebError};
+use crate::auth::may;
+use crate::http::problem::ApiError;
+use crate::ledger::Fund;
+use crate::payments::collections::{self, Tally};
+use crate::recon::days::Day;
+use crate::recon::runs::Run;
+use crate::treasury::service::{self, Remittance};
+use crate::words;
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/report", web::get().to(show));
+}
+
+words! {
+    /// Labels of the daily report.
+    pub struct ReportWords {
+        title: "日报表" / "Daily report",
+        print_hint: "使用浏览器的打印功能（Ctrl+P）打印本页；导航和表单不会打印。" / "Use the browser's print function (Ctrl+P) to print this page; navigation and forms are not printed.",
+        printed_at: "打印时间（北京时间）" / "Printed at (Beijing time)",
+        prepared_sign: "制表" / "Prepared by",
+        reviewed_sign: "复核" / "Reviewed by",
+        sign_date: "日期" / "Date",
+        collections: "一、收费情况" / "1. Collections",
+        reconciliation: "二、对账情况" / "2. Reconciliation",
+        day: "三、日结" / "3. Day close",
+        remittance: "四、缴库" / "4. Remittance",
+        trial_balance: "五、试算平衡（截至当日，按资金）" / "5. Trial balance by fund (as of the date)",
+        fund: "资金" / "Fund",
+        fund_collection: "收入线（代收资金）" / "Collection fund",
+        fund_budget: "支出线（单位预算资金）" / "Budget fund",
+        debit_total: "借方余额合计" / "Debit balances",
+        credit_total: "贷方余额合计" / "Credit balances",
+        balanced: "平衡" / "Balanced",
+        unbalanced: "不平衡" / "Not balanced",
+        no_remittance: "该日尚未编制缴库单。" / "No remittance has been prepared for this day.",
+        open_exceptions: "未处理的对账差异" / "Open reconciliation exceptions",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "report.html", config = "src/web/askama.toml")]
+struct ReportPage {
+    c: Chrome,
+    t: &'static ReportWords,
+    today: &'static TodayWords,
+    rw: &'static ReconWords,
+    dw: &'static DaysWords,
+    mw: &'static RemitWords,
+    date: NaiveDate,
+    printed_at: String,
+    collected: Tally,
+    voided: Tally,
+    collection: Vec<Table>,
+    run: Option<Run>,
+    recon: Vec<Table>,
+    blockers: Vec<Blocker>,
+    day: Day,
+    remittance: Option<Remittance>,
+    remittance_status: Option<Cell>,
+    remittance_tables: Vec<Table>,
+    trial: Table,
+}
+
+/// `?date=&csv=`.
+#[derive(Debug, Deserialize)]
+struct ReportQuery {
+    date: Option<String>,
+    csv: Option<String>,
+}
+
+async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpResponse, WebError> {
+    // The report shows the ledger and every part of the morning: each part's readers.
+    for roles in [
+        may::READ_LEDGER,
+        may::READ_PAYMENTS,
+        may::READ_RECONCILIATION,
+        may::READ_DAYS,
+        may::READ_REMITTANCES,
+    ] {
+        staff.require(roles)?;
+    }
+    let lang = staff.lang;
+    let date = morning_date(query.date.as_deref()).or_page(lang)?;
+    let (t, rw, mw, w) = (
+        ReportWords::of(lang),
+        ReconWords::of(lang),
+        RemitWords::of(lang),
+        staff.w,
+    );
+
+    let ctx = staff.ctx.clone();
+    let (facts, funds, remittance) = web::block(move || -> Result<_, ApiError> {
+        let conn = &mut *ctx.conn()?;
+        let facts = collections::load(conn, date, date)?;
+        let funds = crate::ledger::repo::trial_balance(conn, &ctx.chart, Some(date))?;
+        let remittance = match service::batch_of_day(conn, date)? {
+            Some((id, _)) => service::get(conn, &id)?,
+            None => None,
+        };
+        Ok((facts, funds, remittance))
+    })
+    .await
+    .or_page(lang)?
+    .or_page(lang)?;
+    let recon = load_for(&staff, date).await?;
+    let (day, blockers) = day_state(&staff, date).await?;
+
+    let day_sums = collections::by_day(&facts)
+        .remove(&date)
+        .unwrap_or_default();
+    let mut collection = collection_tables(&day_sums, lang).to_vec();
+    let mut recon_tables = match &recon.report {
+        Some(report) => vec![
+            tiers_table(&report.run, rw, w),
+            balance_table(&report.run, rw),
+            exceptions_table(
+                "open_exceptions",
+                t.open_exceptions,
+                report,
+                &recon.states,
+                |e| e.status != "resolved",
+                rw,
+            ),
+        ],
+        None => Vec::new(),
+    };
+    let mut remittance_tables: Vec<Table> = remittance
+        .iter()
+        .map(|r| subjects_table(r, mw, w))
+        .collect();
+    let mut trial = Table::new("trial_balance", t.trial_balance, w.nothing_here)
+        .col(t.fund)
+        .num(t.debit_total)
+        .num(t.credit_total)
+        .col(w.status);
+    for f in &funds {
+        let balanced = f.debit_total_minor == f.credit_total_minor;
+        trial.push(vec![
+            Cell::text(match f.fund {
+                Fund::Collection => t.fund_collection,
+                Fund::Budget => t.fund_budget,
+            }),
+            Cell::Money(f.debit_total_minor),
+            Cell::Money(f.credit_total_minor),
+            if balanced {
+                Cell::status("ok", t.balanced)
+            } else {
+                Cell::status("bad", t.unbalanced)
+            },
+        ]);
+    }
+
+    if let Some(id) = &query.csv {
+        let mut all: Vec<&Table> = collection.iter().collect();
+        all.extend(recon_tables.iter());
+        all.extend(remittance_tables.iter());
+        all.push(&trial);
+        return csv_download(&all, id, &format!("daily-report-{date}"), lang);
+    }
+    {
+        let mut refs: Vec<&mut Table> = collection.iter_mut().collect();
+        refs.extend(recon_tables.iter_mut());
+        refs.extend(remittance_tables.iter_mut());
+        refs.push(&mut trial);
+        link_csv(
+            &mut refs,
+            staff.request().path(),
+            staff.request().query_string(),
+        );
+    }
+    let page = ReportPage {
+        c: staff.chrome(format!("{} · {date}", t.title), "report"),
+        t,
+        today: TodayWords::of(lang),
+        rw,
+        dw: DaysWords::of(lang),
+        mw,
+        date,
+        printed_at: Utc::now()
+            .with_timezone(&crate::clock::SHANGHAI)
+            .format("%Y-%m-%d %H:%M")
+            .to_string(),
+        collected: day_sums.collected,
+        voided: day_sums.voided,
+        collection,
+        run: recon.report.map(|r| r.run),
+        recon: recon_tables,
+        blockers: blocker_views(blockers, lang),
+        day,
+        remittance_status: remittance.as_ref().map(|r| mw.status(&r.status)),
+        remittance,
+        remittance_tables,
+        trial,
+    };
+    staff.page(&page)
+}
