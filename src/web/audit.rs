@@ -167,10 +167,12 @@ fn beijing(at: &NaiveDateTime) -> String {
         .to_string()
 }
 
-fn subject_cell(subject: &str) -> Cell {
+/// The subject, linked to its payment page for a role that may read payments (an
+/// administrator reads the audit log but not payments: no link that would only refuse).
+fn subject_cell(subject: &str, payments_readable: bool) -> Cell {
     match subject.strip_prefix("payment:") {
-        Some(id) => Cell::link(subject, format!("{BASE}/payments/{id}")),
-        None => Cell::text(subject),
+        Some(id) if payments_readable => Cell::link(subject, format!("{BASE}/payments/{id}")),
+        _ => Cell::text(subject),
     }
 }
 
@@ -211,7 +213,7 @@ async fn list(staff: Staff, query: web::Query<AuditQuery>) -> Result<HttpRespons
             Cell::Text(beijing(&r.at)),
             Cell::text(&r.actor),
             Cell::text(&r.action),
-            subject_cell(&r.subject),
+            subject_cell(&r.subject, staff.may(may::READ_PAYMENTS)),
             Cell::Text(change_summary(
                 r.before_json.as_deref(),
                 r.after_json.as_deref(),

@@ -218,7 +218,6 @@ pub fn problem_title_zh(code: &str) -> Option<&'static str> {
         "form_expired" => "表单已过期",
         "chain_broken" => "账链校验未通过",
         "internal" => "内部错误",
-        "form_expired" => "表单已过期",
         "unsupported_media_type" => "不支持的内容类型",
         _ => return None,
     })
