@@ -447,20 +447,31 @@ pub struct MatchResult {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Notes and actions
+// Notes and actions (stored with each exception; the staff pages translate them, see
+// `web::reconciliation::suggestion`)
 
-const ACT_AMOUNT: &str = "Compare the receipt and terminal slip with the acquirer's line; if the ledger is wrong correct it with a reversing entry, otherwise claim the difference from the acquirer (bank_claim).";
-const ACT_MISSING_SETTLEMENT: &str = "Not in the acquirer's files of the day or the next: check the terminal batch was settled and ask the acquirer; if the card was never charged, reverse the payment.";
-const ACT_MISSING_LEDGER: &str = "The acquirer settled a transaction the ledger does not have: find the counter record and manual_match it, or record the payment; if it is not ours, bank_claim.";
-const ACT_REFUND_MISSING: &str = "The acquirer settled a refund the ledger has not approved: find the refund request and approve it, or bank_claim the amount from the acquirer.";
-const ACT_ADJUSTMENT: &str =
+/// A suggested action (stored text).
+pub const ACT_AMOUNT: &str = "Compare the receipt and terminal slip with the acquirer's line; if the ledger is wrong correct it with a reversing entry, otherwise claim the difference from the acquirer (bank_claim).";
+/// A suggested action (stored text).
+pub const ACT_MISSING_SETTLEMENT: &str = "Not in the acquirer's files of the day or the next: check the terminal batch was settled and ask the acquirer; if the card was never charged, reverse the payment.";
+/// A suggested action (stored text).
+pub const ACT_MISSING_LEDGER: &str = "The acquirer settled a transaction the ledger does not have: find the counter record and manual_match it, or record the payment; if it is not ours, bank_claim.";
+/// A suggested action (stored text).
+pub const ACT_REFUND_MISSING: &str = "The acquirer settled a refund the ledger has not approved: find the refund request and approve it, or bank_claim the amount from the acquirer.";
+/// A suggested action (stored text).
+pub const ACT_ADJUSTMENT: &str =
     "Acquirer adjustment (调账): ask the acquirer for the reason, then book it or bank_claim it.";
-const ACT_DUPLICATE: &str =
+/// A suggested action (stored text).
+pub const ACT_DUPLICATE: &str =
     "The acquirer settled the same transaction twice: bank_claim the duplicate from the acquirer.";
-const ACT_VOID_SETTLED: &str = "Voided in the ledger but the acquirer settled the purchase: ask the acquirer to reverse it (bank_claim), or refund the cardholder.";
-const ACT_CASH_MISMATCH: &str = "The credit differs from the file's net: check fees and adjustments with the acquirer and bank_claim the difference.";
-const ACT_CASH_MISSING: &str = "No credit for this file on the collection account: check the next statement (accept_timing) or chase the acquirer.";
-const ACT_CASH_UNCLAIMED: &str = "A settlement credit that pays no imported file: import the file it names, or identify the payer and return the money.";
+/// A suggested action (stored text).
+pub const ACT_VOID_SETTLED: &str = "Voided in the ledger but the acquirer settled the purchase: ask the acquirer to reverse it (bank_claim), or refund the cardholder.";
+/// A suggested action (stored text).
+pub const ACT_CASH_MISMATCH: &str = "The credit differs from the file's net: check fees and adjustments with the acquirer and bank_claim the difference.";
+/// A suggested action (stored text).
+pub const ACT_CASH_MISSING: &str = "No credit for this file on the collection account: check the next statement (accept_timing) or chase the acquirer.";
+/// A suggested action (stored text).
+pub const ACT_CASH_UNCLAIMED: &str = "A settlement credit that pays no imported file: import the file it names, or identify the payer and return the money.";
 
 // ---------------------------------------------------------------------------------------------
 // Hashing: a small Fx-style hasher (deterministic, fast on short strings). Inputs come from our

@@ -135,11 +135,11 @@ impl PaymentWords {
     }
 }
 
-/// `?q=&business_date=&status=&after=&limit=&csv=`, all as text.
+/// `?q=&date=&status=&after=&limit=&csv=`, all as text.
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
     q: Option<String>,
-    business_date: Option<String>,
+    date: Option<String>,
     status: Option<String>,
     after: Option<String>,
     limit: Option<String>,
@@ -194,14 +194,14 @@ async fn list(staff: Staff, query: web::Query<ListQuery>) -> Result<HttpResponse
     let req = staff.request();
     // First visit (no filter given, as from the navigation or its CSV link): today's
     // payments. A submitted form with the date left empty: every date.
-    let first_visit = query.q.is_none() && query.business_date.is_none() && query.status.is_none();
+    let first_visit = query.q.is_none() && query.date.is_none() && query.status.is_none();
     let date = if first_visit {
         Some(crate::clock::business_date(
             Utc::now(),
             staff.ctx.config.business_day_cutoff,
         ))
     } else {
-        params::date("business_date", &query.business_date).or_page(lang)?
+        params::date("date", &query.date).or_page(lang)?
     };
     let filter = PaymentFilter {
         business_date: date,

@@ -353,6 +353,7 @@ pub(super) fn exceptions_table(
     states: &[ExceptionState],
     keep: impl Fn(&runs::ExceptionRow) -> bool,
     t: &ReconWords,
+    lang: Lang,
 ) -> Table {
     let mut table = Table::new(id, caption, t.no_exceptions)
         .col(t.exception_id)
@@ -398,7 +399,7 @@ pub(super) fn exceptions_table(
             text(state.and_then(|s| s.resolved_by.as_ref())),
             text(state.and_then(|s| s.approved_by.as_ref())),
             text(state.and_then(|s| s.note.as_ref())),
-            Cell::text(&e.suggested_action),
+            Cell::Prose(suggestion(&e.suggested_action, lang).to_string()),
         ]);
     }
     table
@@ -682,7 +683,15 @@ async fn show(staff: Staff, query: web::Query<ReconQuery>) -> Result<HttpRespons
                     ),
                     netting_table(report, t),
                 ],
-                exceptions_table("exceptions", t.exceptions, report, &loaded.states, keep, t),
+                exceptions_table(
+                    "exceptions",
+                    t.exceptions,
+                    report,
+                    &loaded.states,
+                    keep,
+                    t,
+                    lang,
+                ),
                 workable,
             )
         }
@@ -1068,4 +1077,57 @@ async fn approve(
         &back_to(f.back.as_deref()),
         &format!("{}{}", t.approved_message, state.id),
     ))
+}
+
+/// A suggested action in the page language: the matcher stores English sentences; Chinese
+/// pages show their translation (anything unknown as stored).
+pub fn suggestion(stored: &str, lang: Lang) -> &str {
+    use crate::recon::matcher as m;
+    if lang == Lang::En {
+        return stored;
+    }
+    match stored {
+        m::ACT_AMOUNT => "核对票据和终端签购单与收单机构明细；若账簿有误，以冲正分录更正，否则向收单机构追索差额（bank_claim）。",
+        m::ACT_MISSING_SETTLEMENT => "当日及次日清算文件均无此笔：核实终端批次已结算并询问收单机构；若持卡人未被扣款，冲销该笔缴费。",
+        m::ACT_MISSING_LEDGER => "收单机构清算了账簿中没有的交易：查找窗口记录并手工匹配（manual_match），或补记缴费；若非本中心交易，向收单机构追索（bank_claim）。",
+        m::ACT_REFUND_MISSING => "收单机构清算了账簿未审批的退款：查找退款申请并审批，或向收单机构追索（bank_claim）。",
+        m::ACT_ADJUSTMENT => "收单机构调账：向收单机构询问原因，然后入账或追索（bank_claim）。",
+        m::ACT_DUPLICATE => "收单机构重复清算同一笔交易：向收单机构追索重复款项（bank_claim）。",
+        m::ACT_VOID_SETTLED => "账簿已作废但收单机构仍清算了该笔消费：请收单机构冲正（bank_claim），或向持卡人退款。",
+        m::ACT_CASH_MISMATCH => "入账金额与文件净额不符：与收单机构核对手续费和调整，追索差额（bank_claim）。",
+        m::ACT_CASH_MISSING => "收款账户未收到该文件的款项：核对下一期对账单（accept_timing）或催收收单机构。",
+        m::ACT_CASH_UNCLAIMED => "一笔不对应任何已导入文件的清算入账：导入其所指文件，或查明付款人并退回款项。",
+        "investigate" => "调查核实",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod suggestion_tests {
+    use super::*;
+    use crate::recon::matcher as m;
+
+    #[test]
+    fn every_stored_suggestion_reads_in_chinese() {
+        for stored in [
+            m::ACT_AMOUNT,
+            m::ACT_MISSING_SETTLEMENT,
+            m::ACT_MISSING_LEDGER,
+            m::ACT_REFUND_MISSING,
+            m::ACT_ADJUSTMENT,
+            m::ACT_DUPLICATE,
+            m::ACT_VOID_SETTLED,
+            m::ACT_CASH_MISMATCH,
+            m::ACT_CASH_MISSING,
+            m::ACT_CASH_UNCLAIMED,
+        ] {
+            let zh = suggestion(stored, Lang::Zh);
+            assert_ne!(zh, stored);
+            assert!(
+                zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{zh}"
+            );
+            assert_eq!(suggestion(stored, Lang::En), stored);
+        }
+    }
 }

@@ -139,6 +139,7 @@ async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpRespon
                 &recon.states,
                 |e| e.status != "resolved",
                 rw,
+                lang,
             ),
         ],
         None => Vec::new(),

@@ -23,6 +23,8 @@ pub enum Cell {
     Money(i64),
     /// A whole number.
     Int(i64),
+    /// Running text (a note, a suggestion): wraps, where other cells keep to one line.
+    Prose(String),
     /// A date.
     Date(NaiveDate),
     /// Text linking elsewhere (CSV keeps the text).
@@ -69,7 +71,10 @@ impl Cell {
     /// As shown on the page.
     pub fn shown(&self) -> String {
         match self {
-            Cell::Text(s) | Cell::Link { text: s, .. } | Cell::Status { text: s, .. } => s.clone(),
+            Cell::Text(s)
+            | Cell::Prose(s)
+            | Cell::Link { text: s, .. }
+            | Cell::Status { text: s, .. } => s.clone(),
             Cell::Money(m) => grouped(&format_minor(*m)),
             Cell::Int(n) => grouped(&n.to_string()),
             Cell::Date(d) => d.to_string(),
@@ -85,7 +90,10 @@ impl Cell {
             Cell::Int(n) => n.to_string(),
             Cell::Date(d) => d.to_string(),
             Cell::Empty => String::new(),
-            Cell::Text(s) | Cell::Link { text: s, .. } | Cell::Status { text: s, .. } => {
+            Cell::Text(s)
+            | Cell::Prose(s)
+            | Cell::Link { text: s, .. }
+            | Cell::Status { text: s, .. } => {
                 if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
                     format!("'{s}")
                 } else {
@@ -101,6 +109,11 @@ impl Cell {
             Cell::Link { href, .. } => Some(href),
             _ => None,
         }
+    }
+
+    /// Whether it is running text (wraps).
+    pub fn prose(&self) -> bool {
+        matches!(self, Cell::Prose(_))
     }
 
     /// The status tone, if a status.

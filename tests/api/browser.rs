@@ -83,3 +83,204 @@ async fn a_clerk_of_finance_signs_in_and_sees_today_by_keyboard_and_in_both_lang
     assert!(browser.url().await.contains("/web/sign-in"));
     browser.quit().await;
 }
+
+const DAY: &str = "2026-11-24";
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+
+/// Signs `name` in through the form.
+async fn sign_in(browser: &Browser, app: &crate::support::TestApp, name: &str) {
+    browser.goto(&app.url("/web/sign-in")).await;
+    browser.type_into("#name", name).await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("form button[type=submit]").await;
+    browser.wait_for_text("今日收费", 10).await;
+}
+
+/// Waits on a task page until its work ends; returns the page's text.
+async fn task_done(browser: &Browser) -> String {
+    browser.wait_for_url("/web/jobs/", 10).await;
+    let text = browser.wait_for_text("已完成", 60).await;
+    assert!(!text.contains("失败"), "{text}");
+    text
+}
+
+#[actix_web::test]
+async fn a_whole_morning_in_the_browser() {
+    let Some(browser) = Browser::start("morning").await else {
+        return;
+    };
+    let app = spawn_app().await;
+    app.load_demo().await;
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+    app.capture_on(day, "SC-JL-01", "200.00", "000012", "000451234567")
+        .await;
+    app.capture_on(day, "ZR-BDC-02", "550.00", "000013", "000451234568")
+        .await;
+    create_staff(&app, Role::Finance, "李会计").await;
+    create_staff(&app, Role::Supervisor, "王主管").await;
+    sign_in(&browser, &app, "李会计").await;
+
+    // 今日 for the day: the payments taken through the API are there.
+    browser
+        .goto(&app.url(&format!("/web/today?date={DAY}")))
+        .await;
+    assert_eq!(browser.text("#collected-amount").await, "¥750.00");
+    browser.screenshot("today").await;
+
+    // 缴费查询: the list, then one receipt.
+    browser
+        .goto(&app.url(&format!("/web/payments?date={DAY}")))
+        .await;
+    browser.wait_for_text("pay_", 10).await;
+    browser.screenshot("payments").await;
+    browser.click("table a[href^='/web/payments/pay_']").await;
+    browser.wait_for_text("622848******0123", 10).await;
+    browser.screenshot("payment").await;
+
+    // 对账: import the acquirer's files and the bank statement through the upload form; each is
+    // a task whose page shows its progress and ends with a link back.
+    let recon = app.url(&format!("/web/reconciliation?date={DAY}"));
+    browser.goto(&recon).await;
+    for path in [
+        "pos-settlement-fixed-width/ok/POS_898440379930001_20261124.txt",
+        "onecard-settlement-csv/ok/YKT_310000000000021_20261124.csv",
+        "collection-account-statement-csv/ok/33050161234500001234_20261125_20261125.csv",
+    ] {
+        browser
+            .type_into("#upload-file", &format!("{FIXTURES}/{path}"))
+            .await;
+        browser.click("#upload-form button[type=submit]").await;
+        let text = task_done(&browser).await;
+        assert!(text.contains("条记录"), "{text}");
+        if path.starts_with("pos") {
+            browser.screenshot("import-task").await;
+        }
+        browser.click("#job-result").await;
+        browser.wait_for_text("对账", 10).await;
+    }
+    // Run the reconciliation from the page.
+    browser.click("#run-form button[type=submit]").await;
+    let text = task_done(&browser).await;
+    assert!(text.contains("对账完成 2026-11-24"), "{text}");
+    browser.click("#job-result").await;
+    let text = browser.wait_for_text("交易层", 10).await;
+    assert!(text.contains("资金层") && text.contains("余额层"), "{text}");
+    let run_id = browser.text("#run-id").await;
+    browser.screenshot("reconciliation").await;
+
+    // Resolve one exception through its form (opened from its summary); the rest through the API,
+    // the same use case, so the day can close.
+    let (_, listed) = app
+        .get(
+            Role::Finance,
+            &format!("/v1/reconciliations/{run_id}/exceptions"),
+        )
+        .await;
+    let items = listed["items"].as_array().expect("exceptions").clone();
+    assert!(!items.is_empty());
+    let action = |kind: &str| {
+        if kind == "missing_in_ledger" {
+            "bank_claim"
+        } else {
+            "accept_timing"
+        }
+    };
+    let first = &items[0];
+    let id = first["id"].as_str().unwrap();
+    browser.click(&format!("#work-{id} > summary")).await;
+    browser
+        .click(&format!(
+            "#action-{id} option[value={}]",
+            action(first["kind"].as_str().unwrap())
+        ))
+        .await;
+    browser
+        .type_into(&format!("#note-{id}"), "核对银行回单后确认为时间差")
+        .await;
+    browser
+        .click(&format!("#work-{id} form button[type=submit]"))
+        .await;
+    browser.wait_for_text("对账", 10).await;
+    let (_, resolved) = app
+        .get(
+            Role::Finance,
+            &format!("/v1/reconciliations/{run_id}/exceptions"),
+        )
+        .await;
+    let after = resolved["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == first["id"])
+        .cloned()
+        .unwrap();
+    assert_eq!(after["status"], "resolved", "{after}");
+    let trail = {
+        let mut conn = app.ctx.conn().unwrap();
+        onecard::audit::list(&mut conn, Some(&format!("exception:{id}")), 0, 10).unwrap()
+    };
+    assert!(
+        trail.iter().any(|r| r.actor == "finance:李会计"),
+        "{trail:?}"
+    );
+    for x in &items[1..] {
+        let (status, _, body) = app
+            .post(
+                Role::Finance,
+                &format!("/v1/exceptions/{}/resolve", x["id"].as_str().unwrap()),
+                &serde_json::json!({"action": action(x["kind"].as_str().unwrap()), "note": "checked"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    // 日结: nothing blocks; close; the seal is shown.
+    browser
+        .goto(&app.url(&format!("/web/days?date={DAY}")))
+        .await;
+    browser.click("#close-form button[type=submit]").await;
+    browser.wait_for_text("已结账并签章", 10).await;
+    browser.screenshot("day-closed").await;
+
+    // 缴库: prepare as finance…
+    browser.goto(&app.url("/web/remittances")).await;
+    browser.clear("#prepare-date").await;
+    browser.type_into("#prepare-date", "11242026").await;
+    browser.click("#prepare-form button[type=submit]").await;
+    browser.wait_for_text("已编制，待审批", 10).await;
+    assert!(browser
+        .url()
+        .await
+        .ends_with("/web/remittances/rem_20261124"));
+    assert!(
+        browser.try_find("#approve-form").await.is_none(),
+        "the preparer may not approve"
+    );
+    // …approve as the supervisor.
+    browser.click("header form button[type=submit]").await;
+    browser.wait_for_text("已安全退出", 10).await;
+    sign_in(&browser, &app, "王主管").await;
+    browser
+        .goto(&app.url("/web/remittances/rem_20261124"))
+        .await;
+    browser.click("#approve-form button[type=submit]").await;
+    browser.wait_for_text("已审批，待国库确认", 10).await;
+    browser.find("#file-link").await;
+    browser.screenshot("remittance").await;
+    let (_, batch) = app.get(Role::Auditor, "/v1/remittances/rem_20261124").await;
+    assert_eq!(batch["status"], "approved");
+
+    // 账簿, 审计日志, 收费目录, and the daily report, on screen and printed.
+    for (path, name, needle) in [
+        (format!("/web/ledger?date={DAY}"), "ledger", "借贷平衡"),
+        ("/web/audit".to_string(), "audit", "remittance"),
+        ("/web/catalogue".to_string(), "catalogue", "SC-JL-01"),
+        (format!("/web/report?date={DAY}"), "report", "Ctrl+P"),
+    ] {
+        browser.goto(&app.url(&path)).await;
+        browser.wait_for_text(needle, 10).await;
+        browser.screenshot(name).await;
+    }
+    browser.print_pdf("report").await;
+    browser.quit().await;
+}

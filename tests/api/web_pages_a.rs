@@ -93,7 +93,7 @@ async fn payments_are_found_voided_refunded_and_audited_through_the_pages() {
     assert!(!list.body.contains(&old), "another day");
     let earlier = finance
         .get(&format!(
-            "/web/payments?business_date={}&status=",
+            "/web/payments?date={}&status=",
             day - Duration::days(1)
         ))
         .await;
@@ -106,15 +106,13 @@ async fn payments_are_found_voided_refunded_and_audited_through_the_pages() {
         second.clone(),
         p2["reference"].as_str().unwrap().to_string(),
     ] {
-        let found = finance
-            .get(&format!("/web/payments?q={q}&business_date="))
-            .await;
+        let found = finance.get(&format!("/web/payments?q={q}&date=")).await;
         assert_eq!(found.status, 200, "{}", found.body);
         assert!(found.body.contains(&second), "{q} finds the payment");
         assert!(!found.body.contains(&first), "{q} finds only it");
     }
     let none = finance
-        .get(&format!("/web/payments?business_date={day}&status=voided"))
+        .get(&format!("/web/payments?date={day}&status=voided"))
         .await;
     assert!(none.body.contains("没有符合条件的缴费") && !none.body.contains(&first));
     assert_problem(
@@ -123,13 +121,13 @@ async fn payments_are_found_voided_refunded_and_audited_through_the_pages() {
         "invalid_request",
     );
     assert_problem(
-        &finance.get("/web/payments?business_date=24.11.2026").await,
+        &finance.get("/web/payments?date=24.11.2026").await,
         422,
         "invalid_request",
     );
     // Pages follow the API's cursor: one a page, the next-page link leads to the other.
     let page1 = finance
-        .get(&format!("/web/payments?business_date={day}&limit=1"))
+        .get(&format!("/web/payments?date={day}&limit=1"))
         .await;
     let next = href_of(&page1, "next-page").expect("a next-page link");
     let page2 = finance.get(&next).await;
@@ -148,7 +146,7 @@ async fn payments_are_found_voided_refunded_and_audited_through_the_pages() {
     );
     let rows = csv_rows(
         &finance
-            .get(&format!("/web/payments?business_date={day}&csv=payments"))
+            .get(&format!("/web/payments?date={day}&csv=payments"))
             .await,
     );
     assert_eq!(rows.len(), 4, "header, two payments, total: {rows:?}");

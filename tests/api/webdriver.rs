@@ -159,6 +159,23 @@ impl Browser {
             .to_string()
     }
 
+    /// Waits until the address contains `part`.
+    pub async fn wait_for_url(&self, part: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let url = self.url().await;
+            if url.contains(part) {
+                return url;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never reached '{part}'; at {url}:\n{}",
+                self.try_body_text().await.unwrap_or_default()
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The page's HTML.
     pub async fn source(&self) -> String {
         self.call("GET", &self.s("/source"), None)
