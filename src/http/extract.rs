@@ -50,17 +50,20 @@ where
 {
     actix_web::rt::time::timeout(idle, payload.next())
         .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
-                "Request timeout",
-                format!(
-                    "no part of the request body arrived for {} s",
-                    idle.as_secs()
-                ),
-            )
-        })
+        .map_err(|_| body_timed_out(idle))
+}
+
+/// 408 `request_timeout`: nothing of the body arrived for `idle`.
+pub fn body_timed_out(idle: Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        "Request timeout",
+        format!(
+            "no part of the request body arrived for {} s",
+            idle.as_secs()
+        ),
+    )
 }
 
 /// How long a body may stall between chunks: the configured request timeout.

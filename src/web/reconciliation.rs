@@ -755,17 +755,6 @@ fn bad_form(detail: impl std::fmt::Display) -> ApiError {
     )
 }
 
-fn timed_out(idle: Duration) -> ApiError {
-    ApiError::new(
-        StatusCode::REQUEST_TIMEOUT,
-        "request_timeout",
-        "Request timeout",
-        format!(
-            "no part of the request body arrived for {} s",
-            idle.as_secs()
-        ),
-    )
-}
 
 /// The upload form has four parts; a request with many more is not one of ours.
 const MAX_PARTS: usize = 16;
@@ -778,7 +767,7 @@ async fn text_field(
     let name = field.name().map(str::to_string);
     let bytes = actix_web::rt::time::timeout(idle, field.bytes(1024))
         .await
-        .map_err(|_| timed_out(idle))?
+        .map_err(|_| crate::http::extract::body_timed_out(idle))?
         .map_err(|_| ApiError::invalid(name.clone(), "the field is too long"))?
         .map_err(bad_form)?;
     String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::invalid(name, "not UTF-8 text"))
@@ -805,7 +794,7 @@ async fn upload(
     loop {
         let next = actix_web::rt::time::timeout(idle, form.next())
             .await
-            .map_err(|_| timed_out(idle))
+            .map_err(|_| crate::http::extract::body_timed_out(idle))
             .or_page(lang)?;
         let Some(field) = next else { break };
         parts += 1;
