@@ -90,6 +90,12 @@ impl AppContext {
         })
     }
 
+    /// Today's business date (Asia/Shanghai, after the configured cut-off): the date new
+    /// payments get, and the day that is not over yet.
+    pub fn business_today(&self) -> chrono::NaiveDate {
+        crate::clock::business_date(chrono::Utc::now(), self.config.business_day_cutoff)
+    }
+
     /// A pooled connection (blocking: call inside `web::block` from async code).
     pub fn conn(&self) -> Result<db::PooledConn, DbError> {
         self.pool.get().map_err(|e| DbError::Pool(e.to_string()))

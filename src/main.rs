@@ -254,8 +254,7 @@ fn spawn_nightly(ctx: AppContext, at: chrono::NaiveTime) {
             let wait = onecard::recon::nightly::seconds_until(chrono::Utc::now(), at);
             tracing::info!(seconds = wait, "nightly job scheduled");
             std::thread::sleep(std::time::Duration::from_secs(wait.max(1)));
-            let today =
-                onecard::clock::business_date(chrono::Utc::now(), ctx.config.business_day_cutoff);
+            let today = ctx.business_today();
             let Some(date) = today.pred_opt() else {
                 continue;
             };
@@ -404,12 +403,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let ctx = open_app(config)?;
             let date = match date {
                 Some(d) => parse_date(&d)?,
-                None => onecard::clock::business_date(
-                    chrono::Utc::now(),
-                    ctx.config.business_day_cutoff,
-                )
-                .pred_opt()
-                .ok_or("no previous day")?,
+                None => ctx.business_today().pred_opt().ok_or("no previous day")?,
             };
             let folders = onecard::recon::nightly::Folders::under(&ctx.config.nightly_dir);
             let night =
@@ -451,8 +445,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::CloseDay { date } => {
             let date = parse_date(&date)?;
             let ctx = open_app(config)?;
-            let today =
-                onecard::clock::business_date(chrono::Utc::now(), ctx.config.business_day_cutoff);
+            let today = ctx.business_today();
             let day = actix_web::rt::System::new()
                 .block_on(onecard::recon::days::close(
                     &ctx.writer,

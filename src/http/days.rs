@@ -4,7 +4,7 @@
 use crate::auth::may;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 
 use super::extract::Caller;
 use super::problem::ApiError;
@@ -78,7 +78,7 @@ pub async fn close(
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.require(may::CLOSE_DAY)?.actor();
     let date = parse_date(&date)?;
-    let today = crate::clock::business_date(Utc::now(), ctx.config.business_day_cutoff);
+    let today = ctx.business_today();
     let day = days::close(&ctx.writer, ctx.keys.clone(), date, today, actor).await?;
     Ok(HttpResponse::Ok().json(day))
 }

@@ -4,7 +4,6 @@
 use crate::auth::may;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
 
 use super::extract::{amount_field, read_body, Caller};
 use super::extract::{ApiJson, ApiQuery};
@@ -147,7 +146,7 @@ pub async fn create(
         };
     }
     let request = intake::parse_value(value)?;
-    let business_date = crate::clock::business_date(Utc::now(), ctx.config.business_day_cutoff);
+    let business_date = ctx.business_today();
     let versions = {
         let ctx = ctx.clone().into_inner();
         let request = request.clone();
@@ -233,7 +232,7 @@ pub async fn void(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.require(may::VOID_PAYMENT)?;
-    let today = crate::clock::business_date(Utc::now(), ctx.config.business_day_cutoff);
+    let today = ctx.business_today();
     let voided = payments::void(&ctx.writer, id.into_inner(), principal.actor(), today).await?;
     Ok(HttpResponse::Ok().json(payments::view(&voided)))
 }
@@ -393,7 +392,7 @@ pub async fn approve_refund(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.require(may::APPROVE_REFUND)?.clone();
-    let business_date = crate::clock::business_date(Utc::now(), ctx.config.business_day_cutoff);
+    let business_date = ctx.business_today();
     let refund = refunds::approve(&ctx.writer, id.into_inner(), principal, business_date).await?;
     Ok(HttpResponse::Ok().json(refunds::view(&refund)))
 }

@@ -358,7 +358,7 @@ pub async fn treasury_ack(
     let input: AckInput = parse_json(&body)?;
     let amount = crate::money::parse_amount(&input.amount)
         .map_err(|e| ApiError::invalid(Some("amount".into()), format!("amount: {e}")))?;
-    let today = crate::clock::business_date(Utc::now(), ctx.config.business_day_cutoff);
+    let today = ctx.business_today();
     let done = service::acknowledge(
         &ctx.writer,
         id.into_inner(),
@@ -397,7 +397,7 @@ pub async fn supervision(
     ApiQuery(q): ApiQuery<SupervisionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(may::READ_REMITTANCES)?;
-    let today = crate::clock::business_date(Utc::now(), ctx.config.business_day_cutoff);
+    let today = ctx.business_today();
     let to = q.to.unwrap_or(today);
     let from = q.from.unwrap_or(today - Duration::days(90));
     if from > to || (to - from).num_days() > 3660 {

@@ -7,9 +7,7 @@ use askama::Template;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::reconciliation::{
-    blockers as blocker_views, business_today, morning_date, Blocker, DateForm,
-};
+use super::reconciliation::{blockers as blocker_views, morning_date, Blocker, DateForm};
 use super::table::{link_csv, Cell, Table};
 use super::{csv_download, Chrome, OrPage, PostForm, Staff, WebError, BASE};
 use crate::auth::may;
@@ -81,7 +79,7 @@ pub(super) async fn day_state(
     let ctx = staff.ctx.clone();
     web::block(move || -> Result<_, ApiError> {
         let conn = &mut *ctx.conn()?;
-        let today = business_today(ctx.config.business_day_cutoff);
+        let today = ctx.business_today();
         Ok((
             days::get(conn, date)?,
             days::close_blockers(conn, date, today)?,
@@ -110,7 +108,7 @@ fn verify_script(day: &Day, public_key: &str) -> String {
 async fn show(staff: Staff, query: web::Query<DaysQuery>) -> Result<HttpResponse, WebError> {
     staff.require(may::READ_DAYS)?;
     let lang = staff.lang;
-    let date = morning_date(query.date.as_deref()).or_page(lang)?;
+    let date = morning_date(query.date.as_deref(), &staff.ctx).or_page(lang)?;
     let (day, blockers) = day_state(&staff, date).await?;
     let t = DaysWords::of(lang);
     let mut open_exceptions =
@@ -153,9 +151,9 @@ async fn close(staff: Staff, form: PostForm<DateForm>) -> Result<HttpResponse, W
     let actor = staff.require(may::CLOSE_DAY)?.actor();
     let lang = staff.lang;
     let f = staff.form(form)?;
-    let date = morning_date(Some(&f.date)).or_page(lang)?;
+    let date = morning_date(Some(&f.date), &staff.ctx).or_page(lang)?;
     let ctx = &staff.ctx;
-    let today = business_today(ctx.config.business_day_cutoff);
+    let today = ctx.business_today();
     let day = days::close(&ctx.writer, ctx.keys.clone(), date, today, actor)
         .await
         .or_page(lang)?;

@@ -5,7 +5,6 @@
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use chrono::Utc;
 use serde::Deserialize;
 
 use super::params::{self, with_param};
@@ -196,10 +195,7 @@ async fn list(staff: Staff, query: web::Query<ListQuery>) -> Result<HttpResponse
     // payments. A submitted form with the date left empty: every date.
     let first_visit = query.q.is_none() && query.date.is_none() && query.status.is_none();
     let date = if first_visit {
-        Some(crate::clock::business_date(
-            Utc::now(),
-            staff.ctx.config.business_day_cutoff,
-        ))
+        Some(staff.ctx.business_today())
     } else {
         params::date("date", &query.date).or_page(lang)?
     };
@@ -545,7 +541,7 @@ async fn void(
             lang,
         ));
     }
-    let today = crate::clock::business_date(Utc::now(), staff.ctx.config.business_day_cutoff);
+    let today = staff.ctx.business_today();
     let voided = payments::void(&staff.ctx.writer, id.into_inner(), actor, today)
         .await
         .or_page(lang)?;
@@ -597,8 +593,7 @@ async fn approve_refund(
     let principal = staff.require(may::APPROVE_REFUND)?.clone();
     staff.form(form)?;
     let lang = staff.lang;
-    let business_date =
-        crate::clock::business_date(Utc::now(), staff.ctx.config.business_day_cutoff);
+    let business_date = staff.ctx.business_today();
     let refund = refunds::approve(&staff.ctx.writer, id.into_inner(), principal, business_date)
         .await
         .or_page(lang)?;

@@ -10,15 +10,15 @@ use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::i18n::{Common, Lang};
 use super::jobs::{self, Jobs, Outcome};
 use super::table::{link_csv, Cell, Table};
-use super::today::DateQuery;
 use super::{csv_download, Chrome, OrPage, Staff, WebError, BASE};
+use crate::app::AppContext;
 use crate::auth::may;
 use crate::bankfiles::store::{self, Imported};
 use crate::bankfiles::SpecInfo;
@@ -257,20 +257,9 @@ pub(super) fn blockers(found: Vec<days::CloseError>, lang: Lang) -> Vec<Blocker>
 
 /// The business date a morning page shows: `?date=`, or yesterday (the day the morning's work
 /// is about); a malformed date is a 422 naming `date`.
-pub(super) fn morning_date(date: Option<&str>) -> Result<NaiveDate, ApiError> {
-    match date.filter(|d| !d.is_empty()) {
-        None => Ok(business_today(None) - chrono::Duration::days(1)),
-        Some(d) => DateQuery {
-            date: Some(d.to_string()),
-            csv: None,
-        }
-        .date(),
-    }
-}
-
-/// The current business date by the configured cut-off (as the API's close and ack compute it).
-pub(super) fn business_today(cutoff: Option<chrono::NaiveTime>) -> NaiveDate {
-    crate::clock::business_date(Utc::now(), cutoff)
+pub(super) fn morning_date(date: Option<&str>, ctx: &AppContext) -> Result<NaiveDate, ApiError> {
+    Ok(super::params::date("date", &date.map(str::to_string))?
+        .unwrap_or_else(|| ctx.business_today() - chrono::Duration::days(1)))
 }
 
 /// A decimal amount as the API gives it, as a money cell (empty when absent).
@@ -428,7 +417,7 @@ fn load(ctx: &crate::app::AppContext, date: NaiveDate) -> Result<Loaded, ApiErro
         Some(r) => exceptions::of_run(conn, &r.run.id)?,
         None => Vec::new(),
     };
-    let today = business_today(ctx.config.business_day_cutoff);
+    let today = ctx.business_today();
     let blockers = days::close_blockers(conn, date, today)?;
     Ok(Loaded {
         files,
@@ -624,7 +613,7 @@ fn options(
 async fn show(staff: Staff, query: web::Query<ReconQuery>) -> Result<HttpResponse, WebError> {
     staff.require(may::READ_RECONCILIATION)?;
     let lang = staff.lang;
-    let date = morning_date(query.date.as_deref()).or_page(lang)?;
+    let date = morning_date(query.date.as_deref(), &staff.ctx).or_page(lang)?;
     let ctx = staff.ctx.clone();
     let loaded = web::block(move || load(&ctx, date))
         .await
@@ -755,7 +744,6 @@ fn bad_form(detail: impl std::fmt::Display) -> ApiError {
     )
 }
 
-
 /// The upload form has four parts; a request with many more is not one of ours.
 const MAX_PARTS: usize = 16;
 
@@ -839,7 +827,7 @@ async fn upload(
     if !csrf_ok {
         return Err(staff.form_expired());
     }
-    let date = morning_date(date.as_deref()).or_page(lang)?;
+    let date = morning_date(date.as_deref(), &staff.ctx).or_page(lang)?;
     let Some((spooled, file_name)) = file else {
         return Err(WebError::Problem(
             ApiError::invalid(Some("file".into()), t.choose_file),
@@ -914,7 +902,7 @@ async fn run(
     staff.require(may::RECONCILE)?;
     let lang = staff.lang;
     let f = staff.form(form)?;
-    let date = morning_date(Some(&f.date)).or_page(lang)?;
+    let date = morning_date(Some(&f.date), &staff.ctx).or_page(lang)?;
     let t = ReconWords::of(lang);
     let ctx = staff.ctx.clone();
     let actor = staff.actor();

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::i18n::Common;
-use super::reconciliation::{amount_cell, business_today, morning_date, DateForm};
+use super::reconciliation::{amount_cell, morning_date, DateForm};
 use super::table::{link_csv, Cell, Table};
 use super::{csv_download, Chrome, OrPage, PostForm, Staff, WebError, BASE};
 use crate::auth::may;
@@ -135,7 +135,7 @@ async fn list(staff: Staff, query: web::Query<ListQuery>) -> Result<HttpResponse
     let lang = staff.lang;
     let after = match query.after.as_deref().filter(|a| !a.is_empty()) {
         None => None,
-        Some(a) => Some(morning_date(Some(a)).or_page(lang)?),
+        Some(a) => Some(morning_date(Some(a), &staff.ctx).or_page(lang)?),
     };
     let ctx = staff.ctx.clone();
     let (items, next) = web::block(move || -> Result<_, ApiError> {
@@ -160,8 +160,7 @@ async fn list(staff: Staff, query: web::Query<ListQuery>) -> Result<HttpResponse
         batches,
         next,
         may_prepare: staff.may(may::PREPARE_REMITTANCE),
-        default_date: business_today(staff.ctx.config.business_day_cutoff)
-            - chrono::Duration::days(1),
+        default_date: staff.ctx.business_today() - chrono::Duration::days(1),
     };
     staff.page(&page)
 }
@@ -170,7 +169,7 @@ async fn prepare(staff: Staff, form: PostForm<DateForm>) -> Result<HttpResponse,
     let actor = staff.require(may::PREPARE_REMITTANCE)?.actor();
     let lang = staff.lang;
     let f = staff.form(form)?;
-    let date = morning_date(Some(&f.date)).or_page(lang)?;
+    let date = morning_date(Some(&f.date), &staff.ctx).or_page(lang)?;
     let batch = service::prepare(
         &staff.ctx.writer,
         Settings::from_config(&staff.ctx.config),

@@ -99,7 +99,7 @@ async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpRespon
         staff.require(roles)?;
     }
     let lang = staff.lang;
-    let date = morning_date(query.date.as_deref()).or_page(lang)?;
+    let date = morning_date(query.date.as_deref(), &staff.ctx).or_page(lang)?;
     let (t, rw, mw, w) = (
         ReportWords::of(lang),
         ReconWords::of(lang),

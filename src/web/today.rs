@@ -53,17 +53,9 @@ pub struct DateQuery {
 }
 
 impl DateQuery {
-    /// The date asked for, or today; a malformed date is a 422 naming `date`.
-    pub fn date(&self) -> Result<NaiveDate, ApiError> {
-        match self.date.as_deref().filter(|d| !d.is_empty()) {
-            None => Ok(crate::clock::today()),
-            Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
-                ApiError::invalid(
-                    Some("date".into()),
-                    format!("'{d}' is not a date like 2026-11-24"),
-                )
-            }),
-        }
+    /// The date asked for, or `default`; a malformed date is a 422 naming `date`.
+    pub fn date_or(&self, default: NaiveDate) -> Result<NaiveDate, ApiError> {
+        Ok(super::params::date("date", &self.date)?.unwrap_or(default))
     }
 }
 
@@ -147,7 +139,7 @@ pub fn collection_tables(day: &collections::Day, lang: Lang) -> [Table; 3] {
 async fn today(staff: Staff, query: web::Query<DateQuery>) -> Result<HttpResponse, WebError> {
     staff.require(may::READ_PAYMENTS)?;
     let lang = staff.lang;
-    let date = query.date().or_page(lang)?;
+    let date = query.date_or(staff.ctx.business_today()).or_page(lang)?;
     let from = date - Duration::days(CHART_DAYS - 1);
     let ctx = staff.ctx.clone();
     let facts = web::block(move || -> Result<_, ApiError> {
