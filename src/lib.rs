@@ -16,7 +16,7 @@
 //! | [`bankfiles`] | bank-file readers: canonical records, declarative specs and the generic reader, camt.05x and MT940 (pure); all-or-nothing import | `money`; `db`, `audit` (import only) |
 //! | [`recon`] | reconciliation: the three-tier matcher (pure), runs, exceptions, day close and seal, the nightly job | `bankfiles`, `ledger`, `db`, `audit`, `keys` |
 //! | [`treasury`] | remittance: remt.001 writer and batch rules (pure), prepare / approve / pull / acknowledge, supervision | `ledger`, `keys`, `audit`, `db` |
-//! | [`auth`] | roles, API tokens (stored as SHA-256), treasury secrets and signed requests | `db`, `audit`, `keys` |
+//! | [`auth`] | roles and who may do what ([`auth::may`]), API tokens (stored as SHA-256), staff users and sessions, treasury secrets and signed requests | `db`, `audit`, `keys` |
 //! | [`audit`] | the append-only audit trail | `db` |
 //! | [`keys`] | the service's Ed25519 signing key and HMAC master key, in files | — |
 //! | [`db`] | the multi-backend connection (SQLite / PostgreSQL), pool, migrations, schema | — |
@@ -24,6 +24,7 @@
 //! | [`config`] | settings from the environment; defaults serve the embedded case | `db` |
 //! | [`app`] | the opened service: pool, chart, keys, writer — shared by CLI and HTTP | all of the above |
 //! | [`http`] | actix app, one module per resource, problem+json errors | everything |
+//! | [`web`] | the finance staff pages: sign-in, server-rendered HTML (zh-CN / English), CSV, SVG charts, progress of long work; the same use cases and role sets as [`http`] | everything |
 //! | [`metrics`] | Prometheus counters and histograms | — |
 //!
 //! Domain cores — [`ledger::rules`], [`ledger::chain`], [`ledger::chart`], [`money`],
@@ -32,7 +33,6 @@
 //! neither actix nor diesel and carry most of the tests. Handlers parse the request into domain
 //! types, call one use case, and map the result; only [`http`] knows status codes.
 //!
-//! [`web`] (the finance staff pages) sits beside [`http`] and may use everything.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(
