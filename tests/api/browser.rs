@@ -238,6 +238,8 @@ async fn a_whole_morning_in_the_browser() {
     browser
         .goto(&app.url(&format!("/web/days?date={DAY}")))
         .await;
+    browser.find("#close-form").await;
+    browser.screenshot("days").await;
     browser.click("#close-form button[type=submit]").await;
     browser.wait_for_text("已结账并签章", 10).await;
     browser.screenshot("day-closed").await;
@@ -269,6 +271,9 @@ async fn a_whole_morning_in_the_browser() {
     browser.screenshot("remittance").await;
     let (_, batch) = app.get(Role::Auditor, "/v1/remittances/rem_20261124").await;
     assert_eq!(batch["status"], "approved");
+    browser.goto(&app.url("/web/remittances")).await;
+    browser.wait_for_text("rem_20261124", 10).await;
+    browser.screenshot("remittances").await;
 
     // 账簿, 审计日志, 收费目录, and the daily report, on screen and printed.
     for (path, name, needle) in [
@@ -282,5 +287,12 @@ async fn a_whole_morning_in_the_browser() {
         browser.screenshot(name).await;
     }
     browser.print_pdf("report").await;
+    // An account statement, from the trial balance.
+    browser
+        .goto(&app.url(&format!("/web/ledger?date={DAY}")))
+        .await;
+    browser.click("a[href^='/web/ledger/accounts/1002']").await;
+    browser.wait_for_url("/web/ledger/accounts/1002", 10).await;
+    browser.screenshot("account").await;
     browser.quit().await;
 }
