@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use chrono::{NaiveDateTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -160,13 +159,6 @@ pub fn change_summary(before: Option<&str>, after: Option<&str>, w: &AuditWords)
     shortened(&text, SUMMARY_CHARS)
 }
 
-fn beijing(at: &NaiveDateTime) -> String {
-    Utc.from_utc_datetime(at)
-        .with_timezone(&crate::clock::SHANGHAI)
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string()
-}
-
 /// The subject, linked to its payment page for a role that may read payments (an
 /// administrator reads the audit log but not payments: no link that would only refuse).
 fn subject_cell(subject: &str, payments_readable: bool) -> Cell {
@@ -210,7 +202,7 @@ async fn list(staff: Staff, query: web::Query<AuditQuery>) -> Result<HttpRespons
     for r in &page.items {
         table.push(vec![
             Cell::Int(r.id),
-            Cell::Text(beijing(&r.at)),
+            Cell::Text(super::local_time(&r.at)),
             Cell::text(&r.actor),
             Cell::text(&r.action),
             subject_cell(&r.subject, staff.may(may::READ_PAYMENTS)),

@@ -29,7 +29,7 @@ words! {
         closed: "已结账" / "Closed",
         entries: "当日分录数" / "Entries dated this day",
         last_hash: "最后一笔分录的链哈希" / "Chain hash of the last entry",
-        closed_at: "结账时间（UTC）" / "Closed at (UTC)",
+        closed_at: "结账时间（北京时间）" / "Closed at (Beijing time)",
         closed_by: "结账人" / "Closed by",
         blockers: "暂不能结账，原因：" / "The day cannot be closed yet:",
         no_blockers: "没有阻止结账的事项。" / "Nothing stops this day from closing.",

@@ -151,7 +151,29 @@ pub struct Chrome {
     pub switch_tag: &'static str,
 }
 
+/// A UTC time as staff read it: Beijing time, to the second.
+pub fn local_time(at: &chrono::NaiveDateTime) -> String {
+    use chrono::TimeZone;
+    chrono::Utc
+        .from_utc_datetime(at)
+        .with_timezone(&crate::clock::SHANGHAI)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+/// An RFC 3339 time (as the API's views give it) in Beijing time; as given if unreadable.
+pub fn local_time_rfc3339(at: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .map(|t| local_time(&t.naive_utc()))
+        .unwrap_or_else(|_| at.to_string())
+}
+
 impl Chrome {
+    /// A UTC time in Beijing time (see [`local_time`]).
+    pub fn local(&self, at: &chrono::NaiveDateTime) -> String {
+        local_time(at)
+    }
+
     /// Money (fen) as shown on pages: `1,234.56`.
     pub fn yuan(&self, minor: &i64) -> String {
         table::Cell::Money(*minor).shown()

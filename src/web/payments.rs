@@ -56,7 +56,7 @@ words! {
         reference: "支付参考号" / "Payment reference",
         payer: "缴款人" / "Payer",
         payer_id: "证件号（脱敏）" / "Identity number (masked)",
-        captured_at: "收款时间（UTC）" / "Captured at (UTC)",
+        captured_at: "收款时间（北京时间）" / "Captured at (Beijing time)",
         entry: "记账分录" / "Ledger entry",
         card: "卡信息（脱敏）" / "Card data (masked)",
         masked_card: "卡号" / "Card number",
@@ -429,7 +429,10 @@ async fn detail(
             facts.push(fact(t.payer_id, masked.clone()));
         }
     }
-    facts.push(fact(t.captured_at, view.captured_at.clone()));
+    facts.push(fact(
+        t.captured_at,
+        super::local_time_rfc3339(&view.captured_at),
+    ));
     facts.push(fact(t.entry, payment.entry_seq.to_string()));
 
     let mut lines = Table::new("lines", t.lines, w.nothing_here)

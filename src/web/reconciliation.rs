@@ -52,7 +52,7 @@ words! {
         gross_or_credits: "交易额/贷方合计" / "Gross / credits",
         fee: "手续费" / "Fee",
         net_or_debits: "净额/借方合计" / "Net / debits",
-        imported_at: "导入时间（UTC）" / "Imported at (UTC)",
+        imported_at: "导入时间（北京时间）" / "Imported at (Beijing time)",
         imported_by: "导入人" / "Imported by",
         upload: "导入清算文件或对账单" / "Import a settlement file or statement",
         upload_file: "文件" / "File",
@@ -81,7 +81,7 @@ words! {
         latest_run: "最近一次对账" / "Latest run",
         no_run: "该日尚未对账。" / "This date has not been reconciled.",
         run_id: "对账编号" / "Run",
-        run_at: "运行时间（UTC）" / "Run at (UTC)",
+        run_at: "运行时间（北京时间）" / "Run at (Beijing time)",
         run_by: "运行人" / "Run by",
         open_exceptions: "未处理差异" / "Open exceptions",
         tiers: "三层对账结果" / "The three tiers",
@@ -524,7 +524,7 @@ fn files_table(files: &[Imported], t: &ReconWords) -> Table {
             amount_cell(a),
             amount_cell(f.totals.fee.as_deref()),
             amount_cell(b),
-            Cell::Text(f.imported_at.format("%Y-%m-%d %H:%M:%S").to_string()),
+            Cell::Text(super::local_time(&f.imported_at.naive_utc())),
             Cell::text(&f.imported_by),
         ]);
     }
