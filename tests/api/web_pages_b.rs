@@ -435,6 +435,32 @@ async fn the_morning_through_the_pages() {
     let days_page = finance.get(DAYS).await;
     assert!(days_page.body.contains("已结账并签章"));
     assert!(days_page.body.contains("openssl pkeyutl -verify"));
+    // The commands the page gives, run as a stranger would: OpenSSL agrees the seal is genuine.
+    let script = {
+        let at = days_page
+            .body
+            .find("<pre id=\"verify-script\">")
+            .expect("script")
+            + "<pre id=\"verify-script\">".len();
+        let end = at + days_page.body[at..].find("</pre>").expect("end");
+        unescape_html(&days_page.body[at..end])
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(dir.path())
+        .output()
+        .expect("bash");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("Signature Verified Successfully"),
+        "{script}\n{said}"
+    );
     let (_, sealed) = app.get(Role::Auditor, &format!("/v1/days/{DAY}")).await;
     assert_eq!(sealed["status"], "closed");
     let seal = sealed["seal"].as_str().expect("seal");
@@ -688,4 +714,45 @@ async fn bad_input_on_the_morning_pages_is_a_clear_page_never_a_500() {
     assert_eq!(not_closed.status, 409);
     assert!(not_closed.body.contains("<code>day_not_closed</code>"));
     app.stop().await;
+}
+
+/// Undoes HTML escaping: named `&lt; &gt; &quot; &amp;` and numeric `&#NN;` / `&#xNN;`.
+fn unescape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let Some(end) = tail.find(';').filter(|e| *e <= 10) else {
+            out.push('&');
+            rest = &tail[1..];
+            continue;
+        };
+        let entity = &tail[1..end];
+        let ch = match entity {
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "amp" => Some('&'),
+            "apos" => Some('\''),
+            e => e
+                .strip_prefix("#x")
+                .map(|h| u32::from_str_radix(h, 16))
+                .or_else(|| e.strip_prefix('#').map(str::parse::<u32>))
+                .and_then(Result::ok)
+                .and_then(char::from_u32),
+        };
+        match ch {
+            Some(c) => {
+                out.push(c);
+                rest = &tail[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
