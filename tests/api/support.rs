@@ -255,6 +255,84 @@ impl TestApp {
             .expect("demo data");
     }
 
+    /// A worked day through the API: two counter payments on `day` (2026-11-24 fits the
+    /// fixtures), the night's three fixture files imported, the day reconciled with every
+    /// exception resolved but the first left open when `leave_one_open`, and otherwise the day
+    /// closed and its remittance prepared. Returns the run id.
+    pub async fn worked_day(&self, day: NaiveDate, leave_one_open: bool) -> String {
+        self.capture_on(day, "SC-JL-01", "200.00", "000012", "000451234567")
+            .await;
+        self.capture_on(day, "ZR-BDC-02", "550.00", "000013", "000451234568")
+            .await;
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+        for (path, spec) in [
+            (
+                "pos-settlement-fixed-width/ok/POS_898440379930001_20261124.txt",
+                "pos-settlement-fixed-width",
+            ),
+            (
+                "onecard-settlement-csv/ok/YKT_310000000000021_20261124.csv",
+                "onecard-settlement-csv",
+            ),
+            (
+                "collection-account-statement-csv/ok/33050161234500001234_20261125_20261125.csv",
+                "collection-account-statement-csv",
+            ),
+        ] {
+            let bytes = std::fs::read(format!("{fixtures}/{path}")).expect("fixture");
+            let name = path.rsplit('/').next().unwrap_or(path);
+            let query = format!("spec={spec}&name={name}");
+            let (status, body) = self.upload(Role::Finance, &query, bytes).await;
+            assert_eq!(status, 201, "{path}: {body}");
+        }
+        let (status, _, run) = self
+            .post(
+                Role::Finance,
+                "/v1/reconciliations",
+                &json!({"business_date": day.to_string()}),
+            )
+            .await;
+        assert_eq!(status, 201, "{run}");
+        let id = run["id"].as_str().expect("run id").to_string();
+        let (_, listed) = self
+            .get(
+                Role::Finance,
+                &format!("/v1/reconciliations/{id}/exceptions?limit=1000"),
+            )
+            .await;
+        let items = listed["items"].as_array().expect("exceptions").clone();
+        for x in items.iter().skip(usize::from(leave_one_open)) {
+            let action = if x["kind"] == "missing_in_ledger" {
+                "bank_claim"
+            } else {
+                "accept_timing"
+            };
+            let (status, _, body) = self
+                .post(
+                    Role::Finance,
+                    &format!("/v1/exceptions/{}/resolve", x["id"].as_str().expect("id")),
+                    &json!({"action": action, "note": "worked"}),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+        if !leave_one_open {
+            let (status, _, body) = self
+                .post(Role::Finance, &format!("/v1/days/{day}/close"), &json!({}))
+                .await;
+            assert_eq!(status, 200, "{body}");
+            let (status, _, body) = self
+                .post(
+                    Role::Finance,
+                    "/v1/remittances",
+                    &json!({"business_date": day.to_string()}),
+                )
+                .await;
+            assert_eq!(status, 201, "{body}");
+        }
+        id
+    }
+
     /// POST a file's bytes to `/v1/settlement-files` with `query` (`spec=…&name=…`).
     pub async fn upload(
         &self,
