@@ -52,11 +52,13 @@ pub fn serve(ctx: AppContext, listener: TcpListener, workers: usize) -> std::io:
     ));
     let data = web::Data::new(ctx);
     let jobs = web::Data::new(crate::web::jobs::Jobs::default());
+    let sign_in_limiter = web::Data::new(crate::web::session::SignInLimiter::default());
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .app_data(limiter.clone())
             .app_data(jobs.clone())
+            .app_data(sign_in_limiter.clone())
             .wrap(actix_web::middleware::from_fn(observe))
             .configure(routes)
             .configure(crate::web::routes)

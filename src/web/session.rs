@@ -26,6 +26,25 @@ pub const SESSION_COOKIE: &str = "onecard_session";
 const SIGN_IN_COOKIE: &str = "onecard_sign_in";
 /// A one-time message for the next page.
 const FLASH_COOKIE: &str = "onecard_flash";
+/// Sign-in attempts one client address may make a minute, sustained, and at once: enough for a
+/// whole shift signing in behind one proxy, too few for guessing passwords across accounts
+/// (each account also locks itself after five failures).
+pub const SIGN_IN_PER_MINUTE: u32 = 30;
+/// See [`SIGN_IN_PER_MINUTE`].
+pub const SIGN_IN_BURST: u32 = 20;
+
+/// The sign-in attempts of each client address (kept in the app data).
+pub struct SignInLimiter(pub crate::http::limits::RateLimiter);
+
+impl Default for SignInLimiter {
+    fn default() -> Self {
+        SignInLimiter(crate::http::limits::RateLimiter::new(
+            SIGN_IN_PER_MINUTE,
+            SIGN_IN_BURST,
+        ))
+    }
+}
+
 /// Largest form body accepted (file uploads use multipart, not this).
 const FORM_LIMIT_BYTES: usize = 64 * 1024;
 
@@ -422,6 +441,25 @@ async fn sign_in(
 ) -> Result<HttpResponse, WebError> {
     let lang = lang_of(&req);
     let w = Common::of(lang);
+    if let Some(limiter) = req.app_data::<web::Data<SignInLimiter>>() {
+        let client = req
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        if let Err(wait) = limiter.0.check(&format!("sign-in {client}")) {
+            let secs = wait.as_secs().max(1);
+            return Err(WebError::Problem(
+                ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "Too many requests",
+                    format!("too many sign-in attempts from this address; try again in {secs} s"),
+                )
+                .with("retry_after_seconds", secs),
+                lang,
+            ));
+        }
+    }
     let nonce = req.cookie(SIGN_IN_COOKIE).map(|c| c.value().to_string());
     let token_ok = match (&nonce, &form.csrf) {
         (Some(n), Some(t)) => staff::csrf_ok(&ctx.keys, &format!("sign-in\n{n}"), t),

@@ -210,3 +210,26 @@ async fn roles_see_only_their_pages_and_today_shows_what_was_taken() {
     assert_eq!(refused.status, 403);
     assert!(refused.body.contains("无权操作"));
 }
+
+#[actix_web::test]
+async fn guessing_across_accounts_from_one_address_is_slowed_down() {
+    let app = spawn_app().await;
+    let names: Vec<String> = (0..5).map(|i| format!("spray-{i}")).collect();
+    for n in &names {
+        create_staff(&app, Role::Clerk, n).await;
+    }
+    let mut s = WebSession::anonymous(&app);
+    // Four wrong guesses on each of five accounts: no account locks, but the address has used
+    // its allowance.
+    for n in names
+        .iter()
+        .cycle()
+        .take(onecard::web::session::SIGN_IN_BURST as usize)
+    {
+        assert_eq!(s.sign_in(n, "a guessed password").await.status, 401);
+    }
+    let slowed = s.sign_in("spray-0", PASSWORD).await;
+    assert_eq!(slowed.status, 429, "{}", slowed.body);
+    assert!(slowed.body.contains("rate_limited"));
+    assert!(!s.cookies.contains_key("onecard_session"));
+}
