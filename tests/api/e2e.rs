@@ -8,7 +8,6 @@ use serde_json::json;
 
 use crate::support::spawn_app;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
 
 #[actix_web::test]
 async fn a_day_from_counter_to_seal() {
@@ -21,24 +20,7 @@ async fn a_day_from_counter_to_seal() {
     app.capture_on(day, "ZR-BDC-02", "550.00", "000013", "000451234568")
         .await;
 
-    for (path, query) in [
-        (
-            "pos-settlement-fixed-width/ok/POS_898440379930001_20261124.txt",
-            "spec=pos-settlement-fixed-width",
-        ),
-        (
-            "onecard-settlement-csv/ok/YKT_310000000000021_20261124.csv",
-            "spec=onecard-settlement-csv&name=YKT_310000000000021_20261124.csv",
-        ),
-        (
-            "collection-account-statement-csv/ok/33050161234500001234_20261125_20261125.csv",
-            "spec=collection-account-statement-csv",
-        ),
-    ] {
-        let bytes = std::fs::read(format!("{FIXTURES}/{path}")).expect("fixture");
-        let (status, body) = app.upload(Role::Finance, query, bytes).await;
-        assert_eq!(status, 201, "{path}: {body}");
-    }
+    app.import_night_files().await;
 
     let (status, _, run) = app
         .post(

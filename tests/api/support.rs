@@ -255,15 +255,9 @@ impl TestApp {
             .expect("demo data");
     }
 
-    /// A worked day through the API: two counter payments on `day` (2026-11-24 fits the
-    /// fixtures), the night's three fixture files imported, the day reconciled with every
-    /// exception resolved but the first left open when `leave_one_open`, and otherwise the day
-    /// closed and its remittance prepared. Returns the run id.
-    pub async fn worked_day(&self, day: NaiveDate, leave_one_open: bool) -> String {
-        self.capture_on(day, "SC-JL-01", "200.00", "000012", "000451234567")
-            .await;
-        self.capture_on(day, "ZR-BDC-02", "550.00", "000013", "000451234568")
-            .await;
+    /// Imports the night files of 2026-11-24 in `fixtures/` (the POS file, the one-card file and
+    /// the collection account's statement) through the API, as finance.
+    pub async fn import_night_files(&self) {
         let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
         for (path, spec) in [
             (
@@ -285,6 +279,18 @@ impl TestApp {
             let (status, body) = self.upload(Role::Finance, &query, bytes).await;
             assert_eq!(status, 201, "{path}: {body}");
         }
+    }
+
+    /// A worked day through the API: two counter payments on `day` (2026-11-24 fits the
+    /// fixtures), the night's three fixture files imported, the day reconciled with every
+    /// exception resolved but the first left open when `leave_one_open`, and otherwise the day
+    /// closed and its remittance prepared. Returns the run id.
+    pub async fn worked_day(&self, day: NaiveDate, leave_one_open: bool) -> String {
+        self.capture_on(day, "SC-JL-01", "200.00", "000012", "000451234567")
+            .await;
+        self.capture_on(day, "ZR-BDC-02", "550.00", "000013", "000451234568")
+            .await;
+        self.import_night_files().await;
         let (status, _, run) = self
             .post(
                 Role::Finance,
