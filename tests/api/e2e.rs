@@ -8,7 +8,6 @@ use serde_json::json;
 
 use crate::support::spawn_app;
 
-
 #[actix_web::test]
 async fn a_day_from_counter_to_seal() {
     let app = spawn_app().await;
