@@ -321,7 +321,14 @@ impl Browser {
 
     /// Saves a screenshot of the whole page as `<prefix>-<name>.png`; returns its path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
-        // Size the window to the page first, so the shot is the whole page.
+        // Size the window to the page first, so the shot is the whole page: shrink it, since
+        // the page's height is never less than the window's, then grow it to fit.
+        self.call(
+            "POST",
+            &self.s("/window/rect"),
+            Some(json!({"width": 1280, "height": 600})),
+        )
+        .await;
         let height = self
             .call(
                 "POST",
