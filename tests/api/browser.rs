@@ -112,10 +112,7 @@ async fn a_whole_morning_in_the_browser() {
     let app = spawn_app().await;
     app.load_demo().await;
     let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
-    app.capture_on(day, "SC-JL-01", "200.00", "000012", "000451234567")
-        .await;
-    app.capture_on(day, "ZR-BDC-02", "550.00", "000013", "000451234568")
-        .await;
+    app.capture_night_sales(day).await;
     create_staff(&app, Role::Finance, "李会计").await;
     create_staff(&app, Role::Supervisor, "王主管").await;
     sign_in(&browser, &app, "李会计").await;

@@ -14,10 +14,7 @@ async fn a_day_from_counter_to_seal() {
     app.load_demo().await;
     let day = NaiveDate::from_ymd_opt(2026, 11, 24).expect("date");
     // The two POS sales the acquirer's file carries (trace 000012 and 000013).
-    app.capture_on(day, "SC-JL-01", "200.00", "000012", "000451234567")
-        .await;
-    app.capture_on(day, "ZR-BDC-02", "550.00", "000013", "000451234568")
-        .await;
+    app.capture_night_sales(day).await;
 
     app.import_night_files().await;
 

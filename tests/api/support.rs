@@ -255,6 +255,15 @@ impl TestApp {
             .expect("demo data");
     }
 
+    /// The two bank-card sales of `day` that the fixture POS file of 2026-11-24 carries
+    /// (SC-JL-01 200.00, trace 000012; ZR-BDC-02 550.00, trace 000013).
+    pub async fn capture_night_sales(&self, day: NaiveDate) {
+        self.capture_on(day, "SC-JL-01", "200.00", "000012", "000451234567")
+            .await;
+        self.capture_on(day, "ZR-BDC-02", "550.00", "000013", "000451234568")
+            .await;
+    }
+
     /// Imports the night files of 2026-11-24 in `fixtures/` (the POS file, the one-card file and
     /// the collection account's statement) through the API, as finance.
     pub async fn import_night_files(&self) {
@@ -286,10 +295,7 @@ impl TestApp {
     /// exception resolved but the first left open when `leave_one_open`, and otherwise the day
     /// closed and its remittance prepared. Returns the run id.
     pub async fn worked_day(&self, day: NaiveDate, leave_one_open: bool) -> String {
-        self.capture_on(day, "SC-JL-01", "200.00", "000012", "000451234567")
-            .await;
-        self.capture_on(day, "ZR-BDC-02", "550.00", "000013", "000451234568")
-            .await;
+        self.capture_night_sales(day).await;
         self.import_night_files().await;
         let (status, _, run) = self
             .post(

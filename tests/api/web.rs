@@ -155,10 +155,7 @@ async fn roles_see_only_their_pages_and_today_shows_what_was_taken() {
     let app = spawn_app().await;
     app.load_demo().await;
     let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
-    app.capture_on(day, "SC-JL-01", "200.00", "000012", "000451234567")
-        .await;
-    app.capture_on(day, "ZR-BDC-02", "550.00", "000013", "000451234568")
-        .await;
+    app.capture_night_sales(day).await;
     app.capture_on(
         day - chrono::Duration::days(1),
         "SC-JL-01",

@@ -131,10 +131,7 @@ async fn the_morning_through_the_pages() {
     let app = spawn_app().await;
     app.load_demo().await;
     let day = NaiveDate::from_ymd_opt(2026, 11, 24).expect("date");
-    app.capture_on(day, "SC-JL-01", "200.00", "000012", "000451234567")
-        .await;
-    app.capture_on(day, "ZR-BDC-02", "550.00", "000013", "000451234568")
-        .await;
+    app.capture_night_sales(day).await;
     let mut finance = WebSession::signed_in(&app, Role::Finance).await;
     let mut supervisor = WebSession::signed_in(&app, Role::Supervisor).await;
     let mut auditor = WebSession::signed_in(&app, Role::Auditor).await;
