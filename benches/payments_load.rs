@@ -71,7 +71,7 @@ struct Run {
 /// Starts a server on `db` with `max_batch`, drives `count` payments from `clients` clients.
 fn run(db: &Db, max_batch: usize, clients: usize, count: u64) -> Run {
     let ctx = support::open(db, max_batch);
-    onecard::demo::load(&ctx).unwrap_or_else(|e| panic!("demo: {e}"));
+    onecard::app::demo::load(&ctx).unwrap_or_else(|e| panic!("demo: {e}"));
     let token = {
         let mut conn = ctx.conn().unwrap_or_else(|e| panic!("conn: {e}"));
         onecard::auth::create_token(&mut conn, &ctx.keys, Role::Clerk, "load generator", "bench")
@@ -86,7 +86,7 @@ fn run(db: &Db, max_batch: usize, clients: usize, count: u64) -> Run {
     let server_ctx = ctx.clone();
     let server = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let server = onecard::http::serve(server_ctx, listener, 2)
+            let server = onecard::server::serve(server_ctx, listener, 2)
                 .unwrap_or_else(|e| panic!("serve: {e}"));
             let _ = handle_tx.send(server.handle());
             let _ = server.await;

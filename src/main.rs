@@ -251,15 +251,15 @@ fn spawn_nightly(ctx: AppContext, at: chrono::NaiveTime) {
     let spawned = std::thread::Builder::new()
         .name("onecard-nightly".into())
         .spawn(move || loop {
-            let wait = onecard::recon::nightly::seconds_until(chrono::Utc::now(), at);
+            let wait = onecard::app::nightly::seconds_until(chrono::Utc::now(), at);
             tracing::info!(seconds = wait, "nightly job scheduled");
             std::thread::sleep(std::time::Duration::from_secs(wait.max(1)));
             let today = ctx.business_today();
             let Some(date) = today.pred_opt() else {
                 continue;
             };
-            let folders = onecard::recon::nightly::Folders::under(&ctx.config.nightly_dir);
-            match onecard::recon::nightly::run(&ctx, &folders, date, &mut |step| {
+            let folders = onecard::app::nightly::Folders::under(&ctx.config.nightly_dir);
+            match onecard::app::nightly::run(&ctx, &folders, date, &mut |step| {
                 tracing::info!(step, "nightly")
             }) {
                 Ok(night) => tracing::info!(
@@ -308,7 +308,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let auto_migrate = migrate || matches!(config.database, DbTarget::Sqlite(_));
             let ctx = AppContext::open(config, auto_migrate).map_err(|e| e.to_string())?;
             if demo {
-                let tokens = onecard::demo::load(&ctx).map_err(|e| e.to_string())?;
+                let tokens = onecard::app::demo::load(&ctx).map_err(|e| e.to_string())?;
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(
                     out,
@@ -320,7 +320,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                         let _ = writeln!(out, "  {:<10} {}", "  secret", secret);
                     }
                 }
-                let users = onecard::demo::staff_users(&ctx).map_err(|e| e.to_string())?;
+                let users = onecard::app::demo::staff_users(&ctx).map_err(|e| e.to_string())?;
                 let _ = writeln!(
                     out,
                     "Demo staff sign-in for the pages at http://{bind}/web/ (name, password; new each start):"
@@ -342,7 +342,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
             actix_web::rt::System::new()
                 .block_on(async move {
-                    let server = onecard::http::serve(ctx, listener, workers)?;
+                    let server = onecard::server::serve(ctx, listener, workers)?;
                     server.await
                 })
                 .map_err(|e| e.to_string())?;
@@ -405,9 +405,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 Some(d) => parse_date(&d)?,
                 None => ctx.business_today().pred_opt().ok_or("no previous day")?,
             };
-            let folders = onecard::recon::nightly::Folders::under(&ctx.config.nightly_dir);
+            let folders = onecard::app::nightly::Folders::under(&ctx.config.nightly_dir);
             let night =
-                onecard::recon::nightly::run(&ctx, &folders, date, &mut |step| eprintln!("{step}"))
+                onecard::app::nightly::run(&ctx, &folders, date, &mut |step| eprintln!("{step}"))
                     .map_err(|e| e.to_string())?;
             println!(
                 "{}",

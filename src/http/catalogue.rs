@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::{amount_field, ApiJson, ApiQuery, Caller};
-use super::ledger::{page_limit, Page, Paged};
+use super::paging::{Page, Paged};
 use super::problem::ApiError;
+use super::queries::list_fee_items;
 use crate::app::AppContext;
 use crate::catalogue::{self, CatalogueChangeError, CatalogueError, FeeItem, Pricing};
 use crate::money::format_minor;
@@ -229,18 +230,6 @@ pub async fn create(
     })
     .await??;
     Ok(HttpResponse::Created().json(FeeItemView::from(&created)))
-}
-
-/// One page of the catalogue: the latest version of every item, in code order — what
-/// `GET /v1/fee-items` answers and the catalogue page lists.
-pub fn list_fee_items(
-    conn: &mut crate::db::DbConn,
-    page: &Page,
-) -> Result<Paged<FeeItem>, ApiError> {
-    let limit = page_limit(page.limit)?;
-    let after = page.after.as_deref().unwrap_or_default();
-    let items = catalogue::latest_versions(conn, after, limit + 1)?;
-    Ok(Paged::cut(items, limit, |i| i.code.clone()))
 }
 
 /// The latest version of every item, in code order.

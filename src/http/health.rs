@@ -1,4 +1,5 @@
-//! Health, readiness, metrics, the OpenAPI document and the published signing key.
+//! Health, readiness, metrics and the published signing key. (`/openapi.json` is served by
+//! [`super::openapi`], which lists these handlers.)
 
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
@@ -11,7 +12,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics))
-        .route("/openapi.json", web::get().to(openapi))
         .route("/v1/signing-key", web::get().to(signing_key));
 }
 
@@ -47,11 +47,6 @@ pub async fn metrics() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(crate::metrics::render())
-}
-
-/// The OpenAPI document.
-pub async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().json(super::openapi::document())
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -9,17 +9,15 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::blocking::with_conn;
 use super::extract::{ApiJson, ApiQuery, Caller};
+use super::paging::{page_limit, Page, Paged};
 use super::problem::ApiError;
+use super::queries::{statement_lines, EntriesQuery};
 use crate::app::AppContext;
 use crate::ledger::repo::{self, AccountBalance};
 use crate::ledger::{service, EntryKind, NewEntry, PostedEntry, Posting, Side};
 use crate::money::{format_minor, parse_amount};
-
-/// Default and largest page sizes (API.md conventions).
-pub const DEFAULT_LIMIT: i64 = 100;
-/// Largest page size.
-pub const MAX_LIMIT: i64 = 1000;
 
 /// Registers the routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -36,62 +34,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/v1/ledger/entries/{seq}/reversal",
             web::post().to(reverse_entry),
         );
-}
-
-/// Paging parameters.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct Page {
-    /// Page size, 1–1000 (default 100).
-    #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<i64>,
-    /// Cursor from the previous page's `next`.
-    pub after: Option<String>,
-}
-
-/// Checks a limit against API.md's bounds.
-pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
-    match limit {
-        None => Ok(DEFAULT_LIMIT),
-        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(n) => Err(ApiError::invalid(
-            Some("limit".into()),
-            format!("limit must be 1–{MAX_LIMIT}, got {n}"),
-        )),
-    }
-}
-
-/// A page of items.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Paged<T> {
-    /// The items.
-    pub items: Vec<T>,
-    /// Cursor for the next page, or null on the last.
-    pub next: Option<String>,
-}
-
-impl<T> Paged<T> {
-    /// A page from up to `limit + 1` items read after the cursor: the extra item only tells
-    /// that there is more, and `next` is the cursor of the last item kept.
-    pub fn cut(mut items: Vec<T>, limit: i64, cursor: impl Fn(&T) -> String) -> Paged<T> {
-        let limit = usize::try_from(limit).unwrap_or(0);
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(cursor)
-        } else {
-            None
-        };
-        Paged { items, next }
-    }
-
-    /// The same page with each item turned into another.
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
-        Paged {
-            items: self.items.into_iter().map(f).collect(),
-            next: self.next,
-        }
-    }
 }
 
 /// An account with its balance.
@@ -136,18 +78,6 @@ impl From<&AccountBalance> for AccountView {
     }
 }
 
-pub(crate) async fn with_conn<T: Send + 'static>(
-    ctx: &web::Data<AppContext>,
-    f: impl FnOnce(&mut crate::db::DbConn, &AppContext) -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let ctx = ctx.clone().into_inner();
-    web::block(move || {
-        let mut conn = ctx.conn()?;
-        f(&mut conn, &ctx)
-    })
-    .await?
-}
-
 /// Every account with its balance (grouping accounts carry their sub-accounts' sum).
 #[utoipa::path(get, path = "/v1/ledger/accounts", tag = "ledger", params(Page), responses((status = 200, body = inline(Paged<AccountView>)), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn list_accounts(
@@ -171,22 +101,6 @@ pub async fn list_accounts(
     Ok(HttpResponse::Ok().json(Paged::cut(items, limit, |a| a.code.clone())))
 }
 
-/// Filters of an account statement.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct EntriesQuery {
-    /// First business date, inclusive.
-    pub from: Option<NaiveDate>,
-    /// Last business date, inclusive.
-    pub to: Option<NaiveDate>,
-    /// Page size, 1–1000 (default 100).
-    #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<i64>,
-    /// Cursor (an entry sequence number).
-    pub after: Option<String>,
-}
-
 /// One line of an account statement.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AccountLineView {
@@ -197,36 +111,6 @@ pub struct AccountLineView {
     reference: Option<String>,
     side: String,
     amount: String,
-}
-
-pub(crate) fn parse_cursor(after: Option<&str>) -> Result<i64, ApiError> {
-    match after {
-        None | Some("") => Ok(0),
-        Some(s) => s.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            ApiError::invalid(
-                Some("after".into()),
-                "after must be a cursor returned as `next`",
-            )
-        }),
-    }
-}
-
-/// One page of an account's postings with `from <= business_date <= to`, in chain order: what
-/// `GET /v1/ledger/accounts/{code}/entries` answers and the account statement page lists.
-/// 404 for an account the chart does not have.
-pub fn statement_lines(
-    conn: &mut crate::db::DbConn,
-    chart: &crate::ledger::Chart,
-    code: &str,
-    q: &EntriesQuery,
-) -> Result<Paged<repo::AccountLine>, ApiError> {
-    if chart.get(code).is_none() {
-        return Err(ApiError::not_found(format!("no account '{code}'")));
-    }
-    let limit = page_limit(q.limit)?;
-    let after = parse_cursor(q.after.as_deref())?;
-    let lines = repo::account_lines(conn, code, q.from, q.to, after, limit + 1)?;
-    Ok(Paged::cut(lines, limit, |l| l.seq.to_string()))
 }
 
 /// The postings of one account, in chain order.

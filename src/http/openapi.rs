@@ -5,9 +5,21 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use actix_web::{web, HttpResponse};
+
 use super::problem::PROBLEM_JSON;
 
 use super::{catalogue, days, health, ledger, payments, reconciliation, remittances, settlement};
+
+/// Registers `/openapi.json`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/openapi.json", web::get().to(serve_document));
+}
+
+/// The OpenAPI document.
+async fn serve_document() -> HttpResponse {
+    HttpResponse::Ok().json(document())
+}
 
 struct BearerAuth;
 

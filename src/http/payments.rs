@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::extract::{amount_field, read_body, Caller};
 use super::extract::{ApiJson, ApiQuery};
-use super::ledger::{page_limit, Paged};
+use super::paging::{page_limit, Paged};
 use super::problem::ApiError;
 use crate::app::AppContext;
 use crate::payments::intake::{self, IntakeError};

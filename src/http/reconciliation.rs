@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::extract::{ApiJson, ApiQuery, Caller};
-use super::ledger::{page_limit, Page, Paged};
+use super::paging::{page_limit, Page, Paged};
 use super::problem::ApiError;
 use crate::app::AppContext;
 use crate::recon::exceptions::{self, ExceptionError, Resolve};

@@ -3,15 +3,16 @@
 //! HMAC-signed requests. Also the supervision check of DESIGN §2 rule 6.
 
 use crate::auth::may;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
-use base64::Engine;
 use chrono::{Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::blocking::with_conn;
 use super::extract::{parse_json, ApiJson, ApiQuery, Caller};
-use super::ledger::{page_limit, parse_cursor, with_conn, Page, Paged};
+use super::paging::{page_limit, parse_cursor, Page, Paged};
 use super::problem::ApiError;
+use super::signed_file::signed_file;
 use crate::app::AppContext;
 use crate::auth::request_signing::{self, SignatureError, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::auth::{self, Principal};
@@ -248,37 +249,6 @@ pub async fn treasury_list(
     })
     .await?;
     Ok(HttpResponse::Ok().json(Paged { items, next }))
-}
-
-/// The approved batch's signed file as the staff and treasury routes (and the staff pages)
-/// answer it: the stored bytes, with `Digest` and `X-Onecard-Signature`.
-pub async fn signed_file(
-    ctx: &web::Data<AppContext>,
-    id: String,
-) -> Result<HttpResponse, ApiError> {
-    let (file, batch) = with_conn(ctx, {
-        let id = id.clone();
-        move |conn, _| Ok((service::file(conn, &id)?, service::get(conn, &id)?))
-    })
-    .await?;
-    let (Some(file), Some(batch)) = (file, batch) else {
-        return Err(ApiError::not_found(format!(
-            "no approved remittance '{id}'"
-        )));
-    };
-    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    Ok(HttpResponse::Ok()
-        .content_type("application/xml")
-        .insert_header(("Digest", format!("sha-256={}", b64(&file.sha256))))
-        .insert_header((
-            "X-Onecard-Signature",
-            format!("ed25519={}", b64(&file.signature)),
-        ))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{}.xml\"", batch.message_id),
-        ))
-        .body(file.bytes))
 }
 
 /// The approved batch's remt.001.001.04 file, byte-identical on every pull, with

@@ -14,7 +14,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::extract::{ApiQuery, Caller};
-use super::ledger::Paged;
+use super::paging::Paged;
 use super::problem::ApiError;
 use crate::app::AppContext;
 use crate::bankfiles::store::{self, ImportError, ImportRequest};

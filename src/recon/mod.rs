@@ -11,12 +11,9 @@
 //! - [`exceptions`]: working exceptions — manual match, write-off with a second person's
 //!   approval, bank claim, accept as timing.
 //!
-//! - [`nightly`]: the night's inbox → import → run → report → archive.
-//!
 //! Depends on: [`crate::bankfiles::records`].
 
 pub mod days;
 pub mod exceptions;
 pub mod matcher;
-pub mod nightly;
 pub mod runs;

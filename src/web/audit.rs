@@ -13,7 +13,7 @@ use super::table::{link_csv, Cell, Table};
 use super::{csv_download, Chrome, OrPage, Staff, WebError, BASE};
 use crate::audit::{self, AuditRecord, Search};
 use crate::auth::may;
-use crate::http::ledger::page_limit;
+use crate::http::paging::{page_limit, Paged};
 use crate::http::problem::ApiError;
 use crate::words;
 
@@ -191,7 +191,7 @@ async fn list(staff: Staff, query: web::Query<AuditQuery>) -> Result<HttpRespons
     .await
     .or_page(lang)?
     .or_page(lang)?;
-    let page = crate::http::ledger::Paged::cut(records, limit, |r| r.id.to_string());
+    let page = Paged::cut(records, limit, |r| r.id.to_string());
     let mut table = Table::new("audit", t.records, t.no_records)
         .num(t.id)
         .col(t.at)

@@ -10,9 +10,9 @@ use super::table::{link_csv, Cell, Table};
 use super::{csv_download, Chrome, OrPage, Staff, WebError, BASE};
 use crate::auth::may;
 use crate::catalogue::{self, FeeItem, Pricing};
-use crate::http::catalogue::list_fee_items;
-use crate::http::ledger::{Page, MAX_LIMIT};
+use crate::http::paging::{Page, MAX_LIMIT};
 use crate::http::problem::ApiError;
+use crate::http::queries::list_fee_items;
 use crate::words;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {

@@ -227,7 +227,7 @@ async fn list(staff: Staff, query: web::Query<ListQuery>) -> Result<HttpResponse
                 }
             }
         }
-        Ok(crate::http::ledger::Paged { items, next: None })
+        Ok(crate::http::paging::Paged { items, next: None })
     })
     .await
     .or_page(lang)?

@@ -334,7 +334,7 @@ async fn approve(
 /// The signed file: the same response as `GET /v1/remittances/{id}/file`.
 async fn file(staff: Staff, id: web::Path<String>) -> Result<HttpResponse, WebError> {
     staff.require(may::READ_REMITTANCES)?;
-    crate::http::remittances::signed_file(&staff.ctx, id.into_inner())
+    crate::http::signed_file::signed_file(&staff.ctx, id.into_inner())
         .await
         .or_page(staff.lang)
 }

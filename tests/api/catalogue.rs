@@ -202,8 +202,8 @@ fn the_demo_catalogue_is_valid_against_the_chart() {
 fn demo_data_loads_once_however_often_the_demo_starts() {
     let db = crate::support::TestDb::new();
     let ctx = db.open();
-    let first = onecard::demo::load(&ctx).expect("demo");
-    let second = onecard::demo::load(&ctx).expect("demo again");
+    let first = onecard::app::demo::load(&ctx).expect("demo");
+    let second = onecard::app::demo::load(&ctx).expect("demo again");
     assert_eq!(first.len(), 6, "one token per role");
     assert_eq!(second.len(), 6);
     assert!(

@@ -193,7 +193,7 @@ fn a_backup_taken_while_the_service_runs_restores_and_verifies() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"));
         return;
     }
-    onecard::demo::load(&ctx).expect("demo data: catalogue and an opening entry");
+    onecard::app::demo::load(&ctx).expect("demo data: catalogue and an opening entry");
     let copy = db.dir.path().join("backup").join("copy.db");
     std::fs::create_dir_all(copy.parent().expect("parent")).expect("dir");
     let out = onecard(&db, &["backup", "--to", copy.to_str().expect("utf-8")]);

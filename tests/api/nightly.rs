@@ -2,7 +2,7 @@
 //! databases.
 
 use chrono::NaiveDate;
-use onecard::recon::nightly::{self, Folders};
+use onecard::app::nightly::{self, Folders};
 
 use crate::support::TestDb;
 

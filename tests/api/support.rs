@@ -249,7 +249,7 @@ impl TestApp {
     /// Loads the demo catalogue (and the opening appropriation).
     pub async fn load_demo(&self) {
         let ctx = self.ctx.clone();
-        actix_web::web::block(move || onecard::demo::load(&ctx).map(|_| ()))
+        actix_web::web::block(move || onecard::app::demo::load(&ctx).map(|_| ()))
             .await
             .expect("block")
             .expect("demo data");
@@ -542,7 +542,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     }
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let server = onecard::http::serve(ctx.clone(), listener, 2).expect("serve");
+    let server = onecard::server::serve(ctx.clone(), listener, 2).expect("serve");
     let handle = server.handle();
     actix_web::rt::spawn(server);
     TestApp {

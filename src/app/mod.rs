@@ -1,7 +1,11 @@
 //! The running service's parts, opened once and shared by the CLI and the HTTP layer: settings,
-//! the connection pool, the chart, the keys and the ledger writer.
+//! the connection pool, the chart, the keys and the ledger writer ([`AppContext`]); the nightly
+//! job ([`nightly`]) and the demo data ([`demo`]) that run on top of them.
 //!
-//! May depend on: `config`, `db`, `keys`, `ledger`.
+//! May depend on every domain module; nothing below it imports it.
+
+pub mod demo;
+pub mod nightly;
 
 use std::sync::Arc;
 

@@ -2,9 +2,9 @@
 //! token per role (generated now, printed once) and, on an empty ledger, an opening
 //! appropriation so the tour has a balance to show.
 //!
-//! May depend on: `app`, `auth`, `ledger`.
+//! Depends on: [`super::AppContext`], `auth`, `catalogue`, `ledger`.
 
-use crate::app::AppContext;
+use super::AppContext;
 use crate::auth::{self, AuthError, IssuedToken, Role};
 use crate::ledger::writer::{PostError, WriteError};
 use crate::ledger::{repo, EntryKind, NewEntry, Posting};

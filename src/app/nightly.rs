@@ -8,7 +8,7 @@
 //! from `onecard nightly` (for cron) and, when `ONECARD_NIGHTLY_AT` is set, inside `serve` at
 //! that Asia/Shanghai time.
 //!
-//! Depends on: `bankfiles::store`, [`super::runs`], `app`.
+//! Depends on: `bankfiles::store`, `recon::runs`, [`super::AppContext`].
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::runs;
-use crate::app::AppContext;
+use super::AppContext;
 use crate::bankfiles::store::{self, ImportError, ImportRequest};
+use crate::recon::runs;
 
 /// Where the nightly job looks and puts things.
 #[derive(Debug, Clone)]

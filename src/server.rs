@@ -1,0 +1,86 @@
+//! The actix app that serves both faces of the service, assembled above them: the API
+//! ([`crate::http`]) and the staff pages ([`crate::web`]), sharing one [`AppContext`], one
+//! request log and one error shape.
+//!
+//! May depend on: `app`, `http`, `web`, `metrics`. Nothing imports it but the binary and tests.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, App, HttpResponse, HttpServer, ResponseError};
+
+use crate::app::AppContext;
+use crate::http::limits::RateLimiter;
+use crate::http::problem::{ApiError, PROBLEM_JSON};
+
+/// Starts the server on an already-bound listener (port 0 in tests).
+pub fn serve(ctx: AppContext, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
+    let max_connections = ctx.config.max_connections;
+    let request_timeout = Duration::from_secs(ctx.config.request_timeout_secs);
+    let limiter = web::Data::new(RateLimiter::new(
+        ctx.config.rate_limit_per_minute,
+        ctx.config.rate_limit_burst,
+    ));
+    let data = web::Data::new(ctx);
+    let jobs = web::Data::new(crate::web::jobs::Jobs::default());
+    let sign_in_limiter = web::Data::new(crate::web::session::SignInLimiter::default());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(limiter.clone())
+            .app_data(jobs.clone())
+            .app_data(sign_in_limiter.clone())
+            .wrap(actix_web::middleware::from_fn(observe))
+            .configure(crate::http::routes)
+            .configure(crate::web::routes)
+            .default_service(web::to(|| async {
+                Err::<HttpResponse, _>(ApiError::not_found("no such resource"))
+            }))
+    })
+    .workers(workers.max(1))
+    .max_connections(max_connections)
+    .client_request_timeout(request_timeout)
+    .client_disconnect_timeout(Duration::from_secs(5))
+    .shutdown_timeout(10)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// Logs and counts each request and turns any error response that is not yet a problem
+/// document (framework 404/405/413…) into one, so clients see one error shape.
+async fn observe(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let res = next.call(req).await?;
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_string());
+    let status = res.status();
+    // Problem documents, and the staff pages' own HTML error pages, are already what the
+    // client should see.
+    let is_problem = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()) || v.as_bytes().starts_with(b"text/html")
+    });
+    let res = if (status.is_client_error() || status.is_server_error()) && !is_problem {
+        let (req, _) = res.into_parts();
+        let mut problem = ApiError::from_status(status).error_response();
+        problem
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        ServiceResponse::new(req, problem)
+    } else {
+        res.map_into_boxed_body()
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    crate::metrics::record_request(&method, &route, status.as_u16(), elapsed);
+    tracing::info!(method = %method, route = %route, status = status.as_u16(), ms = %format_args!("{:.3}", elapsed * 1e3), "request");
+    Ok(res)
+}
