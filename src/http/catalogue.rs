@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::blocking::with_conn;
 use super::extract::{amount_field, ApiJson, ApiQuery, Caller};
 use super::paging::{Page, Paged};
 use super::problem::ApiError;
@@ -217,18 +218,16 @@ pub async fn create(
     let actor = caller.require(may::CHANGE_CATALOGUE)?.actor();
     let input = body.into_inner()?;
     let item = input.into_item()?;
-    let ctx = ctx.into_inner();
-    let created = web::block(move || -> Result<FeeItem, ApiError> {
-        let mut conn = ctx.conn()?;
+    let created = with_conn(&ctx, move |conn, ctx| {
         Ok(catalogue::add_version(
-            &mut conn,
+            conn,
             &ctx.chart,
             item,
             &actor,
             crate::clock::today(),
         )?)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Created().json(FeeItemView::from(&created)))
 }
 
@@ -239,11 +238,7 @@ pub async fn list(
     _caller: Caller,
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<HttpResponse, ApiError> {
-    let ctx = ctx.into_inner();
-    let page = web::block(move || -> Result<Paged<FeeItem>, ApiError> {
-        list_fee_items(&mut *ctx.conn()?, &page)
-    })
-    .await??;
+    let page = with_conn(&ctx, move |conn, _| list_fee_items(conn, &page)).await?;
     Ok(HttpResponse::Ok().json(page.map(|i| FeeItemView::from(&i))))
 }
 
@@ -255,13 +250,8 @@ pub async fn get(
     code: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let code = code.into_inner();
-    let ctx = ctx.into_inner();
     let lookup = code.clone();
-    let versions = web::block(move || -> Result<Vec<FeeItem>, ApiError> {
-        let mut conn = ctx.conn()?;
-        Ok(catalogue::versions(&mut conn, &lookup)?)
-    })
-    .await??;
+    let versions = with_conn(&ctx, move |conn, _| Ok(catalogue::versions(conn, &lookup)?)).await?;
     let Some(latest) = versions.last() else {
         return Err(ApiError::not_found(format!("no fee item '{code}'")));
     };

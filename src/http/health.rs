@@ -4,6 +4,7 @@
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
+use super::blocking::with_conn;
 use super::problem::ApiError;
 use crate::app::AppContext;
 
@@ -29,15 +30,13 @@ pub async fn healthz() -> HttpResponse {
 /// Readiness: the database answers.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = inline(Status)), (status = 503, description = "database not answering")))]
 pub async fn readyz(ctx: web::Data<AppContext>) -> Result<HttpResponse, ApiError> {
-    let ctx = ctx.into_inner();
-    web::block(move || -> Result<(), ApiError> {
+    with_conn(&ctx, |conn, _| {
         use diesel::connection::SimpleConnection;
-        let mut conn = ctx.conn()?;
         conn.batch_execute("SELECT 1")
             .map_err(crate::db::DbError::from)?;
         Ok(())
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(Status { status: "ready" }))
 }
 

@@ -6,6 +6,7 @@ use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
+use super::blocking::with_conn;
 use super::extract::{ApiJson, ApiQuery, Caller};
 use super::paging::{page_limit, Page, Paged};
 use super::problem::ApiError;
@@ -85,11 +86,10 @@ pub async fn resolve(
 ) -> Result<HttpResponse, ApiError> {
     let by = caller.require(may::RESOLVE_EXCEPTION)?.clone();
     let request = body.into_inner()?;
-    let ctx = ctx.into_inner();
-    let state = web::block(move || -> Result<_, ApiError> {
-        Ok(exceptions::resolve(&mut *ctx.conn()?, &id, &request, &by)?)
+    let state = with_conn(&ctx, move |conn, _| {
+        Ok(exceptions::resolve(conn, &id, &request, &by)?)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(state))
 }
 
@@ -103,11 +103,10 @@ pub async fn approve(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let by = caller.require(may::RESOLVE_EXCEPTION)?.clone();
-    let ctx = ctx.into_inner();
-    let state = web::block(move || -> Result<_, ApiError> {
-        Ok(exceptions::approve(&mut *ctx.conn()?, &id, &by)?)
+    let state = with_conn(&ctx, move |conn, _| {
+        Ok(exceptions::approve(conn, &id, &by)?)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Ok().json(state))
 }
 
@@ -133,16 +132,10 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.require(may::RECONCILE)?.actor();
     let request = body.into_inner()?;
-    let ctx = ctx.into_inner();
-    let run = web::block(move || -> Result<_, ApiError> {
-        Ok(runs::run(
-            &mut *ctx.conn()?,
-            &ctx.writer,
-            request.business_date,
-            &actor,
-        )?)
+    let run = with_conn(&ctx, move |conn, ctx| {
+        Ok(runs::run(conn, &ctx.writer, request.business_date, &actor)?)
     })
-    .await??;
+    .await?;
     Ok(HttpResponse::Created().json(run))
 }
 
@@ -223,10 +216,8 @@ pub async fn exceptions(
     let limit = page_limit(page.0.limit)?;
     let after = page.0.after;
     let id = id.into_inner();
-    let ctx = ctx.into_inner();
     let lookup = id.clone();
-    let found = web::block(move || -> Result<_, ApiError> {
-        let conn = &mut *ctx.conn()?;
+    let found = with_conn(&ctx, move |conn, _| {
         if runs::get(conn, &lookup)?.is_none() {
             return Ok(None);
         }
@@ -237,7 +228,7 @@ pub async fn exceptions(
             limit,
         )?))
     })
-    .await??;
+    .await?;
     let items: Vec<ExceptionRow> =
         found.ok_or_else(|| ApiError::not_found(format!("no reconciliation {id}")))?;
     let next = (items.len() as i64 == limit)
@@ -291,12 +282,8 @@ pub async fn report(
         }
     };
     let id = id.into_inner();
-    let ctx = ctx.into_inner();
     let lookup = id.clone();
-    let found = web::block(move || -> Result<_, ApiError> {
-        Ok(runs::report(&mut *ctx.conn()?, &lookup)?)
-    })
-    .await??;
+    let found = with_conn(&ctx, move |conn, _| Ok(runs::report(conn, &lookup)?)).await?;
     let report = found.ok_or_else(|| ApiError::not_found(format!("no reconciliation {id}")))?;
     if !csv {
         return Ok(HttpResponse::Ok().json(report));

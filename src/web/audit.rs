@@ -11,10 +11,10 @@ use serde_json::Value;
 use super::params::{self, with_param};
 use super::table::{link_csv, Cell, Table};
 use super::{csv_download, Chrome, OrPage, Staff, WebError, BASE};
-use crate::audit::{self, AuditRecord, Search};
+use crate::audit::{self, Search};
 use crate::auth::may;
+use crate::http::blocking::with_conn;
 use crate::http::paging::{page_limit, Paged};
-use crate::http::problem::ApiError;
 use crate::words;
 
 /// Records per page unless `?limit=` says otherwise.
@@ -184,13 +184,9 @@ async fn list(staff: Staff, query: web::Query<AuditQuery>) -> Result<HttpRespons
         before_id: params::int("before", &query.before).or_page(lang)?,
         limit: limit + 1,
     };
-    let ctx = staff.ctx.clone();
-    let records = web::block(move || -> Result<Vec<AuditRecord>, ApiError> {
-        Ok(audit::search(&mut *ctx.conn()?, &search)?)
-    })
-    .await
-    .or_page(lang)?
-    .or_page(lang)?;
+    let records = with_conn(&staff.ctx, move |conn, _| Ok(audit::search(conn, &search)?))
+        .await
+        .or_page(lang)?;
     let page = Paged::cut(records, limit, |r| r.id.to_string());
     let mut table = Table::new("audit", t.records, t.no_records)
         .num(t.id)

@@ -10,6 +10,7 @@ use super::table::{link_csv, Cell, Table};
 use super::{csv_download, Chrome, OrPage, Staff, WebError, BASE};
 use crate::auth::may;
 use crate::catalogue::{self, FeeItem, Pricing};
+use crate::http::blocking::with_conn;
 use crate::http::paging::{Page, MAX_LIMIT};
 use crate::http::problem::ApiError;
 use crate::http::queries::list_fee_items;
@@ -182,13 +183,11 @@ async fn versions(
     let lang = staff.lang;
     let t = CatalogueWords::of(lang);
     let code = code.into_inner();
-    let ctx = staff.ctx.clone();
     let lookup = code.clone();
-    let versions = web::block(move || -> Result<_, ApiError> {
-        Ok(catalogue::versions(&mut *ctx.conn()?, &lookup)?)
+    let versions = with_conn(&staff.ctx, move |conn, _| {
+        Ok(catalogue::versions(conn, &lookup)?)
     })
     .await
-    .or_page(lang)?
     .or_page(lang)?;
     let Some(latest) = versions.last() else {
         return Err(WebError::Problem(

@@ -15,6 +15,7 @@ use super::params::{self, with_param};
 use super::table::{link_csv, Cell, Table};
 use super::{csv_download, Chrome, OrPage, PostForm, Staff, WebError, BASE};
 use crate::auth::may;
+use crate::http::blocking::with_conn;
 use crate::http::paging::MAX_LIMIT;
 use crate::http::problem::ApiError;
 use crate::http::queries::{statement_lines, EntriesQuery};
@@ -151,16 +152,13 @@ async fn trial_balance(
     let lang = staff.lang;
     let (t, w) = (LedgerWords::of(lang), staff.w);
     let as_of = params::date("date", &query.date).or_page(lang)?;
-    let ctx = staff.ctx.clone();
-    let (funds, (head_seq, head_hash)) = web::block(move || -> Result<_, ApiError> {
-        let mut conn = ctx.conn()?;
+    let (funds, (head_seq, head_hash)) = with_conn(&staff.ctx, move |conn, ctx| {
         Ok((
-            repo::trial_balance(&mut conn, &ctx.chart, as_of)?,
-            repo::chain_head(&mut conn)?,
+            repo::trial_balance(conn, &ctx.chart, as_of)?,
+            repo::chain_head(conn)?,
         ))
     })
     .await
-    .or_page(lang)?
     .or_page(lang)?;
 
     let mut summary = Table::new("funds", t.funds, w.nothing_here)
@@ -338,12 +336,10 @@ async fn statement(
         after: params::text(&query.after).map(str::to_string),
     };
     let (from, to) = (q.from, q.to);
-    let ctx = staff.ctx.clone();
     let lookup = code.clone();
-    let (account, lines, totals) = web::block(move || -> Result<_, ApiError> {
-        let mut conn = ctx.conn()?;
-        let lines = statement_lines(&mut conn, &ctx.chart, &lookup, &q)?;
-        let totals = repo::account_period_totals(&mut conn, &lookup, from, to)?;
+    let (account, lines, totals) = with_conn(&staff.ctx, move |conn, ctx| {
+        let lines = statement_lines(conn, &ctx.chart, &lookup, &q)?;
+        let totals = repo::account_period_totals(conn, &lookup, from, to)?;
         let account = ctx
             .chart
             .get(&lookup)
@@ -352,7 +348,6 @@ async fn statement(
         Ok((account, lines, totals))
     })
     .await
-    .or_page(lang)?
     .or_page(lang)?;
     let PeriodTotals {
         opening_debit_minor,

@@ -12,6 +12,7 @@ use super::reconciliation::{amount_cell, morning_date, DateForm};
 use super::table::{link_csv, Cell, Table};
 use super::{csv_download, Chrome, OrPage, PostForm, Staff, WebError, BASE};
 use crate::auth::may;
+use crate::http::blocking::with_conn;
 use crate::http::problem::ApiError;
 use crate::treasury::batch::BatchSubject;
 use crate::treasury::service::{self, Remittance, Settings};
@@ -137,12 +138,10 @@ async fn list(staff: Staff, query: web::Query<ListQuery>) -> Result<HttpResponse
         None => None,
         Some(a) => Some(morning_date(Some(a), &staff.ctx).or_page(lang)?),
     };
-    let ctx = staff.ctx.clone();
-    let (items, next) = web::block(move || -> Result<_, ApiError> {
-        Ok(service::list(&mut *ctx.conn()?, after, PAGE)?)
+    let (items, next) = with_conn(&staff.ctx, move |conn, _| {
+        Ok(service::list(conn, after, PAGE)?)
     })
     .await
-    .or_page(lang)?
     .or_page(lang)?;
     let t = RemitWords::of(lang);
     let mut batches = batches_table(&items, t);
@@ -264,17 +263,14 @@ async fn show(
     staff.require(may::READ_REMITTANCES)?;
     let lang = staff.lang;
     let id = id.into_inner();
-    let ctx = staff.ctx.clone();
     let lookup = id.clone();
-    let found = web::block(move || -> Result<_, ApiError> {
-        let conn = &mut *ctx.conn()?;
+    let found = with_conn(&staff.ctx, move |conn, _| {
         Ok(match service::get(conn, &lookup)? {
             Some(batch) => Some((service::stored_subjects(conn, &lookup)?, batch)),
             None => None,
         })
     })
     .await
-    .or_page(lang)?
     .or_page(lang)?;
     let (stored, batch) = found
         .ok_or_else(|| ApiError::not_found(format!("no remittance '{id}'")))

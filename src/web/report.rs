@@ -18,7 +18,7 @@ use super::table::{link_csv, Cell, Table};
 use super::today::{collection_tables, TodayWords};
 use super::{csv_download, Chrome, OrPage, Staff, WebError};
 use crate::auth::may;
-use crate::http::problem::ApiError;
+use crate::http::blocking::with_conn;
 use crate::ledger::Fund;
 use crate::payments::collections::{self, Tally};
 use crate::recon::days::Day;
@@ -107,9 +107,7 @@ async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpRespon
         staff.w,
     );
 
-    let ctx = staff.ctx.clone();
-    let (facts, funds, remittance) = web::block(move || -> Result<_, ApiError> {
-        let conn = &mut *ctx.conn()?;
+    let (facts, funds, remittance) = with_conn(&staff.ctx, move |conn, ctx| {
         let facts = collections::load(conn, date, date)?;
         let funds = crate::ledger::repo::trial_balance(conn, &ctx.chart, Some(date))?;
         let remittance = match service::batch_of_day(conn, date)? {
@@ -119,7 +117,6 @@ async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpRespon
         Ok((facts, funds, remittance))
     })
     .await
-    .or_page(lang)?
     .or_page(lang)?;
     let recon = load_for(&staff, date).await?;
     let (day, blockers) = day_state(&staff, date).await?;

@@ -11,6 +11,7 @@ use super::i18n::{Common, Lang};
 use super::table::{link_csv, Cell, Table};
 use super::{csv_download, Chrome, OrPage, Staff, WebError};
 use crate::auth::may;
+use crate::http::blocking::with_conn;
 use crate::http::problem::ApiError;
 use crate::payments::collections::{self, Tally};
 use crate::words;
@@ -141,12 +142,10 @@ async fn today(staff: Staff, query: web::Query<DateQuery>) -> Result<HttpRespons
     let lang = staff.lang;
     let date = query.date_or(staff.ctx.business_today()).or_page(lang)?;
     let from = date - Duration::days(CHART_DAYS - 1);
-    let ctx = staff.ctx.clone();
-    let facts = web::block(move || -> Result<_, ApiError> {
-        Ok(collections::load(&mut *ctx.conn()?, from, date)?)
+    let facts = with_conn(&staff.ctx, move |conn, _| {
+        Ok(collections::load(conn, from, date)?)
     })
     .await
-    .or_page(lang)?
     .or_page(lang)?;
     let days = collections::by_day(&facts);
     let t = TodayWords::of(lang);
