@@ -3,6 +3,7 @@
 //! move by keyboard, switch language, sign out. Screenshots of each page are written to
 //! `<target>/browser-artefacts/`.
 
+use fantoccini::Locator;
 use onecard::auth::Role;
 
 use crate::support::spawn_app;
@@ -45,7 +46,12 @@ async fn a_clerk_of_finance_signs_in_and_sees_today_by_keyboard_and_in_both_lang
     let text = browser.body_text().await;
     assert!(text.contains("D04") && text.contains("银行卡"), "{text}");
     assert!(
-        browser.source().await.contains("<svg"),
+        browser
+            .client
+            .source()
+            .await
+            .expect("page source")
+            .contains("<svg"),
         "the chart is drawn"
     );
     browser.screenshot("today").await;
@@ -252,7 +258,11 @@ async fn a_whole_morning_in_the_browser() {
         .await
         .ends_with("/web/remittances/rem_20261124"));
     assert!(
-        browser.try_find("#approve-form").await.is_none(),
+        browser
+            .client
+            .find(Locator::Css("#approve-form"))
+            .await
+            .is_err(),
         "the preparer may not approve"
     );
     // …approve as the supervisor.

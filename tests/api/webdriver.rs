@@ -1,6 +1,7 @@
-//! A small W3C WebDriver client over awc, enough to drive Debian's headless Chromium through
-//! `chromedriver`: open pages, find elements, type, click, read text, press keys, take
-//! screenshots and print to PDF. Browser tests start one driver each and quit it afterwards.
+//! Starts Debian's headless Chromium under `chromedriver` for the browser tests, which drive it
+//! with `fantoccini` (the WebDriver client) through [`Browser`]. On top of the client this adds
+//! only what the tests share: waiting for an element, a text or an address, and saving
+//! screenshots and printed pages into `<target>/browser-artefacts/`.
 //!
 //! Without `chromedriver` on the PATH the browser tests are skipped with a message, unless
 //! `ONECARD_REQUIRE_BROWSER` is set (as `.ci/run` does), when that is a failure.
@@ -10,11 +11,13 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use serde_json::{json, Value};
-
-/// The W3C element reference key.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::elements::Element;
+use fantoccini::error::CmdError;
+use fantoccini::wd::{Capabilities, PrintConfiguration};
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
 
 /// Where screenshots and printed pages go: `<target>/browser-artefacts/`.
 pub fn artefacts_dir() -> PathBuf {
@@ -26,16 +29,6 @@ pub fn artefacts_dir() -> PathBuf {
     dir
 }
 
-/// A running chromedriver with one headless Chromium session.
-pub struct Browser {
-    driver: Child,
-    base: String,
-    session: String,
-    client: awc::Client,
-    /// Screenshot file names are prefixed with this (the test's name).
-    pub prefix: String,
-}
-
 fn find_program(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
@@ -44,9 +37,30 @@ fn find_program(name: &str) -> Option<PathBuf> {
     })
 }
 
-/// An element found on the page.
-#[derive(Debug, Clone)]
-pub struct Element(String);
+/// The chromedriver process; stopped when dropped, so a failed test still stops it (Chromium
+/// follows it).
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A running chromedriver with one headless Chromium session. The helpers below wait where a
+/// user would and panic saying what failed; anything else goes to `client` directly.
+pub struct Browser {
+    pub client: Client,
+    _driver: Driver,
+    /// Screenshot file names are prefixed with this (the test's name).
+    pub prefix: String,
+}
+
+/// The value, or a panic naming the command that failed.
+fn ok<T>(what: &str, result: Result<T, CmdError>) -> T {
+    result.unwrap_or_else(|e| panic!("webdriver {what}: {e}"))
+}
 
 impl Browser {
     /// Starts chromedriver and a headless Chromium; `None` (after saying why) when the browser
@@ -68,95 +82,98 @@ impl Browser {
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
-        let child = Command::new(driver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
-        let client = awc::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .finish();
-        let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = match client.get(format!("{base}/status")).send().await {
-                Ok(mut res) => res
-                    .json::<Value>()
-                    .await
-                    .is_ok_and(|v| v["value"]["ready"] == json!(true)),
-                Err(_) => false,
-            };
-            if ready {
-                break;
-            }
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-        }
-        let mut browser = Browser {
-            driver: child,
-            base,
-            session: String::new(),
-            client,
-            prefix: prefix.to_string(),
-        };
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
+        let driver = Driver(
+            Command::new(driver)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start chromedriver"),
+        );
+        let mut caps = Capabilities::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
                 "binary": chromium,
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
                          "--disable-dev-shm-usage", "--window-size=1280,1400",
                          "--lang=zh-CN", "--force-device-scale-factor=1"]
-            }
-        }}});
-        let v = browser.call("POST", "/session", Some(caps)).await;
-        browser.session = v["sessionId"].as_str().expect("session id").to_string();
-        Some(browser)
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let url = format!("{}{}", self.base, path);
-        let req = match method {
-            "GET" => self.client.get(url),
-            "DELETE" => self.client.delete(url),
-            _ => self.client.post(url),
-        };
-        let mut res = match body {
-            Some(b) => req.send_json(&b).await,
-            None if method == "POST" => req.send_json(&json!({})).await,
-            None => req.send().await,
-        }
-        .unwrap_or_else(|e| panic!("webdriver {method} {path}: {e}"));
-        let v: Value = res
-            .json()
-            .limit(64 * 1024 * 1024)
-            .await
-            .unwrap_or_else(|e| panic!("webdriver {method} {path}: {e}"));
-        assert!(
-            res.status().is_success(),
-            "webdriver {method} {path}: {}",
-            v["value"]
+            }),
         );
-        v["value"].clone()
-    }
-
-    fn s(&self, rest: &str) -> String {
-        format!("/session/{}{rest}", self.session)
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        builder.capabilities(caps);
+        // The driver takes a moment to listen: try until it answers.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = loop {
+            match builder.connect(&format!("http://127.0.0.1:{port}")).await {
+                Ok(client) => break client,
+                Err(e) => assert!(Instant::now() < deadline, "chromedriver did not start: {e}"),
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        };
+        Some(Browser {
+            client,
+            _driver: driver,
+            prefix: prefix.to_string(),
+        })
     }
 
     /// Opens a URL and waits for the page to load.
     pub async fn goto(&self, url: &str) {
-        self.call("POST", &self.s("/url"), Some(json!({"url": url})))
-            .await;
+        ok(&format!("goto {url}"), self.client.goto(url).await);
     }
 
-    /// The address shown.
+    /// The address shown (empty if the driver cannot say).
     pub async fn url(&self) -> String {
-        self.call("GET", &self.s("/url"), None)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
+        let url = self.client.current_url().await;
+        url.map(String::from).unwrap_or_default()
+    }
+
+    /// The first element matching a CSS selector, waiting up to 10 s for it.
+    pub async fn find(&self, css: &str) -> Element {
+        let found = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .every(Duration::from_millis(100))
+            .for_element(Locator::Css(css))
+            .await;
+        match found {
+            Ok(e) => e,
+            Err(e) => panic!("no element '{css}' on {}: {e}", self.url().await),
+        }
+    }
+
+    /// Types into an element.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        ok(css, self.find(css).await.send_keys(text).await);
+    }
+
+    /// Clears an input.
+    pub async fn clear(&self, css: &str) {
+        ok(css, self.find(css).await.clear().await);
+    }
+
+    /// Clicks an element.
+    pub async fn click(&self, css: &str) {
+        ok(css, self.find(css).await.click().await);
+    }
+
+    /// An element's visible text.
+    pub async fn text(&self, css: &str) -> String {
+        ok(css, self.find(css).await.text().await)
+    }
+
+    /// The page's visible text.
+    pub async fn body_text(&self) -> String {
+        self.text("body").await
+    }
+
+    /// The page's visible text, or `None` while a page is being replaced.
+    async fn try_body_text(&self) -> Option<String> {
+        let body = self.client.find(Locator::Css("body")).await.ok()?;
+        body.text().await.ok()
     }
 
     /// Waits until the address contains `part`.
@@ -174,98 +191,6 @@ impl Browser {
             );
             actix_web::rt::time::sleep(Duration::from_millis(100)).await;
         }
-    }
-
-    /// The page's HTML.
-    pub async fn source(&self) -> String {
-        self.call("GET", &self.s("/source"), None)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    }
-
-    /// The first element matching a CSS selector, waiting up to 10 s for it.
-    pub async fn find(&self, css: &str) -> Element {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(e) = self.try_find(css).await {
-                return e;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no element '{css}' on {}",
-                self.url().await
-            );
-            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// The first element matching a CSS selector, if any now.
-    pub async fn try_find(&self, css: &str) -> Option<Element> {
-        let url = format!("{}{}", self.base, self.s("/element"));
-        let mut res = self
-            .client
-            .post(url)
-            .send_json(&json!({"using": "css selector", "value": css}))
-            .await
-            .ok()?;
-        let v: Value = res.json().await.ok()?;
-        v["value"][ELEMENT]
-            .as_str()
-            .map(|id| Element(id.to_string()))
-    }
-
-    /// Types into an element.
-    pub async fn type_into(&self, css: &str, text: &str) {
-        let e = self.find(css).await;
-        self.call(
-            "POST",
-            &self.s(&format!("/element/{}/value", e.0)),
-            Some(json!({"text": text})),
-        )
-        .await;
-    }
-
-    /// Clears an input.
-    pub async fn clear(&self, css: &str) {
-        let e = self.find(css).await;
-        self.call("POST", &self.s(&format!("/element/{}/clear", e.0)), None)
-            .await;
-    }
-
-    /// Clicks an element.
-    pub async fn click(&self, css: &str) {
-        let e = self.find(css).await;
-        self.call("POST", &self.s(&format!("/element/{}/click", e.0)), None)
-            .await;
-    }
-
-    /// An element's visible text.
-    pub async fn text(&self, css: &str) -> String {
-        let e = self.find(css).await;
-        self.call("GET", &self.s(&format!("/element/{}/text", e.0)), None)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    }
-
-    /// The page's visible text.
-    pub async fn body_text(&self) -> String {
-        self.text("body").await
-    }
-
-    /// The page's visible text, or `None` while a page is being replaced.
-    async fn try_body_text(&self) -> Option<String> {
-        let e = self.try_find("body").await?;
-        let url = format!("{}{}", self.base, self.s(&format!("/element/{}/text", e.0)));
-        let mut res = self.client.get(url).send().await.ok()?;
-        if !res.status().is_success() {
-            return None;
-        }
-        let v: Value = res.json().limit(64 * 1024 * 1024).await.ok()?;
-        v["value"].as_str().map(str::to_string)
     }
 
     /// Waits until the visible text of the page contains `needle` (reloads are the page's own).
@@ -287,68 +212,34 @@ impl Browser {
 
     /// Presses keys (WebDriver key codes: `\u{E004}` is Tab, `\u{E007}` Enter).
     pub async fn keys(&self, keys: &str) {
-        let actions: Vec<Value> = keys
-            .chars()
-            .flat_map(|c| {
-                [
-                    json!({"type": "keyDown", "value": c.to_string()}),
-                    json!({"type": "keyUp", "value": c.to_string()}),
-                ]
-            })
-            .collect();
-        self.call(
-            "POST",
-            &self.s("/actions"),
-            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
-        )
-        .await;
+        let press = |a: KeyActions, c| {
+            a.then(KeyAction::Down { value: c })
+                .then(KeyAction::Up { value: c })
+        };
+        let actions = keys.chars().fold(KeyActions::new("keyboard".into()), press);
+        ok("actions", self.client.perform_actions(actions).await);
     }
 
     /// The focused element's outer HTML (for keyboard tests).
     pub async fn focused_html(&self) -> String {
-        let e = self.call("GET", &self.s("/element/active"), None).await;
-        let id = e[ELEMENT].as_str().expect("active element").to_string();
-        self.call(
-            "GET",
-            &self.s(&format!("/element/{id}/property/outerHTML")),
-            None,
-        )
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+        let focused = ok("active element", self.client.active_element().await);
+        ok("outerHTML", focused.html(false).await)
     }
 
     /// Saves a screenshot of the whole page as `<prefix>-<name>.png`; returns its path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         // Size the window to the page first, so the shot is the whole page: shrink it, since
         // the page's height is never less than the window's, then grow it to fit.
-        self.call(
-            "POST",
-            &self.s("/window/rect"),
-            Some(json!({"width": 1280, "height": 600})),
-        )
-        .await;
-        let height = self
-            .call(
-                "POST",
-                &self.s("/execute/sync"),
-                Some(json!({"script": "return document.documentElement.scrollHeight", "args": []})),
-            )
-            .await
+        ok("window size", self.client.set_window_size(1280, 600).await);
+        let script = "return document.documentElement.scrollHeight";
+        let height = ok("page height", self.client.execute(script, vec![]).await)
             .as_u64()
             .unwrap_or(1400)
             .clamp(600, 6000);
-        self.call(
-            "POST",
-            &self.s("/window/rect"),
-            Some(json!({"width": 1280, "height": height + 140})),
-        )
-        .await;
-        let png = self.call("GET", &self.s("/screenshot"), None).await;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(png.as_str().expect("png"))
-            .expect("base64");
+        let height = u32::try_from(height).unwrap_or(6000);
+        let resized = self.client.set_window_size(1280, height + 140).await;
+        ok("window size", resized);
+        let bytes = ok("screenshot", self.client.screenshot().await);
         assert!(bytes.starts_with(b"\x89PNG"), "a PNG");
         let path = artefacts_dir().join(format!("{}-{name}.png", self.prefix));
         std::fs::write(&path, bytes).expect("write screenshot");
@@ -357,37 +248,17 @@ impl Browser {
 
     /// Prints the page to PDF (A4, as the print stylesheet lays it out); returns its path.
     pub async fn print_pdf(&self, name: &str) -> PathBuf {
-        let pdf = self
-            .call(
-                "POST",
-                &self.s("/print"),
-                Some(json!({"page": {"width": 21.0, "height": 29.7}, "background": false})),
-            )
-            .await;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(pdf.as_str().expect("pdf"))
-            .expect("base64");
+        // The default configuration is the spec's: A4, 1 cm margins, no backgrounds.
+        let printed = self.client.print(PrintConfiguration::default()).await;
+        let bytes = ok("print", printed);
         assert!(bytes.starts_with(b"%PDF"), "a PDF");
         let path = artefacts_dir().join(format!("{}-{name}.pdf", self.prefix));
         std::fs::write(&path, bytes).expect("write pdf");
         path
     }
 
-    /// Ends the session and the driver.
-    pub async fn quit(mut self) {
-        let _ = self
-            .client
-            .delete(format!("{}/session/{}", self.base, self.session))
-            .send()
-            .await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        // A failed test still stops its driver (Chromium follows it).
-        let _ = self.driver.kill();
+    /// Ends the session, then the driver.
+    pub async fn quit(self) {
+        let _ = self.client.close().await;
     }
 }
