@@ -400,9 +400,13 @@ fn field_position(layout: Layout, f: &FieldSpec) -> Result<(usize, usize, usize)
     })
 }
 
+/// A compiled date/time layout, and the value (with its window in days) that decides the year
+/// when the layout has none.
+type TimeLayout = (Vec<Tok>, Option<(String, i64)>);
+
 /// A date, datetime or time field's compiled layout, and for a datetime without a year the
 /// value that decides it (with the window in days).
-fn field_time(f: &FieldSpec) -> Result<(Vec<Tok>, Option<(String, i64)>), String> {
+fn field_time(f: &FieldSpec) -> Result<TimeLayout, String> {
     let format = match (f.ty, &f.format) {
         (FieldType::Date | FieldType::Datetime | FieldType::Time, Some(text)) => {
             compile_format(text)?
