@@ -219,25 +219,31 @@ fn entry_date_absent_means_booking_on_value_date() {
 
 #[test]
 fn booking_date_far_outside_the_statement_is_refused() {
-    let e = err_at(
-        stmt(
-            "C240301EUR0,00",
+    // (what, body, expected line, expected byte if checked, text the message holds)
+    let cases = [
+        (
+            "booked in January, the statement opens in March",
             ":61:2401150115C1,00NTRFNONREF\n",
-            "C240301EUR1,00",
-        )
-        .as_bytes(),
-    );
-    assert_eq!((e.0, e.1), (5, Some(11)));
-    let e = err_at(
-        stmt(
-            "C240301EUR0,00",
+            5,
+            Some(Some(11)),
+            "",
+        ),
+        (
+            "value-dated 19 days after the closing",
             ":61:240320C1,00NTRFNONREF\n",
-            "C240301EUR1,00",
-        )
-        .as_bytes(),
-    );
-    assert_eq!(e.0, 5);
-    assert!(e.2.contains("after the closing"), "{}", e.2);
+            5,
+            None,
+            "after the closing",
+        ),
+    ];
+    for (what, body, line, byte, text) in cases {
+        let e = err_at(stmt("C240301EUR0,00", body, "C240301EUR1,00").as_bytes());
+        assert_eq!(e.0, line, "{what}: {}", e.2);
+        if let Some(byte) = byte {
+            assert_eq!(e.1, byte, "{what}: {}", e.2);
+        }
+        assert!(e.2.contains(text), "{what}: {}", e.2);
+    }
 }
 
 #[test]
@@ -310,26 +316,34 @@ fn balance_off_by_one_cent_is_refused_at_the_closing_line() {
 
 #[test]
 fn thirtieth_of_february_is_refused_with_its_column() {
-    let e = err_at(
-        stmt(
+    // (what, opening balance, body, closing balance, expected line and byte)
+    let cases = [
+        (
+            "value date 2024-02-30",
             "C240228EUR0,00",
             ":61:2402300230C1,00NTRFNONREF\n",
             "C240229EUR1,00",
-        )
-        .as_bytes(),
-    );
-    assert_eq!((e.0, e.1), (5, Some(5)));
-    let e = err_at(
-        stmt(
+            (5, Some(5)),
+        ),
+        (
+            "entry date 02-30",
             "C240228EUR0,00",
             ":61:2402290230C1,00NTRFNONREF\n",
             "C240229EUR1,00",
-        )
-        .as_bytes(),
-    );
-    assert_eq!((e.0, e.1), (5, Some(11)));
-    let e = err_at(stmt("C240230EUR0,00", "", "C240229EUR0,00").as_bytes());
-    assert_eq!((e.0, e.1), (4, Some(7)));
+            (5, Some(11)),
+        ),
+        (
+            "opening balance date 2024-02-30",
+            "C240230EUR0,00",
+            "",
+            "C240229EUR0,00",
+            (4, Some(7)),
+        ),
+    ];
+    for (what, open, body, close, expected) in cases {
+        let e = err_at(stmt(open, body, close).as_bytes());
+        assert_eq!((e.0, e.1), expected, "{what}: {}", e.2);
+    }
 }
 
 #[test]
