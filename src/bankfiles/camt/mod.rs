@@ -46,10 +46,13 @@
 //!   text over 64 KiB, or nesting deeper than 64 elements is refused. The narrative built from
 //!   many `Ustrd` lines is cut at 64 KiB (marked with `…`).
 //!
-//! Layout: this file (public API, the XML event loop, the state types), [`events`] (the
-//! streaming event machine, message detection by namespace), [`statement`] (balances and statement checks),
-//! [`entry`] (entry and transaction-detail builders), [`values`] (value parsing), `lines`
-//! (line counting under quick-xml).
+//! Layout: this file (public API, the XML event loop, the state types), `events` (the
+//! streaming event machine, message detection by namespace), `statement` (balances and
+//! statement checks), `entry` (entry and transaction-detail builders), `values` (value
+//! parsing), `lines` (line counting under quick-xml).
+//!
+//! [`StatementSummary`]: super::records::StatementSummary
+//! [`StatementBooking::reversal`]: super::records::StatementBooking::reversal
 
 mod entry;
 mod events;

@@ -18,8 +18,8 @@
 //! Rules every settlement item obeys whatever the spec says: net = gross − fee; a purchase is
 //! positive, a void or refund negative. A statement booking has exactly one of debit and credit.
 //!
-//! Layout: this file (public API, the per-file state, canonical names), [`framing`] (records
-//! and fields), [`values`] (field values), [`build`] (canonical records), [`checks`] (order,
+//! Layout: this file (public API, the per-file state, canonical names), `framing` (records
+//! and fields), `values` (field values), `build` (canonical records), `checks` (order,
 //! control totals, balances, the end of the file).
 //!
 //! Depends on: [`super::records`], [`super::spec`], [`super::decode`], `crate::money` (amount

@@ -28,9 +28,9 @@
 //! - Strict: unknown tags, text where no field continues, invalid UTF-8 and bad dates are
 //!   refused with the line and, where it applies, the byte (1-based column).
 //!
-//! Layout: this file (public API and the parser's state), [`framing`] (lines, SWIFT blocks,
-//! terminators), [`fields`] (one function per tag), [`statement`] (bookings, closing checks,
-//! summaries), [`values`] (dates, balances, amounts, `:61:`), [`details`] (`:86:`).
+//! Layout: this file (public API and the parser's state), `framing` (lines, SWIFT blocks,
+//! terminators), `fields` (one function per tag), `statement` (bookings, closing checks,
+//! summaries), `values` (dates, balances, amounts, `:61:`), `details` (`:86:`).
 
 mod details;
 mod fields;
@@ -44,6 +44,8 @@ use std::io::BufRead;
 
 use chrono::NaiveDate;
 
+#[cfg(doc)]
+use super::records::Record;
 use super::records::{ReadError, Sink};
 
 /// Longest line accepted, in bytes without its line end. SWIFT lines are at most 65
@@ -61,9 +63,9 @@ pub const BOOKING_DATE_TOLERANCE_DAYS: u64 = 7;
 /// What [`read_mt940`] found in a file that it accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Mt940Document {
-    /// Statements (messages) read, each emitted as a [`Record::Statement`](crate::bankfiles::Record::Statement).
+    /// Statements (messages) read, each emitted as a [`Record::Statement`].
     pub statements: u64,
-    /// Bookings (`:61:` entries) read, each emitted as a [`Record::Booking`](crate::bankfiles::Record::Booking).
+    /// Bookings (`:61:` entries) read, each emitted as a [`Record::Booking`].
     pub entries: u64,
 }
 

@@ -10,7 +10,7 @@
 //!
 //! Depends on: [`super::records`] only.
 //!
-//! Layout: this file (the declarative types as read from TOML), [`compiled`] (the executable
+//! Layout: this file (the declarative types as read from TOML), `compiled` (the executable
 //! form, re-exported here), `compile` (from the one to the other).
 
 mod compile;
@@ -22,7 +22,11 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-pub use compiled::*;
+pub use compiled::{
+    canonical_names, Check, CompiledSpec, Encoding, Field, Kind, Matcher, NamePart, SumOf, Tok,
+    SETTLEMENT_OPTIONAL, SETTLEMENT_REQUIRED, STATEMENT_EXTRA, STATEMENT_OPTIONAL,
+    STATEMENT_REQUIRED,
+};
 
 /// What a file describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
