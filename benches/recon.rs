@@ -1,5 +1,5 @@
 //! Matcher benchmark: 1,000,000 payments against 1,000,000 settlement lines (0.5% missing on
-//! each side, 0.2% amount differences; `recon::matcher::synthetic`), matched in memory.
+//! each side, 0.2% amount differences; `support/synthetic.rs`), matched in memory.
 //!
 //! The in-run baseline is the least any transaction matcher must do on the same data: one hash
 //! join of payments to lines on RRN (or the one-card reference), comparing amounts — no other
@@ -14,7 +14,12 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use onecard::recon::matcher::{reconcile, synthetic, Channel};
+use onecard::bankfiles::records;
+use onecard::recon::matcher::{self, reconcile, Channel};
+
+#[path = "support/synthetic.rs"]
+mod synthetic;
+use synthetic::synthetic;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
