@@ -370,7 +370,8 @@ fn cash_tier() {
 fn settlement_narratives_name_files() {
     let m1 = "898440379930001";
     let m2 = "898440379930002";
-    let cases: &[(&str, Option<(Channel, Vec<(&str, NaiveDate)>)>)] = &[
+    type Named<'a> = Option<(Channel, Vec<(&'a str, NaiveDate)>)>;
+    let cases: &[(&str, Named)] = &[
         (
             "POS清算 898440379930001 20261124",
             Some((Channel::BankCard, vec![(m1, d(24))])),
@@ -407,6 +408,80 @@ fn synthetic_is_deterministic_and_complete() {
     shuffled.files.reverse();
     shuffled.bookings.reverse();
     assert_eq!(reconcile(&shuffled), r);
+}
+
+/// The day's files (from `lines`) and, on the next day, their credits on the collection
+/// account; then one cash fault: 1, a POS credit that never came; 2, a one-card credit off by
+/// 0.01 (each added to `expected`).
+fn faulty_cash(
+    lines: &[SettlementLine],
+    cash_fault: u8,
+    expected: &mut Vec<(Category, String)>,
+) -> (Vec<SettlementFile>, Vec<Booking>) {
+    let mut files: BTreeMap<String, SettlementFile> = BTreeMap::new();
+    for l in lines {
+        let f = files
+            .entry(l.file_id.clone())
+            .or_insert_with(|| SettlementFile {
+                file_id: l.file_id.clone(),
+                channel: if l.record.merchant == SYN_ONE {
+                    Channel::OneCard
+                } else {
+                    Channel::BankCard
+                },
+                merchant: l.record.merchant.clone(),
+                settlement_date: l.record.settlement_date,
+                net_minor: 0,
+                lines: 0,
+            });
+        f.net_minor += l.record.net_minor;
+        f.lines += 1;
+    }
+    let files: Vec<SettlementFile> = files.into_values().filter(|f| f.net_minor > 0).collect();
+    let mut bookings = Vec::new();
+    for (k, f) in files.iter().enumerate() {
+        if f.settlement_date != d(24) {
+            continue;
+        }
+        let scheme = if f.channel == Channel::OneCard {
+            "一卡通结算"
+        } else {
+            "POS清算"
+        };
+        let mut amount = f.net_minor;
+        if cash_fault == 1 && f.channel == Channel::BankCard {
+            expected.push((Category::CashMissing, f.file_id.clone()));
+            continue;
+        }
+        if cash_fault == 2 && f.channel == Channel::OneCard {
+            amount += 1;
+            expected.push((Category::CashMismatch, f.file_id.clone()));
+        }
+        bookings.push(Booking {
+            id: i64::try_from(k).unwrap() + 1,
+            file_id: "S".into(),
+            booking: synthetic_booking(d(25), amount, format!("{scheme} {} 20261124", f.merchant)),
+        });
+    }
+    (files, bookings)
+}
+
+/// The exceptions a run reports (counted ones, and unclaimed bookings), each with who it is
+/// about: the payment, the payment whose line it is (`owner`), the file, or the booking.
+fn exceptions_by_owner(r: &MatchResult, owner: &HashMap<i64, String>) -> Vec<(Category, String)> {
+    r.outcomes
+        .iter()
+        .filter(|o| o.category.is_exception() && (o.counted || o.file_id.is_none()))
+        .map(|o| {
+            let who = o
+                .payment_id
+                .clone()
+                .or_else(|| o.line_id.map(|l| owner[&l].clone()))
+                .or_else(|| o.file_id.clone())
+                .unwrap_or_else(|| format!("booking {:?}", o.booking_id));
+            (o.category, who)
+        })
+        .collect()
 }
 
 proptest! {
@@ -469,57 +544,13 @@ proptest! {
                 payments.push(p);
             }
         }
-        // The day's files and, on the next day, their credits on the collection account;
-        // then one cash fault: a POS credit that never came, or a one-card credit off by 0.01.
-        let mut files: BTreeMap<String, SettlementFile> = BTreeMap::new();
-        for l in &lines {
-            let f = files.entry(l.file_id.clone()).or_insert_with(|| SettlementFile {
-                file_id: l.file_id.clone(),
-                channel: if l.record.merchant == SYN_ONE { Channel::OneCard } else { Channel::BankCard },
-                merchant: l.record.merchant.clone(),
-                settlement_date: l.record.settlement_date,
-                net_minor: 0,
-                lines: 0,
-            });
-            f.net_minor += l.record.net_minor;
-            f.lines += 1;
-        }
-        let files: Vec<SettlementFile> = files.into_values().filter(|f| f.net_minor > 0).collect();
-        let mut bookings = Vec::new();
-        for (k, f) in files.iter().enumerate() {
-            if f.settlement_date != d(24) {
-                continue;
-            }
-            let scheme = if f.channel == Channel::OneCard { "一卡通结算" } else { "POS清算" };
-            let mut amount = f.net_minor;
-            if cash_fault == 1 && f.channel == Channel::BankCard {
-                expected.push((Category::CashMissing, f.file_id.clone()));
-                continue;
-            }
-            if cash_fault == 2 && f.channel == Channel::OneCard {
-                amount += 1;
-                expected.push((Category::CashMismatch, f.file_id.clone()));
-            }
-            bookings.push(Booking {
-                id: i64::try_from(k).unwrap() + 1,
-                file_id: "S".into(),
-                booking: synthetic_booking(d(25), amount, format!("{scheme} {} 20261124", f.merchant)),
-            });
-        }
+        let (files, bookings) = faulty_cash(&lines, cash_fault, &mut expected);
         let mut inp = input(payments, lines);
         inp.files = files;
         inp.bookings = bookings;
         let r = reconcile(&inp);
         check_invariants(&inp, &r);
-        let mut got: Vec<(Category, String)> = r.outcomes.iter().filter(|o| o.category.is_exception() && (o.counted || o.file_id.is_none())).map(|o| {
-            let who = o
-                .payment_id
-                .clone()
-                .or_else(|| o.line_id.map(|l| owner[&l].clone()))
-                .or_else(|| o.file_id.clone())
-                .unwrap_or_else(|| format!("booking {:?}", o.booking_id));
-            (o.category, who)
-        }).collect();
+        let mut got = exceptions_by_owner(&r, &owner);
         got.sort();
         expected.sort();
         prop_assert_eq!(got, expected);
