@@ -10,10 +10,8 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::runs::{file_sums, get, settlement_reference, ExceptionRow, Run};
-use crate::db::schema::{
-    ledger_entries, payments, recon_exceptions, recon_outcomes, settlement_files,
-};
+use super::runs::{file_sums, get, settlement_file_rows, settlement_reference, ExceptionRow, Run};
+use crate::db::schema::{ledger_entries, payments, recon_exceptions, recon_outcomes};
 use crate::db::{DbConn, DbError};
 use crate::money::format_minor;
 
@@ -143,17 +141,7 @@ fn payment_groups(conn: &mut DbConn, run_id: &str) -> Result<(Vec<Group>, Vec<Gr
 
 /// The netting of each settlement file dated `date`, in id order.
 fn netting(conn: &mut DbConn, date: NaiveDate) -> Result<Vec<Netting>, DbError> {
-    let files: Vec<(String, String, Option<String>, Option<NaiveDate>)> = settlement_files::table
-        .filter(settlement_files::produces.eq("settlement"))
-        .filter(settlement_files::settlement_date.eq(date))
-        .select((
-            settlement_files::id,
-            settlement_files::spec,
-            settlement_files::merchant,
-            settlement_files::settlement_date,
-        ))
-        .order(settlement_files::id)
-        .load(conn)?;
+    let files = settlement_file_rows(conn, date, date)?;
     let mut netting = Vec::with_capacity(files.len());
     for (file_id, spec, merchant, settlement_date) in files {
         let (lines, gross, fee, net) = file_sums(conn, &file_id)?;

@@ -174,6 +174,19 @@ impl<'a> Cash<'a> {
         self.files.get(f).map_or(0, |x| x.net_minor)
     }
 
+    /// The files not yet claimed that `pick` accepts, in file order.
+    fn unclaimed_files(
+        &self,
+        claims: &Claims,
+        pick: impl Fn(&SettlementFile) -> bool,
+    ) -> Vec<usize> {
+        self.forder
+            .iter()
+            .copied()
+            .filter(|&f| claims.unclaimed(f) && self.files.get(f).is_some_and(&pick))
+            .collect()
+    }
+
     /// In booking order, each settlement-narrative booking claims every named file not yet
     /// claimed; the others are kept for the fallback by amount.
     fn claim_by_narrative(&self, claims: &mut Claims) {
@@ -185,20 +198,12 @@ impl<'a> Cash<'a> {
                 claims.plain.push(b);
                 continue;
             };
-            let group: Vec<usize> = self
-                .forder
-                .iter()
-                .copied()
-                .filter(|&f| {
-                    claims.unclaimed(f)
-                        && self.files.get(f).is_some_and(|x| {
-                            x.channel == channel
-                                && named
-                                    .iter()
-                                    .any(|(m, d)| *m == x.merchant && *d == x.settlement_date)
-                        })
-                })
-                .collect();
+            let group = self.unclaimed_files(claims, |x| {
+                x.channel == channel
+                    && named
+                        .iter()
+                        .any(|(m, d)| *m == x.merchant && *d == x.settlement_date)
+            });
             if group.is_empty() {
                 let last = named.iter().map(|(_, d)| *d).max().unwrap_or(self.bd);
                 claims.narrative_unclaimed.push((b, last));
@@ -248,18 +253,8 @@ impl<'a> Cash<'a> {
         merchants.sort();
         merchants.dedup();
         for (channel, merchant) in merchants {
-            let group: Vec<usize> = self
-                .forder
-                .iter()
-                .copied()
-                .filter(|&f| {
-                    claims.unclaimed(f)
-                        && self
-                            .files
-                            .get(f)
-                            .is_some_and(|x| x.channel == channel && x.merchant == merchant)
-                })
-                .collect();
+            let group =
+                self.unclaimed_files(claims, |x| x.channel == channel && x.merchant == merchant);
             if group.len() < 2 {
                 continue;
             }

@@ -189,17 +189,7 @@ fn settlement(
     date: NaiveDate,
 ) -> Result<(Vec<SettlementFile>, Vec<SettlementLine>), DbError> {
     let (files_from, files_to) = file_window(date);
-    let files: Vec<(String, String, Option<String>, Option<NaiveDate>)> = settlement_files::table
-        .filter(settlement_files::produces.eq("settlement"))
-        .filter(settlement_files::settlement_date.between(files_from, files_to))
-        .select((
-            settlement_files::id,
-            settlement_files::spec,
-            settlement_files::merchant,
-            settlement_files::settlement_date,
-        ))
-        .order(settlement_files::id)
-        .load(conn)?;
+    let files = settlement_file_rows(conn, files_from, files_to)?;
     let file_ids: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
     let records = record_rows(conn, &file_ids)?;
     let mut nets: BTreeMap<&str, (i64, u64)> = BTreeMap::new();
@@ -339,6 +329,28 @@ fn bookings(conn: &mut DbConn, date: NaiveDate) -> Result<Vec<Booking>, DbError>
             },
         })
         .collect())
+}
+
+/// A settlement file as stored: id, spec, merchant, settlement date.
+pub(crate) type FileRow = (String, String, Option<String>, Option<NaiveDate>);
+
+/// The settlement files dated `from` to `to`, in id order.
+pub(crate) fn settlement_file_rows(
+    conn: &mut DbConn,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<FileRow>, DbError> {
+    Ok(settlement_files::table
+        .filter(settlement_files::produces.eq("settlement"))
+        .filter(settlement_files::settlement_date.between(from, to))
+        .select((
+            settlement_files::id,
+            settlement_files::spec,
+            settlement_files::merchant,
+            settlement_files::settlement_date,
+        ))
+        .order(settlement_files::id)
+        .load(conn)?)
 }
 
 /// A settlement file's detail lines and Σ gross, fee and net, from its stored records.

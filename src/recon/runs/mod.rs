@@ -25,7 +25,7 @@ mod store;
 
 pub use super::report::{report, report_csv, Group, Netting, Report};
 pub use entries::{settlement_entry, settlement_reference};
-pub(super) use load::file_sums;
+pub(super) use load::{file_sums, settlement_file_rows};
 pub use load::{input_files, load};
 pub use store::{exceptions, get, latest, post_settlements, ExceptionRow};
 
