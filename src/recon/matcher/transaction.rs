@@ -1,7 +1,7 @@
 //! The transaction tier: pairs each payment with its purchase line (three keys, strongest
 //! first, each in its own pass), attaches void and refund lines, and turns the pairs into one
 //! outcome per payment and per line without a capture (the rules are in the matcher's module
-//! doc). The outcomes themselves are built in [`outcomes`].
+//! doc). The outcomes themselves are built in the `outcomes` submodule.
 //!
 //! Depends on: [`super::model`], [`super::index`], `crate::bankfiles::records`.
 
