@@ -1,5 +1,5 @@
 //! Matcher benchmark: 1,000,000 payments against 1,000,000 settlement lines (0.5% missing on
-//! each side, 0.2% amount differences; `recon::matcher::synthetic`), matched in memory.
+//! each side, 0.2% amount differences; `support/synthetic.rs`), matched in memory.
 //!
 //! The in-run baseline is the least any transaction matcher must do on the same data: one hash
 //! join of payments to lines on RRN (or the one-card reference), comparing amounts — no other
@@ -14,7 +14,14 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use onecard::recon::matcher::{reconcile, synthetic, Channel};
+use chrono::NaiveDateTime;
+
+use onecard::bankfiles::records;
+use onecard::recon::matcher::{self, reconcile, Channel};
+
+#[path = "support/synthetic.rs"]
+mod synthetic;
+use synthetic::synthetic;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -87,9 +94,6 @@ mod support;
 
 fn full_run(n: usize) {
     use diesel::connection::SimpleConnection;
-    use diesel::prelude::*;
-    use onecard::db::schema::{payment_cards, payments, settlement_files, settlement_records};
-    use onecard::insert_chunked;
 
     let input = synthetic(n, 1);
     let db = support::fresh_db("sqlite", "recon");
@@ -101,6 +105,35 @@ fn full_run(n: usize) {
     conn.batch_execute("PRAGMA foreign_keys = OFF; BEGIN")
         .unwrap_or_else(|e| panic!("{e}"));
     let now = chrono::Utc::now().naive_utc();
+    store_payments(&mut conn, &input, now);
+    store_settlement(&mut conn, &input, now);
+    conn.batch_execute("COMMIT; PRAGMA foreign_keys = ON")
+        .unwrap_or_else(|e| panic!("{e}"));
+    println!(
+        "  stored {} payments and {} lines in {:.2} s (setup, not measured)",
+        input.payments.len(),
+        input.lines.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let date = input.business_date;
+    drop(input);
+    let t = Instant::now();
+    let run = onecard::recon::runs::run(&mut conn, &ctx.writer, date, "bench")
+        .unwrap_or_else(|e| panic!("{e}"));
+    println!(
+        "  full run on SQLite (load, match, persist, post): {:.2} s — {} open exceptions, summary {}",
+        t.elapsed().as_secs_f64(),
+        run.open_exceptions,
+        run.summary
+    );
+}
+
+/// The synthetic day's payments and their card details, as captures would have left them.
+fn store_payments(conn: &mut onecard::db::DbConn, input: &matcher::MatchInput, now: NaiveDateTime) {
+    use diesel::prelude::*;
+    use onecard::db::schema::{payment_cards, payments};
+    use onecard::insert_chunked;
+
     let pay_rows: Vec<_> = input
         .payments
         .iter()
@@ -145,6 +178,19 @@ fn full_run(n: usize) {
         .collect();
     insert_chunked!(&mut *conn, payment_cards::table, card_rows; 256, 64, 16, 4, 1)
         .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The synthetic day's settlement files and their lines, as the night's imports would have
+/// left them.
+fn store_settlement(
+    conn: &mut onecard::db::DbConn,
+    input: &matcher::MatchInput,
+    now: NaiveDateTime,
+) {
+    use diesel::prelude::*;
+    use onecard::db::schema::{settlement_files, settlement_records};
+    use onecard::insert_chunked;
+
     for f in &input.files {
         diesel::insert_into(settlement_files::table)
             .values((
@@ -194,23 +240,4 @@ fn full_run(n: usize) {
         .collect();
     insert_chunked!(&mut *conn, settlement_records::table, line_rows; 256, 64, 16, 4, 1)
         .unwrap_or_else(|e| panic!("{e}"));
-    conn.batch_execute("COMMIT; PRAGMA foreign_keys = ON")
-        .unwrap_or_else(|e| panic!("{e}"));
-    println!(
-        "  stored {} payments and {} lines in {:.2} s (setup, not measured)",
-        input.payments.len(),
-        input.lines.len(),
-        t.elapsed().as_secs_f64()
-    );
-    let date = input.business_date;
-    drop(input);
-    let t = Instant::now();
-    let run = onecard::recon::runs::run(&mut conn, &ctx.writer, date, "bench")
-        .unwrap_or_else(|e| panic!("{e}"));
-    println!(
-        "  full run on SQLite (load, match, persist, post): {:.2} s — {} open exceptions, summary {}",
-        t.elapsed().as_secs_f64(),
-        run.open_exceptions,
-        run.summary
-    );
 }

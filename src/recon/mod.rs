@@ -8,6 +8,9 @@
 //!
 //! - [`runs`]: a run — load the date's records, match, store outcomes and exceptions.
 //!
+//! - [`report`]: a stored run's report (per channel, department and file; exceptions), as JSON
+//!   and CSV.
+//!
 //! - [`exceptions`]: working exceptions — manual match, write-off with a second person's
 //!   approval, bank claim, accept as timing.
 //!
@@ -16,4 +19,5 @@
 pub mod days;
 pub mod exceptions;
 pub mod matcher;
+pub mod report;
 pub mod runs;

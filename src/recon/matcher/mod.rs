@@ -1,0 +1,148 @@
+//! The nightly reconciliation matcher: ledger payments ↔ acquirer settlement lines ↔
+//! collection-account bookings ↔ the ledger balance of 1002.01 (DESIGN §5).
+//!
+//! A pure function over in-memory records: no I/O, no clock, no database. The same input, in
+//! any order, gives the same [`MatchResult`] with its outcomes in the same order.
+//!
+//! Depends on: `crate::bankfiles::records` (record types), chrono, serde. No database, no HTTP.
+//!
+//! # Layout
+//! - `model`: the input and outcome types, and the suggested actions stored with exceptions;
+//! - `index`: the key indexes (fingerprint → chain of record indices) the tiers probe;
+//! - `transaction`: the transaction tier (payments ↔ acquirer lines);
+//! - `cash`: the cash tier (settlement files ↔ collection-account credits) and the balance tier;
+//! - this file: [`reconcile`], which runs them in order, and the re-exports callers use.
+//!
+//! # What a run sees
+//! The caller of the run for business date D passes the payments dated D−1, D and D+1 (plus any
+//! older payment that carries a ledger refund approved in the window, so refund lines can find
+//! it), the settlement lines of the files dated D and D+1, those files, and the bookings of the
+//! collection-account statement on which the files of D are paid (normally booked on D+1).
+//!
+//! # Ownership: how consecutive nights never report a thing twice
+//! Every outcome has an `owner_date`; only outcomes with `owner_date == D` are `counted` (in the
+//! [`Summary`], and as exceptions the caller opens). The others are shown for context and are
+//! counted by the run of their own date, which sees the same records:
+//! - an outcome about a payment's capture belongs to the payment's business date;
+//! - a duplicate line belongs to the date of the payment its original matched;
+//! - any other line-only outcome (missing in ledger, refunds, adjustments) belongs to the
+//!   line's settlement date;
+//! - a cash outcome belongs to the file's settlement date; an unclaimed settlement booking to
+//!   the latest date its narrative names.
+//!
+//! Payments dated D−1 or D+1 get an outcome only when they pair with a line in the window;
+//! only payments dated D are reported `missing_in_settlement`.
+//!
+//! # Transaction tier
+//! - A payment of date P may pair with a purchase line of a file dated P or P+1 (POS cut-off
+//!   23:00, one-card midnight; a later business-date cut-off is the caller's matter).
+//! - Keys, strongest first, each in its own pass over all payments so a strong key is never
+//!   pre-empted by a weak one: (1) the line's `own_ref` = the payment's `reference`;
+//!   (2) (merchant, terminal, batch, trace); (3) (terminal, RRN, transaction date), where the
+//!   payment's RRN or, failing it, its one-card serial meets the line's `rrn`. Empty keys are
+//!   never used. Among lines sharing a key, the first unused line (by settlement date, then id)
+//!   whose gross equals the payment's amount wins, else the first unused one. At most
+//!   [`MAX_KEY_CHAIN`] lines of one key are looked at (keys are unique in real files; a
+//!   degenerate file cannot make the run quadratic, it only shows up as exceptions).
+//! - A void line attaches to its purchase: first to the purchase line in the window whose
+//!   (merchant, RRN/serial) is the void's (merchant, `original_ref`), else to a payment whose
+//!   (merchant, RRN or serial) is that, else (one-card) to the payment whose `reference` is the
+//!   void's `own_ref`. One void per purchase; a second void of the same original is
+//!   `duplicate_in_settlement`; a void whose original is unknown is `missing_in_ledger`.
+//! - A payment's single outcome compares the ledger's net effect (0 when voided, else the
+//!   amount) with the gross of its purchase line plus its void line:
+//!   purchase only, amounts equal → `matched`; purchase and void both settled and the payment
+//!   voided → `matched` (netted; `void_line_id` set); voided but the purchase settled without
+//!   a void → `void_settled`; any other disagreement (including a void the ledger lacks, or a
+//!   void settled without its purchase) → `amount_mismatch`; voided with nothing settled →
+//!   `matched` with the note "voided; nothing to settle"; nothing at all → `missing_in_settlement`.
+//! - A refund line finds its payment through its original purchase line in the window, or
+//!   through a payment whose (merchant, RRN or serial) is its `original_ref`; it then takes the
+//!   unused ledger refund of that payment of the same amount (earliest `approved_on`, then id)
+//!   → `matched`; failing that any unused ledger refund → `amount_mismatch`; failing that, or
+//!   with no payment → `missing_in_ledger`. Amounts on refund outcomes carry the settlement's
+//!   sign (negative). A ledger refund no line claims gets no outcome: refunds may be paid by
+//!   transfer rather than through the acquirer.
+//! - An unpaired purchase line that shares a key with a line that did pair →
+//!   `duplicate_in_settlement`; otherwise `missing_in_ledger` (with its void attached, if any).
+//!   Adjustment lines (调账) have no ledger counterpart: `missing_in_ledger` with their own action.
+//!
+//! Every line of the input ends in exactly one outcome (as `line_id` or `void_line_id`), and
+//! every payment dated D in exactly one outcome with [`Subject::Payment`].
+//!
+//! # Cash tier
+//! - Bookings that are reversals are not considered. A booking whose narrative is
+//!   `POS清算 <merchant> <YYYYMMDD>…` (bank-card files) or `一卡通结算 <merchant> <YYYYMMDD>…`
+//!   (one-card files) names files by (channel, merchant, date); spaces (also full-width),
+//!   commas and semicolons separate tokens; several dates, or several merchant–date groups,
+//!   name several files paid by one booking. In booking order (booking date, id), a booking
+//!   claims every named file not yet claimed; the sum of their declared nets against the
+//!   booking's signed amount gives each file `cash_matched` or `cash_mismatch`.
+//! - Fallback, for bookings without a settlement narrative: a file whose net equals exactly one
+//!   such booking, and whose amount no other unclaimed file shares, is `cash_matched` to it;
+//!   then the unclaimed files of one (channel, merchant) together are matched to the one
+//!   booking whose amount is the sum of their nets.
+//! - A file still unclaimed: net 0 → `cash_matched` without a booking; else `cash_missing`.
+//! - A settlement-narrative booking that claims no file → `cash_mismatch` with no file
+//!   ([`Subject::Booking`]). Other bookings nothing claimed are not settlement money (fee
+//!   top-ups, remittances): they get no outcome and are listed in
+//!   [`MatchResult::unclaimed_bookings`]; the balance tier accounts for them.
+//! - On cash outcomes `ledger_minor` is the file's declared net and `settlement_minor` the
+//!   booking's signed amount (the whole booking, shared by all files it paid).
+//!
+//! # Balance tier
+//! Statement closing balance against the ledger balance of 1002.01: [`BalanceCheck`].
+
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod cash;
+mod index;
+mod model;
+mod transaction;
+
+pub use cash::parse_settlement_narrative;
+pub use model::*;
+
+/// How many lines sharing one key the matcher looks at before giving up on that key.
+pub const MAX_KEY_CHAIN: usize = 32;
+
+/// Runs the three tiers over `input`. Pure and deterministic (see the module doc).
+pub fn reconcile(input: &MatchInput) -> MatchResult {
+    let mut outcomes =
+        Vec::with_capacity(input.payments.len().max(input.lines.len()) + input.files.len());
+    transaction::outcomes(input, &mut outcomes);
+    let unclaimed_bookings = cash::outcomes(input, &mut outcomes);
+    let mut summary = Summary::default();
+    let mut deferred: u64 = 0;
+    for o in &outcomes {
+        if o.counted {
+            summary.add(o.category);
+        } else {
+            deferred = deferred.saturating_add(1);
+        }
+    }
+    MatchResult {
+        business_date: input.business_date,
+        outcomes,
+        summary,
+        deferred,
+        balance: cash::balance(input),
+        netting: cash::netting(input),
+        unclaimed_bookings,
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+mod tests;

@@ -1,0 +1,289 @@
+//! The reconciliation report of a stored run: payments per channel and per department, each
+//! settlement file's netting (gross, fee, net, and the settlement entry once posted), and every
+//! exception — as JSON for the API and the pages, and as CSV for the nightly outbox.
+//!
+//! Depends on: [`super::runs`] (the stored run and its exceptions), `db`, `money`.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::runs::{file_sums, get, settlement_file_rows, settlement_reference, ExceptionRow, Run};
+use crate::db::schema::{ledger_entries, payments, recon_exceptions, recon_outcomes};
+use crate::db::{DbConn, DbError};
+use crate::money::format_minor;
+
+/// One line of a per-channel or per-department table.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct Group {
+    /// The channel (`bank_card`, `one_card`) or department code.
+    pub key: String,
+    /// Payments of the date.
+    pub payments: u64,
+    /// Their amount.
+    pub amount: String,
+    /// Of them matched.
+    pub matched: u64,
+    /// Of them with an exception.
+    pub exceptions: u64,
+}
+
+/// One settlement file's netting: what the acquirer kept.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Netting {
+    /// The file.
+    pub file_id: String,
+    /// Its spec.
+    pub spec: String,
+    /// Merchant.
+    pub merchant: Option<String>,
+    /// Settlement date.
+    #[schema(value_type = Option<String>)]
+    pub settlement_date: Option<NaiveDate>,
+    /// Detail lines.
+    pub lines: i64,
+    /// Σ gross (2103 stays gross in the ledger).
+    pub gross: String,
+    /// Σ acquirer fee (budget-fund expense, never netted from revenue).
+    pub fee: String,
+    /// Σ net: what reaches the collection account.
+    pub net: String,
+    /// The settlement entry posted for the file, once its cash arrived.
+    pub entry_seq: Option<i64>,
+}
+
+/// The day's reconciliation report.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Report {
+    /// The run.
+    pub run: Run,
+    /// Per channel.
+    pub by_channel: Vec<Group>,
+    /// Per department.
+    pub by_department: Vec<Group>,
+    /// Per settlement file of the date.
+    pub netting: Vec<Netting>,
+    /// Every exception with its suggested action and state.
+    pub exceptions: Vec<ExceptionRow>,
+}
+
+/// The report of a stored run.
+pub fn report(conn: &mut DbConn, run_id: &str) -> Result<Option<Report>, DbError> {
+    let Some(run) = get(conn, run_id)? else {
+        return Ok(None);
+    };
+    let (by_channel, by_department) = payment_groups(conn, run_id)?;
+    let netting = netting(conn, run.business_date)?;
+    let exceptions = recon_exceptions::table
+        .filter(recon_exceptions::run_id.eq(run_id))
+        .select(ExceptionRow::as_select())
+        .order(recon_exceptions::id)
+        .load(conn)?;
+    Ok(Some(Report {
+        run,
+        by_channel,
+        by_department,
+        netting,
+        exceptions,
+    }))
+}
+
+/// The run's payment outcomes per channel and per department, each by key.
+fn payment_groups(conn: &mut DbConn, run_id: &str) -> Result<(Vec<Group>, Vec<Group>), DbError> {
+    let rows: Vec<(String, String, String, i64)> = recon_outcomes::table
+        .inner_join(payments::table.on(recon_outcomes::payment_id.eq(payments::id.nullable())))
+        .filter(recon_outcomes::run_id.eq(run_id))
+        .filter(recon_outcomes::subject.eq("payment"))
+        .select((
+            recon_outcomes::category,
+            payments::channel,
+            payments::department,
+            payments::amount_minor,
+        ))
+        .load(conn)?;
+    let mut channels: BTreeMap<String, (Group, i64)> = BTreeMap::new();
+    let mut departments: BTreeMap<String, (Group, i64)> = BTreeMap::new();
+    for (category, channel, department, amount) in rows {
+        for (map, key) in [
+            (&mut channels, channel.clone()),
+            (&mut departments, department.clone()),
+        ] {
+            let (g, sum) = map.entry(key.clone()).or_insert_with(|| {
+                (
+                    Group {
+                        key,
+                        ..Group::default()
+                    },
+                    0,
+                )
+            });
+            g.payments += 1;
+            *sum += amount;
+            if category == "matched" {
+                g.matched += 1;
+            } else {
+                g.exceptions += 1;
+            }
+        }
+    }
+    let finish = |m: BTreeMap<String, (Group, i64)>| -> Vec<Group> {
+        m.into_values()
+            .map(|(mut g, sum)| {
+                g.amount = format_minor(sum);
+                g
+            })
+            .collect()
+    };
+    Ok((finish(channels), finish(departments)))
+}
+
+/// The netting of each settlement file dated `date`, in id order.
+fn netting(conn: &mut DbConn, date: NaiveDate) -> Result<Vec<Netting>, DbError> {
+    let files = settlement_file_rows(conn, date, date)?;
+    let mut netting = Vec::with_capacity(files.len());
+    for (file_id, spec, merchant, settlement_date) in files {
+        let (lines, gross, fee, net) = file_sums(conn, &file_id)?;
+        let entry_seq: Option<i64> = ledger_entries::table
+            .filter(ledger_entries::reference.eq(settlement_reference(&file_id)))
+            .select(ledger_entries::seq)
+            .first(conn)
+            .optional()?;
+        netting.push(Netting {
+            entry_seq,
+            file_id,
+            spec,
+            merchant,
+            settlement_date,
+            lines,
+            gross: format_minor(gross),
+            fee: format_minor(fee),
+            net: format_minor(net),
+        });
+    }
+    Ok(netting)
+}
+
+/// The report as CSV: one section after another, each with its own heading row; the first
+/// column names the section, so a spreadsheet filter shows one table at a time.
+pub fn report_csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new());
+    csv_summary(&mut w, report)?;
+    csv_groups(&mut w, report)?;
+    csv_netting(&mut w, &report.netting)?;
+    csv_exceptions(&mut w, &report.exceptions)?;
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+type CsvOut = csv::Writer<Vec<u8>>;
+
+fn csv_summary(w: &mut CsvOut, report: &Report) -> Result<(), csv::Error> {
+    let date = report.run.business_date.to_string();
+    w.write_record(["section", "business_date", "run", "item", "count"])?;
+    if let Some(summary) = report.run.summary.as_object() {
+        for (k, v) in summary {
+            w.write_record([
+                "summary",
+                date.as_str(),
+                report.run.id.as_str(),
+                k.as_str(),
+                &v.to_string(),
+            ])?;
+        }
+    }
+    w.write_record([
+        "balance",
+        date.as_str(),
+        report.run.id.as_str(),
+        &report.run.balance.to_string(),
+        "",
+    ])
+}
+
+fn csv_groups(w: &mut CsvOut, report: &Report) -> Result<(), csv::Error> {
+    w.write_record([
+        "section",
+        "key",
+        "payments",
+        "amount",
+        "matched",
+        "exceptions",
+    ])?;
+    for (section, groups) in [
+        ("by_channel", &report.by_channel),
+        ("by_department", &report.by_department),
+    ] {
+        for g in groups {
+            w.write_record([
+                section,
+                g.key.as_str(),
+                &g.payments.to_string(),
+                g.amount.as_str(),
+                &g.matched.to_string(),
+                &g.exceptions.to_string(),
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+fn csv_netting(w: &mut CsvOut, netting: &[Netting]) -> Result<(), csv::Error> {
+    w.write_record([
+        "section",
+        "file_id",
+        "spec",
+        "merchant",
+        "settlement_date",
+        "lines",
+        "gross",
+        "fee",
+        "net",
+    ])?;
+    for n in netting {
+        w.write_record([
+            "netting",
+            n.file_id.as_str(),
+            n.spec.as_str(),
+            n.merchant.as_deref().unwrap_or(""),
+            &n.settlement_date.map(|d| d.to_string()).unwrap_or_default(),
+            &n.lines.to_string(),
+            n.gross.as_str(),
+            n.fee.as_str(),
+            n.net.as_str(),
+        ])?;
+    }
+    Ok(())
+}
+
+fn csv_exceptions(w: &mut CsvOut, exceptions: &[ExceptionRow]) -> Result<(), csv::Error> {
+    w.write_record([
+        "section",
+        "exception_id",
+        "kind",
+        "payment_id",
+        "settlement_record_id",
+        "ledger_amount",
+        "settlement_amount",
+        "status",
+        "suggested_action",
+    ])?;
+    for e in exceptions {
+        w.write_record([
+            "exception",
+            e.id.as_str(),
+            e.kind.as_str(),
+            e.payment_id.as_deref().unwrap_or(""),
+            &e.settlement_record_id
+                .map(|i| i.to_string())
+                .unwrap_or_default(),
+            &e.ledger_minor.map(format_minor).unwrap_or_default(),
+            &e.settlement_minor.map(format_minor).unwrap_or_default(),
+            e.status.as_str(),
+            e.suggested_action.as_str(),
+        ])?;
+    }
+    Ok(())
+}

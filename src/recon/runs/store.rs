@@ -1,0 +1,369 @@
+//! Storing a run and reading it back: the run row, its counted outcomes and exceptions (one
+//! transaction; a re-run deactivates the date's previous ones and carries the resolution of an
+//! exception it finds again unchanged), the settlement entries of the files found paid (through
+//! the ledger writer), and the stored runs and exceptions as the API lists them.
+//!
+//! Depends on: [`crate::recon::matcher`] (the result), [`super::entries`], `db`, `audit`,
+//! `ledger::writer`.
+
+use chrono::{NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::entries::{settlement_entry, settlement_reference};
+use super::load::file_sums;
+use super::{Run, RunError};
+use crate::audit::{self, AuditEvent};
+use crate::db::schema::{ledger_entries, recon_exceptions, recon_outcomes, recon_runs};
+use crate::db::{DbConn, DbError};
+use crate::insert_chunked;
+use crate::ledger::model::EntryKind;
+use crate::ledger::writer::{LedgerWriter, PostError};
+use crate::recon::matcher::MatchResult;
+
+/// One exception as `GET /v1/reconciliations/{id}/exceptions` lists it.
+#[derive(Debug, Clone, Serialize, Queryable, Selectable, utoipa::ToSchema)]
+#[diesel(table_name = recon_exceptions)]
+pub struct ExceptionRow {
+    /// `ex_` and random hex.
+    pub id: String,
+    /// The outcome category (`amount_mismatch`, `missing_in_settlement`, …).
+    pub kind: String,
+    /// The payment concerned, if any.
+    pub payment_id: Option<String>,
+    /// The settlement line concerned, if any.
+    pub settlement_record_id: Option<i64>,
+    /// The settlement file concerned (cash tier), if any.
+    pub file_id: Option<String>,
+    /// The bank booking concerned (cash tier), if any.
+    pub booking_id: Option<i64>,
+    /// The ledger's amount in fen, where one applies.
+    pub ledger_minor: Option<i64>,
+    /// The settlement's or bank's amount in fen, where one applies.
+    pub settlement_minor: Option<i64>,
+    /// What the operator should do.
+    pub suggested_action: String,
+    /// `open` (resolutions come with the exceptions API).
+    pub status: String,
+}
+
+fn new_id(prefix: &str) -> Result<String, DbError> {
+    let bytes = crate::keys::random_bytes::<10>()
+        .map_err(|e| DbError::Connect(format!("no randomness: {e}")))?;
+    Ok(format!("{prefix}_{}", hex::encode(bytes)))
+}
+
+/// Stores `result` as the run of `date` by `actor`, in one transaction, and returns it as
+/// stored.
+pub(super) fn store(
+    conn: &mut DbConn,
+    date: NaiveDate,
+    actor: &str,
+    result: &MatchResult,
+) -> Result<Run, DbError> {
+    let now = Utc::now().naive_utc();
+    let run_id = new_id("rr")?;
+    conn.transaction::<_, DbError, _>(|conn| {
+        // Exceptions already worked stay worked when a re-run finds exactly the same thing
+        // (same kind, records and amounts); anything else is looked at afresh.
+        let worked = worked_exceptions(conn, date)?;
+        diesel::update(recon_outcomes::table.filter(recon_outcomes::business_date.eq(date)))
+            .filter(recon_outcomes::active.eq(true))
+            .set(recon_outcomes::active.eq(false))
+            .execute(conn)?;
+        diesel::update(recon_exceptions::table.filter(recon_exceptions::business_date.eq(date)))
+            .filter(recon_exceptions::active.eq(true))
+            .set(recon_exceptions::active.eq(false))
+            .execute(conn)?;
+        let summary = serde_json::to_value(&result.summary).unwrap_or_default();
+        let balance = serde_json::to_value(result.balance).unwrap_or_default();
+        diesel::insert_into(recon_runs::table)
+            .values((
+                recon_runs::id.eq(&run_id),
+                recon_runs::business_date.eq(date),
+                recon_runs::summary.eq(summary.to_string()),
+                recon_runs::balance.eq(balance.to_string()),
+                recon_runs::created_at.eq(now),
+                recon_runs::created_by.eq(actor),
+            ))
+            .execute(conn)?;
+        let carried = insert_outcomes(conn, &run_id, date, result, &worked)?;
+        carry_resolutions(conn, &carried)?;
+        audit::record_at(
+            conn,
+            AuditEvent {
+                actor,
+                action: "reconciliation.run",
+                subject: &format!("reconciliation:{run_id}"),
+                before: None,
+                after: Some(serde_json::json!({"business_date": date, "summary": summary, "balance": balance})),
+            },
+            now,
+        )?;
+        Ok(())
+    })?;
+    get(conn, &run_id)?.ok_or_else(|| DbError::Connect("the run just stored is gone".into()))
+}
+
+/// The date's active exceptions someone has worked, by what they found.
+fn worked_exceptions(conn: &mut DbConn, date: NaiveDate) -> Result<Vec<Worked>, DbError> {
+    Ok(recon_exceptions::table
+        .filter(recon_exceptions::business_date.eq(date))
+        .filter(recon_exceptions::active.eq(true))
+        .filter(recon_exceptions::status.ne("open"))
+        .select((
+            (
+                recon_exceptions::kind,
+                recon_exceptions::payment_id,
+                recon_exceptions::settlement_record_id,
+                recon_exceptions::file_id,
+                recon_exceptions::booking_id,
+                recon_exceptions::ledger_minor,
+                recon_exceptions::settlement_minor,
+            ),
+            recon_exceptions::id,
+        ))
+        .load(conn)?)
+}
+
+/// Inserts the counted outcomes of `result` and an open exception for each that needs work;
+/// returns (new exception, worked exception it repeats) pairs.
+fn insert_outcomes(
+    conn: &mut DbConn,
+    run_id: &str,
+    date: NaiveDate,
+    result: &MatchResult,
+    worked: &[Worked],
+) -> Result<Vec<(String, String)>, DbError> {
+    let mut outcome_rows = Vec::new();
+    let mut exception_rows = Vec::new();
+    let mut carried: Vec<(String, String)> = Vec::new();
+    for o in result.outcomes.iter().filter(|o| o.counted) {
+        outcome_rows.push((
+            recon_outcomes::run_id.eq(run_id.to_string()),
+            recon_outcomes::business_date.eq(date),
+            recon_outcomes::category.eq(o.category.as_str()),
+            recon_outcomes::subject.eq(o.subject.as_str()),
+            recon_outcomes::payment_id.eq(o.payment_id.clone()),
+            recon_outcomes::settlement_record_id.eq(o.line_id),
+            recon_outcomes::void_record_id.eq(o.void_line_id),
+            recon_outcomes::file_id.eq(o.file_id.clone()),
+            recon_outcomes::booking_id.eq(o.booking_id),
+            recon_outcomes::ledger_minor.eq(o.ledger_minor),
+            recon_outcomes::settlement_minor.eq(o.settlement_minor),
+            recon_outcomes::note.eq(o.note),
+            recon_outcomes::active.eq(true),
+        ));
+        if !o.category.is_exception() {
+            continue;
+        }
+        let exception_id = new_id("ex")?;
+        let key: ExceptionKey = (
+            o.category.as_str().to_string(),
+            o.payment_id.clone(),
+            o.line_id,
+            o.file_id.clone(),
+            o.booking_id,
+            o.ledger_minor,
+            o.settlement_minor,
+        );
+        if let Some((_, previous)) = worked.iter().find(|(k, _)| *k == key) {
+            carried.push((exception_id.clone(), previous.clone()));
+        }
+        exception_rows.push((
+            recon_exceptions::id.eq(exception_id),
+            recon_exceptions::run_id.eq(run_id.to_string()),
+            recon_exceptions::business_date.eq(date),
+            recon_exceptions::kind.eq(o.category.as_str()),
+            recon_exceptions::payment_id.eq(o.payment_id.clone()),
+            recon_exceptions::settlement_record_id.eq(o.line_id),
+            recon_exceptions::file_id.eq(o.file_id.clone()),
+            recon_exceptions::booking_id.eq(o.booking_id),
+            recon_exceptions::ledger_minor.eq(o.ledger_minor),
+            recon_exceptions::settlement_minor.eq(o.settlement_minor),
+            recon_exceptions::suggested_action.eq(o.action.unwrap_or("investigate")),
+            recon_exceptions::status.eq("open"),
+            recon_exceptions::active.eq(true),
+        ));
+    }
+    insert_chunked!(conn, recon_outcomes::table, outcome_rows)?;
+    insert_chunked!(conn, recon_exceptions::table, exception_rows)?;
+    Ok(carried)
+}
+
+/// Copies each worked exception's resolution onto the new exception that repeats it.
+fn carry_resolutions(conn: &mut DbConn, carried: &[(String, String)]) -> Result<(), DbError> {
+    for (new, previous) in carried {
+        let resolved: ResolutionRow = recon_exceptions::table
+            .find(previous)
+            .select((
+                recon_exceptions::status,
+                recon_exceptions::resolution,
+                recon_exceptions::note,
+                recon_exceptions::matched_payment_id,
+                recon_exceptions::matched_record_id,
+                recon_exceptions::resolved_by_token,
+                recon_exceptions::resolved_by,
+                recon_exceptions::resolved_at,
+                recon_exceptions::approved_by,
+                recon_exceptions::approved_at,
+            ))
+            .first(conn)?;
+        diesel::update(recon_exceptions::table.find(new))
+            .set((
+                recon_exceptions::status.eq(resolved.0),
+                recon_exceptions::resolution.eq(resolved.1),
+                recon_exceptions::note.eq(resolved.2),
+                recon_exceptions::matched_payment_id.eq(resolved.3),
+                recon_exceptions::matched_record_id.eq(resolved.4),
+                recon_exceptions::resolved_by_token.eq(resolved.5),
+                recon_exceptions::resolved_by.eq(resolved.6),
+                recon_exceptions::resolved_at.eq(resolved.7),
+                recon_exceptions::approved_by.eq(resolved.8),
+                recon_exceptions::approved_at.eq(resolved.9),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The files a stored run found paid (`cash_matched`).
+pub(super) fn paid_files(conn: &mut DbConn, run_id: &str) -> Result<Vec<String>, DbError> {
+    Ok(recon_outcomes::table
+        .filter(recon_outcomes::run_id.eq(run_id))
+        .filter(recon_outcomes::category.eq("cash_matched"))
+        .filter(recon_outcomes::file_id.is_not_null())
+        .select(recon_outcomes::file_id)
+        .load::<Option<String>>(conn)?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+/// What identifies "the same finding" across runs: kind, records, amounts.
+type ExceptionKey = (
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// A worked exception's key and id.
+type Worked = (ExceptionKey, String);
+
+/// A resolution as stored, to carry to the same finding in a re-run.
+type ResolutionRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<NaiveDateTime>,
+    Option<String>,
+    Option<NaiveDateTime>,
+);
+
+/// Posts the settlement entry of each file the run found paid (`cash_matched`), once per file:
+/// a file already posted (by an earlier run) is skipped inside the writer job, under the
+/// chain-head lock, so concurrent runs cannot post twice. Returns the entries posted now.
+pub fn post_settlements(
+    conn: &mut DbConn,
+    writer: &LedgerWriter,
+    date: NaiveDate,
+    file_ids: &[String],
+    actor: &str,
+) -> Result<Vec<i64>, RunError> {
+    let mut posted = Vec::new();
+    for file_id in file_ids {
+        let (_, gross, fee, net) = file_sums(conn, file_id)?;
+        let Some(entry) = settlement_entry(date, file_id, gross, fee, net, actor) else {
+            continue;
+        };
+        let reference = settlement_reference(file_id);
+        let seq = writer
+            .submit_blocking(move |batch| -> Result<Option<i64>, PostError> {
+                let exists: i64 = ledger_entries::table
+                    .filter(ledger_entries::reference.eq(&reference))
+                    .filter(ledger_entries::kind.eq(EntryKind::Settlement.as_str()))
+                    .count()
+                    .get_result(batch.conn()?)
+                    .map_err(DbError::from)?;
+                if exists > 0 {
+                    return Ok(None);
+                }
+                Ok(Some(batch.post(entry)?.seq))
+            })
+            .map_err(|e| RunError::Post(e.to_string()))?;
+        posted.extend(seq);
+    }
+    Ok(posted)
+}
+
+/// A stored run.
+pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Run>, DbError> {
+    let row: Option<(String, NaiveDate, String, String, NaiveDateTime, String)> = recon_runs::table
+        .find(id)
+        .select((
+            recon_runs::id,
+            recon_runs::business_date,
+            recon_runs::summary,
+            recon_runs::balance,
+            recon_runs::created_at,
+            recon_runs::created_by,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((id, business_date, summary, balance, created_at, created_by)) = row else {
+        return Ok(None);
+    };
+    let open_exceptions: i64 = recon_exceptions::table
+        .filter(recon_exceptions::run_id.eq(&id))
+        .filter(recon_exceptions::status.ne("resolved"))
+        .count()
+        .get_result(conn)?;
+    Ok(Some(Run {
+        id,
+        business_date,
+        summary: serde_json::from_str(&summary).unwrap_or_default(),
+        balance: serde_json::from_str(&balance).unwrap_or_default(),
+        open_exceptions,
+        created_at,
+        created_by,
+        settlement_entries: Vec::new(),
+    }))
+}
+
+/// A run's exceptions in id order, `limit` after `after`.
+pub fn exceptions(
+    conn: &mut DbConn,
+    run_id: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ExceptionRow>, DbError> {
+    let base = recon_exceptions::table
+        .filter(recon_exceptions::run_id.eq(run_id))
+        .filter(recon_exceptions::id.gt(after.unwrap_or("").to_string()))
+        .select(ExceptionRow::as_select())
+        .order(recon_exceptions::id)
+        .limit(limit);
+    Ok(base.load(conn)?)
+}
+
+/// The latest run of `date`, if it was reconciled.
+pub fn latest(conn: &mut DbConn, date: NaiveDate) -> Result<Option<Run>, DbError> {
+    let id: Option<String> = recon_runs::table
+        .filter(recon_runs::business_date.eq(date))
+        .order((recon_runs::created_at.desc(), recon_runs::id.desc()))
+        .select(recon_runs::id)
+        .first(conn)
+        .optional()?;
+    match id {
+        Some(id) => get(conn, &id),
+        None => Ok(None),
+    }
+}
