@@ -18,6 +18,7 @@ pub mod problem;
 pub mod reconciliation;
 pub mod remittances;
 pub mod settlement;
+pub mod upload;
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};

@@ -23,7 +23,7 @@ use crate::auth::may;
 use crate::bankfiles::store::{self, Imported};
 use crate::bankfiles::SpecInfo;
 use crate::http::problem::ApiError;
-use crate::http::settlement;
+use crate::http::upload;
 use crate::recon::days;
 use crate::recon::exceptions::{self, Action, ExceptionState, Resolve};
 use crate::recon::runs::{self, Phase, Report, Run};
@@ -777,7 +777,7 @@ async fn upload(
     let mut csrf_ok = false;
     let mut spec: Option<String> = None;
     let mut date: Option<String> = None;
-    let mut file: Option<(settlement::Spooled, String)> = None;
+    let mut file: Option<(upload::Spooled, String)> = None;
     let mut parts = 0;
     loop {
         let next = actix_web::rt::time::timeout(idle, form.next())
@@ -803,7 +803,7 @@ async fn upload(
                 .and_then(|d| d.get_filename())
                 .unwrap_or_default()
                 .to_string();
-            let spooled = settlement::spool(
+            let spooled = upload::spool(
                 &ctx.config.data_dir,
                 &mut field,
                 ctx.config.upload_limit_bytes,
@@ -844,7 +844,7 @@ async fn upload(
                 .to_string(),
         ),
     };
-    let (spec, name) = settlement::upload_target(&ctx, spec, name).or_page(lang)?;
+    let (spec, name) = upload::upload_target(&ctx, spec, name).or_page(lang)?;
     let actor = staff.actor();
     let back = format!("{BASE}/reconciliation?date={date}");
     let shown = name.clone().unwrap_or_else(|| spec.clone());
@@ -854,7 +854,7 @@ async fn upload(
             staff.principal.token_id.clone(),
             move |progress| {
                 progress.phase(t.reading_records, None);
-                match settlement::import_spooled(
+                match upload::import_spooled(
                     &ctx,
                     spooled,
                     &spec,
