@@ -24,6 +24,7 @@ pub mod reconciliation;
 pub mod remittances;
 pub mod settlement;
 pub mod signed_file;
+pub mod upload;
 
 use actix_web::web;
 

@@ -1,5 +1,6 @@
 //! Signing in and out, the signed-in staff member as an extractor ([`Staff`]), CSRF-checked
-//! forms ([`PostForm`]), the language switch and one-time messages ("flash").
+//! forms ([`PostForm`]), the language switch and one-time messages ("flash"). The sign-in's
+//! rate limit per client address is in `limit.rs`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,31 +21,16 @@ use crate::auth::{Principal, Role};
 use crate::http::extract::{body_idle, read_body};
 use crate::http::problem::ApiError;
 
+mod limit;
+
+pub use limit::{SignInLimiter, SIGN_IN_BURST, SIGN_IN_PER_MINUTE};
+
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "onecard_session";
 /// The sign-in form's own CSRF nonce (there is no session yet).
 const SIGN_IN_COOKIE: &str = "onecard_sign_in";
 /// A one-time message for the next page.
 const FLASH_COOKIE: &str = "onecard_flash";
-/// Sign-in attempts one client address may make a minute, sustained, and at once: enough for a
-/// whole shift signing in behind one proxy, too few for guessing passwords across accounts
-/// (each account also locks itself after five failures).
-pub const SIGN_IN_PER_MINUTE: u32 = 30;
-/// See [`SIGN_IN_PER_MINUTE`].
-pub const SIGN_IN_BURST: u32 = 20;
-
-/// The sign-in attempts of each client address (kept in the app data).
-pub struct SignInLimiter(pub crate::http::limits::RateLimiter);
-
-impl Default for SignInLimiter {
-    fn default() -> Self {
-        SignInLimiter(crate::http::limits::RateLimiter::new(
-            SIGN_IN_PER_MINUTE,
-            SIGN_IN_BURST,
-        ))
-    }
-}
-
 /// Largest form body accepted (file uploads use multipart, not this).
 const FORM_LIMIT_BYTES: usize = 64 * 1024;
 
@@ -442,23 +428,7 @@ async fn sign_in(
     let lang = lang_of(&req);
     let w = Common::of(lang);
     if let Some(limiter) = req.app_data::<web::Data<SignInLimiter>>() {
-        let client = req
-            .peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default();
-        if let Err(wait) = limiter.0.check(&format!("sign-in {client}")) {
-            let secs = wait.as_secs().max(1);
-            return Err(WebError::Problem(
-                ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    "Too many requests",
-                    format!("too many sign-in attempts from this address; try again in {secs} s"),
-                )
-                .with("retry_after_seconds", secs),
-                lang,
-            ));
-        }
+        limiter.admit(&req).or_page(lang)?;
     }
     let nonce = req.cookie(SIGN_IN_COOKIE).map(|c| c.value().to_string());
     let token_ok = match (&nonce, &form.csrf) {
@@ -497,34 +467,48 @@ async fn sign_in(
     .await
     .or_page(lang)?
     .or_page(lang)?;
+    sign_in_answer(&req, &ctx, outcome, &next, &f.name)
+}
+
+/// The answer to a sign-in the store has checked: the session cookie and on to `next`, or the
+/// form again saying why not.
+fn sign_in_answer(
+    req: &HttpRequest,
+    ctx: &AppContext,
+    outcome: Result<staff::Session, StaffError>,
+    next: &str,
+    name: &str,
+) -> Result<HttpResponse, WebError> {
+    let lang = lang_of(req);
+    let w = Common::of(lang);
     match outcome {
         Ok(session) => {
-            let mut res = redirect(&next);
+            let mut res = redirect(next);
             let _ = res.add_cookie(&cookie(
-                &req,
+                req,
                 SESSION_COOKIE,
                 session.cookie,
                 Some(CookieAge::hours(staff::SESSION_HOURS)),
             ));
-            let _ = res.add_cookie(&removal(&req, SIGN_IN_COOKIE));
+            let _ = res.add_cookie(&removal(req, SIGN_IN_COOKIE));
             Ok(res)
         }
         Err(StaffError::BadCredentials) => sign_in_page(
-            &req,
-            &ctx,
+            req,
+            ctx,
             StatusCode::UNAUTHORIZED,
-            &next,
-            &f.name,
+            next,
+            name,
             Some(w.bad_credentials.to_string()),
         ),
         Err(StaffError::Locked(until)) => {
             let local = until + chrono::Duration::hours(8);
             sign_in_page(
-                &req,
-                &ctx,
+                req,
+                ctx,
                 StatusCode::UNAUTHORIZED,
-                &next,
-                &f.name,
+                next,
+                name,
                 Some(format!(
                     "{} {}",
                     w.account_locked,

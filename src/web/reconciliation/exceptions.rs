@@ -1,0 +1,312 @@
+//! A run's exceptions: the list (with how each was worked) and its status and kind filters,
+//! the open ones with their forms, the resolve and approve forms (`recon::exceptions`), and the
+//! matcher's suggested actions in the page language.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use super::{ReconWords, CASH_TIER, TRANSACTION_TIER};
+use crate::auth::may;
+use crate::http::problem::ApiError;
+use crate::recon::exceptions::{self, Action, ExceptionState, Resolve};
+use crate::recon::runs::{self, Report};
+use crate::web::i18n::Lang;
+use crate::web::table::{Cell, Table};
+use crate::web::{OrPage, PostForm, Staff, WebError};
+
+const STATUSES: [&str; 3] = ["open", "awaiting_approval", "resolved"];
+const ACTIONS: [&str; 4] = ["accept_timing", "bank_claim", "manual_match", "write_off"];
+
+/// A run's exceptions as a table, with how each was worked.
+pub(in crate::web) fn exceptions_table(
+    id: &'static str,
+    caption: &str,
+    report: &Report,
+    states: &[ExceptionState],
+    keep: impl Fn(&runs::ExceptionRow) -> bool,
+    t: &ReconWords,
+    lang: Lang,
+) -> Table {
+    let mut table = Table::new(id, caption, t.no_exceptions)
+        .col(t.exception_id)
+        .col(t.filter_kind)
+        .col(t.payment)
+        .col(t.settlement_line)
+        .num(t.ledger_amount)
+        .num(t.settlement_amount)
+        .col(t.filter_status)
+        .col(t.resolution)
+        .col(t.resolved_by)
+        .col(t.approved_by)
+        .col(t.note)
+        .col(t.suggested_action);
+    for e in report.exceptions.iter().filter(|e| keep(e)) {
+        let state = states.iter().find(|s| s.id == e.id);
+        let tone = match e.status.as_str() {
+            "resolved" => "ok",
+            "awaiting_approval" => "warn",
+            _ => "bad",
+        };
+        let line = [
+            e.settlement_record_id.map(|r| format!("#{r}")),
+            e.file_id.clone(),
+            e.booking_id.map(|b| format!("{} #{b}", t.booking)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" · ");
+        let text = |v: Option<&String>| v.map_or(Cell::Empty, |s| Cell::text(s.clone()));
+        table.push(vec![
+            Cell::text(&e.id),
+            Cell::text(t.category(&e.kind)),
+            text(e.payment_id.as_ref()),
+            Cell::Text(line),
+            e.ledger_minor.map_or(Cell::Empty, Cell::Money),
+            e.settlement_minor.map_or(Cell::Empty, Cell::Money),
+            Cell::status(tone, t.status(&e.status)),
+            state
+                .and_then(|s| s.resolution.as_deref())
+                .map_or(Cell::Empty, |r| Cell::text(t.action(r))),
+            text(state.and_then(|s| s.resolved_by.as_ref())),
+            text(state.and_then(|s| s.approved_by.as_ref())),
+            text(state.and_then(|s| s.note.as_ref())),
+            Cell::Prose(suggestion(&e.suggested_action, lang).to_string()),
+        ]);
+    }
+    table
+}
+
+/// An open exception with its forms' field ids.
+pub(super) struct Workable {
+    pub id: String,
+    pub kind: String,
+    pub status: String,
+    pub status_label: &'static str,
+    pub suggested_action: String,
+    pub proposed_by: Option<String>,
+}
+
+/// The exceptions `keep` lets through that are not yet resolved, for their forms.
+pub(super) fn workable(
+    report: &Report,
+    states: &[ExceptionState],
+    keep: impl Fn(&runs::ExceptionRow) -> bool,
+    t: &ReconWords,
+) -> Vec<Workable> {
+    report
+        .exceptions
+        .iter()
+        .filter(|e| e.status != "resolved" && keep(e))
+        .map(|e| Workable {
+            id: e.id.clone(),
+            kind: t.category(&e.kind).to_string(),
+            status: e.status.clone(),
+            status_label: match e.status.as_str() {
+                "open" => t.status_open,
+                _ => t.status_awaiting_approval,
+            },
+            suggested_action: e.suggested_action.clone(),
+            proposed_by: states
+                .iter()
+                .find(|s| s.id == e.id)
+                .and_then(|s| s.resolved_by.clone()),
+        })
+        .collect()
+}
+
+/// One `<option>` of a select.
+pub(super) struct Opt {
+    pub code: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}
+
+fn options(
+    codes: &[&'static str],
+    label: impl Fn(&'static str) -> &'static str,
+    chosen: &str,
+) -> Vec<Opt> {
+    codes
+        .iter()
+        .map(|c| Opt {
+            code: c,
+            label: label(c),
+            selected: *c == chosen,
+        })
+        .collect()
+}
+
+/// The selects of the page: the status and kind filters (with what was chosen) and the
+/// resolve form's actions.
+pub(super) struct Selects {
+    pub statuses: Vec<Opt>,
+    pub kinds: Vec<Opt>,
+    pub actions: Vec<Opt>,
+}
+
+impl Selects {
+    pub(super) fn new(t: &'static ReconWords, status: &str, kind: &str) -> Selects {
+        Selects {
+            statuses: options(&STATUSES, |c| t.status(c), status),
+            kinds: options(
+                &[&TRANSACTION_TIER[1..], &CASH_TIER[1..]].concat(),
+                |c| t.category(c),
+                kind,
+            ),
+            actions: options(&ACTIONS, |c| t.action(c), ""),
+        }
+    }
+}
+
+/// The resolve form: the fields `POST /v1/exceptions/{id}/resolve` takes, and where to go back.
+#[derive(Debug, Deserialize)]
+pub(super) struct ResolveForm {
+    action: Action,
+    note: String,
+    #[serde(default)]
+    payment_id: Option<String>,
+    #[serde(default)]
+    settlement_record_id: Option<String>,
+    #[serde(default)]
+    back: Option<String>,
+}
+
+fn back_to(back: Option<&str>) -> String {
+    crate::web::session::local_page(back.or(Some("/web/reconciliation")))
+}
+
+pub(super) async fn resolve(
+    staff: Staff,
+    id: web::Path<String>,
+    form: PostForm<ResolveForm>,
+) -> Result<HttpResponse, WebError> {
+    let by = staff.require(may::RESOLVE_EXCEPTION)?.clone();
+    let lang = staff.lang;
+    let f = staff.form(form)?;
+    let settlement_record_id = match f.settlement_record_id.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(n) => Some(n.parse::<i64>().map_err(|_| {
+            ApiError::invalid(
+                Some("settlement_record_id".into()),
+                format!("settlement_record_id: '{n}' is not a whole number"),
+            )
+        }))
+        .transpose()
+        .or_page(lang)?,
+    };
+    let request = Resolve {
+        action: f.action,
+        note: f.note,
+        payment_id: f
+            .payment_id
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty()),
+        settlement_record_id,
+    };
+    let ctx = staff.ctx.clone();
+    let id = id.into_inner();
+    let state = web::block(move || -> Result<_, ApiError> {
+        Ok(exceptions::resolve(&mut *ctx.conn()?, &id, &request, &by)?)
+    })
+    .await
+    .or_page(lang)?
+    .or_page(lang)?;
+    let t = ReconWords::of(lang);
+    let message = if state.status == "awaiting_approval" {
+        format!("{}{}", t.proposed_message, state.id)
+    } else {
+        format!(
+            "{}{}{}{}{}",
+            t.resolved_message,
+            state.id,
+            t.open_paren,
+            t.action(state.resolution.as_deref().unwrap_or_default()),
+            t.close_paren
+        )
+    };
+    Ok(staff.done(&back_to(f.back.as_deref()), &message))
+}
+
+/// Where to go back after a form that only confirms.
+#[derive(Debug, Deserialize)]
+pub(super) struct BackForm {
+    #[serde(default)]
+    back: Option<String>,
+}
+
+pub(super) async fn approve(
+    staff: Staff,
+    id: web::Path<String>,
+    form: PostForm<BackForm>,
+) -> Result<HttpResponse, WebError> {
+    let by = staff.require(may::RESOLVE_EXCEPTION)?.clone();
+    let lang = staff.lang;
+    let f = staff.form(form)?;
+    let ctx = staff.ctx.clone();
+    let id = id.into_inner();
+    let state = web::block(move || -> Result<_, ApiError> {
+        Ok(exceptions::approve(&mut *ctx.conn()?, &id, &by)?)
+    })
+    .await
+    .or_page(lang)?
+    .or_page(lang)?;
+    let t = ReconWords::of(lang);
+    Ok(staff.done(
+        &back_to(f.back.as_deref()),
+        &format!("{}{}", t.approved_message, state.id),
+    ))
+}
+
+/// A suggested action in the page language: the matcher stores English sentences; Chinese
+/// pages show their translation (anything unknown as stored).
+pub fn suggestion(stored: &str, lang: Lang) -> &str {
+    use crate::recon::matcher as m;
+    if lang == Lang::En {
+        return stored;
+    }
+    match stored {
+        m::ACT_AMOUNT => "核对票据和终端签购单与收单机构明细；若账簿有误，以冲正分录更正，否则向收单机构追索差额（bank_claim）。",
+        m::ACT_MISSING_SETTLEMENT => "当日及次日清算文件均无此笔：核实终端批次已结算并询问收单机构；若持卡人未被扣款，冲销该笔缴费。",
+        m::ACT_MISSING_LEDGER => "收单机构清算了账簿中没有的交易：查找窗口记录并手工匹配（manual_match），或补记缴费；若非本中心交易，向收单机构追索（bank_claim）。",
+        m::ACT_REFUND_MISSING => "收单机构清算了账簿未审批的退款：查找退款申请并审批，或向收单机构追索（bank_claim）。",
+        m::ACT_ADJUSTMENT => "收单机构调账：向收单机构询问原因，然后入账或追索（bank_claim）。",
+        m::ACT_DUPLICATE => "收单机构重复清算同一笔交易：向收单机构追索重复款项（bank_claim）。",
+        m::ACT_VOID_SETTLED => "账簿已作废但收单机构仍清算了该笔消费：请收单机构冲正（bank_claim），或向持卡人退款。",
+        m::ACT_CASH_MISMATCH => "入账金额与文件净额不符：与收单机构核对手续费和调整，追索差额（bank_claim）。",
+        m::ACT_CASH_MISSING => "收款账户未收到该文件的款项：核对下一期对账单（accept_timing）或催收收单机构。",
+        m::ACT_CASH_UNCLAIMED => "一笔不对应任何已导入文件的清算入账：导入其所指文件，或查明付款人并退回款项。",
+        "investigate" => "调查核实",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod suggestion_tests {
+    use super::*;
+    use crate::recon::matcher as m;
+
+    #[test]
+    fn every_stored_suggestion_reads_in_chinese() {
+        for stored in [
+            m::ACT_AMOUNT,
+            m::ACT_MISSING_SETTLEMENT,
+            m::ACT_MISSING_LEDGER,
+            m::ACT_REFUND_MISSING,
+            m::ACT_ADJUSTMENT,
+            m::ACT_DUPLICATE,
+            m::ACT_VOID_SETTLED,
+            m::ACT_CASH_MISMATCH,
+            m::ACT_CASH_MISSING,
+            m::ACT_CASH_UNCLAIMED,
+        ] {
+            let zh = suggestion(stored, Lang::Zh);
+            assert_ne!(zh, stored);
+            assert!(
+                zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{zh}"
+            );
+            assert_eq!(suggestion(stored, Lang::En), stored);
+        }
+    }
+}

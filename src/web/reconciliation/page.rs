@@ -1,0 +1,228 @@
+//! The reconciliation page itself: the date's files, latest run and close blockers read in one
+//! go, laid out with the upload, run, filter, resolve and approve forms (or as a CSV of one
+//! table). The daily report reads the same state through [`load_for`].
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::blockers::{blockers, Blocker};
+use super::exceptions::{exceptions_table, workable, Opt, Selects, Workable};
+use super::files::files_table;
+use super::results::{balance_table, group_tables, tiers_table};
+use super::{morning_date, ReconWords};
+use crate::app::AppContext;
+use crate::auth::may;
+use crate::bankfiles::store::{self, Imported};
+use crate::bankfiles::SpecInfo;
+use crate::http::problem::ApiError;
+use crate::recon::days;
+use crate::recon::exceptions::{self, ExceptionState};
+use crate::recon::runs::{self, Report, Run};
+use crate::web::i18n::{Common, Lang};
+use crate::web::table::{link_csv, Table};
+use crate::web::{csv_download, Chrome, OrPage, Staff, WebError};
+
+/// What the page needs to know about the date, read in one go.
+struct Loaded {
+    files: Vec<Imported>,
+    report: Option<Report>,
+    states: Vec<ExceptionState>,
+    day: days::Day,
+    blockers: Vec<days::CloseError>,
+}
+
+fn load(ctx: &AppContext, date: NaiveDate) -> Result<Loaded, ApiError> {
+    let conn = &mut *ctx.conn()?;
+    let mut files = Vec::new();
+    for id in runs::input_files(conn, date)? {
+        files.extend(store::get(conn, &id)?);
+    }
+    let report = match runs::latest(conn, date)? {
+        Some(run) => runs::report(conn, &run.id)?,
+        None => None,
+    };
+    let states = match &report {
+        Some(r) => exceptions::of_run(conn, &r.run.id)?,
+        None => Vec::new(),
+    };
+    let today = ctx.business_today();
+    let blockers = days::close_blockers(conn, date, today)?;
+    Ok(Loaded {
+        files,
+        report,
+        states,
+        day: days::get(conn, date)?,
+        blockers,
+    })
+}
+
+/// The date's reconciliation state for other pages (the daily report).
+pub(in crate::web) async fn load_for(
+    staff: &Staff,
+    date: NaiveDate,
+) -> Result<ReconState, WebError> {
+    let ctx = staff.ctx.clone();
+    let loaded = web::block(move || load(&ctx, date))
+        .await
+        .or_page(staff.lang)?
+        .or_page(staff.lang)?;
+    Ok(ReconState {
+        report: loaded.report,
+        states: loaded.states,
+    })
+}
+
+/// A date's latest run, with how its exceptions were worked.
+pub(in crate::web) struct ReconState {
+    pub report: Option<Report>,
+    pub states: Vec<ExceptionState>,
+}
+
+#[derive(Template)]
+#[template(path = "reconciliation.html", config = "src/web/askama.toml")]
+struct ReconPage {
+    c: Chrome,
+    t: &'static ReconWords,
+    date: NaiveDate,
+    here: String,
+    specs: Vec<SpecInfo>,
+    may_import: bool,
+    may_run: bool,
+    may_resolve: bool,
+    run: Option<Run>,
+    day_closed: bool,
+    blockers: Vec<Blocker>,
+    statuses: Vec<Opt>,
+    kinds: Vec<Opt>,
+    actions: Vec<Opt>,
+    files: Table,
+    summary: Vec<Table>,
+    groups: Vec<Table>,
+    exceptions: Table,
+    workable: Vec<Workable>,
+}
+
+/// `?date=&status=&kind=&csv=`.
+#[derive(Debug, Deserialize)]
+pub(super) struct ReconQuery {
+    date: Option<String>,
+    status: Option<String>,
+    kind: Option<String>,
+    csv: Option<String>,
+}
+
+/// The tables the latest run gives the page (all empty before the first run): its summary
+/// (tiers, balance), its groups (channel, department, netting), its exceptions as filtered,
+/// and the unresolved ones among them with their forms.
+struct RunTables {
+    summary: Vec<Table>,
+    groups: Vec<Table>,
+    exceptions: Table,
+    workable: Vec<Workable>,
+}
+
+fn run_tables(
+    loaded: &Loaded,
+    keep: impl Fn(&runs::ExceptionRow) -> bool,
+    t: &ReconWords,
+    w: &Common,
+    lang: Lang,
+) -> RunTables {
+    let Some(report) = &loaded.report else {
+        return RunTables {
+            summary: Vec::new(),
+            groups: Vec::new(),
+            exceptions: Table::new("exceptions", t.exceptions, t.no_exceptions),
+            workable: Vec::new(),
+        };
+    };
+    RunTables {
+        workable: workable(report, &loaded.states, &keep, t),
+        summary: vec![
+            tiers_table(&report.run, t, w),
+            balance_table(&report.run, t),
+        ],
+        groups: group_tables(report, t, w),
+        exceptions: exceptions_table(
+            "exceptions",
+            t.exceptions,
+            report,
+            &loaded.states,
+            keep,
+            t,
+            lang,
+        ),
+    }
+}
+
+pub(super) async fn show(
+    staff: Staff,
+    query: web::Query<ReconQuery>,
+) -> Result<HttpResponse, WebError> {
+    staff.require(may::READ_RECONCILIATION)?;
+    let lang = staff.lang;
+    let date = morning_date(query.date.as_deref(), &staff.ctx).or_page(lang)?;
+    let ctx = staff.ctx.clone();
+    let loaded = web::block(move || load(&ctx, date))
+        .await
+        .or_page(lang)?
+        .or_page(lang)?;
+    let (t, w) = (ReconWords::of(lang), staff.w);
+    let status = query.status.clone().unwrap_or_default();
+    let kind = query.kind.clone().unwrap_or_default();
+    let keep = |e: &runs::ExceptionRow| {
+        (status.is_empty() || e.status == status) && (kind.is_empty() || e.kind == kind)
+    };
+    let mut files = files_table(&loaded.files, t);
+    let RunTables {
+        mut summary,
+        mut groups,
+        mut exceptions,
+        workable,
+    } = run_tables(&loaded, keep, t, w, lang);
+    if let Some(id) = &query.csv {
+        let mut all: Vec<&Table> = vec![&files, &exceptions];
+        all.extend(summary.iter());
+        all.extend(groups.iter());
+        return csv_download(&all, id, &format!("reconciliation-{date}"), lang);
+    }
+    let (path, qs) = (
+        staff.request().path().to_string(),
+        staff.request().query_string().to_string(),
+    );
+    {
+        let mut refs: Vec<&mut Table> = vec![&mut files, &mut exceptions];
+        refs.extend(summary.iter_mut());
+        refs.extend(groups.iter_mut());
+        link_csv(&mut refs, &path, &qs);
+    }
+    let Selects {
+        statuses,
+        kinds,
+        actions,
+    } = Selects::new(t, &status, &kind);
+    let page = ReconPage {
+        c: staff.chrome(format!("{} · {date}", t.title), "reconciliation"),
+        t,
+        date,
+        here: crate::web::here(staff.request()),
+        specs: staff.ctx.bank_specs.list(),
+        may_import: staff.may(may::IMPORT_FILES),
+        may_run: staff.may(may::RECONCILE),
+        may_resolve: staff.may(may::RESOLVE_EXCEPTION),
+        run: loaded.report.as_ref().map(|r| r.run.clone()),
+        day_closed: loaded.day.status == "closed",
+        blockers: blockers(loaded.blockers, lang),
+        statuses,
+        kinds,
+        actions,
+        files,
+        summary,
+        groups,
+        exceptions,
+        workable,
+    };
+    staff.page(&page)
+}

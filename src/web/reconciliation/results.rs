@@ -1,0 +1,151 @@
+//! The latest run's results as tables: the three tiers (count per outcome category), the
+//! balance tier's figures, the payments by channel and by department, and each settlement
+//! file's netting with the settlement entry posted for it. The daily report shows the first two.
+
+use super::{amount_cell, ReconWords, CASH_TIER, TRANSACTION_TIER};
+use crate::recon::runs::{self, Report, Run};
+use crate::web::i18n::Common;
+use crate::web::table::{Cell, Table};
+
+/// The run's three tiers as a table: count per outcome category (the run's summary), with the
+/// balance tier's result.
+pub(in crate::web) fn tiers_table(run: &Run, t: &ReconWords, w: &Common) -> Table {
+    let mut table = Table::new("tiers", t.tiers, t.no_run)
+        .col(t.tier)
+        .col(t.category)
+        .num(w.count);
+    let count = |c: &str| run.summary.get(c).and_then(|v| v.as_i64()).unwrap_or(0);
+    for (tier, cats) in [
+        (t.tier_transaction, &TRANSACTION_TIER[..]),
+        (t.tier_cash, &CASH_TIER[..]),
+    ] {
+        for c in cats {
+            let n = count(c);
+            let label = t.category(c).to_string();
+            let cell = match (*c, n) {
+                ("matched" | "cash_matched", _) | (_, 0) => Cell::Text(label),
+                _ => Cell::status("bad", label),
+            };
+            table.push(vec![Cell::text(tier), cell, Cell::Int(n)]);
+        }
+    }
+    let (tone, text) = balance_result(run, t);
+    table.push(vec![
+        Cell::text(t.tier_balance),
+        Cell::status(tone, text),
+        Cell::Empty,
+    ]);
+    table
+}
+
+fn balance_result(run: &Run, t: &ReconWords) -> (&'static str, &'static str) {
+    match run.balance.get("result").and_then(|v| v.as_str()) {
+        Some("agree") => ("ok", t.balance_agree),
+        Some("differ") => ("bad", t.balance_differ),
+        _ => ("warn", t.balance_no_statement),
+    }
+}
+
+/// The balance tier's figures.
+pub(in crate::web) fn balance_table(run: &Run, t: &ReconWords) -> Table {
+    let mut table = Table::new("balance", t.balance, t.no_run)
+        .col(t.category)
+        .num(t.statement_balance)
+        .num(t.ledger_balance)
+        .num(t.difference);
+    let minor = |k: &str| run.balance.get(k).and_then(|v| v.as_i64());
+    let cell = |v: Option<i64>| v.map_or(Cell::Empty, Cell::Money);
+    let (tone, text) = balance_result(run, t);
+    let (statement, ledger) = match minor("balance_minor") {
+        Some(b) => (Some(b), Some(b)),
+        None => (minor("statement_minor"), minor("ledger_minor")),
+    };
+    let difference = statement.zip(ledger).map(|(s, l)| s - l);
+    table.push(vec![
+        Cell::status(tone, text),
+        cell(statement),
+        cell(ledger),
+        cell(difference),
+    ]);
+    table
+}
+
+/// The run's payments by channel and by department, and its settlement files' netting.
+pub(super) fn group_tables(report: &Report, t: &ReconWords, w: &Common) -> Vec<Table> {
+    vec![
+        group_table(
+            "by_channel",
+            t.by_channel,
+            t.key_channel,
+            &report.by_channel,
+            t,
+            w,
+        ),
+        group_table(
+            "by_department",
+            t.by_department,
+            t.key_department,
+            &report.by_department,
+            t,
+            w,
+        ),
+        netting_table(report, t),
+    ]
+}
+
+fn group_table(
+    id: &'static str,
+    caption: &str,
+    key: &str,
+    groups: &[runs::Group],
+    t: &ReconWords,
+    w: &Common,
+) -> Table {
+    let mut table = Table::new(id, caption, t.no_run)
+        .col(key)
+        .num(t.payments)
+        .num(w.amount)
+        .num(t.matched_count)
+        .num(t.exception_count);
+    let int = |n: u64| Cell::Int(i64::try_from(n).unwrap_or(i64::MAX));
+    for g in groups {
+        table.push(vec![
+            Cell::text(w.channel(&g.key)),
+            int(g.payments),
+            amount_cell(Some(&g.amount)),
+            int(g.matched),
+            int(g.exceptions),
+        ]);
+    }
+    table
+}
+
+fn netting_table(report: &Report, t: &ReconWords) -> Table {
+    let mut table = Table::new("netting", t.netting, t.no_files)
+        .col(t.file_name)
+        .col(t.spec)
+        .col(t.merchant)
+        .col(t.settlement_date)
+        .num(t.lines)
+        .num(t.gross)
+        .num(t.fee)
+        .num(t.net)
+        .col(t.entry);
+    for n in &report.netting {
+        table.push(vec![
+            Cell::text(&n.file_id),
+            Cell::text(&n.spec),
+            Cell::text(n.merchant.clone().unwrap_or_default()),
+            n.settlement_date.map_or(Cell::Empty, Cell::Date),
+            Cell::Int(n.lines),
+            amount_cell(Some(&n.gross)),
+            amount_cell(Some(&n.fee)),
+            amount_cell(Some(&n.net)),
+            match n.entry_seq {
+                Some(seq) => Cell::status("ok", format!("#{seq}")),
+                None => Cell::status("warn", t.not_posted),
+            },
+        ]);
+    }
+    table
+}
