@@ -313,6 +313,46 @@ fn refund_entry(
     .map_err(|e| RefundError::Post(PostError::Rule(LedgerError::from(e))))
 }
 
+/// The refund and its payment, if `by` may approve it now: someone other than the requester,
+/// a refund still waiting, a payment not voided, a day not yet remitted.
+fn approvable(
+    conn: &mut DbConn,
+    refund_id: &str,
+    by: &Principal,
+) -> Result<(Refund, StoredPayment), RefundError> {
+    let refund = load_refund(conn, refund_id)?
+        .ok_or_else(|| RefundError::NotFound(format!("no refund '{refund_id}'")))?;
+    let requester_name = refund.requested_by.split_once(':').map_or("", |(_, n)| n);
+    if refund.requested_by_token == by.token_id || requester_name == by.name {
+        return Err(RefundError::SamePerson);
+    }
+    if refund.status != "requested" {
+        return Err(RefundError::NotAllowed(format!(
+            "refund {refund_id} is {}, not waiting for approval",
+            refund.status
+        )));
+    }
+    let payment = load(conn, &refund.payment_id)?
+        .ok_or_else(|| RefundError::NotFound(format!("no payment '{}'", refund.payment_id)))?;
+    if payment.status == "voided" {
+        return Err(RefundError::NotAllowed(format!(
+            "payment {} was voided after the request",
+            payment.id
+        )));
+    }
+    // Once the day has a batch its payable is fixed (DESIGN §2 rule 6); the writer
+    // serialises this check with the batch's preparation.
+    if let DayState::RemittanceLocked { remittance, .. } = days::state(conn, payment.business_date)?
+    {
+        return Err(RefundError::AlreadyRemitted {
+            payment: payment.id.clone(),
+            date: payment.business_date,
+            remittance,
+        });
+    }
+    Ok((refund, payment))
+}
+
 /// Approves a refund: a supervisor other than the requester; posts the refund entry.
 pub async fn approve(
     writer: &LedgerWriter,
@@ -323,38 +363,7 @@ pub async fn approve(
     writer
         .submit(move |batch| {
             let conn = batch.conn()?;
-            let refund = load_refund(conn, &refund_id)?
-                .ok_or_else(|| RefundError::NotFound(format!("no refund '{refund_id}'")))?;
-            let requester_name = refund.requested_by.split_once(':').map_or("", |(_, n)| n);
-            if refund.requested_by_token == by.token_id || requester_name == by.name {
-                return Err(RefundError::SamePerson);
-            }
-            if refund.status != "requested" {
-                return Err(RefundError::NotAllowed(format!(
-                    "refund {refund_id} is {}, not waiting for approval",
-                    refund.status
-                )));
-            }
-            let payment = load(conn, &refund.payment_id)?.ok_or_else(|| {
-                RefundError::NotFound(format!("no payment '{}'", refund.payment_id))
-            })?;
-            if payment.status == "voided" {
-                return Err(RefundError::NotAllowed(format!(
-                    "payment {} was voided after the request",
-                    payment.id
-                )));
-            }
-            // Once the day has a batch its payable is fixed (DESIGN §2 rule 6); the writer
-            // serialises this check with the batch's preparation.
-            if let DayState::RemittanceLocked { remittance, .. } =
-                days::state(conn, payment.business_date)?
-            {
-                return Err(RefundError::AlreadyRemitted {
-                    payment: payment.id.clone(),
-                    date: payment.business_date,
-                    remittance,
-                });
-            }
+            let (refund, payment) = approvable(conn, &refund_id, &by)?;
             let earlier = taken_by_subject(conn, &payment.id)?;
             let allocation =
                 allocate(&payment, &earlier, refund.amount_minor).ok_or_else(|| {

@@ -13,7 +13,7 @@ use crate::auth::Principal;
 use crate::db::schema::remittances;
 use crate::ledger::templates::{self, Header};
 use crate::ledger::writer::{Batch, LedgerWriter, PostError, WriteError};
-use crate::ledger::LedgerError;
+use crate::ledger::{LedgerError, NewEntry};
 use crate::money::format_minor;
 use crate::treasury::batch::{self, AckDecision, AckState};
 
@@ -24,6 +24,42 @@ pub struct Acknowledged {
     pub remittance: Remittance,
     /// False when the same acknowledgement had been made before.
     pub posted: bool,
+}
+
+/// Where the batch stands for an acknowledgement.
+fn ack_state(row: &Row) -> AckState {
+    match (row.status.as_str(), &row.treasury_reference) {
+        ("acknowledged", Some(r)) => AckState::Acknowledged(r.clone()),
+        ("approved", _) => AckState::Approved,
+        _ => AckState::Prepared,
+    }
+}
+
+/// The remittance entry of the batch ([`templates::remittance`]): its stored subjects' payable
+/// accounts debited, the collection bank credited, dated `today`.
+fn remittance_entry(
+    b: &mut Batch<'_>,
+    row: &Row,
+    reference: &str,
+    today: NaiveDate,
+    actor: &str,
+) -> Result<NewEntry, RemitError> {
+    let subjects = stored_subjects(b.conn()?, &row.id)?;
+    let accounts: Vec<(&str, i64)> = subjects
+        .iter()
+        .map(|s| (s.account_code.as_str(), s.amount_minor))
+        .collect();
+    let header = Header {
+        business_date: today,
+        reference: Some(row.id.clone()),
+        actor: actor.to_string(),
+    };
+    let memo = format!(
+        "remittance {} of {} to the treasury, treasury reference {reference}",
+        row.message_id, row.business_date
+    );
+    templates::remittance(b.chart(), header, memo, &accounts, row.amount_minor)
+        .map_err(|e| RemitError::Post(PostError::Rule(LedgerError::from(e))))
 }
 
 /// The treasury acknowledges an approved batch: posts the remittance entry, dated `today`.
@@ -43,11 +79,7 @@ pub async fn acknowledge(
                 let row = load_row(conn, &id)?
                     .filter(|r| r.status != "prepared")
                     .ok_or_else(|| RemitError::NotFound(id.clone()))?;
-                let state = match (row.status.as_str(), &row.treasury_reference) {
-                    ("acknowledged", Some(r)) => AckState::Acknowledged(r.clone()),
-                    ("approved", _) => AckState::Approved,
-                    _ => AckState::Prepared,
-                };
+                let state = ack_state(&row);
                 let reference = treasury_reference.trim().to_string();
                 match batch::decide_ack(&state, row.amount_minor, &reference, amount_minor)? {
                     AckDecision::AlreadyDone => {
@@ -58,24 +90,8 @@ pub async fn acknowledge(
                     }
                     AckDecision::Post => {}
                 }
-                let subjects = stored_subjects(conn, &id)?;
                 let actor = by.actor();
-                let accounts: Vec<(&str, i64)> = subjects
-                    .iter()
-                    .map(|s| (s.account_code.as_str(), s.amount_minor))
-                    .collect();
-                let header = Header {
-                    business_date: today,
-                    reference: Some(id.clone()),
-                    actor: actor.clone(),
-                };
-                let memo = format!(
-                    "remittance {} of {} to the treasury, treasury reference {reference}",
-                    row.message_id, row.business_date
-                );
-                let entry =
-                    templates::remittance(b.chart(), header, memo, &accounts, row.amount_minor)
-                        .map_err(|e| RemitError::Post(PostError::Rule(LedgerError::from(e))))?;
+                let entry = remittance_entry(b, &row, &reference, today, &actor)?;
                 let posted = b.post(entry)?;
                 let now = b.now();
                 let conn = b.conn()?;

@@ -158,6 +158,41 @@ pub fn stored_subjects(conn: &mut DbConn, id: &str) -> Result<Vec<BatchSubject>,
         .collect())
 }
 
+/// The batch's subjects and the documents behind each.
+fn insert_subjects(
+    conn: &mut DbConn,
+    id: &str,
+    subjects: &[BatchSubject],
+) -> Result<(), RemitError> {
+    for s in subjects {
+        diesel::insert_into(remittance_subjects::table)
+            .values((
+                remittance_subjects::remittance_id.eq(id),
+                remittance_subjects::revenue_subject.eq(&s.revenue_subject),
+                remittance_subjects::account_code.eq(&s.account_code),
+                remittance_subjects::name.eq(&s.name),
+                remittance_subjects::amount_minor.eq(s.amount_minor),
+            ))
+            .execute(conn)?;
+        let rows: Vec<_> = s
+            .documents
+            .iter()
+            .map(|d| {
+                (
+                    remittance_documents::remittance_id.eq(id.to_string()),
+                    remittance_documents::revenue_subject.eq(s.revenue_subject.clone()),
+                    remittance_documents::document.eq(d.document.clone()),
+                    remittance_documents::kind.eq(d.kind),
+                    remittance_documents::payment_id.eq(d.payment_id.clone()),
+                    remittance_documents::amount_minor.eq(d.amount_minor),
+                )
+            })
+            .collect();
+        crate::insert_chunked!(conn, remittance_documents::table, rows)?;
+    }
+    Ok(())
+}
+
 /// Prepares the batch of a closed day.
 pub async fn prepare(
     writer: &LedgerWriter,
@@ -203,32 +238,7 @@ pub async fn prepare(
                     remittances::prepared_by.eq(&actor),
                 ))
                 .execute(conn)?;
-            for s in &subjects {
-                diesel::insert_into(remittance_subjects::table)
-                    .values((
-                        remittance_subjects::remittance_id.eq(&id),
-                        remittance_subjects::revenue_subject.eq(&s.revenue_subject),
-                        remittance_subjects::account_code.eq(&s.account_code),
-                        remittance_subjects::name.eq(&s.name),
-                        remittance_subjects::amount_minor.eq(s.amount_minor),
-                    ))
-                    .execute(conn)?;
-                let rows: Vec<_> = s
-                    .documents
-                    .iter()
-                    .map(|d| {
-                        (
-                            remittance_documents::remittance_id.eq(id.clone()),
-                            remittance_documents::revenue_subject.eq(s.revenue_subject.clone()),
-                            remittance_documents::document.eq(d.document.clone()),
-                            remittance_documents::kind.eq(d.kind),
-                            remittance_documents::payment_id.eq(d.payment_id.clone()),
-                            remittance_documents::amount_minor.eq(d.amount_minor),
-                        )
-                    })
-                    .collect();
-                crate::insert_chunked!(conn, remittance_documents::table, rows)?;
-            }
+            insert_subjects(conn, &id, &subjects)?;
             let out = get(conn, &id)?.ok_or_else(|| RemitError::NotFound(id.clone()))?;
             audit::record_at(
                 conn,

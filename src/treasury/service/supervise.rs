@@ -34,6 +34,51 @@ pub struct SupervisionReport {
     pub findings: Vec<Finding>,
 }
 
+/// A posting dated one day that belongs to another: (dated, belongs to, side, amount).
+type Misdated = (NaiveDate, NaiveDate, String, i64);
+
+/// What is dated one day but belongs to another, on the payable accounts: postings of the
+/// range's payments dated elsewhere, and remittance entries (which belong to the day their
+/// batch remits).
+fn dated_elsewhere(
+    conn: &mut DbConn,
+    payable: &[String],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<(Vec<Misdated>, Vec<Misdated>), DbError> {
+    // Then move what is dated one day but belongs to another: refunds of earlier payments…
+    let moved: Vec<Misdated> = ledger_postings::table
+        .inner_join(ledger_entries::table)
+        .inner_join(payments::table.on(ledger_entries::reference.eq(payments::id.nullable())))
+        .filter(payments::business_date.ne(ledger_entries::business_date))
+        .filter(ledger_entries::business_date.ge(from))
+        .filter(payments::business_date.le(to))
+        .filter(ledger_postings::account_code.eq_any(payable))
+        .select((
+            ledger_entries::business_date,
+            payments::business_date,
+            ledger_postings::side,
+            ledger_postings::amount_minor,
+        ))
+        .load(conn)?;
+    // …and remittance entries, which belong to the day their batch remits.
+    let remitted: Vec<Misdated> = ledger_postings::table
+        .inner_join(ledger_entries::table)
+        .inner_join(remittances::table.on(ledger_entries::reference.eq(remittances::id.nullable())))
+        .filter(ledger_entries::kind.eq(EntryKind::Remittance.as_str()))
+        .filter(ledger_entries::business_date.ge(from))
+        .filter(remittances::business_date.le(to))
+        .filter(ledger_postings::account_code.eq_any(payable))
+        .select((
+            ledger_entries::business_date,
+            remittances::business_date,
+            ledger_postings::side,
+            ledger_postings::amount_minor,
+        ))
+        .load(conn)?;
+    Ok((moved, remitted))
+}
+
 /// Each day's payable in `[from, to]`, attributed as [`super::batch`] says, with its batch.
 pub fn day_payables(
     conn: &mut DbConn,
@@ -56,36 +101,7 @@ pub fn day_payables(
     for (date, debit, credit) in totals {
         *balance.entry(date).or_default() += credit - debit;
     }
-    // Then move what is dated one day but belongs to another: refunds of earlier payments…
-    let moved: Vec<(NaiveDate, NaiveDate, String, i64)> = ledger_postings::table
-        .inner_join(ledger_entries::table)
-        .inner_join(payments::table.on(ledger_entries::reference.eq(payments::id.nullable())))
-        .filter(payments::business_date.ne(ledger_entries::business_date))
-        .filter(ledger_entries::business_date.ge(from))
-        .filter(payments::business_date.le(to))
-        .filter(ledger_postings::account_code.eq_any(&payable))
-        .select((
-            ledger_entries::business_date,
-            payments::business_date,
-            ledger_postings::side,
-            ledger_postings::amount_minor,
-        ))
-        .load(conn)?;
-    // …and remittance entries, which belong to the day their batch remits.
-    let remitted: Vec<(NaiveDate, NaiveDate, String, i64)> = ledger_postings::table
-        .inner_join(ledger_entries::table)
-        .inner_join(remittances::table.on(ledger_entries::reference.eq(remittances::id.nullable())))
-        .filter(ledger_entries::kind.eq(EntryKind::Remittance.as_str()))
-        .filter(ledger_entries::business_date.ge(from))
-        .filter(remittances::business_date.le(to))
-        .filter(ledger_postings::account_code.eq_any(&payable))
-        .select((
-            ledger_entries::business_date,
-            remittances::business_date,
-            ledger_postings::side,
-            ledger_postings::amount_minor,
-        ))
-        .load(conn)?;
+    let (moved, remitted) = dated_elsewhere(conn, &payable, from, to)?;
     let in_range = |d: NaiveDate| d >= from && d <= to;
     for (dated, belongs, side, amount) in moved.into_iter().chain(remitted) {
         let delta = if side == "debit" { -amount } else { amount };

@@ -7,6 +7,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use super::i18n::Common;
 use super::params::{self, with_param};
 use super::table::{link_csv, Cell, Table};
 use super::{csv_download, Chrome, OrPage, PostForm, Staff, WebError, BASE};
@@ -174,7 +175,7 @@ struct ListPage {
 }
 
 /// A row of the payment list.
-fn payment_row(t: &PaymentWords, w: &super::i18n::Common, p: &StoredPayment) -> Vec<Cell> {
+fn payment_row(t: &PaymentWords, w: &Common, p: &StoredPayment) -> Vec<Cell> {
     let view = PaymentView::from(p);
     vec![
         Cell::link(&p.id, format!("{BASE}/payments/{}", p.id)),
@@ -186,6 +187,33 @@ fn payment_row(t: &PaymentWords, w: &super::i18n::Common, p: &StoredPayment) -> 
         Cell::Money(p.amount_minor),
         t.status(&p.status),
     ]
+}
+
+/// The listed payments, with their count and sum.
+fn payments_table(t: &PaymentWords, w: &Common, items: &[StoredPayment]) -> Table {
+    let mut table = Table::new("payments", t.results, t.no_results)
+        .col(t.payment_id)
+        .col(t.receipt_no)
+        .col(w.business_date)
+        .col(t.department)
+        .col(t.window)
+        .col(t.channel)
+        .num(w.amount)
+        .col(w.status);
+    for p in items {
+        table.push(payment_row(t, w, p));
+    }
+    table.foot = Some(vec![
+        Cell::Text(format!("{} {} {}", w.total, items.len(), t.payments_unit)),
+        Cell::Empty,
+        Cell::Empty,
+        Cell::Empty,
+        Cell::Empty,
+        Cell::Empty,
+        Cell::Money(items.iter().map(|p| p.amount_minor).sum()),
+        Cell::Empty,
+    ]);
+    table
 }
 
 async fn list(staff: Staff, query: web::Query<ListQuery>) -> Result<HttpResponse, WebError> {
@@ -225,33 +253,7 @@ async fn list(staff: Staff, query: web::Query<ListQuery>) -> Result<HttpResponse
     .or_page(lang)?
     .or_page(lang)?;
 
-    let mut table = Table::new("payments", t.results, t.no_results)
-        .col(t.payment_id)
-        .col(t.receipt_no)
-        .col(w.business_date)
-        .col(t.department)
-        .col(t.window)
-        .col(t.channel)
-        .num(w.amount)
-        .col(w.status);
-    for p in &page.items {
-        table.push(payment_row(t, w, p));
-    }
-    table.foot = Some(vec![
-        Cell::Text(format!(
-            "{} {} {}",
-            w.total,
-            page.items.len(),
-            t.payments_unit
-        )),
-        Cell::Empty,
-        Cell::Empty,
-        Cell::Empty,
-        Cell::Empty,
-        Cell::Empty,
-        Cell::Money(page.items.iter().map(|p| p.amount_minor).sum()),
-        Cell::Empty,
-    ]);
+    let mut table = payments_table(t, w, &page.items);
     if let Some(id) = &query.csv {
         return csv_download(&[&table], id, "payments", lang);
     }
