@@ -82,3 +82,25 @@ pub fn remittance_of(
         .first(conn)
         .optional()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::DayState;
+
+    #[test]
+    fn only_an_open_day_takes_entries() {
+        let locked = DayState::RemittanceLocked {
+            remittance: "rem_20261124".into(),
+            status: "prepared".into(),
+        };
+        let cases = [
+            (DayState::Open, false),
+            (DayState::Closed, true),
+            (DayState::Sealed, true),
+            (locked, true),
+        ];
+        for (state, closed) in cases {
+            assert_eq!(state.is_closed(), closed, "{state:?}");
+        }
+    }
+}

@@ -4,9 +4,11 @@
 //!   rules every entry must pass, the hash chain. No database, no HTTP; most tests live here.
 //! - [`templates`]: DESIGN §2's entry templates, pure functions from values to an entry draft,
 //!   finding accounts by their role in the chart — every entry that moves value starts there.
-//! - [`repo`]: reading the ledger back (accounts, balances, entries, trial balance, verify).
+//! - [`repo`]: reading the ledger back (accounts, balances, entries, trial balance);
+//!   [`verify`]: the verifier that recomputes the chain and the balances.
 //! - [`days`]: the business-day state (open, closed, sealed, remittance locked) every module asks.
-//! - [`writer`]: the group-commit writer, the only code that appends entries.
+//! - [`writer`]: the group-commit writer, the only code that appends entries (its rows are
+//!   written by the private `flush`); [`service`]: manual entries and reversals people start.
 //!
 //! May depend on: `money`, `db`, `audit`. Never on `http`.
 
