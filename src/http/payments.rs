@@ -86,6 +86,31 @@ fn answer(status: u16, body: String) -> HttpResponse {
         .body(body)
 }
 
+/// The request's Idempotency-Key: present, 1–64 of [A-Za-z0-9_-], no card number in it.
+fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
+    match req.headers().get("idempotency-key").map(|v| v.to_str()) {
+        None => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_required",
+            "Idempotency-Key required",
+            "send an Idempotency-Key header (1–64 of A–Z a–z 0–9 _ -) with every payment",
+        )
+        .with("field", "Idempotency-Key")),
+        // The key is stored to answer retries: a card number in it would be card data at rest.
+        Some(Ok(k)) if crate::payments::card::contains_card_number(k) => {
+            Err(IntakeError::FullCardNumber("Idempotency-Key".into()).into())
+        }
+        Some(Ok(k)) if intake::valid_idempotency_key(k) => Ok(k.to_string()),
+        Some(_) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_idempotency_key",
+            "Invalid Idempotency-Key",
+            "an Idempotency-Key is 1–64 of A–Z a–z 0–9 _ -",
+        )
+        .with("field", "Idempotency-Key")),
+    }
+}
+
 /// Captures a card payment. Requires `Idempotency-Key`; the same key and body returns the
 /// original answer, the same key with another body is a 409.
 #[utoipa::path(post, path = "/v1/payments", tag = "payments",
@@ -101,31 +126,7 @@ pub async fn create(
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.require(may::TAKE_PAYMENT)?.clone();
-    let key = match req.headers().get("idempotency-key").map(|v| v.to_str()) {
-        None => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_required",
-                "Idempotency-Key required",
-                "send an Idempotency-Key header (1–64 of A–Z a–z 0–9 _ -) with every payment",
-            )
-            .with("field", "Idempotency-Key"))
-        }
-        // The key is stored to answer retries: a card number in it would be card data at rest.
-        Some(Ok(k)) if crate::payments::card::contains_card_number(k) => {
-            return Err(IntakeError::FullCardNumber("Idempotency-Key".into()).into())
-        }
-        Some(Ok(k)) if intake::valid_idempotency_key(k) => k.to_string(),
-        Some(_) => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_idempotency_key",
-                "Invalid Idempotency-Key",
-                "an Idempotency-Key is 1–64 of A–Z a–z 0–9 _ -",
-            )
-            .with("field", "Idempotency-Key"))
-        }
-    };
+    let key = idempotency_key(&req)?;
     let body = read_body(
         &mut payload,
         ctx.config.json_limit_bytes,
