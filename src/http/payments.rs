@@ -5,14 +5,17 @@ use crate::auth::may;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::extract::{amount_field, read_body, Caller};
+use super::extract::{read_body, Caller};
 use super::extract::{ApiJson, ApiQuery};
-use super::paging::{page_limit, Paged};
+use super::paging::Paged;
 use super::problem::ApiError;
 use crate::app::AppContext;
 use crate::payments::intake::{self, IntakeError};
-use crate::payments::refunds::{self, RefundError};
-use crate::payments::{self, card, Capture, CaptureError, VoidError};
+use crate::payments::query::{self, QueryError};
+use crate::payments::refunds::{self, refund_amount, RefundError};
+use crate::payments::{self, CaptureError, Counter, VoidError};
+
+pub use crate::payments::query::PaymentFilter;
 
 /// Registers the routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -61,7 +64,9 @@ impl From<CaptureError> for ApiError {
                 "Idempotency key reused",
                 e.to_string(),
             ),
+            CaptureError::Intake(i) => i.into(),
             CaptureError::Post(p) => p.into(),
+            CaptureError::Interrupted(_) => ApiError::internal(&e),
             CaptureError::ReceiptSeries(_) => {
                 tracing::error!(error = %e, "receipt series");
                 ApiError::new(
@@ -81,6 +86,31 @@ fn answer(status: u16, body: String) -> HttpResponse {
         .body(body)
 }
 
+/// The request's Idempotency-Key: present, 1–64 of [A-Za-z0-9_-], no card number in it.
+fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
+    match req.headers().get("idempotency-key").map(|v| v.to_str()) {
+        None => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_required",
+            "Idempotency-Key required",
+            "send an Idempotency-Key header (1–64 of A–Z a–z 0–9 _ -) with every payment",
+        )
+        .with("field", "Idempotency-Key")),
+        // The key is stored to answer retries: a card number in it would be card data at rest.
+        Some(Ok(k)) if crate::payments::card::contains_card_number(k) => {
+            Err(IntakeError::FullCardNumber("Idempotency-Key".into()).into())
+        }
+        Some(Ok(k)) if intake::valid_idempotency_key(k) => Ok(k.to_string()),
+        Some(_) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_idempotency_key",
+            "Invalid Idempotency-Key",
+            "an Idempotency-Key is 1–64 of A–Z a–z 0–9 _ -",
+        )
+        .with("field", "Idempotency-Key")),
+    }
+}
+
 /// Captures a card payment. Requires `Idempotency-Key`; the same key and body returns the
 /// original answer, the same key with another body is a 409.
 #[utoipa::path(post, path = "/v1/payments", tag = "payments",
@@ -96,94 +126,21 @@ pub async fn create(
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.require(may::TAKE_PAYMENT)?.clone();
-    let key = match req.headers().get("idempotency-key").map(|v| v.to_str()) {
-        None => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_required",
-                "Idempotency-Key required",
-                "send an Idempotency-Key header (1–64 of A–Z a–z 0–9 _ -) with every payment",
-            )
-            .with("field", "Idempotency-Key"))
-        }
-        // The key is stored to answer retries: a card number in it would be card data at rest.
-        Some(Ok(k)) if crate::payments::card::contains_card_number(k) => {
-            return Err(IntakeError::FullCardNumber("Idempotency-Key".into()).into())
-        }
-        Some(Ok(k)) if intake::valid_idempotency_key(k) => k.to_string(),
-        Some(_) => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_idempotency_key",
-                "Invalid Idempotency-Key",
-                "an Idempotency-Key is 1–64 of A–Z a–z 0–9 _ -",
-            )
-            .with("field", "Idempotency-Key"))
-        }
-    };
+    let key = idempotency_key(&req)?;
     let body = read_body(
         &mut payload,
         ctx.config.json_limit_bytes,
         std::time::Duration::from_secs(ctx.config.request_timeout_secs),
     )
     .await?;
-    let (value, request_hash) = intake::read_json(&body)?;
-    // A retry is answered from the stored answer before anything else is checked, so it gets
-    // exactly what the first attempt got even if, say, the fee item has since ended.
-    let stored = {
-        let ctx = ctx.clone().into_inner();
-        let key = key.clone();
-        web::block(move || -> Result<_, ApiError> {
-            Ok(payments::stored_answer(&mut *ctx.conn()?, &key)?)
-        })
-        .await??
+    let counter = Counter {
+        pool: &ctx.pool,
+        writer: &ctx.writer,
+        keys: &ctx.keys,
+        series: &ctx.config.receipt_series,
     };
-    if let Some((hash, status, body)) = stored {
-        return if hash == request_hash {
-            Ok(answer(u16::try_from(status).unwrap_or(200), body))
-        } else {
-            Err(CaptureError::KeyReused.into())
-        };
-    }
-    let request = intake::parse_value(value)?;
-    let business_date = ctx.business_today();
-    let versions = {
-        let ctx = ctx.clone().into_inner();
-        let request = request.clone();
-        web::block(move || -> Result<_, ApiError> {
-            Ok(payments::versions_for(&mut *ctx.conn()?, &request)?)
-        })
-        .await??
-    };
-    let lines = intake::price(&request, &versions, business_date)?;
-    let (payer_id_hmac, payer_id_masked) =
-        match request.payer.as_ref().and_then(|p| p.id_number.as_deref()) {
-            Some(id) => (
-                Some(ctx.keys.keyed_hash("payer-id", &id.to_ascii_uppercase())),
-                Some(card::mask_id(id)),
-            ),
-            None => (None, None),
-        };
-    let mut request = request;
-    if let Some(p) = request.payer.as_mut() {
-        // The clear identity number goes no further than this point.
-        p.id_number = None;
-    }
-    let captured = payments::capture(
-        &ctx.writer,
-        Capture {
-            key,
-            request_hash,
-            request,
-            lines,
-            business_date,
-            payer_id_hmac,
-            payer_id_masked,
-            actor: principal.actor(),
-            series: ctx.config.receipt_series.clone(),
-        },
-    )
-    .await?;
+    let captured =
+        payments::take(counter, key, &body, principal.actor(), ctx.business_today()).await?;
     Ok(answer(captured.status, captured.body))
 }
 
@@ -237,55 +194,15 @@ pub async fn void(
     Ok(HttpResponse::Ok().json(payments::view(&voided)))
 }
 
-/// Filters of the payment list.
-#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct PaymentFilter {
-    /// Business date.
-    pub business_date: Option<chrono::NaiveDate>,
-    /// captured, settled, reconciled or voided.
-    pub status: Option<String>,
-    /// Page size (1–1000, default 100).
-    #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<i64>,
-    /// Cursor from `next`.
-    pub after: Option<String>,
-}
-
-/// One page of the payments matching `f`, in id order: what `GET /v1/payments` answers and
-/// the payments page lists.
-pub fn list_payments(
-    conn: &mut crate::db::DbConn,
-    f: &PaymentFilter,
-) -> Result<Paged<payments::StoredPayment>, ApiError> {
-    let limit = page_limit(f.limit)?;
-    if let Some(s) = f.status.as_deref() {
-        if !payments::STATUSES.contains(&s) {
-            return Err(ApiError::invalid(
-                Some("status".into()),
-                "status must be captured, settled, reconciled or voided",
-            ));
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        match e {
+            QueryError::Invalid { field, message } => {
+                ApiError::invalid(Some(field.into()), message)
+            }
+            QueryError::Db(db) => db.into(),
         }
     }
-    let ids = payments::list_ids(
-        conn,
-        f.business_date,
-        f.status.as_deref(),
-        f.after.as_deref().unwrap_or(""),
-        limit + 1,
-    )?;
-    let page = Paged::cut(ids, limit, String::clone);
-    let mut items = Vec::with_capacity(page.items.len());
-    for id in &page.items {
-        if let Some(p) = payments::load(conn, id)? {
-            items.push(p);
-        }
-    }
-    Ok(Paged {
-        items,
-        next: page.next,
-    })
 }
 
 /// Payments by business date and status, paged.
@@ -297,8 +214,13 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(may::READ_PAYMENTS)?;
     let ctx = ctx.into_inner();
-    let page = web::block(move || -> Result<_, ApiError> { list_payments(&mut *ctx.conn()?, &f) })
-        .await??;
+    let page =
+        web::block(move || -> Result<_, ApiError> { Ok(query::list(&mut *ctx.conn()?, &f)?) })
+            .await??;
+    let page = Paged {
+        items: page.items,
+        next: page.next,
+    };
     Ok(HttpResponse::Ok().json(page.map(|p| payments::PaymentView::from(&p))))
 }
 
@@ -332,6 +254,7 @@ impl From<RefundError> for ApiError {
             )
             .with("remittance_id", remittance.clone()),
             RefundError::BadReason => ApiError::invalid(Some("reason".into()), e.to_string()),
+            RefundError::BadAmount(_) => ApiError::invalid(Some("amount".into()), e.to_string()),
             RefundError::Post(p) => p.into(),
         }
     }
@@ -346,18 +269,6 @@ pub struct RefundInput {
     amount: String,
     /// Why (1–500 characters).
     reason: String,
-}
-
-/// A refund's amount as typed (`"100.00"`): more than 0.00, or a 422 naming `amount`.
-pub fn refund_amount(text: &str) -> Result<i64, ApiError> {
-    let amount = amount_field("amount", text)?;
-    if amount == 0 {
-        return Err(ApiError::invalid(
-            Some("amount".into()),
-            "amount: a refund is more than 0.00",
-        ));
-    }
-    Ok(amount)
 }
 
 /// Requests a refund; the refunds of a payment never add up to more than the payment.

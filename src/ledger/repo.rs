@@ -1,7 +1,8 @@
 //! Reading the ledger back: chart rows, balances, entries, trial balance, and the verifier
 //! that recomputes the chain and the balances from the postings.
 //!
-//! Nothing here writes an entry; only [`super::writer`] appends.
+//! Nothing here writes an entry; only [`super::writer`] appends. The verifier is in
+//! [`super::verify`] (re-exported here).
 
 use std::collections::BTreeMap;
 
@@ -9,12 +10,11 @@ use chrono::{NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::chain;
 use super::chart::Chart;
 use super::model::{Account, EntryKind, Fund, NewEntry, PostedEntry, Posting, Side};
+pub use super::verify::{verify, VerifyReport};
 use crate::db::schema::{
-    account_balances, account_day_totals, accounts, business_days, ledger_entries, ledger_head,
-    ledger_postings,
+    account_balances, account_day_totals, accounts, ledger_entries, ledger_head, ledger_postings,
 };
 use crate::db::{DbConn, DbError};
 
@@ -120,15 +120,8 @@ pub fn day_tail(conn: &mut DbConn, date: NaiveDate) -> Result<(i64, Option<[u8; 
     ))
 }
 
-/// Is the business day closed?
-pub fn is_day_closed(conn: &mut DbConn, date: NaiveDate) -> Result<bool, DbError> {
-    let status: Option<String> = business_days::table
-        .filter(business_days::business_date.eq(date))
-        .select(business_days::status)
-        .first(conn)
-        .optional()?;
-    Ok(status.as_deref() == Some("closed"))
-}
+/// Is the business day closed? (The business-day state lives in [`super::days`].)
+pub use super::days::is_closed as is_day_closed;
 
 type EntryRow = (
     i64,
@@ -554,179 +547,4 @@ pub fn account_period_totals(
         }
     }
     Ok(t)
-}
-
-/// What the verifier found.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct VerifyReport {
-    /// True when the chain and every balance agree.
-    pub ok: bool,
-    /// Entries checked.
-    pub entries: i64,
-    /// The chain head's hash, lowercase hex.
-    pub head: String,
-    /// The first entry that disagrees, if any.
-    pub first_bad_entry: Option<i64>,
-    /// What disagrees, in words.
-    pub problems: Vec<String>,
-}
-
-/// Entries loaded per round trip by the verifier.
-const VERIFY_CHUNK: i64 = 20_000;
-/// Problems listed at most.
-const MAX_PROBLEMS: usize = 50;
-
-/// Recomputes the hash chain from the first entry to the head and every account balance from
-/// the postings, and compares them with what is stored. Reads in chunks, so memory stays flat.
-pub fn verify(
-    conn: &mut DbConn,
-    chart: &Chart,
-    mut progress: impl FnMut(i64, i64),
-) -> Result<VerifyReport, DbError> {
-    let (head_seq, head_hash) = chain_head(conn)?;
-    let mut problems = Vec::new();
-    let mut first_bad: Option<i64> = None;
-    let mut note = |seq: Option<i64>, msg: String, problems: &mut Vec<String>| {
-        if first_bad.is_none() {
-            first_bad = seq;
-        }
-        if problems.len() < MAX_PROBLEMS {
-            problems.push(msg);
-        }
-    };
-    let mut prev = chain::GENESIS_HASH;
-    let mut expected_seq = 1;
-    let mut totals: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    let mut day_totals: BTreeMap<String, BTreeMap<NaiveDate, (i64, i64)>> = BTreeMap::new();
-    let mut canonical = Vec::with_capacity(512);
-    let mut after = 0;
-    loop {
-        let chunk = load_entries(conn, after, i64::MAX, VERIFY_CHUNK)?;
-        let Some(last) = chunk.last().map(|e| e.seq) else {
-            break;
-        };
-        for e in &chunk {
-            if e.seq != expected_seq {
-                note(
-                    Some(expected_seq),
-                    format!(
-                        "entry {expected_seq} is missing (next stored entry is {})",
-                        e.seq
-                    ),
-                    &mut problems,
-                );
-            }
-            if e.prev_hash != prev {
-                note(
-                    Some(e.seq),
-                    format!(
-                        "entry {}: previous-hash link does not match entry {}",
-                        e.seq,
-                        e.seq - 1
-                    ),
-                    &mut problems,
-                );
-            }
-            chain::canonical_bytes_into(&mut canonical, e.seq, &e.entry, &e.created_at);
-            if chain::chain_hash(&prev, &canonical) != e.hash {
-                note(
-                    Some(e.seq),
-                    format!(
-                        "entry {}: content does not match its hash (altered after it was written)",
-                        e.seq
-                    ),
-                    &mut problems,
-                );
-            }
-            if let Err(err) = super::rules::check_fund_balance(chart, &e.entry) {
-                note(
-                    Some(e.seq),
-                    format!("entry {}: {err}", e.seq),
-                    &mut problems,
-                );
-            }
-            for p in &e.entry.postings {
-                let (d, c) = match p.side {
-                    Side::Debit => (p.amount_minor, 0),
-                    Side::Credit => (0, p.amount_minor),
-                };
-                // Looked up by &str first, so only an account's first posting allocates a key.
-                match totals.get_mut(p.account.as_str()) {
-                    Some(t) => {
-                        t.0 += d;
-                        t.1 += c;
-                    }
-                    None => {
-                        totals.insert(p.account.clone(), (d, c));
-                    }
-                }
-                let days = match day_totals.get_mut(p.account.as_str()) {
-                    Some(days) => days,
-                    None => day_totals.entry(p.account.clone()).or_default(),
-                };
-                let dt = days.entry(e.entry.business_date).or_default();
-                dt.0 += d;
-                dt.1 += c;
-            }
-            prev = e.hash;
-            expected_seq = e.seq + 1;
-        }
-        after = last;
-        progress(last, head_seq);
-    }
-    let checked = expected_seq - 1;
-    if checked != head_seq || prev != head_hash {
-        note(
-            Some(checked.min(head_seq) + 1),
-            format!("chain head says entry {head_seq}, the entries end at {checked}"),
-            &mut problems,
-        );
-    }
-    let stored: Vec<(String, i64, i64)> = account_balances::table
-        .select((
-            account_balances::account_code,
-            account_balances::debit_minor,
-            account_balances::credit_minor,
-        ))
-        .load(conn)?;
-    let stored: BTreeMap<String, (i64, i64)> =
-        stored.into_iter().map(|(c, d, k)| (c, (d, k))).collect();
-    let codes: std::collections::BTreeSet<&String> = stored.keys().chain(totals.keys()).collect();
-    for code in codes {
-        let s = stored.get(code).copied().unwrap_or((0, 0));
-        let r = totals.get(code).copied().unwrap_or((0, 0));
-        if s != r {
-            note(None, format!("account {code}: maintained balance debit {} / credit {} but postings sum to {} / {}", s.0, s.1, r.0, r.1), &mut problems);
-        }
-    }
-    let stored_days: Vec<(String, NaiveDate, i64, i64)> = account_day_totals::table
-        .select((
-            account_day_totals::account_code,
-            account_day_totals::business_date,
-            account_day_totals::debit_minor,
-            account_day_totals::credit_minor,
-        ))
-        .load(conn)?;
-    let stored_days: BTreeMap<(String, NaiveDate), (i64, i64)> = stored_days
-        .into_iter()
-        .map(|(c, dt, d, k)| ((c, dt), (d, k)))
-        .collect();
-    let recomputed_days: BTreeMap<(String, NaiveDate), (i64, i64)> = day_totals
-        .into_iter()
-        .flat_map(|(c, days)| days.into_iter().map(move |(dt, v)| ((c.clone(), dt), v)))
-        .collect();
-    if stored_days != recomputed_days {
-        note(
-            None,
-            "per-day account totals disagree with the postings".to_string(),
-            &mut problems,
-        );
-    }
-    Ok(VerifyReport {
-        ok: problems.is_empty(),
-        entries: checked,
-        head: hex::encode(head_hash),
-        first_bad_entry: first_bad,
-        problems,
-    })
 }

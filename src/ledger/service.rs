@@ -101,24 +101,5 @@ pub async fn reverse(
         .await
 }
 
-/// The reversal of an entry: same postings, sides swapped, dated `business_date` of the
-/// original unless the caller changes it.
-pub fn reversal_of(original: &PostedEntry, memo: String, actor: String) -> NewEntry {
-    NewEntry {
-        business_date: original.entry.business_date,
-        kind: EntryKind::Reversal,
-        memo,
-        reference: original.entry.reference.clone(),
-        reverses: Some(original.seq),
-        actor,
-        postings: original
-            .entry
-            .postings
-            .iter()
-            .map(|p| super::model::Posting {
-                side: p.side.opposite(),
-                ..p.clone()
-            })
-            .collect(),
-    }
-}
+/// The reversal of an entry (see [`super::templates::reversal`]).
+pub use super::templates::reversal as reversal_of;

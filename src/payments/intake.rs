@@ -380,8 +380,25 @@ pub fn parse_value(value: Value) -> Result<PaymentRequest, IntakeError> {
     if input.lines.is_empty() || input.lines.len() > MAX_LINES {
         return Err(invalid("lines", format!("must have 1–{MAX_LINES} lines")));
     }
-    let mut lines = Vec::with_capacity(input.lines.len());
-    for (i, l) in input.lines.into_iter().enumerate() {
+    let lines = parse_lines(input.lines)?;
+    let amount_minor = money("amount", &input.amount)?;
+    let payer = input.payer.map(parse_payer).transpose()?;
+    let card = parse_card(input.channel, input.card)?;
+    Ok(PaymentRequest {
+        channel: input.channel,
+        department: input.department,
+        window: input.window,
+        payer,
+        lines,
+        amount_minor,
+        card,
+    })
+}
+
+/// The lines of a request, each checked: catalogue code, quantity, amount if given.
+fn parse_lines(input: Vec<LineInput>) -> Result<Vec<LineRequest>, IntakeError> {
+    let mut lines = Vec::with_capacity(input.len());
+    for (i, l) in input.into_iter().enumerate() {
         crate::catalogue::model::check_code(&l.fee_code)
             .map_err(|_| invalid(&format!("lines[{i}].fee_code"), "is not a catalogue code"))?;
         let quantity = l.quantity.unwrap_or(1);
@@ -402,28 +419,31 @@ pub fn parse_value(value: Value) -> Result<PaymentRequest, IntakeError> {
             amount_minor,
         });
     }
-    let amount_minor = money("amount", &input.amount)?;
-    let payer = match input.payer {
-        None => None,
-        Some(p) => {
-            text("payer.name", &p.name, 100)?;
-            if let Some(id) = &p.id_number {
-                if !card::is_resident_id(id) {
-                    return Err(invalid(
-                        "payer.id_number",
-                        "is not a valid resident identity number",
-                    ));
-                }
-            }
-            Some(Payer {
-                name: p.name,
-                id_number: p.id_number,
-            })
+    Ok(lines)
+}
+
+/// The payer: a name, and a resident identity number if given.
+fn parse_payer(p: PayerInput) -> Result<Payer, IntakeError> {
+    text("payer.name", &p.name, 100)?;
+    if let Some(id) = &p.id_number {
+        if !card::is_resident_id(id) {
+            return Err(invalid(
+                "payer.id_number",
+                "is not a valid resident identity number",
+            ));
         }
-    };
-    let card = match input.channel {
+    }
+    Ok(Payer {
+        name: p.name,
+        id_number: p.id_number,
+    })
+}
+
+/// The masked card data the channel carries.
+fn parse_card(channel: Channel, data: Value) -> Result<CardData, IntakeError> {
+    Ok(match channel {
         Channel::BankCard => {
-            let c: BankCardInput = typed(input.card, "card")?;
+            let c: BankCardInput = typed(data, "card")?;
             digits("card.merchant_id", &c.merchant_id, 15)?;
             alnum("card.terminal_id", &c.terminal_id, 8)?;
             digits("card.batch_no", &c.batch_no, 6)?;
@@ -450,7 +470,7 @@ pub fn parse_value(value: Value) -> Result<PaymentRequest, IntakeError> {
             }
         }
         Channel::OneCard => {
-            let c: OneCardInput = typed(input.card, "card")?;
+            let c: OneCardInput = typed(data, "card")?;
             digits("card.merchant_id", &c.merchant_id, 15)?;
             alnum("card.terminal_id", &c.terminal_id, 8)?;
             digits("card.serial", &c.serial, 20)?;
@@ -473,15 +493,6 @@ pub fn parse_value(value: Value) -> Result<PaymentRequest, IntakeError> {
                 txn_time: c.txn_time,
             }
         }
-    };
-    Ok(PaymentRequest {
-        channel: input.channel,
-        department: input.department,
-        window: input.window,
-        payer,
-        lines,
-        amount_minor,
-        card,
     })
 }
 

@@ -13,9 +13,10 @@ use crate::audit::{self, AuditEvent};
 use crate::auth::Principal;
 use crate::db::schema::refunds;
 use crate::db::{DbConn, DbError};
+use crate::ledger::templates::{self, Header};
 use crate::ledger::writer::{Batch, LedgerWriter, PostError, WriteError};
-use crate::ledger::{AccountRole, EntryKind, LedgerError, NewEntry, Posting, Side};
-use crate::money::format_minor;
+use crate::ledger::{days, DayState, LedgerError, NewEntry, Side};
+use crate::money::{format_minor, parse_amount};
 
 /// Why a refund step was refused.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,9 @@ pub enum RefundError {
     /// The approver requested the refund.
     #[error("the person who requested a refund cannot approve it")]
     SamePerson,
+    /// The amount is not a positive amount of money (the message names `amount`).
+    #[error("{0}")]
+    BadAmount(String),
     /// A reason is required (1–500 characters).
     #[error("a refund needs a reason of 1–500 characters")]
     BadReason,
@@ -146,6 +150,17 @@ pub fn refunds_of(conn: &mut DbConn, payment_id: &str) -> Result<Vec<Refund>, Db
         .load(conn)?)
 }
 
+/// A refund's amount as typed (`"100.00"`): more than 0.00, or [`RefundError::BadAmount`].
+pub fn refund_amount(text: &str) -> Result<i64, RefundError> {
+    let amount = parse_amount(text).map_err(|e| RefundError::BadAmount(format!("amount: {e}")))?;
+    if amount == 0 {
+        return Err(RefundError::BadAmount(
+            "amount: a refund is more than 0.00".into(),
+        ));
+    }
+    Ok(amount)
+}
+
 /// Records a refund request after checking that the payment can be refunded and that all its
 /// refunds together stay within it.
 pub async fn request(
@@ -245,6 +260,30 @@ pub fn allocate(
     (left == 0).then_some(out)
 }
 
+/// What a payment's approved refunds took from each revenue subject, from their entries.
+fn taken_by_subject(conn: &mut DbConn, payment_id: &str) -> Result<BTreeMap<String, i64>, DbError> {
+    let mut earlier: BTreeMap<String, i64> = BTreeMap::new();
+    for r in refunds_of(conn, payment_id)?
+        .iter()
+        .filter(|r| r.status == "approved")
+    {
+        if let Some(e) = r
+            .entry_seq
+            .map(|s| crate::ledger::repo::load_entry(conn, s))
+            .transpose()?
+            .flatten()
+        {
+            for p in e.entry.postings.iter().filter(|p| p.side == Side::Debit) {
+                let subject = p.account.rsplit('.').next().unwrap_or_default().to_string();
+                *earlier.entry(subject).or_default() += p.amount_minor;
+            }
+        }
+    }
+    Ok(earlier)
+}
+
+/// The refund entry ([`templates::refund`]): Dr 2103.<subject> per allocated subject / Cr in
+/// transit while the payment is only captured, the collection bank once it is settled.
 fn refund_entry(
     batch: &Batch<'_>,
     payment: &StoredPayment,
@@ -253,38 +292,65 @@ fn refund_entry(
     actor: &str,
     business_date: NaiveDate,
 ) -> Result<NewEntry, RefundError> {
-    let chart = batch.chart();
-    let missing = |what: &str| {
-        RefundError::Post(PostError::Rule(LedgerError::InvalidEntry(what.to_string())))
-    };
-    let credit_role = if payment.status == "captured" {
-        AccountRole::InTransit
-    } else {
-        AccountRole::CollectionBank
-    };
-    let credit = chart
-        .account_with_role(credit_role)
-        .ok_or_else(|| missing("the chart lacks the refund's credit account"))?;
-    let mut postings = Vec::with_capacity(allocation.len() + 1);
-    for (subject, amount) in allocation {
-        let payable = chart
-            .treasury_payable_for(subject)
-            .ok_or_else(|| missing("no treasury-payable account for the subject"))?;
-        postings.push(Posting::debit(&payable.code, *amount));
-    }
-    postings.push(Posting::credit(&credit.code, refund.amount_minor));
-    Ok(NewEntry {
+    let header = Header {
         business_date,
-        kind: EntryKind::Refund,
-        memo: format!(
-            "refund {} of payment {}: {}",
-            refund.id, payment.reference, refund.reason
-        ),
         reference: Some(payment.id.clone()),
-        reverses: None,
         actor: actor.to_string(),
-        postings,
-    })
+    };
+    let memo = format!(
+        "refund {} of payment {}: {}",
+        refund.id, payment.reference, refund.reason
+    );
+    let settled = payment.status != "captured";
+    templates::refund(
+        batch.chart(),
+        header,
+        memo,
+        settled,
+        allocation,
+        refund.amount_minor,
+    )
+    .map_err(|e| RefundError::Post(PostError::Rule(LedgerError::from(e))))
+}
+
+/// The refund and its payment, if `by` may approve it now: someone other than the requester,
+/// a refund still waiting, a payment not voided, a day not yet remitted.
+fn approvable(
+    conn: &mut DbConn,
+    refund_id: &str,
+    by: &Principal,
+) -> Result<(Refund, StoredPayment), RefundError> {
+    let refund = load_refund(conn, refund_id)?
+        .ok_or_else(|| RefundError::NotFound(format!("no refund '{refund_id}'")))?;
+    let requester_name = refund.requested_by.split_once(':').map_or("", |(_, n)| n);
+    if refund.requested_by_token == by.token_id || requester_name == by.name {
+        return Err(RefundError::SamePerson);
+    }
+    if refund.status != "requested" {
+        return Err(RefundError::NotAllowed(format!(
+            "refund {refund_id} is {}, not waiting for approval",
+            refund.status
+        )));
+    }
+    let payment = load(conn, &refund.payment_id)?
+        .ok_or_else(|| RefundError::NotFound(format!("no payment '{}'", refund.payment_id)))?;
+    if payment.status == "voided" {
+        return Err(RefundError::NotAllowed(format!(
+            "payment {} was voided after the request",
+            payment.id
+        )));
+    }
+    // Once the day has a batch its payable is fixed (DESIGN §2 rule 6); the writer
+    // serialises this check with the batch's preparation.
+    if let DayState::RemittanceLocked { remittance, .. } = days::state(conn, payment.business_date)?
+    {
+        return Err(RefundError::AlreadyRemitted {
+            payment: payment.id.clone(),
+            date: payment.business_date,
+            remittance,
+        });
+    }
+    Ok((refund, payment))
 }
 
 /// Approves a refund: a supervisor other than the requester; posts the refund entry.
@@ -297,56 +363,8 @@ pub async fn approve(
     writer
         .submit(move |batch| {
             let conn = batch.conn()?;
-            let refund = load_refund(conn, &refund_id)?
-                .ok_or_else(|| RefundError::NotFound(format!("no refund '{refund_id}'")))?;
-            let requester_name = refund.requested_by.split_once(':').map_or("", |(_, n)| n);
-            if refund.requested_by_token == by.token_id || requester_name == by.name {
-                return Err(RefundError::SamePerson);
-            }
-            if refund.status != "requested" {
-                return Err(RefundError::NotAllowed(format!(
-                    "refund {refund_id} is {}, not waiting for approval",
-                    refund.status
-                )));
-            }
-            let payment = load(conn, &refund.payment_id)?.ok_or_else(|| {
-                RefundError::NotFound(format!("no payment '{}'", refund.payment_id))
-            })?;
-            if payment.status == "voided" {
-                return Err(RefundError::NotAllowed(format!(
-                    "payment {} was voided after the request",
-                    payment.id
-                )));
-            }
-            // Once the day has a batch its payable is fixed (DESIGN §2 rule 6); the writer
-            // serialises this check with the batch's preparation.
-            if let Some((remittance, _)) =
-                crate::treasury::service::batch_of_day(conn, payment.business_date)?
-            {
-                return Err(RefundError::AlreadyRemitted {
-                    payment: payment.id.clone(),
-                    date: payment.business_date,
-                    remittance,
-                });
-            }
-            // What earlier approved refunds took from each subject, from their entries.
-            let mut earlier: BTreeMap<String, i64> = BTreeMap::new();
-            for r in refunds_of(conn, &payment.id)?
-                .iter()
-                .filter(|r| r.status == "approved")
-            {
-                if let Some(e) = r
-                    .entry_seq
-                    .map(|s| crate::ledger::repo::load_entry(conn, s))
-                    .transpose()?
-                    .flatten()
-                {
-                    for p in e.entry.postings.iter().filter(|p| p.side == Side::Debit) {
-                        let subject = p.account.rsplit('.').next().unwrap_or_default().to_string();
-                        *earlier.entry(subject).or_default() += p.amount_minor;
-                    }
-                }
-            }
+            let (refund, payment) = approvable(conn, &refund_id, &by)?;
+            let earlier = taken_by_subject(conn, &payment.id)?;
             let allocation =
                 allocate(&payment, &earlier, refund.amount_minor).ok_or_else(|| {
                     RefundError::ExceedsPayment(format!(

@@ -145,7 +145,7 @@ pub fn close_blockers(
     date: NaiveDate,
     today: NaiveDate,
 ) -> Result<Vec<CloseError>, DbError> {
-    if closed(conn, date)?.is_some() {
+    if crate::ledger::days::is_closed(conn, date)? {
         return Ok(Vec::new());
     }
     let mut blockers: Vec<CloseError> = not_over(date, today).into_iter().collect();

@@ -1,28 +1,31 @@
 //! 缴费查询: payments by business date and status (paged with the API's cursor), or found by
 //! payment id, reference or receipt number; one payment with its receipt, lines, masked card
 //! data and refunds, and the forms the role may use on it — void, request a refund, approve a
-//! refund. Every list and every action is the API's own use case ([`crate::http::payments`]).
+//! refund. Every list and every action is the API's own use case ([`crate::payments`]).
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use super::i18n::Common;
 use super::params::{self, with_param};
 use super::table::{link_csv, Cell, Table};
 use super::{csv_download, Chrome, OrPage, PostForm, Staff, WebError, BASE};
 use crate::auth::may;
-use crate::http::payments::{list_payments, refund_amount, PaymentFilter};
 use crate::http::problem::ApiError;
-use crate::payments::refunds::{self, Refund};
-use crate::payments::{self, CardView, PaymentView, StoredPayment};
+use crate::payments::query::{self, PaymentFilter};
+use crate::payments::refunds::{self, refund_amount};
+use crate::payments::{self, PaymentView, StoredPayment};
 use crate::words;
+
+mod detail;
 
 /// Payments per page unless `?limit=` says otherwise.
 const PAGE_SIZE: i64 = 50;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/payments", web::get().to(list))
-        .route("/payments/{id}", web::get().to(detail))
+        .route("/payments/{id}", web::get().to(detail::detail))
         .route("/payments/{id}/void", web::post().to(void))
         .route("/payments/{id}/refunds", web::post().to(request_refund))
         .route("/refunds/{id}/approve", web::post().to(approve_refund));
@@ -172,7 +175,7 @@ struct ListPage {
 }
 
 /// A row of the payment list.
-fn payment_row(t: &PaymentWords, w: &super::i18n::Common, p: &StoredPayment) -> Vec<Cell> {
+fn payment_row(t: &PaymentWords, w: &Common, p: &StoredPayment) -> Vec<Cell> {
     let view = PaymentView::from(p);
     vec![
         Cell::link(&p.id, format!("{BASE}/payments/{}", p.id)),
@@ -184,6 +187,33 @@ fn payment_row(t: &PaymentWords, w: &super::i18n::Common, p: &StoredPayment) -> 
         Cell::Money(p.amount_minor),
         t.status(&p.status),
     ]
+}
+
+/// The listed payments, with their count and sum.
+fn payments_table(t: &PaymentWords, w: &Common, items: &[StoredPayment]) -> Table {
+    let mut table = Table::new("payments", t.results, t.no_results)
+        .col(t.payment_id)
+        .col(t.receipt_no)
+        .col(w.business_date)
+        .col(t.department)
+        .col(t.window)
+        .col(t.channel)
+        .num(w.amount)
+        .col(w.status);
+    for p in items {
+        table.push(payment_row(t, w, p));
+    }
+    table.foot = Some(vec![
+        Cell::Text(format!("{} {} {}", w.total, items.len(), t.payments_unit)),
+        Cell::Empty,
+        Cell::Empty,
+        Cell::Empty,
+        Cell::Empty,
+        Cell::Empty,
+        Cell::Money(items.iter().map(|p| p.amount_minor).sum()),
+        Cell::Empty,
+    ]);
+    table
 }
 
 async fn list(staff: Staff, query: web::Query<ListQuery>) -> Result<HttpResponse, WebError> {
@@ -213,53 +243,17 @@ async fn list(staff: Staff, query: web::Query<ListQuery>) -> Result<HttpResponse
     let ctx = staff.ctx.clone();
     let page = web::block(move || -> Result<_, ApiError> {
         let mut conn = ctx.conn()?;
-        let Some(needle) = needle else {
-            return list_payments(&mut conn, &filter);
-        };
-        // A search names a handful of payments; the date and status still narrow them.
-        let mut items = Vec::new();
-        for id in payments::find(&mut conn, &needle)? {
-            if let Some(p) = payments::load(&mut conn, &id)? {
-                let date_ok = filter.business_date.is_none_or(|d| d == p.business_date);
-                let status_ok = filter.status.as_ref().is_none_or(|s| *s == p.status);
-                if date_ok && status_ok {
-                    items.push(p);
-                }
-            }
-        }
-        Ok(crate::http::paging::Paged { items, next: None })
+        Ok(match needle {
+            // A search names a handful of payments; the date and status still narrow them.
+            Some(needle) => query::search(&mut conn, &needle, &filter)?,
+            None => query::list(&mut conn, &filter)?,
+        })
     })
     .await
     .or_page(lang)?
     .or_page(lang)?;
 
-    let mut table = Table::new("payments", t.results, t.no_results)
-        .col(t.payment_id)
-        .col(t.receipt_no)
-        .col(w.business_date)
-        .col(t.department)
-        .col(t.window)
-        .col(t.channel)
-        .num(w.amount)
-        .col(w.status);
-    for p in &page.items {
-        table.push(payment_row(t, w, p));
-    }
-    table.foot = Some(vec![
-        Cell::Text(format!(
-            "{} {} {}",
-            w.total,
-            page.items.len(),
-            t.payments_unit
-        )),
-        Cell::Empty,
-        Cell::Empty,
-        Cell::Empty,
-        Cell::Empty,
-        Cell::Empty,
-        Cell::Money(page.items.iter().map(|p| p.amount_minor).sum()),
-        Cell::Empty,
-    ]);
+    let mut table = payments_table(t, w, &page.items);
     if let Some(id) = &query.csv {
         return csv_download(&[&table], id, "payments", lang);
     }
@@ -285,238 +279,6 @@ async fn list(staff: Staff, query: web::Query<ListQuery>) -> Result<HttpResponse
             .next
             .as_deref()
             .map(|n| with_param(&path, &qs, "after", n)),
-    };
-    staff.page(&page)
-}
-
-/// One line of `label: value` facts.
-#[derive(Debug)]
-pub struct Fact {
-    label: &'static str,
-    value: String,
-    tone: Option<&'static str>,
-}
-
-fn fact(label: &'static str, value: impl Into<String>) -> Fact {
-    Fact {
-        label,
-        value: value.into(),
-        tone: None,
-    }
-}
-
-fn status_fact(label: &'static str, cell: Cell) -> Fact {
-    Fact {
-        label,
-        value: cell.shown(),
-        tone: cell.tone().map(|t| match t {
-            "ok" => "ok",
-            "bad" => "bad",
-            _ => "warn",
-        }),
-    }
-}
-
-/// A refund waiting for approval, with its approve form's address.
-#[derive(Debug)]
-pub struct Pending {
-    id: String,
-    amount: String,
-    requested_by: String,
-    action: String,
-}
-
-#[derive(Template)]
-#[template(path = "payment.html", config = "src/web/askama.toml")]
-struct DetailPage {
-    c: Chrome,
-    t: &'static PaymentWords,
-    id: String,
-    facts: Vec<Fact>,
-    card: Vec<Fact>,
-    tables: Vec<Table>,
-    may_void: bool,
-    may_refund: bool,
-    pending: Vec<Pending>,
-    audit_href: Option<String>,
-}
-
-fn card_facts(t: &PaymentWords, card: CardView) -> Vec<Fact> {
-    let opt = |label, v: Option<String>| v.map(|v| fact(label, v));
-    match card {
-        CardView::BankCard {
-            merchant_id,
-            terminal_id,
-            batch_no,
-            trace_no,
-            rrn,
-            auth_code,
-            masked_pan,
-            txn_time,
-        } => [
-            Some(fact(t.masked_card, masked_pan)),
-            Some(fact(t.merchant, merchant_id)),
-            Some(fact(t.terminal, terminal_id)),
-            opt(t.batch, batch_no),
-            opt(t.trace, trace_no),
-            opt(t.rrn, rrn),
-            opt(t.auth_code, auth_code),
-            Some(fact(t.txn_time, txn_time)),
-        ]
-        .into_iter()
-        .flatten()
-        .collect(),
-        CardView::OneCard {
-            merchant_id,
-            terminal_id,
-            serial,
-            masked_card,
-            txn_time,
-        } => [
-            Some(fact(t.masked_card, masked_card)),
-            Some(fact(t.merchant, merchant_id)),
-            Some(fact(t.terminal, terminal_id)),
-            opt(t.serial, serial),
-            Some(fact(t.txn_time, txn_time)),
-        ]
-        .into_iter()
-        .flatten()
-        .collect(),
-    }
-}
-
-async fn detail(
-    staff: Staff,
-    id: web::Path<String>,
-    query: web::Query<CsvQuery>,
-) -> Result<HttpResponse, WebError> {
-    staff.require(may::READ_PAYMENTS)?;
-    let lang = staff.lang;
-    let (t, w) = (PaymentWords::of(lang), staff.w);
-    let id = id.into_inner();
-    let ctx = staff.ctx.clone();
-    let lookup = id.clone();
-    let (payment, refunds) = web::block(move || -> Result<_, ApiError> {
-        let mut conn = ctx.conn()?;
-        let Some(p) = payments::load(&mut conn, &lookup)? else {
-            return Err(ApiError::not_found(format!("no payment '{lookup}'")));
-        };
-        let refunds = refunds::refunds_of(&mut conn, &lookup)?;
-        Ok((p, refunds))
-    })
-    .await
-    .or_page(lang)?
-    .or_page(lang)?;
-    let view = PaymentView::from(&payment);
-
-    let mut facts = vec![
-        fact(t.receipt_no, view.receipt_no.clone()),
-        status_fact(t.receipt, t.receipt_status(&payment.receipt_status)),
-        status_fact(w.status, t.status(&payment.status)),
-        fact(
-            w.amount,
-            format!("¥{}", Cell::Money(payment.amount_minor).shown()),
-        ),
-        fact(w.business_date, payment.business_date.to_string()),
-        fact(t.department, payment.department.clone()),
-        fact(t.window, payment.window.clone()),
-        fact(t.channel, w.channel(&payment.channel)),
-        fact(t.reference, payment.reference.clone()),
-    ];
-    if let Some(payer) = &view.payer {
-        facts.push(fact(t.payer, payer.name.clone()));
-        if let Some(masked) = &payer.id_number_masked {
-            facts.push(fact(t.payer_id, masked.clone()));
-        }
-    }
-    facts.push(fact(
-        t.captured_at,
-        super::local_time_rfc3339(&view.captured_at),
-    ));
-    facts.push(fact(t.entry, payment.entry_seq.to_string()));
-
-    let mut lines = Table::new("lines", t.lines, w.nothing_here)
-        .col(t.fee_code)
-        .col(t.fee_name)
-        .num(t.fee_version)
-        .col(t.revenue_subject)
-        .num(t.quantity)
-        .num(w.amount);
-    for l in &payment.lines {
-        lines.push(vec![
-            Cell::text(&l.fee_code),
-            Cell::text(&l.name),
-            Cell::Int(l.fee_version),
-            Cell::text(&l.revenue_subject),
-            Cell::Int(l.quantity),
-            Cell::Money(l.amount_minor),
-        ]);
-    }
-    lines.foot = Some(vec![
-        Cell::text(w.total),
-        Cell::Empty,
-        Cell::Empty,
-        Cell::Empty,
-        Cell::Empty,
-        Cell::Money(payment.amount_minor),
-    ]);
-    let mut refund_table = Table::new("refunds", t.refunds, t.no_refunds)
-        .col(t.refund_id)
-        .num(w.amount)
-        .col(t.reason)
-        .col(w.status)
-        .col(t.requested_by)
-        .col(t.approved_by)
-        .num(t.entry);
-    for r in &refunds {
-        refund_table.push(vec![
-            Cell::text(&r.id),
-            Cell::Money(r.amount_minor),
-            Cell::text(&r.reason),
-            t.refund_status(&r.status),
-            Cell::text(&r.requested_by),
-            r.approved_by.as_ref().map_or(Cell::Empty, Cell::text),
-            r.entry_seq.map_or(Cell::Empty, Cell::Int),
-        ]);
-    }
-    let mut tables = vec![lines, refund_table];
-    if let Some(table) = &query.csv {
-        let refs: Vec<&Table> = tables.iter().collect();
-        return csv_download(&refs, table, &format!("payment-{}", payment.id), lang);
-    }
-    let req = staff.request();
-    let (path, qs) = (req.path().to_string(), req.query_string().to_string());
-    link_csv(&mut tables.iter_mut().collect::<Vec<_>>(), &path, &qs);
-    let pending = if staff.may(may::APPROVE_REFUND) {
-        refunds
-            .iter()
-            .filter(|r| r.status == "requested")
-            .map(|r: &Refund| Pending {
-                id: r.id.clone(),
-                amount: Cell::Money(r.amount_minor).shown(),
-                requested_by: r.requested_by.clone(),
-                action: format!("{BASE}/refunds/{}/approve", r.id),
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let page = DetailPage {
-        c: staff.chrome(
-            format!("{} · {}", t.detail_title, view.receipt_no),
-            "payments",
-        ),
-        t,
-        id: payment.id.clone(),
-        facts,
-        card: card_facts(t, view.card),
-        tables,
-        may_void: staff.may(may::VOID_PAYMENT),
-        may_refund: staff.may(may::REQUEST_REFUND),
-        pending,
-        audit_href: staff
-            .may(may::READ_AUDIT_LOG)
-            .then(|| format!("{BASE}/audit?subject=payment:{}", payment.id)),
     };
     staff.page(&page)
 }

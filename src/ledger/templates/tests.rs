@@ -1,0 +1,288 @@
+//! Each template drafts an entry that balances within each fund, passes the rules, and touches
+//! exactly the accounts DESIGN §2 names, in the order the entries were posted before the
+//! templates existed (the hash chain depends on it).
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use super::*;
+use crate::ledger::model::{Fund, Side};
+use crate::ledger::rules::{check_fund_balance, validate, RuleContext};
+
+fn chart() -> Chart {
+    Chart::default_chart().unwrap_or_else(|e| panic!("default chart: {e}"))
+}
+
+fn date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 24).unwrap_or_default()
+}
+
+fn header(reference: &str) -> Header {
+    Header {
+        business_date: date(),
+        reference: Some(reference.into()),
+        actor: "clerk:window-3".into(),
+    }
+}
+
+/// (account, side, amount) of each posting, in order.
+fn lines(e: &NewEntry) -> Vec<(String, Side, i64)> {
+    e.postings
+        .iter()
+        .map(|p| (p.account.clone(), p.side, p.amount_minor))
+        .collect()
+}
+
+fn d(a: &str, m: i64) -> (String, Side, i64) {
+    (a.to_string(), Side::Debit, m)
+}
+fn c(a: &str, m: i64) -> (String, Side, i64) {
+    (a.to_string(), Side::Credit, m)
+}
+
+/// Σ debits − Σ credits per fund: zero for each fund the entry touches.
+fn assert_balances_per_fund(chart: &Chart, e: &NewEntry) {
+    let mut net: BTreeMap<Fund, i64> = BTreeMap::new();
+    for p in &e.postings {
+        let delta = match p.side {
+            Side::Debit => p.amount_minor,
+            Side::Credit => -p.amount_minor,
+        };
+        *net.entry(chart.fund_of(&p.account)).or_default() += delta;
+    }
+    for (fund, n) in net {
+        assert_eq!(
+            n,
+            0,
+            "{:?}: the {} fund is off by {n}",
+            e.kind,
+            fund.as_str()
+        );
+    }
+    assert_eq!(check_fund_balance(chart, e), Ok(()), "{:?}", e.kind);
+}
+
+fn accepted(chart: &Chart, e: &NewEntry, interfund_receivable_minor: i64) {
+    let ctx = RuleContext {
+        interfund_receivable_minor,
+        ..RuleContext::default()
+    };
+    if let Err(err) = validate(chart, e, &ctx) {
+        panic!("{:?} refused: {err}", e.kind);
+    }
+}
+
+#[test]
+fn capture_debits_transit_and_credits_each_line_subject() {
+    let chart = chart();
+    let e = capture(
+        &chart,
+        header("pay_01"),
+        "P123450000000001",
+        12_000,
+        &[("1030401", 2_000), ("1030409", 10_000)],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        lines(&e),
+        vec![
+            d("1218.01", 12_000),
+            c("2103.1030401", 2_000),
+            c("2103.1030409", 10_000)
+        ]
+    );
+    assert_eq!(e.kind, EntryKind::Capture);
+    assert_eq!(e.memo, "card payment P123450000000001");
+    assert_eq!(e.reference.as_deref(), Some("pay_01"));
+    assert_eq!(e.reverses, None);
+    assert_balances_per_fund(&chart, &e);
+    accepted(&chart, &e, 0);
+}
+
+#[test]
+fn capture_of_an_unknown_subject_is_refused() {
+    let r = capture(&chart(), header("pay_01"), "P1", 100, &[("9999999", 100)]);
+    assert_eq!(r, Err(TemplateError::NoPayable("9999999".into())));
+}
+
+#[test]
+fn void_is_the_reversal_of_the_capture() {
+    let chart = chart();
+    let original = capture(&chart, header("pay_01"), "P1", 500, &[("1030401", 500)])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let posted = PostedEntry {
+        seq: 7,
+        entry: original,
+        created_at: date().and_hms_opt(9, 0, 0).unwrap_or_default(),
+        prev_hash: [0; 32],
+        hash: [1; 32],
+    };
+    let e = void(&posted, "P1", "clerk:window-3".into());
+    assert_eq!(lines(&e), vec![c("1218.01", 500), d("2103.1030401", 500)]);
+    assert_eq!(e.kind, EntryKind::Reversal);
+    assert_eq!(e.reverses, Some(7));
+    assert_eq!(e.reference.as_deref(), Some("pay_01"));
+    assert_eq!(e.memo, "void of payment P1");
+    assert_balances_per_fund(&chart, &e);
+    let ctx = RuleContext {
+        original_postings: Some(&posted.entry.postings),
+        ..RuleContext::default()
+    };
+    assert!(validate(&chart, &e, &ctx).is_ok());
+}
+
+#[test]
+fn settlement_is_gross_out_of_transit_net_to_bank_fee_to_budget_expense() {
+    let chart = chart();
+    let t = SettlementTotals {
+        gross_minor: 20_000,
+        fee_minor: 120,
+        net_minor: 19_880,
+    };
+    let e = settlement(&chart, date(), "sf_1", t, "nightly")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("postable totals"));
+    assert_eq!(
+        lines(&e),
+        vec![
+            d("1002.01", 19_880),
+            c("1218.01", 20_000),
+            d("1218.02", 120),
+            d("5001.01", 120),
+            c("2307.01", 120)
+        ]
+    );
+    assert_eq!(e.kind, EntryKind::Settlement);
+    assert_eq!(e.reference.as_deref(), Some("settlement:sf_1"));
+    assert_eq!(
+        e.memo,
+        "acquirer settlement of file sf_1: gross 200.00, fee 1.20, net 198.80"
+    );
+    assert_balances_per_fund(&chart, &e);
+    accepted(&chart, &e, 0);
+}
+
+/// The settlement entry is exactly the one reconciliation posts today, for every shape of
+/// totals (including those it leaves to a person).
+#[test]
+fn settlement_matches_what_reconciliation_posts() {
+    let chart = chart();
+    let cases: [(i64, i64, i64); 7] = [
+        (20_000, 120, 19_880),
+        (5_000, 0, 5_000),
+        (0, 0, 0),
+        (-100, 0, -100),
+        (1_000, -5, 1_005),
+        (1_000, 10, 900),
+        (100, 100, 0),
+    ];
+    for (gross, fee, net) in cases {
+        let ours = settlement(
+            &chart,
+            date(),
+            "sf_9",
+            SettlementTotals {
+                gross_minor: gross,
+                fee_minor: fee,
+                net_minor: net,
+            },
+            "nightly",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let theirs =
+            crate::recon::runs::settlement_entry(date(), "sf_9", gross, fee, net, "nightly");
+        assert_eq!(ours, theirs, "gross {gross}, fee {fee}, net {net}");
+    }
+}
+
+#[test]
+fn fee_top_up_moves_the_fee_from_budget_bank_to_collection_bank() {
+    let chart = chart();
+    let e = fee_top_up(&chart, header("sf_1"), 120, "fee top-up".into())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        lines(&e),
+        vec![
+            d("1002.01", 120),
+            c("1218.02", 120),
+            d("2307.01", 120),
+            c("1002.02", 120)
+        ]
+    );
+    assert_eq!(e.kind, EntryKind::FeeTopUp);
+    assert_balances_per_fund(&chart, &e);
+    accepted(&chart, &e, 120);
+}
+
+#[test]
+fn remittance_debits_each_subject_and_credits_the_collection_bank() {
+    let chart = chart();
+    let e = remittance(
+        &chart,
+        header("rem_20261124"),
+        "remittance".into(),
+        &[("2103.1030401", 2_000), ("2103.1030409", 10_000)],
+        12_000,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        lines(&e),
+        vec![
+            d("2103.1030401", 2_000),
+            d("2103.1030409", 10_000),
+            c("1002.01", 12_000)
+        ]
+    );
+    assert_eq!(e.kind, EntryKind::Remittance);
+    assert_balances_per_fund(&chart, &e);
+    accepted(&chart, &e, 0);
+    let wrong = remittance(&chart, header("r"), "r".into(), &[("1218.01", 1)], 1);
+    assert_eq!(wrong, Err(TemplateError::NotPayable("1218.01".into())));
+}
+
+#[test]
+fn refund_credits_transit_before_settlement_and_the_bank_after() {
+    let chart = chart();
+    let allocation = vec![("1030401".to_string(), 300), ("1030409".to_string(), 200)];
+    for (settled, credit) in [(false, "1218.01"), (true, "1002.01")] {
+        let e = refund(
+            &chart,
+            header("pay_01"),
+            "refund".into(),
+            settled,
+            &allocation,
+            500,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            lines(&e),
+            vec![
+                d("2103.1030401", 300),
+                d("2103.1030409", 200),
+                c(credit, 500)
+            ],
+            "settled: {settled}"
+        );
+        assert_eq!(e.kind, EntryKind::Refund);
+        assert_balances_per_fund(&chart, &e);
+        accepted(&chart, &e, 0);
+    }
+}
+
+#[test]
+fn a_chart_without_the_role_names_it() {
+    let mut accounts: Vec<_> = chart()
+        .accounts()
+        .filter(|a| a.role != AccountRole::InTransit)
+        .cloned()
+        .collect();
+    accounts.sort_by(|a, b| a.code.cmp(&b.code));
+    let chart = Chart::new(accounts).unwrap_or_else(|e| panic!("{e}"));
+    let r = capture(&chart, header("p"), "P", 1, &[("1030401", 1)]);
+    assert_eq!(r, Err(TemplateError::NoAccount(AccountRole::InTransit)));
+    assert_eq!(
+        TemplateError::NoAccount(AccountRole::InTransit).to_string(),
+        "the chart has no in-transit account"
+    );
+}

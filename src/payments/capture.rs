@@ -1,0 +1,353 @@
+//! Taking a payment (DESIGN §3): [`take`] is the whole use case from the counter's key and
+//! body to the answer — a retry is answered from the stored answer before anything else is
+//! checked; otherwise the request is read, priced against the catalogue on the business date,
+//! the payer's identity number hashed and masked, and [`capture`] runs as one ledger-writer job:
+//! idempotency record, gap-free receipt number, capture entry, payment rows and audit, all in
+//! one transaction.
+//!
+//! The reads before the job run on the blocking pool (`actix_rt::task::spawn_blocking`, what
+//! `web::block` runs on), so diesel never blocks an async worker.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+
+use super::intake::{self, IntakeError, PaymentRequest, PricedLine};
+use super::receipts::next_receipt_number;
+use super::stored::insert_payment;
+use super::{card, view, StoredLine, StoredPayment};
+use crate::audit::{self, AuditEvent};
+use crate::catalogue;
+use crate::db::schema::idempotency_keys;
+use crate::db::{DbConn, DbError, Pool};
+use crate::keys::ServiceKeys;
+use crate::ledger::templates::{self, Header};
+use crate::ledger::writer::{Batch, LedgerWriter, PostError, WriteError};
+use crate::ledger::{LedgerError, NewEntry};
+
+/// Why a capture did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    /// The idempotency key was used before with another request.
+    #[error("this Idempotency-Key was used for a different request")]
+    KeyReused,
+    /// The request is not a payment the catalogue allows.
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+    /// A ledger rule refused the capture entry (a closed day, most likely).
+    #[error(transparent)]
+    Post(#[from] PostError),
+    /// The configured receipt series does not exist or is used up.
+    #[error("receipt series '{0}' is missing or exhausted")]
+    ReceiptSeries(String),
+    /// A read before the job did not finish (its blocking task was cancelled or panicked).
+    #[error("the capture was interrupted: {0}")]
+    Interrupted(String),
+}
+
+impl From<DbError> for CaptureError {
+    fn from(e: DbError) -> Self {
+        CaptureError::Post(PostError::Storage(e))
+    }
+}
+
+impl From<diesel::result::Error> for CaptureError {
+    fn from(e: diesel::result::Error) -> Self {
+        CaptureError::Post(PostError::Storage(DbError::Query(e)))
+    }
+}
+
+/// What the client gets: a new payment, or the stored answer to an earlier identical request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// HTTP status of the original answer.
+    pub status: u16,
+    /// The original body, byte for byte.
+    pub body: String,
+}
+
+/// Everything a capture needs, checked and priced before the job runs.
+#[derive(Debug, Clone)]
+pub struct Capture {
+    /// The Idempotency-Key.
+    pub key: String,
+    /// SHA-256 of the canonical request.
+    pub request_hash: [u8; 32],
+    /// The request.
+    pub request: PaymentRequest,
+    /// Its priced lines.
+    pub lines: Vec<PricedLine>,
+    /// Business date.
+    pub business_date: NaiveDate,
+    /// Keyed hash of the payer's identity number.
+    pub payer_id_hmac: Option<Vec<u8>>,
+    /// Masked identity number.
+    pub payer_id_masked: Option<String>,
+    /// Who (`clerk:window-3`).
+    pub actor: String,
+    /// Receipt series (票据代码).
+    pub series: String,
+}
+
+/// A stored answer: (request hash, status, body).
+type StoredAnswer = (Vec<u8>, i64, String);
+
+/// The stored answer for an idempotency key, if any: (request hash, status, body).
+pub fn stored_answer(conn: &mut DbConn, key: &str) -> Result<Option<StoredAnswer>, DbError> {
+    Ok(idempotency_keys::table
+        .filter(idempotency_keys::idem_key.eq(key.to_string()))
+        .select((
+            idempotency_keys::request_hash,
+            idempotency_keys::status_code,
+            idempotency_keys::response_body,
+        ))
+        .first(conn)
+        .optional()?)
+}
+
+/// The answer a retry gets: the stored one for the same request, a refusal for another.
+fn replay(
+    (hash, status, body): StoredAnswer,
+    request_hash: &[u8; 32],
+) -> Result<Answer, CaptureError> {
+    if hash == request_hash {
+        Ok(Answer {
+            status: u16::try_from(status).unwrap_or(200),
+            body,
+        })
+    } else {
+        Err(CaptureError::KeyReused)
+    }
+}
+
+/// Every version of each code the request names, for pricing.
+pub fn versions_for(
+    conn: &mut DbConn,
+    request: &PaymentRequest,
+) -> Result<HashMap<String, Vec<catalogue::FeeItem>>, DbError> {
+    let mut out = HashMap::new();
+    for line in &request.lines {
+        if !out.contains_key(&line.fee_code) {
+            out.insert(
+                line.fee_code.clone(),
+                catalogue::versions(conn, &line.fee_code)?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Where payments are taken: what [`take`] reads, writes and hashes with.
+#[derive(Clone, Copy)]
+pub struct Counter<'a> {
+    /// Pool for the reads before the job.
+    pub pool: &'a Pool,
+    /// The ledger writer the capture job runs in.
+    pub writer: &'a LedgerWriter,
+    /// Keys for the payer's identity-number hash.
+    pub keys: &'a ServiceKeys,
+    /// Receipt series (票据代码).
+    pub series: &'a str,
+}
+
+/// Runs `f` with a pooled connection on the blocking pool.
+async fn read<T, F>(pool: &Pool, f: F) -> Result<T, CaptureError>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, DbError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    actix_rt::task::spawn_blocking(move || {
+        let mut conn = pool.get().map_err(|e| DbError::Pool(e.to_string()))?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|e| CaptureError::Interrupted(e.to_string()))?
+    .map_err(CaptureError::from)
+}
+
+/// Takes a payment: the counter's Idempotency-Key (already checked for shape) and the request
+/// body as sent, by `actor` on `business_date`. The same key and body answer what the first
+/// attempt answered; the same key with another body is [`CaptureError::KeyReused`].
+pub async fn take(
+    counter: Counter<'_>,
+    key: String,
+    body: &[u8],
+    actor: String,
+    business_date: NaiveDate,
+) -> Result<Answer, WriteError<CaptureError>> {
+    let rejected = |e: CaptureError| WriteError::Rejected(e);
+    let (value, request_hash) = intake::read_json(body).map_err(|e| rejected(e.into()))?;
+    // A retry is answered from the stored answer before anything else is checked, so it gets
+    // exactly what the first attempt got even if, say, the fee item has since ended.
+    let lookup = key.clone();
+    let stored = read(counter.pool, move |conn| stored_answer(conn, &lookup))
+        .await
+        .map_err(rejected)?;
+    if let Some(stored) = stored {
+        return replay(stored, &request_hash).map_err(rejected);
+    }
+    let mut request = intake::parse_value(value).map_err(|e| rejected(e.into()))?;
+    let for_pricing = request.clone();
+    let versions = read(counter.pool, move |conn| versions_for(conn, &for_pricing))
+        .await
+        .map_err(rejected)?;
+    let lines =
+        intake::price(&request, &versions, business_date).map_err(|e| rejected(e.into()))?;
+    let (payer_id_hmac, payer_id_masked) =
+        match request.payer.as_ref().and_then(|p| p.id_number.as_deref()) {
+            Some(id) => (
+                Some(
+                    counter
+                        .keys
+                        .keyed_hash("payer-id", &id.to_ascii_uppercase()),
+                ),
+                Some(card::mask_id(id)),
+            ),
+            None => (None, None),
+        };
+    if let Some(p) = request.payer.as_mut() {
+        // The clear identity number goes no further than this point.
+        p.id_number = None;
+    }
+    capture(
+        counter.writer,
+        Capture {
+            key,
+            request_hash,
+            request,
+            lines,
+            business_date,
+            payer_id_hmac,
+            payer_id_masked,
+            actor,
+            series: counter.series.to_string(),
+        },
+    )
+    .await
+}
+
+/// The capture entry ([`templates::capture`]): Dr in transit for the total, Cr 2103.<subject>
+/// for each line.
+fn capture_entry(
+    batch: &Batch<'_>,
+    c: &Capture,
+    payment_id: &str,
+    reference: &str,
+) -> Result<NewEntry, CaptureError> {
+    let lines: Vec<(&str, i64)> = c
+        .lines
+        .iter()
+        .map(|l| (l.fee.revenue_subject.as_str(), l.amount_minor))
+        .collect();
+    let header = Header {
+        business_date: c.business_date,
+        reference: Some(payment_id.to_string()),
+        actor: c.actor.clone(),
+    };
+    templates::capture(
+        batch.chart(),
+        header,
+        reference,
+        c.request.amount_minor,
+        &lines,
+    )
+    .map_err(|e| CaptureError::Post(PostError::Rule(LedgerError::from(e))))
+}
+
+/// The payment as the capture stores it.
+fn stored_payment(
+    c: &Capture,
+    id: String,
+    reference: String,
+    seq: i64,
+    number: i64,
+    now: chrono::NaiveDateTime,
+) -> StoredPayment {
+    StoredPayment {
+        id,
+        reference,
+        channel: c.request.channel.as_str().to_string(),
+        department: c.request.department.clone(),
+        window: c.request.window.clone(),
+        payer_name: c.request.payer.as_ref().map(|p| p.name.clone()),
+        payer_id_masked: c.payer_id_masked.clone(),
+        amount_minor: c.request.amount_minor,
+        business_date: c.business_date,
+        status: "captured".into(),
+        entry_seq: seq,
+        receipt_series: c.series.clone(),
+        receipt_number: number,
+        receipt_status: "issued".into(),
+        lines: c
+            .lines
+            .iter()
+            .map(|l| StoredLine {
+                fee_code: l.fee.code.clone(),
+                fee_version: l.fee.version,
+                name: l.fee.name.clone(),
+                quantity: l.quantity,
+                amount_minor: l.amount_minor,
+                revenue_subject: l.fee.revenue_subject.clone(),
+            })
+            .collect(),
+        card: c.request.card.clone(),
+        created_at: now,
+    }
+}
+
+/// Captures a payment through the ledger writer: all of it commits, or none of it.
+pub async fn capture(
+    writer: &LedgerWriter,
+    c: Capture,
+) -> Result<Answer, WriteError<CaptureError>> {
+    writer
+        .submit(move |batch| {
+            // The chain-head lock serialises batches across instances, so this read sees every
+            // committed key and every key of earlier jobs in this batch; the primary key on
+            // idempotency_keys is the backstop.
+            if let Some(stored) = stored_answer(batch.conn()?, &c.key)? {
+                return replay(stored, &c.request_hash);
+            }
+            let number = next_receipt_number(batch.conn()?, &c.series)?;
+            let payment_id = format!(
+                "pay_{}",
+                hex::encode(
+                    crate::keys::random_bytes::<8>()
+                        .map_err(|_| DbError::Connect("no randomness".into()))?
+                )
+            );
+            let reference = format!("P{}{number:010}", c.series);
+            let entry = capture_entry(batch, &c, &payment_id, &reference)?;
+            let posted = batch.post(entry)?;
+            let now = batch.now();
+            let stored = stored_payment(&c, payment_id.clone(), reference, posted.seq, number, now);
+            let conn = batch.conn()?;
+            insert_payment(conn, &stored, &c)?;
+            let body = view(&stored).to_string();
+            diesel::insert_into(idempotency_keys::table)
+                .values((
+                    idempotency_keys::idem_key.eq(c.key.clone()),
+                    idempotency_keys::request_hash.eq(c.request_hash.to_vec()),
+                    idempotency_keys::status_code.eq(201i64),
+                    idempotency_keys::response_body.eq(body.clone()),
+                    idempotency_keys::payment_id.eq(Some(payment_id.clone())),
+                    idempotency_keys::created_at.eq(now),
+                ))
+                .execute(conn)?;
+            audit::record_at(
+                conn,
+                AuditEvent {
+                    actor: &c.actor,
+                    action: "payment.capture",
+                    subject: &format!("payment:{payment_id}"),
+                    before: None,
+                    after: Some(view(&stored)),
+                },
+                now,
+            )?;
+            Ok(Answer { status: 201, body })
+        })
+        .await
+}

@@ -1,0 +1,189 @@
+//! What the API and the pages show of a payment: [`PaymentView`], whose schema `/openapi.json`
+//! publishes and whose JSON is stored with idempotent answers and audit records.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::intake::Channel;
+use super::StoredPayment;
+use crate::money::{format_minor, CNY};
+
+/// The API view of a payment (API.md §Payments): the capture answer and every read. Its
+/// schema is the one `/openapi.json` publishes.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PaymentView {
+    /// Id (`pay_…`).
+    pub id: String,
+    /// The payment's own reference, passed to the one-card terminal as merchant order number.
+    pub reference: String,
+    /// `<receipt code>/<receipt number>`.
+    pub receipt_no: String,
+    /// The fiscal receipt.
+    pub receipt: ReceiptView,
+    /// `captured`, `settled`, `reconciled` or `voided`.
+    pub status: String,
+    /// `bank_card` or `one_card`.
+    pub channel: String,
+    /// Collecting department.
+    pub department: String,
+    /// Counter window.
+    pub window: String,
+    /// Total, decimal string with two places.
+    pub amount: String,
+    /// Always `CNY`.
+    pub currency: &'static str,
+    /// Business date of capture.
+    pub business_date: NaiveDate,
+    /// The payer, if named (the identity number only masked).
+    pub payer: Option<PayerView>,
+    /// The lines as charged.
+    pub lines: Vec<LineView>,
+    /// Masked card data.
+    pub card: CardView,
+    /// The capture's ledger entry.
+    pub entry_seq: i64,
+    /// Capture time, RFC 3339 UTC.
+    pub captured_at: String,
+}
+
+/// A payment's fiscal receipt.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ReceiptView {
+    /// 票据代码 (8 digits).
+    pub code: String,
+    /// 票据号码 (10 digits).
+    pub number: String,
+    /// `issued` or `red_reversed`.
+    pub status: String,
+}
+
+/// The payer as shown.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PayerView {
+    /// Name as given.
+    pub name: String,
+    /// Identity number, masked, if one was given.
+    pub id_number_masked: Option<String>,
+}
+
+/// A line as charged.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LineView {
+    /// Catalogue code.
+    pub fee_code: String,
+    /// Catalogue version charged.
+    pub fee_version: i64,
+    /// Item name of that version.
+    pub name: String,
+    /// Quantity.
+    pub quantity: i64,
+    /// Amount, decimal string.
+    pub amount: String,
+    /// Revenue subject.
+    pub revenue_subject: String,
+}
+
+/// Masked card data: a bank card's POS fields, or the one-card operator's serial.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum CardView {
+    /// `channel: bank_card`.
+    BankCard {
+        /// Acquirer merchant number.
+        merchant_id: String,
+        /// Terminal.
+        terminal_id: String,
+        /// POS batch.
+        batch_no: Option<String>,
+        /// POS trace.
+        trace_no: Option<String>,
+        /// Retrieval reference number.
+        rrn: Option<String>,
+        /// Authorisation code.
+        auth_code: Option<String>,
+        /// Masked card number.
+        masked_pan: String,
+        /// Terminal transaction time, as sent.
+        txn_time: String,
+    },
+    /// `channel: one_card`.
+    OneCard {
+        /// Merchant number.
+        merchant_id: String,
+        /// Terminal.
+        terminal_id: String,
+        /// The operator's 20-digit transaction serial.
+        serial: Option<String>,
+        /// Masked card number.
+        masked_card: String,
+        /// Terminal transaction time, as sent.
+        txn_time: String,
+    },
+}
+
+impl From<&StoredPayment> for PaymentView {
+    fn from(p: &StoredPayment) -> Self {
+        let card = p.card.clone();
+        let card = if p.channel == Channel::OneCard.as_str() {
+            CardView::OneCard {
+                merchant_id: card.merchant_id,
+                terminal_id: card.terminal_id,
+                serial: card.serial,
+                masked_card: card.masked_card,
+                txn_time: card.txn_time,
+            }
+        } else {
+            CardView::BankCard {
+                merchant_id: card.merchant_id,
+                terminal_id: card.terminal_id,
+                batch_no: card.batch_no,
+                trace_no: card.trace_no,
+                rrn: card.rrn,
+                auth_code: card.auth_code,
+                masked_pan: card.masked_card,
+                txn_time: card.txn_time,
+            }
+        };
+        PaymentView {
+            id: p.id.clone(),
+            reference: p.reference.clone(),
+            receipt_no: format!("{}/{:010}", p.receipt_series, p.receipt_number),
+            receipt: ReceiptView {
+                code: p.receipt_series.clone(),
+                number: format!("{:010}", p.receipt_number),
+                status: p.receipt_status.clone(),
+            },
+            status: p.status.clone(),
+            channel: p.channel.clone(),
+            department: p.department.clone(),
+            window: p.window.clone(),
+            amount: format_minor(p.amount_minor),
+            currency: CNY,
+            business_date: p.business_date,
+            payer: p.payer_name.as_ref().map(|n| PayerView {
+                name: n.clone(),
+                id_number_masked: p.payer_id_masked.clone(),
+            }),
+            lines: p
+                .lines
+                .iter()
+                .map(|l| LineView {
+                    fee_code: l.fee_code.clone(),
+                    fee_version: l.fee_version,
+                    name: l.name.clone(),
+                    quantity: l.quantity,
+                    amount: format_minor(l.amount_minor),
+                    revenue_subject: l.revenue_subject.clone(),
+                })
+                .collect(),
+            card,
+            entry_seq: p.entry_seq,
+            captured_at: format!("{}Z", p.created_at.format("%Y-%m-%dT%H:%M:%S%.6f")),
+        }
+    }
+}
+
+/// [`PaymentView`] as JSON (keys in order, as stored with idempotent answers and audit records).
+pub fn view(p: &StoredPayment) -> serde_json::Value {
+    serde_json::to_value(PaymentView::from(p)).unwrap_or_default()
+}

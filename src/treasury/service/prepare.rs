@@ -1,0 +1,257 @@
+//! Prepare (finance): for a closed day, the day's payable to the treasury by revenue subject
+//! with the documents behind it (see [`crate::treasury::batch`] for which day a movement
+//! belongs to). One batch per day: the database refuses a second.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+
+use super::read::{get, Remittance};
+use super::{RemitError, Settings};
+use crate::audit::{self, AuditEvent};
+use crate::db::schema::{
+    ledger_entries, ledger_postings, payments, receipts, remittance_documents, remittance_subjects,
+    remittances,
+};
+use crate::db::{DbConn, DbError};
+use crate::ledger::writer::{Batch, LedgerWriter, WriteError};
+use crate::ledger::{days, AccountRole, Chart, DayState, EntryKind, Side};
+use crate::treasury::batch::{self, BatchError, BatchSubject, DocumentRef, PayableMovement};
+
+pub(super) fn payable_accounts(chart: &Chart) -> Vec<String> {
+    chart
+        .accounts()
+        .filter(|a| a.role == AccountRole::TreasuryPayable && a.postable)
+        .map(|a| a.code.clone())
+        .collect()
+}
+
+fn side_of(text: &str) -> Side {
+    if text == "debit" {
+        Side::Debit
+    } else {
+        Side::Credit
+    }
+}
+
+/// Every movement on the treasury payable that belongs to `date` (see [`super::batch`]),
+/// remittance entries aside.
+pub fn day_movements(
+    conn: &mut DbConn,
+    chart: &Chart,
+    date: NaiveDate,
+) -> Result<Vec<PayableMovement>, DbError> {
+    let payable = payable_accounts(chart);
+    // Movements of the day's payments, whenever they were posted (captures, voids, refunds).
+    let of_payments: Vec<(String, String, i64, String, String, i64)> = ledger_postings::table
+        .inner_join(ledger_entries::table)
+        .inner_join(payments::table.on(ledger_entries::reference.eq(payments::id.nullable())))
+        .inner_join(receipts::table.on(receipts::payment_id.eq(payments::id)))
+        .filter(payments::business_date.eq(date))
+        .filter(ledger_postings::account_code.eq_any(&payable))
+        .select((
+            payments::id,
+            receipts::series_code,
+            receipts::number,
+            ledger_postings::account_code,
+            ledger_postings::side,
+            ledger_postings::amount_minor,
+        ))
+        .load(conn)?;
+    // Entries dated that day that belong to no payment and are not remittances.
+    let others: Vec<(i64, Option<i64>, String, String, i64)> = ledger_postings::table
+        .inner_join(ledger_entries::table)
+        .left_join(payments::table.on(ledger_entries::reference.eq(payments::id.nullable())))
+        .filter(ledger_entries::business_date.eq(date))
+        .filter(ledger_entries::kind.ne(EntryKind::Remittance.as_str()))
+        .filter(payments::id.nullable().is_null())
+        .filter(ledger_postings::account_code.eq_any(&payable))
+        .select((
+            ledger_entries::seq,
+            ledger_entries::reverses_seq,
+            ledger_postings::account_code,
+            ledger_postings::side,
+            ledger_postings::amount_minor,
+        ))
+        .load(conn)?;
+    let mut out = Vec::with_capacity(of_payments.len() + others.len());
+    for (payment_id, series, number, account, side, amount_minor) in of_payments {
+        out.push(PayableMovement {
+            account,
+            document: DocumentRef::Receipt {
+                number: format!("{series}/{number:010}"),
+                payment_id,
+            },
+            side: side_of(&side),
+            amount_minor,
+        });
+    }
+    for (seq, reverses, account, side, amount_minor) in others {
+        out.push(PayableMovement {
+            account,
+            document: DocumentRef::Entry {
+                seq: reverses.unwrap_or(seq),
+            },
+            side: side_of(&side),
+            amount_minor,
+        });
+    }
+    Ok(out)
+}
+
+/// The stored subjects and documents (receipts, entries) of a batch, in the shape
+/// [`batch::breakdown`] returns.
+pub fn stored_subjects(conn: &mut DbConn, id: &str) -> Result<Vec<BatchSubject>, DbError> {
+    let subjects: Vec<(String, String, String, i64)> = remittance_subjects::table
+        .filter(remittance_subjects::remittance_id.eq(id))
+        .order(remittance_subjects::account_code)
+        .select((
+            remittance_subjects::revenue_subject,
+            remittance_subjects::account_code,
+            remittance_subjects::name,
+            remittance_subjects::amount_minor,
+        ))
+        .load(conn)?;
+    let docs: Vec<(String, String, String, Option<String>, i64)> = remittance_documents::table
+        .filter(remittance_documents::remittance_id.eq(id))
+        .select((
+            remittance_documents::revenue_subject,
+            remittance_documents::document,
+            remittance_documents::kind,
+            remittance_documents::payment_id,
+            remittance_documents::amount_minor,
+        ))
+        .load(conn)?;
+    let mut by_subject: BTreeMap<String, Vec<batch::BatchDocument>> = BTreeMap::new();
+    for (subject, document, kind, payment_id, amount_minor) in docs {
+        by_subject
+            .entry(subject)
+            .or_default()
+            .push(batch::BatchDocument {
+                document,
+                kind: if kind == "entry" { "entry" } else { "receipt" },
+                payment_id,
+                amount_minor,
+            });
+    }
+    Ok(subjects
+        .into_iter()
+        .map(|(revenue_subject, account_code, name, amount_minor)| {
+            let mut documents = by_subject.remove(&revenue_subject).unwrap_or_default();
+            // Receipts by number, then entries by sequence (`ENTRY-9` before `ENTRY-10`).
+            documents.sort_by(|a, b| {
+                (a.kind != "receipt", a.document.len(), &a.document).cmp(&(
+                    b.kind != "receipt",
+                    b.document.len(),
+                    &b.document,
+                ))
+            });
+            BatchSubject {
+                revenue_subject,
+                account_code,
+                name,
+                amount_minor,
+                documents,
+            }
+        })
+        .collect())
+}
+
+/// The batch's subjects and the documents behind each.
+fn insert_subjects(
+    conn: &mut DbConn,
+    id: &str,
+    subjects: &[BatchSubject],
+) -> Result<(), RemitError> {
+    for s in subjects {
+        diesel::insert_into(remittance_subjects::table)
+            .values((
+                remittance_subjects::remittance_id.eq(id),
+                remittance_subjects::revenue_subject.eq(&s.revenue_subject),
+                remittance_subjects::account_code.eq(&s.account_code),
+                remittance_subjects::name.eq(&s.name),
+                remittance_subjects::amount_minor.eq(s.amount_minor),
+            ))
+            .execute(conn)?;
+        let rows: Vec<_> = s
+            .documents
+            .iter()
+            .map(|d| {
+                (
+                    remittance_documents::remittance_id.eq(id.to_string()),
+                    remittance_documents::revenue_subject.eq(s.revenue_subject.clone()),
+                    remittance_documents::document.eq(d.document.clone()),
+                    remittance_documents::kind.eq(d.kind),
+                    remittance_documents::payment_id.eq(d.payment_id.clone()),
+                    remittance_documents::amount_minor.eq(d.amount_minor),
+                )
+            })
+            .collect();
+        crate::insert_chunked!(conn, remittance_documents::table, rows)?;
+    }
+    Ok(())
+}
+
+/// Prepares the batch of a closed day.
+pub async fn prepare(
+    writer: &LedgerWriter,
+    settings: Settings,
+    date: NaiveDate,
+    actor: String,
+) -> Result<Remittance, WriteError<RemitError>> {
+    writer
+        .submit(move |b: &mut Batch<'_>| -> Result<Remittance, RemitError> {
+            let chart = b.chart().clone();
+            let now = b.now();
+            let conn = b.conn()?;
+            match days::state(conn, date)? {
+                DayState::Open => return Err(RemitError::DayNotClosed(date)),
+                DayState::RemittanceLocked { remittance, status } => {
+                    return Err(RemitError::AlreadyRemitted {
+                        date,
+                        id: remittance,
+                        status,
+                    })
+                }
+                DayState::Closed | DayState::Sealed => {}
+            }
+            let movements = day_movements(conn, &chart, date)?;
+            let subjects = batch::breakdown(date, &movements, &chart)?;
+            let total = subjects
+                .iter()
+                .try_fold(0i64, |acc, s| acc.checked_add(s.amount_minor))
+                .ok_or_else(|| BatchError::Overflow(date.to_string()))?;
+            let id = batch::batch_id(date);
+            let currency = chart
+                .account_with_role(AccountRole::CollectionBank)
+                .map_or_else(|| "CNY".to_string(), |a| a.currency.clone());
+            diesel::insert_into(remittances::table)
+                .values((
+                    remittances::id.eq(&id),
+                    remittances::business_date.eq(date),
+                    remittances::message_id.eq(batch::message_id(&settings.receipt_series, date)),
+                    remittances::currency.eq(&currency),
+                    remittances::amount_minor.eq(total),
+                    remittances::status.eq("prepared"),
+                    remittances::prepared_at.eq(now),
+                    remittances::prepared_by.eq(&actor),
+                ))
+                .execute(conn)?;
+            insert_subjects(conn, &id, &subjects)?;
+            let out = get(conn, &id)?.ok_or_else(|| RemitError::NotFound(id.clone()))?;
+            audit::record_at(
+                conn,
+                AuditEvent {
+                    actor: &actor,
+                    action: "remittance.prepare",
+                    subject: &format!("remittance:{id}"),
+                    before: None,
+                    after: serde_json::to_value(&out).ok(),
+                },
+                now,
+            )?;
+            Ok(out)
+        })
+        .await
+}

@@ -1,0 +1,247 @@
+//! Batches as staff and the treasury read them: one by id, pages of them, and an approved
+//! batch's signed file — the stored bytes, never rebuilt.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema::{remittance_documents, remittance_subjects, remittances};
+use crate::db::{DbConn, DbError};
+use crate::money::format_minor;
+
+/// One subject of a batch as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct SubjectView {
+    /// Revenue subject code.
+    pub revenue_subject: String,
+    /// Its name.
+    pub name: String,
+    /// The payable sub-account.
+    pub account: String,
+    /// Amount remitted for it.
+    pub amount: String,
+    /// How many documents (receipts, entries) make it up.
+    pub documents: i64,
+}
+
+/// A batch as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Remittance {
+    /// `rem_YYYYMMDD`.
+    pub id: String,
+    /// The day remitted.
+    #[schema(value_type = String, example = "2026-11-24")]
+    pub business_date: NaiveDate,
+    /// remt.001 message id.
+    pub message_id: String,
+    /// Total remitted.
+    pub amount: String,
+    /// Currency.
+    pub currency: String,
+    /// `prepared`, `approved` or `acknowledged`.
+    pub status: String,
+    /// By revenue subject.
+    pub subjects: Vec<SubjectView>,
+    /// When prepared (UTC).
+    #[schema(value_type = String)]
+    pub prepared_at: NaiveDateTime,
+    /// Who prepared it.
+    pub prepared_by: String,
+    /// When approved (UTC).
+    #[schema(value_type = Option<String>)]
+    pub approved_at: Option<NaiveDateTime>,
+    /// Who approved it.
+    pub approved_by: Option<String>,
+    /// Position in the treasury's pull order: what `after` takes.
+    pub cursor: Option<String>,
+    /// SHA-256 of the file, lowercase hex.
+    pub sha256: Option<String>,
+    /// Base64 Ed25519 signature of the file bytes.
+    pub signature: Option<String>,
+    /// When the treasury acknowledged it (UTC).
+    #[schema(value_type = Option<String>)]
+    pub acknowledged_at: Option<NaiveDateTime>,
+    /// The treasury's reference.
+    pub treasury_reference: Option<String>,
+    /// The remittance entry posted on acknowledgement.
+    pub entry_seq: Option<i64>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = remittances)]
+pub(super) struct Row {
+    pub(super) id: String,
+    pub(super) business_date: NaiveDate,
+    pub(super) message_id: String,
+    pub(super) currency: String,
+    pub(super) amount_minor: i64,
+    pub(super) status: String,
+    pub(super) prepared_at: NaiveDateTime,
+    pub(super) prepared_by: String,
+    pub(super) approved_at: Option<NaiveDateTime>,
+    pub(super) approved_by: Option<String>,
+    pub(super) pull_seq: Option<i64>,
+    pub(super) file_sha256: Option<Vec<u8>>,
+    pub(super) signature: Option<Vec<u8>>,
+    pub(super) acknowledged_at: Option<NaiveDateTime>,
+    pub(super) treasury_reference: Option<String>,
+    pub(super) ack_entry_seq: Option<i64>,
+}
+
+pub(super) fn load_row(conn: &mut DbConn, id: &str) -> Result<Option<Row>, DbError> {
+    Ok(remittances::table
+        .find(id)
+        .select(Row::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+fn subjects_of(conn: &mut DbConn, id: &str) -> Result<Vec<SubjectView>, DbError> {
+    let rows: Vec<(String, String, String, i64)> = remittance_subjects::table
+        .filter(remittance_subjects::remittance_id.eq(id))
+        .order(remittance_subjects::account_code)
+        .select((
+            remittance_subjects::revenue_subject,
+            remittance_subjects::name,
+            remittance_subjects::account_code,
+            remittance_subjects::amount_minor,
+        ))
+        .load(conn)?;
+    let counts: Vec<(String, i64)> = remittance_documents::table
+        .filter(remittance_documents::remittance_id.eq(id))
+        .group_by(remittance_documents::revenue_subject)
+        .select((
+            remittance_documents::revenue_subject,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)?;
+    let counts: BTreeMap<String, i64> = counts.into_iter().collect();
+    Ok(rows
+        .into_iter()
+        .map(|(revenue_subject, name, account, amount)| SubjectView {
+            documents: counts.get(&revenue_subject).copied().unwrap_or(0),
+            revenue_subject,
+            name,
+            account,
+            amount: format_minor(amount),
+        })
+        .collect())
+}
+
+pub(super) fn view(conn: &mut DbConn, row: Row) -> Result<Remittance, DbError> {
+    let subjects = subjects_of(conn, &row.id)?;
+    Ok(Remittance {
+        subjects,
+        amount: format_minor(row.amount_minor),
+        cursor: row.pull_seq.map(|s| s.to_string()),
+        sha256: row.file_sha256.map(hex::encode),
+        signature: row
+            .signature
+            .map(|s| base64::engine::general_purpose::STANDARD.encode(s)),
+        id: row.id,
+        business_date: row.business_date,
+        message_id: row.message_id,
+        currency: row.currency,
+        status: row.status,
+        prepared_at: row.prepared_at,
+        prepared_by: row.prepared_by,
+        approved_at: row.approved_at,
+        approved_by: row.approved_by,
+        acknowledged_at: row.acknowledged_at,
+        treasury_reference: row.treasury_reference,
+        entry_seq: row.ack_entry_seq,
+    })
+}
+
+/// A batch by id.
+pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Remittance>, DbError> {
+    load_row(conn, id)?.map(|r| view(conn, r)).transpose()
+}
+
+/// Batches for staff, newest day first; `after` is the last date of the previous page.
+pub fn list(
+    conn: &mut DbConn,
+    after: Option<NaiveDate>,
+    limit: i64,
+) -> Result<(Vec<Remittance>, Option<String>), DbError> {
+    let mut q = remittances::table
+        .select(Row::as_select())
+        .order(remittances::business_date.desc())
+        .limit(limit + 1)
+        .into_boxed();
+    if let Some(after) = after {
+        q = q.filter(remittances::business_date.lt(after));
+    }
+    let rows: Vec<Row> = q.load(conn)?;
+    page(conn, rows, limit, |r| r.business_date.to_string())
+}
+
+/// Approved (and acknowledged) batches in approval order, after pull position `after`.
+pub fn list_for_treasury(
+    conn: &mut DbConn,
+    after: i64,
+    limit: i64,
+) -> Result<(Vec<Remittance>, Option<String>), DbError> {
+    let rows: Vec<Row> = remittances::table
+        .filter(remittances::pull_seq.gt(after))
+        .order(remittances::pull_seq)
+        .limit(limit + 1)
+        .select(Row::as_select())
+        .load(conn)?;
+    page(conn, rows, limit, |r| {
+        r.pull_seq.map(|s| s.to_string()).unwrap_or_default()
+    })
+}
+
+fn page(
+    conn: &mut DbConn,
+    mut rows: Vec<Row>,
+    limit: i64,
+    cursor: impl Fn(&Row) -> String,
+) -> Result<(Vec<Remittance>, Option<String>), DbError> {
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let next = if more { rows.last().map(cursor) } else { None };
+    let items = rows
+        .into_iter()
+        .map(|r| view(conn, r))
+        .collect::<Result<_, _>>()?;
+    Ok((items, next))
+}
+
+/// The signed file of an approved batch.
+#[derive(Debug, Clone)]
+pub struct SignedFile {
+    /// The remt.001 bytes, exactly as approved.
+    pub bytes: Vec<u8>,
+    /// Their SHA-256.
+    pub sha256: Vec<u8>,
+    /// Ed25519 signature of the bytes.
+    pub signature: Vec<u8>,
+}
+
+/// The file of an approved batch; `None` if there is no such batch or it is not approved.
+pub fn file(conn: &mut DbConn, id: &str) -> Result<Option<SignedFile>, DbError> {
+    type FileRow = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
+    let row: Option<FileRow> = remittances::table
+        .find(id)
+        .filter(remittances::status.ne("prepared"))
+        .select((
+            remittances::file_bytes,
+            remittances::file_sha256,
+            remittances::signature,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(match row {
+        Some((Some(bytes), Some(sha256), Some(signature))) => Some(SignedFile {
+            bytes,
+            sha256,
+            signature,
+        }),
+        _ => None,
+    })
+}
