@@ -20,22 +20,22 @@
 //! | [`metrics`] | Prometheus counters and histograms | — |
 //! | [`db`] | the multi-backend connection (SQLite / PostgreSQL), pool, migrations, schema | — |
 //! | [`audit`] | the append-only audit trail | `db` |
-//! | [`ledger`] | funds, accounts, entries, the §2 rules and entry templates (pure), hash chain, balances, business days, the group-commit writer | `money`, `clock`, `db`, `audit`, `metrics` |
+//! | [`ledger`] | funds, accounts, entries, the §2 rules and entry templates (pure), hash chain, balances, business days, the group-commit writer | `money`, `db`, `audit`, `metrics` |
 //! | [`bankfiles`] | bank-file readers: canonical records, declarative specs and the generic reader, camt.05x and MT940 (pure); all-or-nothing import | `money`, `db`, `audit` |
 //! | [`config`] | settings from the environment; defaults serve the embedded case | `db`, `ledger`, `bankfiles` |
 //! | [`auth`] | roles and who may do what ([`auth::may`]), API tokens (stored as SHA-256), staff users and sessions, treasury secrets and signed requests | `db`, `audit`, `keys` |
 //! | [`catalogue`] | fee items, versions, the exact-amount check (pure) and their storage | `money`, `db`, `audit`, `ledger` |
-//! | [`payments`] | counter payments: taking one (idempotent), receipts, voids, refunds, queries; card-data rules (full card numbers refused, ids masked) | `money`, `clock`, `db`, `audit`, `keys`, `auth`, `ledger`, `catalogue` |
+//! | [`payments`] | counter payments: taking one (idempotent), receipts, voids, refunds, queries; card-data rules (full card numbers refused, ids masked) | `money`, `db`, `audit`, `keys`, `auth`, `ledger`, `catalogue` |
 //! | [`recon`] | reconciliation: the three-tier matcher (pure), runs, exceptions, day close and seal | `money`, `clock`, `db`, `audit`, `keys`, `auth`, `ledger`, `bankfiles` |
-//! | [`treasury`] | remittance: remt.001 writer and batch rules (pure), prepare / approve / pull / acknowledge, supervision | `money`, `clock`, `config`, `db`, `audit`, `keys`, `auth`, `ledger` |
-//! | [`app`] | the opened service ([`app::AppContext`]: settings, pool, chart, keys, writer), the nightly job, demo data — shared by the CLI and both faces | `money`, `clock`, `config`, `db`, `keys`, `auth`, `ledger`, `bankfiles`, `catalogue`, `payments`, `recon` |
+//! | [`treasury`] | remittance: remt.001 writer and batch rules (pure), prepare / approve / pull / acknowledge, supervision | `money`, `clock`, `db`, `audit`, `keys`, `auth`, `ledger` |
+//! | [`app`] | the opened service ([`app::AppContext`]: settings, pool, chart, keys, writer), the nightly job, demo data — shared by the CLI and both faces | `money`, `clock`, `config`, `db`, `keys`, `auth`, `ledger`, `bankfiles`, `catalogue`, `payments`, `recon`, `treasury` |
 //! | [`http`] | the API: one module per resource, problem+json errors, and the pieces the pages share (extractors, paging, read queries, upload spooling, the signed-file answer) | `app`, `money`, `clock`, `config`, `db`, `keys`, `metrics`, `auth`, `ledger`, `bankfiles`, `catalogue`, `payments`, `recon`, `treasury` |
 //! | [`web`] | the finance staff pages: sign-in, server-rendered HTML (zh-CN / English), CSV, SVG charts, progress of long work; the same use cases and role sets as [`http`] | `app`, `http`, `money`, `clock`, `keys`, `audit`, `auth`, `ledger`, `bankfiles`, `catalogue`, `payments`, `recon`, `treasury` |
 //! | [`server`] | the actix app: API and pages under one request log and one error shape | `app`, `http`, `web`, `metrics` |
 //!
 //! Domain cores — [`ledger::rules`], [`ledger::chain`], [`ledger::chart`], [`money`],
 //! [`bankfiles::generic`], [`bankfiles::camt`], [`bankfiles::mt940`], [`recon::matcher`],
-//! [`treasury::remt`], [`treasury::batch`], [`auth::request_signing`] — import
+//! [`ledger::templates`], [`treasury::remt`], [`treasury::batch`], [`auth::request_signing`] — import
 //! neither actix nor diesel and carry most of the tests. Handlers parse the request into domain
 //! types, call one use case, and map the result; only [`http`] knows status codes (the pages
 //! render the same problems as HTML).

@@ -467,7 +467,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let batch = actix_web::rt::System::new()
                 .block_on(onecard::treasury::service::prepare(
                     &ctx.writer,
-                    onecard::treasury::service::Settings::from_config(&ctx.config),
+                    ctx.treasury.as_ref().clone(),
                     date,
                     "cli".into(),
                 ))

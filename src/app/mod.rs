@@ -16,6 +16,7 @@ use crate::ledger::chart::ChartError;
 use crate::ledger::repo;
 use crate::ledger::writer::{LedgerWriter, WriterConfig};
 use crate::ledger::Chart;
+use crate::treasury;
 
 /// Why the service cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +53,8 @@ pub struct AppContext {
     pub writer: LedgerWriter,
     /// Bank-file readers by spec id.
     pub bank_specs: Arc<crate::bankfiles::Registry>,
+    /// What remittance files need from the configuration (parties, series, limit).
+    pub treasury: Arc<treasury::service::Settings>,
 }
 
 impl AppContext {
@@ -85,6 +88,7 @@ impl AppContext {
             },
         )?;
         Ok(AppContext {
+            treasury: Arc::new(treasury_settings(&config)),
             config: Arc::new(config),
             pool,
             chart,
@@ -103,5 +107,19 @@ impl AppContext {
     /// A pooled connection (blocking: call inside `web::block` from async code).
     pub fn conn(&self) -> Result<db::PooledConn, DbError> {
         self.pool.get().map_err(|e| DbError::Pool(e.to_string()))
+    }
+}
+
+/// The remittance settings, read from the configuration once when the service opens.
+fn treasury_settings(config: &Config) -> treasury::service::Settings {
+    treasury::service::Settings {
+        parties: treasury::batch::Parties {
+            centre_name: config.centre_name.clone(),
+            collection_account: config.collection_account.clone(),
+            treasury_name: config.treasury_name.clone(),
+            treasury_account: config.treasury_account.clone(),
+        },
+        receipt_series: config.receipt_series.clone(),
+        limit_days: config.remit_limit_days,
     }
 }

@@ -17,7 +17,7 @@ use crate::app::AppContext;
 use crate::auth::request_signing::{self, SignatureError, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::auth::{self, Principal};
 use crate::treasury::batch::{AckError, BatchError};
-use crate::treasury::service::{self, RemitError, Remittance, Settings, SupervisionReport};
+use crate::treasury::service::{self, RemitError, Remittance, SupervisionReport};
 
 /// Registers the routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -119,7 +119,7 @@ pub async fn prepare(
     let input = body.into_inner()?;
     let batch = service::prepare(
         &ctx.writer,
-        Settings::from_config(&ctx.config),
+        ctx.treasury.as_ref().clone(),
         input.business_date,
         actor,
     )
@@ -185,7 +185,7 @@ pub async fn approve(
     let batch = service::approve(
         &ctx.writer,
         ctx.keys.clone(),
-        Settings::from_config(&ctx.config),
+        ctx.treasury.as_ref().clone(),
         id.into_inner(),
         by,
     )

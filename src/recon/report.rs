@@ -10,9 +10,10 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::runs::{file_sums, get, settlement_file_rows, settlement_reference, ExceptionRow, Run};
+use super::runs::{file_sums, get, settlement_file_rows, ExceptionRow, Run};
 use crate::db::schema::{ledger_entries, payments, recon_exceptions, recon_outcomes};
 use crate::db::{DbConn, DbError};
+use crate::ledger::templates::settlement_reference;
 use crate::money::format_minor;
 
 /// One line of a per-channel or per-department table.

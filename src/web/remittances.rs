@@ -15,7 +15,7 @@ use crate::auth::may;
 use crate::http::blocking::with_conn;
 use crate::http::problem::ApiError;
 use crate::treasury::batch::BatchSubject;
-use crate::treasury::service::{self, Remittance, Settings};
+use crate::treasury::service::{self, Remittance};
 use crate::words;
 
 /// Batches per page of the list.
@@ -171,7 +171,7 @@ async fn prepare(staff: Staff, form: PostForm<DateForm>) -> Result<HttpResponse,
     let date = morning_date(Some(&f.date), &staff.ctx).or_page(lang)?;
     let batch = service::prepare(
         &staff.ctx.writer,
-        Settings::from_config(&staff.ctx.config),
+        staff.ctx.treasury.as_ref().clone(),
         date,
         actor,
     )
@@ -314,7 +314,7 @@ async fn approve(
     let batch = service::approve(
         &ctx.writer,
         ctx.keys.clone(),
-        Settings::from_config(&ctx.config),
+        ctx.treasury.as_ref().clone(),
         id.into_inner(),
         by,
     )

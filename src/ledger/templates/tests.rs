@@ -190,10 +190,48 @@ fn settlement_matches_what_reconciliation_posts() {
             "nightly",
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let theirs =
-            crate::recon::runs::settlement_entry(date(), "sf_9", gross, fee, net, "nightly");
+        let theirs = posted_before_templates(date(), "sf_9", gross, fee, net, "nightly");
         assert_eq!(ours, theirs, "gross {gross}, fee {fee}, net {net}");
     }
+}
+
+/// The settlement entry reconciliation built by hand, with literal account codes, before the
+/// templates existed — frozen here so the template is held to byte-identical entries (the hash
+/// chain of every ledger already in service depends on them).
+fn posted_before_templates(
+    date: NaiveDate,
+    file_id: &str,
+    gross: i64,
+    fee: i64,
+    net: i64,
+    actor: &str,
+) -> Option<NewEntry> {
+    if gross <= 0 || net <= 0 || fee < 0 || gross - fee != net {
+        return None;
+    }
+    let mut postings = vec![
+        Posting::debit("1002.01", net),
+        Posting::credit("1218.01", gross),
+    ];
+    if fee > 0 {
+        postings.push(Posting::debit("1218.02", fee));
+        postings.push(Posting::debit("5001.01", fee));
+        postings.push(Posting::credit("2307.01", fee));
+    }
+    Some(NewEntry {
+        business_date: date,
+        kind: EntryKind::Settlement,
+        memo: format!(
+            "acquirer settlement of file {file_id}: gross {}, fee {}, net {}",
+            crate::money::format_minor(gross),
+            crate::money::format_minor(fee),
+            crate::money::format_minor(net)
+        ),
+        reference: Some(format!("settlement:{file_id}")),
+        reverses: None,
+        actor: actor.to_string(),
+        postings,
+    })
 }
 
 #[test]

@@ -10,21 +10,18 @@
 //! active outcomes.
 //!
 //! - `load`: reading the date's records;
-//! - `store`: storing the run, its outcomes and exceptions, posting the settlement entries, and
-//!   reading stored runs back;
-//! - `entries`: the settlement entry itself (the accounts it posts to);
+//! - `store`: storing the run, its outcomes and exceptions, posting the settlement entries (from
+//!   `ledger::templates::settlement`), and reading stored runs back;
 //! - this file: the run as one use case — load, match, store, post.
 //!
 //! The report of a stored run is in [`super::report`] (re-exported here).
 //!
 //! Depends on: [`super::matcher`], `db`, `audit`, `clock`, `ledger`.
 
-mod entries;
 mod load;
 mod store;
 
 pub use super::report::{report, report_csv, Group, Netting, Report};
-pub use entries::{settlement_entry, settlement_reference};
 pub(super) use load::{file_sums, settlement_file_rows};
 pub use load::{input_files, load};
 pub use store::{exceptions, get, latest, post_settlements, ExceptionRow};

@@ -10,7 +10,6 @@ use chrono::{NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::entries::{settlement_entry, settlement_reference};
 use super::load::file_sums;
 use super::{Run, RunError};
 use crate::audit::{self, AuditEvent};
@@ -18,7 +17,9 @@ use crate::db::schema::{ledger_entries, recon_exceptions, recon_outcomes, recon_
 use crate::db::{DbConn, DbError};
 use crate::insert_chunked;
 use crate::ledger::model::EntryKind;
+use crate::ledger::templates::{self, settlement_reference, SettlementTotals};
 use crate::ledger::writer::{LedgerWriter, PostError};
+use crate::ledger::LedgerError;
 use crate::recon::matcher::MatchResult;
 
 /// One exception as `GET /v1/reconciliations/{id}/exceptions` lists it.
@@ -281,12 +282,23 @@ pub fn post_settlements(
     let mut posted = Vec::new();
     for file_id in file_ids {
         let (_, gross, fee, net) = file_sums(conn, file_id)?;
-        let Some(entry) = settlement_entry(date, file_id, gross, fee, net, actor) else {
-            continue;
+        let totals = SettlementTotals {
+            gross_minor: gross,
+            fee_minor: fee,
+            net_minor: net,
         };
-        let reference = settlement_reference(file_id);
+        let (file_id, actor) = (file_id.clone(), actor.to_string());
+        let reference = settlement_reference(&file_id);
         let seq = writer
             .submit_blocking(move |batch| -> Result<Option<i64>, PostError> {
+                // DESIGN §2's template, on the writer's own chart; totals it cannot post (a
+                // file of only refunds, fees returned) stay with the exceptions for a person.
+                let Some(entry) =
+                    templates::settlement(batch.chart(), date, &file_id, totals, &actor)
+                        .map_err(LedgerError::from)?
+                else {
+                    return Ok(None);
+                };
                 let exists: i64 = ledger_entries::table
                     .filter(ledger_entries::reference.eq(&reference))
                     .filter(ledger_entries::kind.eq(EntryKind::Settlement.as_str()))

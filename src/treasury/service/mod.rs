@@ -25,7 +25,6 @@ use chrono::NaiveDate;
 
 use super::batch::{AckError, BatchError, Parties};
 use super::remt::RemtError;
-use crate::config::Config;
 use crate::db::DbError;
 use crate::ledger::writer::PostError;
 
@@ -105,20 +104,4 @@ pub struct Settings {
     pub receipt_series: String,
     /// Days within which a day's payable must be acknowledged.
     pub limit_days: i64,
-}
-
-impl Settings {
-    /// From the service configuration.
-    pub fn from_config(config: &Config) -> Settings {
-        Settings {
-            parties: Parties {
-                centre_name: config.centre_name.clone(),
-                collection_account: config.collection_account.clone(),
-                treasury_name: config.treasury_name.clone(),
-                treasury_account: config.treasury_account.clone(),
-            },
-            receipt_series: config.receipt_series.clone(),
-            limit_days: config.remit_limit_days,
-        }
-    }
 }
