@@ -5,6 +5,7 @@ use crate::auth::may;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use super::blocking::with_conn;
 use super::extract::{read_body, Caller};
 use super::extract::{ApiJson, ApiQuery};
 use super::paging::Paged;
@@ -80,10 +81,13 @@ impl From<CaptureError> for ApiError {
     }
 }
 
-fn answer(status: u16, body: String) -> HttpResponse {
-    HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
+/// A capture's answer as sent; a status that is no HTTP status is an internal error, not a 200
+/// ([`payments::take`] only answers 100–999).
+fn answer(status: u16, body: String) -> Result<HttpResponse, ApiError> {
+    let status = StatusCode::from_u16(status).map_err(|e| ApiError::internal(&e))?;
+    Ok(HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, "application/json"))
-        .body(body)
+        .body(body))
 }
 
 /// The request's Idempotency-Key: present, 1–64 of [A-Za-z0-9_-], no card number in it.
@@ -141,7 +145,7 @@ pub async fn create(
     };
     let captured =
         payments::take(counter, key, &body, principal.actor(), ctx.business_today()).await?;
-    Ok(answer(captured.status, captured.body))
+    answer(captured.status, captured.body)
 }
 
 /// One payment with its lines, card data (masked) and receipt.
@@ -153,15 +157,10 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(may::READ_PAYMENTS)?;
     let id = id.into_inner();
-    let ctx = ctx.into_inner();
     let lookup = id.clone();
-    let found = web::block(move || -> Result<_, ApiError> {
-        Ok(payments::load(&mut *ctx.conn()?, &lookup)?)
-    })
-    .await??;
-    found
-        .map(|p| HttpResponse::Ok().json(payments::view(&p)))
-        .ok_or_else(|| ApiError::not_found(format!("no payment '{id}'")))
+    let found = with_conn(&ctx, move |conn, _| Ok(payments::load(conn, &lookup)?)).await?;
+    let p = found.ok_or_else(|| ApiError::not_found(format!("no payment '{id}'")))?;
+    Ok(HttpResponse::Ok().json(payments::view(&p)?))
 }
 
 impl From<VoidError> for ApiError {
@@ -191,7 +190,7 @@ pub async fn void(
     let principal = caller.require(may::VOID_PAYMENT)?;
     let today = ctx.business_today();
     let voided = payments::void(&ctx.writer, id.into_inner(), principal.actor(), today).await?;
-    Ok(HttpResponse::Ok().json(payments::view(&voided)))
+    Ok(HttpResponse::Ok().json(payments::view(&voided)?))
 }
 
 impl From<QueryError> for ApiError {
@@ -213,10 +212,7 @@ pub async fn list(
     ApiQuery(f): ApiQuery<PaymentFilter>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(may::READ_PAYMENTS)?;
-    let ctx = ctx.into_inner();
-    let page =
-        web::block(move || -> Result<_, ApiError> { Ok(query::list(&mut *ctx.conn()?, &f)?) })
-            .await??;
+    let page = with_conn(&ctx, move |conn, _| Ok(query::list(conn, &f)?)).await?;
     let page = Paged {
         items: page.items,
         next: page.next,
@@ -291,7 +287,7 @@ pub async fn request_refund(
         principal,
     )
     .await?;
-    Ok(HttpResponse::Created().json(refunds::view(&refund)))
+    Ok(HttpResponse::Created().json(refunds::view(&refund)?))
 }
 
 /// Approves a refund (a supervisor who did not request it) and posts it.
@@ -305,5 +301,5 @@ pub async fn approve_refund(
     let principal = caller.require(may::APPROVE_REFUND)?.clone();
     let business_date = ctx.business_today();
     let refund = refunds::approve(&ctx.writer, id.into_inner(), principal, business_date).await?;
-    Ok(HttpResponse::Ok().json(refunds::view(&refund)))
+    Ok(HttpResponse::Ok().json(refunds::view(&refund)?))
 }

@@ -16,7 +16,7 @@ use diesel::prelude::*;
 use super::intake::{self, IntakeError, PaymentRequest, PricedLine};
 use super::receipts::next_receipt_number;
 use super::stored::insert_payment;
-use super::{card, view, StoredLine, StoredPayment};
+use super::{card, view, PaymentStatus, ReceiptStatus, StoredLine, StoredPayment};
 use crate::audit::{self, AuditEvent};
 use crate::catalogue;
 use crate::db::schema::idempotency_keys;
@@ -106,16 +106,22 @@ pub fn stored_answer(conn: &mut DbConn, key: &str) -> Result<Option<StoredAnswer
         .optional()?)
 }
 
-/// The answer a retry gets: the stored one for the same request, a refusal for another.
+/// The answer a retry gets: the stored one for the same request, a refusal for another. A
+/// stored status that is no HTTP status (100–999) is a storage failure, not a 200.
 fn replay(
     (hash, status, body): StoredAnswer,
     request_hash: &[u8; 32],
 ) -> Result<Answer, CaptureError> {
     if hash == request_hash {
-        Ok(Answer {
-            status: u16::try_from(status).unwrap_or(200),
-            body,
-        })
+        let status = u16::try_from(status)
+            .ok()
+            .filter(|s| (100..=999).contains(s))
+            .ok_or_else(|| {
+                DbError::Query(diesel::result::Error::DeserializationError(
+                    format!("stored answer status {status} is not an HTTP status").into(),
+                ))
+            })?;
+        Ok(Answer { status, body })
     } else {
         Err(CaptureError::KeyReused)
     }
@@ -268,18 +274,18 @@ fn stored_payment(
     StoredPayment {
         id,
         reference,
-        channel: c.request.channel.as_str().to_string(),
+        channel: c.request.channel,
         department: c.request.department.clone(),
         window: c.request.window.clone(),
         payer_name: c.request.payer.as_ref().map(|p| p.name.clone()),
         payer_id_masked: c.payer_id_masked.clone(),
         amount_minor: c.request.amount_minor,
         business_date: c.business_date,
-        status: "captured".into(),
+        status: PaymentStatus::Captured,
         entry_seq: seq,
         receipt_series: c.series.clone(),
         receipt_number: number,
-        receipt_status: "issued".into(),
+        receipt_status: ReceiptStatus::Issued,
         lines: c
             .lines
             .iter()
@@ -325,7 +331,8 @@ pub async fn capture(
             let stored = stored_payment(&c, payment_id.clone(), reference, posted.seq, number, now);
             let conn = batch.conn()?;
             insert_payment(conn, &stored, &c)?;
-            let body = view(&stored).to_string();
+            let after = view(&stored)?;
+            let body = after.to_string();
             diesel::insert_into(idempotency_keys::table)
                 .values((
                     idempotency_keys::idem_key.eq(c.key.clone()),
@@ -343,7 +350,7 @@ pub async fn capture(
                     action: "payment.capture",
                     subject: &format!("payment:{payment_id}"),
                     before: None,
-                    after: Some(view(&stored)),
+                    after: Some(after),
                 },
                 now,
             )?;

@@ -7,22 +7,27 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
+use super::states::{Channel, PaymentStatus};
 use crate::db::schema::payments;
 use crate::db::{DbConn, DbError};
 
 /// One payment, as much as the sums need.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = payments)]
 pub struct Fact {
     /// Its business date.
     pub business_date: NaiveDate,
     /// Collecting department.
     pub department: String,
     /// Counter window.
+    #[diesel(column_name = window_code)]
     pub window: String,
-    /// `bank_card` or `one_card`.
-    pub channel: String,
-    /// `captured` or `voided`.
-    pub status: String,
+    /// Channel.
+    #[diesel(deserialize_as = String)]
+    pub channel: Channel,
+    /// Status.
+    #[diesel(deserialize_as = String)]
+    pub status: PaymentStatus,
     /// Amount, fen.
     pub amount_minor: i64,
 }
@@ -32,14 +37,7 @@ pub fn load(conn: &mut DbConn, from: NaiveDate, to: NaiveDate) -> Result<Vec<Fac
     Ok(payments::table
         .filter(payments::business_date.ge(from))
         .filter(payments::business_date.le(to))
-        .select((
-            payments::business_date,
-            payments::department,
-            payments::window_code,
-            payments::channel,
-            payments::status,
-            payments::amount_minor,
-        ))
+        .select(Fact::as_select())
         .load(conn)?)
 }
 
@@ -71,7 +69,7 @@ pub struct Day {
     /// Collected by window.
     pub by_window: BTreeMap<String, Tally>,
     /// Collected by channel.
-    pub by_channel: BTreeMap<String, Tally>,
+    pub by_channel: BTreeMap<Channel, Tally>,
 }
 
 /// Sums the facts of each day.
@@ -79,7 +77,7 @@ pub fn by_day(facts: &[Fact]) -> BTreeMap<NaiveDate, Day> {
     let mut days: BTreeMap<NaiveDate, Day> = BTreeMap::new();
     for f in facts {
         let day = days.entry(f.business_date).or_default();
-        if f.status == "voided" {
+        if f.status == PaymentStatus::Voided {
             day.voided.add(f.amount_minor);
             continue;
         }
@@ -93,7 +91,7 @@ pub fn by_day(facts: &[Fact]) -> BTreeMap<NaiveDate, Day> {
             .or_default()
             .add(f.amount_minor);
         day.by_channel
-            .entry(f.channel.clone())
+            .entry(f.channel)
             .or_default()
             .add(f.amount_minor);
     }
@@ -110,8 +108,8 @@ mod tests {
             business_date: NaiveDate::from_ymd_opt(2026, 11, day).unwrap(),
             department: dept.into(),
             window: window.into(),
-            channel: channel.into(),
-            status: status.into(),
+            channel: channel.parse().unwrap(),
+            status: status.parse().unwrap(),
             amount_minor: amount,
         }
     }
@@ -143,7 +141,7 @@ mod tests {
         assert_eq!(d.by_department["D01"].amount_minor, 13_500);
         assert!(!d.by_department.contains_key("D04"));
         assert_eq!(
-            d.by_channel["one_card"],
+            d.by_channel[&Channel::OneCard],
             Tally {
                 count: 1,
                 amount_minor: 1_500
@@ -164,9 +162,14 @@ mod tests {
             let days = by_day(&facts);
             let mut all = Tally::default();
             for day in days.values() {
-                for breakdown in [&day.by_department, &day.by_window, &day.by_channel] {
-                    let s: i64 = breakdown.values().map(|t| t.amount_minor).sum();
-                    let c: i64 = breakdown.values().map(|t| t.count).sum();
+                let breakdowns: [Vec<&Tally>; 3] = [
+                    day.by_department.values().collect(),
+                    day.by_window.values().collect(),
+                    day.by_channel.values().collect(),
+                ];
+                for breakdown in breakdowns {
+                    let s: i64 = breakdown.iter().map(|t| t.amount_minor).sum();
+                    let c: i64 = breakdown.iter().map(|t| t.count).sum();
                     prop_assert_eq!(s, day.collected.amount_minor);
                     prop_assert_eq!(c, day.collected.count);
                 }

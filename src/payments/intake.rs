@@ -10,31 +10,12 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::card;
+pub use super::states::Channel;
 use crate::catalogue::{version_on, CatalogueError, FeeItem};
 use crate::money::{format_minor, parse_amount, MoneyError};
 
 /// Most lines one payment may carry.
 pub const MAX_LINES: usize = 50;
-
-/// How the applicant paid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    /// A bank card through the acquirer's POS.
-    BankCard,
-    /// The city one-card.
-    OneCard,
-}
-
-impl Channel {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::BankCard => "bank_card",
-            Channel::OneCard => "one_card",
-        }
-    }
-}
 
 /// Masked card data, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,6 +3,8 @@
 //! - [`card`]: card-data rules (full card numbers refused anywhere; masked forms; identity
 //!   numbers hashed and masked) — pure.
 //! - [`intake`]: reading and pricing a request — pure.
+//! - [`states`]: the channel and the payment, receipt and refund statuses, as stored, with
+//!   their allowed moves — pure.
 //! - [`capture`](mod@capture): the capture use case, [`take`]: a retry answered from the stored
 //!   answer, the request priced, then one ledger-writer job — idempotency record, gap-free
 //!   receipt number ([`receipts`]), capture entry, payment rows and audit, in one transaction.
@@ -23,6 +25,7 @@ pub mod intake;
 pub mod query;
 pub mod receipts;
 pub mod refunds;
+pub mod states;
 pub mod stored;
 pub mod view;
 pub mod void;
@@ -30,8 +33,9 @@ pub mod void;
 pub use capture::{
     capture, stored_answer, take, versions_for, Answer, Capture, CaptureError, Counter,
 };
-pub use query::{find, list_ids, FIND_LIMIT, STATUSES};
+pub use query::{find, list_ids, FIND_LIMIT};
 pub use receipts::ensure_series;
+pub use states::{Channel, PaymentStatus, ReceiptStatus, RefundStatus, UnknownValue};
 pub use stored::{load, StoredLine, StoredPayment};
 pub use view::{view, CardView, LineView, PayerView, PaymentView, ReceiptView};
 pub use void::{void, VoidError};

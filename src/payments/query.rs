@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
-use super::{load, StoredPayment};
+use super::{load, PaymentStatus, StoredPayment};
 use crate::db::schema::{payments, receipts};
 use crate::db::{DbConn, DbError};
 
@@ -69,22 +69,25 @@ fn page_limit(limit: Option<i64>) -> Result<i64, QueryError> {
 /// One page of the payments matching `f`, in id order.
 pub fn list(conn: &mut DbConn, f: &PaymentFilter) -> Result<Page, QueryError> {
     let limit = page_limit(f.limit)?;
-    if let Some(s) = f.status.as_deref() {
-        if !STATUSES.contains(&s) {
-            return Err(QueryError::Invalid {
-                field: "status",
-                message: "status must be captured, settled, reconciled or voided".into(),
-            });
-        }
-    }
+    let status = f
+        .status
+        .as_deref()
+        .map(str::parse::<PaymentStatus>)
+        .transpose()
+        .map_err(|_| QueryError::Invalid {
+            field: "status",
+            message: "status must be captured, settled, reconciled or voided".into(),
+        })?;
     let mut ids = list_ids(
         conn,
         f.business_date,
-        f.status.as_deref(),
+        status,
+        // No cursor: from the first id.
         f.after.as_deref().unwrap_or(""),
         limit + 1,
     )?;
-    // The extra id only tells that there is more; the cursor is the last id kept.
+    // The extra id only tells that there is more; the cursor is the last id kept (`limit` is
+    // 1–1000 here, so it always fits).
     let keep = usize::try_from(limit).unwrap_or(0);
     let next = if ids.len() > keep {
         ids.truncate(keep);
@@ -102,13 +105,14 @@ pub fn list(conn: &mut DbConn, f: &PaymentFilter) -> Result<Page, QueryError> {
 }
 
 /// The payments a clerk's search text names ([`find`]), narrowed by the filter's date and
-/// status; one page, no cursor.
+/// status (a status that is none of [`PaymentStatus`] matches nothing); one page, no cursor.
 pub fn search(conn: &mut DbConn, text: &str, f: &PaymentFilter) -> Result<Page, DbError> {
+    let status = f.status.as_deref().map(str::parse::<PaymentStatus>);
     let mut items = Vec::new();
     for id in find(conn, text)? {
         if let Some(p) = load(conn, &id)? {
             let date_ok = f.business_date.is_none_or(|d| d == p.business_date);
-            let status_ok = f.status.as_ref().is_none_or(|s| *s == p.status);
+            let status_ok = status.as_ref().is_none_or(|s| *s == Ok(p.status));
             if date_ok && status_ok {
                 items.push(p);
             }
@@ -117,15 +121,11 @@ pub fn search(conn: &mut DbConn, text: &str, f: &PaymentFilter) -> Result<Page, 
     Ok(Page { items, next: None })
 }
 
-/// The statuses a payment can have: taken, in a settlement file, matched by reconciliation,
-/// or voided.
-pub const STATUSES: [&str; 4] = ["captured", "settled", "reconciled", "voided"];
-
 /// Ids of payments matching the filters, in id order after `after`, at most `limit`.
 pub fn list_ids(
     conn: &mut DbConn,
     business_date: Option<NaiveDate>,
-    status: Option<&str>,
+    status: Option<PaymentStatus>,
     after: &str,
     limit: i64,
 ) -> Result<Vec<String>, DbError> {

@@ -8,7 +8,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::{load, StoredPayment};
+use super::view::stored_json;
+use super::{load, RefundStatus, StoredPayment};
 use crate::audit::{self, AuditEvent};
 use crate::auth::Principal;
 use crate::db::schema::refunds;
@@ -68,7 +69,8 @@ impl From<diesel::result::Error> for RefundError {
 }
 
 /// A refund as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = refunds)]
 pub struct Refund {
     /// Id (`ref_…`).
     pub id: String,
@@ -78,8 +80,9 @@ pub struct Refund {
     pub amount_minor: i64,
     /// Why.
     pub reason: String,
-    /// `requested` or `approved`.
-    pub status: String,
+    /// Requested or approved.
+    #[diesel(deserialize_as = String)]
+    pub status: RefundStatus,
     /// Token that requested it.
     pub requested_by_token: String,
     /// Who requested it.
@@ -122,7 +125,7 @@ impl From<&Refund> for RefundView {
             payment_id: r.payment_id.clone(),
             amount: format_minor(r.amount_minor),
             reason: r.reason.clone(),
-            status: r.status.clone(),
+            status: r.status.to_string(),
             requested_by: r.requested_by.clone(),
             approved_by: r.approved_by.clone(),
             entry_seq: r.entry_seq,
@@ -130,14 +133,15 @@ impl From<&Refund> for RefundView {
     }
 }
 
-/// [`RefundView`] as JSON.
-pub fn view(r: &Refund) -> serde_json::Value {
-    serde_json::to_value(RefundView::from(r)).unwrap_or_default()
+/// [`RefundView`] as JSON, as stored with audit records; a failure is a storage failure.
+pub fn view(r: &Refund) -> Result<serde_json::Value, DbError> {
+    stored_json(&RefundView::from(r))
 }
 
 fn load_refund(conn: &mut DbConn, id: &str) -> Result<Option<Refund>, DbError> {
     Ok(refunds::table
         .filter(refunds::id.eq(id.to_string()))
+        .select(Refund::as_select())
         .first(conn)
         .optional()?)
 }
@@ -147,6 +151,7 @@ pub fn refunds_of(conn: &mut DbConn, payment_id: &str) -> Result<Vec<Refund>, Db
     Ok(refunds::table
         .filter(refunds::payment_id.eq(payment_id.to_string()))
         .order(refunds::created_at)
+        .select(Refund::as_select())
         .load(conn)?)
 }
 
@@ -177,7 +182,7 @@ pub async fn request(
         .submit(move |batch| {
             let conn = batch.conn()?;
             let payment = load(conn, &payment_id)?.ok_or_else(|| RefundError::NotFound(format!("no payment '{payment_id}'")))?;
-            if payment.status == "voided" {
+            if !payment.status.refundable() {
                 return Err(RefundError::NotAllowed(format!("payment {payment_id} was voided; there is nothing to refund")));
             }
             let already: i64 = refunds_of(conn, &payment_id)?.iter().map(|r| r.amount_minor).sum();
@@ -196,7 +201,7 @@ pub async fn request(
                 payment_id: payment_id.clone(),
                 amount_minor,
                 reason,
-                status: "requested".into(),
+                status: RefundStatus::Requested,
                 requested_by_token: by.token_id.clone(),
                 requested_by: by.actor(),
                 approved_by: None,
@@ -211,7 +216,7 @@ pub async fn request(
                     refunds::payment_id.eq(&refund.payment_id),
                     refunds::amount_minor.eq(refund.amount_minor),
                     refunds::reason.eq(&refund.reason),
-                    refunds::status.eq(&refund.status),
+                    refunds::status.eq(refund.status.as_ref()),
                     refunds::requested_by_token.eq(&refund.requested_by_token),
                     refunds::requested_by.eq(&refund.requested_by),
                     refunds::created_at.eq(now),
@@ -224,7 +229,7 @@ pub async fn request(
                     action: "refund.request",
                     subject: &format!("refund:{id}"),
                     before: None,
-                    after: Some(view(&refund)),
+                    after: Some(view(&refund)?),
                 },
                 now,
             )?;
@@ -260,12 +265,20 @@ pub fn allocate(
     (left == 0).then_some(out)
 }
 
+/// The revenue subject of a `2103.<subject>` account: what follows the last dot (the whole
+/// code if there is none).
+fn subject_of(account: &str) -> &str {
+    account
+        .rsplit_once('.')
+        .map_or(account, |(_, subject)| subject)
+}
+
 /// What a payment's approved refunds took from each revenue subject, from their entries.
 fn taken_by_subject(conn: &mut DbConn, payment_id: &str) -> Result<BTreeMap<String, i64>, DbError> {
     let mut earlier: BTreeMap<String, i64> = BTreeMap::new();
     for r in refunds_of(conn, payment_id)?
         .iter()
-        .filter(|r| r.status == "approved")
+        .filter(|r| r.status == RefundStatus::Approved)
     {
         if let Some(e) = r
             .entry_seq
@@ -274,8 +287,9 @@ fn taken_by_subject(conn: &mut DbConn, payment_id: &str) -> Result<BTreeMap<Stri
             .flatten()
         {
             for p in e.entry.postings.iter().filter(|p| p.side == Side::Debit) {
-                let subject = p.account.rsplit('.').next().unwrap_or_default().to_string();
-                *earlier.entry(subject).or_default() += p.amount_minor;
+                *earlier
+                    .entry(subject_of(&p.account).to_string())
+                    .or_default() += p.amount_minor;
             }
         }
     }
@@ -301,7 +315,7 @@ fn refund_entry(
         "refund {} of payment {}: {}",
         refund.id, payment.reference, refund.reason
     );
-    let settled = payment.status != "captured";
+    let settled = payment.status.past_capture();
     templates::refund(
         batch.chart(),
         header,
@@ -326,7 +340,7 @@ fn approvable(
     if refund.requested_by_token == by.token_id || requester_name == by.name {
         return Err(RefundError::SamePerson);
     }
-    if refund.status != "requested" {
+    if !refund.status.can_become(RefundStatus::Approved) {
         return Err(RefundError::NotAllowed(format!(
             "refund {refund_id} is {}, not waiting for approval",
             refund.status
@@ -334,7 +348,7 @@ fn approvable(
     }
     let payment = load(conn, &refund.payment_id)?
         .ok_or_else(|| RefundError::NotFound(format!("no payment '{}'", refund.payment_id)))?;
-    if payment.status == "voided" {
+    if !payment.status.refundable() {
         return Err(RefundError::NotAllowed(format!(
             "payment {} was voided after the request",
             payment.id
@@ -379,14 +393,14 @@ pub async fn approve(
             let conn = batch.conn()?;
             diesel::update(refunds::table.filter(refunds::id.eq(&refund_id)))
                 .set((
-                    refunds::status.eq("approved"),
+                    refunds::status.eq(RefundStatus::Approved.as_ref()),
                     refunds::approved_by.eq(&actor),
                     refunds::entry_seq.eq(posted.seq),
                     refunds::approved_at.eq(now),
                 ))
                 .execute(conn)?;
             let after = Refund {
-                status: "approved".into(),
+                status: RefundStatus::Approved,
                 approved_by: Some(actor.clone()),
                 entry_seq: Some(posted.seq),
                 approved_at: Some(now),
@@ -398,8 +412,8 @@ pub async fn approve(
                     actor: &actor,
                     action: "refund.approve",
                     subject: &format!("refund:{refund_id}"),
-                    before: Some(view(&refund)),
-                    after: Some(view(&after)),
+                    before: Some(view(&refund)?),
+                    after: Some(view(&after)?),
                 },
                 now,
             )?;

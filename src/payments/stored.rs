@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::intake::CardData;
+use super::states::{Channel, PaymentStatus, ReceiptStatus};
 use super::Capture;
 use super::CaptureError;
 use crate::db::schema::{fee_items, payment_cards, payment_lines, payments, receipts};
@@ -18,8 +19,8 @@ pub struct StoredPayment {
     pub id: String,
     /// The payment's own reference (one-card merchant order number).
     pub reference: String,
-    /// `bank_card` or `one_card`.
-    pub channel: String,
+    /// Channel.
+    pub channel: Channel,
     /// Department.
     pub department: String,
     /// Window.
@@ -33,15 +34,15 @@ pub struct StoredPayment {
     /// Business date.
     pub business_date: NaiveDate,
     /// Status.
-    pub status: String,
+    pub status: PaymentStatus,
     /// Capture entry.
     pub entry_seq: i64,
     /// 票据代码.
     pub receipt_series: String,
     /// 票据号码.
     pub receipt_number: i64,
-    /// `issued` or `red_reversed`.
-    pub receipt_status: String,
+    /// The receipt's status.
+    pub receipt_status: ReceiptStatus,
     /// Lines.
     pub lines: Vec<StoredLine>,
     /// Masked card data.
@@ -51,8 +52,8 @@ pub struct StoredPayment {
     pub created_at: NaiveDateTime,
 }
 
-/// One stored line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One stored line (read in field order: the line joined with its catalogue version's name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Queryable)]
 pub struct StoredLine {
     /// Catalogue code.
     pub fee_code: String,
@@ -68,96 +69,104 @@ pub struct StoredLine {
     pub revenue_subject: String,
 }
 
-/// merchant, terminal, batch, trace, rrn, auth code, serial, masked card, time.
-type CardRow = (
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-);
-type PaymentRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    i64,
-    NaiveDate,
-    String,
-    i64,
-    NaiveDateTime,
-);
+/// A `payments` row, its stored texts read as their enums.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = payments)]
+struct PaymentRow {
+    id: String,
+    reference: String,
+    #[diesel(deserialize_as = String)]
+    channel: Channel,
+    department: String,
+    window_code: String,
+    payer_name: Option<String>,
+    payer_id_masked: Option<String>,
+    amount_minor: i64,
+    business_date: NaiveDate,
+    #[diesel(deserialize_as = String)]
+    status: PaymentStatus,
+    entry_seq: i64,
+    created_at: NaiveDateTime,
+}
 
-/// Loads one payment with its lines, card and receipt.
+/// A `payment_cards` row.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = payment_cards)]
+struct CardRow {
+    merchant_id: String,
+    terminal_id: String,
+    batch_no: Option<String>,
+    trace_no: Option<String>,
+    rrn: Option<String>,
+    auth_code: Option<String>,
+    serial: Option<String>,
+    masked_card: String,
+    txn_time: String,
+}
+
+impl From<CardRow> for CardData {
+    fn from(c: CardRow) -> Self {
+        CardData {
+            merchant_id: c.merchant_id,
+            terminal_id: c.terminal_id,
+            batch_no: c.batch_no,
+            trace_no: c.trace_no,
+            rrn: c.rrn,
+            auth_code: c.auth_code,
+            serial: c.serial,
+            masked_card: c.masked_card,
+            txn_time: c.txn_time,
+        }
+    }
+}
+
+/// A `receipts` row: series, number and status of a payment's receipt.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = receipts)]
+struct ReceiptRow {
+    series_code: String,
+    number: i64,
+    #[diesel(deserialize_as = String)]
+    status: ReceiptStatus,
+}
+
+/// Loads one payment with its lines, card and receipt. A stored text none of its set knows
+/// is a [`DbError::Query`] (a deserialisation error naming it).
 pub fn load(conn: &mut DbConn, id: &str) -> Result<Option<StoredPayment>, DbError> {
-    let row: Option<PaymentRow> = payments::table
+    let Some(row) = payments::table
         .filter(payments::id.eq(id.to_string()))
-        .select((
-            payments::id,
-            payments::reference,
-            payments::channel,
-            payments::department,
-            payments::window_code,
-            payments::payer_name,
-            payments::payer_id_masked,
-            payments::amount_minor,
-            payments::business_date,
-            payments::status,
-            payments::entry_seq,
-            payments::created_at,
-        ))
+        .select(PaymentRow::as_select())
         .first(conn)
-        .optional()?;
-    let Some((
-        id,
-        reference,
-        channel,
-        department,
-        window,
-        payer_name,
-        payer_id_masked,
-        amount_minor,
-        business_date,
-        status,
-        entry_seq,
-        created_at,
-    )) = row
+        .optional()?
     else {
         return Ok(None);
     };
-    let lines = load_lines(conn, &id)?;
-    let card = load_card(conn, &id)?;
-    let (receipt_series, receipt_number, receipt_status) = load_receipt(conn, &id)?;
+    let lines = load_lines(conn, &row.id)?;
+    let card = load_card(conn, &row.id)?;
+    let receipt = load_receipt(conn, &row.id)?;
     Ok(Some(StoredPayment {
-        id,
-        reference,
-        channel,
-        department,
-        window,
-        payer_name,
-        payer_id_masked,
-        amount_minor,
-        business_date,
-        status,
-        entry_seq,
-        receipt_series,
-        receipt_number,
-        receipt_status,
+        id: row.id,
+        reference: row.reference,
+        channel: row.channel,
+        department: row.department,
+        window: row.window_code,
+        payer_name: row.payer_name,
+        payer_id_masked: row.payer_id_masked,
+        amount_minor: row.amount_minor,
+        business_date: row.business_date,
+        status: row.status,
+        entry_seq: row.entry_seq,
+        receipt_series: receipt.series_code,
+        receipt_number: receipt.number,
+        receipt_status: receipt.status,
         lines,
         card,
-        created_at,
+        created_at: row.created_at,
     }))
 }
 
 fn load_lines(conn: &mut DbConn, id: &str) -> Result<Vec<StoredLine>, DbError> {
-    let lines: Vec<(String, i64, String, i64, i64, String)> = payment_lines::table
+    Ok(payment_lines::table
         .inner_join(
             fee_items::table.on(fee_items::code
                 .eq(payment_lines::fee_code)
@@ -173,55 +182,21 @@ fn load_lines(conn: &mut DbConn, id: &str) -> Result<Vec<StoredLine>, DbError> {
             payment_lines::amount_minor,
             payment_lines::revenue_subject,
         ))
-        .load(conn)?;
-    Ok(lines
-        .into_iter()
-        .map(
-            |(fee_code, fee_version, name, quantity, amount_minor, revenue_subject)| StoredLine {
-                fee_code,
-                fee_version,
-                name,
-                quantity,
-                amount_minor,
-                revenue_subject,
-            },
-        )
-        .collect())
+        .load(conn)?)
 }
 
 fn load_card(conn: &mut DbConn, id: &str) -> Result<CardData, DbError> {
-    let card: CardRow = payment_cards::table
+    let card = payment_cards::table
         .filter(payment_cards::payment_id.eq(id.to_string()))
-        .select((
-            payment_cards::merchant_id,
-            payment_cards::terminal_id,
-            payment_cards::batch_no,
-            payment_cards::trace_no,
-            payment_cards::rrn,
-            payment_cards::auth_code,
-            payment_cards::serial,
-            payment_cards::masked_card,
-            payment_cards::txn_time,
-        ))
+        .select(CardRow::as_select())
         .first(conn)?;
-    Ok(CardData {
-        merchant_id: card.0,
-        terminal_id: card.1,
-        batch_no: card.2,
-        trace_no: card.3,
-        rrn: card.4,
-        auth_code: card.5,
-        serial: card.6,
-        masked_card: card.7,
-        txn_time: card.8,
-    })
+    Ok(CardData::from(card))
 }
 
-/// Series, number and status of a payment's receipt.
-fn load_receipt(conn: &mut DbConn, id: &str) -> Result<(String, i64, String), DbError> {
+fn load_receipt(conn: &mut DbConn, id: &str) -> Result<ReceiptRow, DbError> {
     Ok(receipts::table
         .filter(receipts::payment_id.eq(id.to_string()))
-        .select((receipts::series_code, receipts::number, receipts::status))
+        .select(ReceiptRow::as_select())
         .first(conn)?)
 }
 
@@ -234,7 +209,7 @@ pub(super) fn insert_payment(
         .values((
             payments::id.eq(p.id.clone()),
             payments::reference.eq(p.reference.clone()),
-            payments::channel.eq(p.channel.clone()),
+            payments::channel.eq(p.channel.as_ref()),
             payments::department.eq(p.department.clone()),
             payments::window_code.eq(p.window.clone()),
             payments::payer_name.eq(p.payer_name.clone()),
@@ -242,7 +217,7 @@ pub(super) fn insert_payment(
             payments::payer_id_masked.eq(p.payer_id_masked.clone()),
             payments::amount_minor.eq(p.amount_minor),
             payments::business_date.eq(p.business_date),
-            payments::status.eq(p.status.clone()),
+            payments::status.eq(p.status.as_ref()),
             payments::entry_seq.eq(p.entry_seq),
             payments::created_at.eq(p.created_at),
             payments::created_by.eq(c.actor.clone()),
@@ -281,7 +256,7 @@ pub(super) fn insert_payment(
             receipts::series_code.eq(p.receipt_series.clone()),
             receipts::number.eq(p.receipt_number),
             receipts::payment_id.eq(p.id.clone()),
-            receipts::status.eq(p.receipt_status.clone()),
+            receipts::status.eq(p.receipt_status.as_ref()),
             receipts::issued_at.eq(p.created_at),
         ))
         .execute(conn)?;

@@ -4,8 +4,9 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::intake::Channel;
+use super::states::Channel;
 use super::StoredPayment;
+use crate::db::DbError;
 use crate::money::{format_minor, CNY};
 
 /// The API view of a payment (API.md §Payments): the capture answer and every read. Its
@@ -20,7 +21,7 @@ pub struct PaymentView {
     pub receipt_no: String,
     /// The fiscal receipt.
     pub receipt: ReceiptView,
-    /// `captured`, `settled`, `reconciled` or `voided`.
+    /// `captured`, `settled`, `reconciled` or `voided` ([`PaymentStatus`](super::PaymentStatus)).
     pub status: String,
     /// `bank_card` or `one_card`.
     pub channel: String,
@@ -124,16 +125,15 @@ pub enum CardView {
 impl From<&StoredPayment> for PaymentView {
     fn from(p: &StoredPayment) -> Self {
         let card = p.card.clone();
-        let card = if p.channel == Channel::OneCard.as_str() {
-            CardView::OneCard {
+        let card = match p.channel {
+            Channel::OneCard => CardView::OneCard {
                 merchant_id: card.merchant_id,
                 terminal_id: card.terminal_id,
                 serial: card.serial,
                 masked_card: card.masked_card,
                 txn_time: card.txn_time,
-            }
-        } else {
-            CardView::BankCard {
+            },
+            Channel::BankCard => CardView::BankCard {
                 merchant_id: card.merchant_id,
                 terminal_id: card.terminal_id,
                 batch_no: card.batch_no,
@@ -142,7 +142,7 @@ impl From<&StoredPayment> for PaymentView {
                 auth_code: card.auth_code,
                 masked_pan: card.masked_card,
                 txn_time: card.txn_time,
-            }
+            },
         };
         PaymentView {
             id: p.id.clone(),
@@ -151,10 +151,10 @@ impl From<&StoredPayment> for PaymentView {
             receipt: ReceiptView {
                 code: p.receipt_series.clone(),
                 number: format!("{:010}", p.receipt_number),
-                status: p.receipt_status.clone(),
+                status: p.receipt_status.to_string(),
             },
-            status: p.status.clone(),
-            channel: p.channel.clone(),
+            status: p.status.to_string(),
+            channel: p.channel.to_string(),
             department: p.department.clone(),
             window: p.window.clone(),
             amount: format_minor(p.amount_minor),
@@ -183,7 +183,16 @@ impl From<&StoredPayment> for PaymentView {
     }
 }
 
-/// [`PaymentView`] as JSON (keys in order, as stored with idempotent answers and audit records).
-pub fn view(p: &StoredPayment) -> serde_json::Value {
-    serde_json::to_value(PaymentView::from(p)).unwrap_or_default()
+/// [`PaymentView`] as JSON, as stored with idempotent answers and audit records. A view that
+/// does not serialise is a storage failure ([`stored_json`]), never an empty value.
+pub fn view(p: &StoredPayment) -> Result<serde_json::Value, DbError> {
+    stored_json(&PaymentView::from(p))
+}
+
+/// A view as the JSON stored beside its rows (an idempotent answer, an audit record); a
+/// failure is [`DbError::Query`] with diesel's serialisation error, as any value that cannot
+/// be written.
+pub fn stored_json(v: &impl Serialize) -> Result<serde_json::Value, DbError> {
+    serde_json::to_value(v)
+        .map_err(|e| DbError::Query(diesel::result::Error::SerializationError(Box::new(e))))
 }

@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
-use super::{load, view, StoredPayment};
+use super::{load, view, PaymentStatus, ReceiptStatus, StoredPayment};
 use crate::audit::{self, AuditEvent};
 use crate::db::schema::{payments, receipts};
 use crate::db::DbError;
@@ -51,7 +51,7 @@ pub async fn void(
             // Batches are serialised by the chain-head lock, so the status read here cannot
             // change before this job commits.
             let before = load(batch.conn()?, &id)?.ok_or_else(|| VoidError::NotFound(id.clone()))?;
-            if before.status != "captured" {
+            if !before.status.can_become(PaymentStatus::Voided) {
                 return Err(VoidError::NotAllowed(format!("payment {id} is {}; only a captured payment can be voided", before.status)));
             }
             if before.business_date != today {
@@ -76,14 +76,14 @@ pub async fn void(
             let now = batch.now();
             let conn = batch.conn()?;
             diesel::update(payments::table.filter(payments::id.eq(&id)))
-                .set(payments::status.eq("voided"))
+                .set(payments::status.eq(PaymentStatus::Voided.as_ref()))
                 .execute(conn)?;
             diesel::update(receipts::table.filter(receipts::payment_id.eq(&id)))
-                .set(receipts::status.eq("red_reversed"))
+                .set(receipts::status.eq(ReceiptStatus::RedReversed.as_ref()))
                 .execute(conn)?;
             let after = StoredPayment {
-                status: "voided".into(),
-                receipt_status: "red_reversed".into(),
+                status: PaymentStatus::Voided,
+                receipt_status: ReceiptStatus::RedReversed,
                 ..before.clone()
             };
             audit::record_at(
@@ -92,8 +92,8 @@ pub async fn void(
                     actor: &actor,
                     action: "payment.void",
                     subject: &format!("payment:{id}"),
-                    before: Some(view(&before)),
-                    after: Some(view(&after)),
+                    before: Some(view(&before)?),
+                    after: Some(view(&after)?),
                 },
                 now,
             )?;

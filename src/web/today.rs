@@ -14,6 +14,7 @@ use crate::auth::may;
 use crate::http::blocking::with_conn;
 use crate::http::problem::ApiError;
 use crate::payments::collections::{self, Tally};
+use crate::payments::Channel;
 use crate::words;
 
 /// Days in the chart.
@@ -129,7 +130,7 @@ pub fn collection_tables(day: &collections::Day, lang: Lang) -> [Table; 3] {
             t.channel,
             day.by_channel
                 .iter()
-                .map(|(k, v)| (w.channel(k).to_string(), *v)),
+                .map(|(k, v)| (w.channel(k.as_ref()).to_string(), *v)),
             day.collected,
             w,
             t.no_payments,
@@ -150,20 +151,24 @@ async fn today(staff: Staff, query: web::Query<DateQuery>) -> Result<HttpRespons
     let days = collections::by_day(&facts);
     let t = TodayWords::of(lang);
     let w = staff.w;
+    // A date with no payments has no entry: nothing collected.
     let day = days.get(&date).cloned().unwrap_or_default();
     let [by_department, by_window, by_channel] = collection_tables(&day, lang);
     let dates: Vec<NaiveDate> = (0..CHART_DAYS).map(|i| from + Duration::days(i)).collect();
-    let channel_series = |channel: &str| -> Vec<i64> {
+    let channel_series = |channel: Channel| -> Vec<i64> {
         dates
             .iter()
             .map(|d| {
                 days.get(d)
-                    .and_then(|x| x.by_channel.get(channel))
+                    .and_then(|x| x.by_channel.get(&channel))
                     .map_or(0, |v| v.amount_minor)
             })
             .collect()
     };
-    let (card, one) = (channel_series("bank_card"), channel_series("one_card"));
+    let (card, one) = (
+        channel_series(Channel::BankCard),
+        channel_series(Channel::OneCard),
+    );
     let mut month = Table::new("last_30_days", t.last_days_table, t.no_payments)
         .col(w.date)
         .num(w.channel_bank_card)
@@ -171,6 +176,7 @@ async fn today(staff: Staff, query: web::Query<DateQuery>) -> Result<HttpRespons
         .num(w.total)
         .num(w.count);
     for (i, d) in dates.iter().enumerate().rev() {
+        // No entry for a day without payments: nothing collected.
         let collected = days.get(d).map(|x| x.collected).unwrap_or_default();
         month.push(vec![
             Cell::Date(*d),

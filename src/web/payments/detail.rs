@@ -6,9 +6,10 @@ use askama::Template;
 
 use super::{CsvQuery, PaymentWords};
 use crate::auth::may;
+use crate::http::blocking::with_conn;
 use crate::http::problem::ApiError;
 use crate::payments::refunds::{self, Refund};
-use crate::payments::{self, CardView, PaymentView, StoredPayment};
+use crate::payments::{self, CardView, PaymentView, RefundStatus, StoredPayment};
 use crate::web::i18n::Common;
 use crate::web::table::{link_csv, Cell, Table};
 use crate::web::{csv_download, Chrome, OrPage, Staff, WebError, BASE};
@@ -118,18 +119,15 @@ pub(super) async fn detail(
     let lang = staff.lang;
     let (t, w) = (PaymentWords::of(lang), staff.w);
     let id = id.into_inner();
-    let ctx = staff.ctx.clone();
     let lookup = id.clone();
-    let (payment, refunds) = web::block(move || -> Result<_, ApiError> {
-        let mut conn = ctx.conn()?;
-        let Some(p) = payments::load(&mut conn, &lookup)? else {
+    let (payment, refunds) = with_conn(&staff.ctx, move |conn, _| {
+        let Some(p) = payments::load(conn, &lookup)? else {
             return Err(ApiError::not_found(format!("no payment '{lookup}'")));
         };
-        let refunds = refunds::refunds_of(&mut conn, &lookup)?;
+        let refunds = refunds::refunds_of(conn, &lookup)?;
         Ok((p, refunds))
     })
     .await
-    .or_page(lang)?
     .or_page(lang)?;
     let view = PaymentView::from(&payment);
 
@@ -145,7 +143,7 @@ pub(super) async fn detail(
     let pending = if staff.may(may::APPROVE_REFUND) {
         refunds
             .iter()
-            .filter(|r| r.status == "requested")
+            .filter(|r| r.status == RefundStatus::Requested)
             .map(|r: &Refund| Pending {
                 id: r.id.clone(),
                 amount: Cell::Money(r.amount_minor).shown(),
@@ -185,8 +183,8 @@ fn payment_facts(
 ) -> Vec<Fact> {
     let mut facts = vec![
         fact(t.receipt_no, view.receipt_no.clone()),
-        status_fact(t.receipt, t.receipt_status(&payment.receipt_status)),
-        status_fact(w.status, t.status(&payment.status)),
+        status_fact(t.receipt, t.receipt_status(payment.receipt_status)),
+        status_fact(w.status, t.status(payment.status)),
         fact(
             w.amount,
             format!("¥{}", Cell::Money(payment.amount_minor).shown()),
@@ -194,7 +192,7 @@ fn payment_facts(
         fact(w.business_date, payment.business_date.to_string()),
         fact(t.department, payment.department.clone()),
         fact(t.window, payment.window.clone()),
-        fact(t.channel, w.channel(&payment.channel)),
+        fact(t.channel, w.channel(payment.channel.as_ref())),
         fact(t.reference, payment.reference.clone()),
     ];
     if let Some(payer) = &view.payer {
@@ -256,7 +254,7 @@ fn refunds_table(t: &PaymentWords, w: &Common, refunds: &[Refund]) -> Table {
             Cell::text(&r.id),
             Cell::Money(r.amount_minor),
             Cell::text(&r.reason),
-            t.refund_status(&r.status),
+            t.refund_status(r.status),
             Cell::text(&r.requested_by),
             r.approved_by.as_ref().map_or(Cell::Empty, Cell::text),
             r.entry_seq.map_or(Cell::Empty, Cell::Int),

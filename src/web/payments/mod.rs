@@ -12,11 +12,15 @@ use super::params::{self, with_param};
 use super::table::{link_csv, Cell, Table};
 use super::{csv_download, Chrome, OrPage, PostForm, Staff, WebError, BASE};
 use crate::auth::may;
+use crate::http::blocking::with_conn;
 use crate::http::problem::ApiError;
 use crate::payments::query::{self, PaymentFilter};
 use crate::payments::refunds::{self, refund_amount};
-use crate::payments::{self, PaymentView, StoredPayment};
+use crate::payments::{
+    self, PaymentStatus, PaymentView, ReceiptStatus, RefundStatus, StoredPayment,
+};
 use crate::words;
+use strum::VariantArray;
 
 mod detail;
 
@@ -101,38 +105,33 @@ words! {
 }
 
 impl PaymentWords {
-    /// A payment status's marker and words, if it is one of [`payments::STATUSES`].
-    pub fn status_label(&self, status: &str) -> Option<(&'static str, &'static str)> {
-        Some(match status {
-            "captured" => ("warn", self.captured),
-            "settled" => ("ok", self.settled),
-            "reconciled" => ("ok", self.reconciled),
-            "voided" => ("bad", self.voided),
-            _ => return None,
-        })
+    /// A payment status's marker and words.
+    pub fn status_label(&self, status: PaymentStatus) -> (&'static str, &'static str) {
+        match status {
+            PaymentStatus::Captured => ("warn", self.captured),
+            PaymentStatus::Settled => ("ok", self.settled),
+            PaymentStatus::Reconciled => ("ok", self.reconciled),
+            PaymentStatus::Voided => ("bad", self.voided),
+        }
     }
 
     /// A payment status in words, with its marker.
-    pub fn status(&self, status: &str) -> Cell {
-        match self.status_label(status) {
-            Some((tone, words)) => Cell::status(tone, words),
-            None => Cell::status("warn", status),
+    pub fn status(&self, status: PaymentStatus) -> Cell {
+        let (tone, words) = self.status_label(status);
+        Cell::status(tone, words)
+    }
+
+    fn receipt_status(&self, status: ReceiptStatus) -> Cell {
+        match status {
+            ReceiptStatus::Issued => Cell::status("ok", self.receipt_issued),
+            ReceiptStatus::RedReversed => Cell::status("bad", self.receipt_red_reversed),
         }
     }
 
-    fn receipt_status(&self, status: &str) -> Cell {
+    fn refund_status(&self, status: RefundStatus) -> Cell {
         match status {
-            "issued" => Cell::status("ok", self.receipt_issued),
-            "red_reversed" => Cell::status("bad", self.receipt_red_reversed),
-            other => Cell::status("warn", other),
-        }
-    }
-
-    fn refund_status(&self, status: &str) -> Cell {
-        match status {
-            "requested" => Cell::status("warn", self.refund_requested),
-            "approved" => Cell::status("ok", self.refund_approved),
-            other => Cell::status("warn", other),
+            RefundStatus::Requested => Cell::status("warn", self.refund_requested),
+            RefundStatus::Approved => Cell::status("ok", self.refund_approved),
         }
     }
 }
@@ -183,9 +182,9 @@ fn payment_row(t: &PaymentWords, w: &Common, p: &StoredPayment) -> Vec<Cell> {
         Cell::Date(p.business_date),
         Cell::text(&p.department),
         Cell::text(&p.window),
-        Cell::text(w.channel(&p.channel)),
+        Cell::text(w.channel(p.channel.as_ref())),
         Cell::Money(p.amount_minor),
-        t.status(&p.status),
+        t.status(p.status),
     ]
 }
 
@@ -240,17 +239,14 @@ async fn list(staff: Staff, query: web::Query<ListQuery>) -> Result<HttpResponse
         after: params::text(&query.after).map(str::to_string),
     };
     let needle = params::text(&query.q).map(str::to_string);
-    let ctx = staff.ctx.clone();
-    let page = web::block(move || -> Result<_, ApiError> {
-        let mut conn = ctx.conn()?;
+    let page = with_conn(&staff.ctx, move |conn, _| {
         Ok(match needle {
             // A search names a handful of payments; the date and status still narrow them.
-            Some(needle) => query::search(&mut conn, &needle, &filter)?,
-            None => query::list(&mut conn, &filter)?,
+            Some(needle) => query::search(conn, &needle, &filter)?,
+            None => query::list(conn, &filter)?,
         })
     })
     .await
-    .or_page(lang)?
     .or_page(lang)?;
 
     let mut table = payments_table(t, w, &page.items);
@@ -259,18 +255,20 @@ async fn list(staff: Staff, query: web::Query<ListQuery>) -> Result<HttpResponse
     }
     let (path, qs) = (req.path().to_string(), req.query_string().to_string());
     link_csv(&mut [&mut table], &path, &qs);
+    // No status asked for: none of the choices is selected.
     let status = params::text(&query.status).unwrap_or_default();
-    let statuses = payments::STATUSES
+    let statuses = PaymentStatus::VARIANTS
         .iter()
         .map(|s| Choice {
-            value: s,
-            label: t.status_label(s).map_or(*s, |(_, words)| words),
-            selected: *s == status,
+            value: (*s).into(),
+            label: t.status_label(*s).1,
+            selected: s.as_ref() == status,
         })
         .collect();
     let page = ListPage {
         c: staff.chrome(t.title, "payments"),
         t,
+        // The form shows what was asked for: empty when nothing was.
         q: params::text(&query.q).unwrap_or_default().to_string(),
         date: date.map(|d| d.to_string()).unwrap_or_default(),
         statuses,

@@ -1,0 +1,250 @@
+//! The closed sets the payment tables store as text — the channel, the payment's status, its
+//! receipt's status, a refund's status — one enum each, whose strum derive is the only place
+//! its stored (and JSON) text is spelt, with the moves the use cases make beside it. A stored
+//! value that is none of these is [`UnknownValue`], never a default. Pure: no actix, no diesel
+//! (the row structs read these through `TryFrom<String>`).
+
+use serde::{Deserialize, Serialize};
+use strum::{AsRefStr, Display, EnumString, IntoStaticStr, VariantArray};
+
+/// How the applicant paid (`payments.channel`, the request's `channel`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    AsRefStr,
+    IntoStaticStr,
+    EnumString,
+    Display,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Channel {
+    /// A bank card through the acquirer's POS (`bank_card`).
+    BankCard,
+    /// The city one-card (`one_card`).
+    OneCard,
+}
+
+/// A payment's status (`payments.status`; DESIGN §3: captured → settled → reconciled, or
+/// voided). The schema and the list filter know all four; the only move this service makes
+/// today is the same-day void, captured → voided.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    AsRefStr,
+    IntoStaticStr,
+    EnumString,
+    Display,
+    VariantArray,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum PaymentStatus {
+    /// Taken at the counter (`captured`).
+    Captured,
+    /// In an acquirer's settlement file (`settled`).
+    Settled,
+    /// Matched by reconciliation (`reconciled`).
+    Reconciled,
+    /// Voided on the day of capture (`voided`).
+    Voided,
+}
+
+impl PaymentStatus {
+    /// Whether a payment in this status may be moved to `next`: only captured → voided.
+    pub fn can_become(self, next: Self) -> bool {
+        matches!((self, next), (Self::Captured, Self::Voided))
+    }
+
+    /// Whether a refund may be requested or approved: every status but voided.
+    pub fn refundable(self) -> bool {
+        self != Self::Voided
+    }
+
+    /// Whether the money has left "in transit" for the collection bank, so a refund is paid
+    /// from the bank: every status past captured.
+    pub fn past_capture(self) -> bool {
+        self != Self::Captured
+    }
+}
+
+/// A fiscal receipt's status (`receipts.status`): issued with the capture, red-reversed (冲红)
+/// with the void.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, AsRefStr, IntoStaticStr, EnumString, Display,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ReceiptStatus {
+    /// Issued (`issued`).
+    Issued,
+    /// Red-reversed, 冲红 (`red_reversed`).
+    RedReversed,
+}
+
+impl ReceiptStatus {
+    /// Whether a receipt in this status may be moved to `next`: only issued → red-reversed.
+    pub fn can_become(self, next: Self) -> bool {
+        matches!((self, next), (Self::Issued, Self::RedReversed))
+    }
+}
+
+/// A refund's status (`refunds.status`): requested by one person, approved (and posted) by
+/// another.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, AsRefStr, IntoStaticStr, EnumString, Display,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum RefundStatus {
+    /// Waiting for a supervisor (`requested`).
+    Requested,
+    /// Approved and posted (`approved`).
+    Approved,
+}
+
+impl RefundStatus {
+    /// Whether a refund in this status may be moved to `next`: only requested → approved.
+    pub fn can_become(self, next: Self) -> bool {
+        matches!((self, next), (Self::Requested, Self::Approved))
+    }
+}
+
+/// A stored text that is none of its set's values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("stored {set} '{value}' is not one this service knows")]
+pub struct UnknownValue {
+    /// Which set (`payment status`, …).
+    pub set: &'static str,
+    /// The text found.
+    pub value: String,
+}
+
+/// `TryFrom<String>` through strum's `FromStr`, naming the set in the error: what diesel's
+/// `deserialize_as = String` calls on a row.
+macro_rules! stored_as_text {
+    ($($ty:ty => $set:literal),* $(,)?) => {$(
+        impl TryFrom<String> for $ty {
+            type Error = UnknownValue;
+            fn try_from(value: String) -> Result<Self, UnknownValue> {
+                value.parse().map_err(|_| UnknownValue { set: $set, value })
+            }
+        }
+    )*};
+}
+
+stored_as_text!(
+    Channel => "channel",
+    PaymentStatus => "payment status",
+    ReceiptStatus => "receipt status",
+    RefundStatus => "refund status",
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stored texts are the ones in the schema's CHECK constraints and API.md, both ways,
+    /// and serde writes the same.
+    #[test]
+    fn stored_texts_are_exactly_todays() {
+        fn both_ways<T>(cases: &[(T, &str)])
+        where
+            T: Copy + std::fmt::Debug + PartialEq + AsRef<str> + Serialize + TryFrom<String>,
+        {
+            for (value, text) in cases {
+                assert_eq!(value.as_ref(), *text, "{value:?}");
+                assert_eq!(
+                    serde_json::to_value(value).unwrap(),
+                    serde_json::json!(text),
+                    "{value:?} as JSON"
+                );
+                assert!(
+                    T::try_from(text.to_string()).ok() == Some(*value),
+                    "'{text}' read back"
+                );
+            }
+        }
+        both_ways(&[
+            (Channel::BankCard, "bank_card"),
+            (Channel::OneCard, "one_card"),
+        ]);
+        both_ways(&[
+            (PaymentStatus::Captured, "captured"),
+            (PaymentStatus::Settled, "settled"),
+            (PaymentStatus::Reconciled, "reconciled"),
+            (PaymentStatus::Voided, "voided"),
+        ]);
+        both_ways(&[
+            (ReceiptStatus::Issued, "issued"),
+            (ReceiptStatus::RedReversed, "red_reversed"),
+        ]);
+        both_ways(&[
+            (RefundStatus::Requested, "requested"),
+            (RefundStatus::Approved, "approved"),
+        ]);
+        assert_eq!(PaymentStatus::VARIANTS.len(), 4);
+    }
+
+    #[test]
+    fn an_unknown_stored_text_is_an_error_naming_it() {
+        for text in ["", "Captured", "refunded", "captured "] {
+            assert_eq!(
+                PaymentStatus::try_from(text.to_string()),
+                Err(UnknownValue {
+                    set: "payment status",
+                    value: text.into()
+                }),
+                "'{text}'"
+            );
+        }
+        assert!(Channel::try_from("cash".to_string()).is_err());
+    }
+
+    #[test]
+    fn only_the_moves_the_use_cases_make_are_allowed() {
+        use PaymentStatus::*;
+        for from in PaymentStatus::VARIANTS {
+            for to in PaymentStatus::VARIANTS {
+                let allowed = (*from, *to) == (Captured, Voided);
+                assert_eq!(from.can_become(*to), allowed, "{from} → {to}");
+            }
+        }
+        let receipts = [ReceiptStatus::Issued, ReceiptStatus::RedReversed];
+        let refunds = [RefundStatus::Requested, RefundStatus::Approved];
+        for (i, from) in receipts.iter().enumerate() {
+            for (j, to) in receipts.iter().enumerate() {
+                assert_eq!(from.can_become(*to), (i, j) == (0, 1), "{from} → {to}");
+            }
+        }
+        for (i, from) in refunds.iter().enumerate() {
+            for (j, to) in refunds.iter().enumerate() {
+                assert_eq!(from.can_become(*to), (i, j) == (0, 1), "{from} → {to}");
+            }
+        }
+        let refundable: Vec<_> = PaymentStatus::VARIANTS
+            .iter()
+            .filter(|s| s.refundable())
+            .collect();
+        assert_eq!(refundable, [&Captured, &Settled, &Reconciled]);
+        let past: Vec<_> = PaymentStatus::VARIANTS
+            .iter()
+            .filter(|s| s.past_capture())
+            .collect();
+        assert_eq!(past, [&Settled, &Reconciled, &Voided]);
+    }
+}
