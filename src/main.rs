@@ -221,10 +221,7 @@ fn import(
     input.get_ref().bar.finish_and_clear();
     match result {
         Ok(imported) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&imported).map_err(|e| e.to_string())?
-            );
+            print_json(&imported)?;
             eprintln!(
                 "{} {} records from {} in {:.2} s",
                 if imported.duplicate {
@@ -304,219 +301,242 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             demo,
             migrate,
             workers,
-        } => {
-            let auto_migrate = migrate || matches!(config.database, DbTarget::Sqlite(_));
-            let ctx = AppContext::open(config, auto_migrate).map_err(|e| e.to_string())?;
-            if demo {
-                let tokens = onecard::app::demo::load(&ctx).map_err(|e| e.to_string())?;
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(
-                    out,
-                    "Demo tokens (shown once; also in your shell history if you copy them):"
-                );
-                for (role, t) in tokens {
-                    let _ = writeln!(out, "  {:<10} {}", role.as_str(), t.token);
-                    if let Some(secret) = t.secret {
-                        let _ = writeln!(out, "  {:<10} {}", "  secret", secret);
-                    }
-                }
-                let users = onecard::app::demo::staff_users(&ctx).map_err(|e| e.to_string())?;
-                let _ = writeln!(
-                    out,
-                    "Demo staff sign-in for the pages at http://{bind}/web/ (name, password; new each start):"
-                );
-                for (_, name, password) in users {
-                    let _ = writeln!(out, "  {name:<18} {password}");
-                }
-                let _ = out.flush();
-            }
-            if let Some(at) = ctx.config.nightly_at {
-                spawn_nightly(ctx.clone(), at);
-            }
-            let listener =
-                TcpListener::bind(&bind).map_err(|e| format!("cannot listen on {bind}: {e}"))?;
-            let addr = listener.local_addr().map_err(|e| e.to_string())?;
-            tracing::info!(%addr, database = %db::redact(&ctx.config.database_url), "onecard listening");
-            eprintln!("onecard listening on http://{addr}");
-            let workers = workers
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-            actix_web::rt::System::new()
-                .block_on(async move {
-                    let server = onecard::server::serve(ctx, listener, workers)?;
-                    server.await
-                })
-                .map_err(|e| e.to_string())?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Migrate => {
-            let mut conn = config.database.connect().map_err(|e| e.to_string())?;
-            let ran = db::migrate(&mut conn).map_err(|e| e.to_string())?;
-            eprintln!(
-                "{ran} migration(s) applied to {}",
-                db::redact(&config.database_url)
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        } => serve(config, &bind, demo, migrate, workers),
+        Command::Migrate => migrate(config),
         Command::Keys {
             command: KeysCommand::Create { role, name },
-        } => {
-            let role: Role = role.parse().map_err(|e: auth::AuthError| e.to_string())?;
-            let ctx = open_app(config)?;
-            let mut conn = ctx.conn().map_err(|e| e.to_string())?;
-            let issued = auth::create_token(&mut conn, &ctx.keys, role, &name, "cli")
-                .map_err(|e| e.to_string())?;
-            println!("{}", issued.token);
-            if let Some(secret) = issued.secret {
-                println!("{secret}");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => create_key(config, &role, &name),
         Command::Users {
             command: UsersCommand::Create { role, name },
-        } => {
-            use std::io::IsTerminal;
-            let role: Role = role.parse().map_err(|e: auth::AuthError| e.to_string())?;
-            let (password, generated) = if std::io::stdin().is_terminal() {
-                (
-                    auth::staff::generate_password().map_err(|e| e.to_string())?,
-                    true,
-                )
-            } else {
-                let mut line = String::new();
-                std::io::stdin()
-                    .read_line(&mut line)
-                    .map_err(|e| format!("reading the password from stdin: {e}"))?;
-                (line.trim_end_matches(['\r', '\n']).to_string(), false)
-            };
-            let ctx = open_app(config)?;
-            let mut conn = ctx.conn().map_err(|e| e.to_string())?;
-            let id = auth::staff::create_user(&mut conn, role, &name, &password, "cli")
-                .map_err(|e| e.to_string())?;
-            eprintln!("user {id} '{name}' ({role}) created");
-            if generated {
-                println!("{password}");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => create_user(config, &role, &name),
         Command::Import { spec, name, file } => import(config, spec, name, &file),
-        Command::Nightly { date } => {
-            let ctx = open_app(config)?;
-            let date = match date {
-                Some(d) => parse_date(&d)?,
-                None => ctx.business_today().pred_opt().ok_or("no previous day")?,
-            };
-            let folders = onecard::app::nightly::Folders::under(&ctx.config.nightly_dir);
-            let night =
-                onecard::app::nightly::run(&ctx, &folders, date, &mut |step| eprintln!("{step}"))
-                    .map_err(|e| e.to_string())?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&night).map_err(|e| e.to_string())?
-            );
-            Ok(
-                if night.rejected.is_empty() && night.unrecognised.is_empty() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(2)
-                },
-            )
-        }
-        Command::Reconcile { date } => {
-            let date = parse_date(&date)?;
-            let ctx = open_app(config)?;
-            let mut conn = ctx.conn().map_err(|e| e.to_string())?;
-            let spinner = steps_spinner();
-            spinner.set_message(format!("reconciling {date}"));
-            let started = std::time::Instant::now();
-            let run = onecard::recon::runs::run(&mut conn, &ctx.writer, date, "cli")
-                .map_err(|e| e.to_string())?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&run).map_err(|e| e.to_string())?
-            );
-            eprintln!(
-                "run {} in {:.2} s: {} open exception(s)",
-                run.id,
-                started.elapsed().as_secs_f64(),
-                run.open_exceptions
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::CloseDay { date } => {
-            let date = parse_date(&date)?;
-            let ctx = open_app(config)?;
-            let today = ctx.business_today();
-            let day = actix_web::rt::System::new()
-                .block_on(onecard::recon::days::close(
-                    &ctx.writer,
-                    ctx.keys.clone(),
-                    date,
-                    today,
-                    "cli".into(),
-                ))
-                .map_err(|e| e.to_string())?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&day).map_err(|e| e.to_string())?
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Remit { date } => {
-            let date = parse_date(&date)?;
-            let ctx = open_app(config)?;
-            let batch = actix_web::rt::System::new()
-                .block_on(onecard::treasury::service::prepare(
-                    &ctx.writer,
-                    ctx.treasury.as_ref().clone(),
-                    date,
-                    "cli".into(),
-                ))
-                .map_err(|e| e.to_string())?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&batch).map_err(|e| e.to_string())?
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Backup { to } => {
-            let started = std::time::Instant::now();
-            let bytes =
-                onecard::db::backup_sqlite(&config.database, &to).map_err(|e| e.to_string())?;
-            eprintln!(
-                "backed up to {} ({bytes} bytes, integrity ok) in {:.2} s",
-                to.display(),
-                started.elapsed().as_secs_f64()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Verify => {
-            let ctx = open_app(config)?;
-            let mut conn = ctx.conn().map_err(|e| e.to_string())?;
-            let started = std::time::Instant::now();
-            let report = repo::verify(&mut conn, &ctx.chart, |done, total| {
-                if total > 0 {
-                    eprint!(
-                        "\rverifying: {done}/{total} entries ({:.0}%)",
-                        done as f64 * 100.0 / total as f64
-                    );
-                }
-            })
-            .map_err(|e| e.to_string())?;
-            eprintln!();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
-            );
-            eprintln!(
-                "verified {} entries in {:.2} s",
-                report.entries,
-                started.elapsed().as_secs_f64()
-            );
-            Ok(if report.ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+        Command::Nightly { date } => nightly(config, date),
+        Command::Reconcile { date } => reconcile(config, &date),
+        Command::CloseDay { date } => close_day(config, &date),
+        Command::Remit { date } => remit(config, &date),
+        Command::Backup { to } => backup(config, &to),
+        Command::Verify => verify(config),
+    }
+}
+
+/// Prints `value` as pretty JSON on stdout.
+fn print_json(value: &impl serde::Serialize) -> Result<(), String> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).map_err(|e| e.to_string())?
+    );
+    Ok(())
+}
+
+fn serve(
+    config: Config,
+    bind: &str,
+    demo: bool,
+    migrate: bool,
+    workers: Option<usize>,
+) -> Result<ExitCode, String> {
+    let auto_migrate = migrate || matches!(config.database, DbTarget::Sqlite(_));
+    let ctx = AppContext::open(config, auto_migrate).map_err(|e| e.to_string())?;
+    if demo {
+        print_demo(&ctx, bind)?;
+    }
+    if let Some(at) = ctx.config.nightly_at {
+        spawn_nightly(ctx.clone(), at);
+    }
+    let listener = TcpListener::bind(bind).map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%addr, database = %db::redact(&ctx.config.database_url), "onecard listening");
+    eprintln!("onecard listening on http://{addr}");
+    let workers =
+        workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    actix_web::rt::System::new()
+        .block_on(async move {
+            let server = onecard::server::serve(ctx, listener, workers)?;
+            server.await
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads the demo data and prints its tokens and staff sign-ins (shown once).
+fn print_demo(ctx: &AppContext, bind: &str) -> Result<(), String> {
+    let tokens = onecard::app::demo::load(ctx).map_err(|e| e.to_string())?;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "Demo tokens (shown once; also in your shell history if you copy them):"
+    );
+    for (role, t) in tokens {
+        let _ = writeln!(out, "  {:<10} {}", role.as_str(), t.token);
+        if let Some(secret) = t.secret {
+            let _ = writeln!(out, "  {:<10} {}", "  secret", secret);
         }
     }
+    let users = onecard::app::demo::staff_users(ctx).map_err(|e| e.to_string())?;
+    let _ = writeln!(
+        out,
+        "Demo staff sign-in for the pages at http://{bind}/web/ (name, password; new each start):"
+    );
+    for (_, name, password) in users {
+        let _ = writeln!(out, "  {name:<18} {password}");
+    }
+    let _ = out.flush();
+    Ok(())
+}
+
+fn migrate(config: Config) -> Result<ExitCode, String> {
+    let mut conn = config.database.connect().map_err(|e| e.to_string())?;
+    let ran = db::migrate(&mut conn).map_err(|e| e.to_string())?;
+    eprintln!(
+        "{ran} migration(s) applied to {}",
+        db::redact(&config.database_url)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn create_key(config: Config, role: &str, name: &str) -> Result<ExitCode, String> {
+    let role: Role = role.parse().map_err(|e: auth::AuthError| e.to_string())?;
+    let ctx = open_app(config)?;
+    let mut conn = ctx.conn().map_err(|e| e.to_string())?;
+    let issued =
+        auth::create_token(&mut conn, &ctx.keys, role, name, "cli").map_err(|e| e.to_string())?;
+    println!("{}", issued.token);
+    if let Some(secret) = issued.secret {
+        println!("{secret}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn create_user(config: Config, role: &str, name: &str) -> Result<ExitCode, String> {
+    use std::io::IsTerminal;
+    let role: Role = role.parse().map_err(|e: auth::AuthError| e.to_string())?;
+    let (password, generated) = if std::io::stdin().is_terminal() {
+        (
+            auth::staff::generate_password().map_err(|e| e.to_string())?,
+            true,
+        )
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| format!("reading the password from stdin: {e}"))?;
+        (line.trim_end_matches(['\r', '\n']).to_string(), false)
+    };
+    let ctx = open_app(config)?;
+    let mut conn = ctx.conn().map_err(|e| e.to_string())?;
+    let id = auth::staff::create_user(&mut conn, role, name, &password, "cli")
+        .map_err(|e| e.to_string())?;
+    eprintln!("user {id} '{name}' ({role}) created");
+    if generated {
+        println!("{password}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn nightly(config: Config, date: Option<String>) -> Result<ExitCode, String> {
+    let ctx = open_app(config)?;
+    let date = match date {
+        Some(d) => parse_date(&d)?,
+        None => ctx.business_today().pred_opt().ok_or("no previous day")?,
+    };
+    let folders = onecard::app::nightly::Folders::under(&ctx.config.nightly_dir);
+    let night = onecard::app::nightly::run(&ctx, &folders, date, &mut |step| eprintln!("{step}"))
+        .map_err(|e| e.to_string())?;
+    print_json(&night)?;
+    Ok(
+        if night.rejected.is_empty() && night.unrecognised.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        },
+    )
+}
+
+fn reconcile(config: Config, date: &str) -> Result<ExitCode, String> {
+    let date = parse_date(date)?;
+    let ctx = open_app(config)?;
+    let mut conn = ctx.conn().map_err(|e| e.to_string())?;
+    let spinner = steps_spinner();
+    spinner.set_message(format!("reconciling {date}"));
+    let started = std::time::Instant::now();
+    let run = onecard::recon::runs::run(&mut conn, &ctx.writer, date, "cli")
+        .map_err(|e| e.to_string())?;
+    print_json(&run)?;
+    eprintln!(
+        "run {} in {:.2} s: {} open exception(s)",
+        run.id,
+        started.elapsed().as_secs_f64(),
+        run.open_exceptions
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn close_day(config: Config, date: &str) -> Result<ExitCode, String> {
+    let date = parse_date(date)?;
+    let ctx = open_app(config)?;
+    let today = ctx.business_today();
+    let day = actix_web::rt::System::new()
+        .block_on(onecard::recon::days::close(
+            &ctx.writer,
+            ctx.keys.clone(),
+            date,
+            today,
+            "cli".into(),
+        ))
+        .map_err(|e| e.to_string())?;
+    print_json(&day)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn remit(config: Config, date: &str) -> Result<ExitCode, String> {
+    let date = parse_date(date)?;
+    let ctx = open_app(config)?;
+    let batch = actix_web::rt::System::new()
+        .block_on(onecard::treasury::service::prepare(
+            &ctx.writer,
+            ctx.treasury.as_ref().clone(),
+            date,
+            "cli".into(),
+        ))
+        .map_err(|e| e.to_string())?;
+    print_json(&batch)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn backup(config: Config, to: &std::path::Path) -> Result<ExitCode, String> {
+    let started = std::time::Instant::now();
+    let bytes = onecard::db::backup_sqlite(&config.database, to).map_err(|e| e.to_string())?;
+    eprintln!(
+        "backed up to {} ({bytes} bytes, integrity ok) in {:.2} s",
+        to.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(config: Config) -> Result<ExitCode, String> {
+    let ctx = open_app(config)?;
+    let mut conn = ctx.conn().map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    let report = repo::verify(&mut conn, &ctx.chart, |done, total| {
+        if total > 0 {
+            eprint!(
+                "\rverifying: {done}/{total} entries ({:.0}%)",
+                done as f64 * 100.0 / total as f64
+            );
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    eprintln!();
+    print_json(&report)?;
+    eprintln!(
+        "verified {} entries in {:.2} s",
+        report.entries,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -82,13 +82,17 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> NightlyError + '_ {
     move |e| NightlyError::Io(path.display().to_string(), e)
 }
 
+/// The file name of a path read from a folder (every such path has one).
+fn name_of(path: &Path) -> Result<String, NightlyError> {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| io(path)(std::io::Error::other("not a file name")))
+}
+
 /// Moves `from` into `dir`, never overwriting: `name`, `name.1`, `name.2`, …
 fn file_away(from: &Path, dir: &Path) -> Result<PathBuf, NightlyError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let name = from
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = name_of(from)?;
     let mut target = dir.join(&name);
     let mut n = 1;
     while target.exists() {
@@ -117,22 +121,19 @@ pub fn run(
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file())
         .filter(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
             // Hidden and half-copied files are not ready.
-            !name.starts_with('.') && !name.ends_with(".part") && !name.ends_with(".tmp")
+            p.file_name()
+                .map(|n| n.to_string_lossy())
+                .is_some_and(|name| {
+                    !name.starts_with('.') && !name.ends_with(".part") && !name.ends_with(".tmp")
+                })
         })
         .collect();
     files.sort();
     let archive = folders.archive.join(date.to_string());
     let mut conn = ctx.conn()?;
     for (i, path) in files.iter().enumerate() {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = name_of(path)?;
         let Some(spec) = ctx.bank_specs.for_file_name(&name).map(str::to_string) else {
             progress(&format!(
                 "[{}/{}] {name}: no spec fits this name; left in the inbox",
@@ -207,7 +208,8 @@ pub fn run(
         })?;
         std::fs::write(&csv_path, csv).map_err(io(&csv_path))?;
         let json_path = base.with_extension("json");
-        let json = serde_json::to_vec_pretty(&report).unwrap_or_default();
+        let json = serde_json::to_vec_pretty(&report)
+            .map_err(|e| io(&json_path)(std::io::Error::other(e)))?;
         std::fs::write(&json_path, json).map_err(io(&json_path))?;
         progress(&format!("report written to {}", csv_path.display()));
         night.report = Some(csv_path);
@@ -224,6 +226,7 @@ pub fn seconds_until(now: chrono::DateTime<chrono::Utc>, at: chrono::NaiveTime) 
     } else {
         today_at + chrono::Duration::days(1)
     };
+    // `next` is after now by construction; 0 only if the clock says otherwise.
     u64::try_from((next - local.naive_local()).num_seconds()).unwrap_or(0)
 }
 

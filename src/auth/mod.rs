@@ -10,9 +10,6 @@ pub mod may;
 pub mod request_signing;
 pub mod staff;
 
-use std::fmt;
-use std::str::FromStr;
-
 use base64::Engine;
 use chrono::Utc;
 use diesel::prelude::*;
@@ -37,8 +34,13 @@ use crate::keys::{random_bytes, KeyError, ServiceKeys};
     Serialize,
     Deserialize,
     utoipa::ToSchema,
+    strum::AsRefStr,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
 )]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case", parse_err_ty = AuthError, parse_err_fn = unknown_role)]
 pub enum Role {
     /// Counter clerk: takes payments, voids, requests refunds.
     Clerk,
@@ -67,31 +69,12 @@ impl Role {
 
     /// The stored name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Clerk => "clerk",
-            Role::Finance => "finance",
-            Role::Supervisor => "supervisor",
-            Role::Auditor => "auditor",
-            Role::Treasury => "treasury",
-            Role::Admin => "admin",
-        }
+        self.into()
     }
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = AuthError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| AuthError::UnknownRole(s.to_string()))
-    }
+fn unknown_role(s: &str) -> AuthError {
+    AuthError::UnknownRole(s.to_string())
 }
 
 /// Who is calling: the token's id, name and role.
@@ -262,5 +245,20 @@ pub fn remember_request_signature(
             _,
         )) => Ok(false),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_names_are_stored_as_in_json_and_unknown_ones_are_refused() {
+        for role in Role::ALL {
+            let json = serde_json::to_value(role).unwrap_or_default();
+            assert_eq!(json.as_str(), Some(role.as_str()), "{role:?}");
+            assert_eq!(role.as_str().parse::<Role>().ok(), Some(role), "{role:?}");
+        }
+        assert!(matches!("root".parse::<Role>(), Err(AuthError::UnknownRole(r)) if r == "root"));
     }
 }

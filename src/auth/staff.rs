@@ -17,7 +17,7 @@ use std::num::NonZeroU32;
 use super::{AuthError, Principal, Role};
 use crate::audit::{self, AuditEvent};
 use crate::db::schema::{staff_sessions, staff_users};
-use crate::db::DbConn;
+use crate::db::{DbConn, DbError};
 use crate::keys::{random_bytes, ServiceKeys};
 
 /// PBKDF2-HMAC-SHA256 iterations for new passwords (OWASP's 2023 figure).
@@ -322,16 +322,33 @@ pub fn csrf_ok(keys: &ServiceKeys, session_id: &str, submitted: &str) -> bool {
         .is_ok_and(|tag| hmac::verify(&csrf_key(keys), session_id.as_bytes(), &tag).is_ok())
 }
 
-type UserRow = (
-    String,
-    String,
-    String,
-    Vec<u8>,
-    Vec<u8>,
-    i64,
-    i64,
-    Option<NaiveDateTime>,
-);
+/// A user as sign-in reads it.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = staff_users)]
+struct UserRow {
+    id: String,
+    name: String,
+    role: String,
+    password_hash: Vec<u8>,
+    salt: Vec<u8>,
+    iterations: i64,
+    failures: i64,
+    locked_until: Option<NaiveDateTime>,
+}
+
+/// How a sign-in attempt ended, as the audit record's `outcome` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::AsRefStr, strum::Display)]
+#[strum(serialize_all = "snake_case")]
+enum SignInOutcome {
+    /// The account was locked before the attempt.
+    Locked,
+    /// This failure locked it.
+    LockedNow,
+    /// A wrong password.
+    Failed,
+    /// A session was started.
+    SignedIn,
+}
 
 /// Signs a user in: checks lock-out, then the password; counts failures and locks after
 /// [`MAX_FAILURES`]; on success starts a session. Every attempt is audited.
@@ -345,76 +362,92 @@ pub fn sign_in(
     let row: Option<UserRow> = staff_users::table
         .filter(staff_users::name.eq(name.trim()))
         .filter(staff_users::disabled_at.is_null())
-        .select((
-            staff_users::id,
-            staff_users::name,
-            staff_users::role,
-            staff_users::password_hash,
-            staff_users::salt,
-            staff_users::iterations,
-            staff_users::failures,
-            staff_users::locked_until,
-        ))
+        .select(UserRow::as_select())
         .first(conn)
         .optional()?;
-    let Some((id, name, role, hash, salt, iterations, failures, locked_until)) = row else {
+    let Some(user) = row else {
         // Spend the same time as a real check, so a wrong name is not told apart by timing.
         let _ = hash_password(password, PBKDF2_ITERATIONS);
         return Err(StaffError::BadCredentials);
     };
     let lock = Lockout {
-        failures,
-        locked_until,
-    };
-    let audit_attempt = |conn: &mut DbConn, outcome: &str| {
-        audit::record_at(
-            conn,
-            AuditEvent {
-                actor: &format!("{role}:{name}"),
-                action: "user.sign_in",
-                subject: &format!("user:{id}"),
-                before: None,
-                after: Some(json!({"outcome": outcome})),
-            },
-            now,
-        )
-        .map_err(AuthError::from)
+        failures: user.failures,
+        locked_until: user.locked_until,
     };
     if lock.locked_at(now) {
-        audit_attempt(conn, "locked")?;
-        return Err(StaffError::Locked(locked_until.unwrap_or(now)));
+        audit_attempt(conn, &user, now, SignInOutcome::Locked)?;
+        return Err(StaffError::Locked(user.locked_until.unwrap_or(now)));
     }
     let stored = PasswordHash {
-        hash,
-        salt,
-        iterations: u32::try_from(iterations).unwrap_or(0),
+        hash: user.password_hash.clone(),
+        salt: user.salt.clone(),
+        iterations: u32::try_from(user.iterations).map_err(|_| {
+            AuthError::Db(DbError::Query(diesel::result::Error::DeserializationError(
+                format!(
+                    "user {}: iteration count {} out of range",
+                    user.id, user.iterations
+                )
+                .into(),
+            )))
+        })?,
     };
     if !password_matches(&stored, password) {
         let next = lock.after_failure(now);
-        diesel::update(staff_users::table.find(&id))
+        diesel::update(staff_users::table.find(&user.id))
             .set((
                 staff_users::failures.eq(next.failures),
                 staff_users::locked_until.eq(next.locked_until),
             ))
             .execute(conn)?;
-        audit_attempt(
-            conn,
-            if next.locked_at(now) {
-                "locked_now"
-            } else {
-                "failed"
-            },
-        )?;
+        let locked = next.locked_at(now);
+        let outcome = if locked {
+            SignInOutcome::LockedNow
+        } else {
+            SignInOutcome::Failed
+        };
+        audit_attempt(conn, &user, now, outcome)?;
         return Err(match next.locked_until {
-            Some(t) if next.locked_at(now) => StaffError::Locked(t),
+            Some(t) if locked => StaffError::Locked(t),
             _ => StaffError::BadCredentials,
         });
     }
+    start_session(conn, keys, user, now)
+}
+
+/// Audits one sign-in attempt of `user`.
+fn audit_attempt(
+    conn: &mut DbConn,
+    user: &UserRow,
+    now: NaiveDateTime,
+    outcome: SignInOutcome,
+) -> Result<(), StaffError> {
+    audit::record_at(
+        conn,
+        AuditEvent {
+            actor: &format!("{}:{}", user.role, user.name),
+            action: "user.sign_in",
+            subject: &format!("user:{}", user.id),
+            before: None,
+            after: Some(json!({"outcome": outcome.as_ref()})),
+        },
+        now,
+    )
+    .map_err(AuthError::from)?;
+    Ok(())
+}
+
+/// The password was right: clears the failure count and starts a session.
+fn start_session(
+    conn: &mut DbConn,
+    keys: &ServiceKeys,
+    user: UserRow,
+    now: NaiveDateTime,
+) -> Result<Session, StaffError> {
     let session_id = b64(&random_bytes::<24>().map_err(AuthError::from)?);
     let expires_at = now + Duration::hours(SESSION_HOURS);
-    let role: Role = role.parse()?;
+    let role: Role = user.role.parse()?;
     conn.transaction::<_, StaffError, _>(|conn| {
-        diesel::update(staff_users::table.find(&id))
+        diesel::update(staff_users::table.find(&user.id))
             .set((
                 staff_users::failures.eq(0i64),
                 staff_users::locked_until.eq(None::<NaiveDateTime>),
@@ -423,20 +456,19 @@ pub fn sign_in(
         diesel::insert_into(staff_sessions::table)
             .values((
                 staff_sessions::id.eq(&session_id),
-                staff_sessions::user_id.eq(&id),
+                staff_sessions::user_id.eq(&user.id),
                 staff_sessions::created_at.eq(now),
                 staff_sessions::expires_at.eq(expires_at),
             ))
             .execute(conn)?;
-        audit_attempt(conn, "signed_in")?;
-        Ok(())
+        audit_attempt(conn, &user, now, SignInOutcome::SignedIn)
     })?;
     Ok(Session {
         cookie: cookie_value(keys, &session_id),
         id: session_id,
         principal: Principal {
-            token_id: id,
-            name,
+            token_id: user.id,
+            name: user.name,
             role,
         },
         expires_at,

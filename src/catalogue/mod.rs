@@ -17,7 +17,7 @@ use crate::audit::{self, AuditEvent};
 use crate::db::schema::fee_items;
 use crate::db::{DbConn, DbError};
 use crate::ledger::Chart;
-pub use model::{version_on, CatalogueError, FeeItem, Pricing};
+pub use model::{version_on, CatalogueError, FeeItem, Pricing, PricingKind};
 
 /// The demo catalogue loaded by `serve --demo`.
 pub const DEMO_CATALOGUE_JSON: &str = include_str!("../../fixtures/demo-fee-catalogue.json");
@@ -71,95 +71,76 @@ impl From<diesel::result::Error> for CatalogueChangeError {
     }
 }
 
-type Row = (
-    String,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    (Option<i64>, Option<String>, Option<i64>, Option<i64>),
-    NaiveDate,
-    Option<NaiveDate>,
-);
+/// One stored version, columns in `fee_items` order up to the audit columns.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = fee_items)]
+struct Row {
+    code: String,
+    version: i64,
+    name: String,
+    department: String,
+    revenue_subject: String,
+    legal_document: String,
+    legal_article: Option<String>,
+    pricing_kind: String,
+    /// A fixed item's amount or a per-unit item's unit amount.
+    amount_minor: Option<i64>,
+    unit: Option<String>,
+    min_minor: Option<i64>,
+    max_minor: Option<i64>,
+    effective_from: NaiveDate,
+    effective_to: Option<NaiveDate>,
+}
 
 fn from_row(r: Row) -> Result<FeeItem, DbError> {
-    let (
-        code,
-        version,
-        name,
-        department,
-        revenue_subject,
-        legal_document,
-        legal_article,
-        kind,
-        p,
-        effective_from,
-        effective_to,
-    ) = r;
-    // `amount_minor` holds a fixed item's amount or a per-unit item's unit amount.
-    let (amount, unit, min, max) = p;
-    let pricing = match (kind.as_str(), amount, unit, min, max) {
-        ("fixed", Some(amount_minor), ..) => Pricing::Fixed { amount_minor },
-        ("per_unit", Some(unit_amount_minor), Some(unit), ..) => Pricing::PerUnit {
+    let which = format!("fee item {} v{}", r.code, r.version);
+    let corrupt = |why: String| {
+        DbError::Query(diesel::result::Error::DeserializationError(
+            format!("{which}: {why}").into(),
+        ))
+    };
+    let kind: PricingKind = r
+        .pricing_kind
+        .parse()
+        .map_err(|_| corrupt(format!("unknown pricing kind '{}'", r.pricing_kind)))?;
+    let pricing = match (kind, r.amount_minor, r.unit, r.min_minor, r.max_minor) {
+        (PricingKind::Fixed, Some(amount_minor), ..) => Pricing::Fixed { amount_minor },
+        (PricingKind::PerUnit, Some(unit_amount_minor), Some(unit), ..) => Pricing::PerUnit {
             unit_amount_minor,
             unit,
         },
-        ("range", _, _, Some(min_minor), Some(max_minor)) => Pricing::Range {
+        (PricingKind::Range, _, _, Some(min_minor), Some(max_minor)) => Pricing::Range {
             min_minor,
             max_minor,
         },
         _ => {
-            return Err(DbError::Query(diesel::result::Error::DeserializationError(
-                format!("fee item {code} v{version}: pricing columns do not fit '{kind}'").into(),
+            return Err(corrupt(format!(
+                "pricing columns do not fit '{}'",
+                r.pricing_kind
             )))
         }
     };
     Ok(FeeItem {
-        code,
-        version,
-        name,
-        department,
-        revenue_subject,
-        legal_document,
-        legal_article,
+        code: r.code,
+        version: r.version,
+        name: r.name,
+        department: r.department,
+        revenue_subject: r.revenue_subject,
+        legal_document: r.legal_document,
+        legal_article: r.legal_article,
         pricing,
-        effective_from,
-        effective_to,
+        effective_from: r.effective_from,
+        effective_to: r.effective_to,
     })
-}
-
-macro_rules! select_item {
-    ($q:expr) => {
-        $q.select((
-            fee_items::code,
-            fee_items::version,
-            fee_items::name,
-            fee_items::department,
-            fee_items::revenue_subject,
-            fee_items::legal_document,
-            fee_items::legal_article,
-            fee_items::pricing_kind,
-            (
-                fee_items::amount_minor,
-                fee_items::unit,
-                fee_items::min_minor,
-                fee_items::max_minor,
-            ),
-            fee_items::effective_from,
-            fee_items::effective_to,
-        ))
-    };
 }
 
 /// Every version of one item, oldest first.
 pub fn versions(conn: &mut DbConn, code: &str) -> Result<Vec<FeeItem>, DbError> {
-    let rows: Vec<Row> = select_item!(fee_items::table
+    let rows: Vec<Row> = fee_items::table
         .filter(fee_items::code.eq(code.to_string()))
-        .order(fee_items::version))
-    .load(conn)?;
+        .order(fee_items::version)
+        .select(Row::as_select())
+        .load(conn)?;
     rows.into_iter().map(from_row).collect()
 }
 
@@ -222,22 +203,16 @@ pub fn add_version(
             }
         }
         item.version = existing.last().map_or(1, |v| v.version + 1);
-        let (kind, amount, unit, min, max) = match &item.pricing {
-            Pricing::Fixed { amount_minor } => ("fixed", Some(*amount_minor), None, None, None),
+        let (amount, unit, min, max) = match &item.pricing {
+            Pricing::Fixed { amount_minor } => (Some(*amount_minor), None, None, None),
             Pricing::PerUnit {
                 unit_amount_minor,
                 unit,
-            } => (
-                "per_unit",
-                Some(*unit_amount_minor),
-                Some(unit.clone()),
-                None,
-                None,
-            ),
+            } => (Some(*unit_amount_minor), Some(unit.clone()), None, None),
             Pricing::Range {
                 min_minor,
                 max_minor,
-            } => ("range", None, None, Some(*min_minor), Some(*max_minor)),
+            } => (None, None, Some(*min_minor), Some(*max_minor)),
         };
         diesel::insert_into(fee_items::table)
             .values((
@@ -248,7 +223,7 @@ pub fn add_version(
                 fee_items::revenue_subject.eq(&item.revenue_subject),
                 fee_items::legal_document.eq(&item.legal_document),
                 fee_items::legal_article.eq(&item.legal_article),
-                fee_items::pricing_kind.eq(kind),
+                fee_items::pricing_kind.eq(item.pricing.kind().as_ref()),
                 fee_items::amount_minor.eq(amount),
                 fee_items::unit.eq(unit),
                 fee_items::min_minor.eq(min),

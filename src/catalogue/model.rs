@@ -34,6 +34,40 @@ pub enum Pricing {
     },
 }
 
+/// The stored name of a [`Pricing`] variant (`fee_items.pricing_kind`); the same text as the
+/// JSON `kind` tag.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::AsRefStr,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum PricingKind {
+    /// [`Pricing::Fixed`].
+    Fixed,
+    /// [`Pricing::PerUnit`].
+    PerUnit,
+    /// [`Pricing::Range`].
+    Range,
+}
+
+impl Pricing {
+    /// Which kind of pricing this is.
+    pub fn kind(&self) -> PricingKind {
+        match self {
+            Pricing::Fixed { .. } => PricingKind::Fixed,
+            Pricing::PerUnit { .. } => PricingKind::PerUnit,
+            Pricing::Range { .. } => PricingKind::Range,
+        }
+    }
+}
+
 /// One version of a fee item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeeItem {
@@ -246,6 +280,32 @@ pub fn version_on(versions: &[FeeItem], date: NaiveDate) -> Option<&FeeItem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stored_pricing_kind_is_the_json_tag() {
+        for pricing in [
+            Pricing::Fixed { amount_minor: 1 },
+            Pricing::PerUnit {
+                unit_amount_minor: 1,
+                unit: "页".into(),
+            },
+            Pricing::Range {
+                min_minor: 1,
+                max_minor: 2,
+            },
+        ] {
+            let json = serde_json::to_value(&pricing).unwrap_or_default();
+            assert_eq!(
+                json["kind"].as_str(),
+                Some(pricing.kind().as_ref()),
+                "{pricing:?}"
+            );
+            assert_eq!(
+                pricing.kind().as_ref().parse::<PricingKind>().ok(),
+                Some(pricing.kind())
+            );
+        }
+    }
 
     fn date(s: &str) -> NaiveDate {
         s.parse().unwrap_or_default()

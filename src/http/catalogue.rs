@@ -13,7 +13,7 @@ use super::paging::{Page, Paged};
 use super::problem::ApiError;
 use super::queries::list_fee_items;
 use crate::app::AppContext;
-use crate::catalogue::{self, CatalogueChangeError, CatalogueError, FeeItem, Pricing};
+use crate::catalogue::{self, CatalogueChangeError, CatalogueError, FeeItem, Pricing, PricingKind};
 use crate::money::format_minor;
 
 /// Registers the routes.
@@ -135,19 +135,19 @@ impl From<&FeeItem> for FeeItemView {
     fn from(i: &FeeItem) -> Self {
         let pricing = match &i.pricing {
             Pricing::Fixed { amount_minor } => {
-                serde_json::json!({"kind": "fixed", "amount": format_minor(*amount_minor)})
+                serde_json::json!({"kind": PricingKind::Fixed.as_ref(), "amount": format_minor(*amount_minor)})
             }
             Pricing::PerUnit {
                 unit_amount_minor,
                 unit,
             } => {
-                serde_json::json!({"kind": "per_unit", "unit_amount": format_minor(*unit_amount_minor), "unit": unit})
+                serde_json::json!({"kind": PricingKind::PerUnit.as_ref(), "unit_amount": format_minor(*unit_amount_minor), "unit": unit})
             }
             Pricing::Range {
                 min_minor,
                 max_minor,
             } => {
-                serde_json::json!({"kind": "range", "min": format_minor(*min_minor), "max": format_minor(*max_minor)})
+                serde_json::json!({"kind": PricingKind::Range.as_ref(), "min": format_minor(*min_minor), "max": format_minor(*max_minor)})
             }
         };
         FeeItemView {
@@ -255,9 +255,10 @@ pub async fn get(
     let Some(latest) = versions.last() else {
         return Err(ApiError::not_found(format!("no fee item '{code}'")));
     };
-    let mut body = serde_json::to_value(FeeItemView::from(latest)).unwrap_or_default();
+    let unserialisable = |e: serde_json::Error| ApiError::internal(&e);
+    let mut body = serde_json::to_value(FeeItemView::from(latest)).map_err(unserialisable)?;
     body["versions"] =
         serde_json::to_value(versions.iter().map(FeeItemView::from).collect::<Vec<_>>())
-            .unwrap_or_default();
+            .map_err(unserialisable)?;
     Ok(HttpResponse::Ok().json(body))
 }

@@ -12,6 +12,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
+use super::blocking::with_conn;
 use super::limits::RateLimiter;
 use super::problem::ApiError;
 use crate::app::AppContext;
@@ -263,11 +264,8 @@ impl FromRequest for Caller {
             let ctx = ctx.ok_or_else(|| ApiError::internal(&"application context missing"))?;
             let token = presented
                 .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
-            let principal = web::block(move || -> Result<_, ApiError> {
-                let mut conn = ctx.conn()?;
-                Ok(auth::authenticate(&mut conn, &token)?)
-            })
-            .await??;
+            let principal =
+                with_conn(&ctx, move |conn, _| Ok(auth::authenticate(conn, &token)?)).await?;
             let principal =
                 principal.ok_or_else(|| ApiError::unauthorized("the token is not valid"))?;
             if let Some(limiter) = limiter {

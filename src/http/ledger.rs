@@ -64,10 +64,7 @@ impl From<&AccountBalance> for AccountView {
             name: a.name.clone(),
             name_en: a.name_en.clone(),
             fund: a.fund.as_str().to_string(),
-            kind: serde_json::to_value(a.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default(),
+            kind: a.kind.to_string(),
             normal_side: a.normal_side().as_str().to_string(),
             parent: a.parent.clone(),
             postable: a.postable,
@@ -91,6 +88,7 @@ pub async fn list_accounts(
         Ok(repo::account_balances(conn, &ctx.chart)?)
     })
     .await?;
+    // No cursor: from the first account.
     let after = page.after.unwrap_or_default();
     let items: Vec<AccountView> = balances
         .iter()
@@ -130,7 +128,7 @@ pub async fn account_entries(
     Ok(HttpResponse::Ok().json(page.map(|l| AccountLineView {
         seq: l.seq,
         business_date: l.business_date,
-        kind: l.kind,
+        kind: l.kind.to_string(),
         memo: l.memo,
         reference: l.reference,
         side: l.side.as_str().to_string(),

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use actix_web::{web, HttpResponse};
 
-use super::problem::PROBLEM_JSON;
+use super::problem::{ApiError, PROBLEM_JSON};
 
 use super::{catalogue, days, health, ledger, payments, reconciliation, remittances, settlement};
 
@@ -17,8 +17,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// The OpenAPI document.
-async fn serve_document() -> HttpResponse {
-    HttpResponse::Ok().json(document())
+async fn serve_document() -> Result<HttpResponse, ApiError> {
+    let doc = document().map_err(|e| ApiError::internal(&e))?;
+    Ok(HttpResponse::Ok().json(doc))
 }
 
 struct BearerAuth;
@@ -193,6 +194,6 @@ impl Modify for CommonErrors {
 struct ApiDoc;
 
 /// The document as JSON.
-pub fn document() -> serde_json::Value {
-    serde_json::to_value(ApiDoc::openapi()).unwrap_or_default()
+pub fn document() -> Result<serde_json::Value, serde_json::Error> {
+    serde_json::to_value(ApiDoc::openapi())
 }

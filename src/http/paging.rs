@@ -48,6 +48,7 @@ impl<T> Paged<T> {
     /// A page from up to `limit + 1` items read after the cursor: the extra item only tells
     /// that there is more, and `next` is the cursor of the last item kept.
     pub fn cut(mut items: Vec<T>, limit: i64, cursor: impl Fn(&T) -> String) -> Paged<T> {
+        // `page_limit` has made it positive; a negative limit keeps nothing.
         let limit = usize::try_from(limit).unwrap_or(0);
         let next = if items.len() > limit {
             items.truncate(limit);

@@ -51,6 +51,7 @@ pub fn list_fee_items(
     page: &Page,
 ) -> Result<Paged<FeeItem>, ApiError> {
     let limit = page_limit(page.limit)?;
+    // No cursor: from the first code.
     let after = page.after.as_deref().unwrap_or_default();
     let items = catalogue::latest_versions(conn, after, limit + 1)?;
     Ok(Paged::cut(items, limit, |i| i.code.clone()))

@@ -1,14 +1,28 @@
 //! Plain values of the ledger: funds, accounts, entries, postings. No I/O.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
+use strum::{AsRefStr, Display, EnumString, IntoStaticStr};
 
 /// The two self-balancing funds of 收支两条线.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    AsRefStr,
+    IntoStaticStr,
+    EnumString,
+    Display,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case", parse_err_ty = String, parse_err_fn = unknown_fund)]
 pub enum Fund {
     /// 收入线: money that belongs to the treasury.
     Collection,
@@ -17,8 +31,22 @@ pub enum Fund {
 }
 
 /// Account classes of government financial accounting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    AsRefStr,
+    IntoStaticStr,
+    EnumString,
+    Display,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum AccountKind {
     /// 资产类.
     Asset,
@@ -55,8 +83,13 @@ impl AccountKind {
     Serialize,
     Deserialize,
     utoipa::ToSchema,
+    AsRefStr,
+    IntoStaticStr,
+    EnumString,
+    Display,
 )]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case", parse_err_ty = String, parse_err_fn = unknown_side)]
 pub enum Side {
     /// 借.
     Debit,
@@ -75,8 +108,22 @@ impl Side {
 }
 
 /// What an account is for, as far as the ledger rules care. Set in the chart of accounts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    AsRefStr,
+    IntoStaticStr,
+    EnumString,
+    Display,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum AccountRole {
     /// 1218.01 card settlements in transit (collection).
     InTransit,
@@ -137,8 +184,23 @@ impl Account {
 }
 
 /// Why an entry exists. Which kinds may do what is part of the rules (revenue stays gross).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    AsRefStr,
+    IntoStaticStr,
+    EnumString,
+    Display,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case", parse_err_ty = String, parse_err_fn = unknown_entry_kind)]
 pub enum EntryKind {
     /// Card payment captured: Dr 1218.01 / Cr 2103.subject.
     Capture,
@@ -173,75 +235,34 @@ impl EntryKind {
 
     /// The stored name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            EntryKind::Capture => "capture",
-            EntryKind::Settlement => "settlement",
-            EntryKind::FeeTopUp => "fee_top_up",
-            EntryKind::Remittance => "remittance",
-            EntryKind::Refund => "refund",
-            EntryKind::Reversal => "reversal",
-            EntryKind::Appropriation => "appropriation",
-            EntryKind::Adjustment => "adjustment",
-        }
-    }
-}
-
-impl fmt::Display for EntryKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for EntryKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        EntryKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown entry kind '{s}'"))
+        self.into()
     }
 }
 
 impl Fund {
     /// The stored name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Fund::Collection => "collection",
-            Fund::Budget => "budget",
-        }
-    }
-}
-
-impl FromStr for Fund {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "collection" => Ok(Fund::Collection),
-            "budget" => Ok(Fund::Budget),
-            _ => Err(format!("unknown fund '{s}'")),
-        }
+        self.into()
     }
 }
 
 impl Side {
     /// The stored name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Side::Debit => "debit",
-            Side::Credit => "credit",
-        }
+        self.into()
     }
 }
 
-impl FromStr for Side {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "debit" => Ok(Side::Debit),
-            "credit" => Ok(Side::Credit),
-            _ => Err(format!("unknown side '{s}'")),
-        }
-    }
+fn unknown_fund(s: &str) -> String {
+    format!("unknown fund '{s}'")
+}
+
+fn unknown_side(s: &str) -> String {
+    format!("unknown side '{s}'")
+}
+
+fn unknown_entry_kind(s: &str) -> String {
+    format!("unknown entry kind '{s}'")
 }
 
 /// One line of an entry.
@@ -311,4 +332,49 @@ pub struct PostedEntry {
     pub prev_hash: [u8; 32],
     /// SHA-256(prev_hash ‖ canonical bytes).
     pub hash: [u8; 32],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stored text (strum) and the JSON text (serde) of every closed set are the same words.
+    #[test]
+    fn stored_names_are_the_json_names() {
+        fn same<T: Serialize + AsRef<str> + std::str::FromStr + PartialEq + std::fmt::Debug>(
+            all: &[T],
+        ) {
+            for v in all {
+                let json = serde_json::to_value(v).unwrap_or_default();
+                assert_eq!(json.as_str(), Some(v.as_ref()), "{v:?}");
+                assert_eq!(v.as_ref().parse::<T>().ok().as_ref(), Some(v), "{v:?}");
+            }
+        }
+        same(&EntryKind::ALL);
+        same(&[Fund::Collection, Fund::Budget]);
+        same(&[Side::Debit, Side::Credit]);
+        same(&[
+            AccountKind::Asset,
+            AccountKind::Liability,
+            AccountKind::NetAssets,
+            AccountKind::Revenue,
+            AccountKind::Expense,
+        ]);
+        same(&[
+            AccountRole::InTransit,
+            AccountRole::CollectionBank,
+            AccountRole::InterfundReceivable,
+            AccountRole::TreasuryPayable,
+            AccountRole::BudgetBank,
+            AccountRole::FeeExpense,
+            AccountRole::InterfundPayable,
+            AccountRole::Appropriation,
+            AccountRole::Other,
+        ]);
+        assert_eq!("fee_top_up".parse::<EntryKind>(), Ok(EntryKind::FeeTopUp));
+        assert_eq!(
+            "nonsense".parse::<EntryKind>(),
+            Err("unknown entry kind 'nonsense'".to_string())
+        );
+    }
 }

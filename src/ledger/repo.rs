@@ -37,8 +37,8 @@ pub fn sync_chart(conn: &mut DbConn, chart: &Chart) -> Result<usize, DbError> {
                 accounts::name.eq(&a.name),
                 accounts::name_en.eq(&a.name_en),
                 accounts::fund.eq(a.fund.as_str()),
-                accounts::kind.eq(kind_str(a)),
-                accounts::role.eq(role_str(a)),
+                accounts::kind.eq(a.kind.as_ref()),
+                accounts::role.eq(a.role.as_ref()),
                 accounts::currency.eq(&a.currency),
                 accounts::parent.eq(a.parent.as_deref()),
                 accounts::postable.eq(a.postable),
@@ -58,35 +58,28 @@ pub fn sync_chart(conn: &mut DbConn, chart: &Chart) -> Result<usize, DbError> {
     Ok(added)
 }
 
-fn kind_str(a: &Account) -> String {
-    serde_json::to_value(a.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-fn role_str(a: &Account) -> String {
-    serde_json::to_value(a.role)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 /// The chain head: last sequence number and its hash.
 pub fn chain_head(conn: &mut DbConn) -> Result<(i64, [u8; 32]), DbError> {
     let (seq, hash): (i64, Vec<u8>) = ledger_head::table
         .filter(ledger_head::id.eq(1))
         .select((ledger_head::seq, ledger_head::hash))
         .first(conn)?;
-    Ok((seq, to_hash(&hash)))
+    Ok((seq, exact_hash(&hash, "the chain head")?))
 }
 
+/// A stored hash as read for the verifier: one that is not 32 bytes (an altered row) reads as
+/// zeros on purpose, so that the verifier reports the broken link instead of failing the read.
 fn to_hash(bytes: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    if bytes.len() == 32 {
-        out.copy_from_slice(bytes);
-    }
-    out
+    <[u8; 32]>::try_from(bytes).unwrap_or([0u8; 32])
+}
+
+/// A stored hash that must be whole (a head, a day's last entry): any other length is an error.
+fn exact_hash(bytes: &[u8], what: &str) -> Result<[u8; 32], DbError> {
+    <[u8; 32]>::try_from(bytes).map_err(|_| {
+        DbError::Query(diesel::result::Error::DeserializationError(
+            format!("the hash of {what} is not 32 bytes").into(),
+        ))
+    })
 }
 
 /// Maintained (debit, credit) totals of one account.
@@ -114,67 +107,53 @@ pub fn day_tail(conn: &mut DbConn, date: NaiveDate) -> Result<(i64, Option<[u8; 
         .select(ledger_entries::hash)
         .first(conn)
         .optional()?;
-    Ok((
-        count,
-        last.and_then(|h| <[u8; 32]>::try_from(h.as_slice()).ok()),
-    ))
+    let last = last
+        .map(|h| exact_hash(&h, &format!("the last entry of {date}")))
+        .transpose()?;
+    Ok((count, last))
 }
 
 /// Is the business day closed? (The business-day state lives in [`super::days`].)
 pub use super::days::is_closed as is_day_closed;
 
-type EntryRow = (
-    i64,
-    NaiveDate,
-    String,
-    String,
-    Option<String>,
-    Option<i64>,
-    String,
-    NaiveDateTime,
-    Vec<u8>,
-    Vec<u8>,
-);
-type PostingRow = (i64, String, String, i64, String);
-type LineRow = (i64, NaiveDate, String, String, Option<String>, String, i64);
+/// A stored entry without its postings.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = ledger_entries)]
+struct EntryRow {
+    seq: i64,
+    business_date: NaiveDate,
+    kind: String,
+    memo: String,
+    reference: Option<String>,
+    reverses_seq: Option<i64>,
+    actor: String,
+    created_at: NaiveDateTime,
+    prev_hash: Vec<u8>,
+    hash: Vec<u8>,
+}
 
-const ENTRY_COLUMNS: (
-    ledger_entries::seq,
-    ledger_entries::business_date,
-    ledger_entries::kind,
-    ledger_entries::memo,
-    ledger_entries::reference,
-    ledger_entries::reverses_seq,
-    ledger_entries::actor,
-    ledger_entries::created_at,
-    ledger_entries::prev_hash,
-    ledger_entries::hash,
-) = (
-    ledger_entries::seq,
-    ledger_entries::business_date,
-    ledger_entries::kind,
-    ledger_entries::memo,
-    ledger_entries::reference,
-    ledger_entries::reverses_seq,
-    ledger_entries::actor,
-    ledger_entries::created_at,
-    ledger_entries::prev_hash,
-    ledger_entries::hash,
-);
+/// A stored posting line.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = ledger_postings)]
+struct PostingRow {
+    entry_seq: i64,
+    account_code: String,
+    side: String,
+    amount_minor: i64,
+    currency: String,
+}
 
-const POSTING_COLUMNS: (
-    ledger_postings::entry_seq,
-    ledger_postings::account_code,
-    ledger_postings::side,
-    ledger_postings::amount_minor,
-    ledger_postings::currency,
-) = (
-    ledger_postings::entry_seq,
-    ledger_postings::account_code,
-    ledger_postings::side,
-    ledger_postings::amount_minor,
-    ledger_postings::currency,
-);
+/// A posting with its entry's fields, in the select order of [`account_lines`].
+#[derive(Queryable)]
+struct LineRow {
+    seq: i64,
+    business_date: NaiveDate,
+    kind: String,
+    memo: String,
+    reference: Option<String>,
+    side: String,
+    amount_minor: i64,
+}
 
 /// A stored entry whose kind or side text is not one onecard writes: the row was altered.
 fn corrupt(seq: i64, what: &str) -> DbError {
@@ -184,34 +163,33 @@ fn corrupt(seq: i64, what: &str) -> DbError {
 }
 
 fn assemble(row: EntryRow, postings: Vec<PostingRow>) -> Result<PostedEntry, DbError> {
-    let (seq, business_date, kind, memo, reference, reverses, actor, created_at, prev_hash, hash) =
-        row;
-    let kind: EntryKind = kind.parse().map_err(|e: String| corrupt(seq, &e))?;
+    let seq = row.seq;
+    let kind: EntryKind = row.kind.parse().map_err(|e: String| corrupt(seq, &e))?;
     let postings = postings
         .into_iter()
-        .map(|(_, account, side, amount_minor, currency)| {
+        .map(|p| {
             Ok(Posting {
-                account,
-                side: side.parse().map_err(|e: String| corrupt(seq, &e))?,
-                amount_minor,
-                currency,
+                account: p.account_code,
+                side: p.side.parse().map_err(|e: String| corrupt(seq, &e))?,
+                amount_minor: p.amount_minor,
+                currency: p.currency,
             })
         })
         .collect::<Result<Vec<_>, DbError>>()?;
     Ok(PostedEntry {
         seq,
         entry: NewEntry {
-            business_date,
+            business_date: row.business_date,
             kind,
-            memo,
-            reference,
-            reverses,
-            actor,
+            memo: row.memo,
+            reference: row.reference,
+            reverses: row.reverses_seq,
+            actor: row.actor,
             postings,
         },
-        created_at,
-        prev_hash: to_hash(&prev_hash),
-        hash: to_hash(&hash),
+        created_at: row.created_at,
+        prev_hash: to_hash(&row.prev_hash),
+        hash: to_hash(&row.hash),
     })
 }
 
@@ -227,16 +205,16 @@ pub fn load_entries(
         .filter(ledger_entries::seq.le(until))
         .order(ledger_entries::seq)
         .limit(limit)
-        .select(ENTRY_COLUMNS)
+        .select(EntryRow::as_select())
         .load(conn)?;
-    let Some(last) = rows.last().map(|r| r.0) else {
+    let Some(last) = rows.last().map(|r| r.seq) else {
         return Ok(Vec::new());
     };
     let postings: Vec<PostingRow> = ledger_postings::table
         .filter(ledger_postings::entry_seq.gt(after))
         .filter(ledger_postings::entry_seq.le(last))
         .order((ledger_postings::entry_seq, ledger_postings::line_no))
-        .select(POSTING_COLUMNS)
+        .select(PostingRow::as_select())
         .load(conn)?;
     group(rows, postings)
 }
@@ -249,8 +227,8 @@ fn group(rows: Vec<EntryRow>, postings: Vec<PostingRow>) -> Result<Vec<PostedEnt
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let mut own = Vec::with_capacity(2);
-        while let Some(p) = postings.next_if(|p| p.0 <= r.0) {
-            if p.0 == r.0 {
+        while let Some(p) = postings.next_if(|p| p.entry_seq <= r.seq) {
+            if p.entry_seq == r.seq {
                 own.push(p);
             }
         }
@@ -438,7 +416,7 @@ pub struct AccountLine {
     /// Business date.
     pub business_date: NaiveDate,
     /// Entry kind.
-    pub kind: String,
+    pub kind: EntryKind,
     /// Entry memo.
     pub memo: String,
     /// Source reference.
@@ -484,19 +462,17 @@ pub fn account_lines(
         ))
         .load(conn)?;
     rows.into_iter()
-        .map(
-            |(seq, business_date, kind, memo, reference, side, amount_minor)| {
-                Ok(AccountLine {
-                    seq,
-                    business_date,
-                    kind,
-                    memo,
-                    reference,
-                    side: side.parse().map_err(|e: String| corrupt(seq, &e))?,
-                    amount_minor,
-                })
-            },
-        )
+        .map(|r| {
+            Ok(AccountLine {
+                seq: r.seq,
+                business_date: r.business_date,
+                kind: r.kind.parse().map_err(|e: String| corrupt(r.seq, &e))?,
+                memo: r.memo,
+                reference: r.reference,
+                side: r.side.parse().map_err(|e: String| corrupt(r.seq, &e))?,
+                amount_minor: r.amount_minor,
+            })
+        })
         .collect()
 }
 

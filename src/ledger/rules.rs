@@ -290,6 +290,7 @@ pub fn check_fund_balance(chart: &Chart, entry: &NewEntry) -> Result<(), LedgerE
         c
     };
     for currency in currencies {
+        // A fund with no postings in this currency has zero sums.
         let (cd, cc) = sums
             .get(&(currency, Fund::Collection))
             .copied()

@@ -410,6 +410,7 @@ fn run_batch(
             .account_with_role(AccountRole::InterfundReceivable)
             .map(|a| repo::account_totals(conn, &a.code).map(|(d, c)| d - c))
             .transpose()?
+            // A chart without the interfund pair has nothing owed between the funds.
             .unwrap_or(0);
         let mut batch = Batch {
             conn,

@@ -143,12 +143,9 @@ async fn list(staff: Staff, query: web::Query<CatalogueQuery>) -> Result<HttpRes
         ),
         after: params::text(&query.after).map(str::to_string),
     };
-    let ctx = staff.ctx.clone();
-    let items =
-        web::block(move || -> Result<_, ApiError> { list_fee_items(&mut *ctx.conn()?, &page) })
-            .await
-            .or_page(lang)?
-            .or_page(lang)?;
+    let items = with_conn(&staff.ctx, move |conn, _| list_fee_items(conn, &page))
+        .await
+        .or_page(lang)?;
     let mut table = t.table("fee_items", t.items, &items.items, true);
     if let Some(id) = &query.csv {
         return csv_download(&[&table], id, "catalogue", lang);

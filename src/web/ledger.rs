@@ -96,18 +96,17 @@ impl LedgerWords {
         }
     }
 
-    /// An entry kind in words (the stored name when unknown).
-    fn kind<'a>(&self, stored: &'a str) -> &'a str {
-        match stored.parse::<EntryKind>() {
-            Ok(EntryKind::Capture) => self.kind_capture,
-            Ok(EntryKind::Settlement) => self.kind_settlement,
-            Ok(EntryKind::FeeTopUp) => self.kind_fee_top_up,
-            Ok(EntryKind::Remittance) => self.kind_remittance,
-            Ok(EntryKind::Refund) => self.kind_refund,
-            Ok(EntryKind::Reversal) => self.kind_reversal,
-            Ok(EntryKind::Appropriation) => self.kind_appropriation,
-            Ok(EntryKind::Adjustment) => self.kind_adjustment,
-            Err(_) => stored,
+    /// An entry kind in words.
+    fn kind(&self, kind: EntryKind) -> &'static str {
+        match kind {
+            EntryKind::Capture => self.kind_capture,
+            EntryKind::Settlement => self.kind_settlement,
+            EntryKind::FeeTopUp => self.kind_fee_top_up,
+            EntryKind::Remittance => self.kind_remittance,
+            EntryKind::Refund => self.kind_refund,
+            EntryKind::Reversal => self.kind_reversal,
+            EntryKind::Appropriation => self.kind_appropriation,
+            EntryKind::Adjustment => self.kind_adjustment,
         }
     }
 
@@ -381,7 +380,7 @@ async fn statement(
         table.push(vec![
             Cell::Date(l.business_date),
             Cell::Int(l.seq),
-            Cell::text(t.kind(&l.kind)),
+            Cell::text(t.kind(l.kind)),
             Cell::text(&l.memo),
             reference,
             debit,

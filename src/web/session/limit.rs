@@ -30,6 +30,7 @@ impl SignInLimiter {
     /// Counts a sign-in attempt from the request's client address: a 429 `rate_limited` with
     /// `retry_after_seconds` once the address has used up its attempts.
     pub(super) fn admit(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        // Without a peer address (a test request) every attempt shares one allowance.
         let client = req
             .peer_addr()
             .map(|a| a.ip().to_string())

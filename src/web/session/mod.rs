@@ -18,6 +18,7 @@ use super::{here, nav_pages, redirect, Chrome, NavItem, OrPage, WebError, BASE};
 use crate::app::AppContext;
 use crate::auth::staff::{self, StaffError};
 use crate::auth::{Principal, Role};
+use crate::http::blocking::with_conn;
 use crate::http::extract::{body_idle, read_body};
 use crate::http::problem::ApiError;
 
@@ -56,6 +57,7 @@ pub fn encode_component(s: &str) -> String {
 
 /// Undoes [`encode_component`] (and `+` as space); invalid escapes are kept as they are.
 pub fn decode_component(s: &str) -> String {
+    // `x=…` always parses to one pair; the default is never reached.
     form_urlencoded::parse(format!("x={s}").as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())
@@ -260,13 +262,10 @@ impl FromRequest for Staff {
             let Some(value) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()) else {
                 return Err(sign_in());
             };
-            let c = ctx.clone();
-            let found = web::block(move || -> Result<_, ApiError> {
-                let mut conn = c.conn()?;
-                staff::session(&mut conn, &c.keys, &value).map_err(staff_problem)
+            let found = with_conn(&ctx, move |conn, c| {
+                staff::session(conn, &c.keys, &value).map_err(staff_problem)
             })
             .await
-            .or_page(lang)?
             .or_page(lang)?;
             let Some((session_id, principal)) = found else {
                 return Err(sign_in());
@@ -456,16 +455,11 @@ async fn sign_in(
             Some(w.form_expired.to_string()),
         );
     }
-    let c = ctx.clone().into_inner();
     let (name, password) = (f.name.clone(), f.password);
-    let outcome = web::block(
-        move || -> Result<Result<staff::Session, StaffError>, ApiError> {
-            let mut conn = c.conn()?;
-            Ok(staff::sign_in(&mut conn, &c.keys, &name, &password))
-        },
-    )
+    let outcome = with_conn(&ctx, move |conn, c| {
+        Ok(staff::sign_in(conn, &c.keys, &name, &password))
+    })
     .await
-    .or_page(lang)?
     .or_page(lang)?;
     sign_in_answer(&req, &ctx, outcome, &next, &f.name)
 }
@@ -525,14 +519,11 @@ struct SignOutForm {}
 
 async fn sign_out(staff: Staff, form: PostForm<SignOutForm>) -> Result<HttpResponse, WebError> {
     staff.form(form)?;
-    let ctx = staff.ctx.clone();
     let id = staff.session_id.clone();
-    web::block(move || -> Result<(), ApiError> {
-        let mut conn = ctx.conn()?;
-        staff::sign_out(&mut conn, &id).map_err(staff_problem)
+    with_conn(&staff.ctx, move |conn, _| {
+        staff::sign_out(conn, &id).map_err(staff_problem)
     })
     .await
-    .or_page(staff.lang)?
     .or_page(staff.lang)?;
     let mut res = staff.done(&format!("{BASE}/sign-in"), staff.w.signed_out);
     let _ = res.add_cookie(&removal(staff.request(), SESSION_COOKIE));
