@@ -221,7 +221,7 @@ fn store_settlement(
             (
                 settlement_records::file_id.eq(l.file_id.clone()),
                 settlement_records::line_no.eq(r.line as i64),
-                settlement_records::kind.eq(r.kind.as_str()),
+                settlement_records::kind.eq::<&'static str>(r.kind.into()),
                 settlement_records::merchant.eq(r.merchant.clone()),
                 settlement_records::terminal.eq(r.terminal.clone()),
                 settlement_records::batch.eq(r.batch.clone()),

@@ -19,6 +19,7 @@ pub mod mt940;
 pub mod records;
 pub mod spec;
 pub mod store;
+pub mod stored;
 #[cfg(test)]
 mod tests;
 
@@ -177,9 +178,13 @@ impl Registry {
             }
             entries.push((spec.id.clone(), Reader::Spec(Arc::new(spec))));
         }
-        entries.push(("camt.052".into(), Reader::Camt(camt::CamtMessage::Camt052)));
-        entries.push(("camt.053".into(), Reader::Camt(camt::CamtMessage::Camt053)));
-        entries.push(("camt.054".into(), Reader::Camt(camt::CamtMessage::Camt054)));
+        for m in [
+            camt::CamtMessage::Camt052,
+            camt::CamtMessage::Camt053,
+            camt::CamtMessage::Camt054,
+        ] {
+            entries.push((m.to_string(), Reader::Camt(m)));
+        }
         entries.push(("mt940".into(), Reader::Mt940));
         Ok(Registry { entries })
     }
@@ -217,14 +222,14 @@ impl Registry {
                 Reader::Spec(s) => SpecInfo {
                     id: id.clone(),
                     title: s.title.clone(),
-                    produces: produces_name(s.produces),
+                    produces: s.produces.into(),
                     source: "declarative",
                     file_name: s.file_name_pattern.clone(),
                 },
                 Reader::Camt(m) => SpecInfo {
                     id: id.clone(),
                     title: format!("ISO 20022 {id} (versions .02, .04, .08)"),
-                    produces: "statement",
+                    produces: Produces::Statement.into(),
                     source: "built_in",
                     file_name: Some(match m {
                         camt::CamtMessage::Camt052 => "*camt.052*.xml".into(),
@@ -235,7 +240,7 @@ impl Registry {
                 Reader::Mt940 => SpecInfo {
                     id: id.clone(),
                     title: "SWIFT MT940 customer statement".into(),
-                    produces: "statement",
+                    produces: Produces::Statement.into(),
                     source: "built_in",
                     file_name: Some("*.sta".into()),
                 },
@@ -274,13 +279,5 @@ impl Registry {
             return Some("mt940");
         }
         None
-    }
-}
-
-/// `settlement` or `statement`.
-pub fn produces_name(p: Produces) -> &'static str {
-    match p {
-        Produces::Settlement => "settlement",
-        Produces::Statement => "statement",
     }
 }

@@ -5,14 +5,28 @@
 //! units; times are Beijing wall-clock time (every file we receive states times in Beijing
 //! time, and the business date is a Beijing date).
 //!
-//! Depends on: nothing inside the crate (chrono, serde, thiserror only).
+//! Depends on: nothing inside the crate (chrono, serde, strum, thiserror only).
 
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
-/// What an acquirer's detail line says happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// What an acquirer's detail line says happened (stored and shown as its snake_case name,
+/// through strum).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    strum::AsRefStr,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum SettlementKind {
     /// A sale (消费).
     Purchase,
@@ -22,29 +36,6 @@ pub enum SettlementKind {
     Refund,
     /// An acquirer's correction (调账).
     Adjustment,
-}
-
-impl SettlementKind {
-    /// The stable snake_case name stored and shown in the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SettlementKind::Purchase => "purchase",
-            SettlementKind::Void => "void",
-            SettlementKind::Refund => "refund",
-            SettlementKind::Adjustment => "adjustment",
-        }
-    }
-
-    /// The inverse of [`SettlementKind::as_str`].
-    pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "purchase" => SettlementKind::Purchase,
-            "void" => SettlementKind::Void,
-            "refund" => SettlementKind::Refund,
-            "adjustment" => SettlementKind::Adjustment,
-            _ => return None,
-        })
-    }
 }
 
 /// One transaction from an acquirer's settlement detail file.
@@ -91,9 +82,22 @@ pub struct SettlementRecord {
     pub own_ref: Option<String>,
 }
 
-/// Money in or out of an account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// Money in or out of an account (stored and shown as its snake_case name, through strum).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    strum::AsRefStr,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Direction {
     /// Money in (贷方).
     Credit,
@@ -102,14 +106,6 @@ pub enum Direction {
 }
 
 impl Direction {
-    /// The stable snake_case name stored and shown in the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Credit => "credit",
-            Direction::Debit => "debit",
-        }
-    }
-
     /// `+amount` for a credit, `-amount` for a debit: the effect on the account balance.
     pub fn signed(self, amount_minor: i64) -> i64 {
         match self {

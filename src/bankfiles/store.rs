@@ -14,7 +14,8 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::records::{ReadError, Record};
-use super::{produces_name, Produces, Registry};
+use super::stored;
+use super::{Produces, Registry};
 use crate::audit::{self, AuditEvent};
 use crate::db::schema::{
     bank_statements, settlement_files, settlement_records, statement_bookings,
@@ -75,7 +76,8 @@ pub struct Imported {
     /// Lowercase hex SHA-256 of the bytes.
     pub sha256: String,
     /// `settlement` or `statement`.
-    pub produces: String,
+    #[schema(value_type = String)]
+    pub produces: Produces,
     /// The name it came with, if any.
     pub file_name: Option<String>,
     /// Records stored (details, or bookings).
@@ -218,7 +220,7 @@ impl Pending {
             Record::Settlement(s) => self.settlement.push((
                 settlement_records::file_id.eq(file_id.to_string()),
                 settlement_records::line_no.eq(to_i64(s.line)),
-                settlement_records::kind.eq(s.kind.as_str()),
+                settlement_records::kind.eq::<&'static str>(s.kind.into()),
                 settlement_records::merchant.eq(s.merchant),
                 settlement_records::terminal.eq(s.terminal),
                 settlement_records::batch.eq(s.batch),
@@ -242,7 +244,7 @@ impl Pending {
                 statement_bookings::currency.eq(b.currency),
                 statement_bookings::booking_date.eq(b.booking_date),
                 statement_bookings::value_date.eq(b.value_date),
-                statement_bookings::direction.eq(b.direction.as_str()),
+                statement_bookings::direction.eq::<&'static str>(b.direction.into()),
                 statement_bookings::amount_minor.eq(b.amount_minor),
                 statement_bookings::reversal.eq(b.reversal),
                 statement_bookings::bank_ref.eq(b.bank_ref),
@@ -316,7 +318,7 @@ impl Sums {
                 self.gross = self.gross.saturating_add(s.gross_minor);
                 self.fee = self.fee.saturating_add(s.fee_minor);
                 self.net = self.net.saturating_add(s.net_minor);
-                *self.by_kind.entry(s.kind.as_str().to_string()).or_default() += 1;
+                *self.by_kind.entry(s.kind.to_string()).or_default() += 1;
                 if self.merchant.is_none() {
                     self.merchant = Some(s.merchant.clone());
                     self.settlement_date = Some(s.settlement_date);
@@ -381,7 +383,7 @@ pub fn find_by_sha(conn: &mut DbConn, sha256: &str) -> Result<Option<Imported>, 
         .select(FileRow::as_select())
         .first::<FileRow>(conn)
         .optional()?;
-    Ok(row.map(|r| r.into_imported(true)))
+    row.map(|r| r.into_imported(true)).transpose()
 }
 
 /// One imported file.
@@ -391,7 +393,7 @@ pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Imported>, DbError> {
         .select(FileRow::as_select())
         .first::<FileRow>(conn)
         .optional()?;
-    Ok(row.map(|r| r.into_imported(false)))
+    row.map(|r| r.into_imported(false)).transpose()
 }
 
 #[derive(Queryable, Selectable)]
@@ -410,20 +412,20 @@ struct FileRow {
 }
 
 impl FileRow {
-    fn into_imported(self, duplicate: bool) -> Imported {
-        Imported {
+    fn into_imported(self, duplicate: bool) -> Result<Imported, DbError> {
+        Ok(Imported {
+            produces: stored::parse("settlement_files.produces", &self.produces)?,
+            records: stored::count("settlement_files.records", self.records)?,
+            totals: stored::json("settlement_files.totals", &self.totals)?,
+            facts: stored::json("settlement_files.facts", &self.facts)?,
             id: self.id,
             spec: self.spec,
             sha256: self.sha256,
-            produces: self.produces,
             file_name: self.file_name,
-            records: u64::try_from(self.records).unwrap_or(0),
-            totals: serde_json::from_str(&self.totals).unwrap_or_default(),
-            facts: serde_json::from_str(&self.facts).unwrap_or_default(),
             imported_at: self.imported_at.and_utc(),
             imported_by: self.imported_by,
             duplicate,
-        }
+        })
     }
 }
 
@@ -506,14 +508,14 @@ pub fn import(
             .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
             .or(sums.settlement_date);
         let now = Utc::now().naive_utc();
-        let totals_json = serde_json::to_string(&totals).unwrap_or_else(|_| "{}".into());
-        let facts_json = serde_json::to_string(&facts.values).unwrap_or_else(|_| "{}".into());
+        let totals_json = stored::to_json("settlement_files.totals", &totals)?;
+        let facts_json = stored::to_json("settlement_files.facts", &facts.values)?;
         diesel::insert_into(settlement_files::table)
             .values((
                 settlement_files::id.eq(&id),
                 settlement_files::spec.eq(req.spec),
                 settlement_files::sha256.eq(req.sha256),
-                settlement_files::produces.eq(produces_name(produces)),
+                settlement_files::produces.eq(produces.as_ref()),
                 settlement_files::file_name.eq(req.file_name),
                 settlement_files::size_bytes.eq(to_i64(req.size_bytes)),
                 settlement_files::records.eq(to_i64(records)),
@@ -549,7 +551,7 @@ pub fn import(
             id: id.clone(),
             spec: req.spec.to_string(),
             sha256: req.sha256.to_string(),
-            produces: produces_name(produces).to_string(),
+            produces,
             file_name: req.file_name.map(str::to_string),
             records,
             totals,

@@ -149,11 +149,8 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(may::READ_RECONCILIATION)?;
     let id = id.into_inner();
-    let ctx = ctx.into_inner();
     let lookup = id.clone();
-    let found =
-        web::block(move || -> Result<_, ApiError> { Ok(runs::get(&mut *ctx.conn()?, &lookup)?) })
-            .await??;
+    let found = with_conn(&ctx, move |conn, _| Ok(runs::get(conn, &lookup)?)).await?;
     found
         .map(|run| HttpResponse::Ok().json(run))
         .ok_or_else(|| ApiError::not_found(format!("no reconciliation {id}")))
@@ -188,14 +185,14 @@ impl From<ExceptionRow> for ExceptionItem {
     fn from(e: ExceptionRow) -> Self {
         ExceptionItem {
             id: e.id,
-            kind: e.kind,
+            kind: e.kind.to_string(),
             payment_id: e.payment_id,
             settlement_record_id: e.settlement_record_id,
             file_id: e.file_id,
             booking_id: e.booking_id,
             ledger_amount: e.ledger_minor.map(crate::money::format_minor),
             settlement_amount: e.settlement_minor.map(crate::money::format_minor),
-            status: e.status,
+            status: e.status.to_string(),
             suggested_action: e.suggested_action,
         }
     }

@@ -10,6 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
+use super::blocking::with_conn;
 use super::extract::{ApiQuery, Caller};
 use super::paging::Paged;
 use super::problem::ApiError;
@@ -92,11 +93,8 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(may::READ_FILES)?;
     let id = id.into_inner();
-    let ctx = ctx.into_inner();
     let lookup = id.clone();
-    let found =
-        web::block(move || -> Result<_, ApiError> { Ok(store::get(&mut *ctx.conn()?, &lookup)?) })
-            .await??;
+    let found = with_conn(&ctx, move |conn, _| Ok(store::get(conn, &lookup)?)).await?;
     match found {
         Some(f) => Ok(HttpResponse::Ok().json(f)),
         None => Err(ApiError::not_found(format!("no settlement file {id}"))),

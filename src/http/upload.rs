@@ -52,6 +52,7 @@ impl From<ImportError> for ApiError {
 
 /// A file name as received, reduced to its last component and checked for sanity.
 fn clean_name(name: &str) -> Result<String, ApiError> {
+    // rsplit always yields at least one piece
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default().trim();
     if base.is_empty() || base.len() > 255 || base.chars().any(char::is_control) {
         return Err(ApiError::invalid(

@@ -4,21 +4,38 @@
 //! `bank_claim` (the bank or acquirer owes a correction) and `accept_timing` (the difference
 //! clears on a later day) resolve at once; `write_off` waits for a second person's approval.
 //! Only the active exceptions of the latest run can be worked; a re-run replaces them.
+//! [`ExceptionStatus::after`] is the one place those transitions are written.
 //!
-//! Depends on: `db`, `audit`, `auth` (the principal).
+//! Depends on: `db`, `audit`, `auth` (the principal), `bankfiles::stored` (typed reads).
 
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
+use super::matcher::Category;
 use crate::audit::{self, AuditEvent};
 use crate::auth::Principal;
+use crate::bankfiles::stored;
 use crate::db::schema::recon_exceptions;
 use crate::db::{DbConn, DbError};
 
-/// How an exception is resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+/// How an exception is resolved (stored in `resolution` as its snake_case name).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Deserialize,
+    Serialize,
+    utoipa::ToSchema,
+    strum::AsRefStr,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Action {
     /// The payment and the settlement line belong together after all.
     ManualMatch,
@@ -30,13 +47,50 @@ pub enum Action {
     AcceptTiming,
 }
 
-impl Action {
-    fn as_str(self) -> &'static str {
-        match self {
-            Action::ManualMatch => "manual_match",
-            Action::WriteOff => "write_off",
-            Action::BankClaim => "bank_claim",
-            Action::AcceptTiming => "accept_timing",
+/// Where an exception stands (stored in `status` as its snake_case name).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::AsRefStr,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum ExceptionStatus {
+    /// To be worked.
+    Open,
+    /// A write-off proposed, waiting for a second person.
+    AwaitingApproval,
+    /// Done.
+    Resolved,
+}
+
+/// What is done to an exception.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Resolved (or, for a write-off, proposed) with this action.
+    Resolve(Action),
+    /// A proposed write-off approved.
+    Approve,
+}
+
+impl ExceptionStatus {
+    /// The status `step` leads to from this one, or `None` when it is not allowed:
+    /// open → resolved (manual_match, bank_claim, accept_timing), open → awaiting_approval
+    /// (write_off), awaiting_approval → resolved (approve). Nothing leaves resolved.
+    pub fn after(self, step: Step) -> Option<ExceptionStatus> {
+        use ExceptionStatus::*;
+        match (self, step) {
+            (Open, Step::Resolve(Action::WriteOff)) => Some(AwaitingApproval),
+            (Open, Step::Resolve(_)) => Some(Resolved),
+            (AwaitingApproval, Step::Approve) => Some(Resolved),
+            _ => None,
         }
     }
 }
@@ -83,19 +137,21 @@ impl From<diesel::result::Error> for ExceptionError {
 }
 
 /// The state of an exception as stored.
-#[derive(Debug, Clone, Queryable, Selectable, serde::Serialize, utoipa::ToSchema)]
-#[diesel(table_name = recon_exceptions)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ExceptionState {
     /// Id.
     pub id: String,
     /// Outcome category.
-    pub kind: String,
+    #[schema(value_type = String)]
+    pub kind: Category,
     /// `open`, `awaiting_approval`, `resolved`.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: ExceptionStatus,
     /// Still part of the latest run of its date.
     pub active: bool,
     /// The resolution chosen.
-    pub resolution: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub resolution: Option<Action>,
     /// Why.
     pub note: Option<String>,
     /// Manual match: the payment.
@@ -117,22 +173,69 @@ pub struct ExceptionState {
     pub resolved_by_token: Option<String>,
 }
 
+/// [`ExceptionState`] as stored: states and kinds as text.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = recon_exceptions)]
+struct ExceptionRow {
+    id: String,
+    kind: String,
+    status: String,
+    active: bool,
+    resolution: Option<String>,
+    note: Option<String>,
+    matched_payment_id: Option<String>,
+    matched_record_id: Option<i64>,
+    resolved_by: Option<String>,
+    resolved_at: Option<NaiveDateTime>,
+    approved_by: Option<String>,
+    approved_at: Option<NaiveDateTime>,
+    resolved_by_token: Option<String>,
+}
+
+impl ExceptionRow {
+    fn typed(self) -> Result<ExceptionState, DbError> {
+        Ok(ExceptionState {
+            kind: stored::parse("recon_exceptions.kind", &self.kind)?,
+            status: stored::parse("recon_exceptions.status", &self.status)?,
+            resolution: self
+                .resolution
+                .as_deref()
+                .map(|r| stored::parse("recon_exceptions.resolution", r))
+                .transpose()?,
+            id: self.id,
+            active: self.active,
+            note: self.note,
+            matched_payment_id: self.matched_payment_id,
+            matched_record_id: self.matched_record_id,
+            resolved_by: self.resolved_by,
+            resolved_at: self.resolved_at,
+            approved_by: self.approved_by,
+            approved_at: self.approved_at,
+            resolved_by_token: self.resolved_by_token,
+        })
+    }
+}
+
 /// The states of a run's exceptions (who resolved them, how, who approved), in id order.
 pub fn of_run(conn: &mut DbConn, run_id: &str) -> Result<Vec<ExceptionState>, DbError> {
-    Ok(recon_exceptions::table
+    recon_exceptions::table
         .filter(recon_exceptions::run_id.eq(run_id))
-        .select(ExceptionState::as_select())
+        .select(ExceptionRow::as_select())
         .order(recon_exceptions::id)
-        .load(conn)?)
+        .load(conn)?
+        .into_iter()
+        .map(ExceptionRow::typed)
+        .collect()
 }
 
 fn load(conn: &mut DbConn, id: &str) -> Result<ExceptionState, ExceptionError> {
-    recon_exceptions::table
+    Ok(recon_exceptions::table
         .find(id)
-        .select(ExceptionState::as_select())
+        .select(ExceptionRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or_else(|| ExceptionError::NotFound(id.to_string()))
+        .ok_or_else(|| ExceptionError::NotFound(id.to_string()))?
+        .typed()?)
 }
 
 fn audit_change(
@@ -149,8 +252,8 @@ fn audit_change(
             actor: &by.actor(),
             action,
             subject: &format!("exception:{}", after.id),
-            before: serde_json::to_value(before).ok(),
-            after: serde_json::to_value(after).ok(),
+            before: Some(stored::to_json_value("audit.before", before)?),
+            after: Some(stored::to_json_value("audit.after", after)?),
         },
         at,
     )
@@ -182,22 +285,17 @@ pub fn resolve(
                 "exception {id} was replaced by a later run of its date; work the new one"
             )));
         }
-        if before.status != "open" {
+        let Some(status) = before.status.after(Step::Resolve(request.action)) else {
             return Err(ExceptionError::NotAllowed(format!(
                 "exception {id} is {}",
                 before.status
             )));
-        }
-        let now = Utc::now().naive_utc();
-        let status = if request.action == Action::WriteOff {
-            "awaiting_approval"
-        } else {
-            "resolved"
         };
+        let now = Utc::now().naive_utc();
         diesel::update(recon_exceptions::table.find(id))
             .set((
-                recon_exceptions::status.eq(status),
-                recon_exceptions::resolution.eq(request.action.as_str()),
+                recon_exceptions::status.eq(status.as_ref()),
+                recon_exceptions::resolution.eq(request.action.as_ref()),
                 recon_exceptions::note.eq(request.note.trim()),
                 recon_exceptions::matched_payment_id.eq(&request.payment_id),
                 recon_exceptions::matched_record_id.eq(request.settlement_record_id),
@@ -220,12 +318,13 @@ pub fn approve(
 ) -> Result<ExceptionState, ExceptionError> {
     conn.transaction(|conn| {
         let before = load(conn, id)?;
-        if before.status != "awaiting_approval" || !before.active {
+        let next = before.status.after(Step::Approve);
+        let Some(status) = next.filter(|_| before.active) else {
             return Err(ExceptionError::NotAllowed(format!(
                 "exception {id} is {}, not a write-off awaiting approval",
                 before.status
             )));
-        }
+        };
         let proposer = before
             .resolved_by
             .as_deref()
@@ -238,7 +337,7 @@ pub fn approve(
         let now = Utc::now().naive_utc();
         diesel::update(recon_exceptions::table.find(id))
             .set((
-                recon_exceptions::status.eq("resolved"),
+                recon_exceptions::status.eq(status.as_ref()),
                 recon_exceptions::approved_by.eq(by.actor()),
                 recon_exceptions::approved_at.eq(now),
             ))

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::runs::{file_sums, get, settlement_file_rows, ExceptionRow, Run};
+use super::runs::{file_sums, get, settlement_file_rows, ExceptionRow, Run, StoredExceptionRow};
 use crate::db::schema::{ledger_entries, payments, recon_exceptions, recon_outcomes};
 use crate::db::{DbConn, DbError};
 use crate::ledger::templates::settlement_reference;
@@ -79,9 +79,12 @@ pub fn report(conn: &mut DbConn, run_id: &str) -> Result<Option<Report>, DbError
     let netting = netting(conn, run.business_date)?;
     let exceptions = recon_exceptions::table
         .filter(recon_exceptions::run_id.eq(run_id))
-        .select(ExceptionRow::as_select())
+        .select(StoredExceptionRow::as_select())
         .order(recon_exceptions::id)
-        .load(conn)?;
+        .load(conn)?
+        .into_iter()
+        .map(StoredExceptionRow::typed)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(Report {
         run,
         by_channel,
@@ -144,7 +147,9 @@ fn payment_groups(conn: &mut DbConn, run_id: &str) -> Result<(Vec<Group>, Vec<Gr
 fn netting(conn: &mut DbConn, date: NaiveDate) -> Result<Vec<Netting>, DbError> {
     let files = settlement_file_rows(conn, date, date)?;
     let mut netting = Vec::with_capacity(files.len());
-    for (file_id, spec, merchant, settlement_date) in files {
+    for f in files {
+        let (file_id, spec, merchant, settlement_date) =
+            (f.id, f.spec, f.merchant, f.settlement_date);
         let (lines, gross, fee, net) = file_sums(conn, &file_id)?;
         let entry_seq: Option<i64> = ledger_entries::table
             .filter(ledger_entries::reference.eq(settlement_reference(&file_id)))
@@ -244,6 +249,7 @@ fn csv_netting(w: &mut CsvOut, netting: &[Netting]) -> Result<(), csv::Error> {
         "net",
     ])?;
     for n in netting {
+        // a file that states no settlement date: an empty cell
         w.write_record([
             "netting",
             n.file_id.as_str(),
@@ -272,17 +278,18 @@ fn csv_exceptions(w: &mut CsvOut, exceptions: &[ExceptionRow]) -> Result<(), csv
         "suggested_action",
     ])?;
     for e in exceptions {
+        // an amount or record an exception does not have is an empty cell
         w.write_record([
             "exception",
             e.id.as_str(),
-            e.kind.as_str(),
+            e.kind.as_ref(),
             e.payment_id.as_deref().unwrap_or(""),
             &e.settlement_record_id
                 .map(|i| i.to_string())
                 .unwrap_or_default(),
             &e.ledger_minor.map(format_minor).unwrap_or_default(),
             &e.settlement_minor.map(format_minor).unwrap_or_default(),
-            e.status.as_str(),
+            e.status.as_ref(),
             e.suggested_action.as_str(),
         ])?;
     }

@@ -134,7 +134,7 @@ async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpRespon
                 t.open_exceptions,
                 report,
                 &recon.states,
-                |e| e.status != "resolved",
+                |e| e.status != crate::recon::exceptions::ExceptionStatus::Resolved,
                 rw,
                 lang,
             ),

@@ -81,26 +81,33 @@ const MAX_DEPTH: usize = 64;
 const ISO_NS: &str = "urn:iso:std:iso:20022:tech:xsd:";
 
 /// Which camt message the caller expects (the spec id chosen by the operator).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// Its text (strum) is the message id without version, e.g. `camt.053`: the reader's spec id.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::AsRefStr,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+)]
 pub enum CamtMessage {
     /// camt.052 bank-to-customer account report (`BkToCstmrAcctRpt`/`Rpt`).
+    #[strum(serialize = "camt.052")]
     Camt052,
     /// camt.053 bank-to-customer statement (`BkToCstmrStmt`/`Stmt`).
+    #[strum(serialize = "camt.053")]
     Camt053,
     /// camt.054 bank-to-customer debit/credit notification (`BkToCstmrDbtCdtNtfctn`/`Ntfctn`).
+    #[strum(serialize = "camt.054")]
     Camt054,
 }
 
 impl CamtMessage {
-    /// The message id without version, e.g. `camt.053`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CamtMessage::Camt052 => "camt.052",
-            CamtMessage::Camt053 => "camt.053",
-            CamtMessage::Camt054 => "camt.054",
-        }
-    }
-
     fn describe(self) -> &'static str {
         match self {
             CamtMessage::Camt052 => "camt.052 (account report)",

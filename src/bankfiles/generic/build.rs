@@ -74,18 +74,28 @@ impl State<'_> {
         sink(record)
     }
 
+    /// An optional field's text (`None` when the file does not carry it).
     pub(super) fn text(
         &self,
         c: C,
         item: &[Value<'_>],
         line: u64,
-        required: bool,
     ) -> Result<Option<String>, ReadError> {
         match self.canonical(c, item, line)? {
-            Value::Absent if required => Err(corrupt(line, None, self.missing(c.name()))),
             Value::Absent => Ok(None),
             v => Ok(Some(v.display())),
         }
+    }
+
+    /// A required field's text: absent is a corrupt file.
+    pub(super) fn required_text(
+        &self,
+        c: C,
+        item: &[Value<'_>],
+        line: u64,
+    ) -> Result<String, ReadError> {
+        self.text(c, item, line)?
+            .ok_or_else(|| corrupt(line, None, self.missing(c.name())))
     }
 
     pub(super) fn missing(&self, name: &str) -> String {
@@ -159,7 +169,7 @@ impl State<'_> {
             Value::Text(t) => t.as_ref(),
             _ => "",
         };
-        let settlement_kind = SettlementKind::parse(code).ok_or_else(|| {
+        let settlement_kind = code.parse::<SettlementKind>().map_err(|_| {
             corrupt(
                 line,
                 self.field_byte(kind, "kind"),
@@ -182,30 +192,24 @@ impl State<'_> {
             .ok_or_else(|| corrupt(line, None, "settlement_date is missing"))?;
         Ok(SettlementRecord {
             line,
-            merchant: self
-                .text(C::Merchant, item, line, true)?
-                .unwrap_or_default(),
-            terminal: self
-                .text(C::Terminal, item, line, true)?
-                .unwrap_or_default(),
-            batch: self.text(C::Batch, item, line, false)?,
-            trace: self.text(C::Trace, item, line, false)?,
-            rrn: self.text(C::Rrn, item, line, false)?,
-            auth_code: self.text(C::AuthCode, item, line, false)?,
+            merchant: self.required_text(C::Merchant, item, line)?,
+            terminal: self.required_text(C::Terminal, item, line)?,
+            batch: self.text(C::Batch, item, line)?,
+            trace: self.text(C::Trace, item, line)?,
+            rrn: self.text(C::Rrn, item, line)?,
+            auth_code: self.text(C::AuthCode, item, line)?,
             masked_card: self
-                .text(C::MaskedCard, item, line, false)?
+                .text(C::MaskedCard, item, line)?
                 .filter(|c| !c.is_empty()),
             kind: settlement_kind,
             gross_minor: gross,
             fee_minor: fee,
             net_minor: net,
-            currency: self
-                .text(C::Currency, item, line, true)?
-                .unwrap_or_default(),
+            currency: self.required_text(C::Currency, item, line)?,
             txn_time,
             settlement_date,
-            original_ref: self.text(C::OriginalRef, item, line, false)?,
-            own_ref: self.text(C::OwnRef, item, line, false)?,
+            original_ref: self.text(C::OriginalRef, item, line)?,
+            own_ref: self.text(C::OwnRef, item, line)?,
         })
     }
 
@@ -271,10 +275,7 @@ impl State<'_> {
                 return Err(corrupt(
                     line,
                     self.field_byte(kind, "gross"),
-                    format!(
-                        "a {} whose amount is not negative",
-                        settlement_kind.as_str()
-                    ),
+                    format!("a {} whose amount is not negative", settlement_kind),
                 ))
             }
             _ => {}
@@ -293,14 +294,14 @@ impl State<'_> {
             Some(Source::Item(_))
         ) {
             let amount = self.int(C::Amount, item, line)?.unwrap_or(0);
-            let dir = self
-                .text(C::Direction, item, line, true)?
-                .unwrap_or_default();
-            let direction = if dir == "credit" {
-                Direction::Credit
-            } else {
-                Direction::Debit
-            };
+            let dir = self.required_text(C::Direction, item, line)?;
+            let direction = dir.parse::<Direction>().map_err(|_| {
+                corrupt(
+                    line,
+                    self.field_byte(kind, "direction"),
+                    format!("'{dir}' is not credit or debit"),
+                )
+            })?;
             if amount < 0 {
                 return Err(corrupt(
                     line,
@@ -335,10 +336,8 @@ impl State<'_> {
             .date(C::BookingDate, item, line)?
             .ok_or_else(|| corrupt(line, None, "booking_date is missing"))?;
         let balance_after = self.int(C::BalanceAfter, item, line)?;
-        let account = self.text(C::Account, item, line, true)?.unwrap_or_default();
-        let currency = self
-            .text(C::Currency, item, line, true)?
-            .unwrap_or_default();
+        let account = self.required_text(C::Account, item, line)?;
+        let currency = self.required_text(C::Currency, item, line)?;
         Ok(StatementBooking {
             line,
             account,
@@ -348,12 +347,10 @@ impl State<'_> {
             direction,
             amount_minor: amount,
             reversal: false,
-            bank_ref: self.text(C::BankRef, item, line, false)?,
-            narrative: self
-                .text(C::Narrative, item, line, false)?
-                .unwrap_or_default(),
-            counterparty_account: self.text(C::CounterpartyAccount, item, line, false)?,
-            counterparty_name: self.text(C::CounterpartyName, item, line, false)?,
+            bank_ref: self.text(C::BankRef, item, line)?,
+            narrative: self.text(C::Narrative, item, line)?.unwrap_or_default(),
+            counterparty_account: self.text(C::CounterpartyAccount, item, line)?,
+            counterparty_name: self.text(C::CounterpartyName, item, line)?,
             balance_after_minor: balance_after,
         })
     }

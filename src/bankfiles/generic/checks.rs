@@ -124,7 +124,7 @@ impl State<'_> {
                             "balance {} does not follow from the previous balance {} and this {} of {}",
                             format_minor(after),
                             format_minor(prev),
-                            b.direction.as_str(),
+                            b.direction,
                             format_minor(b.amount_minor)
                         ),
                     ));
@@ -255,19 +255,15 @@ impl State<'_> {
     fn summary(&mut self) -> Result<StatementSummary, ReadError> {
         let account = match self.account.take() {
             Some(a) => a,
-            None => self
-                .text(C::Account, &[], self.last_line, true)?
-                .unwrap_or_default(),
+            None => self.required_text(C::Account, &[], self.last_line)?,
         };
         let currency = match self.currency.take() {
             Some(c) => c,
-            None => self
-                .text(C::Currency, &[], self.last_line, true)?
-                .unwrap_or_default(),
+            None => self.required_text(C::Currency, &[], self.last_line)?,
         };
         let from_date = self.date(C::FromDate, &[], self.last_line)?;
         let to_date = self.date(C::ToDate, &[], self.last_line)?;
-        let statement_id = match self.text(C::StatementId, &[], self.last_line, false)? {
+        let statement_id = match self.text(C::StatementId, &[], self.last_line)? {
             Some(id) => id,
             None => format!(
                 "{account}/{}-{}",

@@ -4,7 +4,7 @@
 //! Depends on: [`super`] (both forms), [`crate::bankfiles::records`] (settlement kinds).
 
 use super::*;
-use crate::bankfiles::records::SettlementKind;
+use crate::bankfiles::records::{Direction, SettlementKind};
 
 fn compile_format(text: &str) -> Result<Vec<Tok>, String> {
     let mut out = Vec::new();
@@ -192,7 +192,7 @@ fn check_canonical(spec: &CompiledSpec) -> Result<(), String> {
     let _ = optional;
     if let Some(kind_field) = spec.kinds[item].fields.iter().find(|f| f.name == "kind") {
         for v in kind_field.map.values() {
-            if SettlementKind::parse(v).is_none() {
+            if v.parse::<SettlementKind>().is_err() {
                 return Err(format!(
                     "field 'kind' maps to '{v}', not purchase, void, refund or adjustment"
                 ));
@@ -205,7 +205,7 @@ fn check_canonical(spec: &CompiledSpec) -> Result<(), String> {
         .find(|f| f.name == "direction")
     {
         for v in dir.map.values() {
-            if v != "credit" && v != "debit" {
+            if v.parse::<Direction>().is_err() {
                 return Err(format!(
                     "field 'direction' maps to '{v}', not credit or debit"
                 ));

@@ -28,9 +28,22 @@ pub use compiled::{
     STATEMENT_REQUIRED,
 };
 
-/// What a file describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// What a file describes (stored and shown as `settlement` / `statement`, through strum).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Deserialize,
+    serde::Serialize,
+    strum::AsRefStr,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Produces {
     /// An acquirer's settlement detail: [`super::records::SettlementRecord`]s.
     Settlement,

@@ -2,7 +2,7 @@
 //! finds ([`Outcome`], [`Summary`], [`BalanceCheck`], [`FileNetting`], [`MatchResult`]), and the
 //! suggested actions stored with each exception.
 //!
-//! Depends on: `crate::bankfiles::records`, chrono, serde.
+//! Depends on: `crate::bankfiles::records`, chrono, serde, strum.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
@@ -12,9 +12,26 @@ use crate::bankfiles::records::{SettlementRecord, StatementBooking};
 // ---------------------------------------------------------------------------------------------
 // Input
 
-/// The card scheme a payment or settlement file belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// The card scheme a payment or settlement file belongs to (the payments' stored channel
+/// text, `bank_card` / `one_card`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::AsRefStr,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Channel {
     /// Bank card through the acquirer's POS (settled in the fixed-width POS file).
     BankCard,
@@ -127,9 +144,25 @@ pub struct MatchInput {
 // ---------------------------------------------------------------------------------------------
 // Output
 
-/// Outcome categories, with the API's names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// Outcome categories, with the API's names (serde and strum: the same snake_case text).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::AsRefStr,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Category {
     /// Ledger and settlement agree.
     Matched,
@@ -152,30 +185,29 @@ pub enum Category {
 }
 
 impl Category {
-    /// The API's snake_case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Matched => "matched",
-            Category::AmountMismatch => "amount_mismatch",
-            Category::MissingInSettlement => "missing_in_settlement",
-            Category::MissingInLedger => "missing_in_ledger",
-            Category::DuplicateInSettlement => "duplicate_in_settlement",
-            Category::VoidSettled => "void_settled",
-            Category::CashMatched => "cash_matched",
-            Category::CashMismatch => "cash_mismatch",
-            Category::CashMissing => "cash_missing",
-        }
-    }
-
     /// Whether finance staff must work it.
     pub fn is_exception(self) -> bool {
         !matches!(self, Category::Matched | Category::CashMatched)
     }
 }
 
-/// What an outcome is about (which record it accounts for).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// What an outcome is about (which record it accounts for); stored as its snake_case name.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::AsRefStr,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Subject {
     /// A payment's capture (`payment_id`, with its purchase `line_id` and `void_line_id`).
     Payment,
@@ -186,18 +218,6 @@ pub enum Subject {
     File,
     /// A settlement booking that paid no file (`booking_id`).
     Booking,
-}
-
-impl Subject {
-    /// The stored snake_case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Subject::Payment => "payment",
-            Subject::Line => "line",
-            Subject::File => "file",
-            Subject::Booking => "booking",
-        }
-    }
 }
 
 /// One result of the run.

@@ -2,7 +2,8 @@
 //! the settlement files and lines, the collection account's bookings, the statement closing
 //! balance and the ledger's 1002.01 — the windows are in [`super`]'s doc.
 //!
-//! Depends on: [`crate::recon::matcher`] (the input types), `db`, `clock`.
+//! Depends on: [`crate::recon::matcher`] (the input types), `db`, `clock`, `bankfiles` (records,
+//! typed reads of stored text).
 
 use std::collections::BTreeMap;
 
@@ -10,6 +11,8 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::bankfiles::records::{Direction, SettlementKind, SettlementRecord, StatementBooking};
+use crate::bankfiles::spec::Produces;
+use crate::bankfiles::stored;
 use crate::clock::SHANGHAI;
 use crate::db::schema::{
     account_day_totals, bank_statements, payment_cards, payments, refunds, settlement_files,
@@ -40,7 +43,7 @@ pub fn input_files(conn: &mut DbConn, date: NaiveDate) -> Result<Vec<String>, Db
     let (files_from, files_to) = file_window(date);
     let (bookings_from, bookings_to) = booking_window(date);
     let mut ids: Vec<String> = settlement_files::table
-        .filter(settlement_files::produces.eq("settlement"))
+        .filter(settlement_files::produces.eq(Produces::Settlement.as_ref()))
         .filter(settlement_files::settlement_date.between(files_from, files_to))
         .select(settlement_files::id)
         .load(conn)?;
@@ -102,6 +105,7 @@ fn ledger_payments(conn: &mut DbConn, date: NaiveDate) -> Result<Vec<LedgerPayme
     let rows: Vec<PaymentRow> = payments::table
         .inner_join(payment_cards::table)
         .filter(payments::business_date.between(before, after))
+        // in PaymentRow's field order
         .select((
             payments::id,
             payments::reference,
@@ -119,31 +123,30 @@ fn ledger_payments(conn: &mut DbConn, date: NaiveDate) -> Result<Vec<LedgerPayme
         ))
         .order(payments::id)
         .load(conn)?;
-    let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     let mut refunds_by_payment = approved_refunds(conn, &ids, date)?;
-    Ok(rows
-        .into_iter()
-        .map(|r| LedgerPayment {
-            refunds: refunds_by_payment.remove(&r.0).unwrap_or_default(),
-            txn_time: beijing(&r.12).unwrap_or_else(|| r.3.and_time(chrono::NaiveTime::MIN)),
-            id: r.0,
-            reference: r.1,
-            channel: if r.2 == "one_card" {
-                Channel::OneCard
-            } else {
-                Channel::BankCard
-            },
-            business_date: r.3,
-            amount_minor: r.4,
-            voided: r.5 == "voided",
-            merchant: r.6,
-            terminal: r.7,
-            batch: r.8,
-            trace: r.9,
-            rrn: r.10,
-            serial: r.11,
+    rows.into_iter()
+        .map(|r| {
+            Ok(LedgerPayment {
+                // a payment without approved refunds has none
+                refunds: refunds_by_payment.remove(&r.id).unwrap_or_default(),
+                txn_time: beijing(&r.txn_time)?,
+                channel: stored::parse("payments.channel", &r.channel)?,
+                id: r.id,
+                reference: r.reference,
+                business_date: r.business_date,
+                amount_minor: r.amount_minor,
+                // the payments' own status text (theirs to type)
+                voided: r.status == "voided",
+                merchant: r.merchant,
+                terminal: r.terminal,
+                batch: r.batch,
+                trace: r.trace,
+                rrn: r.rrn,
+                serial: r.serial,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// The approved refunds of the payments `ids`, by payment (approval dated in Beijing; `date`
@@ -190,7 +193,7 @@ fn settlement(
 ) -> Result<(Vec<SettlementFile>, Vec<SettlementLine>), DbError> {
     let (files_from, files_to) = file_window(date);
     let files = settlement_file_rows(conn, files_from, files_to)?;
-    let file_ids: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+    let file_ids: Vec<&str> = files.iter().map(|f| f.id.as_str()).collect();
     let records = record_rows(conn, &file_ids)?;
     let mut nets: BTreeMap<&str, (i64, u64)> = BTreeMap::new();
     for r in &records {
@@ -198,85 +201,73 @@ fn settlement(
             .entry(
                 files
                     .iter()
-                    .find(|f| f.0 == r.1)
-                    .map_or("", |f| f.0.as_str()),
+                    .find(|f| f.id == r.file_id)
+                    .map_or("", |f| f.id.as_str()),
             )
             .or_default();
-        e.0 += r.11;
+        e.0 += r.net_minor;
         e.1 += 1;
     }
     let files_in: Vec<SettlementFile> = files
         .iter()
-        .map(|(id, spec, merchant, settlement_date)| {
-            let (net_minor, lines) = nets.get(id.as_str()).copied().unwrap_or((0, 0));
+        .map(|f| {
+            // a file without lines nets nothing
+            let (net_minor, lines) = nets.get(f.id.as_str()).copied().unwrap_or((0, 0));
             SettlementFile {
-                file_id: id.clone(),
-                channel: if spec == "onecard-settlement-csv" {
+                file_id: f.id.clone(),
+                channel: if f.spec == "onecard-settlement-csv" {
                     Channel::OneCard
                 } else {
                     Channel::BankCard
                 },
-                merchant: merchant.clone().unwrap_or_default(),
-                settlement_date: settlement_date.unwrap_or(date),
+                // a file that names no merchant (an optional fact of the file)
+                merchant: f.merchant.clone().unwrap_or_default(),
+                settlement_date: f.settlement_date.unwrap_or(date),
                 net_minor,
                 lines,
             }
         })
         .collect();
-    Ok((files_in, records.into_iter().map(settlement_line).collect()))
+    let lines = records
+        .into_iter()
+        .map(settlement_line)
+        .collect::<Result<_, _>>()?;
+    Ok((files_in, lines))
 }
 
 /// The stored lines of `file_ids`, in id order.
 fn record_rows(conn: &mut DbConn, file_ids: &[&str]) -> Result<Vec<RecordRow>, DbError> {
     Ok(settlement_records::table
         .filter(settlement_records::file_id.eq_any(file_ids))
-        .select((
-            settlement_records::id,
-            settlement_records::file_id,
-            settlement_records::line_no,
-            settlement_records::kind,
-            settlement_records::merchant,
-            settlement_records::terminal,
-            settlement_records::batch,
-            settlement_records::trace,
-            settlement_records::rrn,
-            settlement_records::gross_minor,
-            settlement_records::fee_minor,
-            settlement_records::net_minor,
-            settlement_records::currency,
-            settlement_records::txn_time,
-            settlement_records::settlement_date,
-            settlement_records::original_ref,
-            settlement_records::own_ref,
-        ))
+        .select(RecordRow::as_select())
         .order(settlement_records::id)
         .load(conn)?)
 }
 
-fn settlement_line(r: RecordRow) -> SettlementLine {
-    SettlementLine {
-        id: r.0,
-        file_id: r.1,
+fn settlement_line(r: RecordRow) -> Result<SettlementLine, DbError> {
+    Ok(SettlementLine {
+        id: r.id,
+        file_id: r.file_id,
         record: SettlementRecord {
-            line: u64::try_from(r.2).unwrap_or(0),
-            kind: SettlementKind::parse(&r.3).unwrap_or(SettlementKind::Adjustment),
-            merchant: r.4,
-            terminal: r.5,
-            batch: r.6,
-            trace: r.7,
-            rrn: r.8,
+            line: stored::count("settlement_records.line_no", r.line_no)?,
+            kind: stored::parse::<SettlementKind>("settlement_records.kind", &r.kind)?,
+            merchant: r.merchant,
+            terminal: r.terminal,
+            batch: r.batch,
+            trace: r.trace,
+            rrn: r.rrn,
             auth_code: None,
             masked_card: None,
-            gross_minor: r.9,
-            fee_minor: r.10,
-            net_minor: r.11,
-            currency: r.12,
-            txn_time: r.13,
-            settlement_date: r.14,
-            original_ref: r.15,
-            own_ref: r.16,
+            gross_minor: r.gross_minor,
+            fee_minor: r.fee_minor,
+            net_minor: r.net_minor,
+            currency: r.currency,
+            txn_time: r.txn_time,
+            settlement_date: r.settlement_date,
+            original_ref: r.original_ref,
+            own_ref: r.own_ref,
         },
-    }
+    })
 }
 
 /// The collection account's bookings dated D to D+2, in id order.
@@ -284,55 +275,51 @@ fn bookings(conn: &mut DbConn, date: NaiveDate) -> Result<Vec<Booking>, DbError>
     let (bookings_from, bookings_to) = booking_window(date);
     let booking_rows: Vec<BookingRow> = statement_bookings::table
         .filter(statement_bookings::booking_date.between(bookings_from, bookings_to))
-        .select((
-            statement_bookings::id,
-            statement_bookings::file_id,
-            statement_bookings::line_no,
-            statement_bookings::account,
-            statement_bookings::currency,
-            statement_bookings::booking_date,
-            statement_bookings::value_date,
-            statement_bookings::direction,
-            statement_bookings::amount_minor,
-            statement_bookings::reversal,
-            statement_bookings::bank_ref,
-            statement_bookings::narrative,
-            statement_bookings::counterparty_account,
-            statement_bookings::counterparty_name,
-            statement_bookings::balance_after_minor,
-        ))
+        .select(BookingRow::as_select())
         .order(statement_bookings::id)
         .load(conn)?;
-    Ok(booking_rows
+    booking_rows
         .into_iter()
-        .map(|b| Booking {
-            id: b.0,
-            file_id: b.1,
-            booking: StatementBooking {
-                line: u64::try_from(b.2).unwrap_or(0),
-                account: b.3,
-                currency: b.4,
-                booking_date: b.5,
-                value_date: b.6,
-                direction: if b.7 == "credit" {
-                    Direction::Credit
-                } else {
-                    Direction::Debit
+        .map(|b| {
+            Ok(Booking {
+                id: b.id,
+                file_id: b.file_id,
+                booking: StatementBooking {
+                    line: stored::count("statement_bookings.line_no", b.line_no)?,
+                    direction: stored::parse::<Direction>(
+                        "statement_bookings.direction",
+                        &b.direction,
+                    )?,
+                    account: b.account,
+                    currency: b.currency,
+                    booking_date: b.booking_date,
+                    value_date: b.value_date,
+                    amount_minor: b.amount_minor,
+                    reversal: b.reversal,
+                    bank_ref: b.bank_ref,
+                    narrative: b.narrative,
+                    counterparty_account: b.counterparty_account,
+                    counterparty_name: b.counterparty_name,
+                    balance_after_minor: b.balance_after_minor,
                 },
-                amount_minor: b.8,
-                reversal: b.9,
-                bank_ref: b.10,
-                narrative: b.11,
-                counterparty_account: b.12,
-                counterparty_name: b.13,
-                balance_after_minor: b.14,
-            },
+            })
         })
-        .collect())
+        .collect()
 }
 
-/// A settlement file as stored: id, spec, merchant, settlement date.
-pub(crate) type FileRow = (String, String, Option<String>, Option<NaiveDate>);
+/// A settlement file as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = settlement_files)]
+pub(crate) struct FileRow {
+    /// File id.
+    pub id: String,
+    /// The spec it was read with.
+    pub spec: String,
+    /// The merchant the file names, if it names one.
+    pub merchant: Option<String>,
+    /// The settlement date the file covers, if it states one.
+    pub settlement_date: Option<NaiveDate>,
+}
 
 /// The settlement files dated `from` to `to`, in id order.
 pub(crate) fn settlement_file_rows(
@@ -341,14 +328,9 @@ pub(crate) fn settlement_file_rows(
     to: NaiveDate,
 ) -> Result<Vec<FileRow>, DbError> {
     Ok(settlement_files::table
-        .filter(settlement_files::produces.eq("settlement"))
+        .filter(settlement_files::produces.eq(Produces::Settlement.as_ref()))
         .filter(settlement_files::settlement_date.between(from, to))
-        .select((
-            settlement_files::id,
-            settlement_files::spec,
-            settlement_files::merchant,
-            settlement_files::settlement_date,
-        ))
+        .select(FileRow::as_select())
         .order(settlement_files::id)
         .load(conn)?)
 }
@@ -369,62 +351,71 @@ pub(crate) fn file_sums(conn: &mut DbConn, file_id: &str) -> Result<(i64, i64, i
     Ok((rows.len() as i64, gross, fee, net))
 }
 
-fn beijing(text: &str) -> Option<NaiveDateTime> {
+/// A stored card time (RFC 3339) as Beijing wall-clock time.
+fn beijing(text: &str) -> Result<NaiveDateTime, DbError> {
     DateTime::parse_from_rfc3339(text)
-        .ok()
         .map(|t| t.with_timezone(&SHANGHAI).naive_local())
+        .map_err(|e| stored::corrupt("payment_cards.txn_time", text, e))
 }
 
-type PaymentRow = (
-    String,
-    String,
-    String,
-    NaiveDate,
-    i64,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-);
+/// A card payment as stored, in the select order of [`ledger_payments`] (two tables).
+#[derive(Queryable)]
+struct PaymentRow {
+    id: String,
+    reference: String,
+    channel: String,
+    business_date: NaiveDate,
+    amount_minor: i64,
+    status: String,
+    merchant: String,
+    terminal: String,
+    batch: Option<String>,
+    trace: Option<String>,
+    rrn: Option<String>,
+    serial: Option<String>,
+    txn_time: String,
+}
 
-type RecordRow = (
-    i64,
-    String,
-    i64,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-    i64,
-    String,
-    NaiveDateTime,
-    NaiveDate,
-    Option<String>,
-    Option<String>,
-);
+/// A settlement line as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = settlement_records)]
+struct RecordRow {
+    id: i64,
+    file_id: String,
+    line_no: i64,
+    kind: String,
+    merchant: String,
+    terminal: String,
+    batch: Option<String>,
+    trace: Option<String>,
+    rrn: Option<String>,
+    gross_minor: i64,
+    fee_minor: i64,
+    net_minor: i64,
+    currency: String,
+    txn_time: NaiveDateTime,
+    settlement_date: NaiveDate,
+    original_ref: Option<String>,
+    own_ref: Option<String>,
+}
 
-type BookingRow = (
-    i64,
-    String,
-    i64,
-    String,
-    String,
-    NaiveDate,
-    Option<NaiveDate>,
-    String,
-    i64,
-    bool,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-);
+/// A collection-account booking as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = statement_bookings)]
+struct BookingRow {
+    id: i64,
+    file_id: String,
+    line_no: i64,
+    account: String,
+    currency: String,
+    booking_date: NaiveDate,
+    value_date: Option<NaiveDate>,
+    direction: String,
+    amount_minor: i64,
+    reversal: bool,
+    bank_ref: Option<String>,
+    narrative: String,
+    counterparty_account: Option<String>,
+    counterparty_name: Option<String>,
+    balance_after_minor: Option<i64>,
+}

@@ -24,6 +24,7 @@ mod store;
 pub use super::report::{report, report_csv, Group, Netting, Report};
 pub(super) use load::{file_sums, settlement_file_rows};
 pub use load::{input_files, load};
+pub(crate) use store::StoredExceptionRow;
 pub use store::{exceptions, get, latest, post_settlements, ExceptionRow};
 
 use chrono::{NaiveDate, NaiveDateTime};

@@ -3,8 +3,8 @@
 //! exception it finds again unchanged), the settlement entries of the files found paid (through
 //! the ledger writer), and the stored runs and exceptions as the API lists them.
 //!
-//! Depends on: [`crate::recon::matcher`] (the result), [`super::entries`], `db`, `audit`,
-//! `ledger::writer`.
+//! Depends on: [`crate::recon::matcher`] (the result), [`crate::recon::exceptions`] (the
+//! status), [`super::entries`], `db`, `audit`, `ledger::writer`, `bankfiles::stored`.
 
 use chrono::{NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::load::file_sums;
 use super::{Run, RunError};
 use crate::audit::{self, AuditEvent};
+use crate::bankfiles::stored;
 use crate::db::schema::{ledger_entries, recon_exceptions, recon_outcomes, recon_runs};
 use crate::db::{DbConn, DbError};
 use crate::insert_chunked;
@@ -20,16 +21,17 @@ use crate::ledger::model::EntryKind;
 use crate::ledger::templates::{self, settlement_reference, SettlementTotals};
 use crate::ledger::writer::{LedgerWriter, PostError};
 use crate::ledger::LedgerError;
-use crate::recon::matcher::MatchResult;
+use crate::recon::exceptions::ExceptionStatus;
+use crate::recon::matcher::{Category, MatchResult};
 
 /// One exception as `GET /v1/reconciliations/{id}/exceptions` lists it.
-#[derive(Debug, Clone, Serialize, Queryable, Selectable, utoipa::ToSchema)]
-#[diesel(table_name = recon_exceptions)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ExceptionRow {
     /// `ex_` and random hex.
     pub id: String,
     /// The outcome category (`amount_mismatch`, `missing_in_settlement`, …).
-    pub kind: String,
+    #[schema(value_type = String)]
+    pub kind: Category,
     /// The payment concerned, if any.
     pub payment_id: Option<String>,
     /// The settlement line concerned, if any.
@@ -45,7 +47,42 @@ pub struct ExceptionRow {
     /// What the operator should do.
     pub suggested_action: String,
     /// `open` (resolutions come with the exceptions API).
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: ExceptionStatus,
+}
+
+/// [`ExceptionRow`] as stored (kind and status as text).
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = recon_exceptions)]
+pub(crate) struct StoredExceptionRow {
+    id: String,
+    kind: String,
+    payment_id: Option<String>,
+    settlement_record_id: Option<i64>,
+    file_id: Option<String>,
+    booking_id: Option<i64>,
+    ledger_minor: Option<i64>,
+    settlement_minor: Option<i64>,
+    suggested_action: String,
+    status: String,
+}
+
+impl StoredExceptionRow {
+    /// The row with its kind and status read (a value that does not parse is an error).
+    pub(crate) fn typed(self) -> Result<ExceptionRow, DbError> {
+        Ok(ExceptionRow {
+            kind: stored::parse("recon_exceptions.kind", &self.kind)?,
+            status: stored::parse("recon_exceptions.status", &self.status)?,
+            id: self.id,
+            payment_id: self.payment_id,
+            settlement_record_id: self.settlement_record_id,
+            file_id: self.file_id,
+            booking_id: self.booking_id,
+            ledger_minor: self.ledger_minor,
+            settlement_minor: self.settlement_minor,
+            suggested_action: self.suggested_action,
+        })
+    }
 }
 
 fn new_id(prefix: &str) -> Result<String, DbError> {
@@ -76,8 +113,8 @@ pub(super) fn store(
             .filter(recon_exceptions::active.eq(true))
             .set(recon_exceptions::active.eq(false))
             .execute(conn)?;
-        let summary = serde_json::to_value(&result.summary).unwrap_or_default();
-        let balance = serde_json::to_value(result.balance).unwrap_or_default();
+        let summary = stored::to_json_value("recon_runs.summary", &result.summary)?;
+        let balance = stored::to_json_value("recon_runs.balance", &result.balance)?;
         diesel::insert_into(recon_runs::table)
             .values((
                 recon_runs::id.eq(&run_id),
@@ -111,19 +148,8 @@ fn worked_exceptions(conn: &mut DbConn, date: NaiveDate) -> Result<Vec<Worked>, 
     Ok(recon_exceptions::table
         .filter(recon_exceptions::business_date.eq(date))
         .filter(recon_exceptions::active.eq(true))
-        .filter(recon_exceptions::status.ne("open"))
-        .select((
-            (
-                recon_exceptions::kind,
-                recon_exceptions::payment_id,
-                recon_exceptions::settlement_record_id,
-                recon_exceptions::file_id,
-                recon_exceptions::booking_id,
-                recon_exceptions::ledger_minor,
-                recon_exceptions::settlement_minor,
-            ),
-            recon_exceptions::id,
-        ))
+        .filter(recon_exceptions::status.ne(ExceptionStatus::Open.as_ref()))
+        .select(Worked::as_select())
         .load(conn)?)
 }
 
@@ -143,8 +169,8 @@ fn insert_outcomes(
         outcome_rows.push((
             recon_outcomes::run_id.eq(run_id.to_string()),
             recon_outcomes::business_date.eq(date),
-            recon_outcomes::category.eq(o.category.as_str()),
-            recon_outcomes::subject.eq(o.subject.as_str()),
+            recon_outcomes::category.eq::<&'static str>(o.category.into()),
+            recon_outcomes::subject.eq::<&'static str>(o.subject.into()),
             recon_outcomes::payment_id.eq(o.payment_id.clone()),
             recon_outcomes::settlement_record_id.eq(o.line_id),
             recon_outcomes::void_record_id.eq(o.void_line_id),
@@ -159,23 +185,23 @@ fn insert_outcomes(
             continue;
         }
         let exception_id = new_id("ex")?;
-        let key: ExceptionKey = (
-            o.category.as_str().to_string(),
-            o.payment_id.clone(),
-            o.line_id,
-            o.file_id.clone(),
-            o.booking_id,
-            o.ledger_minor,
-            o.settlement_minor,
-        );
-        if let Some((_, previous)) = worked.iter().find(|(k, _)| *k == key) {
-            carried.push((exception_id.clone(), previous.clone()));
+        let key = Finding {
+            kind: o.category.to_string(),
+            payment_id: o.payment_id.clone(),
+            settlement_record_id: o.line_id,
+            file_id: o.file_id.clone(),
+            booking_id: o.booking_id,
+            ledger_minor: o.ledger_minor,
+            settlement_minor: o.settlement_minor,
+        };
+        if let Some(previous) = worked.iter().find(|w| w.finding == key) {
+            carried.push((exception_id.clone(), previous.id.clone()));
         }
         exception_rows.push((
             recon_exceptions::id.eq(exception_id),
             recon_exceptions::run_id.eq(run_id.to_string()),
             recon_exceptions::business_date.eq(date),
-            recon_exceptions::kind.eq(o.category.as_str()),
+            recon_exceptions::kind.eq::<&'static str>(o.category.into()),
             recon_exceptions::payment_id.eq(o.payment_id.clone()),
             recon_exceptions::settlement_record_id.eq(o.line_id),
             recon_exceptions::file_id.eq(o.file_id.clone()),
@@ -183,7 +209,7 @@ fn insert_outcomes(
             recon_exceptions::ledger_minor.eq(o.ledger_minor),
             recon_exceptions::settlement_minor.eq(o.settlement_minor),
             recon_exceptions::suggested_action.eq(o.action.unwrap_or("investigate")),
-            recon_exceptions::status.eq("open"),
+            recon_exceptions::status.eq::<&'static str>(ExceptionStatus::Open.into()),
             recon_exceptions::active.eq(true),
         ));
     }
@@ -195,34 +221,12 @@ fn insert_outcomes(
 /// Copies each worked exception's resolution onto the new exception that repeats it.
 fn carry_resolutions(conn: &mut DbConn, carried: &[(String, String)]) -> Result<(), DbError> {
     for (new, previous) in carried {
-        let resolved: ResolutionRow = recon_exceptions::table
+        let resolved: Resolution = recon_exceptions::table
             .find(previous)
-            .select((
-                recon_exceptions::status,
-                recon_exceptions::resolution,
-                recon_exceptions::note,
-                recon_exceptions::matched_payment_id,
-                recon_exceptions::matched_record_id,
-                recon_exceptions::resolved_by_token,
-                recon_exceptions::resolved_by,
-                recon_exceptions::resolved_at,
-                recon_exceptions::approved_by,
-                recon_exceptions::approved_at,
-            ))
+            .select(Resolution::as_select())
             .first(conn)?;
         diesel::update(recon_exceptions::table.find(new))
-            .set((
-                recon_exceptions::status.eq(resolved.0),
-                recon_exceptions::resolution.eq(resolved.1),
-                recon_exceptions::note.eq(resolved.2),
-                recon_exceptions::matched_payment_id.eq(resolved.3),
-                recon_exceptions::matched_record_id.eq(resolved.4),
-                recon_exceptions::resolved_by_token.eq(resolved.5),
-                recon_exceptions::resolved_by.eq(resolved.6),
-                recon_exceptions::resolved_at.eq(resolved.7),
-                recon_exceptions::approved_by.eq(resolved.8),
-                recon_exceptions::approved_at.eq(resolved.9),
-            ))
+            .set(&resolved)
             .execute(conn)?;
     }
     Ok(())
@@ -232,7 +236,7 @@ fn carry_resolutions(conn: &mut DbConn, carried: &[(String, String)]) -> Result<
 pub(super) fn paid_files(conn: &mut DbConn, run_id: &str) -> Result<Vec<String>, DbError> {
     Ok(recon_outcomes::table
         .filter(recon_outcomes::run_id.eq(run_id))
-        .filter(recon_outcomes::category.eq("cash_matched"))
+        .filter(recon_outcomes::category.eq(Category::CashMatched.as_ref()))
         .filter(recon_outcomes::file_id.is_not_null())
         .select(recon_outcomes::file_id)
         .load::<Option<String>>(conn)?
@@ -242,32 +246,43 @@ pub(super) fn paid_files(conn: &mut DbConn, run_id: &str) -> Result<Vec<String>,
 }
 
 /// What identifies "the same finding" across runs: kind, records, amounts.
-type ExceptionKey = (
-    String,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-);
+#[derive(Queryable, Selectable, PartialEq)]
+#[diesel(table_name = recon_exceptions)]
+struct Finding {
+    kind: String,
+    payment_id: Option<String>,
+    settlement_record_id: Option<i64>,
+    file_id: Option<String>,
+    booking_id: Option<i64>,
+    ledger_minor: Option<i64>,
+    settlement_minor: Option<i64>,
+}
 
-/// A worked exception's key and id.
-type Worked = (ExceptionKey, String);
+/// A worked exception's finding and id.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = recon_exceptions)]
+struct Worked {
+    #[diesel(embed)]
+    finding: Finding,
+    id: String,
+}
 
-/// A resolution as stored, to carry to the same finding in a re-run.
-type ResolutionRow = (
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    Option<NaiveDateTime>,
-    Option<String>,
-    Option<NaiveDateTime>,
-);
+/// A resolution as stored, copied verbatim onto the same finding in a re-run (every column,
+/// empty ones included).
+#[derive(Queryable, Selectable, AsChangeset)]
+#[diesel(table_name = recon_exceptions, treat_none_as_null = true)]
+struct Resolution {
+    status: String,
+    resolution: Option<String>,
+    note: Option<String>,
+    matched_payment_id: Option<String>,
+    matched_record_id: Option<i64>,
+    resolved_by_token: Option<String>,
+    resolved_by: Option<String>,
+    resolved_at: Option<NaiveDateTime>,
+    approved_by: Option<String>,
+    approved_at: Option<NaiveDateTime>,
+}
 
 /// Posts the settlement entry of each file the run found paid (`cash_matched`), once per file:
 /// a file already posted (by an earlier run) is skipped inside the writer job, under the
@@ -316,36 +331,41 @@ pub fn post_settlements(
     Ok(posted)
 }
 
+/// A run as stored (summary and balance as JSON text).
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = recon_runs)]
+struct RunRow {
+    id: String,
+    business_date: NaiveDate,
+    summary: String,
+    balance: String,
+    created_at: NaiveDateTime,
+    created_by: String,
+}
+
 /// A stored run.
 pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Run>, DbError> {
-    let row: Option<(String, NaiveDate, String, String, NaiveDateTime, String)> = recon_runs::table
+    let row: Option<RunRow> = recon_runs::table
         .find(id)
-        .select((
-            recon_runs::id,
-            recon_runs::business_date,
-            recon_runs::summary,
-            recon_runs::balance,
-            recon_runs::created_at,
-            recon_runs::created_by,
-        ))
+        .select(RunRow::as_select())
         .first(conn)
         .optional()?;
-    let Some((id, business_date, summary, balance, created_at, created_by)) = row else {
+    let Some(row) = row else {
         return Ok(None);
     };
     let open_exceptions: i64 = recon_exceptions::table
-        .filter(recon_exceptions::run_id.eq(&id))
-        .filter(recon_exceptions::status.ne("resolved"))
+        .filter(recon_exceptions::run_id.eq(&row.id))
+        .filter(recon_exceptions::status.ne(ExceptionStatus::Resolved.as_ref()))
         .count()
         .get_result(conn)?;
     Ok(Some(Run {
-        id,
-        business_date,
-        summary: serde_json::from_str(&summary).unwrap_or_default(),
-        balance: serde_json::from_str(&balance).unwrap_or_default(),
+        summary: stored::json("recon_runs.summary", &row.summary)?,
+        balance: stored::json("recon_runs.balance", &row.balance)?,
+        id: row.id,
+        business_date: row.business_date,
         open_exceptions,
-        created_at,
-        created_by,
+        created_at: row.created_at,
+        created_by: row.created_by,
         settlement_entries: Vec::new(),
     }))
 }
@@ -360,10 +380,13 @@ pub fn exceptions(
     let base = recon_exceptions::table
         .filter(recon_exceptions::run_id.eq(run_id))
         .filter(recon_exceptions::id.gt(after.unwrap_or("").to_string()))
-        .select(ExceptionRow::as_select())
+        .select(StoredExceptionRow::as_select())
         .order(recon_exceptions::id)
         .limit(limit);
-    Ok(base.load(conn)?)
+    base.load(conn)?
+        .into_iter()
+        .map(StoredExceptionRow::typed)
+        .collect()
 }
 
 /// The latest run of `date`, if it was reconciled.

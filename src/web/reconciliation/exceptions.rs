@@ -7,15 +7,25 @@ use serde::Deserialize;
 
 use super::{ReconWords, CASH_TIER, TRANSACTION_TIER};
 use crate::auth::may;
+use crate::http::blocking::with_conn;
 use crate::http::problem::ApiError;
-use crate::recon::exceptions::{self, Action, ExceptionState, Resolve};
+use crate::recon::exceptions::{self, Action, ExceptionState, ExceptionStatus, Resolve};
 use crate::recon::runs::{self, Report};
 use crate::web::i18n::Lang;
 use crate::web::table::{Cell, Table};
 use crate::web::{OrPage, PostForm, Staff, WebError};
 
-const STATUSES: [&str; 3] = ["open", "awaiting_approval", "resolved"];
-const ACTIONS: [&str; 4] = ["accept_timing", "bank_claim", "manual_match", "write_off"];
+const STATUSES: [ExceptionStatus; 3] = [
+    ExceptionStatus::Open,
+    ExceptionStatus::AwaitingApproval,
+    ExceptionStatus::Resolved,
+];
+const ACTIONS: [Action; 4] = [
+    Action::AcceptTiming,
+    Action::BankClaim,
+    Action::ManualMatch,
+    Action::WriteOff,
+];
 
 /// A run's exceptions as a table, with how each was worked.
 pub(in crate::web) fn exceptions_table(
@@ -42,10 +52,10 @@ pub(in crate::web) fn exceptions_table(
         .col(t.suggested_action);
     for e in report.exceptions.iter().filter(|e| keep(e)) {
         let state = states.iter().find(|s| s.id == e.id);
-        let tone = match e.status.as_str() {
-            "resolved" => "ok",
-            "awaiting_approval" => "warn",
-            _ => "bad",
+        let tone = match e.status {
+            ExceptionStatus::Resolved => "ok",
+            ExceptionStatus::AwaitingApproval => "warn",
+            ExceptionStatus::Open => "bad",
         };
         let line = [
             e.settlement_record_id.map(|r| format!("#{r}")),
@@ -59,14 +69,14 @@ pub(in crate::web) fn exceptions_table(
         let text = |v: Option<&String>| v.map_or(Cell::Empty, |s| Cell::text(s.clone()));
         table.push(vec![
             Cell::text(&e.id),
-            Cell::text(t.category(&e.kind)),
+            Cell::text(t.category(e.kind)),
             text(e.payment_id.as_ref()),
             Cell::Text(line),
             e.ledger_minor.map_or(Cell::Empty, Cell::Money),
             e.settlement_minor.map_or(Cell::Empty, Cell::Money),
-            Cell::status(tone, t.status(&e.status)),
+            Cell::status(tone, t.status(e.status)),
             state
-                .and_then(|s| s.resolution.as_deref())
+                .and_then(|s| s.resolution)
                 .map_or(Cell::Empty, |r| Cell::text(t.action(r))),
             text(state.and_then(|s| s.resolved_by.as_ref())),
             text(state.and_then(|s| s.approved_by.as_ref())),
@@ -81,6 +91,7 @@ pub(in crate::web) fn exceptions_table(
 pub(super) struct Workable {
     pub id: String,
     pub kind: String,
+    /// The status's stored name (the template compares it).
     pub status: String,
     pub status_label: &'static str,
     pub suggested_action: String,
@@ -97,15 +108,12 @@ pub(super) fn workable(
     report
         .exceptions
         .iter()
-        .filter(|e| e.status != "resolved" && keep(e))
+        .filter(|e| e.status != ExceptionStatus::Resolved && keep(e))
         .map(|e| Workable {
             id: e.id.clone(),
-            kind: t.category(&e.kind).to_string(),
-            status: e.status.clone(),
-            status_label: match e.status.as_str() {
-                "open" => t.status_open,
-                _ => t.status_awaiting_approval,
-            },
+            kind: t.category(e.kind).to_string(),
+            status: e.status.to_string(),
+            status_label: t.status(e.status),
             suggested_action: e.suggested_action.clone(),
             proposed_by: states
                 .iter()
@@ -122,17 +130,20 @@ pub(super) struct Opt {
     pub selected: bool,
 }
 
-fn options(
-    codes: &[&'static str],
-    label: impl Fn(&'static str) -> &'static str,
+fn options<T: Copy + Into<&'static str>>(
+    codes: &[T],
+    label: impl Fn(T) -> &'static str,
     chosen: &str,
 ) -> Vec<Opt> {
     codes
         .iter()
-        .map(|c| Opt {
-            code: c,
-            label: label(c),
-            selected: *c == chosen,
+        .map(|&c| {
+            let code: &'static str = c.into();
+            Opt {
+                code,
+                label: label(c),
+                selected: code == chosen,
+            }
         })
         .collect()
 }
@@ -148,7 +159,7 @@ pub(super) struct Selects {
 impl Selects {
     pub(super) fn new(t: &'static ReconWords, status: &str, kind: &str) -> Selects {
         Selects {
-            statuses: options(&STATUSES, |c| t.status(c), status),
+            statuses: options(&STATUSES, |s| t.status(s), status),
             kinds: options(
                 &[&TRANSACTION_TIER[1..], &CASH_TIER[1..]].concat(),
                 |c| t.category(c),
@@ -204,16 +215,14 @@ pub(super) async fn resolve(
             .filter(|p| !p.is_empty()),
         settlement_record_id,
     };
-    let ctx = staff.ctx.clone();
     let id = id.into_inner();
-    let state = web::block(move || -> Result<_, ApiError> {
-        Ok(exceptions::resolve(&mut *ctx.conn()?, &id, &request, &by)?)
+    let state = with_conn(&staff.ctx, move |conn, _| {
+        Ok(exceptions::resolve(conn, &id, &request, &by)?)
     })
     .await
-    .or_page(lang)?
     .or_page(lang)?;
     let t = ReconWords::of(lang);
-    let message = if state.status == "awaiting_approval" {
+    let message = if state.status == ExceptionStatus::AwaitingApproval {
         format!("{}{}", t.proposed_message, state.id)
     } else {
         format!(
@@ -221,7 +230,7 @@ pub(super) async fn resolve(
             t.resolved_message,
             state.id,
             t.open_paren,
-            t.action(state.resolution.as_deref().unwrap_or_default()),
+            state.resolution.map_or("", |a| t.action(a)),
             t.close_paren
         )
     };
@@ -243,13 +252,11 @@ pub(super) async fn approve(
     let by = staff.require(may::RESOLVE_EXCEPTION)?.clone();
     let lang = staff.lang;
     let f = staff.form(form)?;
-    let ctx = staff.ctx.clone();
     let id = id.into_inner();
-    let state = web::block(move || -> Result<_, ApiError> {
-        Ok(exceptions::approve(&mut *ctx.conn()?, &id, &by)?)
+    let state = with_conn(&staff.ctx, move |conn, _| {
+        Ok(exceptions::approve(conn, &id, &by)?)
     })
     .await
-    .or_page(lang)?
     .or_page(lang)?;
     let t = ReconWords::of(lang);
     Ok(staff.done(

@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 
 use super::{amount_cell, morning_date, ReconWords};
 use crate::auth::may;
+use crate::bankfiles::spec::Produces;
 use crate::bankfiles::store::Imported;
 use crate::http::problem::ApiError;
 use crate::http::upload::{import_spooled, spool, upload_target, Spooled};
@@ -18,11 +19,10 @@ use crate::web::jobs::{self, Jobs, Outcome};
 use crate::web::table::{Cell, Table};
 use crate::web::{OrPage, Staff, WebError, BASE};
 
-fn produces_label(t: &ReconWords, p: &str) -> String {
+fn produces_label(t: &ReconWords, p: Produces) -> &'static str {
     match p {
-        "settlement" => t.produces_settlement.into(),
-        "statement" => t.produces_statement.into(),
-        other => other.into(),
+        Produces::Settlement => t.produces_settlement,
+        Produces::Statement => t.produces_statement,
     }
 }
 
@@ -38,7 +38,7 @@ pub(super) fn files_table(files: &[Imported], t: &ReconWords) -> Table {
         .col(t.imported_at)
         .col(t.imported_by);
     for f in files {
-        let statement = f.produces == "statement";
+        let statement = f.produces == Produces::Statement;
         let (a, b) = if statement {
             (f.totals.credits.as_deref(), f.totals.debits.as_deref())
         } else {
@@ -47,7 +47,7 @@ pub(super) fn files_table(files: &[Imported], t: &ReconWords) -> Table {
         table.push(vec![
             Cell::text(f.file_name.clone().unwrap_or_else(|| f.id.clone())),
             Cell::text(&f.spec),
-            Cell::Text(produces_label(t, &f.produces)),
+            Cell::text(produces_label(t, f.produces)),
             Cell::Int(i64::try_from(f.records).unwrap_or(i64::MAX)),
             amount_cell(a),
             amount_cell(f.totals.fee.as_deref()),
@@ -120,11 +120,13 @@ async fn read_form(
             ));
         }
         let mut field = field.map_err(bad_form).or_page(lang)?;
+        // a part without a name is no field of this form: ignored below
         let name = field.name().unwrap_or_default().to_string();
         if name == "file" {
             if !got.csrf_ok {
                 return Err(staff.form_expired());
             }
+            // no file name given: the spec must then be chosen (checked with the spec)
             let file_name = field
                 .content_disposition()
                 .and_then(|d| d.get_filename())

@@ -30,6 +30,8 @@ use serde::Deserialize;
 use super::table::Cell;
 use crate::app::AppContext;
 use crate::http::problem::ApiError;
+use crate::recon::exceptions::{Action, ExceptionStatus};
+use crate::recon::matcher::Category;
 use crate::words;
 
 pub(super) use blockers::{blockers, Blocker};
@@ -185,52 +187,53 @@ words! {
     }
 }
 
-/// The outcome categories of each tier, in the API's names and order.
-const TRANSACTION_TIER: [&str; 6] = [
-    "matched",
-    "amount_mismatch",
-    "missing_in_settlement",
-    "missing_in_ledger",
-    "duplicate_in_settlement",
-    "void_settled",
+/// The outcome categories of each tier, in the API's order.
+const TRANSACTION_TIER: [Category; 6] = [
+    Category::Matched,
+    Category::AmountMismatch,
+    Category::MissingInSettlement,
+    Category::MissingInLedger,
+    Category::DuplicateInSettlement,
+    Category::VoidSettled,
 ];
-const CASH_TIER: [&str; 3] = ["cash_matched", "cash_mismatch", "cash_missing"];
+const CASH_TIER: [Category; 3] = [
+    Category::CashMatched,
+    Category::CashMismatch,
+    Category::CashMissing,
+];
 
 impl ReconWords {
-    /// An outcome category in words (the API's name when unknown).
-    pub fn category<'a>(&self, code: &'a str) -> &'a str {
-        match code {
-            "matched" => self.cat_matched,
-            "amount_mismatch" => self.cat_amount_mismatch,
-            "missing_in_settlement" => self.cat_missing_in_settlement,
-            "missing_in_ledger" => self.cat_missing_in_ledger,
-            "duplicate_in_settlement" => self.cat_duplicate_in_settlement,
-            "void_settled" => self.cat_void_settled,
-            "cash_matched" => self.cat_cash_matched,
-            "cash_mismatch" => self.cat_cash_mismatch,
-            "cash_missing" => self.cat_cash_missing,
-            other => other,
+    /// An outcome category in words.
+    pub fn category(&self, c: Category) -> &'static str {
+        match c {
+            Category::Matched => self.cat_matched,
+            Category::AmountMismatch => self.cat_amount_mismatch,
+            Category::MissingInSettlement => self.cat_missing_in_settlement,
+            Category::MissingInLedger => self.cat_missing_in_ledger,
+            Category::DuplicateInSettlement => self.cat_duplicate_in_settlement,
+            Category::VoidSettled => self.cat_void_settled,
+            Category::CashMatched => self.cat_cash_matched,
+            Category::CashMismatch => self.cat_cash_mismatch,
+            Category::CashMissing => self.cat_cash_missing,
         }
     }
 
     /// An exception's status in words.
-    pub fn status<'a>(&self, code: &'a str) -> &'a str {
-        match code {
-            "open" => self.status_open,
-            "awaiting_approval" => self.status_awaiting_approval,
-            "resolved" => self.status_resolved,
-            other => other,
+    pub fn status(&self, s: ExceptionStatus) -> &'static str {
+        match s {
+            ExceptionStatus::Open => self.status_open,
+            ExceptionStatus::AwaitingApproval => self.status_awaiting_approval,
+            ExceptionStatus::Resolved => self.status_resolved,
         }
     }
 
     /// A resolution in words.
-    pub fn action<'a>(&self, code: &'a str) -> &'a str {
-        match code {
-            "manual_match" => self.action_manual_match,
-            "write_off" => self.action_write_off,
-            "bank_claim" => self.action_bank_claim,
-            "accept_timing" => self.action_accept_timing,
-            other => other,
+    pub fn action(&self, a: Action) -> &'static str {
+        match a {
+            Action::ManualMatch => self.action_manual_match,
+            Action::WriteOff => self.action_write_off,
+            Action::BankClaim => self.action_bank_claim,
+            Action::AcceptTiming => self.action_accept_timing,
         }
     }
 }

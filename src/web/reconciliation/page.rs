@@ -12,11 +12,10 @@ use super::exceptions::{exceptions_table, workable, Opt, Selects, Workable};
 use super::files::files_table;
 use super::results::{balance_table, group_tables, tiers_table};
 use super::{morning_date, ReconWords};
-use crate::app::AppContext;
 use crate::auth::may;
 use crate::bankfiles::store::{self, Imported};
 use crate::bankfiles::SpecInfo;
-use crate::http::problem::ApiError;
+use crate::http::blocking::with_conn;
 use crate::recon::days;
 use crate::recon::exceptions::{self, ExceptionState};
 use crate::recon::runs::{self, Report, Run};
@@ -33,29 +32,31 @@ struct Loaded {
     blockers: Vec<days::CloseError>,
 }
 
-fn load(ctx: &AppContext, date: NaiveDate) -> Result<Loaded, ApiError> {
-    let conn = &mut *ctx.conn()?;
-    let mut files = Vec::new();
-    for id in runs::input_files(conn, date)? {
-        files.extend(store::get(conn, &id)?);
-    }
-    let report = match runs::latest(conn, date)? {
-        Some(run) => runs::report(conn, &run.id)?,
-        None => None,
-    };
-    let states = match &report {
-        Some(r) => exceptions::of_run(conn, &r.run.id)?,
-        None => Vec::new(),
-    };
-    let today = ctx.business_today();
-    let blockers = days::close_blockers(conn, date, today)?;
-    Ok(Loaded {
-        files,
-        report,
-        states,
-        day: days::get(conn, date)?,
-        blockers,
+async fn load(staff: &Staff, date: NaiveDate) -> Result<Loaded, WebError> {
+    with_conn(&staff.ctx, move |conn, ctx| {
+        let mut files = Vec::new();
+        for id in runs::input_files(conn, date)? {
+            files.extend(store::get(conn, &id)?);
+        }
+        let report = match runs::latest(conn, date)? {
+            Some(run) => runs::report(conn, &run.id)?,
+            None => None,
+        };
+        let states = match &report {
+            Some(r) => exceptions::of_run(conn, &r.run.id)?,
+            None => Vec::new(),
+        };
+        let blockers = days::close_blockers(conn, date, ctx.business_today())?;
+        Ok(Loaded {
+            files,
+            report,
+            states,
+            day: days::get(conn, date)?,
+            blockers,
+        })
     })
+    .await
+    .or_page(staff.lang)
 }
 
 /// The date's reconciliation state for other pages (the daily report).
@@ -63,11 +64,7 @@ pub(in crate::web) async fn load_for(
     staff: &Staff,
     date: NaiveDate,
 ) -> Result<ReconState, WebError> {
-    let ctx = staff.ctx.clone();
-    let loaded = web::block(move || load(&ctx, date))
-        .await
-        .or_page(staff.lang)?
-        .or_page(staff.lang)?;
+    let loaded = load(staff, date).await?;
     Ok(ReconState {
         report: loaded.report,
         states: loaded.states,
@@ -164,16 +161,13 @@ pub(super) async fn show(
     staff.require(may::READ_RECONCILIATION)?;
     let lang = staff.lang;
     let date = morning_date(query.date.as_deref(), &staff.ctx).or_page(lang)?;
-    let ctx = staff.ctx.clone();
-    let loaded = web::block(move || load(&ctx, date))
-        .await
-        .or_page(lang)?
-        .or_page(lang)?;
+    let loaded = load(&staff, date).await?;
     let (t, w) = (ReconWords::of(lang), staff.w);
     let status = query.status.clone().unwrap_or_default();
     let kind = query.kind.clone().unwrap_or_default();
     let keep = |e: &runs::ExceptionRow| {
-        (status.is_empty() || e.status == status) && (kind.is_empty() || e.kind == kind)
+        (status.is_empty() || e.status.as_ref() == status)
+            && (kind.is_empty() || e.kind.as_ref() == kind)
     };
     let mut files = files_table(&loaded.files, t);
     let RunTables {

@@ -14,17 +14,19 @@ pub(in crate::web) fn tiers_table(run: &Run, t: &ReconWords, w: &Common) -> Tabl
         .col(t.tier)
         .col(t.category)
         .num(w.count);
+    // runs store the whole matcher Summary (every category), so no key is ever missing
     let count = |c: &str| run.summary.get(c).and_then(|v| v.as_i64()).unwrap_or(0);
     for (tier, cats) in [
         (t.tier_transaction, &TRANSACTION_TIER[..]),
         (t.tier_cash, &CASH_TIER[..]),
     ] {
-        for c in cats {
-            let n = count(c);
+        for &c in cats {
+            let n = count(c.as_ref());
             let label = t.category(c).to_string();
-            let cell = match (*c, n) {
-                ("matched" | "cash_matched", _) | (_, 0) => Cell::Text(label),
-                _ => Cell::status("bad", label),
+            let cell = if !c.is_exception() || n == 0 {
+                Cell::Text(label)
+            } else {
+                Cell::status("bad", label)
             };
             table.push(vec![Cell::text(tier), cell, Cell::Int(n)]);
         }

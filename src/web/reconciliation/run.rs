@@ -62,6 +62,7 @@ pub(super) async fn run(
 /// What the finished run task says: how many matched, how many exceptions are open, and the
 /// settlement entries it posted.
 fn run_summary(t: &ReconWords, date: NaiveDate, run: &Run) -> String {
+    // runs store the whole matcher Summary (every category), so no key is ever missing
     let count = |c: &str| run.summary.get(c).and_then(|v| v.as_i64()).unwrap_or(0);
     let entries: Vec<String> = run
         .settlement_entries
