@@ -113,6 +113,28 @@ fn env_parse<T: std::str::FromStr>(name: &str, default: T) -> Result<T, ConfigEr
     }
 }
 
+/// An optional `HH:MM` time of day from `name`.
+fn env_time(name: &str) -> Result<Option<chrono::NaiveTime>, ConfigError> {
+    match std::env::var(name) {
+        Err(_) => Ok(None),
+        Ok(v) => chrono::NaiveTime::parse_from_str(v.trim(), "%H:%M")
+            .map(Some)
+            .map_err(|_| ConfigError(format!("{name}='{v}' must be HH:MM"))),
+    }
+}
+
+/// The receipt series (票据代码): 8 digits.
+fn env_receipt_series() -> Result<String, ConfigError> {
+    let s = std::env::var("ONECARD_RECEIPT_SERIES")
+        .unwrap_or_else(|_| DEFAULT_RECEIPT_SERIES.to_string());
+    if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ConfigError(format!(
+            "ONECARD_RECEIPT_SERIES='{s}' must be 8 digits (票据代码)"
+        )));
+    }
+    Ok(s)
+}
+
 impl Config {
     /// Builds the settings for `database_url` (already resolved from flag or environment).
     pub fn load(database_url: &str) -> Result<Config, ConfigError> {
@@ -149,14 +171,7 @@ impl Config {
                 DEFAULT_UPLOAD_LIMIT_BYTES,
             )?,
             bank_specs_dir: crate::bankfiles::default_specs_dir(),
-            nightly_at: match std::env::var("ONECARD_NIGHTLY_AT") {
-                Err(_) => None,
-                Ok(v) => Some(
-                    chrono::NaiveTime::parse_from_str(v.trim(), "%H:%M").map_err(|_| {
-                        ConfigError(format!("ONECARD_NIGHTLY_AT='{v}' must be HH:MM"))
-                    })?,
-                ),
-            },
+            nightly_at: env_time("ONECARD_NIGHTLY_AT")?,
             nightly_dir,
             pool_size: env_parse("ONECARD_POOL_SIZE", default_pool)?,
             max_batch: env_parse(
@@ -164,16 +179,7 @@ impl Config {
                 crate::ledger::writer::DEFAULT_MAX_BATCH,
             )?
             .max(1),
-            receipt_series: {
-                let s = std::env::var("ONECARD_RECEIPT_SERIES")
-                    .unwrap_or_else(|_| DEFAULT_RECEIPT_SERIES.to_string());
-                if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(ConfigError(format!(
-                        "ONECARD_RECEIPT_SERIES='{s}' must be 8 digits (票据代码)"
-                    )));
-                }
-                s
-            },
+            receipt_series: env_receipt_series()?,
             centre_name: env_text("ONECARD_CENTRE_NAME", DEMO_CENTRE_NAME, 140)?,
             collection_account: env_text(
                 "ONECARD_COLLECTION_ACCOUNT",
@@ -191,14 +197,7 @@ impl Config {
             .max(1),
             max_connections: env_parse("ONECARD_MAX_CONNECTIONS", 1024usize)?.max(1),
             remit_limit_days: env_parse("ONECARD_REMIT_LIMIT_DAYS", 2i64)?.max(0),
-            business_day_cutoff: match std::env::var("ONECARD_BUSINESS_DAY_CUTOFF") {
-                Err(_) => None,
-                Ok(v) => Some(
-                    chrono::NaiveTime::parse_from_str(v.trim(), "%H:%M").map_err(|_| {
-                        ConfigError(format!("ONECARD_BUSINESS_DAY_CUTOFF='{v}' must be HH:MM"))
-                    })?,
-                ),
-            },
+            business_day_cutoff: env_time("ONECARD_BUSINESS_DAY_CUTOFF")?,
         })
     }
 }

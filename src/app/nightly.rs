@@ -115,21 +115,7 @@ pub fn run(
         business_date: Some(date),
         ..Night::default()
     };
-    std::fs::create_dir_all(&folders.inbox).map_err(io(&folders.inbox))?;
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&folders.inbox)
-        .map_err(io(&folders.inbox))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
-        .filter(|p| {
-            // Hidden and half-copied files are not ready.
-            p.file_name()
-                .map(|n| n.to_string_lossy())
-                .is_some_and(|name| {
-                    !name.starts_with('.') && !name.ends_with(".part") && !name.ends_with(".tmp")
-                })
-        })
-        .collect();
-    files.sort();
+    let files = ready_files(&folders.inbox)?;
     let archive = folders.archive.join(date.to_string());
     let mut conn = ctx.conn()?;
     for (i, path) in files.iter().enumerate() {
@@ -190,31 +176,73 @@ pub fn run(
             Err(ImportError::Db(e)) => return Err(e.into()),
         }
     }
+    reconcile(ctx, &mut conn, folders, date, &mut night, progress)?;
+    Ok(night)
+}
+
+/// Reconciles the day and writes the run's report into the reports folder.
+fn reconcile(
+    ctx: &AppContext,
+    conn: &mut crate::db::DbConn,
+    folders: &Folders,
+    date: NaiveDate,
+    night: &mut Night,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), NightlyError> {
     progress(&format!("reconciling {date}"));
-    let run = runs::run(&mut conn, &ctx.writer, date, "nightly")?;
+    let run = runs::run(conn, &ctx.writer, date, "nightly")?;
     night.run_id = Some(run.id.clone());
     night.open_exceptions = run.open_exceptions;
-    if let Some(report) = runs::report(&mut conn, &run.id)? {
-        std::fs::create_dir_all(&folders.reports).map_err(io(&folders.reports))?;
+    if let Some(report) = runs::report(conn, &run.id)? {
         let base = folders
             .reports
             .join(format!("reconciliation-{date}-{}", run.id));
-        let csv_path = base.with_extension("csv");
-        let csv = runs::report_csv(&report).map_err(|e| {
-            NightlyError::Io(
-                csv_path.display().to_string(),
-                std::io::Error::other(e.to_string()),
-            )
-        })?;
-        std::fs::write(&csv_path, csv).map_err(io(&csv_path))?;
-        let json_path = base.with_extension("json");
-        let json = serde_json::to_vec_pretty(&report)
-            .map_err(|e| io(&json_path)(std::io::Error::other(e)))?;
-        std::fs::write(&json_path, json).map_err(io(&json_path))?;
+        let csv_path = write_report(&report, &folders.reports, &base)?;
         progress(&format!("report written to {}", csv_path.display()));
         night.report = Some(csv_path);
     }
-    Ok(night)
+    Ok(())
+}
+
+/// The inbox's files that are ready, in name order: hidden and half-copied ones are not.
+fn ready_files(inbox: &Path) -> Result<Vec<PathBuf>, NightlyError> {
+    std::fs::create_dir_all(inbox).map_err(io(inbox))?;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(inbox)
+        .map_err(io(inbox))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io(inbox))?
+        .into_iter()
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            // Hidden and half-copied files are not ready.
+            p.file_name()
+                .map(|n| n.to_string_lossy())
+                .is_some_and(|name| {
+                    !name.starts_with('.') && !name.ends_with(".part") && !name.ends_with(".tmp")
+                })
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Writes a run's report beside `base` as CSV and JSON; returns the CSV's path.
+fn write_report(report: &runs::Report, dir: &Path, base: &Path) -> Result<PathBuf, NightlyError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let csv_path = base.with_extension("csv");
+    let csv = runs::report_csv(report).map_err(|e| {
+        NightlyError::Io(
+            csv_path.display().to_string(),
+            std::io::Error::other(e.to_string()),
+        )
+    })?;
+    std::fs::write(&csv_path, csv).map_err(io(&csv_path))?;
+    let json_path = base.with_extension("json");
+    let json =
+        serde_json::to_vec_pretty(report).map_err(|e| io(&json_path)(std::io::Error::other(e)))?;
+    std::fs::write(&json_path, json).map_err(io(&json_path))?;
+    Ok(csv_path)
 }
 
 /// Seconds from `now` (UTC) until the next `at` (Asia/Shanghai wall-clock time).

@@ -184,36 +184,10 @@ pub fn add_version(
     let result = conn.transaction::<FeeItem, CatalogueChangeError, _>(|conn| {
         let existing = versions(conn, &item.code)?;
         if let Some(current) = existing.last() {
-            if item.effective_from < current.effective_from {
-                return Err(CatalogueChangeError::OutOfOrder {
-                    code: item.code.clone(),
-                    new: current.version + 1,
-                    from: item.effective_from,
-                    current: current.version,
-                    current_from: current.effective_from,
-                });
-            }
-            // Today has begun too: a price change mid-day would charge two prices on one day.
-            if item.effective_from <= today {
-                return Err(CatalogueChangeError::Retroactive {
-                    code: item.code.clone(),
-                    from: item.effective_from,
-                    today,
-                });
-            }
+            may_follow(current, &item, today)?;
         }
         item.version = existing.last().map_or(1, |v| v.version + 1);
-        let (amount, unit, min, max) = match &item.pricing {
-            Pricing::Fixed { amount_minor } => (Some(*amount_minor), None, None, None),
-            Pricing::PerUnit {
-                unit_amount_minor,
-                unit,
-            } => (Some(*unit_amount_minor), Some(unit.clone()), None, None),
-            Pricing::Range {
-                min_minor,
-                max_minor,
-            } => (None, None, Some(*min_minor), Some(*max_minor)),
-        };
+        let (amount, unit, min, max) = pricing_columns(&item.pricing);
         diesel::insert_into(fee_items::table)
             .values((
                 fee_items::code.eq(&item.code),
@@ -256,6 +230,49 @@ pub fn add_version(
             _,
         )))) => Err(CatalogueChangeError::Concurrent(item.code)),
         other => other,
+    }
+}
+
+/// May `item` become the version after `current`? Not before it, and not from a day that has
+/// begun.
+fn may_follow(
+    current: &FeeItem,
+    item: &FeeItem,
+    today: NaiveDate,
+) -> Result<(), CatalogueChangeError> {
+    if item.effective_from < current.effective_from {
+        return Err(CatalogueChangeError::OutOfOrder {
+            code: item.code.clone(),
+            new: current.version + 1,
+            from: item.effective_from,
+            current: current.version,
+            current_from: current.effective_from,
+        });
+    }
+    // Today has begun too: a price change mid-day would charge two prices on one day.
+    if item.effective_from <= today {
+        return Err(CatalogueChangeError::Retroactive {
+            code: item.code.clone(),
+            from: item.effective_from,
+            today,
+        });
+    }
+    Ok(())
+}
+
+/// The pricing columns (amount, unit, min, max) of a stored version; `amount_minor` holds a
+/// fixed item's amount or a per-unit item's unit amount.
+fn pricing_columns(pricing: &Pricing) -> (Option<i64>, Option<String>, Option<i64>, Option<i64>) {
+    match pricing {
+        Pricing::Fixed { amount_minor } => (Some(*amount_minor), None, None, None),
+        Pricing::PerUnit {
+            unit_amount_minor,
+            unit,
+        } => (Some(*unit_amount_minor), Some(unit.clone()), None, None),
+        Pricing::Range {
+            min_minor,
+            max_minor,
+        } => (None, None, Some(*min_minor), Some(*max_minor)),
     }
 }
 

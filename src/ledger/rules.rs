@@ -304,18 +304,16 @@ pub fn check_fund_balance(chart: &Chart, entry: &NewEntry) -> Result<(), LedgerE
         }
         if cd + bd == cc + bc {
             // The entry balances as a whole but not per fund: value moves between the funds.
-            let direction = if cc > cd {
-                Crossing::CollectionToBudget
+            let (direction, from, to) = if cc > cd {
+                (Crossing::CollectionToBudget, Fund::Collection, Fund::Budget)
             } else {
-                Crossing::BudgetToCollection
+                (Crossing::BudgetToCollection, Fund::Budget, Fund::Collection)
             };
             return Err(LedgerError::FundCrossing {
                 direction,
                 detail: format!(
-                    "{} would pass from the {} fund to the {} fund; each fund must balance by itself",
+                    "{} would pass from the {from} fund to the {to} fund; each fund must balance by itself",
                     format_minor(clamp((cc - cd).abs())),
-                    if cc > cd { "collection" } else { "budget" },
-                    if cc > cd { "budget" } else { "collection" },
                 ),
             });
         }

@@ -32,6 +32,7 @@ fn fill(i: usize) -> RGBColor {
 }
 
 /// A stacked bar per day (`days` in order), the series stacked bottom-up in the order given.
+// Long: one plotters drawing, whose builder and mesh types do not split cleanly into parts.
 pub fn stacked_daily(
     days: &[NaiveDate],
     series: &[Series],

@@ -9,7 +9,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::i18n::Lang;
+use super::i18n::{Common, Lang};
 use super::jobs::{self, Jobs, Outcome};
 use super::params::{self, with_param};
 use super::table::{link_csv, Cell, Table};
@@ -19,7 +19,7 @@ use crate::http::blocking::with_conn;
 use crate::http::paging::MAX_LIMIT;
 use crate::http::problem::ApiError;
 use crate::http::queries::{statement_lines, EntriesQuery};
-use crate::ledger::repo::{self, PeriodTotals};
+use crate::ledger::repo::{self, AccountLine, FundTrialBalance, PeriodTotals};
 use crate::ledger::{Account, EntryKind, Fund, Side};
 use crate::words;
 
@@ -160,13 +160,46 @@ async fn trial_balance(
     .await
     .or_page(lang)?;
 
+    let mut tables = fund_tables(&funds, t, w, lang);
+    let date_text = as_of.map(|d| d.to_string());
+    if let Some(id) = &query.csv {
+        let refs: Vec<&Table> = tables.iter().collect();
+        let stem = format!(
+            "trial-balance-{}",
+            date_text.as_deref().unwrap_or(t.everything)
+        );
+        return csv_download(&refs, id, &stem, lang);
+    }
+    let req = staff.request();
+    let (path, qs) = (req.path().to_string(), req.query_string().to_string());
+    link_csv(&mut tables.iter_mut().collect::<Vec<_>>(), &path, &qs);
+    let title = format!(
+        "{} · {}",
+        t.title,
+        date_text
+            .clone()
+            .unwrap_or_else(|| t.everything.to_string())
+    );
+    let page = TrialPage {
+        c: staff.chrome(title, "ledger"),
+        t,
+        date: date_text.unwrap_or_default(),
+        chain_entries: head_seq,
+        chain_head: hex::encode(head_hash),
+        tables,
+    };
+    staff.page(&page)
+}
+
+/// The trial balance as tables: the funds' summary first, then each fund's accounts.
+fn fund_tables(funds: &[FundTrialBalance], t: &LedgerWords, w: &Common, lang: Lang) -> Vec<Table> {
     let mut summary = Table::new("funds", t.funds, w.nothing_here)
         .col(t.fund)
         .num(t.debit_total)
         .num(t.credit_total)
         .col(w.status);
     let mut tables = Vec::new();
-    for f in &funds {
+    for f in funds {
         let difference = f.debit_total_minor - f.credit_total_minor;
         summary.push(vec![
             Cell::text(t.fund(f.fund)),
@@ -207,34 +240,7 @@ async fn trial_balance(
         tables.push(accounts);
     }
     tables.insert(0, summary);
-    let date_text = as_of.map(|d| d.to_string());
-    if let Some(id) = &query.csv {
-        let refs: Vec<&Table> = tables.iter().collect();
-        let stem = format!(
-            "trial-balance-{}",
-            date_text.as_deref().unwrap_or(t.everything)
-        );
-        return csv_download(&refs, id, &stem, lang);
-    }
-    let req = staff.request();
-    let (path, qs) = (req.path().to_string(), req.query_string().to_string());
-    link_csv(&mut tables.iter_mut().collect::<Vec<_>>(), &path, &qs);
-    let title = format!(
-        "{} · {}",
-        t.title,
-        date_text
-            .clone()
-            .unwrap_or_else(|| t.everything.to_string())
-    );
-    let page = TrialPage {
-        c: staff.chrome(title, "ledger"),
-        t,
-        date: date_text.unwrap_or_default(),
-        chain_entries: head_seq,
-        chain_head: hex::encode(head_hash),
-        tables,
-    };
-    staff.page(&page)
+    tables
 }
 
 #[derive(Debug, Deserialize)]
@@ -315,6 +321,39 @@ struct StatementPage {
     next_href: Option<String>,
 }
 
+/// The statement's lines as a table.
+fn statement_table(lines: &[AccountLine], t: &LedgerWords, w: &Common) -> Table {
+    let mut table = Table::new("statement", t.lines, t.no_lines)
+        .col(w.business_date)
+        .num(t.seq)
+        .col(t.kind)
+        .col(t.memo)
+        .col(t.reference)
+        .num(t.debit)
+        .num(t.credit);
+    for l in lines {
+        let (debit, credit) = match l.side {
+            Side::Debit => (Cell::Money(l.amount_minor), Cell::Empty),
+            Side::Credit => (Cell::Empty, Cell::Money(l.amount_minor)),
+        };
+        let reference = match &l.reference {
+            Some(r) if r.starts_with("pay_") => Cell::link(r, format!("{BASE}/payments/{r}")),
+            Some(r) => Cell::text(r),
+            None => Cell::Empty,
+        };
+        table.push(vec![
+            Cell::Date(l.business_date),
+            Cell::Int(l.seq),
+            Cell::text(t.kind(l.kind)),
+            Cell::text(&l.memo),
+            reference,
+            debit,
+            credit,
+        ]);
+    }
+    table
+}
+
 async fn statement(
     staff: Staff,
     code: web::Path<String>,
@@ -359,34 +398,7 @@ async fn statement(
         opening_debit_minor + debit_minor,
         opening_credit_minor + credit_minor,
     );
-    let mut table = Table::new("statement", t.lines, t.no_lines)
-        .col(w.business_date)
-        .num(t.seq)
-        .col(t.kind)
-        .col(t.memo)
-        .col(t.reference)
-        .num(t.debit)
-        .num(t.credit);
-    for l in &lines.items {
-        let (debit, credit) = match l.side {
-            Side::Debit => (Cell::Money(l.amount_minor), Cell::Empty),
-            Side::Credit => (Cell::Empty, Cell::Money(l.amount_minor)),
-        };
-        let reference = match &l.reference {
-            Some(r) if r.starts_with("pay_") => Cell::link(r, format!("{BASE}/payments/{r}")),
-            Some(r) => Cell::text(r),
-            None => Cell::Empty,
-        };
-        table.push(vec![
-            Cell::Date(l.business_date),
-            Cell::Int(l.seq),
-            Cell::text(t.kind(l.kind)),
-            Cell::text(&l.memo),
-            reference,
-            debit,
-            credit,
-        ]);
-    }
+    let mut table = statement_table(&lines.items, t, w);
     if let Some(id) = &query.csv {
         return csv_download(&[&table], id, &format!("account-{code}"), lang);
     }
