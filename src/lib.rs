@@ -26,7 +26,7 @@
 //! | [`auth`] | roles and who may do what ([`auth::may`]), API tokens (stored as SHA-256), staff users and sessions, treasury secrets and signed requests | `db`, `audit`, `keys` |
 //! | [`catalogue`] | fee items, versions, the exact-amount check (pure) and their storage | `money`, `db`, `audit`, `ledger` |
 //! | [`payments`] | counter payments: taking one (idempotent), receipts, voids, refunds, queries; card-data rules (full card numbers refused, ids masked) | `money`, `db`, `audit`, `keys`, `auth`, `ledger`, `catalogue` |
-//! | [`recon`] | reconciliation: the three-tier matcher (pure), runs, exceptions, day close and seal | `money`, `clock`, `db`, `audit`, `keys`, `auth`, `ledger`, `bankfiles` |
+//! | [`recon`] | reconciliation: the three-tier matcher (pure), runs, exceptions, day close and seal | `money`, `clock`, `db`, `audit`, `keys`, `auth`, `ledger`, `bankfiles`, `payments` (the states it reads) |
 //! | [`treasury`] | remittance: remt.001 writer and batch rules (pure), prepare / approve / pull / acknowledge, supervision | `money`, `clock`, `db`, `audit`, `keys`, `auth`, `ledger` |
 //! | [`app`] | the opened service ([`app::AppContext`]: settings, pool, chart, keys, writer), the nightly job, demo data — shared by the CLI and both faces | `money`, `clock`, `config`, `db`, `keys`, `auth`, `ledger`, `bankfiles`, `catalogue`, `payments`, `recon`, `treasury` |
 //! | [`http`] | the API: one module per resource, problem+json errors, and the pieces the pages share (extractors, paging, read queries, upload spooling, the signed-file answer) | `app`, `money`, `clock`, `config`, `db`, `keys`, `metrics`, `auth`, `ledger`, `bankfiles`, `catalogue`, `payments`, `recon`, `treasury` |

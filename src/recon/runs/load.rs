@@ -19,6 +19,7 @@ use crate::db::schema::{
     settlement_records, statement_bookings,
 };
 use crate::db::{DbConn, DbError};
+use crate::payments::{PaymentStatus, RefundStatus};
 use crate::recon::matcher::{
     Booking, Channel, LedgerPayment, LedgerRefund, MatchInput, SettlementFile, SettlementLine,
 };
@@ -136,8 +137,8 @@ fn ledger_payments(conn: &mut DbConn, date: NaiveDate) -> Result<Vec<LedgerPayme
                 reference: r.reference,
                 business_date: r.business_date,
                 amount_minor: r.amount_minor,
-                // the payments' own status text (theirs to type)
-                voided: r.status == "voided",
+                voided: stored::parse::<PaymentStatus>("payments.status", &r.status)?
+                    == PaymentStatus::Voided,
                 merchant: r.merchant,
                 terminal: r.terminal,
                 batch: r.batch,
@@ -160,7 +161,7 @@ fn approved_refunds(
     for chunk in ids.chunks(500) {
         let found: Vec<(String, String, i64, Option<NaiveDateTime>)> = refunds::table
             .filter(refunds::payment_id.eq_any(chunk))
-            .filter(refunds::status.eq("approved"))
+            .filter(refunds::status.eq(RefundStatus::Approved.as_ref()))
             .select((
                 refunds::id,
                 refunds::payment_id,
