@@ -110,7 +110,10 @@ impl RemittanceStatus {
     /// allows): prepared → approved → acknowledged.
     pub fn can_become(self, next: RemittanceStatus) -> bool {
         use RemittanceStatus::{Acknowledged, Approved, Prepared};
-        matches!((self, next), (Prepared, Approved) | (Approved, Acknowledged))
+        matches!(
+            (self, next),
+            (Prepared, Approved) | (Approved, Acknowledged)
+        )
     }
 
     /// Is the batch offered to the treasury (its file approved)?
@@ -244,7 +247,11 @@ mod tests {
         ];
         for (status, text) in batches {
             assert_eq!(status.as_ref(), text, "{status:?}");
-            assert_eq!(RemittanceStatus::try_from(text.to_string()), Ok(status), "{text}");
+            assert_eq!(
+                RemittanceStatus::try_from(text.to_string()),
+                Ok(status),
+                "{text}"
+            );
             assert_eq!(serde_json::json!(status), text, "{status:?}");
         }
         assert!(RemittanceStatus::try_from("pulled".to_string()).is_err());

@@ -432,7 +432,9 @@ pub fn supervise(days: &[DayPayable], today: NaiveDate, limit_days: i64) -> Vec<
         let age = (today - d.date).num_days();
         let status = d.remittance.as_ref().map(|(_, s)| *s);
         let balance = crate::money::format_minor(d.balance_minor);
-        let (finding, detail) = if d.balance_minor != 0 && status == Some(RemittanceStatus::Acknowledged) {
+        let (finding, detail) = if d.balance_minor != 0
+            && status == Some(RemittanceStatus::Acknowledged)
+        {
             (
                 FindingKind::BalanceAfterAcknowledgement,
                 format!("the treasury acknowledged the batch, yet {balance} is still payable for the day"),

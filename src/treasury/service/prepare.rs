@@ -15,8 +15,8 @@ use crate::db::schema::{
     remittances,
 };
 use crate::db::{DbConn, DbError};
-use crate::ledger::writer::{Batch, LedgerWriter, WriteError};
 use crate::ledger::days::{self, parse_stored, RemittanceStatus};
+use crate::ledger::writer::{Batch, LedgerWriter, WriteError};
 use crate::ledger::{AccountRole, Chart, DayState, EntryKind, Side};
 use crate::treasury::batch::{
     self, BatchError, BatchSubject, DocumentKind, DocumentRef, PayableMovement,

@@ -8,8 +8,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::db::schema::{remittance_documents, remittance_subjects, remittances};
 use super::corrupt;
+use crate::db::schema::{remittance_documents, remittance_subjects, remittances};
 use crate::db::{DbConn, DbError};
 use crate::ledger::days::RemittanceStatus;
 use crate::money::format_minor;
