@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
 
+use super::blocking::with_conn;
 use super::extract::Caller;
 use super::problem::ApiError;
 use crate::app::AppContext;
@@ -34,6 +35,7 @@ impl From<CloseError> for ApiError {
             )
             .with("open_exceptions", ids.clone()),
             CloseError::Db(db) => db.into(),
+            CloseError::Audit(e) => ApiError::internal(&e),
         }
     }
 }
@@ -58,10 +60,7 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(may::READ_DAYS)?;
     let date = parse_date(&date)?;
-    let ctx = ctx.into_inner();
-    let day =
-        web::block(move || -> Result<_, ApiError> { Ok(days::get(&mut *ctx.conn()?, date)?) })
-            .await??;
+    let day = with_conn(&ctx, move |conn, _| Ok(days::get(conn, date)?)).await?;
     Ok(HttpResponse::Ok().json(day))
 }
 

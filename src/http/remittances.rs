@@ -73,6 +73,7 @@ impl From<RemitError> for ApiError {
                 ApiError::invalid(Some("treasury_reference".into()), detail)
             }
             RemitError::File(f) => ApiError::internal(&f),
+            RemitError::Audit(e) => ApiError::internal(&e),
             RemitError::Post(p) => p.into(),
         }
     }
@@ -205,6 +206,7 @@ async fn signed_treasury_caller(
     let header = |name: &'static str| {
         req.headers()
             .get(name)
+            // A header that is not visible ASCII carries no signature we could check.
             .and_then(|v| v.to_str().ok())
             .ok_or(SignatureError::Missing(name))
     };

@@ -4,15 +4,130 @@
 //!
 //! A day moves one way: open → closed (closing signs the seal in the same step) → remittance
 //! locked once a batch exists for it. The close itself lives in `recon::days`, the batch in
-//! `treasury`; this module only reads the rows they write.
+//! `treasury`; this module only reads the rows they write. It also holds the two statuses
+//! those rows store as text — [`DayStatus`] and [`RemittanceStatus`], each with its allowed
+//! transitions — so that the writers and this reader parse them through one impl.
 //!
 //! May depend on: `db`.
 
+use std::str::FromStr;
+
 use chrono::NaiveDate;
 use diesel::prelude::*;
+use serde::Serialize;
 
 use crate::db::schema::{business_days, remittances};
 use crate::db::{DbConn, DbError};
+
+/// A stored status (or kind) whose text is not one onecard writes: the row was altered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("stored {what} '{text}' is not one onecard writes")]
+pub struct UnknownStoredText {
+    /// What the text is (`business day status`, …).
+    pub what: &'static str,
+    /// The text found.
+    pub text: String,
+}
+
+impl From<UnknownStoredText> for DbError {
+    fn from(e: UnknownStoredText) -> Self {
+        DbError::Query(diesel::result::Error::DeserializationError(Box::new(e)))
+    }
+}
+
+/// Parses stored text into its enum (strum's `EnumString`), naming what it was on failure.
+pub fn parse_stored<T: FromStr>(what: &'static str, text: &str) -> Result<T, UnknownStoredText> {
+    text.parse().map_err(|_| UnknownStoredText {
+        what,
+        text: text.to_string(),
+    })
+}
+
+/// `business_days.status`: the stored half of [`DayState`]. A day moves open → closed only.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::AsRefStr,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum DayStatus {
+    /// Takes entries (also a day without a row).
+    Open,
+    /// Closed and sealed: takes no entry, its row no longer changes.
+    Closed,
+}
+
+impl DayStatus {
+    /// The allowed transitions: open → closed.
+    pub fn can_become(self, next: DayStatus) -> bool {
+        matches!((self, next), (DayStatus::Open, DayStatus::Closed))
+    }
+}
+
+impl TryFrom<String> for DayStatus {
+    type Error = UnknownStoredText;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        parse_stored("business day status", &text)
+    }
+}
+
+/// `remittances.status`: where a remittance batch stands. A batch is prepared (finance), then
+/// approved (a supervisor: the file is fixed and signed, the treasury may pull it), then
+/// acknowledged (the treasury: the remittance entry is posted), and never goes back.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::AsRefStr,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum RemittanceStatus {
+    /// Prepared, awaiting approval; the treasury does not see it.
+    Prepared,
+    /// Approved: its file is fixed and signed, offered to the treasury.
+    Approved,
+    /// Acknowledged by the treasury; the remittance entry is posted.
+    Acknowledged,
+}
+
+impl RemittanceStatus {
+    /// The allowed transitions, the only ones the service makes (and the database's trigger
+    /// allows): prepared → approved → acknowledged.
+    pub fn can_become(self, next: RemittanceStatus) -> bool {
+        use RemittanceStatus::{Acknowledged, Approved, Prepared};
+        matches!(
+            (self, next),
+            (Prepared, Approved) | (Approved, Acknowledged)
+        )
+    }
+
+    /// Is the batch offered to the treasury (its file approved)?
+    pub fn offered_to_treasury(self) -> bool {
+        self != RemittanceStatus::Prepared
+    }
+}
+
+impl TryFrom<String> for RemittanceStatus {
+    type Error = UnknownStoredText;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        parse_stored("remittance status", &text)
+    }
+}
 
 /// Where a business day stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +143,7 @@ pub enum DayState {
         /// The batch (`rem_YYYYMMDD`).
         remittance: String,
         /// The batch's status.
-        status: String,
+        status: RemittanceStatus,
     },
 }
 
@@ -36,6 +151,15 @@ impl DayState {
     /// Is the day closed (whether or not remitted)? A closed day accepts no entry dated in it.
     pub fn is_closed(&self) -> bool {
         !matches!(self, DayState::Open)
+    }
+
+    /// The state of a day without a remittance batch, from its stored status and seal.
+    pub fn of_row(status: DayStatus, seal: Option<&str>) -> DayState {
+        match (status, seal) {
+            (DayStatus::Open, _) => DayState::Open,
+            (DayStatus::Closed, Some(_)) => DayState::Sealed,
+            (DayStatus::Closed, None) => DayState::Closed,
+        }
     }
 }
 
@@ -51,11 +175,9 @@ pub fn state(conn: &mut DbConn, date: NaiveDate) -> Result<DayState, DbError> {
         .first(conn)
         .optional()?;
     Ok(match row {
-        Some((status, seal)) if status == "closed" => match seal {
-            Some(_) => DayState::Sealed,
-            None => DayState::Closed,
-        },
-        _ => DayState::Open,
+        Some((status, seal)) => DayState::of_row(DayStatus::try_from(status)?, seal.as_deref()),
+        // A day without a row has not been closed.
+        None => DayState::Open,
     })
 }
 
@@ -66,7 +188,10 @@ pub fn is_closed(conn: &mut DbConn, date: NaiveDate) -> Result<bool, DbError> {
         .select(business_days::status)
         .first(conn)
         .optional()?;
-    Ok(status.as_deref() == Some("closed"))
+    Ok(match status {
+        Some(text) => DayStatus::try_from(text)? == DayStatus::Closed,
+        None => false,
+    })
 }
 
 /// The remittance batch of `date`, if it has one (whatever its status): id and status. Its
@@ -75,23 +200,25 @@ pub fn is_closed(conn: &mut DbConn, date: NaiveDate) -> Result<bool, DbError> {
 pub fn remittance_of(
     conn: &mut DbConn,
     date: NaiveDate,
-) -> Result<Option<(String, String)>, DbError> {
-    Ok(remittances::table
+) -> Result<Option<(String, RemittanceStatus)>, DbError> {
+    let row: Option<(String, String)> = remittances::table
         .filter(remittances::business_date.eq(date))
         .select((remittances::id, remittances::status))
         .first(conn)
-        .optional()?)
+        .optional()?;
+    row.map(|(id, status)| Ok((id, RemittanceStatus::try_from(status)?)))
+        .transpose()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::DayState;
+    use super::{DayState, DayStatus, RemittanceStatus};
 
     #[test]
     fn only_an_open_day_takes_entries() {
         let locked = DayState::RemittanceLocked {
             remittance: "rem_20261124".into(),
-            status: "prepared".into(),
+            status: RemittanceStatus::Prepared,
         };
         let cases = [
             (DayState::Open, false),
@@ -101,6 +228,67 @@ mod tests {
         ];
         for (state, closed) in cases {
             assert_eq!(state.is_closed(), closed, "{state:?}");
+        }
+    }
+
+    #[test]
+    fn statuses_are_stored_as_their_snake_case_names() {
+        use RemittanceStatus::{Acknowledged, Approved, Prepared};
+        let days = [(DayStatus::Open, "open"), (DayStatus::Closed, "closed")];
+        for (status, text) in days {
+            assert_eq!(status.as_ref(), text, "{status:?}");
+            assert_eq!(DayStatus::try_from(text.to_string()), Ok(status), "{text}");
+            assert_eq!(serde_json::json!(status), text, "{status:?}");
+        }
+        let batches = [
+            (Prepared, "prepared"),
+            (Approved, "approved"),
+            (Acknowledged, "acknowledged"),
+        ];
+        for (status, text) in batches {
+            assert_eq!(status.as_ref(), text, "{status:?}");
+            assert_eq!(
+                RemittanceStatus::try_from(text.to_string()),
+                Ok(status),
+                "{text}"
+            );
+            assert_eq!(serde_json::json!(status), text, "{status:?}");
+        }
+        assert!(RemittanceStatus::try_from("pulled".to_string()).is_err());
+        assert!(DayStatus::try_from("Closed".to_string()).is_err());
+    }
+
+    #[test]
+    fn transitions_only_go_forward_one_step() {
+        use RemittanceStatus::{Acknowledged, Approved, Prepared};
+        let all = [Prepared, Approved, Acknowledged];
+        let forward = [(Prepared, Approved), (Approved, Acknowledged)];
+        for from in all {
+            for to in all {
+                let allowed = forward.contains(&(from, to));
+                assert_eq!(from.can_become(to), allowed, "{from} → {to}");
+            }
+        }
+        let days = [
+            (DayStatus::Open, DayStatus::Closed, true),
+            (DayStatus::Closed, DayStatus::Open, false),
+            (DayStatus::Open, DayStatus::Open, false),
+            (DayStatus::Closed, DayStatus::Closed, false),
+        ];
+        for (from, to, allowed) in days {
+            assert_eq!(from.can_become(to), allowed, "{from} → {to}");
+        }
+    }
+
+    #[test]
+    fn the_day_state_follows_the_stored_status_and_seal() {
+        let cases = [
+            (DayStatus::Open, None, DayState::Open),
+            (DayStatus::Closed, None, DayState::Closed),
+            (DayStatus::Closed, Some("c2ln"), DayState::Sealed),
+        ];
+        for (status, seal, state) in cases {
+            assert_eq!(DayState::of_row(status, seal), state, "{status} {seal:?}");
         }
     }
 }

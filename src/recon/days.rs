@@ -21,6 +21,7 @@ use crate::audit::{self, AuditEvent};
 use crate::db::schema::{business_days, recon_exceptions};
 use crate::db::{DbConn, DbError};
 use crate::keys::ServiceKeys;
+use crate::ledger::days::DayStatus;
 use crate::ledger::repo;
 use crate::ledger::writer::{LedgerWriter, WriteError};
 
@@ -31,7 +32,8 @@ pub struct Day {
     #[schema(value_type = String, example = "2026-11-24")]
     pub date: NaiveDate,
     /// `open` or `closed`.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: DayStatus,
     /// Ledger entries dated that day.
     pub entries: i64,
     /// Chain hash of the last of them (lowercase hex; 64 zeros for a day without entries).
@@ -43,6 +45,13 @@ pub struct Day {
     pub closed_at: Option<NaiveDateTime>,
     /// Who closed it.
     pub closed_by: Option<String>,
+}
+
+impl Day {
+    /// Is the day closed (and sealed)?
+    pub fn is_closed(&self) -> bool {
+        self.status == DayStatus::Closed
+    }
 }
 
 /// Why a day cannot be closed.
@@ -57,6 +66,9 @@ pub enum CloseError {
     /// Storage failed.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// The day could not be written to the audit trail.
+    #[error("the closed day could not be recorded in the audit trail: {0}")]
+    Audit(#[from] serde_json::Error),
 }
 
 /// The exact bytes a day's seal signs.
@@ -67,49 +79,53 @@ pub fn seal_message(date: NaiveDate, last_entry_hash_hex: &str, entries: i64) ->
     )
 }
 
-/// status, entries, last hash, seal, closed at, closed by.
-type DayRow = (
-    String,
-    Option<i64>,
-    Option<Vec<u8>>,
-    Option<String>,
-    Option<NaiveDateTime>,
-    Option<String>,
-);
+/// A `business_days` row as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = business_days)]
+struct DayRow {
+    #[diesel(deserialize_as = String)]
+    status: DayStatus,
+    entries: Option<i64>,
+    last_entry_hash: Option<Vec<u8>>,
+    seal: Option<String>,
+    closed_at: Option<NaiveDateTime>,
+    closed_by: Option<String>,
+}
+
+/// A closed row without its recorded figures: the row was altered.
+fn closed_without_figures(date: NaiveDate) -> DbError {
+    DbError::Query(diesel::result::Error::DeserializationError(
+        format!("business day {date} is closed but has no recorded entries or hash").into(),
+    ))
+}
 
 /// The day as it stands: recorded figures for a closed day, live ones for an open day.
 pub fn get(conn: &mut DbConn, date: NaiveDate) -> Result<Day, DbError> {
     let row: Option<DayRow> = business_days::table
         .find(date)
-        .select((
-            business_days::status,
-            business_days::entries,
-            business_days::last_entry_hash,
-            business_days::seal,
-            business_days::closed_at,
-            business_days::closed_by,
-        ))
+        .select(DayRow::as_select())
         .first(conn)
         .optional()?;
     match row {
-        Some((status, Some(entries), Some(hash), seal, closed_at, closed_by))
-            if status == "closed" =>
-        {
+        Some(row) if row.status == DayStatus::Closed => {
+            let (Some(entries), Some(hash)) = (row.entries, row.last_entry_hash) else {
+                return Err(closed_without_figures(date));
+            };
             Ok(Day {
                 date,
-                status,
+                status: DayStatus::Closed,
                 entries,
                 last_entry_hash: hex::encode(hash),
-                seal,
-                closed_at,
-                closed_by,
+                seal: row.seal,
+                closed_at: row.closed_at,
+                closed_by: row.closed_by,
             })
         }
         _ => {
             let (entries, last) = repo::day_tail(conn, date)?;
             Ok(Day {
                 date,
-                status: "open".into(),
+                status: DayStatus::Open,
                 entries,
                 last_entry_hash: hex::encode(last.unwrap_or(crate::ledger::chain::GENESIS_HASH)),
                 seal: None,
@@ -180,7 +196,7 @@ pub async fn close(
                 .encode(keys.sign(seal_message(date, &hash_hex, entries).as_bytes()));
             let conn = batch.conn()?;
             let values = (
-                business_days::status.eq("closed"),
+                business_days::status.eq(DayStatus::Closed.as_ref()),
                 business_days::entries.eq(Some(entries)),
                 business_days::last_entry_hash.eq(Some(last.to_vec())),
                 business_days::seal.eq(Some(seal.clone())),
@@ -199,7 +215,7 @@ pub async fn close(
             }
             let day = Day {
                 date,
-                status: "closed".into(),
+                status: DayStatus::Closed,
                 entries,
                 last_entry_hash: hash_hex,
                 seal: Some(seal),
@@ -212,8 +228,8 @@ pub async fn close(
                     actor: &actor,
                     action: "day.close",
                     subject: &format!("day:{date}"),
-                    before: Some(serde_json::json!({"status": "open"})),
-                    after: serde_json::to_value(&day).ok(),
+                    before: Some(serde_json::json!({"status": DayStatus::Open})),
+                    after: Some(serde_json::to_value(&day)?),
                 },
                 now,
             )?;
@@ -224,5 +240,5 @@ pub async fn close(
 
 fn closed(conn: &mut DbConn, date: NaiveDate) -> Result<Option<Day>, DbError> {
     let day = get(conn, date)?;
-    Ok((day.status == "closed").then_some(day))
+    Ok(day.is_closed().then_some(day))
 }

@@ -17,7 +17,32 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::Serialize;
 
 use super::remt::{Receipt, RemittanceDoc, SubjectRemittance};
+use crate::ledger::days::RemittanceStatus;
 use crate::ledger::{AccountRole, Chart, Side};
+
+/// What kind of document stands behind a batch's amount (`remittance_documents.kind`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    strum::AsRefStr,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum DocumentKind {
+    /// A payment's fiscal receipt.
+    Receipt,
+    /// A ledger entry that belongs to no payment.
+    Entry,
+}
 
 /// What a movement on a treasury-payable account belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -45,11 +70,11 @@ impl DocumentRef {
         }
     }
 
-    /// `receipt` or `entry`.
-    pub fn kind(&self) -> &'static str {
+    /// A receipt or an entry.
+    pub fn kind(&self) -> DocumentKind {
         match self {
-            DocumentRef::Receipt { .. } => "receipt",
-            DocumentRef::Entry { .. } => "entry",
+            DocumentRef::Receipt { .. } => DocumentKind::Receipt,
+            DocumentRef::Entry { .. } => DocumentKind::Entry,
         }
     }
 }
@@ -72,8 +97,8 @@ pub struct PayableMovement {
 pub struct BatchDocument {
     /// Receipt number or `ENTRY-<seq>`.
     pub document: String,
-    /// `receipt` or `entry`.
-    pub kind: &'static str,
+    /// A receipt or an entry.
+    pub kind: DocumentKind,
     /// The payment behind a receipt.
     pub payment_id: Option<String>,
     /// Net amount owed for it in this subject (minor units, > 0).
@@ -350,7 +375,31 @@ pub struct DayPayable {
     /// What is still owed for it: credits less debits on 2103, attributed as this module says.
     pub balance_minor: i64,
     /// Its batch: id and status.
-    pub remittance: Option<(String, String)>,
+    pub remittance: Option<(String, RemittanceStatus)>,
+}
+
+/// What the supervision check found wrong with a day.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    strum::AsRefStr,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum FindingKind {
+    /// The treasury acknowledged the batch, yet something is still payable for the day.
+    BalanceAfterAcknowledgement,
+    /// More was taken off the day's payable than it collected.
+    NegativeBalance,
+    /// Payable for longer than the limit without an acknowledgement.
+    NotRemittedInTime,
 }
 
 /// One thing the supervision check found.
@@ -360,13 +409,15 @@ pub struct Finding {
     #[schema(value_type = String, example = "2026-11-24")]
     pub business_date: NaiveDate,
     /// `balance_after_acknowledgement`, `negative_balance` or `not_remitted_in_time`.
-    pub finding: &'static str,
+    #[schema(value_type = String)]
+    pub finding: FindingKind,
     /// What is still owed for the day (decimal string).
     pub balance: String,
     /// Its batch, if any.
     pub remittance_id: Option<String>,
     /// The batch's status, if any.
-    pub remittance_status: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub remittance_status: Option<RemittanceStatus>,
     /// Days since the business day.
     pub age_days: i64,
     /// In words.
@@ -379,21 +430,23 @@ pub fn supervise(days: &[DayPayable], today: NaiveDate, limit_days: i64) -> Vec<
     let mut out = Vec::new();
     for d in days {
         let age = (today - d.date).num_days();
-        let status = d.remittance.as_ref().map(|(_, s)| s.as_str());
+        let status = d.remittance.as_ref().map(|(_, s)| *s);
         let balance = crate::money::format_minor(d.balance_minor);
-        let (finding, detail) = if d.balance_minor != 0 && status == Some("acknowledged") {
+        let (finding, detail) = if d.balance_minor != 0
+            && status == Some(RemittanceStatus::Acknowledged)
+        {
             (
-                "balance_after_acknowledgement",
+                FindingKind::BalanceAfterAcknowledgement,
                 format!("the treasury acknowledged the batch, yet {balance} is still payable for the day"),
             )
         } else if d.balance_minor < 0 {
             (
-                "negative_balance",
+                FindingKind::NegativeBalance,
                 format!("more was taken off the day's payable than it collected ({balance})"),
             )
         } else if d.balance_minor > 0 && age > limit_days {
             (
-                "not_remitted_in_time",
+                FindingKind::NotRemittedInTime,
                 format!(
                     "{balance} collected {age} days ago is not yet acknowledged by the treasury (limit {limit_days} days)"
                 ),
@@ -406,7 +459,7 @@ pub fn supervise(days: &[DayPayable], today: NaiveDate, limit_days: i64) -> Vec<
             finding,
             balance,
             remittance_id: d.remittance.as_ref().map(|(id, _)| id.clone()),
-            remittance_status: status.map(str::to_string),
+            remittance_status: status,
             age_days: age,
             detail,
         });
@@ -621,7 +674,7 @@ mod tests {
         let day = |d: u32, bal: i64, status: Option<&str>| DayPayable {
             date: NaiveDate::from_ymd_opt(2026, 11, d).unwrap(),
             balance_minor: bal,
-            remittance: status.map(|s| (format!("rem_{d}"), s.to_string())),
+            remittance: status.map(|s| (format!("rem_{d}"), s.parse().unwrap())),
         };
         let days = [
             day(20, 0, Some("acknowledged")),   // remitted: fine
@@ -633,7 +686,7 @@ mod tests {
         ];
         let found: Vec<(u32, &str)> = supervise(&days, today, 2)
             .iter()
-            .map(|f| (chrono::Datelike::day(&f.business_date), f.finding))
+            .map(|f| (chrono::Datelike::day(&f.business_date), f.finding.into()))
             .collect();
         assert_eq!(
             found,

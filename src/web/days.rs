@@ -11,7 +11,7 @@ use super::reconciliation::{blockers as blocker_views, morning_date, Blocker, Da
 use super::table::{link_csv, Cell, Table};
 use super::{csv_download, Chrome, OrPage, PostForm, Staff, WebError, BASE};
 use crate::auth::may;
-use crate::http::problem::ApiError;
+use crate::http::blocking::with_conn;
 use crate::recon::days::{self, CloseError, Day};
 use crate::words;
 
@@ -76,9 +76,7 @@ pub(super) async fn day_state(
     staff: &Staff,
     date: NaiveDate,
 ) -> Result<(Day, Vec<CloseError>), WebError> {
-    let ctx = staff.ctx.clone();
-    web::block(move || -> Result<_, ApiError> {
-        let conn = &mut *ctx.conn()?;
+    with_conn(&staff.ctx, move |conn, ctx| {
         let today = ctx.business_today();
         Ok((
             days::get(conn, date)?,
@@ -86,12 +84,12 @@ pub(super) async fn day_state(
         ))
     })
     .await
-    .or_page(staff.lang)?
     .or_page(staff.lang)
 }
 
 /// The shell commands that check a seal with OpenSSL (as the README checks a remittance file).
 fn verify_script(day: &Day, public_key: &str) -> String {
+    // An open day has no seal yet: the script then shows an empty one (the page says so).
     let seal = day.seal.as_deref().unwrap_or_default();
     format!(
         "printf 'onecard-day-seal\\n{date}\\n{hash}\\n{entries}' > seal.txt\n\

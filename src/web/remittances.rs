@@ -14,7 +14,8 @@ use super::{csv_download, Chrome, OrPage, PostForm, Staff, WebError, BASE};
 use crate::auth::may;
 use crate::http::blocking::with_conn;
 use crate::http::problem::ApiError;
-use crate::treasury::batch::BatchSubject;
+use crate::ledger::days::RemittanceStatus;
+use crate::treasury::batch::{BatchSubject, DocumentKind};
 use crate::treasury::service::{self, Remittance};
 use crate::words;
 
@@ -80,12 +81,11 @@ words! {
 
 impl RemitWords {
     /// A batch status in words, with its tone.
-    pub fn status(&self, code: &str) -> Cell {
-        match code {
-            "prepared" => Cell::status("warn", self.status_prepared),
-            "approved" => Cell::status("warn", self.status_approved),
-            "acknowledged" => Cell::status("ok", self.status_acknowledged),
-            other => Cell::text(other),
+    pub fn status(&self, status: RemittanceStatus) -> Cell {
+        match status {
+            RemittanceStatus::Prepared => Cell::status("warn", self.status_prepared),
+            RemittanceStatus::Approved => Cell::status("warn", self.status_approved),
+            RemittanceStatus::Acknowledged => Cell::status("ok", self.status_acknowledged),
         }
     }
 }
@@ -104,8 +104,9 @@ fn batches_table(items: &[Remittance], t: &RemitWords) -> Table {
             Cell::link(&r.id, format!("{BASE}/remittances/{}", r.id)),
             Cell::Date(r.business_date),
             amount_cell(Some(&r.amount)),
-            t.status(&r.status),
+            t.status(r.status),
             Cell::text(&r.prepared_by),
+            // Not approved (or not acknowledged) yet: an empty cell.
             Cell::text(r.approved_by.clone().unwrap_or_default()),
             Cell::text(r.treasury_reference.clone().unwrap_or_default()),
         ]);
@@ -242,11 +243,11 @@ fn receipts_table(stored: &[BatchSubject], t: &RemitWords) -> Table {
             receipts.push(vec![
                 Cell::text(&s.revenue_subject),
                 Cell::text(&d.document),
-                Cell::text(if d.kind == "entry" {
-                    t.kind_entry
-                } else {
-                    t.kind_receipt
+                Cell::text(match d.kind {
+                    DocumentKind::Entry => t.kind_entry,
+                    DocumentKind::Receipt => t.kind_receipt,
                 }),
+                // An entry has no payment: an empty cell.
                 Cell::text(d.payment_id.clone().unwrap_or_default()),
                 Cell::Money(d.amount_minor),
             ]);
@@ -289,7 +290,7 @@ async fn show(
     let page = BatchPage {
         c: staff.chrome(format!("{} · {}", t.batch, batch.id), "remittances"),
         t,
-        status: t.status(&batch.status),
+        status: t.status(batch.status),
         amount_shown: amount_cell(Some(&batch.amount)).shown(),
         tables: vec![subjects, receipts],
         may_approve: staff.may(may::APPROVE_REMITTANCE),

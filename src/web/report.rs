@@ -121,6 +121,7 @@ async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpRespon
     let recon = load_for(&staff, date).await?;
     let (day, blockers) = day_state(&staff, date).await?;
 
+    // A day without collections has zero sums.
     let day_sums = collections::by_day(&facts)
         .remove(&date)
         .unwrap_or_default();
@@ -204,7 +205,7 @@ async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpRespon
         recon: recon_tables,
         blockers: blocker_views(blockers, lang),
         day,
-        remittance_status: remittance.as_ref().map(|r| mw.status(&r.status)),
+        remittance_status: remittance.as_ref().map(|r| mw.status(r.status)),
         remittance,
         remittance_tables,
         trial,

@@ -7,10 +7,12 @@ use serde_json::json;
 
 use super::prepare::stored_subjects;
 use super::read::{load_row, view, Remittance, Row};
-use super::RemitError;
+use super::{corrupt, RemitError};
 use crate::audit::{self, AuditEvent};
 use crate::auth::Principal;
 use crate::db::schema::remittances;
+use crate::db::DbError;
+use crate::ledger::days::RemittanceStatus;
 use crate::ledger::templates::{self, Header};
 use crate::ledger::writer::{Batch, LedgerWriter, PostError, WriteError};
 use crate::ledger::{LedgerError, NewEntry};
@@ -26,13 +28,22 @@ pub struct Acknowledged {
     pub posted: bool,
 }
 
-/// Where the batch stands for an acknowledgement.
-fn ack_state(row: &Row) -> AckState {
-    match (row.status.as_str(), &row.treasury_reference) {
-        ("acknowledged", Some(r)) => AckState::Acknowledged(r.clone()),
-        ("approved", _) => AckState::Approved,
+/// Where the batch stands for an acknowledgement. An acknowledged batch without its treasury
+/// reference is a row altered behind the service's back.
+fn ack_state(row: &Row) -> Result<AckState, DbError> {
+    Ok(match row.status {
+        RemittanceStatus::Acknowledged => {
+            let reference = row.treasury_reference.clone().ok_or_else(|| {
+                corrupt(format!(
+                    "acknowledged remittance {} has no treasury reference",
+                    row.id
+                ))
+            })?;
+            AckState::Acknowledged(reference)
+        }
+        s if s.can_become(RemittanceStatus::Acknowledged) => AckState::Approved,
         _ => AckState::Prepared,
-    }
+    })
 }
 
 /// The remittance entry of the batch ([`templates::remittance`]): its stored subjects' payable
@@ -77,9 +88,9 @@ pub async fn acknowledge(
                 let conn = b.conn()?;
                 // Only approved batches exist for the treasury.
                 let row = load_row(conn, &id)?
-                    .filter(|r| r.status != "prepared")
+                    .filter(|r| r.status.offered_to_treasury())
                     .ok_or_else(|| RemitError::NotFound(id.clone()))?;
-                let state = ack_state(&row);
+                let state = ack_state(&row)?;
                 let reference = treasury_reference.trim().to_string();
                 match batch::decide_ack(&state, row.amount_minor, &reference, amount_minor)? {
                     AckDecision::AlreadyDone => {
@@ -97,7 +108,7 @@ pub async fn acknowledge(
                 let conn = b.conn()?;
                 diesel::update(remittances::table.find(&id))
                     .set((
-                        remittances::status.eq("acknowledged"),
+                        remittances::status.eq(RemittanceStatus::Acknowledged.as_ref()),
                         remittances::acknowledged_at.eq(Some(now)),
                         remittances::acknowledged_by.eq(Some(&actor)),
                         remittances::treasury_reference.eq(Some(&reference)),
@@ -107,7 +118,7 @@ pub async fn acknowledge(
                 let remittance = view(
                     conn,
                     Row {
-                        status: "acknowledged".into(),
+                        status: RemittanceStatus::Acknowledged,
                         acknowledged_at: Some(now),
                         treasury_reference: Some(reference.clone()),
                         ack_entry_seq: Some(posted.seq),
@@ -120,9 +131,9 @@ pub async fn acknowledge(
                         actor: &actor,
                         action: "remittance.acknowledge",
                         subject: &format!("remittance:{id}"),
-                        before: Some(json!({"status": "approved"})),
+                        before: Some(json!({"status": RemittanceStatus::Approved})),
                         after: Some(json!({
-                            "status": "acknowledged",
+                            "status": RemittanceStatus::Acknowledged,
                             "treasury_reference": reference,
                             "amount": format_minor(amount_minor),
                             "entry_seq": posted.seq,

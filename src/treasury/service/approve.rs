@@ -15,6 +15,7 @@ use crate::audit::{self, AuditEvent};
 use crate::auth::Principal;
 use crate::db::schema::remittances;
 use crate::keys::ServiceKeys;
+use crate::ledger::days::RemittanceStatus;
 use crate::ledger::writer::{Batch, LedgerWriter, WriteError};
 use crate::money::format_minor;
 use crate::treasury::batch;
@@ -35,7 +36,8 @@ pub async fn approve(
             let now = b.now();
             let conn = b.conn()?;
             let row = load_row(conn, &id)?.ok_or_else(|| RemitError::NotFound(id.clone()))?;
-            if row.status != "prepared" {
+            // Only a prepared batch moves on; approving it again answers it unchanged.
+            if !row.status.can_become(RemittanceStatus::Approved) {
                 return Ok(view(conn, row)?);
             }
             let preparer = row.prepared_by.split_once(':').map_or("", |(_, n)| n);
@@ -75,9 +77,10 @@ pub async fn approve(
             let actor = by.actor();
             diesel::update(remittances::table.find(&id))
                 .set((
-                    remittances::status.eq("approved"),
+                    remittances::status.eq(RemittanceStatus::Approved.as_ref()),
                     remittances::approved_at.eq(Some(now)),
                     remittances::approved_by.eq(Some(&actor)),
+                    // The first approved batch (no pull position yet) is at 1.
                     remittances::pull_seq.eq(Some(last.unwrap_or(0) + 1)),
                     remittances::file_bytes.eq(Some(&bytes)),
                     remittances::file_sha256.eq(Some(&sha256)),
@@ -91,8 +94,8 @@ pub async fn approve(
                     actor: &actor,
                     action: "remittance.approve",
                     subject: &format!("remittance:{id}"),
-                    before: Some(json!({"status": "prepared"})),
-                    after: serde_json::to_value(&out).ok(),
+                    before: Some(json!({"status": RemittanceStatus::Prepared})),
+                    after: Some(serde_json::to_value(&out)?),
                 },
                 now,
             )?;

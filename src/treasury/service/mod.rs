@@ -26,6 +26,7 @@ use chrono::NaiveDate;
 use super::batch::{AckError, BatchError, Parties};
 use super::remt::RemtError;
 use crate::db::DbError;
+use crate::ledger::days::RemittanceStatus;
 use crate::ledger::writer::PostError;
 
 pub mod acknowledge;
@@ -61,7 +62,7 @@ pub enum RemitError {
         /// Its batch.
         id: String,
         /// The batch's status.
-        status: String,
+        status: RemittanceStatus,
     },
     /// The day's payable cannot become a batch.
     #[error(transparent)]
@@ -81,6 +82,9 @@ pub enum RemitError {
     /// Posting or storage failed.
     #[error(transparent)]
     Post(#[from] PostError),
+    /// The batch could not be written to the audit trail.
+    #[error("the remittance could not be recorded in the audit trail: {0}")]
+    Audit(#[from] serde_json::Error),
 }
 
 impl From<DbError> for RemitError {
@@ -93,6 +97,11 @@ impl From<diesel::result::Error> for RemitError {
     fn from(e: diesel::result::Error) -> Self {
         RemitError::Post(PostError::Storage(DbError::Query(e)))
     }
+}
+
+/// A stored value that does not fit what the service writes: the row was altered.
+pub(super) fn corrupt(what: String) -> DbError {
+    DbError::Query(diesel::result::Error::DeserializationError(what.into()))
 }
 
 /// What the file needs from configuration.

@@ -7,17 +7,20 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
-use super::read::{get, Remittance};
-use super::{RemitError, Settings};
+use super::read::{get, subject_rows, Remittance};
+use super::{corrupt, RemitError, Settings};
 use crate::audit::{self, AuditEvent};
 use crate::db::schema::{
     ledger_entries, ledger_postings, payments, receipts, remittance_documents, remittance_subjects,
     remittances,
 };
 use crate::db::{DbConn, DbError};
+use crate::ledger::days::{self, parse_stored, RemittanceStatus};
 use crate::ledger::writer::{Batch, LedgerWriter, WriteError};
-use crate::ledger::{days, AccountRole, Chart, DayState, EntryKind, Side};
-use crate::treasury::batch::{self, BatchError, BatchSubject, DocumentRef, PayableMovement};
+use crate::ledger::{AccountRole, Chart, DayState, EntryKind, Side};
+use crate::treasury::batch::{
+    self, BatchError, BatchSubject, DocumentKind, DocumentRef, PayableMovement,
+};
 
 pub(super) fn payable_accounts(chart: &Chart) -> Vec<String> {
     chart
@@ -27,12 +30,42 @@ pub(super) fn payable_accounts(chart: &Chart) -> Vec<String> {
         .collect()
 }
 
-fn side_of(text: &str) -> Side {
-    if text == "debit" {
-        Side::Debit
-    } else {
-        Side::Credit
-    }
+/// The stored side of a posting.
+pub(super) fn side_of(text: &str) -> Result<Side, DbError> {
+    text.parse()
+        .map_err(|e| corrupt(format!("posting side '{text}': {e}")))
+}
+
+/// A payable posting of one of the day's payments, with its receipt.
+#[derive(Queryable)]
+struct PaymentMovementRow {
+    payment_id: String,
+    series_code: String,
+    number: i64,
+    account_code: String,
+    side: String,
+    amount_minor: i64,
+}
+
+/// A payable posting of an entry that belongs to no payment.
+#[derive(Queryable)]
+struct EntryMovementRow {
+    seq: i64,
+    reverses_seq: Option<i64>,
+    account_code: String,
+    side: String,
+    amount_minor: i64,
+}
+
+/// A `remittance_documents` row: a document behind a batch subject.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = remittance_documents)]
+struct DocumentRow {
+    revenue_subject: String,
+    document: String,
+    kind: String,
+    payment_id: Option<String>,
+    amount_minor: i64,
 }
 
 /// Every movement on the treasury payable that belongs to `date` (see [`super::batch`]),
@@ -44,7 +77,7 @@ pub fn day_movements(
 ) -> Result<Vec<PayableMovement>, DbError> {
     let payable = payable_accounts(chart);
     // Movements of the day's payments, whenever they were posted (captures, voids, refunds).
-    let of_payments: Vec<(String, String, i64, String, String, i64)> = ledger_postings::table
+    let of_payments: Vec<PaymentMovementRow> = ledger_postings::table
         .inner_join(ledger_entries::table)
         .inner_join(payments::table.on(ledger_entries::reference.eq(payments::id.nullable())))
         .inner_join(receipts::table.on(receipts::payment_id.eq(payments::id)))
@@ -60,7 +93,7 @@ pub fn day_movements(
         ))
         .load(conn)?;
     // Entries dated that day that belong to no payment and are not remittances.
-    let others: Vec<(i64, Option<i64>, String, String, i64)> = ledger_postings::table
+    let others: Vec<EntryMovementRow> = ledger_postings::table
         .inner_join(ledger_entries::table)
         .left_join(payments::table.on(ledger_entries::reference.eq(payments::id.nullable())))
         .filter(ledger_entries::business_date.eq(date))
@@ -76,25 +109,26 @@ pub fn day_movements(
         ))
         .load(conn)?;
     let mut out = Vec::with_capacity(of_payments.len() + others.len());
-    for (payment_id, series, number, account, side, amount_minor) in of_payments {
+    for m in of_payments {
         out.push(PayableMovement {
-            account,
+            side: side_of(&m.side)?,
+            account: m.account_code,
             document: DocumentRef::Receipt {
-                number: format!("{series}/{number:010}"),
-                payment_id,
+                number: format!("{}/{:010}", m.series_code, m.number),
+                payment_id: m.payment_id,
             },
-            side: side_of(&side),
-            amount_minor,
+            amount_minor: m.amount_minor,
         });
     }
-    for (seq, reverses, account, side, amount_minor) in others {
+    for m in others {
         out.push(PayableMovement {
-            account,
+            side: side_of(&m.side)?,
+            account: m.account_code,
+            // A reversal counts under the entry it reverses; any other entry under itself.
             document: DocumentRef::Entry {
-                seq: reverses.unwrap_or(seq),
+                seq: m.reverses_seq.unwrap_or(m.seq),
             },
-            side: side_of(&side),
-            amount_minor,
+            amount_minor: m.amount_minor,
         });
     }
     Ok(out)
@@ -103,55 +137,42 @@ pub fn day_movements(
 /// The stored subjects and documents (receipts, entries) of a batch, in the shape
 /// [`batch::breakdown`] returns.
 pub fn stored_subjects(conn: &mut DbConn, id: &str) -> Result<Vec<BatchSubject>, DbError> {
-    let subjects: Vec<(String, String, String, i64)> = remittance_subjects::table
-        .filter(remittance_subjects::remittance_id.eq(id))
-        .order(remittance_subjects::account_code)
-        .select((
-            remittance_subjects::revenue_subject,
-            remittance_subjects::account_code,
-            remittance_subjects::name,
-            remittance_subjects::amount_minor,
-        ))
-        .load(conn)?;
-    let docs: Vec<(String, String, String, Option<String>, i64)> = remittance_documents::table
+    let subjects = subject_rows(conn, id)?;
+    let docs: Vec<DocumentRow> = remittance_documents::table
         .filter(remittance_documents::remittance_id.eq(id))
-        .select((
-            remittance_documents::revenue_subject,
-            remittance_documents::document,
-            remittance_documents::kind,
-            remittance_documents::payment_id,
-            remittance_documents::amount_minor,
-        ))
+        .select(DocumentRow::as_select())
         .load(conn)?;
     let mut by_subject: BTreeMap<String, Vec<batch::BatchDocument>> = BTreeMap::new();
-    for (subject, document, kind, payment_id, amount_minor) in docs {
+    for d in docs {
+        let kind: DocumentKind = parse_stored("remittance document kind", &d.kind)?;
         by_subject
-            .entry(subject)
+            .entry(d.revenue_subject)
             .or_default()
             .push(batch::BatchDocument {
-                document,
-                kind: if kind == "entry" { "entry" } else { "receipt" },
-                payment_id,
-                amount_minor,
+                document: d.document,
+                kind,
+                payment_id: d.payment_id,
+                amount_minor: d.amount_minor,
             });
     }
     Ok(subjects
         .into_iter()
-        .map(|(revenue_subject, account_code, name, amount_minor)| {
-            let mut documents = by_subject.remove(&revenue_subject).unwrap_or_default();
+        .map(|s| {
+            // A subject without document rows simply has none to list.
+            let mut documents = by_subject.remove(&s.revenue_subject).unwrap_or_default();
             // Receipts by number, then entries by sequence (`ENTRY-9` before `ENTRY-10`).
             documents.sort_by(|a, b| {
-                (a.kind != "receipt", a.document.len(), &a.document).cmp(&(
-                    b.kind != "receipt",
+                (a.kind, a.document.len(), &a.document).cmp(&(
+                    b.kind,
                     b.document.len(),
                     &b.document,
                 ))
             });
             BatchSubject {
-                revenue_subject,
-                account_code,
-                name,
-                amount_minor,
+                revenue_subject: s.revenue_subject,
+                account_code: s.account_code,
+                name: s.name,
+                amount_minor: s.amount_minor,
                 documents,
             }
         })
@@ -182,7 +203,7 @@ fn insert_subjects(
                     remittance_documents::remittance_id.eq(id.to_string()),
                     remittance_documents::revenue_subject.eq(s.revenue_subject.clone()),
                     remittance_documents::document.eq(d.document.clone()),
-                    remittance_documents::kind.eq(d.kind),
+                    remittance_documents::kind.eq(<&'static str>::from(d.kind)),
                     remittance_documents::payment_id.eq(d.payment_id.clone()),
                     remittance_documents::amount_minor.eq(d.amount_minor),
                 )
@@ -233,7 +254,7 @@ pub async fn prepare(
                     remittances::message_id.eq(batch::message_id(&settings.receipt_series, date)),
                     remittances::currency.eq(&currency),
                     remittances::amount_minor.eq(total),
-                    remittances::status.eq("prepared"),
+                    remittances::status.eq(RemittanceStatus::Prepared.as_ref()),
                     remittances::prepared_at.eq(now),
                     remittances::prepared_by.eq(&actor),
                 ))
@@ -247,7 +268,7 @@ pub async fn prepare(
                     action: "remittance.prepare",
                     subject: &format!("remittance:{id}"),
                     before: None,
-                    after: serde_json::to_value(&out).ok(),
+                    after: Some(serde_json::to_value(&out)?),
                 },
                 now,
             )?;

@@ -8,8 +8,10 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
 
+use super::corrupt;
 use crate::db::schema::{remittance_documents, remittance_subjects, remittances};
 use crate::db::{DbConn, DbError};
+use crate::ledger::days::RemittanceStatus;
 use crate::money::format_minor;
 
 /// One subject of a batch as the API shows it.
@@ -42,7 +44,8 @@ pub struct Remittance {
     /// Currency.
     pub currency: String,
     /// `prepared`, `approved` or `acknowledged`.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: RemittanceStatus,
     /// By revenue subject.
     pub subjects: Vec<SubjectView>,
     /// When prepared (UTC).
@@ -70,6 +73,14 @@ pub struct Remittance {
     pub entry_seq: Option<i64>,
 }
 
+impl Remittance {
+    /// Is the batch prepared and awaiting approval (the only status approval moves on)?
+    pub fn awaits_approval(&self) -> bool {
+        self.status.can_become(RemittanceStatus::Approved)
+    }
+}
+
+/// A `remittances` row as the views read it (the file bytes aside).
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = remittances)]
 pub(super) struct Row {
@@ -78,7 +89,8 @@ pub(super) struct Row {
     pub(super) message_id: String,
     pub(super) currency: String,
     pub(super) amount_minor: i64,
-    pub(super) status: String,
+    #[diesel(deserialize_as = String)]
+    pub(super) status: RemittanceStatus,
     pub(super) prepared_at: NaiveDateTime,
     pub(super) prepared_by: String,
     pub(super) approved_at: Option<NaiveDateTime>,
@@ -99,17 +111,27 @@ pub(super) fn load_row(conn: &mut DbConn, id: &str) -> Result<Option<Row>, DbErr
         .optional()?)
 }
 
-fn subjects_of(conn: &mut DbConn, id: &str) -> Result<Vec<SubjectView>, DbError> {
-    let rows: Vec<(String, String, String, i64)> = remittance_subjects::table
+/// A `remittance_subjects` row: what a batch remits for one revenue subject.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = remittance_subjects)]
+pub(super) struct SubjectRow {
+    pub(super) revenue_subject: String,
+    pub(super) name: String,
+    pub(super) account_code: String,
+    pub(super) amount_minor: i64,
+}
+
+/// The stored subjects of a batch, by account.
+pub(super) fn subject_rows(conn: &mut DbConn, id: &str) -> Result<Vec<SubjectRow>, DbError> {
+    Ok(remittance_subjects::table
         .filter(remittance_subjects::remittance_id.eq(id))
         .order(remittance_subjects::account_code)
-        .select((
-            remittance_subjects::revenue_subject,
-            remittance_subjects::name,
-            remittance_subjects::account_code,
-            remittance_subjects::amount_minor,
-        ))
-        .load(conn)?;
+        .select(SubjectRow::as_select())
+        .load(conn)?)
+}
+
+fn subjects_of(conn: &mut DbConn, id: &str) -> Result<Vec<SubjectView>, DbError> {
+    let rows = subject_rows(conn, id)?;
     let counts: Vec<(String, i64)> = remittance_documents::table
         .filter(remittance_documents::remittance_id.eq(id))
         .group_by(remittance_documents::revenue_subject)
@@ -121,12 +143,13 @@ fn subjects_of(conn: &mut DbConn, id: &str) -> Result<Vec<SubjectView>, DbError>
     let counts: BTreeMap<String, i64> = counts.into_iter().collect();
     Ok(rows
         .into_iter()
-        .map(|(revenue_subject, name, account, amount)| SubjectView {
-            documents: counts.get(&revenue_subject).copied().unwrap_or(0),
-            revenue_subject,
-            name,
-            account,
-            amount: format_minor(amount),
+        .map(|s| SubjectView {
+            // A subject without document rows has none to count (the group has no row).
+            documents: counts.get(&s.revenue_subject).copied().unwrap_or(0),
+            revenue_subject: s.revenue_subject,
+            name: s.name,
+            account: s.account_code,
+            amount: format_minor(s.amount_minor),
         })
         .collect())
 }
@@ -176,7 +199,7 @@ pub fn list(
         q = q.filter(remittances::business_date.lt(after));
     }
     let rows: Vec<Row> = q.load(conn)?;
-    page(conn, rows, limit, |r| r.business_date.to_string())
+    page(conn, rows, limit, |r| Ok(r.business_date.to_string()))
 }
 
 /// Approved (and acknowledged) batches in approval order, after pull position `after`.
@@ -192,7 +215,9 @@ pub fn list_for_treasury(
         .select(Row::as_select())
         .load(conn)?;
     page(conn, rows, limit, |r| {
-        r.pull_seq.map(|s| s.to_string()).unwrap_or_default()
+        r.pull_seq
+            .map(|s| s.to_string())
+            .ok_or_else(|| corrupt(format!("approved remittance {} has no pull position", r.id)))
     })
 }
 
@@ -200,11 +225,16 @@ fn page(
     conn: &mut DbConn,
     mut rows: Vec<Row>,
     limit: i64,
-    cursor: impl Fn(&Row) -> String,
+    cursor: impl Fn(&Row) -> Result<String, DbError>,
 ) -> Result<(Vec<Remittance>, Option<String>), DbError> {
     let more = rows.len() as i64 > limit;
+    // The limit is a page size checked by the caller (1..=max); a negative one shows nothing.
     rows.truncate(usize::try_from(limit).unwrap_or(0));
-    let next = if more { rows.last().map(cursor) } else { None };
+    let next = if more {
+        rows.last().map(cursor).transpose()?
+    } else {
+        None
+    };
     let items = rows
         .into_iter()
         .map(|r| view(conn, r))
@@ -228,7 +258,7 @@ pub fn file(conn: &mut DbConn, id: &str) -> Result<Option<SignedFile>, DbError> 
     type FileRow = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
     let row: Option<FileRow> = remittances::table
         .find(id)
-        .filter(remittances::status.ne("prepared"))
+        .filter(remittances::status.ne(RemittanceStatus::Prepared.as_ref()))
         .select((
             remittances::file_bytes,
             remittances::file_sha256,
@@ -237,11 +267,16 @@ pub fn file(conn: &mut DbConn, id: &str) -> Result<Option<SignedFile>, DbError> 
         .first(conn)
         .optional()?;
     Ok(match row {
+        None => None,
         Some((Some(bytes), Some(sha256), Some(signature))) => Some(SignedFile {
             bytes,
             sha256,
             signature,
         }),
-        _ => None,
+        Some(_) => {
+            return Err(corrupt(format!(
+                "approved remittance {id} has no complete signed file"
+            )))
+        }
     })
 }

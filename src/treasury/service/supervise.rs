@@ -6,12 +6,13 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::prepare::payable_accounts;
+use super::prepare::{payable_accounts, side_of};
 use crate::db::schema::{
     account_day_totals, ledger_entries, ledger_postings, payments, remittances,
 };
 use crate::db::{DbConn, DbError};
-use crate::ledger::{Chart, EntryKind};
+use crate::ledger::days::RemittanceStatus;
+use crate::ledger::{Chart, EntryKind, Side};
 use crate::treasury::batch::{self, DayPayable, Finding};
 
 /// The supervision report.
@@ -34,8 +35,18 @@ pub struct SupervisionReport {
     pub findings: Vec<Finding>,
 }
 
-/// A posting dated one day that belongs to another: (dated, belongs to, side, amount).
-type Misdated = (NaiveDate, NaiveDate, String, i64);
+/// A posting dated one day that belongs to another.
+#[derive(Queryable)]
+struct Misdated {
+    /// The day it is dated.
+    dated: NaiveDate,
+    /// The day it belongs to.
+    belongs: NaiveDate,
+    /// Its side, as stored.
+    side: String,
+    /// Its amount (minor units).
+    amount_minor: i64,
+}
 
 /// What is dated one day but belongs to another, on the payable accounts: postings of the
 /// range's payments dated elsewhere, and remittance entries (which belong to the day their
@@ -103,13 +114,16 @@ pub fn day_payables(
     }
     let (moved, remitted) = dated_elsewhere(conn, &payable, from, to)?;
     let in_range = |d: NaiveDate| d >= from && d <= to;
-    for (dated, belongs, side, amount) in moved.into_iter().chain(remitted) {
-        let delta = if side == "debit" { -amount } else { amount };
-        if in_range(dated) {
-            *balance.entry(dated).or_default() -= delta;
+    for m in moved.into_iter().chain(remitted) {
+        let delta = match side_of(&m.side)? {
+            Side::Debit => -m.amount_minor,
+            Side::Credit => m.amount_minor,
+        };
+        if in_range(m.dated) {
+            *balance.entry(m.dated).or_default() -= delta;
         }
-        if in_range(belongs) {
-            *balance.entry(belongs).or_default() += delta;
+        if in_range(m.belongs) {
+            *balance.entry(m.belongs).or_default() += delta;
         }
     }
     let batches: Vec<(NaiveDate, String, String)> = remittances::table
@@ -120,8 +134,10 @@ pub fn day_payables(
             remittances::status,
         ))
         .load(conn)?;
-    let mut batches: BTreeMap<NaiveDate, (String, String)> =
-        batches.into_iter().map(|(d, id, s)| (d, (id, s))).collect();
+    let mut batches: BTreeMap<NaiveDate, (String, RemittanceStatus)> = batches
+        .into_iter()
+        .map(|(d, id, s)| Ok((d, (id, RemittanceStatus::try_from(s)?))))
+        .collect::<Result<_, DbError>>()?;
     let mut dates: Vec<NaiveDate> = balance.keys().chain(batches.keys()).copied().collect();
     dates.sort();
     dates.dedup();
@@ -129,6 +145,7 @@ pub fn day_payables(
         .into_iter()
         .map(|date| DayPayable {
             date,
+            // A day with a batch but nothing dated or attributed to it owes nothing.
             balance_minor: balance.get(&date).copied().unwrap_or(0),
             remittance: batches.remove(&date),
         })

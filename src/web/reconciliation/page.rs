@@ -207,7 +207,7 @@ pub(super) async fn show(
         may_run: staff.may(may::RECONCILE),
         may_resolve: staff.may(may::RESOLVE_EXCEPTION),
         run: loaded.report.as_ref().map(|r| r.run.clone()),
-        day_closed: loaded.day.status == "closed",
+        day_closed: loaded.day.is_closed(),
         blockers: blockers(loaded.blockers, lang),
         statuses,
         kinds,
