@@ -24,6 +24,7 @@ use crate::keys::ServiceKeys;
 use crate::ledger::days::DayStatus;
 use crate::ledger::repo;
 use crate::ledger::writer::{LedgerWriter, WriteError};
+use crate::recon::exceptions::ExceptionStatus;
 
 /// A business day as `GET /v1/days/{date}` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -146,7 +147,7 @@ fn open_exceptions(conn: &mut DbConn, date: NaiveDate) -> Result<Option<CloseErr
     let open: Vec<String> = recon_exceptions::table
         .filter(recon_exceptions::business_date.eq(date))
         .filter(recon_exceptions::active.eq(true))
-        .filter(recon_exceptions::status.ne("resolved"))
+        .filter(recon_exceptions::status.ne(ExceptionStatus::Resolved.as_ref()))
         .select(recon_exceptions::id)
         .order(recon_exceptions::id)
         .limit(100)
