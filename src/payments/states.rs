@@ -7,61 +7,85 @@
 use serde::{Deserialize, Serialize};
 use strum::{AsRefStr, Display, EnumString, IntoStaticStr, VariantArray};
 
-/// How the applicant paid (`payments.channel`, the request's `channel`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    AsRefStr,
-    IntoStaticStr,
-    EnumString,
-    Display,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Channel {
-    /// A bank card through the acquirer's POS (`bank_card`).
-    BankCard,
-    /// The city one-card (`one_card`).
-    OneCard,
+/// A stored text that is none of its set's values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("stored {set} '{value}' is not one this service knows")]
+pub struct UnknownValue {
+    /// Which set (`payment status`, …).
+    pub set: &'static str,
+    /// The text found.
+    pub value: String,
 }
 
-/// A payment's status (`payments.status`; DESIGN §3: captured → settled → reconciled, or
-/// voided). The schema and the list filter know all four; the only move this service makes
-/// today is the same-day void, captured → voided.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    AsRefStr,
-    IntoStaticStr,
-    EnumString,
-    Display,
-    VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum PaymentStatus {
-    /// Taken at the counter (`captured`).
-    Captured,
-    /// In an acquirer's settlement file (`settled`).
-    Settled,
-    /// Matched by reconciliation (`reconciled`).
-    Reconciled,
-    /// Voided on the day of capture (`voided`).
-    Voided,
+/// Declares each enum stored as snake_case text: strum writes and reads the text (serde
+/// writes the same), and `TryFrom<String>` — what diesel's `deserialize_as = String` calls on
+/// a row — reads it through strum's `FromStr`, naming the set in the error.
+macro_rules! stored_as_text {
+    ($(
+        $(#[$meta:meta])*
+        pub enum $name:ident as $set:literal { $($(#[$vmeta:meta])* $variant:ident,)* }
+    )*) => {$(
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize,
+            AsRefStr, IntoStaticStr, EnumString, Display, VariantArray,
+        )]
+        #[serde(rename_all = "snake_case")]
+        #[strum(serialize_all = "snake_case")]
+        pub enum $name { $($(#[$vmeta])* $variant,)* }
+
+        impl TryFrom<String> for $name {
+            type Error = UnknownValue;
+            fn try_from(value: String) -> Result<Self, UnknownValue> {
+                value.parse().map_err(|_| UnknownValue { set: $set, value })
+            }
+        }
+    )*};
+}
+
+stored_as_text! {
+    // Stored in `payments.channel` and read from the request; its doc line is the published
+    // schema's description.
+    /// How the applicant paid.
+    #[derive(PartialOrd, Ord, Deserialize, utoipa::ToSchema)]
+    pub enum Channel as "channel" {
+        /// A bank card through the acquirer's POS.
+        BankCard,
+        /// The city one-card.
+        OneCard,
+    }
+
+    /// A payment's status (`payments.status`; DESIGN §3: captured → settled → reconciled, or
+    /// voided). The schema and the list filter know all four; the only move this service
+    /// makes today is the same-day void, captured → voided.
+    pub enum PaymentStatus as "payment status" {
+        /// Taken at the counter (`captured`).
+        Captured,
+        /// In an acquirer's settlement file (`settled`).
+        Settled,
+        /// Matched by reconciliation (`reconciled`).
+        Reconciled,
+        /// Voided on the day of capture (`voided`).
+        Voided,
+    }
+
+    /// A fiscal receipt's status (`receipts.status`): issued with the capture, red-reversed
+    /// (冲红) with the void.
+    pub enum ReceiptStatus as "receipt status" {
+        /// Issued (`issued`).
+        Issued,
+        /// Red-reversed, 冲红 (`red_reversed`).
+        RedReversed,
+    }
+
+    /// A refund's status (`refunds.status`): requested by one person, approved (and posted)
+    /// by another.
+    pub enum RefundStatus as "refund status" {
+        /// Waiting for a supervisor (`requested`).
+        Requested,
+        /// Approved and posted (`approved`).
+        Approved,
+    }
 }
 
 impl PaymentStatus {
@@ -82,39 +106,11 @@ impl PaymentStatus {
     }
 }
 
-/// A fiscal receipt's status (`receipts.status`): issued with the capture, red-reversed (冲红)
-/// with the void.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, AsRefStr, IntoStaticStr, EnumString, Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum ReceiptStatus {
-    /// Issued (`issued`).
-    Issued,
-    /// Red-reversed, 冲红 (`red_reversed`).
-    RedReversed,
-}
-
 impl ReceiptStatus {
     /// Whether a receipt in this status may be moved to `next`: only issued → red-reversed.
     pub fn can_become(self, next: Self) -> bool {
         matches!((self, next), (Self::Issued, Self::RedReversed))
     }
-}
-
-/// A refund's status (`refunds.status`): requested by one person, approved (and posted) by
-/// another.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, AsRefStr, IntoStaticStr, EnumString, Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum RefundStatus {
-    /// Waiting for a supervisor (`requested`).
-    Requested,
-    /// Approved and posted (`approved`).
-    Approved,
 }
 
 impl RefundStatus {
@@ -123,36 +119,6 @@ impl RefundStatus {
         matches!((self, next), (Self::Requested, Self::Approved))
     }
 }
-
-/// A stored text that is none of its set's values.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("stored {set} '{value}' is not one this service knows")]
-pub struct UnknownValue {
-    /// Which set (`payment status`, …).
-    pub set: &'static str,
-    /// The text found.
-    pub value: String,
-}
-
-/// `TryFrom<String>` through strum's `FromStr`, naming the set in the error: what diesel's
-/// `deserialize_as = String` calls on a row.
-macro_rules! stored_as_text {
-    ($($ty:ty => $set:literal),* $(,)?) => {$(
-        impl TryFrom<String> for $ty {
-            type Error = UnknownValue;
-            fn try_from(value: String) -> Result<Self, UnknownValue> {
-                value.parse().map_err(|_| UnknownValue { set: $set, value })
-            }
-        }
-    )*};
-}
-
-stored_as_text!(
-    Channel => "channel",
-    PaymentStatus => "payment status",
-    ReceiptStatus => "receipt status",
-    RefundStatus => "refund status",
-);
 
 #[cfg(test)]
 mod tests {
@@ -215,27 +181,31 @@ mod tests {
         assert!(Channel::try_from("cash".to_string()).is_err());
     }
 
+    /// Every pair of `T`'s values: `can(from, to)` exactly for the `allowed` ones.
+    fn only_moves<T>(can: fn(T, T) -> bool, allowed: &[(T, T)])
+    where
+        T: VariantArray + Copy + PartialEq + std::fmt::Display,
+    {
+        for from in T::VARIANTS {
+            for to in T::VARIANTS {
+                let expected = allowed.contains(&(*from, *to));
+                assert_eq!(can(*from, *to), expected, "{from} → {to}");
+            }
+        }
+    }
+
     #[test]
     fn only_the_moves_the_use_cases_make_are_allowed() {
         use PaymentStatus::*;
-        for from in PaymentStatus::VARIANTS {
-            for to in PaymentStatus::VARIANTS {
-                let allowed = (*from, *to) == (Captured, Voided);
-                assert_eq!(from.can_become(*to), allowed, "{from} → {to}");
-            }
-        }
-        let receipts = [ReceiptStatus::Issued, ReceiptStatus::RedReversed];
-        let refunds = [RefundStatus::Requested, RefundStatus::Approved];
-        for (i, from) in receipts.iter().enumerate() {
-            for (j, to) in receipts.iter().enumerate() {
-                assert_eq!(from.can_become(*to), (i, j) == (0, 1), "{from} → {to}");
-            }
-        }
-        for (i, from) in refunds.iter().enumerate() {
-            for (j, to) in refunds.iter().enumerate() {
-                assert_eq!(from.can_become(*to), (i, j) == (0, 1), "{from} → {to}");
-            }
-        }
+        only_moves(PaymentStatus::can_become, &[(Captured, Voided)]);
+        only_moves(
+            ReceiptStatus::can_become,
+            &[(ReceiptStatus::Issued, ReceiptStatus::RedReversed)],
+        );
+        only_moves(
+            RefundStatus::can_become,
+            &[(RefundStatus::Requested, RefundStatus::Approved)],
+        );
         let refundable: Vec<_> = PaymentStatus::VARIANTS
             .iter()
             .filter(|s| s.refundable())

@@ -21,7 +21,7 @@ pub struct PaymentView {
     pub receipt_no: String,
     /// The fiscal receipt.
     pub receipt: ReceiptView,
-    /// `captured`, `settled`, `reconciled` or `voided` ([`PaymentStatus`](super::PaymentStatus)).
+    /// `captured`, `settled`, `reconciled` or `voided`.
     pub status: String,
     /// `bank_card` or `one_card`.
     pub channel: String,
