@@ -128,16 +128,52 @@ fn over_ceiling(text: &str, ceiling_minor: i64) -> MoneyError {
 /// Formats minor units as a decimal string with exactly two places: 20000 → `"200.00"`,
 /// -5 → `"-0.05"`.
 pub fn format_minor(minor: i64) -> String {
+    format_scaled(minor, 2, '.')
+}
+
+/// Formats minor units of a currency with `exponent` decimal places and `separator` between
+/// the whole and the fraction — what bank files write: `(123456, 2, '.')` → `"1234.56"`,
+/// `(-1205, 2, ',')` → `"-12,05"` (MT940), `(7, 0, '.')` → `"7"`.
+pub fn format_scaled(minor: i64, exponent: u32, separator: char) -> String {
     let sign = if minor < 0 { "-" } else { "" };
     let abs = minor.unsigned_abs();
-    let per = MINOR_PER_MAJOR as u64;
-    format!("{sign}{}.{:02}", abs / per, abs % per)
+    let Some(unit) = 10u64.checked_pow(exponent) else {
+        // No currency has such an exponent; the plain number loses nothing.
+        return format!("{minor}");
+    };
+    if exponent == 0 {
+        return format!("{sign}{abs}");
+    }
+    let width = exponent as usize;
+    format!("{sign}{}{separator}{:0width$}", abs / unit, abs % unit)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn formats_any_scale_and_separator() {
+        let cases = [
+            (123_456, 2, '.', "1234.56"),
+            (-1_205, 2, ',', "-12,05"),
+            (5, 2, '.', "0.05"),
+            (-5, 2, '.', "-0.05"),
+            (7, 0, '.', "7"),
+            (-7, 0, ',', "-7"),
+            (1_234_567, 3, '.', "1234.567"),
+            (i64::MIN, 2, '.', "-92233720368547758.08"),
+        ];
+        for (minor, exp, sep, want) in cases {
+            assert_eq!(
+                format_scaled(minor, exp, sep),
+                want,
+                "{minor} at {exp} with {sep:?}"
+            );
+        }
+        assert_eq!(format_minor(20_000), "200.00");
+    }
 
     #[test]
     fn parses_the_usual_shapes() {

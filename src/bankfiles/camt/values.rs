@@ -26,19 +26,7 @@ pub(super) fn signed(dir: Direction, minor: i64) -> i64 {
 
 /// Formats minor units of `ccy` as a decimal amount, e.g. `-1234.56`.
 pub(super) fn fmt_minor(value: i64, ccy: &str) -> String {
-    let exp = minor_exponent(ccy);
-    let abs = value.unsigned_abs();
-    let sign = if value < 0 { "-" } else { "" };
-    if exp == 0 {
-        return format!("{sign}{abs}");
-    }
-    let scale = 10u64.pow(exp);
-    format!(
-        "{sign}{}.{:0width$}",
-        abs / scale,
-        abs % scale,
-        width = exp as usize
-    )
+    crate::money::format_scaled(value, minor_exponent(ccy), '.')
 }
 
 pub(super) fn parse_dir(text: &str, line: u64, what: &str) -> Result<Direction, ReadError> {

@@ -35,17 +35,7 @@ pub(super) fn check_text(
 
 /// `1234,56` / `-12,05` in the currency's minor units.
 pub(super) fn fmt_minor(minor: i64, currency: &str) -> String {
-    let exp = minor_exponent(currency);
-    let sign = if minor < 0 { "-" } else { "" };
-    let abs = minor.unsigned_abs();
-    let Some(unit) = 10u64.checked_pow(exp) else {
-        return format!("{minor}");
-    };
-    if exp == 0 {
-        return format!("{sign}{abs}");
-    }
-    let width = usize::try_from(exp).unwrap_or(0);
-    format!("{sign}{},{:0width$}", abs / unit, abs % unit)
+    crate::money::format_scaled(minor, minor_exponent(currency), ',')
 }
 
 /// YYMMDD; `YY < 80` is 20YY, else 19YY.
