@@ -6,10 +6,12 @@
 
 use std::io::BufRead;
 
-use chrono::{NaiveDate, Utc};
+use chrono::{NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use super::{find_by_sha, to_i64, ImportError, ImportRequest, Imported, Pending, Sums, FLUSH_ROWS};
+use super::{
+    find_by_sha, to_i64, ImportError, ImportRequest, Imported, Pending, Sums, Totals, FLUSH_ROWS,
+};
 use crate::audit::{self, AuditEvent};
 use crate::bankfiles::{stored, FileFacts, Produces, ReadError, Reader, Record};
 use crate::db::schema::settlement_files;
@@ -121,6 +123,31 @@ pub(super) fn record_file(
             settlement_files::imported_by.eq(req.actor),
         ))
         .execute(conn)?;
+    audit_import(conn, req, id, records, &totals, now)?;
+    Ok(Imported {
+        id: id.to_string(),
+        spec: req.spec.to_string(),
+        sha256: req.sha256.to_string(),
+        produces,
+        file_name: req.file_name.map(str::to_string),
+        records,
+        totals,
+        facts: facts.values,
+        imported_at: now.and_utc(),
+        imported_by: req.actor.to_string(),
+        duplicate: false,
+    })
+}
+
+/// The import's audit entry: the file's spec, hash, name, record count and totals.
+fn audit_import(
+    conn: &mut DbConn,
+    req: &ImportRequest<'_>,
+    id: &str,
+    records: u64,
+    totals: &Totals,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
     audit::record_at(
         conn,
         AuditEvent {
@@ -137,20 +164,7 @@ pub(super) fn record_file(
             })),
         },
         now,
-    )?;
-    Ok(Imported {
-        id: id.to_string(),
-        spec: req.spec.to_string(),
-        sha256: req.sha256.to_string(),
-        produces,
-        file_name: req.file_name.map(str::to_string),
-        records,
-        totals,
-        facts: facts.values,
-        imported_at: now.and_utc(),
-        imported_by: req.actor.to_string(),
-        duplicate: false,
-    })
+    )
 }
 
 /// The transaction's `outcome`, except that two imports of the same bytes at once — the second
