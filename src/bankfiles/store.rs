@@ -13,16 +13,17 @@ use chrono::{NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::records::{ReadError, Record};
+use super::records::Record;
 use super::stored;
 use super::{Produces, Registry};
-use crate::audit::{self, AuditEvent};
 use crate::db::schema::{
     bank_statements, settlement_files, settlement_records, statement_bookings,
 };
 use crate::db::{DbConn, DbError};
 use crate::insert_chunked;
 use crate::money::format_minor;
+
+mod steps;
 
 /// Rows written per flush: large enough to amortise statements, small enough to keep memory
 /// flat whatever the file's size.
@@ -445,133 +446,10 @@ pub fn import(
         return Ok(existing);
     }
     let id = file_id(req.sha256);
-    let produces = reader.produces();
+    // Records, file row and audit entry commit together or not at all.
     let outcome = conn.transaction::<_, ImportError, _>(|conn| {
-        let mut pending = Pending::default();
-        let mut sums = Sums::default();
-        let mut db_failure: Option<diesel::result::Error> = None;
-        let mut read = 0u64;
-        let facts = {
-            let mut sink = |record: Record| -> Result<(), ReadError> {
-                sums.add(&record);
-                pending.push(&id, record);
-                read += 1;
-                if read % 8192 == 0 {
-                    progress(read);
-                }
-                if pending.len() >= FLUSH_ROWS {
-                    if let Err(e) = pending.flush(conn) {
-                        db_failure = Some(e);
-                        return Err(ReadError::Stopped);
-                    }
-                }
-                Ok(())
-            };
-            reader.read(req.file_name, input, &mut sink)
-        };
-        let facts = match facts {
-            Ok(f) => f,
-            Err(ReadError::Corrupt {
-                line,
-                byte,
-                message,
-            }) => {
-                return Err(ImportError::Corrupt {
-                    line,
-                    byte,
-                    message,
-                })
-            }
-            Err(ReadError::Io(e)) => return Err(ImportError::Io(e)),
-            Err(ReadError::Stopped) => {
-                return Err(match db_failure {
-                    Some(e) => e.into(),
-                    None => ImportError::Db(DbError::Connect("import stopped".into())),
-                })
-            }
-        };
-        pending.flush(conn)?;
-        progress(read);
-        let totals = sums.totals(produces);
-        let records = match produces {
-            Produces::Settlement => sums.count,
-            Produces::Statement => sums.credit_count + sums.debit_count,
-        };
-        let merchant = facts
-            .values
-            .get("merchant")
-            .cloned()
-            .or(sums.merchant.clone());
-        let settlement_date = facts
-            .values
-            .get("settlement_date")
-            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-            .or(sums.settlement_date);
-        let now = Utc::now().naive_utc();
-        let totals_json = stored::to_json("settlement_files.totals", &totals)?;
-        let facts_json = stored::to_json("settlement_files.facts", &facts.values)?;
-        diesel::insert_into(settlement_files::table)
-            .values((
-                settlement_files::id.eq(&id),
-                settlement_files::spec.eq(req.spec),
-                settlement_files::sha256.eq(req.sha256),
-                settlement_files::produces.eq(produces.as_ref()),
-                settlement_files::file_name.eq(req.file_name),
-                settlement_files::size_bytes.eq(to_i64(req.size_bytes)),
-                settlement_files::records.eq(to_i64(records)),
-                settlement_files::totals.eq(&totals_json),
-                settlement_files::facts.eq(&facts_json),
-                settlement_files::merchant.eq(produces
-                    .eq(&Produces::Settlement)
-                    .then_some(merchant)
-                    .flatten()),
-                settlement_files::settlement_date.eq(settlement_date),
-                settlement_files::imported_at.eq(now),
-                settlement_files::imported_by.eq(req.actor),
-            ))
-            .execute(conn)?;
-        audit::record_at(
-            conn,
-            AuditEvent {
-                actor: req.actor,
-                action: "settlement_file.import",
-                subject: &format!("settlement_file:{id}"),
-                before: None,
-                after: Some(serde_json::json!({
-                    "spec": req.spec,
-                    "sha256": req.sha256,
-                    "file_name": req.file_name,
-                    "records": records,
-                    "totals": totals,
-                })),
-            },
-            now,
-        )?;
-        Ok(Imported {
-            id: id.clone(),
-            spec: req.spec.to_string(),
-            sha256: req.sha256.to_string(),
-            produces,
-            file_name: req.file_name.map(str::to_string),
-            records,
-            totals,
-            facts: facts.values,
-            imported_at: now.and_utc(),
-            imported_by: req.actor.to_string(),
-            duplicate: false,
-        })
+        let (facts, sums) = steps::read_records(conn, reader, req, &id, input, progress)?;
+        steps::record_file(conn, req, &id, reader.produces(), facts, &sums)
     });
-    match outcome {
-        // Two imports of the same bytes at once: the second meets the unique SHA-256.
-        Err(ImportError::Db(DbError::Query(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )))) => match find_by_sha(conn, req.sha256)? {
-            Some(existing) => Ok(existing),
-            None => Err(ImportError::Db(DbError::Connect(
-                "a concurrent import of the same file did not commit".into(),
-            ))),
-        },
-        other => other,
-    }
+    steps::settle_race(conn, req.sha256, outcome)
 }

@@ -9,6 +9,7 @@ use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 
 use super::days::{day_state, DaysWords};
+use super::i18n::{Common, Lang};
 use super::reconciliation::{
     balance_table, blockers as blocker_views, exceptions_table, load_for, morning_date,
     tiers_table, Blocker, ReconWords,
@@ -19,10 +20,12 @@ use super::today::{collection_tables, TodayWords};
 use super::{csv_download, Chrome, OrPage, Staff, WebError};
 use crate::auth::may;
 use crate::http::blocking::with_conn;
+use crate::ledger::repo::FundTrialBalance;
 use crate::ledger::Fund;
 use crate::payments::collections::{self, Tally};
-use crate::recon::days::Day;
-use crate::recon::runs::Run;
+use crate::recon::days::{CloseError, Day};
+use crate::recon::exceptions::ExceptionState;
+use crate::recon::runs::{Report, Run};
 use crate::treasury::service::{self, Remittance};
 use crate::words;
 
@@ -106,67 +109,16 @@ async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpRespon
         RemitWords::of(lang),
         staff.w,
     );
+    let facts = load(&staff, date).await?;
 
-    let (facts, funds, remittance) = with_conn(&staff.ctx, move |conn, ctx| {
-        let facts = collections::load(conn, date, date)?;
-        let funds = crate::ledger::repo::trial_balance(conn, &ctx.chart, Some(date))?;
-        let remittance = match service::batch_of_day(conn, date)? {
-            Some((id, _)) => service::get(conn, &id)?,
-            None => None,
-        };
-        Ok((facts, funds, remittance))
-    })
-    .await
-    .or_page(lang)?;
-    let recon = load_for(&staff, date).await?;
-    let (day, blockers) = day_state(&staff, date).await?;
-
-    // A day without collections has zero sums.
-    let day_sums = collections::by_day(&facts)
-        .remove(&date)
-        .unwrap_or_default();
-    let mut collection = collection_tables(&day_sums, lang).to_vec();
-    let mut recon_tables = match &recon.report {
-        Some(report) => vec![
-            tiers_table(&report.run, rw, w),
-            balance_table(&report.run, rw),
-            exceptions_table(
-                "open_exceptions",
-                t.open_exceptions,
-                report,
-                &recon.states,
-                |e| e.status != crate::recon::exceptions::ExceptionStatus::Resolved,
-                rw,
-                lang,
-            ),
-        ],
-        None => Vec::new(),
-    };
-    let mut remittance_tables: Vec<Table> = remittance
+    let mut collection = collection_tables(&facts.day_sums, lang).to_vec();
+    let mut recon_tables = recon_tables(&facts, t, rw, w, lang);
+    let mut remittance_tables: Vec<Table> = facts
+        .remittance
         .iter()
         .map(|r| subjects_table(r, mw, w))
         .collect();
-    let mut trial = Table::new("trial_balance", t.trial_balance, w.nothing_here)
-        .col(t.fund)
-        .num(t.debit_total)
-        .num(t.credit_total)
-        .col(w.status);
-    for f in &funds {
-        let balanced = f.debit_total_minor == f.credit_total_minor;
-        trial.push(vec![
-            Cell::text(match f.fund {
-                Fund::Collection => t.fund_collection,
-                Fund::Budget => t.fund_budget,
-            }),
-            Cell::Money(f.debit_total_minor),
-            Cell::Money(f.credit_total_minor),
-            if balanced {
-                Cell::status("ok", t.balanced)
-            } else {
-                Cell::status("bad", t.unbalanced)
-            },
-        ]);
-    }
+    let mut trial = trial_table(&facts.funds, t, w);
 
     if let Some(id) = &query.csv {
         let mut all: Vec<&Table> = collection.iter().collect();
@@ -198,17 +150,113 @@ async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpRespon
             .with_timezone(&crate::clock::SHANGHAI)
             .format("%Y-%m-%d %H:%M")
             .to_string(),
-        collected: day_sums.collected,
-        voided: day_sums.voided,
+        collected: facts.day_sums.collected,
+        voided: facts.day_sums.voided,
         collection,
-        run: recon.report.map(|r| r.run),
+        run: facts.report.map(|r| r.run),
         recon: recon_tables,
-        blockers: blocker_views(blockers, lang),
-        day,
-        remittance_status: remittance.as_ref().map(|r| mw.status(r.status)),
-        remittance,
+        blockers: blocker_views(facts.blockers, lang),
+        day: facts.day,
+        remittance_status: facts.remittance.as_ref().map(|r| mw.status(r.status)),
+        remittance: facts.remittance,
         remittance_tables,
         trial,
     };
     staff.page(&page)
+}
+
+/// What the report shows for a date, as loaded.
+struct Facts {
+    /// The day's collections (zero sums on a day without any).
+    day_sums: collections::Day,
+    /// The trial balance by fund as of the date.
+    funds: Vec<FundTrialBalance>,
+    /// The day's remittance, once prepared.
+    remittance: Option<Remittance>,
+    /// The day's reconciliation run, once run, and its exceptions' states.
+    report: Option<Report>,
+    states: Vec<ExceptionState>,
+    /// The day's close and what still stands in its way.
+    day: Day,
+    blockers: Vec<CloseError>,
+}
+
+async fn load(staff: &Staff, date: NaiveDate) -> Result<Facts, WebError> {
+    let (facts, funds, remittance) = with_conn(&staff.ctx, move |conn, ctx| {
+        let facts = collections::load(conn, date, date)?;
+        let funds = crate::ledger::repo::trial_balance(conn, &ctx.chart, Some(date))?;
+        let remittance = match service::batch_of_day(conn, date)? {
+            Some((id, _)) => service::get(conn, &id)?,
+            None => None,
+        };
+        Ok((facts, funds, remittance))
+    })
+    .await
+    .or_page(staff.lang)?;
+    let recon = load_for(staff, date).await?;
+    let (day, blockers) = day_state(staff, date).await?;
+    Ok(Facts {
+        // A day without collections has zero sums.
+        day_sums: collections::by_day(&facts)
+            .remove(&date)
+            .unwrap_or_default(),
+        funds,
+        remittance,
+        report: recon.report,
+        states: recon.states,
+        day,
+        blockers,
+    })
+}
+
+/// The reconciliation's tiers, balance and open exceptions; none before the day's run.
+fn recon_tables(
+    facts: &Facts,
+    t: &ReportWords,
+    rw: &ReconWords,
+    w: &Common,
+    lang: Lang,
+) -> Vec<Table> {
+    match &facts.report {
+        Some(report) => vec![
+            tiers_table(&report.run, rw, w),
+            balance_table(&report.run, rw),
+            exceptions_table(
+                "open_exceptions",
+                t.open_exceptions,
+                report,
+                &facts.states,
+                |e| e.status != crate::recon::exceptions::ExceptionStatus::Resolved,
+                rw,
+                lang,
+            ),
+        ],
+        None => Vec::new(),
+    }
+}
+
+/// The trial balance by fund, each fund's debit and credit totals and whether they balance.
+fn trial_table(funds: &[FundTrialBalance], t: &ReportWords, w: &Common) -> Table {
+    let mut trial = Table::new("trial_balance", t.trial_balance, w.nothing_here)
+        .col(t.fund)
+        .num(t.debit_total)
+        .num(t.credit_total)
+        .col(w.status);
+    for f in funds {
+        let balanced = f.debit_total_minor == f.credit_total_minor;
+        trial.push(vec![
+            Cell::text(match f.fund {
+                Fund::Collection => t.fund_collection,
+                Fund::Budget => t.fund_budget,
+            }),
+            Cell::Money(f.debit_total_minor),
+            Cell::Money(f.credit_total_minor),
+            if balanced {
+                Cell::status("ok", t.balanced)
+            } else {
+                Cell::status("bad", t.unbalanced)
+            },
+        ]);
+    }
+    trial
 }

@@ -1,6 +1,8 @@
 //! 今日: what the counters collected on a business date (by department, window and channel)
 //! and a chart of the thirty days up to it.
 
+use std::collections::BTreeMap;
+
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use chrono::{Duration, NaiveDate};
@@ -155,37 +157,11 @@ async fn today(staff: Staff, query: web::Query<DateQuery>) -> Result<HttpRespons
     let day = days.get(&date).cloned().unwrap_or_default();
     let [by_department, by_window, by_channel] = collection_tables(&day, lang);
     let dates: Vec<NaiveDate> = (0..CHART_DAYS).map(|i| from + Duration::days(i)).collect();
-    let channel_series = |channel: Channel| -> Vec<i64> {
-        dates
-            .iter()
-            .map(|d| {
-                days.get(d)
-                    .and_then(|x| x.by_channel.get(&channel))
-                    .map_or(0, |v| v.amount_minor)
-            })
-            .collect()
-    };
     let (card, one) = (
-        channel_series(Channel::BankCard),
-        channel_series(Channel::OneCard),
+        channel_series(&days, &dates, Channel::BankCard),
+        channel_series(&days, &dates, Channel::OneCard),
     );
-    let mut month = Table::new("last_30_days", t.last_days_table, t.no_payments)
-        .col(w.date)
-        .num(w.channel_bank_card)
-        .num(w.channel_one_card)
-        .num(w.total)
-        .num(w.count);
-    for (i, d) in dates.iter().enumerate().rev() {
-        // No entry for a day without payments: nothing collected.
-        let collected = days.get(d).map(|x| x.collected).unwrap_or_default();
-        month.push(vec![
-            Cell::Date(*d),
-            Cell::Money(card[i]),
-            Cell::Money(one[i]),
-            Cell::Money(collected.amount_minor),
-            Cell::Int(collected.count),
-        ]);
-    }
+    let month = month_table(&days, &dates, (&card, &one), t, w);
     let mut tables = vec![by_department, by_window, by_channel, month];
     if let Some(id) = &query.csv {
         let refs: Vec<&Table> = tables.iter().collect();
@@ -222,4 +198,48 @@ async fn today(staff: Staff, query: web::Query<DateQuery>) -> Result<HttpRespons
         chart_svg,
     };
     staff.page(&page)
+}
+
+/// What `channel` collected on each of `dates` (zero on a day without payments).
+fn channel_series(
+    days: &BTreeMap<NaiveDate, collections::Day>,
+    dates: &[NaiveDate],
+    channel: Channel,
+) -> Vec<i64> {
+    dates
+        .iter()
+        .map(|d| {
+            days.get(d)
+                .and_then(|x| x.by_channel.get(&channel))
+                .map_or(0, |v| v.amount_minor)
+        })
+        .collect()
+}
+
+/// The chart's days as a table, newest first: bank card, one-card, total and count per day.
+fn month_table(
+    days: &BTreeMap<NaiveDate, collections::Day>,
+    dates: &[NaiveDate],
+    (card, one): (&[i64], &[i64]),
+    t: &TodayWords,
+    w: &Common,
+) -> Table {
+    let mut month = Table::new("last_30_days", t.last_days_table, t.no_payments)
+        .col(w.date)
+        .num(w.channel_bank_card)
+        .num(w.channel_one_card)
+        .num(w.total)
+        .num(w.count);
+    for (i, d) in dates.iter().enumerate().rev() {
+        // No entry for a day without payments: nothing collected.
+        let collected = days.get(d).map(|x| x.collected).unwrap_or_default();
+        month.push(vec![
+            Cell::Date(*d),
+            Cell::Money(card[i]),
+            Cell::Money(one[i]),
+            Cell::Money(collected.amount_minor),
+            Cell::Int(collected.count),
+        ]);
+    }
+    month
 }
