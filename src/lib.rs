@@ -18,16 +18,17 @@
 //! | [`clock`] | Asia/Shanghai business dates and the cut-off | — |
 //! | [`keys`] | the service's Ed25519 signing key and HMAC master key, in files | — |
 //! | [`metrics`] | Prometheus counters and histograms | — |
-//! | [`db`] | the multi-backend connection (SQLite / PostgreSQL), pool, migrations, schema | — |
+//! | [`text`] | closed sets stored and sent as text: one declaration, one parse error | — |
+//! | [`db`] | the multi-backend connection (SQLite / PostgreSQL), pool, migrations, schema | `text` |
 //! | [`audit`] | the append-only audit trail | `db` |
-//! | [`ledger`] | funds, accounts, entries, the §2 rules and entry templates (pure), hash chain, balances, business days, the group-commit writer | `money`, `db`, `audit`, `metrics` |
-//! | [`bankfiles`] | bank-file readers: canonical records, declarative specs and the generic reader, camt.05x and MT940 (pure); all-or-nothing import | `money`, `db`, `audit` |
+//! | [`ledger`] | funds, accounts, entries, the §2 rules and entry templates (pure), hash chain, balances, business days, the group-commit writer | `money`, `db`, `audit`, `metrics`, `text` |
+//! | [`bankfiles`] | bank-file readers: canonical records, declarative specs and the generic reader, camt.05x and MT940 (pure); all-or-nothing import | `money`, `db`, `audit`, `text` |
 //! | [`config`] | settings from the environment; defaults serve the embedded case | `db`, `ledger`, `bankfiles` |
-//! | [`auth`] | roles and who may do what ([`auth::may`]), API tokens (stored as SHA-256), staff users and sessions, treasury secrets and signed requests | `db`, `audit`, `keys` |
-//! | [`catalogue`] | fee items, versions, the exact-amount check (pure) and their storage | `money`, `db`, `audit`, `ledger` |
-//! | [`payments`] | counter payments: taking one (idempotent), receipts, voids, refunds, queries; card-data rules (full card numbers refused, ids masked) | `money`, `db`, `audit`, `keys`, `auth`, `ledger`, `catalogue` |
-//! | [`recon`] | reconciliation: the three-tier matcher (pure), runs, exceptions, day close and seal | `money`, `clock`, `db`, `audit`, `keys`, `auth`, `ledger`, `bankfiles`, `payments` (the states it reads) |
-//! | [`treasury`] | remittance: remt.001 writer and batch rules (pure), prepare / approve / pull / acknowledge, supervision | `money`, `clock`, `db`, `audit`, `keys`, `auth`, `ledger` |
+//! | [`auth`] | roles and who may do what ([`auth::may`]), API tokens (stored as SHA-256), staff users and sessions, treasury secrets and signed requests | `db`, `audit`, `keys`, `text` |
+//! | [`catalogue`] | fee items, versions, the exact-amount check (pure) and their storage | `money`, `db`, `audit`, `ledger`, `text` |
+//! | [`payments`] | counter payments: taking one (idempotent), receipts, voids, refunds, queries; card-data rules (full card numbers refused, ids masked) | `money`, `db`, `audit`, `keys`, `auth`, `ledger`, `catalogue`, `text` |
+//! | [`recon`] | reconciliation: the three-tier matcher (pure), runs, exceptions, day close and seal | `money`, `clock`, `db`, `audit`, `keys`, `auth`, `ledger`, `bankfiles`, `payments` (the states it reads), `text` |
+//! | [`treasury`] | remittance: remt.001 writer and batch rules (pure), prepare / approve / pull / acknowledge, supervision | `money`, `clock`, `db`, `audit`, `keys`, `auth`, `ledger`, `text` |
 //! | [`app`] | the opened service ([`app::AppContext`]: settings, pool, chart, keys, writer), the nightly job, demo data — shared by the CLI and both faces | `money`, `clock`, `config`, `db`, `keys`, `auth`, `ledger`, `bankfiles`, `catalogue`, `payments`, `recon`, `treasury` |
 //! | [`http`] | the API: one module per resource, problem+json errors, and the pieces the pages share (extractors, paging, read queries, upload spooling, the signed-file answer) | `app`, `money`, `clock`, `config`, `db`, `keys`, `metrics`, `auth`, `ledger`, `bankfiles`, `catalogue`, `payments`, `recon`, `treasury` |
 //! | [`web`] | the finance staff pages: sign-in, server-rendered HTML (zh-CN / English), CSV, SVG charts, progress of long work; the same use cases and role sets as [`http`] | `app`, `http`, `money`, `clock`, `keys`, `audit`, `auth`, `ledger`, `bankfiles`, `catalogue`, `payments`, `recon`, `treasury` |
@@ -67,5 +68,6 @@ pub mod money;
 pub mod payments;
 pub mod recon;
 pub mod server;
+pub mod text;
 pub mod treasury;
 pub mod web;

@@ -4,7 +4,7 @@
 //! Each token carries one role. A treasury client's HMAC secret is derived from the service's
 //! master key and the token id, so it too is never stored.
 //!
-//! May depend on: `db`, `audit`, `keys`.
+//! May depend on: `db`, `audit`, `keys`, `text`.
 
 pub mod may;
 pub mod request_signing;
@@ -21,39 +21,24 @@ use crate::db::schema::api_tokens;
 use crate::db::{DbConn, DbError};
 use crate::keys::{random_bytes, KeyError, ServiceKeys};
 
-/// What a token may do.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    strum::AsRefStr,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case", parse_err_ty = AuthError, parse_err_fn = unknown_role)]
-pub enum Role {
-    /// Counter clerk: takes payments, voids, requests refunds.
-    Clerk,
-    /// Finance staff: imports, reconciles, closes days, prepares remittances.
-    Finance,
-    /// Supervisor: approves refunds, write-offs, remittances; manual ledger entries.
-    Supervisor,
-    /// Auditor / supervision system: reads everything, changes nothing.
-    Auditor,
-    /// Treasury system: pulls and acknowledges remittances (requests also HMAC-signed).
-    Treasury,
-    /// Administrator: fee catalogue, configuration.
-    Admin,
+crate::text_enum! {
+    /// What a token may do.
+    #[derive(Hash, PartialOrd, Ord, Deserialize, utoipa::ToSchema)]
+    #[strum(parse_err_ty = AuthError, parse_err_fn = unknown_role)]
+    pub enum Role as "role" {
+        /// Counter clerk: takes payments, voids, requests refunds.
+        Clerk,
+        /// Finance staff: imports, reconciles, closes days, prepares remittances.
+        Finance,
+        /// Supervisor: approves refunds, write-offs, remittances; manual ledger entries.
+        Supervisor,
+        /// Auditor / supervision system: reads everything, changes nothing.
+        Auditor,
+        /// Treasury system: pulls and acknowledges remittances (requests also HMAC-signed).
+        Treasury,
+        /// Administrator: fee catalogue, configuration.
+        Admin,
+    }
 }
 
 impl Role {

@@ -336,18 +336,18 @@ struct UserRow {
     locked_until: Option<NaiveDateTime>,
 }
 
-/// How a sign-in attempt ended, as the audit record's `outcome` says it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::AsRefStr, strum::Display)]
-#[strum(serialize_all = "snake_case")]
-enum SignInOutcome {
-    /// The account was locked before the attempt.
-    Locked,
-    /// This failure locked it.
-    LockedNow,
-    /// A wrong password.
-    Failed,
-    /// A session was started.
-    SignedIn,
+crate::text_enum! {
+    /// How a sign-in attempt ended, as the audit record's `outcome` says it.
+    enum SignInOutcome as "sign-in outcome" {
+        /// The account was locked before the attempt.
+        Locked,
+        /// This failure locked it.
+        LockedNow,
+        /// A wrong password.
+        Failed,
+        /// A session was started.
+        SignedIn,
+    }
 }
 
 /// Signs a user in: checks lock-out, then the password; counts failures and locks after

@@ -10,7 +10,7 @@
 //! Readers take a `BufRead` and a sink, never the whole file, and refuse a file with the line
 //! (and byte, where it applies) of its first problem. They know nothing of HTTP or diesel.
 //!
-//! Depends on: `money` (readers); `db`, `audit` ([`store`] only).
+//! Depends on: `money` (readers), `text` (the closed sets); `db`, `audit` ([`store`] only).
 
 pub mod camt;
 pub mod decode;

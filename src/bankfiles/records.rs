@@ -5,37 +5,26 @@
 //! units; times are Beijing wall-clock time (every file we receive states times in Beijing
 //! time, and the business date is a Beijing date).
 //!
-//! Depends on: nothing inside the crate (chrono, serde, strum, thiserror only).
+//! Depends on: `text` (the closed sets) only inside the crate (chrono, serde, strum, thiserror
+//! outside it).
 
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
-/// What an acquirer's detail line says happened (stored and shown as its snake_case name,
-/// through strum).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    strum::AsRefStr,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum SettlementKind {
-    /// A sale (消费).
-    Purchase,
-    /// A same-day cancellation of a purchase (消费撤销 / 撤销).
-    Void,
-    /// A later-day return of a purchase (退货 / 退款).
-    Refund,
-    /// An acquirer's correction (调账).
-    Adjustment,
+crate::text_enum! {
+    /// What an acquirer's detail line says happened (stored and shown as its snake_case name,
+    /// through strum).
+    #[derive(Hash)]
+    pub enum SettlementKind as "settlement kind" {
+        /// A sale (消费).
+        Purchase,
+        /// A same-day cancellation of a purchase (消费撤销 / 撤销).
+        Void,
+        /// A later-day return of a purchase (退货 / 退款).
+        Refund,
+        /// An acquirer's correction (调账).
+        Adjustment,
+    }
 }
 
 /// One transaction from an acquirer's settlement detail file.
@@ -82,27 +71,15 @@ pub struct SettlementRecord {
     pub own_ref: Option<String>,
 }
 
-/// Money in or out of an account (stored and shown as its snake_case name, through strum).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    strum::AsRefStr,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Direction {
-    /// Money in (贷方).
-    Credit,
-    /// Money out (借方).
-    Debit,
+crate::text_enum! {
+    /// Money in or out of an account (stored and shown as its snake_case name, through strum).
+    #[derive(Hash)]
+    pub enum Direction as "booking direction" {
+        /// Money in (贷方).
+        Credit,
+        /// Money out (借方).
+        Debit,
+    }
 }
 
 impl Direction {

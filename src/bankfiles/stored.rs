@@ -2,14 +2,14 @@
 //! not parse is a [`DbError`] naming the column and the value (a diesel deserialization error),
 //! never a silent default. Used by the import store here and by reconciliation's readers.
 //!
-//! Depends on: `db` (the error), serde_json.
+//! Depends on: `db` (the error), `text` (the closed sets' parse error), serde_json.
 
 use std::fmt::Display;
-use std::str::FromStr;
 
 use serde::de::DeserializeOwned;
 
 use crate::db::DbError;
+use crate::text::UnknownText;
 
 /// A stored value that does not read back as what was written.
 #[derive(Debug, thiserror::Error)]
@@ -34,13 +34,14 @@ pub fn corrupt(column: &'static str, value: impl Display, reason: impl Display) 
     )))
 }
 
-/// Parses the stored text of `column` (a strum enum, a number).
+/// Parses the stored text of `column` into its closed set (declared with
+/// [`text_enum!`](crate::text_enum)): text that is none of the set's values is the set's
+/// [`UnknownText`], reported as corrupt `column`.
 pub fn parse<T>(column: &'static str, text: &str) -> Result<T, DbError>
 where
-    T: FromStr,
-    T::Err: Display,
+    T: TryFrom<String, Error = UnknownText>,
 {
-    text.parse().map_err(|e| corrupt(column, text, e))
+    T::try_from(text.to_owned()).map_err(|e| corrupt(column, text, e))
 }
 
 /// Reads the stored JSON document of `column`.

@@ -5,7 +5,8 @@
 //! - [`model`]: items, pricing and the exact-amount check — pure.
 //! - this module: storing and reading versions, with an audit record per change.
 //!
-//! May depend on: `db`, `audit`, `ledger` (the chart, to check the revenue subject), `clock`.
+//! May depend on: `db`, `audit`, `ledger` (the chart, to check the revenue subject), `clock`,
+//! `text`.
 
 pub mod model;
 

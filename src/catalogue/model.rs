@@ -34,27 +34,17 @@ pub enum Pricing {
     },
 }
 
-/// The stored name of a [`Pricing`] variant (`fee_items.pricing_kind`); the same text as the
-/// JSON `kind` tag.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    strum::AsRefStr,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::Display,
-)]
-#[strum(serialize_all = "snake_case")]
-pub enum PricingKind {
-    /// [`Pricing::Fixed`].
-    Fixed,
-    /// [`Pricing::PerUnit`].
-    PerUnit,
-    /// [`Pricing::Range`].
-    Range,
+crate::text_enum! {
+    /// The stored name of a [`Pricing`] variant (`fee_items.pricing_kind`); the same text as the
+    /// JSON `kind` tag.
+    pub enum PricingKind as "pricing kind" {
+        /// [`Pricing::Fixed`].
+        Fixed,
+        /// [`Pricing::PerUnit`].
+        PerUnit,
+        /// [`Pricing::Range`].
+        Range,
+    }
 }
 
 impl Pricing {

@@ -5,7 +5,8 @@
 //! power cut), foreign keys on and a busy timeout. Backend-specific SQL lives here, in one
 //! `match` per need, and nowhere else.
 //!
-//! May depend on: nothing inside the crate but `config`.
+//! May depend on: nothing inside the crate but `config` and `text` (a stored text that does not
+//! parse is a deserialization error).
 
 #[allow(missing_docs)]
 pub mod schema;
@@ -105,6 +106,13 @@ pub enum DbError {
     /// A query failed.
     #[error("database error: {0}")]
     Query(#[from] diesel::result::Error),
+}
+
+/// A stored text that is none of its set's values: the row was altered behind the service.
+impl From<crate::text::UnknownText> for DbError {
+    fn from(e: crate::text::UnknownText) -> Self {
+        DbError::Query(diesel::result::Error::DeserializationError(Box::new(e)))
+    }
 }
 
 /// Which database a URL points at.

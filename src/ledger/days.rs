@@ -8,61 +8,22 @@
 //! those rows store as text — [`DayStatus`] and [`RemittanceStatus`], each with its allowed
 //! transitions — so that the writers and this reader parse them through one impl.
 //!
-//! May depend on: `db`.
-
-use std::str::FromStr;
+//! May depend on: `db`, `text`.
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use serde::Serialize;
 
 use crate::db::schema::{business_days, remittances};
 use crate::db::{DbConn, DbError};
 
-/// A stored status (or kind) whose text is not one onecard writes: the row was altered.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("stored {what} '{text}' is not one onecard writes")]
-pub struct UnknownStoredText {
-    /// What the text is (`business day status`, …).
-    pub what: &'static str,
-    /// The text found.
-    pub text: String,
-}
-
-impl From<UnknownStoredText> for DbError {
-    fn from(e: UnknownStoredText) -> Self {
-        DbError::Query(diesel::result::Error::DeserializationError(Box::new(e)))
+crate::text_enum! {
+    /// `business_days.status`: the stored half of [`DayState`]. A day moves open → closed only.
+    pub enum DayStatus as "business day status" {
+        /// Takes entries (also a day without a row).
+        Open,
+        /// Closed and sealed: takes no entry, its row no longer changes.
+        Closed,
     }
-}
-
-/// Parses stored text into its enum (strum's `EnumString`), naming what it was on failure.
-pub fn parse_stored<T: FromStr>(what: &'static str, text: &str) -> Result<T, UnknownStoredText> {
-    text.parse().map_err(|_| UnknownStoredText {
-        what,
-        text: text.to_string(),
-    })
-}
-
-/// `business_days.status`: the stored half of [`DayState`]. A day moves open → closed only.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::AsRefStr,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum DayStatus {
-    /// Takes entries (also a day without a row).
-    Open,
-    /// Closed and sealed: takes no entry, its row no longer changes.
-    Closed,
 }
 
 impl DayStatus {
@@ -72,37 +33,18 @@ impl DayStatus {
     }
 }
 
-impl TryFrom<String> for DayStatus {
-    type Error = UnknownStoredText;
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        parse_stored("business day status", &text)
+crate::text_enum! {
+    /// `remittances.status`: where a remittance batch stands. A batch is prepared (finance), then
+    /// approved (a supervisor: the file is fixed and signed, the treasury may pull it), then
+    /// acknowledged (the treasury: the remittance entry is posted), and never goes back.
+    pub enum RemittanceStatus as "remittance status" {
+        /// Prepared, awaiting approval; the treasury does not see it.
+        Prepared,
+        /// Approved: its file is fixed and signed, offered to the treasury.
+        Approved,
+        /// Acknowledged by the treasury; the remittance entry is posted.
+        Acknowledged,
     }
-}
-
-/// `remittances.status`: where a remittance batch stands. A batch is prepared (finance), then
-/// approved (a supervisor: the file is fixed and signed, the treasury may pull it), then
-/// acknowledged (the treasury: the remittance entry is posted), and never goes back.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::AsRefStr,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum RemittanceStatus {
-    /// Prepared, awaiting approval; the treasury does not see it.
-    Prepared,
-    /// Approved: its file is fixed and signed, offered to the treasury.
-    Approved,
-    /// Acknowledged by the treasury; the remittance entry is posted.
-    Acknowledged,
 }
 
 impl RemittanceStatus {
@@ -119,13 +61,6 @@ impl RemittanceStatus {
     /// Is the batch offered to the treasury (its file approved)?
     pub fn offered_to_treasury(self) -> bool {
         self != RemittanceStatus::Prepared
-    }
-}
-
-impl TryFrom<String> for RemittanceStatus {
-    type Error = UnknownStoredText;
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        parse_stored("remittance status", &text)
     }
 }
 

@@ -10,7 +10,7 @@
 //! - [`writer`]: the group-commit writer, the only code that appends entries (its rows are
 //!   written by the private `flush`); [`service`]: manual entries and reversals people start.
 //!
-//! May depend on: `money`, `db`, `audit`. Never on `http`.
+//! May depend on: `money`, `db`, `audit`, `text`. Never on `http`.
 
 pub mod chain;
 pub mod chart;

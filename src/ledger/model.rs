@@ -2,62 +2,34 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
-use strum::{AsRefStr, Display, EnumString, IntoStaticStr};
 
-/// The two self-balancing funds of 收支两条线.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    AsRefStr,
-    IntoStaticStr,
-    EnumString,
-    Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case", parse_err_ty = String, parse_err_fn = unknown_fund)]
-pub enum Fund {
-    /// 收入线: money that belongs to the treasury.
-    Collection,
-    /// 支出线: the unit's own budget money.
-    Budget,
+crate::text_enum! {
+    /// The two self-balancing funds of 收支两条线.
+    #[derive(PartialOrd, Ord, Hash, Deserialize)]
+    #[strum(parse_err_ty = String, parse_err_fn = unknown_fund)]
+    pub enum Fund as "fund" {
+        /// 收入线: money that belongs to the treasury.
+        Collection,
+        /// 支出线: the unit's own budget money.
+        Budget,
+    }
 }
 
-/// Account classes of government financial accounting.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    AsRefStr,
-    IntoStaticStr,
-    EnumString,
-    Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum AccountKind {
-    /// 资产类.
-    Asset,
-    /// 负债类.
-    Liability,
-    /// 净资产类.
-    NetAssets,
-    /// 收入类.
-    Revenue,
-    /// 费用类.
-    Expense,
+crate::text_enum! {
+    /// Account classes of government financial accounting.
+    #[derive(Hash, Deserialize)]
+    pub enum AccountKind as "account kind" {
+        /// 资产类.
+        Asset,
+        /// 负债类.
+        Liability,
+        /// 净资产类.
+        NetAssets,
+        /// 收入类.
+        Revenue,
+        /// 费用类.
+        Expense,
+    }
 }
 
 impl AccountKind {
@@ -70,31 +42,16 @@ impl AccountKind {
     }
 }
 
-/// Debit or credit.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    AsRefStr,
-    IntoStaticStr,
-    EnumString,
-    Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case", parse_err_ty = String, parse_err_fn = unknown_side)]
-pub enum Side {
-    /// 借.
-    Debit,
-    /// 贷.
-    Credit,
+crate::text_enum! {
+    /// Debit or credit.
+    #[derive(PartialOrd, Ord, Hash, Deserialize, utoipa::ToSchema)]
+    #[strum(parse_err_ty = String, parse_err_fn = unknown_side)]
+    pub enum Side as "side" {
+        /// 借.
+        Debit,
+        /// 贷.
+        Credit,
+    }
 }
 
 impl Side {
@@ -107,42 +64,29 @@ impl Side {
     }
 }
 
-/// What an account is for, as far as the ledger rules care. Set in the chart of accounts.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    AsRefStr,
-    IntoStaticStr,
-    EnumString,
-    Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum AccountRole {
-    /// 1218.01 card settlements in transit (collection).
-    InTransit,
-    /// 1002.01 non-tax collection bank account (collection).
-    CollectionBank,
-    /// 1218.02 fees owed back by the budget fund: the collection half of the interfund pair.
-    InterfundReceivable,
-    /// 2103.xx payable to the treasury, one per revenue subject (collection).
-    TreasuryPayable,
-    /// 1002.02 the unit's basic / zero-balance bank account (budget).
-    BudgetBank,
-    /// 5001.xx bank-charge expense (budget).
-    FeeExpense,
-    /// 2307.01 payable to the collection fund: the budget half of the interfund pair.
-    InterfundPayable,
-    /// 4001 appropriation revenue (budget).
-    Appropriation,
-    /// Anything else in the chart.
-    Other,
+crate::text_enum! {
+    /// What an account is for, as far as the ledger rules care. Set in the chart of accounts.
+    #[derive(Hash, Deserialize)]
+    pub enum AccountRole as "account role" {
+        /// 1218.01 card settlements in transit (collection).
+        InTransit,
+        /// 1002.01 non-tax collection bank account (collection).
+        CollectionBank,
+        /// 1218.02 fees owed back by the budget fund: the collection half of the interfund pair.
+        InterfundReceivable,
+        /// 2103.xx payable to the treasury, one per revenue subject (collection).
+        TreasuryPayable,
+        /// 1002.02 the unit's basic / zero-balance bank account (budget).
+        BudgetBank,
+        /// 5001.xx bank-charge expense (budget).
+        FeeExpense,
+        /// 2307.01 payable to the collection fund: the budget half of the interfund pair.
+        InterfundPayable,
+        /// 4001 appropriation revenue (budget).
+        Appropriation,
+        /// Anything else in the chart.
+        Other,
+    }
 }
 
 /// One account of the chart.
@@ -183,41 +127,28 @@ impl Account {
     }
 }
 
-/// Why an entry exists. Which kinds may do what is part of the rules (revenue stays gross).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    AsRefStr,
-    IntoStaticStr,
-    EnumString,
-    Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case", parse_err_ty = String, parse_err_fn = unknown_entry_kind)]
-pub enum EntryKind {
-    /// Card payment captured: Dr 1218.01 / Cr 2103.subject.
-    Capture,
-    /// Acquirer settled: gross out of transit, net to the bank, fee to budget expense.
-    Settlement,
-    /// Budget fund tops up the fee the acquirer deducted.
-    FeeTopUp,
-    /// Remittance to the treasury: Dr 2103.subject / Cr 1002.01.
-    Remittance,
-    /// Refund of a fee before remittance.
-    Refund,
-    /// Reversal of an earlier entry (voids and corrections).
-    Reversal,
-    /// Appropriation received by the budget fund.
-    Appropriation,
-    /// A manual adjustment made by a supervisor.
-    Adjustment,
+crate::text_enum! {
+    /// Why an entry exists. Which kinds may do what is part of the rules (revenue stays gross).
+    #[derive(Hash, Deserialize, utoipa::ToSchema)]
+    #[strum(parse_err_ty = String, parse_err_fn = unknown_entry_kind)]
+    pub enum EntryKind as "entry kind" {
+        /// Card payment captured: Dr 1218.01 / Cr 2103.subject.
+        Capture,
+        /// Acquirer settled: gross out of transit, net to the bank, fee to budget expense.
+        Settlement,
+        /// Budget fund tops up the fee the acquirer deducted.
+        FeeTopUp,
+        /// Remittance to the treasury: Dr 2103.subject / Cr 1002.01.
+        Remittance,
+        /// Refund of a fee before remittance.
+        Refund,
+        /// Reversal of an earlier entry (voids and corrections).
+        Reversal,
+        /// Appropriation received by the budget fund.
+        Appropriation,
+        /// A manual adjustment made by a supervisor.
+        Adjustment,
+    }
 }
 
 impl EntryKind {

@@ -16,7 +16,7 @@
 //! Every entry comes from a template of [`crate::ledger::templates`]; whether a day's revenue
 //! is already the treasury's comes from [`crate::ledger::days`].
 //!
-//! May depend on: `catalogue`, `ledger`, `db`, `audit`, `keys`, `clock`, `money`.
+//! May depend on: `catalogue`, `ledger`, `db`, `audit`, `keys`, `clock`, `money`, `text`.
 
 pub mod capture;
 pub mod card;
@@ -35,7 +35,7 @@ pub use capture::{
 };
 pub use query::{find, list_ids, FIND_LIMIT};
 pub use receipts::ensure_series;
-pub use states::{Channel, PaymentStatus, ReceiptStatus, RefundStatus, UnknownValue};
+pub use states::{Channel, PaymentStatus, ReceiptStatus, RefundStatus};
 pub use stored::{load, StoredLine, StoredPayment};
 pub use view::{view, CardView, LineView, PayerView, PaymentView, ReceiptView};
 pub use void::{void, VoidError};

@@ -1,53 +1,17 @@
 //! The closed sets the payment tables store as text — the channel, the payment's status, its
-//! receipt's status, a refund's status — one enum each, whose strum derive is the only place
-//! its stored (and JSON) text is spelt, with the moves the use cases make beside it. A stored
-//! value that is none of these is [`UnknownValue`], never a default. Pure: no actix, no diesel
-//! (the row structs read these through `TryFrom<String>`).
+//! receipt's status, a refund's status — one enum each, whose `text_enum!` declaration is the
+//! only place its stored (and JSON) text is spelt, with the moves the use cases make beside it.
+//! A stored value that is none of these is [`UnknownText`](crate::text::UnknownText), never a
+//! default. Pure: no actix, no diesel (the row structs read these through `TryFrom<String>`).
 
-use serde::{Deserialize, Serialize};
-use strum::{AsRefStr, Display, EnumString, IntoStaticStr, VariantArray};
+use serde::Deserialize;
+use strum::VariantArray;
 
-/// A stored text that is none of its set's values.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("stored {set} '{value}' is not one this service knows")]
-pub struct UnknownValue {
-    /// Which set (`payment status`, …).
-    pub set: &'static str,
-    /// The text found.
-    pub value: String,
-}
-
-/// Declares each enum stored as snake_case text: strum writes and reads the text (serde
-/// writes the same), and `TryFrom<String>` — what diesel's `deserialize_as = String` calls on
-/// a row — reads it through strum's `FromStr`, naming the set in the error.
-macro_rules! stored_as_text {
-    ($(
-        $(#[$meta:meta])*
-        pub enum $name:ident as $set:literal { $($(#[$vmeta:meta])* $variant:ident,)* }
-    )*) => {$(
-        $(#[$meta])*
-        #[derive(
-            Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize,
-            AsRefStr, IntoStaticStr, EnumString, Display, VariantArray,
-        )]
-        #[serde(rename_all = "snake_case")]
-        #[strum(serialize_all = "snake_case")]
-        pub enum $name { $($(#[$vmeta])* $variant,)* }
-
-        impl TryFrom<String> for $name {
-            type Error = UnknownValue;
-            fn try_from(value: String) -> Result<Self, UnknownValue> {
-                value.parse().map_err(|_| UnknownValue { set: $set, value })
-            }
-        }
-    )*};
-}
-
-stored_as_text! {
+crate::text_enum! {
     // Stored in `payments.channel` and read from the request; its doc line is the published
     // schema's description.
     /// How the applicant paid.
-    #[derive(PartialOrd, Ord, Deserialize, utoipa::ToSchema)]
+    #[derive(Hash, PartialOrd, Ord, Deserialize, utoipa::ToSchema, VariantArray)]
     pub enum Channel as "channel" {
         /// A bank card through the acquirer's POS.
         BankCard,
@@ -58,6 +22,7 @@ stored_as_text! {
     /// A payment's status (`payments.status`; DESIGN §3: captured → settled → reconciled, or
     /// voided). The schema and the list filter know all four; the only move this service
     /// makes today is the same-day void, captured → voided.
+    #[derive(Hash, VariantArray)]
     pub enum PaymentStatus as "payment status" {
         /// Taken at the counter (`captured`).
         Captured,
@@ -71,6 +36,7 @@ stored_as_text! {
 
     /// A fiscal receipt's status (`receipts.status`): issued with the capture, red-reversed
     /// (冲红) with the void.
+    #[derive(Hash, VariantArray)]
     pub enum ReceiptStatus as "receipt status" {
         /// Issued (`issued`).
         Issued,
@@ -80,6 +46,7 @@ stored_as_text! {
 
     /// A refund's status (`refunds.status`): requested by one person, approved (and posted)
     /// by another.
+    #[derive(Hash, VariantArray)]
     pub enum RefundStatus as "refund status" {
         /// Waiting for a supervisor (`requested`).
         Requested,
@@ -123,6 +90,8 @@ impl RefundStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::UnknownText;
+    use serde::Serialize;
 
     /// The stored texts are the ones in the schema's CHECK constraints and API.md, both ways,
     /// and serde writes the same.
@@ -171,7 +140,7 @@ mod tests {
         for text in ["", "Captured", "refunded", "captured "] {
             assert_eq!(
                 PaymentStatus::try_from(text.to_string()),
-                Err(UnknownValue {
+                Err(UnknownText {
                     set: "payment status",
                     value: text.into()
                 }),

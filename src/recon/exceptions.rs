@@ -6,7 +6,7 @@
 //! Only the active exceptions of the latest run can be worked; a re-run replaces them.
 //! [`ExceptionStatus::after`] is the one place those transitions are written.
 //!
-//! Depends on: `db`, `audit`, `auth` (the principal), `bankfiles::stored` (typed reads).
+//! Depends on: `db`, `audit`, `auth` (the principal), `bankfiles::stored` (typed reads), `text`.
 
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -19,56 +19,31 @@ use crate::bankfiles::stored;
 use crate::db::schema::recon_exceptions;
 use crate::db::{DbConn, DbError};
 
-/// How an exception is resolved (stored in `resolution` as its snake_case name).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Deserialize,
-    Serialize,
-    utoipa::ToSchema,
-    strum::AsRefStr,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Action {
-    /// The payment and the settlement line belong together after all.
-    ManualMatch,
-    /// The difference is written off (needs a second person's approval).
-    WriteOff,
-    /// A claim is raised with the bank or acquirer.
-    BankClaim,
-    /// A timing difference that clears on a later day.
-    AcceptTiming,
+crate::text_enum! {
+    /// How an exception is resolved (stored in `resolution` as its snake_case name).
+    #[derive(Deserialize, utoipa::ToSchema)]
+    pub enum Action as "exception action" {
+        /// The payment and the settlement line belong together after all.
+        ManualMatch,
+        /// The difference is written off (needs a second person's approval).
+        WriteOff,
+        /// A claim is raised with the bank or acquirer.
+        BankClaim,
+        /// A timing difference that clears on a later day.
+        AcceptTiming,
+    }
 }
 
-/// Where an exception stands (stored in `status` as its snake_case name).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::AsRefStr,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum ExceptionStatus {
-    /// To be worked.
-    Open,
-    /// A write-off proposed, waiting for a second person.
-    AwaitingApproval,
-    /// Done.
-    Resolved,
+crate::text_enum! {
+    /// Where an exception stands (stored in `status` as its snake_case name).
+    pub enum ExceptionStatus as "exception status" {
+        /// To be worked.
+        Open,
+        /// A write-off proposed, waiting for a second person.
+        AwaitingApproval,
+        /// Done.
+        Resolved,
+    }
 }
 
 /// What is done to an exception.

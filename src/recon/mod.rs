@@ -14,7 +14,7 @@
 //! - [`exceptions`]: working exceptions — manual match, write-off with a second person's
 //!   approval, bank claim, accept as timing.
 //!
-//! Depends on: [`crate::bankfiles::records`].
+//! Depends on: [`crate::bankfiles::records`], [`crate::text`].
 
 pub mod days;
 pub mod exceptions;

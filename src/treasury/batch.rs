@@ -20,28 +20,15 @@ use super::remt::{Receipt, RemittanceDoc, SubjectRemittance};
 use crate::ledger::days::RemittanceStatus;
 use crate::ledger::{AccountRole, Chart, Side};
 
-/// What kind of document stands behind a batch's amount (`remittance_documents.kind`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Serialize,
-    strum::AsRefStr,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum DocumentKind {
-    /// A payment's fiscal receipt.
-    Receipt,
-    /// A ledger entry that belongs to no payment.
-    Entry,
+crate::text_enum! {
+    /// What kind of document stands behind a batch's amount (`remittance_documents.kind`).
+    #[derive(PartialOrd, Ord)]
+    pub enum DocumentKind as "remittance document kind" {
+        /// A payment's fiscal receipt.
+        Receipt,
+        /// A ledger entry that belongs to no payment.
+        Entry,
+    }
 }
 
 /// What a movement on a treasury-payable account belongs to.
@@ -378,28 +365,16 @@ pub struct DayPayable {
     pub remittance: Option<(String, RemittanceStatus)>,
 }
 
-/// What the supervision check found wrong with a day.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    strum::AsRefStr,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum FindingKind {
-    /// The treasury acknowledged the batch, yet something is still payable for the day.
-    BalanceAfterAcknowledgement,
-    /// More was taken off the day's payable than it collected.
-    NegativeBalance,
-    /// Payable for longer than the limit without an acknowledgement.
-    NotRemittedInTime,
+crate::text_enum! {
+    /// What the supervision check found wrong with a day.
+    pub enum FindingKind as "supervision finding" {
+        /// The treasury acknowledged the batch, yet something is still payable for the day.
+        BalanceAfterAcknowledgement,
+        /// More was taken off the day's payable than it collected.
+        NegativeBalance,
+        /// Payable for longer than the limit without an acknowledgement.
+        NotRemittedInTime,
+    }
 }
 
 /// One thing the supervision check found.

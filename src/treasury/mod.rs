@@ -6,7 +6,7 @@
 //! - [`service`]: the use cases over the database — prepare, approve (file fixed, hashed and
 //!   signed), the treasury's pull and acknowledgement, and the supervision check.
 //!
-//! Depends on: `ledger` (writer, chart, model), `keys`, `audit`, `db`, `money`.
+//! Depends on: `ledger` (writer, chart, model), `keys`, `audit`, `db`, `money`, `text`.
 
 pub mod batch;
 pub mod remt;

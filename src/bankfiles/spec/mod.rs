@@ -8,7 +8,7 @@
 //! Everything a spec can get wrong is found here, when the spec is loaded, with the spec's file
 //! name and the record or field at fault — never halfway through a bank's file.
 //!
-//! Depends on: [`super::records`] only.
+//! Depends on: [`super::records`] and `text` (the closed sets) only.
 //!
 //! Layout: this file (the declarative types as read from TOML), `compiled` (the executable
 //! form, re-exported here), `compile` (from the one to the other).
@@ -28,27 +28,15 @@ pub use compiled::{
     STATEMENT_REQUIRED,
 };
 
-/// What a file describes (stored and shown as `settlement` / `statement`, through strum).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Deserialize,
-    serde::Serialize,
-    strum::AsRefStr,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Produces {
-    /// An acquirer's settlement detail: [`super::records::SettlementRecord`]s.
-    Settlement,
-    /// A bank account statement: [`super::records::StatementBooking`]s and one summary.
-    Statement,
+crate::text_enum! {
+    /// What a file describes (stored and shown as `settlement` / `statement`, through strum).
+    #[derive(Deserialize)]
+    pub enum Produces as "file content" {
+        /// An acquirer's settlement detail: [`super::records::SettlementRecord`]s.
+        Settlement,
+        /// A bank account statement: [`super::records::StatementBooking`]s and one summary.
+        Statement,
+    }
 }
 
 /// How lines are cut into fields.

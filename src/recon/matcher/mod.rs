@@ -4,7 +4,8 @@
 //! A pure function over in-memory records: no I/O, no clock, no database. The same input, in
 //! any order, gives the same [`MatchResult`] with its outcomes in the same order.
 //!
-//! Depends on: `crate::bankfiles::records` (record types), chrono, serde. No database, no HTTP.
+//! Depends on: `crate::bankfiles::records` (record types), `crate::text` (the closed sets), chrono,
+//! serde. No database, no HTTP.
 //!
 //! # Layout
 //! - `model`: the input and outcome types, and the suggested actions stored with exceptions;

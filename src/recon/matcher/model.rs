@@ -2,7 +2,7 @@
 //! finds ([`Outcome`], [`Summary`], [`BalanceCheck`], [`FileNetting`], [`MatchResult`]), and the
 //! suggested actions stored with each exception.
 //!
-//! Depends on: `crate::bankfiles::records`, chrono, serde, strum.
+//! Depends on: `crate::bankfiles::records`, `crate::text`, chrono, serde, strum.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
@@ -12,31 +12,16 @@ use crate::bankfiles::records::{SettlementRecord, StatementBooking};
 // ---------------------------------------------------------------------------------------------
 // Input
 
-/// The card scheme a payment or settlement file belongs to (the payments' stored channel
-/// text, `bank_card` / `one_card`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    strum::AsRefStr,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Channel {
-    /// Bank card through the acquirer's POS (settled in the fixed-width POS file).
-    BankCard,
-    /// City one-card (settled in the one-card CSV file).
-    OneCard,
+crate::text_enum! {
+    /// The card scheme a payment or settlement file belongs to (the payments' stored channel
+    /// text, `bank_card` / `one_card`).
+    #[derive(Hash, PartialOrd, Ord, Deserialize)]
+    pub enum Channel as "channel" {
+        /// Bank card through the acquirer's POS (settled in the fixed-width POS file).
+        BankCard,
+        /// City one-card (settled in the one-card CSV file).
+        OneCard,
+    }
 }
 
 /// A ledger payment as the matcher needs it.
@@ -144,44 +129,29 @@ pub struct MatchInput {
 // ---------------------------------------------------------------------------------------------
 // Output
 
-/// Outcome categories, with the API's names (serde and strum: the same snake_case text).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    strum::AsRefStr,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Category {
-    /// Ledger and settlement agree.
-    Matched,
-    /// Paired, but the amounts differ.
-    AmountMismatch,
-    /// A payment of the business date the acquirer did not settle.
-    MissingInSettlement,
-    /// A settlement line with no ledger counterpart.
-    MissingInLedger,
-    /// A line the acquirer settled twice.
-    DuplicateInSettlement,
-    /// A payment voided in the ledger whose purchase the acquirer settled anyway.
-    VoidSettled,
-    /// A file's net arrived on the collection account.
-    CashMatched,
-    /// A file's credit differs from its net, or a settlement credit names no file.
-    CashMismatch,
-    /// No credit for a file.
-    CashMissing,
+crate::text_enum! {
+    /// Outcome categories, with the API's names (serde and strum: the same snake_case text).
+    #[derive(Hash, PartialOrd, Ord, Deserialize)]
+    pub enum Category as "reconciliation category" {
+        /// Ledger and settlement agree.
+        Matched,
+        /// Paired, but the amounts differ.
+        AmountMismatch,
+        /// A payment of the business date the acquirer did not settle.
+        MissingInSettlement,
+        /// A settlement line with no ledger counterpart.
+        MissingInLedger,
+        /// A line the acquirer settled twice.
+        DuplicateInSettlement,
+        /// A payment voided in the ledger whose purchase the acquirer settled anyway.
+        VoidSettled,
+        /// A file's net arrived on the collection account.
+        CashMatched,
+        /// A file's credit differs from its net, or a settlement credit names no file.
+        CashMismatch,
+        /// No credit for a file.
+        CashMissing,
+    }
 }
 
 impl Category {
@@ -191,33 +161,20 @@ impl Category {
     }
 }
 
-/// What an outcome is about (which record it accounts for); stored as its snake_case name.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::AsRefStr,
-    strum::IntoStaticStr,
-    strum::EnumString,
-    strum::Display,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Subject {
-    /// A payment's capture (`payment_id`, with its purchase `line_id` and `void_line_id`).
-    Payment,
-    /// A settlement line with no capture of its own (`line_id`; `payment_id` and `refund_id`
-    /// name what it was paired with, for context).
-    Line,
-    /// A settlement file's cash (`file_id`, `booking_id`).
-    File,
-    /// A settlement booking that paid no file (`booking_id`).
-    Booking,
+crate::text_enum! {
+    /// What an outcome is about (which record it accounts for); stored as its snake_case name.
+    #[derive(Hash, Deserialize)]
+    pub enum Subject as "reconciliation subject" {
+        /// A payment's capture (`payment_id`, with its purchase `line_id` and `void_line_id`).
+        Payment,
+        /// A settlement line with no capture of its own (`line_id`; `payment_id` and `refund_id`
+        /// name what it was paired with, for context).
+        Line,
+        /// A settlement file's cash (`file_id`, `booking_id`).
+        File,
+        /// A settlement booking that paid no file (`booking_id`).
+        Booking,
+    }
 }
 
 /// One result of the run.

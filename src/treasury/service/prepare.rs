@@ -15,7 +15,7 @@ use crate::db::schema::{
     remittances,
 };
 use crate::db::{DbConn, DbError};
-use crate::ledger::days::{self, parse_stored, RemittanceStatus};
+use crate::ledger::days::{self, RemittanceStatus};
 use crate::ledger::writer::{Batch, LedgerWriter, WriteError};
 use crate::ledger::{AccountRole, Chart, DayState, EntryKind, Side};
 use crate::treasury::batch::{
@@ -144,7 +144,7 @@ pub fn stored_subjects(conn: &mut DbConn, id: &str) -> Result<Vec<BatchSubject>,
         .load(conn)?;
     let mut by_subject: BTreeMap<String, Vec<batch::BatchDocument>> = BTreeMap::new();
     for d in docs {
-        let kind: DocumentKind = parse_stored("remittance document kind", &d.kind)?;
+        let kind = DocumentKind::try_from(d.kind)?;
         by_subject
             .entry(d.revenue_subject)
             .or_default()
