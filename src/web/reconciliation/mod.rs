@@ -184,7 +184,6 @@ words! {
         no_awaiting: "没有待到账的清算文件。" / "No settlement file is awaiting its credit.",
         age_business_days: "已等待（工作日）" / "Age (business days)",
         in_transit: "在途（1218.01）" / "In transit (1218.01)",
-        awaiting_hint: "待到账的文件不是差异：此后每次对账继续查找其入账，到账当日记结算分录；超过期限转为“资金未到账”，向银行索赔。" / "Awaiting items are not exceptions: later runs keep looking for the credit and post the settlement entry on the day it arrives; past the horizon they become cash missing, for a bank claim.",
         colon: "：" / ": ",
         comma: "，" / ", ",
         semicolon: "；" / "; ",
