@@ -118,7 +118,8 @@ fn full_run(n: usize) {
     let date = input.business_date;
     drop(input);
     let t = Instant::now();
-    let run = onecard::recon::runs::run(&mut conn, &ctx.writer, date, "bench")
+    let settings = onecard::recon::runs::Settings::default();
+    let run = onecard::recon::runs::run(&mut conn, &ctx.writer, &settings, date, "bench")
         .unwrap_or_else(|e| panic!("{e}"));
     println!(
         "  full run on SQLite (load, match, persist, post): {:.2} s — {} open exceptions, summary {}",

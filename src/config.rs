@@ -71,7 +71,14 @@ pub struct Config {
     /// Calendar days within which a day's fees must be acknowledged by the treasury
     /// (`ONECARD_REMIT_LIMIT_DAYS`, default 2); later is a supervision finding.
     pub remit_limit_days: i64,
+    /// Business days (Monday to Friday; public holidays are not modelled) after its settlement
+    /// date that a file's credit is awaited before the file is `cash_missing`
+    /// (`ONECARD_CREDIT_HORIZON_DAYS`, default 5).
+    pub credit_horizon_days: u32,
 }
+
+/// How many business days a settlement file's credit is awaited (DESIGN §5).
+pub const DEFAULT_CREDIT_HORIZON_DAYS: u32 = 5;
 
 /// Seconds for a request head to arrive, and that a body may stall.
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 10;
@@ -198,6 +205,10 @@ impl Config {
             max_connections: env_parse("ONECARD_MAX_CONNECTIONS", 1024usize)?.max(1),
             remit_limit_days: env_parse("ONECARD_REMIT_LIMIT_DAYS", 2i64)?.max(0),
             business_day_cutoff: env_time("ONECARD_BUSINESS_DAY_CUTOFF")?,
+            credit_horizon_days: env_parse(
+                "ONECARD_CREDIT_HORIZON_DAYS",
+                DEFAULT_CREDIT_HORIZON_DAYS,
+            )?,
         })
     }
 }

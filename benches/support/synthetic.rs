@@ -11,7 +11,10 @@
 
 use chrono::{Duration, NaiveDate, NaiveTime};
 
-use super::matcher::{Booking, Channel, LedgerPayment, MatchInput, SettlementFile, SettlementLine};
+use super::matcher::{
+    Booking, Channel, LedgerPayment, MatchInput, SettlementFile, SettlementLine,
+    DEFAULT_CREDIT_HORIZON_DAYS,
+};
 use super::records::{Direction, SettlementKind, SettlementRecord, StatementBooking};
 
 /// A small, fast, deterministic generator (SplitMix64).
@@ -71,6 +74,9 @@ pub fn synthetic(n: usize, seed: u64) -> MatchInput {
         bookings,
         statement_closing_minor: None,
         ledger_1002_01_minor: 0,
+        credit_horizon_days: DEFAULT_CREDIT_HORIZON_DAYS,
+        business_day_cutoff: None,
+        prior_cash: vec![],
     }
 }
 

@@ -133,7 +133,16 @@ pub async fn create(
     let actor = caller.require(may::RECONCILE)?.actor();
     let request = body.into_inner()?;
     let run = with_conn(&ctx, move |conn, ctx| {
-        Ok(runs::run(conn, &ctx.writer, request.business_date, &actor)?)
+        Ok(runs::run(
+            conn,
+            &ctx.writer,
+            &runs::Settings::new(
+                ctx.config.credit_horizon_days,
+                ctx.config.business_day_cutoff,
+            ),
+            request.business_date,
+            &actor,
+        )?)
     })
     .await?;
     Ok(HttpResponse::Created().json(run))

@@ -1,5 +1,6 @@
 //! The reconciliation report of a stored run: payments per channel and per department, each
-//! settlement file's netting (gross, fee, net, and the settlement entry once posted), and every
+//! settlement file's netting (gross, fee, net, and the settlement entry once posted), the
+//! settlement files still awaiting their credit (with their age in business days), and every
 //! exception — as JSON for the API and the pages, and as CSV for the nightly outbox.
 //!
 //! Depends on: [`super::runs`] (the stored run and its exceptions), `db`, `money`.
@@ -11,10 +12,13 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::runs::{file_sums, get, settlement_file_rows, ExceptionRow, Run, StoredExceptionRow};
-use crate::db::schema::{ledger_entries, payments, recon_exceptions, recon_outcomes};
+use crate::db::schema::{
+    ledger_entries, payments, recon_exceptions, recon_outcomes, settlement_files,
+};
 use crate::db::{DbConn, DbError};
 use crate::ledger::templates::settlement_reference;
 use crate::money::format_minor;
+use crate::recon::matcher::{business_days_between, Category, Subject};
 
 /// One line of a per-channel or per-department table.
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
@@ -55,6 +59,28 @@ pub struct Netting {
     pub entry_seq: Option<i64>,
 }
 
+/// A settlement file whose credit has not arrived, within the credit horizon: carried forward
+/// to the next runs (DESIGN §5); its gross is still in transit (1218.01).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Awaiting {
+    /// The file.
+    pub file_id: String,
+    /// Its spec.
+    pub spec: String,
+    /// Merchant.
+    pub merchant: Option<String>,
+    /// Settlement date.
+    #[schema(value_type = Option<String>)]
+    pub settlement_date: Option<NaiveDate>,
+    /// Business days (Monday to Friday; holidays not modelled) from the settlement date to the
+    /// run's date.
+    pub age_business_days: u32,
+    /// The credit awaited: the file's net.
+    pub net: String,
+    /// Its gross, still in transit on 1218.01.
+    pub gross: String,
+}
+
 /// The day's reconciliation report.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Report {
@@ -66,6 +92,9 @@ pub struct Report {
     pub by_department: Vec<Group>,
     /// Per settlement file of the date.
     pub netting: Vec<Netting>,
+    /// Settlement files awaiting their credit as of the run (this date's and carried ones),
+    /// oldest first.
+    pub awaiting_credit: Vec<Awaiting>,
     /// Every exception with its suggested action and state.
     pub exceptions: Vec<ExceptionRow>,
 }
@@ -77,6 +106,7 @@ pub fn report(conn: &mut DbConn, run_id: &str) -> Result<Option<Report>, DbError
     };
     let (by_channel, by_department) = payment_groups(conn, run_id)?;
     let netting = netting(conn, run.business_date)?;
+    let awaiting_credit = awaiting(conn, run_id, run.business_date)?;
     let exceptions = recon_exceptions::table
         .filter(recon_exceptions::run_id.eq(run_id))
         .select(StoredExceptionRow::as_select())
@@ -90,8 +120,47 @@ pub fn report(conn: &mut DbConn, run_id: &str) -> Result<Option<Report>, DbError
         by_channel,
         by_department,
         netting,
+        awaiting_credit,
         exceptions,
     }))
+}
+
+/// The files run `run_id` (of `date`) found awaiting their credit, oldest first.
+pub fn awaiting(
+    conn: &mut DbConn,
+    run_id: &str,
+    date: NaiveDate,
+) -> Result<Vec<Awaiting>, DbError> {
+    let rows: Vec<(String, String, Option<String>, Option<NaiveDate>)> = recon_outcomes::table
+        .inner_join(
+            settlement_files::table.on(recon_outcomes::file_id.eq(settlement_files::id.nullable())),
+        )
+        .filter(recon_outcomes::run_id.eq(run_id))
+        .filter(recon_outcomes::subject.eq(Subject::File.as_ref()))
+        .filter(recon_outcomes::category.eq(Category::AwaitingCredit.as_ref()))
+        .select((
+            settlement_files::id,
+            settlement_files::spec,
+            settlement_files::merchant,
+            settlement_files::settlement_date,
+        ))
+        .order((settlement_files::settlement_date, settlement_files::id))
+        .load(conn)?;
+    let mut items = Vec::with_capacity(rows.len());
+    for (file_id, spec, merchant, settlement_date) in rows {
+        let (_, gross, _, net) = file_sums(conn, &file_id)?;
+        items.push(Awaiting {
+            // a file that states no date is the run's own
+            age_business_days: business_days_between(settlement_date.unwrap_or(date), date),
+            file_id,
+            spec,
+            merchant,
+            settlement_date,
+            net: format_minor(net),
+            gross: format_minor(gross),
+        });
+    }
+    Ok(items)
 }
 
 /// The run's payment outcomes per channel and per department, each by key.
@@ -180,6 +249,7 @@ pub fn report_csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
     csv_summary(&mut w, report)?;
     csv_groups(&mut w, report)?;
     csv_netting(&mut w, &report.netting)?;
+    csv_awaiting(&mut w, &report.awaiting_credit)?;
     csv_exceptions(&mut w, &report.exceptions)?;
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
@@ -260,6 +330,33 @@ fn csv_netting(w: &mut CsvOut, netting: &[Netting]) -> Result<(), csv::Error> {
             n.gross.as_str(),
             n.fee.as_str(),
             n.net.as_str(),
+        ])?;
+    }
+    Ok(())
+}
+
+fn csv_awaiting(w: &mut CsvOut, awaiting: &[Awaiting]) -> Result<(), csv::Error> {
+    w.write_record([
+        "section",
+        "file_id",
+        "spec",
+        "merchant",
+        "settlement_date",
+        "age_business_days",
+        "net",
+        "gross",
+    ])?;
+    for a in awaiting {
+        // a file that states no settlement date: an empty cell
+        w.write_record([
+            "awaiting_credit",
+            a.file_id.as_str(),
+            a.spec.as_str(),
+            a.merchant.as_deref().unwrap_or(""),
+            &a.settlement_date.map(|d| d.to_string()).unwrap_or_default(),
+            &a.age_business_days.to_string(),
+            a.net.as_str(),
+            a.gross.as_str(),
         ])?;
     }
     Ok(())

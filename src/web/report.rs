@@ -221,6 +221,7 @@ fn recon_tables(
         Some(report) => vec![
             tiers_table(&report.run, rw, w),
             balance_table(&report.run, rw),
+            super::reconciliation::awaiting_table(report, rw),
             exceptions_table(
                 "open_exceptions",
                 t.open_exceptions,

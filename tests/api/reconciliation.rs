@@ -9,6 +9,7 @@ use onecard::db::DbConn;
 use serde_json::json;
 
 use crate::support::{spawn_app, TestApp};
+use crate::web_support::WebSession;
 
 pub(crate) async fn pay(app: &TestApp, trace: &str, rrn: &str, today: NaiveDate) -> String {
     let body = json!({
@@ -202,6 +203,9 @@ async fn a_run_reports_each_disagreement_once_and_reruns_the_same() {
     assert_eq!(summary["amount_mismatch"], 1, "{run}");
     assert_eq!(summary["missing_in_settlement"], 1, "{run}");
     assert_eq!(summary["missing_in_ledger"], 1, "{run}");
+    // No statement yet: the file awaits its credit (not an exception).
+    assert_eq!(summary["awaiting_credit"], 1, "{run}");
+    assert_eq!(summary["cash_missing"], 0, "{run}");
     let expected_exceptions: u64 = [
         "amount_mismatch",
         "missing_in_settlement",
@@ -502,7 +506,9 @@ async fn a_run_reports_each_disagreement_once_and_reruns_the_same() {
         .count()
         .get_result(conn)
         .expect("audit");
-    assert!(audited >= 5, "{audited}");
+    // amount_mismatch, missing_in_settlement, missing_in_ledger ×2 (the file's credit is
+    // awaited, not an exception)
+    assert!(audited >= 4, "{audited}");
     app.stop().await;
 }
 
@@ -549,5 +555,235 @@ async fn bad_run_requests_are_clear() {
         .await;
     assert_eq!(status, 201, "{run}");
     assert_eq!(run["summary"]["matched"], 0);
+    app.stop().await;
+}
+
+/// Runs the reconciliation of `date` through the API (201 expected).
+async fn run_of(app: &TestApp, date: NaiveDate) -> serde_json::Value {
+    let (status, _, run) = app
+        .post(
+            Role::Finance,
+            "/v1/reconciliations",
+            &json!({"business_date": date.to_string()}),
+        )
+        .await;
+    assert_eq!(status, 201, "{run}");
+    run
+}
+
+/// The CSV report of run `id`.
+async fn report_text(app: &TestApp, id: &str) -> String {
+    let mut res = app
+        .client
+        .get(app.url(&format!("/v1/reconciliations/{id}/report?format=csv")))
+        .bearer_auth(app.token(Role::Finance))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status().as_u16(), 200);
+    String::from_utf8(res.body().await.expect("body").to_vec()).expect("utf8")
+}
+
+/// DESIGN §5 "No credit is ever lost": a day reconciled before its credit arrives closes with
+/// the file awaiting; the run of the day the credit is known (three days later) matches it and
+/// posts the settlement entry dated that day; the closed day's seal never changes.
+#[actix_web::test]
+async fn a_late_credit_is_carried_forward_and_posted_on_the_open_day() {
+    let app = spawn_app().await;
+    app.load_demo().await;
+    let day = NaiveDate::from_ymd_opt(2026, 11, 24).expect("date");
+    let later = NaiveDate::from_ymd_opt(2026, 11, 27).expect("date");
+    for n in [1u32, 2] {
+        app.capture_on(
+            day,
+            "ZR-BDC-01",
+            "80.00",
+            &format!("0000{n:02}"),
+            &format!("000000000{}", 450 + n),
+        )
+        .await;
+    }
+    let (status, body) = app
+        .upload(
+            Role::Finance,
+            "spec=pos-settlement-fixed-width",
+            pos_file(day, &[(1, 8000, 5), (2, 8000, 5)]),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let in_transit = app.balance("1218.01").await;
+    assert_eq!(in_transit, Some(json!("160.00")));
+
+    // The night of the 24th: no statement yet. The file awaits its credit; no exception.
+    let run = run_of(&app, day).await;
+    assert_eq!(run["summary"]["matched"], 2, "{run}");
+    assert_eq!(run["summary"]["awaiting_credit"], 1, "{run}");
+    assert_eq!(run["summary"]["cash_missing"], 0, "{run}");
+    assert_eq!(run["open_exceptions"], 0, "{run}");
+    let first = run["id"].as_str().expect("id").to_string();
+    let (_, report) = app
+        .get(
+            Role::Finance,
+            &format!("/v1/reconciliations/{first}/report"),
+        )
+        .await;
+    let awaiting = report["awaiting_credit"]
+        .as_array()
+        .expect("awaiting")
+        .clone();
+    assert_eq!(awaiting.len(), 1, "{report}");
+    assert_eq!(awaiting[0]["age_business_days"], 0);
+    assert_eq!(awaiting[0]["net"], "159.90");
+    assert_eq!(awaiting[0]["gross"], "160.00");
+    assert!(report_text(&app, &first)
+        .await
+        .contains(",2026-11-24,0,159.90,160.00"));
+    // The staff pages list it too: the reconciliation page and the daily report.
+    let file_id = awaiting[0]["file_id"].as_str().expect("file").to_string();
+    let mut finance = WebSession::signed_in(&app, Role::Finance).await;
+    for path in ["/web/reconciliation", "/web/report"] {
+        let page = finance.get(&format!("{path}?date={day}")).await;
+        assert!(
+            page.body.contains("待到账") && page.body.contains(&file_id),
+            "{path}: {}",
+            page.body
+        );
+    }
+
+    // The day closes with the item awaiting.
+    let (status, _, closed) = app
+        .post(Role::Finance, &format!("/v1/days/{day}/close"), &json!({}))
+        .await;
+    assert_eq!(status, 200, "{closed}");
+    assert_eq!(app.balance("1218.01").await, in_transit);
+
+    // The 25th and 26th: still awaiting, aged and listed by each day's report.
+    for (date, age) in [(25, 1), (26, 2)] {
+        let date = NaiveDate::from_ymd_opt(2026, 11, date).expect("date");
+        let run = run_of(&app, date).await;
+        assert_eq!(run["summary"]["awaiting_credit"], 1, "{run}");
+        let (_, report) = app
+            .get(
+                Role::Finance,
+                &format!(
+                    "/v1/reconciliations/{}/report",
+                    run["id"].as_str().expect("id")
+                ),
+            )
+            .await;
+        assert_eq!(
+            report["awaiting_credit"][0]["age_business_days"], age,
+            "{report}"
+        );
+        assert_eq!(
+            report["awaiting_credit"][0]["settlement_date"],
+            "2026-11-24"
+        );
+    }
+
+    // The credit is on the statement of the 27th: the run of the 27th matches and posts.
+    let (status, body) = app
+        .upload(
+            Role::Finance,
+            "spec=collection-account-statement-csv",
+            statement(later, day, "159.90"),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let run = run_of(&app, later).await;
+    assert_eq!(run["summary"]["cash_matched"], 1, "{run}");
+    assert_eq!(run["summary"]["awaiting_credit"], 0, "{run}");
+    let posted = run["settlement_entries"]
+        .as_array()
+        .expect("posted")
+        .clone();
+    assert_eq!(posted.len(), 1, "{run}");
+    let (status, entry) = app
+        .get(Role::Auditor, &format!("/v1/ledger/entries/{}", posted[0]))
+        .await;
+    assert_eq!(status, 200, "{entry}");
+    assert_eq!(entry["kind"], "settlement");
+    assert_eq!(entry["business_date"], later.to_string(), "{entry}");
+    assert_eq!(app.balance("1218.01").await, Some(json!("0.00")));
+
+    // Nothing posted twice: the 28th and a re-run of the 27th see the file paid.
+    let run = run_of(&app, later.succ_opt().expect("date")).await;
+    assert_eq!(run["summary"]["cash_matched"], 0, "{run}");
+    assert_eq!(run["summary"]["awaiting_credit"], 0, "{run}");
+    assert!(run.get("settlement_entries").is_none(), "{run}");
+    let run = run_of(&app, later).await;
+    assert_eq!(run["summary"]["cash_matched"], 1, "{run}");
+    assert!(run.get("settlement_entries").is_none(), "{run}");
+    assert_eq!(app.balance("1218.01").await, Some(json!("0.00")));
+
+    // The closed day is as it was sealed; its run still says what it found then.
+    let (_, sealed) = app.get(Role::Auditor, &format!("/v1/days/{day}")).await;
+    for k in ["seal", "last_entry_hash", "entries", "closed_at"] {
+        assert_eq!(sealed[k], closed[k], "{k}: {sealed}");
+    }
+    assert!(
+        app.seal_verifies(
+            day,
+            sealed["last_entry_hash"].as_str().expect("hash"),
+            sealed["entries"].as_i64().expect("entries"),
+            sealed["seal"].as_str().expect("seal"),
+        )
+        .await
+    );
+    let (_, first_run) = app
+        .get(Role::Finance, &format!("/v1/reconciliations/{first}"))
+        .await;
+    assert_eq!(first_run["summary"]["awaiting_credit"], 1, "{first_run}");
+    app.stop().await;
+}
+
+/// Past the credit horizon (5 business days) an unpaid file is `cash_missing` once, with a
+/// bank claim as the suggested action; the later runs do not report it again.
+#[actix_web::test]
+async fn a_credit_past_the_horizon_is_cash_missing_once() {
+    let app = spawn_app().await;
+    app.load_demo().await;
+    // Tuesday 10 November 2026.
+    let day = NaiveDate::from_ymd_opt(2026, 11, 10).expect("date");
+    app.capture_on(day, "ZR-BDC-01", "80.00", "000001", "000000000451")
+        .await;
+    let (status, body) = app
+        .upload(
+            Role::Finance,
+            "spec=pos-settlement-fixed-width",
+            pos_file(day, &[(1, 8000, 5)]),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let run = run_of(&app, day).await;
+    assert_eq!(run["summary"]["awaiting_credit"], 1, "{run}");
+    // Tuesday the 17th: five business days, still awaited.
+    let run = run_of(&app, NaiveDate::from_ymd_opt(2026, 11, 17).expect("date")).await;
+    assert_eq!(run["summary"]["awaiting_credit"], 1, "{run}");
+    assert_eq!(run["open_exceptions"], 0, "{run}");
+    // Wednesday the 18th: six, past the horizon.
+    let run = run_of(&app, NaiveDate::from_ymd_opt(2026, 11, 18).expect("date")).await;
+    assert_eq!(run["summary"]["awaiting_credit"], 0, "{run}");
+    assert_eq!(run["summary"]["cash_missing"], 1, "{run}");
+    let id = run["id"].as_str().expect("id");
+    let (_, listed) = app
+        .get(
+            Role::Finance,
+            &format!("/v1/reconciliations/{id}/exceptions"),
+        )
+        .await;
+    let missing = &listed["items"][0];
+    assert_eq!(missing["kind"], "cash_missing", "{listed}");
+    let action = missing["suggested_action"].as_str().expect("action");
+    assert!(
+        action.contains("bank_claim") && !action.contains("accept_timing"),
+        "{action}"
+    );
+    // The 19th: looked for still, reported by the 18th already.
+    let run = run_of(&app, NaiveDate::from_ymd_opt(2026, 11, 19).expect("date")).await;
+    assert_eq!(run["summary"]["cash_missing"], 0, "{run}");
+    assert_eq!(run["summary"]["awaiting_credit"], 0, "{run}");
+    assert_eq!(run["open_exceptions"], 0, "{run}");
+    assert_eq!(app.balance("1218.01").await, Some(json!("80.00")));
     app.stop().await;
 }

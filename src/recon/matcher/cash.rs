@@ -8,9 +8,13 @@ use chrono::NaiveDate;
 
 use super::index::{at, fx_map, set, FxMap, NONE};
 use super::model::{
-    BalanceCheck, Booking, Category, Channel, FileNetting, MatchInput, Outcome, SettlementFile,
-    Subject, ACT_CASH_MISMATCH, ACT_CASH_MISSING, ACT_CASH_UNCLAIMED,
+    business_days_between, BalanceCheck, Booking, Category, Channel, FileNetting, MatchInput,
+    Outcome, PriorCash, SettlementFile, Subject, ACT_CASH_MISMATCH, ACT_CASH_MISSING,
+    ACT_CASH_UNCLAIMED,
 };
+
+/// "Paid by a booking another run used, not in this input" in [`Claims::paid_by`].
+const ELSEWHERE: usize = usize::MAX - 1;
 
 /// The files a settlement narrative names: `(channel, [(merchant, date)])`.
 pub fn parse_settlement_narrative(text: &str) -> Option<(Channel, Vec<(&str, NaiveDate)>)> {
@@ -57,6 +61,7 @@ pub(super) fn outcomes(input: &MatchInput, out: &mut Vec<Outcome>) -> Vec<i64> {
         plain: Vec::new(),
         plain_used: vec![false; cash.bookings.len()],
     };
+    cash.claim_prior(&mut claims);
     cash.claim_by_narrative(&mut claims);
     cash.claim_single_files(&mut claims);
     cash.claim_merchants(&mut claims);
@@ -87,7 +92,10 @@ pub(super) fn balance(input: &MatchInput) -> BalanceCheck {
 /// The cash tier's view of the input: the files and the non-reversal bookings, in order.
 struct Cash<'a> {
     bd: NaiveDate,
+    horizon_days: u32,
     files: &'a [SettlementFile],
+    /// file → its cash outcome in a run of another date, if any.
+    prior: Vec<Option<&'a PriorCash>>,
     bookings: &'a [Booking],
     /// Files by (settlement date, id, channel, merchant).
     forder: Vec<usize>,
@@ -153,8 +161,18 @@ impl<'a> Cash<'a> {
             }
             _ => a.cmp(&b),
         });
+        let mut by_id: FxMap<&str, &PriorCash> = fx_map(input.prior_cash.len());
+        for p in &input.prior_cash {
+            by_id.entry(p.file_id.as_str()).or_insert(p);
+        }
+        let prior = files
+            .iter()
+            .map(|f| by_id.get(f.file_id.as_str()).copied())
+            .collect();
         Cash {
             bd: input.business_date,
+            horizon_days: input.credit_horizon_days,
+            prior,
             files,
             bookings,
             forder,
@@ -187,23 +205,65 @@ impl<'a> Cash<'a> {
             .collect()
     }
 
+    /// A file's cash outcome in a run of another date.
+    fn prior(&self, f: usize) -> Option<&'a PriorCash> {
+        self.prior.get(f).copied().flatten()
+    }
+
+    /// Files whose cash a run of another date already spent are never claimed afresh: each is
+    /// held by the booking that paid it when that booking is in the input (so the booking's
+    /// other files still add up), else set aside.
+    fn claim_prior(&self, claims: &mut Claims) {
+        for &f in &self.forder {
+            let Some(p) = self.prior(f).filter(|p| p.category.consumes_cash()) else {
+                continue;
+            };
+            let b = p
+                .booking_id
+                .and_then(|id| {
+                    self.border
+                        .iter()
+                        .copied()
+                        .find(|&b| self.bookings.get(b).is_some_and(|x| x.id == id))
+                })
+                .unwrap_or(ELSEWHERE);
+            set(&mut claims.paid_by, f, b);
+        }
+    }
+
+    /// The files held for booking `b` by [`Self::claim_prior`], in file order.
+    fn held_for(&self, claims: &Claims, b: usize) -> Vec<usize> {
+        self.forder
+            .iter()
+            .copied()
+            .filter(|&f| at(&claims.paid_by, f) == b)
+            .collect()
+    }
+
     /// In booking order, each settlement-narrative booking claims every named file not yet
-    /// claimed; the others are kept for the fallback by amount.
+    /// claimed (with the files it paid in another run); the others are kept for the fallback
+    /// by amount (a booking that paid files in another run is not free for it).
     fn claim_by_narrative(&self, claims: &mut Claims) {
         for &b in &self.border {
             let Some(bk) = self.bookings.get(b) else {
                 continue;
             };
+            let held = self.held_for(claims, b);
             let Some((channel, named)) = parse_settlement_narrative(&bk.booking.narrative) else {
                 claims.plain.push(b);
+                if !held.is_empty() {
+                    claims.take_plain(b, held);
+                }
                 continue;
             };
-            let group = self.unclaimed_files(claims, |x| {
+            let mut group = held;
+            group.extend(self.unclaimed_files(claims, |x| {
                 x.channel == channel
                     && named
                         .iter()
                         .any(|(m, d)| *m == x.merchant && *d == x.settlement_date)
-            });
+            }));
+            group.sort_by_key(|&f| self.forder.iter().position(|&g| g == f));
             if group.is_empty() {
                 let last = named.iter().map(|(_, d)| *d).max().unwrap_or(self.bd);
                 claims.narrative_unclaimed.push((b, last));
@@ -287,7 +347,7 @@ impl<'a> Cash<'a> {
                 } else {
                     Category::CashMismatch
                 };
-                let mut o = self.file_outcome(category, file);
+                let mut o = self.file_outcome(category, file, f);
                 o.booking_id = self.bookings.get(*b).map(|x| x.id);
                 o.settlement_minor = Some(credit);
                 o.note = match (ok, group.len()) {
@@ -310,7 +370,8 @@ impl<'a> Cash<'a> {
             };
             let o = match file_outcomes.get_mut(f).and_then(Option::take) {
                 Some(o) => o,
-                None => self.unpaid_file_outcome(file),
+                None if at(&claims.paid_by, f) == ELSEWHERE => self.spent_elsewhere(file, f),
+                None => self.unpaid_file_outcome(file, f),
             };
             out.push(o);
         }
@@ -327,30 +388,64 @@ impl<'a> Cash<'a> {
         }
     }
 
-    /// A file's outcome, owned by its settlement date, with its declared net as the ledger's
-    /// side.
-    fn file_outcome(&self, category: Category, file: &SettlementFile) -> Outcome {
-        let mut o = Outcome::blank(category, Subject::File, file.settlement_date, self.bd);
+    /// The date whose run owns file `f`'s outcome of `category`: the run that already stands
+    /// for the file's spent cash, or that already reported it missing while it still is;
+    /// otherwise the later of the file's settlement date and this run's date (a file carried
+    /// forward from an earlier, perhaps closed, day is this run's to report).
+    fn owner(&self, f: usize, file: &SettlementFile, category: Category) -> NaiveDate {
+        match self.prior(f) {
+            Some(p) if p.category.consumes_cash() => p.owner_date,
+            Some(p) if p.category == Category::CashMissing && category == Category::CashMissing => {
+                p.owner_date
+            }
+            _ => file.settlement_date.max(self.bd),
+        }
+    }
+
+    /// A file's outcome with its declared net as the ledger's side.
+    fn file_outcome(&self, category: Category, file: &SettlementFile, f: usize) -> Outcome {
+        let owner = self.owner(f, file, category);
+        let mut o = Outcome::blank(category, Subject::File, owner, self.bd);
         o.file_id = Some(file.file_id.clone());
         o.ledger_minor = Some(file.net_minor);
         o
     }
 
-    /// A file no booking paid: fine when its net is zero, else missing.
-    fn unpaid_file_outcome(&self, file: &SettlementFile) -> Outcome {
+    /// A file whose cash a run of another date spent on a booking not in this input: shown as
+    /// that run found it, never counted here.
+    fn spent_elsewhere(&self, file: &SettlementFile, f: usize) -> Outcome {
+        let prior = self.prior(f);
+        let category = prior.map_or(Category::CashMatched, |p| p.category);
+        let mut o = self.file_outcome(category, file, f);
+        o.booking_id = prior.and_then(|p| p.booking_id);
+        o.note = "paid in the run of another date";
+        o
+    }
+
+    /// A file no booking paid: fine when its net is zero; awaiting its credit up to the horizon
+    /// (in business days after its settlement date); missing after it.
+    fn unpaid_file_outcome(&self, file: &SettlementFile, f: usize) -> Outcome {
         let zero = file.net_minor == 0;
+        let reported_missing = self
+            .prior(f)
+            .is_some_and(|p| p.category == Category::CashMissing);
+        let age = business_days_between(file.settlement_date, self.bd);
         let category = if zero {
             Category::CashMatched
+        } else if !reported_missing && age <= self.horizon_days {
+            Category::AwaitingCredit
         } else {
             Category::CashMissing
         };
-        let mut o = self.file_outcome(category, file);
-        o.note = if zero {
-            "net zero: no credit due"
-        } else {
-            "no credit for this file"
+        let mut o = self.file_outcome(category, file, f);
+        (o.note, o.action) = match category {
+            Category::CashMatched => ("net zero: no credit due", None),
+            Category::AwaitingCredit => ("awaiting the credit, within the horizon", None),
+            _ => (
+                "no credit for this file within the horizon",
+                Some(ACT_CASH_MISSING),
+            ),
         };
-        o.action = if zero { None } else { Some(ACT_CASH_MISSING) };
         o
     }
 }

@@ -17,8 +17,12 @@
 //! # What a run sees
 //! The caller of the run for business date D passes the payments dated D−1, D and D+1 (plus any
 //! older payment that carries a ledger refund approved in the window, so refund lines can find
-//! it), the settlement lines of the files dated D and D+1, those files, and the bookings of the
-//! collection-account statement on which the files of D are paid (normally booked on D+1).
+//! it), the settlement lines of the files dated D and D+1 (and D−1 with a business-day
+//! cut-off), those files, the files carried forward from earlier dates (their cash not yet
+//! found: envelopes only), the bookings of the collection-account statement on which they may
+//! be paid (normally booked on D+1; from the oldest carried file's date), and in
+//! [`MatchInput::prior_cash`] what runs of other dates already found about the cash of those
+//! files and bookings. The credit horizon and the cut-off come with the input.
 //!
 //! # Ownership: how consecutive nights never report a thing twice
 //! Every outcome has an `owner_date`; only outcomes with `owner_date == D` are `counted` (in the
@@ -28,15 +32,21 @@
 //! - a duplicate line belongs to the date of the payment its original matched;
 //! - any other line-only outcome (missing in ledger, refunds, adjustments) belongs to the
 //!   line's settlement date;
-//! - a cash outcome belongs to the file's settlement date; an unclaimed settlement booking to
-//!   the latest date its narrative names.
+//! - a cash outcome belongs to the later of the file's settlement date and D: a file carried
+//!   forward from an earlier (perhaps closed) day is reported, and its settlement entry posted,
+//!   by the run that finds it, so a closed day never changes — except that a file whose cash a
+//!   run of another date already spent ([`Category::consumes_cash`]) stays that run's, and so
+//!   does a file that run reported `cash_missing` while it still is; an unclaimed settlement
+//!   booking belongs to the latest date its narrative names.
 //!
 //! Payments dated D−1 or D+1 get an outcome only when they pair with a line in the window;
 //! only payments dated D are reported `missing_in_settlement`.
 //!
 //! # Transaction tier
 //! - A payment of date P may pair with a purchase line of a file dated P or P+1 (POS cut-off
-//!   23:00, one-card midnight; a later business-date cut-off is the caller's matter).
+//!   23:00, one-card midnight), and P−1 when our business-day cut-off
+//!   ([`MatchInput::business_day_cutoff`]) made it P: captured on P−1 at or after the cut-off
+//!   (the acquirer's day had not ended yet).
 //! - Keys, strongest first, each in its own pass over all payments so a strong key is never
 //!   pre-empted by a weak one: (1) the line's `own_ref` = the payment's `reference`;
 //!   (2) (merchant, terminal, batch, trace); (3) (terminal, RRN, transaction date), where the
@@ -83,7 +93,13 @@
 //!   such booking, and whose amount no other unclaimed file shares, is `cash_matched` to it;
 //!   then the unclaimed files of one (channel, merchant) together are matched to the one
 //!   booking whose amount is the sum of their nets.
-//! - A file still unclaimed: net 0 → `cash_matched` without a booking; else `cash_missing`.
+//! - First of all, a file whose cash a run of another date spent is held for the booking that
+//!   paid it (when that booking is in the input: its other files still add up), or set aside;
+//!   it is never claimed afresh, so a booking is never spent twice.
+//! - A file still unclaimed: net 0 → `cash_matched` without a booking; else, up to
+//!   [`MatchInput::credit_horizon_days`] business days after its settlement date (Monday to
+//!   Friday, [`business_days_between`]; public holidays are not modelled), `awaiting_credit` —
+//!   not an exception: later runs keep looking — and after that `cash_missing` (a bank claim).
 //! - A settlement-narrative booking that claims no file → `cash_mismatch` with no file
 //!   ([`Subject::Booking`]). Other bookings nothing claimed are not settlement money (fee
 //!   top-ups, remittances): they get no outcome and are listed in

@@ -4,7 +4,7 @@
 //!
 //! Depends on: `crate::bankfiles::records`, `crate::text`, chrono, serde, strum.
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Weekday};
 use serde::{Deserialize, Serialize};
 
 use crate::bankfiles::records::{SettlementRecord, StatementBooking};
@@ -124,6 +124,50 @@ pub struct MatchInput {
     pub statement_closing_minor: Option<i64>,
     /// Ledger balance of 1002.01 at the same point.
     pub ledger_1002_01_minor: i64,
+    /// How many business days after its settlement date a file's credit is awaited before
+    /// the file is `cash_missing` (default [`DEFAULT_CREDIT_HORIZON_DAYS`]).
+    pub credit_horizon_days: u32,
+    /// The business-day cut-off: a payment captured at or after it belongs to the next
+    /// business date (`None`: midnight).
+    pub business_day_cutoff: Option<NaiveTime>,
+    /// Files in `files` whose cash outcome a run of another date already stands for.
+    pub prior_cash: Vec<PriorCash>,
+}
+
+/// The default credit horizon in business days (DESIGN §5).
+pub const DEFAULT_CREDIT_HORIZON_DAYS: u32 = 5;
+
+/// A file's active cash outcome in a run of another date, as the caller found it stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PriorCash {
+    /// The file.
+    pub file_id: String,
+    /// The business date of the run that owns that outcome.
+    pub owner_date: NaiveDate,
+    /// `cash_matched` or `cash_mismatch` (the file's cash is spent: never claimed again here,
+    /// only shown) or `cash_missing` (reported already: still unpaid, it stays that run's).
+    pub category: Category,
+    /// The booking that paid it, for `cash_matched` / `cash_mismatch`.
+    pub booking_id: Option<i64>,
+}
+
+/// Business days (Monday to Friday; public holidays are not modelled) after `from` up to and
+/// including `to`: a file dated Friday is 1 business day old on Monday. 0 when `to <= from`.
+pub fn business_days_between(from: NaiveDate, to: NaiveDate) -> u32 {
+    if to <= from {
+        return 0;
+    }
+    let days = (to - from).num_days();
+    let weeks = days / 7;
+    let mut count = weeks * 5;
+    let mut d = from + chrono::Duration::days(weeks * 7);
+    while d < to {
+        d += chrono::Duration::days(1);
+        if !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) {
+            count += 1;
+        }
+    }
+    u32::try_from(count).unwrap_or(u32::MAX)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -149,15 +193,27 @@ crate::text_enum! {
         CashMatched,
         /// A file's credit differs from its net, or a settlement credit names no file.
         CashMismatch,
-        /// No credit for a file.
+        /// No credit for a file past the credit horizon (a bank claim).
         CashMissing,
+        /// No credit for a file yet, within the credit horizon: carried forward, not an
+        /// exception (DESIGN §5 "No credit is ever lost").
+        AwaitingCredit,
     }
 }
 
 impl Category {
     /// Whether finance staff must work it.
     pub fn is_exception(self) -> bool {
-        !matches!(self, Category::Matched | Category::CashMatched)
+        !matches!(
+            self,
+            Category::Matched | Category::CashMatched | Category::AwaitingCredit
+        )
+    }
+
+    /// Whether a file's outcome of this category spends its cash (a booking was found for it),
+    /// so no later run may claim it again.
+    pub fn consumes_cash(self) -> bool {
+        matches!(self, Category::CashMatched | Category::CashMismatch)
     }
 }
 
@@ -262,6 +318,8 @@ pub struct Summary {
     pub cash_mismatch: u64,
     /// `cash_missing`.
     pub cash_missing: u64,
+    /// `awaiting_credit`.
+    pub awaiting_credit: u64,
 }
 
 impl Summary {
@@ -277,6 +335,7 @@ impl Summary {
             Category::CashMatched => &mut self.cash_matched,
             Category::CashMismatch => &mut self.cash_mismatch,
             Category::CashMissing => &mut self.cash_missing,
+            Category::AwaitingCredit => &mut self.awaiting_credit,
         };
         *slot = slot.saturating_add(1);
     }
@@ -379,6 +438,6 @@ pub const ACT_VOID_SETTLED: &str = "Voided in the ledger but the acquirer settle
 /// A suggested action (stored text).
 pub const ACT_CASH_MISMATCH: &str = "The credit differs from the file's net: check fees and adjustments with the acquirer and bank_claim the difference.";
 /// A suggested action (stored text).
-pub const ACT_CASH_MISSING: &str = "No credit for this file on the collection account: check the next statement (accept_timing) or chase the acquirer.";
+pub const ACT_CASH_MISSING: &str = "No credit for this file within the credit horizon: raise a bank claim (bank_claim) with the acquirer and the bank; the claim stays tracked until the credit arrives.";
 /// A suggested action (stored text).
 pub const ACT_CASH_UNCLAIMED: &str = "A settlement credit that pays no imported file: import the file it names, or identify the payer and return the money.";

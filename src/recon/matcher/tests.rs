@@ -109,6 +109,9 @@ fn input(payments: Vec<LedgerPayment>, lines: Vec<SettlementLine>) -> MatchInput
         bookings: vec![],
         statement_closing_minor: None,
         ledger_1002_01_minor: 0,
+        credit_horizon_days: DEFAULT_CREDIT_HORIZON_DAYS,
+        business_day_cutoff: None,
+        prior_cash: vec![],
     }
 }
 
@@ -323,13 +326,14 @@ fn cash_tier() {
             .find(|o| o.file_id.as_deref() == Some(f))
             .unwrap()
     };
-    // (file, category, counted by this run)
+    // (file, category, counted by this run); p23 has no cash outcome of its own date's run:
+    // carried forward, this run reports it.
     for (f, category, counted) in [
         ("p24", Category::CashMatched, true),
-        ("p23", Category::CashMatched, false),
+        ("p23", Category::CashMatched, true),
         ("o24", Category::CashMismatch, true),
         ("z24", Category::CashMatched, true),
-        ("q24", Category::CashMissing, true),
+        ("q24", Category::AwaitingCredit, true),
     ] {
         let o = by_file(f);
         assert_eq!((o.category, o.counted), (category, counted), "file {f}");
@@ -411,7 +415,7 @@ fn synthetic_is_deterministic_and_complete() {
 }
 
 /// The day's files (from `lines`) and, on the next day, their credits on the collection
-/// account; then one cash fault: 1, a POS credit that never came; 2, a one-card credit off by
+/// account; then one cash fault: 1, a POS credit that has not come (yet); 2, a one-card credit off by
 /// 0.01 (each added to `expected`).
 fn faulty_cash(
     lines: &[SettlementLine],
@@ -450,7 +454,7 @@ fn faulty_cash(
         };
         let mut amount = f.net_minor;
         if cash_fault == 1 && f.channel == Channel::BankCard {
-            expected.push((Category::CashMissing, f.file_id.clone()));
+            expected.push((Category::AwaitingCredit, f.file_id.clone()));
             continue;
         }
         if cash_fault == 2 && f.channel == Channel::OneCard {
@@ -471,7 +475,10 @@ fn faulty_cash(
 fn exceptions_by_owner(r: &MatchResult, owner: &HashMap<i64, String>) -> Vec<(Category, String)> {
     r.outcomes
         .iter()
-        .filter(|o| o.category.is_exception() && (o.counted || o.file_id.is_none()))
+        .filter(|o| {
+            (o.category.is_exception() || o.category == Category::AwaitingCredit)
+                && (o.counted || o.file_id.is_none())
+        })
         .map(|o| {
             let who = o
                 .payment_id
@@ -554,5 +561,411 @@ proptest! {
         got.sort();
         expected.sort();
         prop_assert_eq!(got, expected);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Carried-forward settlements and the business-day cut-off (DESIGN §5)
+
+fn ymd(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).unwrap()
+}
+
+#[test]
+fn business_days_count_monday_to_friday() {
+    // 2026-11-20 is a Friday.
+    let fri = ymd(2026, 11, 20);
+    assert_eq!(business_days_between(fri, fri), 0);
+    assert_eq!(business_days_between(fri, ymd(2026, 11, 21)), 0); // Saturday
+    assert_eq!(business_days_between(fri, ymd(2026, 11, 23)), 1); // Monday
+    assert_eq!(business_days_between(fri, ymd(2026, 11, 27)), 5); // next Friday
+    assert_eq!(business_days_between(fri, ymd(2026, 11, 30)), 6);
+    assert_eq!(business_days_between(fri, ymd(2026, 12, 18)), 20);
+    assert_eq!(
+        business_days_between(ymd(2026, 11, 21), ymd(2026, 11, 23)),
+        1
+    );
+    assert_eq!(business_days_between(fri, ymd(2026, 11, 19)), 0);
+}
+
+#[test]
+fn a_23_00_cut_off_pairs_a_late_payment_with_the_previous_days_file() {
+    let cutoff = NaiveTime::from_hms_opt(23, 0, 0);
+    // Captured 24th 23:30 after our 23:00 cut-off: business date 25; the one-card acquirer
+    // cuts at midnight, so it is in its file of the 24th.
+    let mut late = one("late", 1, 500, at_time(24, 23, 30));
+    late.business_date = d(25);
+    // Captured 24th 22:59, before the cut-off: business date 24, in the file of the 24th.
+    let early = one("early", 2, 700, at_time(24, 22, 59));
+    // Captured 25th 10:00 but a line dated the 24th: not after any cut-off, never paired.
+    let odd = one("odd", 3, 900, at_time(25, 10, 0));
+    let lines = vec![
+        line(1, &late, SettlementKind::Purchase, 500, d(24)),
+        line(2, &early, SettlementKind::Purchase, 700, d(24)),
+        line(3, &odd, SettlementKind::Purchase, 900, d(24)),
+    ];
+    let mut inp = input(vec![late.clone(), early.clone(), odd.clone()], lines);
+    inp.business_date = d(25);
+    inp.business_day_cutoff = cutoff;
+    let r = reconcile(&inp);
+    check_invariants(&inp, &r);
+    let of = |id: &str| {
+        r.outcomes
+            .iter()
+            .find(|o| o.subject == Subject::Payment && o.payment_id.as_deref() == Some(id))
+            .map(|o| (o.category, o.counted, o.line_id))
+    };
+    assert_eq!(of("late"), Some((Category::Matched, true, Some(1))));
+    assert_eq!(of("early"), Some((Category::Matched, false, Some(2))));
+    assert_eq!(of("odd"), Some((Category::MissingInSettlement, true, None)));
+    // Without the cut-off the late payment cannot reach back to the 24th.
+    inp.business_day_cutoff = None;
+    let r = reconcile(&inp);
+    let late_outcome = r
+        .outcomes
+        .iter()
+        .find(|o| o.payment_id.as_deref() == Some("late") && o.subject == Subject::Payment)
+        .unwrap();
+    assert_eq!(late_outcome.category, Category::MissingInSettlement);
+}
+
+fn file_on(id: &str, date: NaiveDate, net: i64) -> SettlementFile {
+    SettlementFile {
+        file_id: id.into(),
+        channel: Channel::BankCard,
+        merchant: SYN_POS.into(),
+        settlement_date: date,
+        net_minor: net,
+        lines: 1,
+    }
+}
+
+fn credit(id: i64, date: NaiveDate, amount: i64, names: &[NaiveDate]) -> Booking {
+    let narrative = if names.is_empty() {
+        "清算款".to_string()
+    } else {
+        let dates: Vec<String> = names
+            .iter()
+            .map(|n| n.format("%Y%m%d").to_string())
+            .collect();
+        format!("POS清算 {SYN_POS} {}", dates.join(","))
+    };
+    Booking {
+        id,
+        file_id: "S".into(),
+        booking: synthetic_booking(date, amount, narrative),
+    }
+}
+
+fn cash_of(r: &MatchResult, file: &str) -> (Category, bool, NaiveDate) {
+    let o = r
+        .outcomes
+        .iter()
+        .find(|o| o.subject == Subject::File && o.file_id.as_deref() == Some(file))
+        .unwrap();
+    (o.category, o.counted, o.owner_date)
+}
+
+#[test]
+fn a_carried_file_awaits_within_the_horizon_then_is_missing_once() {
+    // Filed Monday 2026-11-16; five business days later (Monday 23rd) it still awaits.
+    let monday = ymd(2026, 11, 16);
+    let mut inp = input(vec![], vec![]);
+    inp.files = vec![file_on("f16", monday, 1000)];
+    for (run, expected) in [
+        (monday, Category::AwaitingCredit),
+        (ymd(2026, 11, 20), Category::AwaitingCredit),
+        (ymd(2026, 11, 22), Category::AwaitingCredit),
+        (ymd(2026, 11, 23), Category::AwaitingCredit),
+        (ymd(2026, 11, 24), Category::CashMissing),
+    ] {
+        inp.business_date = run;
+        let r = reconcile(&inp);
+        assert_eq!(cash_of(&r, "f16"), (expected, true, run), "run {run}");
+        assert_eq!(
+            r.summary.awaiting_credit,
+            u64::from(expected == Category::AwaitingCredit)
+        );
+        assert_eq!(
+            r.summary.cash_missing,
+            u64::from(expected == Category::CashMissing)
+        );
+    }
+    // Reported missing by the run of the 24th: later runs keep it that run's…
+    inp.prior_cash = vec![PriorCash {
+        file_id: "f16".into(),
+        owner_date: ymd(2026, 11, 24),
+        category: Category::CashMissing,
+        booking_id: None,
+    }];
+    inp.business_date = ymd(2026, 11, 26);
+    let r = reconcile(&inp);
+    assert_eq!(
+        cash_of(&r, "f16"),
+        (Category::CashMissing, false, ymd(2026, 11, 24))
+    );
+    assert_eq!(r.summary.cash_missing, 0);
+    // …until the credit comes: then the finding run owns the match (and posts it).
+    inp.bookings = vec![credit(7, ymd(2026, 11, 26), 1000, &[monday])];
+    let r = reconcile(&inp);
+    assert_eq!(
+        cash_of(&r, "f16"),
+        (Category::CashMatched, true, ymd(2026, 11, 26))
+    );
+    // A longer horizon keeps it awaiting.
+    inp.bookings.clear();
+    inp.prior_cash.clear();
+    inp.credit_horizon_days = 10;
+    let r = reconcile(&inp);
+    assert_eq!(
+        cash_of(&r, "f16"),
+        (Category::AwaitingCredit, true, ymd(2026, 11, 26))
+    );
+}
+
+#[test]
+fn a_booking_spent_by_another_run_is_never_spent_again() {
+    let (d23, d24) = (d(23), d(24));
+    // Run 23 paid f23 with the plain booking 9 (by amount). Run 24 sees f24 of the same net
+    // and booking 9 again: f23 is held for its booking, so f24 still awaits.
+    let mut inp = input(vec![], vec![]);
+    inp.files = vec![file_on("f23", d23, 500), file_on("f24", d24, 500)];
+    inp.bookings = vec![credit(9, d24, 500, &[])];
+    inp.prior_cash = vec![PriorCash {
+        file_id: "f23".into(),
+        owner_date: d23,
+        category: Category::CashMatched,
+        booking_id: Some(9),
+    }];
+    let r = reconcile(&inp);
+    assert_eq!(cash_of(&r, "f23"), (Category::CashMatched, false, d23));
+    assert_eq!(cash_of(&r, "f24"), (Category::AwaitingCredit, true, d24));
+    // Spent on a booking this run does not see: set aside all the same.
+    inp.prior_cash[0].booking_id = Some(77);
+    let r = reconcile(&inp);
+    assert!(!cash_of(&r, "f23").1);
+    assert_eq!(cash_of(&r, "f24"), (Category::CashMatched, true, d24));
+}
+
+#[test]
+fn one_booking_paying_two_days_adds_up_in_both_runs() {
+    let (d24, d25) = (d(24), d(25));
+    let files = vec![file_on("f24", d24, 300), file_on("f25", d25, 200)];
+    let booking = credit(5, d(26), 500, &[d24, d25]);
+    // Run 24 sees both files: counts f24, shows f25.
+    let mut inp = input(vec![], vec![]);
+    inp.files = files.clone();
+    inp.bookings = vec![booking.clone()];
+    let r = reconcile(&inp);
+    assert_eq!(cash_of(&r, "f24"), (Category::CashMatched, true, d24));
+    assert_eq!(cash_of(&r, "f25"), (Category::CashMatched, false, d25));
+    // Run 25 is given f24 as spent by run 24 with the same booking: f25 matches, counted.
+    inp.business_date = d25;
+    inp.prior_cash = vec![PriorCash {
+        file_id: "f24".into(),
+        owner_date: d24,
+        category: Category::CashMatched,
+        booking_id: Some(5),
+    }];
+    let r = reconcile(&inp);
+    assert_eq!(cash_of(&r, "f24"), (Category::CashMatched, false, d24));
+    assert_eq!(cash_of(&r, "f25"), (Category::CashMatched, true, d25));
+}
+
+/// One simulated file: its day, gross, fee, and the day its credit arrives (if ever).
+#[derive(Debug, Clone)]
+struct SimFile {
+    day: u32,
+    gross: i64,
+    fee: i64,
+    credit_day: Option<u32>,
+    plain: bool,
+}
+
+/// The simulation's calendar: day 0 is Monday 2026-11-02.
+fn sim_date(day: u32) -> NaiveDate {
+    ymd(2026, 11, 2) + chrono::Duration::days(i64::from(day))
+}
+
+fn sim_files() -> impl Strategy<Value = Vec<SimFile>> {
+    proptest::collection::vec(
+        (
+            1i64..20_000,
+            0i64..50,
+            prop_oneof![
+                3 => (1u32..4).prop_map(Some),
+                2 => (4u32..16).prop_map(Some),
+                1 => Just(None),
+            ],
+            proptest::bool::weighted(0.2),
+        ),
+        4..16,
+    )
+    .prop_map(|v| {
+        v.into_iter()
+            .enumerate()
+            .map(|(i, (gross, fee_pct, delay, plain))| {
+                let day = u32::try_from(i).unwrap();
+                let fee = (gross * fee_pct / 1000).min(gross - 1);
+                SimFile {
+                    day,
+                    gross,
+                    fee,
+                    credit_day: delay.map(|k| day + k),
+                    plain,
+                }
+            })
+            .collect()
+    })
+}
+
+/// The in-transit balance after applying the settlement template's postings of a file.
+fn apply_settlement(
+    chart: &crate::ledger::chart::Chart,
+    balance: &mut i64,
+    f: &SimFile,
+    on: NaiveDate,
+) {
+    use crate::ledger::model::Side;
+    use crate::ledger::templates::{settlement, SettlementTotals};
+    let totals = SettlementTotals {
+        gross_minor: f.gross,
+        fee_minor: f.fee,
+        net_minor: f.gross - f.fee,
+    };
+    let entry = settlement(chart, on, &format!("f{}", f.day), totals, "sim")
+        .unwrap()
+        .expect("a postable settlement");
+    for p in entry.postings.iter().filter(|p| p.account == "1218.01") {
+        match p.side {
+            Side::Debit => *balance += p.amount_minor,
+            Side::Credit => *balance -= p.amount_minor,
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    /// DESIGN §5 "No credit is ever lost", day after day: each day's captures are settled in
+    /// that day's file, its credit arrives some later day (or never); each night's run is given
+    /// what `runs::load` gives it (the carried files, the bookings from the oldest carried file's
+    /// date, what other nights already found), and the settlement entry is posted for every
+    /// file it counts `cash_matched`. After every night: 1218.01 = Σ gross of the files not yet
+    /// paid, no file posted twice, and every unpaid file reported — awaiting within the horizon,
+    /// missing past it.
+    #[test]
+    fn no_credit_is_ever_lost(files in sim_files(), horizon in 1u32..6) {
+        let chart = crate::ledger::chart::Chart::default_chart().unwrap();
+        let last_day = u32::try_from(files.len()).unwrap() + 20;
+        let mut in_transit: i64 = 0;
+        // file day → (owner date, category, booking) of the run that counted it, as stored.
+        let mut spent: BTreeMap<u32, (NaiveDate, Category, Option<i64>)> = BTreeMap::new();
+        let mut missing: BTreeMap<u32, NaiveDate> = BTreeMap::new();
+        let mut posted: BTreeMap<u32, NaiveDate> = BTreeMap::new();
+        let envelope = |f: &SimFile| file_on(&format!("f{}", f.day), sim_date(f.day), f.gross - f.fee);
+        let booking_of = |f: &SimFile| {
+            f.credit_day.map(|c| {
+                let names = if f.plain { vec![] } else { vec![sim_date(f.day)] };
+                credit(i64::from(f.day) + 1, sim_date(c), f.gross - f.fee, &names)
+            })
+        };
+        for day in 0..last_day {
+            let date = sim_date(day);
+            // The day's captures (Dr 1218.01 / Cr 2103).
+            if let Some(f) = files.get(day as usize) {
+                in_transit += f.gross;
+            }
+            // runs::load: today's file, the carried ones (unspent), bookings known so far from
+            // the oldest carried date, and what other nights found.
+            let mut inp = input(vec![], vec![]);
+            inp.business_date = date;
+            inp.credit_horizon_days = horizon;
+            let carried: Vec<&SimFile> = files
+                .iter()
+                .filter(|f| f.day <= day && !spent.contains_key(&f.day))
+                .collect();
+            inp.files = carried.iter().map(|f| envelope(f)).collect();
+            let from = carried.iter().map(|f| f.day).min().unwrap_or(day);
+            inp.bookings = files
+                .iter()
+                .filter_map(&booking_of)
+                .filter(|b| b.booking.booking_date >= sim_date(from) && b.booking.booking_date <= date)
+                .collect();
+            for b in &inp.bookings {
+                for (fday, (owner, category, booking)) in &spent {
+                    if *booking == Some(b.id) {
+                        let f = &files[*fday as usize];
+                        inp.files.push(envelope(f));
+                        inp.prior_cash.push(PriorCash {
+                            file_id: format!("f{fday}"),
+                            owner_date: *owner,
+                            category: *category,
+                            booking_id: *booking,
+                        });
+                    }
+                }
+            }
+            for f in &carried {
+                if let Some(owner) = missing.get(&f.day) {
+                    inp.prior_cash.push(PriorCash {
+                        file_id: format!("f{}", f.day),
+                        owner_date: *owner,
+                        category: Category::CashMissing,
+                        booking_id: None,
+                    });
+                }
+            }
+            let r = reconcile(&inp);
+            // runs::store keeps the counted outcomes; runs::run posts the counted cash_matched.
+            for o in r.outcomes.iter().filter(|o| o.counted && o.subject == Subject::File) {
+                let fday: u32 = o.file_id.as_deref().unwrap()[1..].parse().unwrap();
+                let f = &files[fday as usize];
+                prop_assert!(!spent.contains_key(&fday), "f{} counted after it was spent", fday);
+                match o.category {
+                    Category::CashMatched => {
+                        prop_assert!(!posted.contains_key(&fday), "f{} posted twice", fday);
+                        prop_assert_eq!(o.owner_date, date);
+                        apply_settlement(&chart, &mut in_transit, f, date);
+                        posted.insert(fday, date);
+                        spent.insert(fday, (date, o.category, o.booking_id));
+                    }
+                    Category::CashMismatch => {
+                        spent.insert(fday, (date, o.category, o.booking_id));
+                    }
+                    Category::CashMissing => {
+                        prop_assert!(!missing.contains_key(&fday), "f{} reported missing twice", fday);
+                        missing.insert(fday, date);
+                    }
+                    _ => {}
+                }
+            }
+            // 1218.01 = Σ awaited (gross of every captured file not yet paid).
+            let awaited: i64 = files
+                .iter()
+                .filter(|f| f.day <= day && !posted.contains_key(&f.day))
+                .map(|f| f.gross)
+                .sum();
+            prop_assert_eq!(in_transit, awaited, "day {}", day);
+            // Nothing lost: every unpaid file of the past is reported by tonight's run, or was
+            // reported missing (past the horizon) by an earlier one.
+            for f in files.iter().filter(|f| f.day <= day && !spent.contains_key(&f.day)) {
+                let age = business_days_between(sim_date(f.day), date);
+                let o = r
+                    .outcomes
+                    .iter()
+                    .find(|o| o.file_id.as_deref() == Some(&format!("f{}", f.day)))
+                    .expect("every carried file has an outcome");
+                if age <= horizon {
+                    prop_assert_eq!((o.category, o.counted), (Category::AwaitingCredit, true));
+                } else {
+                    prop_assert_eq!(o.category, Category::CashMissing);
+                    prop_assert!(missing.contains_key(&f.day));
+                }
+            }
+            // A credit that came is matched the night it is known (narrative) — never dropped.
+            for f in files.iter().filter(|f| !f.plain && f.credit_day.is_some_and(|c| c <= day)) {
+                prop_assert!(posted.contains_key(&f.day), "f{} paid on day {:?}", f.day, f.credit_day);
+            }
+        }
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! Depends on: [`super::model`], [`super::index`], `crate::bankfiles::records`.
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 
 use super::index::{at, fx_map, get, set, Chain, FxMap, Index, NONE};
 use super::model::{LedgerPayment, MatchInput, Outcome, SettlementLine};
@@ -30,8 +30,15 @@ fn key(text: &Option<String>) -> Option<&str> {
     text.as_deref().filter(|t| !t.trim().is_empty())
 }
 
-fn in_window(payment_date: NaiveDate, line_date: NaiveDate) -> bool {
-    line_date == payment_date || Some(line_date) == payment_date.succ_opt()
+/// Whether a purchase line settled on `line_date` may pair with payment `p`: a file dated the
+/// payment's business date P or P+1; and P−1 too when the payment was captured on P−1 at or
+/// after the business-day `cutoff` (our day ended before the acquirer's did).
+fn in_window(p: &LedgerPayment, line_date: NaiveDate, cutoff: Option<NaiveTime>) -> bool {
+    let pd = p.business_date;
+    line_date == pd
+        || Some(line_date) == pd.succ_opt()
+        || (Some(line_date) == pd.pred_opt()
+            && cutoff.is_some_and(|c| p.txn_time.date() == line_date && p.txn_time.time() >= c))
 }
 
 fn to_i64(value: i128) -> Option<i64> {
@@ -85,6 +92,7 @@ fn pay_refs(p: &LedgerPayment) -> impl Iterator<Item = MerchRef<'_>> {
 
 struct Tx<'a> {
     bd: NaiveDate,
+    cutoff: Option<NaiveTime>,
     payments: &'a [LedgerPayment],
     lines: &'a [SettlementLine],
     porder: Vec<usize>,
@@ -135,6 +143,7 @@ impl<'a> Tx<'a> {
         let n = lines.len();
         Tx {
             bd: input.business_date,
+            cutoff: input.business_day_cutoff,
             payments,
             lines,
             porder,
@@ -202,7 +211,7 @@ impl<'a> Tx<'a> {
             let Some(r) = line_rec(self.lines, l) else {
                 continue;
             };
-            if !in_window(p.business_date, r.settlement_date) || !is_key(r) {
+            if !in_window(p, r.settlement_date, self.cutoff) || !is_key(r) {
                 continue;
             }
             if r.gross_minor == p.amount_minor {

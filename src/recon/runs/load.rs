@@ -1,13 +1,15 @@
 //! Reading what a run of a date matches: the ledger's payments (with their approved refunds),
-//! the settlement files and lines, the collection account's bookings, the statement closing
-//! balance and the ledger's 1002.01 — the windows are in [`super`]'s doc.
+//! the settlement files and lines, the files carried forward from earlier dates (awaiting their
+//! credit), the collection account's bookings, what runs of other dates already found about
+//! those files and bookings, the statement closing balance and the ledger's 1002.01 — the
+//! windows are in [`super`]'s doc.
 //!
 //! Depends on: [`crate::recon::matcher`] (the input types), `db`, `clock`, `bankfiles` (records,
 //! typed reads of stored text).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use diesel::prelude::*;
 
 use crate::bankfiles::records::{Direction, SettlementKind, SettlementRecord, StatementBooking};
@@ -15,39 +17,65 @@ use crate::bankfiles::spec::Produces;
 use crate::bankfiles::stored;
 use crate::clock::SHANGHAI;
 use crate::db::schema::{
-    account_day_totals, bank_statements, payment_cards, payments, refunds, settlement_files,
-    settlement_records, statement_bookings,
+    account_day_totals, bank_statements, ledger_entries, payment_cards, payments, recon_outcomes,
+    refunds, settlement_files, settlement_records, statement_bookings,
 };
 use crate::db::{DbConn, DbError};
+use crate::ledger::model::EntryKind;
+use crate::ledger::templates::settlement_reference;
 use crate::payments::{PaymentStatus, RefundStatus};
 use crate::recon::matcher::{
-    Booking, Channel, LedgerPayment, LedgerRefund, MatchInput, SettlementFile, SettlementLine,
+    Booking, Category, Channel, LedgerPayment, LedgerRefund, MatchInput, PriorCash, SettlementFile,
+    SettlementLine, Subject,
 };
+
+use super::Settings;
 
 /// The collection account whose ledger balance the balance tier checks.
 const COLLECTION_ACCOUNT: &str = "1002.01";
 
-/// The settlement dates of the files a run of `date` reads: D and D+1.
-fn file_window(date: NaiveDate) -> (NaiveDate, NaiveDate) {
-    (date, date + Duration::days(1))
+/// The settlement dates of the files whose lines a run of `date` reads: D and D+1, and D−1
+/// too with a business-day cut-off (a payment of D captured on D−1 after the cut-off may be in
+/// an acquirer's file of D−1).
+fn file_window(date: NaiveDate, cutoff: Option<NaiveTime>) -> (NaiveDate, NaiveDate) {
+    let from = if cutoff.is_some() {
+        date - Duration::days(1)
+    } else {
+        date
+    };
+    (from, date + Duration::days(1))
 }
 
 /// The booking dates of the collection account a run of `date` reads: D to D+2 (files are paid
-/// on T+1).
-fn booking_window(date: NaiveDate) -> (NaiveDate, NaiveDate) {
-    (date, date + Duration::days(2))
+/// on T+1), from the oldest carried file's date when there is one.
+fn booking_window(date: NaiveDate, oldest_carried: Option<NaiveDate>) -> (NaiveDate, NaiveDate) {
+    let from = oldest_carried.map_or(date, |o| o.min(date));
+    (from, date + Duration::days(2))
 }
 
-/// The imported files a run of `date` reads, in id order: settlement files of its window, and
-/// statements with a booking in its window or whose closing balance is the one it checks.
-pub fn input_files(conn: &mut DbConn, date: NaiveDate) -> Result<Vec<String>, DbError> {
-    let (files_from, files_to) = file_window(date);
-    let (bookings_from, bookings_to) = booking_window(date);
+/// Cash outcomes that spend a file's cash.
+const CONSUMING: [&str; 2] = ["cash_matched", "cash_mismatch"];
+/// Those, and the one that reports a file missing past the credit horizon.
+const CASH_KNOWN: [&str; 3] = ["cash_matched", "cash_mismatch", "cash_missing"];
+
+/// The imported files a run of `date` reads, in id order: settlement files of its window and
+/// those carried forward, and statements with a booking in its window or whose closing balance
+/// is the one it checks.
+pub fn input_files(
+    conn: &mut DbConn,
+    date: NaiveDate,
+    settings: &Settings,
+) -> Result<Vec<String>, DbError> {
+    let (files_from, files_to) = file_window(date, settings.business_day_cutoff);
+    let carried = carried_files(conn, date, files_from)?;
+    let oldest = carried.iter().filter_map(|f| f.settlement_date).min();
+    let (bookings_from, bookings_to) = booking_window(date, oldest);
     let mut ids: Vec<String> = settlement_files::table
         .filter(settlement_files::produces.eq(Produces::Settlement.as_ref()))
         .filter(settlement_files::settlement_date.between(files_from, files_to))
         .select(settlement_files::id)
         .load(conn)?;
+    ids.extend(carried.into_iter().map(|f| f.id));
     ids.extend(
         statement_bookings::table
             .filter(statement_bookings::booking_date.between(bookings_from, bookings_to))
@@ -67,10 +95,22 @@ pub fn input_files(conn: &mut DbConn, date: NaiveDate) -> Result<Vec<String>, Db
 }
 
 /// Everything the matcher needs for `date`, from the database.
-pub fn load(conn: &mut DbConn, date: NaiveDate) -> Result<MatchInput, DbError> {
+pub fn load(
+    conn: &mut DbConn,
+    date: NaiveDate,
+    settings: &Settings,
+) -> Result<MatchInput, DbError> {
     let payments = ledger_payments(conn, date)?;
-    let (files, lines) = settlement(conn, date)?;
-    let bookings = bookings(conn, date)?;
+    let (files_from, files_to) = file_window(date, settings.business_day_cutoff);
+    let (mut files, lines) = settlement(conn, date, files_from, files_to)?;
+    let carried = carried_files(conn, date, files_from)?;
+    let oldest = carried.iter().filter_map(|f| f.settlement_date).min();
+    for f in &carried {
+        files.push(envelope(conn, f, date)?);
+    }
+    let (bookings_from, bookings_to) = booking_window(date, oldest);
+    let bookings = bookings(conn, bookings_from, bookings_to)?;
+    let prior_cash = prior_cash(conn, date, &mut files, &bookings)?;
     let statement_closing_minor: Option<i64> = bank_statements::table
         .filter(bank_statements::to_date.eq(date))
         .filter(bank_statements::closing_minor.is_not_null())
@@ -96,7 +136,172 @@ pub fn load(conn: &mut DbConn, date: NaiveDate) -> Result<MatchInput, DbError> {
         bookings,
         statement_closing_minor,
         ledger_1002_01_minor,
+        credit_horizon_days: settings.credit_horizon_days,
+        business_day_cutoff: settings.business_day_cutoff,
+        prior_cash,
     })
+}
+
+/// The settlement files dated before `before` carried forward into the run of `date`: no run
+/// of another date spent their cash (`cash_matched` / `cash_mismatch` active there) and their
+/// settlement entry is not posted (or was posted by an earlier run of `date` itself, which
+/// this run replaces). Whatever their age: an unpaid file is never dropped.
+fn carried_files(
+    conn: &mut DbConn,
+    date: NaiveDate,
+    before: NaiveDate,
+) -> Result<Vec<FileRow>, DbError> {
+    let spent_elsewhere = recon_outcomes::table
+        .filter(recon_outcomes::active.eq(true))
+        .filter(recon_outcomes::subject.eq(Subject::File.as_ref()))
+        .filter(recon_outcomes::category.eq_any(CONSUMING))
+        .filter(recon_outcomes::business_date.ne(date))
+        .filter(recon_outcomes::file_id.is_not_null())
+        .select(recon_outcomes::file_id);
+    let candidates: Vec<FileRow> = settlement_files::table
+        .filter(settlement_files::produces.eq(Produces::Settlement.as_ref()))
+        .filter(settlement_files::settlement_date.lt(before))
+        .filter(settlement_files::id.nullable().ne_all(spent_elsewhere))
+        .select(FileRow::as_select())
+        .order(settlement_files::id)
+        .load(conn)?;
+    let mut posted: BTreeSet<String> = BTreeSet::new();
+    for chunk in candidates.chunks(500) {
+        let refs: Vec<String> = chunk.iter().map(|f| settlement_reference(&f.id)).collect();
+        posted.extend(
+            ledger_entries::table
+                .filter(ledger_entries::kind.eq(EntryKind::Settlement.as_str()))
+                .filter(ledger_entries::reference.eq_any(refs))
+                .select(ledger_entries::reference)
+                .load::<Option<String>>(conn)?
+                .into_iter()
+                .flatten(),
+        );
+    }
+    let mut mine: BTreeSet<String> = BTreeSet::new();
+    if !posted.is_empty() {
+        mine.extend(
+            recon_outcomes::table
+                .filter(recon_outcomes::active.eq(true))
+                .filter(recon_outcomes::business_date.eq(date))
+                .filter(recon_outcomes::subject.eq(Subject::File.as_ref()))
+                .filter(recon_outcomes::category.eq_any(CONSUMING))
+                .select(recon_outcomes::file_id)
+                .load::<Option<String>>(conn)?
+                .into_iter()
+                .flatten(),
+        );
+    }
+    Ok(candidates
+        .into_iter()
+        .filter(|f| !posted.contains(&settlement_reference(&f.id)) || mine.contains(&f.id))
+        .collect())
+}
+
+/// A stored file's envelope for the cash tier (net and line count from its stored lines).
+fn envelope(conn: &mut DbConn, f: &FileRow, date: NaiveDate) -> Result<SettlementFile, DbError> {
+    let (lines, _, _, net_minor) = file_sums(conn, &f.id)?;
+    Ok(file_in(
+        f,
+        net_minor,
+        u64::try_from(lines).unwrap_or(0),
+        date,
+    ))
+}
+
+fn file_in(f: &FileRow, net_minor: i64, lines: u64, date: NaiveDate) -> SettlementFile {
+    SettlementFile {
+        file_id: f.id.clone(),
+        channel: if f.spec == "onecard-settlement-csv" {
+            Channel::OneCard
+        } else {
+            Channel::BankCard
+        },
+        // a file that names no merchant (an optional fact of the file)
+        merchant: f.merchant.clone().unwrap_or_default(),
+        settlement_date: f.settlement_date.unwrap_or(date),
+        net_minor,
+        lines,
+    }
+}
+
+/// What active runs of other dates found about the cash of `files` and the bookings of
+/// `bookings`: files whose cash they spent or reported missing. A file another run paid with
+/// one of `bookings` is added to `files` (its envelope), so the booking's sum adds up and the
+/// booking is never spent twice.
+fn prior_cash(
+    conn: &mut DbConn,
+    date: NaiveDate,
+    files: &mut Vec<SettlementFile>,
+    bookings: &[Booking],
+) -> Result<Vec<PriorCash>, DbError> {
+    type Row = (NaiveDate, String, Option<String>, Option<i64>);
+    let base = || {
+        recon_outcomes::table
+            .filter(recon_outcomes::active.eq(true))
+            .filter(recon_outcomes::subject.eq(Subject::File.as_ref()))
+            .filter(recon_outcomes::business_date.ne(date))
+            .select((
+                recon_outcomes::business_date,
+                recon_outcomes::category,
+                recon_outcomes::file_id,
+                recon_outcomes::booking_id,
+            ))
+    };
+    let mut rows: Vec<Row> = Vec::new();
+    let file_ids: Vec<String> = files.iter().map(|f| f.file_id.clone()).collect();
+    for chunk in file_ids.chunks(500) {
+        rows.extend(
+            base()
+                .filter(recon_outcomes::file_id.eq_any(chunk))
+                .filter(recon_outcomes::category.eq_any(CASH_KNOWN))
+                .load::<Row>(conn)?,
+        );
+    }
+    let booking_ids: Vec<i64> = bookings.iter().map(|b| b.id).collect();
+    for chunk in booking_ids.chunks(500) {
+        rows.extend(
+            base()
+                .filter(recon_outcomes::booking_id.eq_any(chunk))
+                .filter(recon_outcomes::category.eq_any(CONSUMING))
+                .load::<Row>(conn)?,
+        );
+    }
+    // One per file: a run that spent the cash wins over one that reported it missing.
+    let mut by_file: BTreeMap<String, PriorCash> = BTreeMap::new();
+    for (owner_date, category, file_id, booking_id) in rows {
+        let Some(file_id) = file_id else { continue };
+        let category: Category = stored::parse("recon_outcomes.category", &category)?;
+        let prior = PriorCash {
+            file_id: file_id.clone(),
+            owner_date,
+            category,
+            booking_id,
+        };
+        match by_file.get(&file_id) {
+            Some(p) if p.category.consumes_cash() || !category.consumes_cash() => {}
+            _ => {
+                by_file.insert(file_id, prior);
+            }
+        }
+    }
+    let known: BTreeSet<String> = file_ids.into_iter().collect();
+    let missing: Vec<&str> = by_file
+        .keys()
+        .filter(|id| !known.contains(*id))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        let rows: Vec<FileRow> = settlement_files::table
+            .filter(settlement_files::id.eq_any(&missing))
+            .select(FileRow::as_select())
+            .order(settlement_files::id)
+            .load(conn)?;
+        for f in &rows {
+            files.push(envelope(conn, f, date)?);
+        }
+    }
+    Ok(by_file.into_values().collect())
 }
 
 /// The card payments of D−1, D and D+1, in id order, with their approved refunds.
@@ -186,13 +391,14 @@ fn approved_refunds(
     Ok(refunds_by_payment)
 }
 
-/// The settlement files dated D and D+1 (net and line count from their stored lines), and
-/// those lines, each in id order.
+/// The settlement files dated `files_from` to `files_to` (net and line count from their stored
+/// lines), and those lines, each in id order.
 fn settlement(
     conn: &mut DbConn,
     date: NaiveDate,
+    files_from: NaiveDate,
+    files_to: NaiveDate,
 ) -> Result<(Vec<SettlementFile>, Vec<SettlementLine>), DbError> {
-    let (files_from, files_to) = file_window(date);
     let files = settlement_file_rows(conn, files_from, files_to)?;
     let file_ids: Vec<&str> = files.iter().map(|f| f.id.as_str()).collect();
     let records = record_rows(conn, &file_ids)?;
@@ -214,19 +420,7 @@ fn settlement(
         .map(|f| {
             // a file without lines nets nothing
             let (net_minor, lines) = nets.get(f.id.as_str()).copied().unwrap_or((0, 0));
-            SettlementFile {
-                file_id: f.id.clone(),
-                channel: if f.spec == "onecard-settlement-csv" {
-                    Channel::OneCard
-                } else {
-                    Channel::BankCard
-                },
-                // a file that names no merchant (an optional fact of the file)
-                merchant: f.merchant.clone().unwrap_or_default(),
-                settlement_date: f.settlement_date.unwrap_or(date),
-                net_minor,
-                lines,
-            }
+            file_in(f, net_minor, lines, date)
         })
         .collect();
     let lines = records
@@ -271,9 +465,12 @@ fn settlement_line(r: RecordRow) -> Result<SettlementLine, DbError> {
     })
 }
 
-/// The collection account's bookings dated D to D+2, in id order.
-fn bookings(conn: &mut DbConn, date: NaiveDate) -> Result<Vec<Booking>, DbError> {
-    let (bookings_from, bookings_to) = booking_window(date);
+/// The collection account's bookings dated `bookings_from` to `bookings_to`, in id order.
+fn bookings(
+    conn: &mut DbConn,
+    bookings_from: NaiveDate,
+    bookings_to: NaiveDate,
+) -> Result<Vec<Booking>, DbError> {
     let booking_rows: Vec<BookingRow> = statement_bookings::table
         .filter(statement_bookings::booking_date.between(bookings_from, bookings_to))
         .select(BookingRow::as_select())

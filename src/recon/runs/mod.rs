@@ -2,12 +2,25 @@
 //! ([`super::matcher`]), and store the outcomes and exceptions in one transaction.
 //!
 //! A run of date D loads the payments of D−1, D and D+1 (a payment pairs across the cut-off),
-//! the settlement lines and files dated D and D+1, the collection account's bookings dated D to
-//! D+2 (files are paid on T+1), the statement closing balance for D and the ledger's 1002.01 as
-//! of D. Only the outcomes the matcher says belong to D are stored: the next night's run owns the
-//! rest. A re-run replaces the date's active outcomes and exceptions (kept, inactive, for the
-//! record); the database's partial unique indexes forbid a settlement line or a payment in two
-//! active outcomes.
+//! the settlement lines and files dated D and D+1 (and D−1 with a business-day cut-off: a
+//! payment of D captured on D−1 after it may be in the acquirer's file of D−1), the files
+//! carried forward, the collection account's bookings dated D to D+2 (files are paid on T+1;
+//! from the oldest carried file's date when there is one), the statement closing balance for D
+//! and the ledger's 1002.01 as of D. Only the outcomes the matcher says belong to D are stored:
+//! the next night's run owns the rest. A re-run replaces the date's active outcomes and
+//! exceptions (kept, inactive, for the record); the database's partial unique indexes forbid a
+//! settlement line or a payment in two active outcomes, and a file's cash spent by two.
+//!
+//! # Carried forward (DESIGN §5 "No credit is ever lost")
+//! A settlement file dated before the window whose cash no run of another date has spent
+//! (no active `cash_matched` / `cash_mismatch`) and whose settlement entry is not posted is
+//! loaded by every run, whatever its age: the run that finds its credit owns the outcome and
+//! posts the settlement entry dated D (an open day: a closed day's run is refused), so a
+//! closed day never changes. Until then each run reports it `awaiting_credit` with its age in
+//! business days; past [`Settings::credit_horizon_days`] it is `cash_missing` once (an
+//! exception for a bank claim) and later runs keep looking for its credit without reporting
+//! it again. Bookings and files another run already used are loaded as context
+//! ([`crate::recon::matcher::PriorCash`]) so a booking is never spent twice.
 //!
 //! - `load`: reading the date's records;
 //! - `store`: storing the run, its outcomes and exceptions, posting the settlement entries (from
@@ -22,18 +35,45 @@ mod load;
 mod status;
 mod store;
 
-pub use super::report::{report, report_csv, Group, Netting, Report};
+pub use super::report::{awaiting, report, report_csv, Awaiting, Group, Netting, Report};
 pub(super) use load::{file_sums, settlement_file_rows};
 pub use load::{input_files, load};
 pub(crate) use store::StoredExceptionRow;
 pub use store::{exceptions, get, latest, post_settlements, ExceptionRow};
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use serde::Serialize;
 
-use super::matcher::reconcile;
+use super::matcher::{reconcile, DEFAULT_CREDIT_HORIZON_DAYS};
 use crate::db::DbConn;
 use crate::ledger::writer::LedgerWriter;
+
+/// What a run needs from the settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Business days (Monday to Friday; public holidays are not modelled) after its settlement
+    /// date that a file's credit is awaited before it is `cash_missing`.
+    pub credit_horizon_days: u32,
+    /// The business-day cut-off, if any (`Config::business_day_cutoff`).
+    pub business_day_cutoff: Option<NaiveTime>,
+}
+
+impl Settings {
+    /// The settings of a run.
+    pub fn new(credit_horizon_days: u32, business_day_cutoff: Option<NaiveTime>) -> Settings {
+        Settings {
+            credit_horizon_days,
+            business_day_cutoff,
+        }
+    }
+}
+
+impl Default for Settings {
+    /// Five business days, no cut-off.
+    fn default() -> Settings {
+        Settings::new(DEFAULT_CREDIT_HORIZON_DAYS, None)
+    }
+}
 
 /// A stored run, as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -94,16 +134,18 @@ pub enum Phase {
 pub fn run(
     conn: &mut DbConn,
     writer: &LedgerWriter,
+    settings: &Settings,
     date: NaiveDate,
     actor: &str,
 ) -> Result<Run, RunError> {
-    run_with_progress(conn, writer, date, actor, &mut |_| {})
+    run_with_progress(conn, writer, settings, date, actor, &mut |_| {})
 }
 
 /// [`run`], telling `phase` as each step begins (for a progress display).
 pub fn run_with_progress(
     conn: &mut DbConn,
     writer: &LedgerWriter,
+    settings: &Settings,
     date: NaiveDate,
     actor: &str,
     phase: &mut dyn FnMut(Phase),
@@ -113,7 +155,7 @@ pub fn run_with_progress(
         return Err(RunError::DayClosed(date));
     }
     phase(Phase::Load);
-    let input = load(conn, date)?;
+    let input = load(conn, date, settings)?;
     phase(Phase::Match);
     let result = reconcile(&input);
     drop(input);
@@ -121,11 +163,17 @@ pub fn run_with_progress(
     let stored = store::store(conn, date, actor, &result)?;
     drop(result);
     phase(Phase::Post);
+    // Dated D (open: checked above), also for files carried from earlier, closed days.
     let paid = store::paid_files(conn, &stored.id)?;
     let posted = post_settlements(conn, writer, date, &paid, actor)?;
     status::apply(conn, &stored.id, actor)?;
-    Ok(Run {
+    let run = Run {
         settlement_entries: posted,
         ..stored
-    })
+    };
+    // A bank claim on a file this run found paid is settled (its credit came).
+    let (paid_file_ids, now) = (paid, chrono::Utc::now().naive_utc());
+    // WIRE(f-resolve): exceptions::claims_paid(conn, &paid_file_ids, &run.id, now)?;
+    let _ = (&paid_file_ids, now); // (goes with the WIRE line)
+    Ok(run)
 }

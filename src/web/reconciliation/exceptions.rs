@@ -161,7 +161,12 @@ impl Selects {
         Selects {
             statuses: options(&STATUSES, |s| t.status(s), status),
             kinds: options(
-                &[&TRANSACTION_TIER[1..], &CASH_TIER[1..]].concat(),
+                &TRANSACTION_TIER
+                    .iter()
+                    .chain(CASH_TIER.iter())
+                    .copied()
+                    .filter(|c| c.is_exception())
+                    .collect::<Vec<_>>(),
                 |c| t.category(c),
                 kind,
             ),
@@ -281,7 +286,9 @@ pub fn suggestion(stored: &str, lang: Lang) -> &str {
         m::ACT_DUPLICATE => "收单机构重复清算同一笔交易：向收单机构追索重复款项（bank_claim）。",
         m::ACT_VOID_SETTLED => "账簿已作废但收单机构仍清算了该笔消费：请收单机构冲正（bank_claim），或向持卡人退款。",
         m::ACT_CASH_MISMATCH => "入账金额与文件净额不符：与收单机构核对手续费和调整，追索差额（bank_claim）。",
-        m::ACT_CASH_MISSING => "收款账户未收到该文件的款项：核对下一期对账单（accept_timing）或催收收单机构。",
+        m::ACT_CASH_MISSING => "超过到账期限仍未收到该文件的款项：向收单机构和银行提出索赔（bank_claim）；索赔持续跟踪，直至款项到账。",
+        // the wording stored by runs before credits were carried forward
+        "No credit for this file on the collection account: check the next statement (accept_timing) or chase the acquirer." => "收款账户未收到该文件的款项：核对下一期对账单（accept_timing）或催收收单机构。",
         m::ACT_CASH_UNCLAIMED => "一笔不对应任何已导入文件的清算入账：导入其所指文件，或查明付款人并退回款项。",
         "investigate" => "调查核实",
         other => other,

@@ -38,7 +38,7 @@ pub(super) use blockers::{blockers, Blocker};
 pub(super) use exceptions::exceptions_table;
 pub use exceptions::suggestion;
 pub(super) use page::load_for;
-pub(super) use results::{balance_table, tiers_table};
+pub(super) use results::{awaiting_table, balance_table, tiers_table};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/reconciliation", web::get().to(page::show))
@@ -178,7 +178,12 @@ words! {
         cat_void_settled: "已撤销仍被清算" / "Voided but settled",
         cat_cash_matched: "资金已到账" / "Cash arrived",
         cat_cash_mismatch: "到账金额不符" / "Cash mismatch",
-        cat_cash_missing: "资金未到账" / "Cash missing",
+        cat_cash_missing: "资金未到账（已超期）" / "Cash missing (past the horizon)",
+        cat_awaiting_credit: "待到账" / "Awaiting credit",
+        awaiting: "待到账" / "Awaiting credit",
+        no_awaiting: "没有待到账的清算文件。" / "No settlement file is awaiting its credit.",
+        age_business_days: "已等待（工作日）" / "Age (business days)",
+        in_transit: "在途（1218.01）" / "In transit (1218.01)",
         colon: "：" / ": ",
         comma: "，" / ", ",
         semicolon: "；" / "; ",
@@ -196,8 +201,9 @@ const TRANSACTION_TIER: [Category; 6] = [
     Category::DuplicateInSettlement,
     Category::VoidSettled,
 ];
-const CASH_TIER: [Category; 3] = [
+const CASH_TIER: [Category; 4] = [
     Category::CashMatched,
+    Category::AwaitingCredit,
     Category::CashMismatch,
     Category::CashMissing,
 ];
@@ -215,6 +221,7 @@ impl ReconWords {
             Category::CashMatched => self.cat_cash_matched,
             Category::CashMismatch => self.cat_cash_mismatch,
             Category::CashMissing => self.cat_cash_missing,
+            Category::AwaitingCredit => self.cat_awaiting_credit,
         }
     }
 

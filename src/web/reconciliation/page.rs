@@ -35,7 +35,7 @@ struct Loaded {
 async fn load(staff: &Staff, date: NaiveDate) -> Result<Loaded, WebError> {
     with_conn(&staff.ctx, move |conn, ctx| {
         let mut files = Vec::new();
-        for id in runs::input_files(conn, date)? {
+        for id in runs::input_files(conn, date, &run_settings(ctx))? {
             files.extend(store::get(conn, &id)?);
         }
         let report = match runs::latest(conn, date)? {
@@ -57,6 +57,14 @@ async fn load(staff: &Staff, date: NaiveDate) -> Result<Loaded, WebError> {
     })
     .await
     .or_page(staff.lang)
+}
+
+/// What a run of this service needs from its settings.
+pub(super) fn run_settings(ctx: &crate::app::AppContext) -> runs::Settings {
+    runs::Settings::new(
+        ctx.config.credit_horizon_days,
+        ctx.config.business_day_cutoff,
+    )
 }
 
 /// The date's reconciliation state for other pages (the daily report).

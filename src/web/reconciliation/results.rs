@@ -1,6 +1,7 @@
 //! The latest run's results as tables: the three tiers (count per outcome category), the
 //! balance tier's figures, the payments by channel and by department, and each settlement
-//! file's netting with the settlement entry posted for it. The daily report shows the first two.
+//! file's netting with the settlement entry posted for it, and the files awaiting their credit
+//! (with their age). The daily report shows the first two and the awaiting files.
 
 use super::{amount_cell, ReconWords, CASH_TIER, TRANSACTION_TIER};
 use crate::recon::runs::{self, Report, Run};
@@ -92,7 +93,33 @@ pub(super) fn group_tables(report: &Report, t: &ReconWords, w: &Common) -> Vec<T
             w,
         ),
         netting_table(report, t),
+        awaiting_table(report, t),
     ]
+}
+
+/// The settlement files awaiting their credit as of the run, oldest first, with their age in
+/// business days: not exceptions, carried forward to the next runs (DESIGN §5).
+pub(in crate::web) fn awaiting_table(report: &Report, t: &ReconWords) -> Table {
+    let mut table = Table::new("awaiting_credit", t.awaiting, t.no_awaiting)
+        .col(t.file_name)
+        .col(t.spec)
+        .col(t.merchant)
+        .col(t.settlement_date)
+        .num(t.age_business_days)
+        .num(t.net)
+        .num(t.in_transit);
+    for a in &report.awaiting_credit {
+        table.push(vec![
+            Cell::text(&a.file_id),
+            Cell::text(&a.spec),
+            Cell::text(a.merchant.clone().unwrap_or_default()),
+            a.settlement_date.map_or(Cell::Empty, Cell::Date),
+            Cell::Int(i64::from(a.age_business_days)),
+            amount_cell(Some(&a.net)),
+            amount_cell(Some(&a.gross)),
+        ]);
+    }
+    table
 }
 
 fn group_table(

@@ -41,9 +41,15 @@ pub(super) async fn run(
             staff.principal.token_id.clone(),
             move |progress| {
                 let outcome = ctx.conn().map_err(ApiError::from).and_then(|mut conn| {
-                    runs::run_with_progress(&mut conn, &ctx.writer, date, &actor, &mut |p| {
-                        progress.phase(t.phase(p), None)
-                    })
+                    let settings = super::page::run_settings(&ctx);
+                    runs::run_with_progress(
+                        &mut conn,
+                        &ctx.writer,
+                        &settings,
+                        date,
+                        &actor,
+                        &mut |p| progress.phase(t.phase(p), None),
+                    )
                     .map_err(ApiError::from)
                 });
                 match outcome {

@@ -1,0 +1,2 @@
+DROP INDEX recon_outcomes_by_booking;
+DROP INDEX recon_outcomes_file_cash_once;
