@@ -20,6 +20,7 @@ mod nightly;
 mod payments;
 mod reconciliation;
 mod remittance;
+mod resolutions;
 mod roles;
 mod secrets;
 mod settlement;
