@@ -304,6 +304,35 @@ impl TestApp {
         run
     }
 
+    /// Reconciles `day` and works every exception the run opens the way a finance office
+    /// would without looking closer: a missing payment or line clears on a later day
+    /// (`accept_timing`), anything else is claimed from the bank — so the day can close.
+    pub async fn reconcile_and_work(&self, day: NaiveDate) -> serde_json::Value {
+        let run = self.reconcile(day).await;
+        let id = run["id"].as_str().expect("run id");
+        let (_, listed) = self
+            .get(
+                Role::Finance,
+                &format!("/v1/reconciliations/{id}/exceptions?limit=1000"),
+            )
+            .await;
+        for x in listed["items"].as_array().expect("exceptions") {
+            let action = match x["kind"].as_str() {
+                Some("missing_in_settlement" | "missing_in_ledger") => "accept_timing",
+                _ => "bank_claim",
+            };
+            let (status, _, body) = self
+                .post(
+                    Role::Finance,
+                    &format!("/v1/exceptions/{}/resolve", x["id"].as_str().expect("id")),
+                    &json!({"action": action, "note": "worked"}),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+        run
+    }
+
     /// A worked day through the API: two counter payments on `day` (2026-11-24 fits the
     /// fixtures), the night's three fixture files imported, the day reconciled with every
     /// exception resolved but the first left open when `leave_one_open`, and otherwise the day

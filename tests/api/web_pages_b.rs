@@ -356,11 +356,11 @@ async fn the_morning_through_the_pages() {
     let still = csv(&mut finance, &format!("{RECON}&status=open&csv=exceptions")).await;
     assert_eq!(still.len(), exceptions.len());
 
-    // A missing payment is a shortfall: the first one is written off (two people); the rest
-    // clear on a later day; anything else is claimed from the bank.
+    // A sale the acquirer settled short is a shortfall: the first is written off (two
+    // people); a missing payment clears on a later day; anything else is claimed.
     let mut write_off = None;
     for e in exceptions.iter() {
-        let action = if e[1] == "清算缺失（账有单无）" && write_off.is_none() {
+        let action = if e[1] == "金额不符" && write_off.is_none() {
             "write_off"
         } else if e[1] == "清算缺失（账有单无）" {
             "accept_timing"
@@ -391,7 +391,7 @@ async fn the_morning_through_the_pages() {
             );
         }
     }
-    let write_off = write_off.expect("a write-off");
+    let write_off = write_off.unwrap_or_else(|| panic!("a write-off among {exceptions:?}"));
     let page = finance.get(RECON).await;
     assert!(page
         .body

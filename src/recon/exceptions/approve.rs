@@ -175,19 +175,21 @@ impl Draft {
                 ),
                 amount,
             ),
-            Draft::FileSettled(file_id, t) => return templates::settlement(
-                chart,
-                header.business_date,
-                &file_id,
-                t,
-                &header.actor,
-            )
-            .map_err(crate::ledger::LedgerError::from)?
-            .ok_or_else(|| {
-                ExceptionError::NotAllowed(format!(
+            Draft::FileSettled(file_id, t) => {
+                return templates::settlement(
+                    chart,
+                    header.business_date,
+                    &file_id,
+                    t,
+                    &header.actor,
+                )
+                .map_err(crate::ledger::LedgerError::from)?
+                .ok_or_else(|| {
+                    ExceptionError::NotAllowed(format!(
                     "file {file_id}'s totals cannot be posted as a settlement; a person books it"
                 ))
-            }),
+                })
+            }
         };
         entry.map_err(|e| match e {
             templates::TemplateError::NotAShortfall { .. } => {
