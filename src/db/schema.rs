@@ -355,6 +355,9 @@ diesel::table! {
         resolved_at -> Nullable<Timestamp>,
         approved_by -> Nullable<Text>,
         approved_at -> Nullable<Timestamp>,
+        matched_booking_id -> Nullable<BigInt>,
+        amount_minor -> Nullable<BigInt>,
+        entry_seq -> Nullable<BigInt>,
     }
 }
 

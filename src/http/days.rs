@@ -27,6 +27,12 @@ impl From<CloseError> for ApiError {
                 "The day is not over",
                 e.to_string(),
             ),
+            CloseError::NotReconciled(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "not_reconciled",
+                "The day has not been reconciled",
+                e.to_string(),
+            ),
             CloseError::OpenExceptions(ref ids) => ApiError::new(
                 StatusCode::CONFLICT,
                 "open_exceptions",
@@ -64,11 +70,12 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(day))
 }
 
-/// Closes and seals a day that is over: no entry dated in it is accepted afterwards. The seal
+/// Closes and seals a day that is over and reconciled (a stored run covers it, and none of
+/// its exceptions is open or awaiting approval): no entry dated in it is accepted afterwards. The seal
 /// is the base64 Ed25519 signature of `onecard-day-seal\n<date>\n<last_entry_hash>\n<entries>`,
 /// checkable with the key from `GET /v1/signing-key`. Closing a closed day answers it unchanged.
 #[utoipa::path(post, path = "/v1/days/{date}/close", tag = "days", params(("date" = String, Path, format = Date, description = "YYYY-MM-DD")),
-    responses((status = 200, body = days::Day), (status = 409, description = "day_not_over, open_exceptions"), (status = 422, description = "invalid_request: the date is not YYYY-MM-DD"), (status = 403, description = "forbidden: only finance, supervisor may do this")),
+    responses((status = 200, body = days::Day), (status = 409, description = "day_not_over; not_reconciled: no reconciliation run covers the day; open_exceptions: exceptions open or awaiting a second person (claimed ones do not hold the day)"), (status = 422, description = "invalid_request: the date is not YYYY-MM-DD"), (status = 403, description = "forbidden: only finance, supervisor may do this")),
     security(("bearer" = [])))]
 pub async fn close(
     ctx: web::Data<AppContext>,

@@ -51,32 +51,86 @@ impl From<runs::RunError> for ApiError {
 impl From<ExceptionError> for ApiError {
     fn from(e: ExceptionError) -> Self {
         let detail = e.to_string();
+        let conflict = |code: &'static str, title: &'static str| {
+            ApiError::new(StatusCode::CONFLICT, code, title, detail.clone())
+        };
+        let unprocessable = |code: &'static str, title: &'static str, field: &str| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                title,
+                detail.clone(),
+            )
+            .with("field", field)
+        };
         match e {
             ExceptionError::NotFound(_) => ApiError::not_found(detail),
             ExceptionError::Invalid(_) => ApiError::invalid(None, detail),
-            ExceptionError::NotAllowed(_) => ApiError::new(
-                StatusCode::CONFLICT,
-                "exception_not_open",
-                "Exception not in a state for this",
-                detail,
-            ),
+            ExceptionError::NotAllowed(_) => {
+                conflict("exception_not_open", "Exception not in a state for this")
+            }
             ExceptionError::SamePerson => ApiError::new(
                 StatusCode::FORBIDDEN,
                 "same_person",
                 "A second person is needed",
                 detail,
             ),
+            ExceptionError::UnknownPayment(_) => {
+                unprocessable("unknown_payment", "Unknown payment", "payment_id")
+            }
+            ExceptionError::UnknownRecord(_) => unprocessable(
+                "unknown_settlement_record",
+                "Unknown settlement line",
+                "settlement_record_id",
+            ),
+            ExceptionError::UnknownBooking(_) => {
+                unprocessable("unknown_booking", "Unknown statement booking", "booking_id")
+            }
+            ExceptionError::NotOfThisDay(_) => {
+                conflict("not_of_this_day", "Not of the exception's day")
+            }
+            ExceptionError::AlreadyMatched(_) => conflict("already_matched", "Matched already"),
+            ExceptionError::AmountsDiffer {
+                ledger_minor,
+                other_minor,
+            } => conflict("match_amounts_differ", "The amounts differ")
+                .with("ledger_amount", crate::money::format_minor(ledger_minor))
+                .with("other_amount", crate::money::format_minor(other_minor)),
+            ExceptionError::WriteOffNotAllowed(_) => {
+                conflict("write_off_not_allowed", "Cannot be written off")
+            }
+            ExceptionError::CarriedAutomatically => {
+                conflict("carried_automatically", "Carried forward automatically")
+            }
+            ExceptionError::NotATimingDifference(_) => {
+                conflict("not_a_timing_difference", "Not a timing difference")
+            }
+            ExceptionError::NotACredit(_) => conflict(
+                "booking_not_a_credit",
+                "Not a credit to the collection account",
+            ),
+            ExceptionError::AlreadySettled(_) => conflict("already_settled", "Settled already"),
+            ExceptionError::Ledger(l) => l.into(),
             ExceptionError::Db(db) => db.into(),
         }
     }
 }
 
 /// Resolves an exception: `{action, note}` with `action` one of `manual_match` (with
-/// `payment_id` / `settlement_record_id`), `write_off` (then awaiting a second person's
-/// approval), `bank_claim`, `accept_timing`.
+/// `payment_id` / `settlement_record_id`: both must exist, be of the exception's day or a
+/// carried item, be matched nowhere else, and carry the same amount; the answer shows both
+/// amounts), `write_off` (a shortfall only; then awaiting a second person's approval, which
+/// posts the entry), `bank_claim` (the exception becomes `claimed`: tracked until the bank's
+/// money arrives, and no longer holding the day), `accept_timing` (only a payment or line whose
+/// other side comes on a later day). On a `claimed` exception, `manual_match` with `booking_id`
+/// names the collection-account credit that paid the claim (exactly the claimed amount); a
+/// second person approves it and the settlement posts.
 #[utoipa::path(post, path = "/v1/exceptions/{id}/resolve", tag = "reconciliation", params(("id" = String, Path)),
     request_body = Resolve,
-    responses((status = 200, body = exceptions::ExceptionState), (status = 404), (status = 409, description = "exception_not_open"), (status = 422), (status = 403, description = "forbidden: only finance, supervisor may do this")),
+    responses((status = 200, body = exceptions::ExceptionState), (status = 404),
+        (status = 409, description = "exception_not_open, write_off_not_allowed (a difference in the centre's favour: return or claim it), carried_automatically (a file's credit: the runs carry it), not_a_timing_difference, already_matched, match_amounts_differ (with ledger_amount and other_amount), not_of_this_day, booking_not_a_credit, already_settled"),
+        (status = 422, description = "invalid_request, unknown_payment, unknown_settlement_record, unknown_booking"),
+        (status = 403, description = "forbidden: only finance, supervisor may do this")),
     security(("bearer" = [])))]
 pub async fn resolve(
     ctx: web::Data<AppContext>,
@@ -93,9 +147,13 @@ pub async fn resolve(
     Ok(HttpResponse::Ok().json(state))
 }
 
-/// Approves a proposed write-off; the approver must not be the proposer (403 `same_person`).
+/// Approves a proposed write-off or claim settlement and posts its entry in the same step,
+/// dated the current business date (DESIGN §2: a write-off moves the shortfall out of transit
+/// into what the budget owes, never touching 2103). The approver must not be the proposer
+/// (403 `same_person`). Approving again answers the exception unchanged and posts nothing.
 #[utoipa::path(post, path = "/v1/exceptions/{id}/approve", tag = "reconciliation", params(("id" = String, Path)),
-    responses((status = 200, body = exceptions::ExceptionState), (status = 403, description = "forbidden: only finance, supervisor may do this; same_person"), (status = 404), (status = 409)),
+    responses((status = 200, body = exceptions::ExceptionState), (status = 403, description = "forbidden: only finance, supervisor may do this; same_person"), (status = 404),
+        (status = 409, description = "exception_not_open, write_off_not_allowed, already_settled, day_closed")),
     security(("bearer" = [])))]
 pub async fn approve(
     ctx: web::Data<AppContext>,
@@ -103,10 +161,8 @@ pub async fn approve(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let by = caller.require(may::RESOLVE_EXCEPTION)?.clone();
-    let state = with_conn(&ctx, move |conn, _| {
-        Ok(exceptions::approve(conn, &id, &by)?)
-    })
-    .await?;
+    let today = ctx.business_today();
+    let state = exceptions::approve(&ctx.writer, id.into_inner(), by, today).await?;
     Ok(HttpResponse::Ok().json(state))
 }
 
@@ -184,7 +240,7 @@ pub struct ExceptionItem {
     ledger_amount: Option<String>,
     /// The settlement's or bank's amount, where one applies.
     settlement_amount: Option<String>,
-    /// `open`, or how it was resolved.
+    /// `open`, `awaiting_approval`, `claimed` or `resolved`.
     status: String,
     /// What the operator should do.
     suggested_action: String,

@@ -148,12 +148,15 @@ crate::text_enum! {
         Appropriation,
         /// A manual adjustment made by a supervisor.
         Adjustment,
+        /// A reconciliation difference written off with a second person's approval: out of
+        /// transit into what the budget fund owes the collection fund (2103 untouched).
+        WriteOff,
     }
 }
 
 impl EntryKind {
     /// All kinds, for parsing and listings.
-    pub const ALL: [EntryKind; 8] = [
+    pub const ALL: [EntryKind; 9] = [
         EntryKind::Capture,
         EntryKind::Settlement,
         EntryKind::FeeTopUp,
@@ -162,6 +165,7 @@ impl EntryKind {
         EntryKind::Reversal,
         EntryKind::Appropriation,
         EntryKind::Adjustment,
+        EntryKind::WriteOff,
     ];
 
     /// The stored name.

@@ -10,6 +10,8 @@
 //! | [`fee_top_up`] | collection Dr bank F / Cr interfund receivable F; budget Dr interfund payable F / Cr budget bank F |
 //! | [`remittance`] | Dr 2103.<subject> per subject / Cr collection bank |
 //! | [`refund`] | Dr 2103.<subject> per subject / Cr in transit (unsettled) or collection bank |
+//! | [`write_off`] | collection Dr bank C (what arrived, if any), Dr interfund receivable G−C / Cr in transit G; budget Dr fee expense G−C / Cr interfund payable G−C |
+//! | [`claim_paid`] | Dr collection bank X / Cr in transit X (the bank paid a claimed shortfall) |
 //!
 //! The writer still checks every rule on every entry; a template only makes the right entry
 //! the easy one. Pure: no database, no HTTP.
@@ -33,6 +35,16 @@ pub enum TemplateError {
     /// An account given to the template is not a treasury-payable account.
     #[error("account '{0}' is not a treasury-payable account")]
     NotPayable(String),
+    /// A write-off or claim whose amounts are not a shortfall: nothing leaves transit, or more
+    /// arrived than left it (a difference in the centre's favour is returned or claimed, never
+    /// written off).
+    #[error("not a shortfall: {out_of_transit} out of transit, {received} received", out_of_transit = format_minor(*.out_of_transit_minor), received = format_minor(*.received_minor))]
+    NotAShortfall {
+        /// What would leave in transit.
+        out_of_transit_minor: i64,
+        /// What of it reached the collection account.
+        received_minor: i64,
+    },
 }
 
 impl From<TemplateError> for LedgerError {
@@ -285,6 +297,96 @@ pub fn refund(
     }
     postings.push(Posting::credit(&credit.code, total_minor));
     Ok(header.entry(EntryKind::Refund, memo, postings))
+}
+
+/// A reconciliation shortfall to write off: what leaves in transit, and what of it reached the
+/// collection account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shortfall {
+    /// What leaves in transit (1218.01): a payment's or line's difference, or a whole file's
+    /// gross when the file's own settlement entry never posted (its credit differed or never
+    /// came).
+    pub out_of_transit_minor: i64,
+    /// What of it the bank credited to the collection account (a file's actual credit; 0 for a
+    /// line's difference).
+    pub received_minor: i64,
+}
+
+impl Shortfall {
+    /// What is written off: the part that never arrived.
+    pub fn lost_minor(&self) -> i64 {
+        self.out_of_transit_minor - self.received_minor
+    }
+}
+
+/// DESIGN §2's written-off difference: the shortfall leaves in transit, what arrived (if any)
+/// reaches the collection bank, and the rest becomes what the budget fund owes the collection
+/// fund, booked as a budget expense — collection Dr bank C, Dr interfund receivable G−C /
+/// Cr in transit G; budget Dr fee expense G−C / Cr interfund payable G−C. 2103 is never
+/// touched (revenue stays gross) and value crosses only budget → collection: the budget tops
+/// the receivable up later with [`fee_top_up`]. A difference in the centre's favour (nothing
+/// lost) is [`TemplateError::NotAShortfall`].
+pub fn write_off(
+    chart: &Chart,
+    header: Header,
+    memo: String,
+    s: Shortfall,
+) -> Result<NewEntry, TemplateError> {
+    let lost = s.lost_minor();
+    if s.out_of_transit_minor <= 0 || s.received_minor < 0 || lost <= 0 {
+        return Err(TemplateError::NotAShortfall {
+            out_of_transit_minor: s.out_of_transit_minor,
+            received_minor: s.received_minor,
+        });
+    }
+    let mut postings = Vec::with_capacity(5);
+    if s.received_minor > 0 {
+        postings.push(Posting::debit(
+            &role(chart, AccountRole::CollectionBank)?.code,
+            s.received_minor,
+        ));
+    }
+    postings.push(Posting::credit(
+        &role(chart, AccountRole::InTransit)?.code,
+        s.out_of_transit_minor,
+    ));
+    postings.push(Posting::debit(
+        &role(chart, AccountRole::InterfundReceivable)?.code,
+        lost,
+    ));
+    postings.push(Posting::debit(
+        &role(chart, AccountRole::FeeExpense)?.code,
+        lost,
+    ));
+    postings.push(Posting::credit(
+        &role(chart, AccountRole::InterfundPayable)?.code,
+        lost,
+    ));
+    Ok(header.entry(EntryKind::WriteOff, memo, postings))
+}
+
+/// The bank paid a claimed shortfall of a payment or line: collection Dr bank X / Cr in
+/// transit X (a settlement of the difference; the file-level claims post [`settlement`]).
+pub fn claim_paid(
+    chart: &Chart,
+    header: Header,
+    memo: String,
+    amount_minor: i64,
+) -> Result<NewEntry, TemplateError> {
+    if amount_minor <= 0 {
+        return Err(TemplateError::NotAShortfall {
+            out_of_transit_minor: amount_minor,
+            received_minor: amount_minor,
+        });
+    }
+    let postings = vec![
+        Posting::debit(
+            &role(chart, AccountRole::CollectionBank)?.code,
+            amount_minor,
+        ),
+        Posting::credit(&role(chart, AccountRole::InTransit)?.code, amount_minor),
+    ];
+    Ok(header.entry(EntryKind::Settlement, memo, postings))
 }
 
 #[cfg(test)]

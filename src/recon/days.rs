@@ -4,8 +4,11 @@
 //! posting: it counts the day's entries (stored, and any posted earlier in the same batch),
 //! takes the chain hash of the last of them, signs
 //! `onecard-day-seal\n<date>\n<last_entry_hash as lowercase hex>\n<entries>` with the service's
-//! Ed25519 key, and records the day closed. While a reconciliation exception of the day is open
-//! the close is refused. From then on the ledger rules refuse any entry
+//! Ed25519 key, and records the day closed. The close is refused while no reconciliation run
+//! covers the day (a run over an empty day is cheap, and it is what says the day was looked
+//! at), and while an exception of the day is open or awaiting a second person; a `claimed`
+//! exception is tracked until the bank pays and does not hold the day. From then on the
+//! ledger rules refuse any entry
 //! dated in that day, and the database refuses to change the closed row.
 //!
 //! Depends on: `ledger` (writer, repo), `keys`, `audit`, `db`, `clock`.
@@ -18,7 +21,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::audit::{self, AuditEvent};
-use crate::db::schema::{business_days, recon_exceptions};
+use crate::db::schema::{business_days, recon_exceptions, recon_runs};
 use crate::db::{DbConn, DbError};
 use crate::keys::ServiceKeys;
 use crate::ledger::days::DayStatus;
@@ -61,7 +64,11 @@ pub enum CloseError {
     /// The day has not ended yet (today or later, by the business-day clock).
     #[error("{0} has not ended yet: a day is closed once its business day is over")]
     NotOver(NaiveDate),
-    /// Reconciliation exceptions of the day are still open (their ids, first 100).
+    /// No reconciliation run covers the day.
+    #[error("{0} has not been reconciled: run the reconciliation of the day before closing it")]
+    NotReconciled(NaiveDate),
+    /// Reconciliation exceptions of the day are still open or awaiting a second person (their
+    /// ids, first 100).
     #[error("{} reconciliation exception(s) of the day are still open", .0.len())]
     OpenExceptions(Vec<String>),
     /// Storage failed.
@@ -142,12 +149,36 @@ fn not_over(date: NaiveDate, today: NaiveDate) -> Option<CloseError> {
     (date >= today).then_some(CloseError::NotOver(date))
 }
 
-/// The close's second check: the day's reconciliation exceptions still open (the first 100).
+/// The close's second check: a reconciliation run covers the day.
+fn not_reconciled(conn: &mut DbConn, date: NaiveDate) -> Result<Option<CloseError>, DbError> {
+    let runs: i64 = recon_runs::table
+        .filter(recon_runs::business_date.eq(date))
+        .count()
+        .get_result(conn)?;
+    Ok((runs == 0).then_some(CloseError::NotReconciled(date)))
+}
+
+/// The statuses that hold a day open ([`ExceptionStatus::blocks_close`]), as stored.
+fn blocking_statuses() -> Vec<&'static str> {
+    [
+        ExceptionStatus::Open,
+        ExceptionStatus::AwaitingApproval,
+        ExceptionStatus::Claimed,
+        ExceptionStatus::Resolved,
+    ]
+    .into_iter()
+    .filter(|s| s.blocks_close())
+    .map(<&'static str>::from)
+    .collect()
+}
+
+/// The close's third check: the day's reconciliation exceptions still open or awaiting a
+/// second person (the first 100).
 fn open_exceptions(conn: &mut DbConn, date: NaiveDate) -> Result<Option<CloseError>, DbError> {
     let open: Vec<String> = recon_exceptions::table
         .filter(recon_exceptions::business_date.eq(date))
         .filter(recon_exceptions::active.eq(true))
-        .filter(recon_exceptions::status.ne(ExceptionStatus::Resolved.as_ref()))
+        .filter(recon_exceptions::status.eq_any(blocking_statuses()))
         .select(recon_exceptions::id)
         .order(recon_exceptions::id)
         .limit(100)
@@ -166,6 +197,7 @@ pub fn close_blockers(
         return Ok(Vec::new());
     }
     let mut blockers: Vec<CloseError> = not_over(date, today).into_iter().collect();
+    blockers.extend(not_reconciled(conn, date)?);
     blockers.extend(open_exceptions(conn, date)?);
     Ok(blockers)
 }
@@ -186,6 +218,9 @@ pub async fn close(
         .submit(move |batch| -> Result<Day, CloseError> {
             if let Some(day) = closed(batch.conn()?, date)? {
                 return Ok(day);
+            }
+            if let Some(refused) = not_reconciled(batch.conn()?, date)? {
+                return Err(refused);
             }
             if let Some(refused) = open_exceptions(batch.conn()?, date)? {
                 return Err(refused);

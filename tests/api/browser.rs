@@ -182,10 +182,10 @@ async fn a_whole_morning_in_the_browser() {
     let items = listed["items"].as_array().expect("exceptions").clone();
     assert!(!items.is_empty());
     let action = |kind: &str| {
-        if kind == "missing_in_ledger" {
-            "bank_claim"
-        } else {
+        if kind == "missing_in_settlement" {
             "accept_timing"
+        } else {
+            "bank_claim"
         }
     };
     let first = &items[0];
@@ -217,7 +217,12 @@ async fn a_whole_morning_in_the_browser() {
         .find(|x| x["id"] == first["id"])
         .cloned()
         .unwrap();
-    assert_eq!(after["status"], "resolved", "{after}");
+    let want = if first["kind"] == "missing_in_settlement" {
+        "resolved"
+    } else {
+        "claimed"
+    };
+    assert_eq!(after["status"], want, "{after}");
     let trail = {
         let mut conn = app.ctx.conn().unwrap();
         onecard::audit::list(&mut conn, Some(&format!("exception:{id}")), 0, 10).unwrap()

@@ -144,6 +144,17 @@ fn import_from_the_command_line_is_all_or_nothing() {
 fn reconcile_and_close_day_from_the_command_line() {
     let db = TestDb::new();
     assert!(onecard(&db, &["migrate"]).status.success());
+    // A day no run covers is not closed.
+    let out = onecard(&db, &["close-day", "2020-01-02"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("has not been reconciled"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(onecard(&db, &["reconcile", "--date", "2020-01-02"])
+        .status
+        .success());
     let out = onecard(&db, &["close-day", "2020-01-02"]);
     assert!(
         out.status.success(),
@@ -173,6 +184,9 @@ fn remit_from_the_command_line_needs_a_closed_day_with_fees() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(onecard(&db, &["reconcile", "--date", "2020-01-03"])
+        .status
+        .success());
     assert!(onecard(&db, &["close-day", "2020-01-03"]).status.success());
     let out = onecard(&db, &["remit", "--date", "2020-01-03"]);
     assert!(!out.status.success());

@@ -42,6 +42,16 @@ async fn a_closed_day_is_sealed_and_takes_no_more_entries() {
     assert_eq!(open["entries"], 2);
     assert!(open["seal"].is_null());
 
+    // A day no run covers does not close; a run over it (nothing to match) is enough.
+    let (status, _, body) = app
+        .post(Role::Finance, &format!("{path}/close"), &json!({}))
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("not_reconciled")),
+        "{body}"
+    );
+    app.reconcile(day).await;
     let (status, _, closed) = app
         .post(Role::Finance, &format!("{path}/close"), &json!({}))
         .await;
@@ -107,8 +117,9 @@ async fn only_a_day_that_is_over_can_be_closed() {
         (422, Some("invalid_request")),
         "{body}"
     );
-    // An empty day closes too: no entries, the genesis hash.
+    // An empty day closes too, once reconciled: no entries, the genesis hash.
     let empty = today - Duration::days(400);
+    app.reconcile(empty).await;
     let (status, _, body) = app
         .post(
             Role::Finance,
@@ -165,5 +176,19 @@ async fn a_day_with_open_exceptions_stays_open() {
     assert_eq!(body["open_exceptions"], json!(["ex_test"]));
     let (_, state) = app.get(Role::Finance, &format!("/v1/days/{day}")).await;
     assert_eq!(state["status"], "open");
+    // A claim raised with the bank is tracked, not holding the day.
+    {
+        use onecard::db::schema::recon_exceptions as ex;
+        let mut conn = app.ctx.conn().expect("conn");
+        let conn: &mut DbConn = &mut conn;
+        diesel::update(ex::table.find("ex_test"))
+            .set(ex::status.eq("claimed"))
+            .execute(conn)
+            .expect("claimed");
+    }
+    let (status, _, body) = app
+        .post(Role::Finance, &format!("/v1/days/{day}/close"), &json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
     app.stop().await;
 }

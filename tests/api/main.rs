@@ -21,6 +21,7 @@ mod onecard_e2e;
 mod payments;
 mod reconciliation;
 mod remittance;
+mod resolutions;
 mod roles;
 mod secrets;
 mod settlement;

@@ -319,7 +319,29 @@ async fn a_run_reports_each_disagreement_once_and_reruns_the_same() {
         "{body}"
     );
 
+    // The acquirer settled 81.00 for an 80.00 sale: in the centre's favour, never written off;
+    // claimed instead, which no longer holds the day.
     let mismatch = find("amount_mismatch");
+    let (status, _, body) = resolve(
+        mismatch.clone(),
+        json!({"action": "write_off", "note": "too much"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("write_off_not_allowed")),
+        "{body}"
+    );
+    let (status, _, body) = resolve(
+        mismatch.clone(),
+        json!({"action": "accept_timing", "note": "tomorrow"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("not_a_timing_difference")),
+        "{body}"
+    );
     let (status, _, body) = resolve(
         mismatch.clone(),
         json!({"action": "bank_claim", "note": "acquirer settled 81.00 for an 80.00 sale"}),
@@ -328,8 +350,9 @@ async fn a_run_reports_each_disagreement_once_and_reruns_the_same() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         (body["status"].as_str(), body["resolved_by"].as_str()),
-        (Some("resolved"), Some("finance:test-finance"))
+        (Some("claimed"), Some("finance:test-finance"))
     );
+    assert_eq!(body["amount"], "1.00", "{body}");
     let (status, _, body) = resolve(
         mismatch,
         json!({"action": "accept_timing", "note": "again"}),
@@ -376,7 +399,9 @@ async fn a_run_reports_each_disagreement_once_and_reruns_the_same() {
         "{body}"
     );
     assert_eq!(body["approved_by"], "supervisor:test-supervisor");
+    assert!(body["entry_seq"].is_i64(), "{body}");
 
+    // The orphan line (15.00) is not the unsettled 80.00 payment: refused, amounts shown.
     let orphan = find("missing_in_ledger");
     let (status, _, body) = resolve(
         orphan.clone(),
@@ -389,12 +414,40 @@ async fn a_run_reports_each_disagreement_once_and_reruns_the_same() {
         "{body}"
     );
     let (status, _, body) = resolve(
-        orphan,
+        orphan.clone(),
+        json!({"action": "manual_match", "note": "paid at window 5", "payment_id": "pay_nosuch"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("unknown_payment")),
+        "{body}"
+    );
+    let (status, _, body) = resolve(
+        orphan.clone(),
         json!({"action": "manual_match", "note": "paid at window 5", "payment_id": ids[3]}),
     )
     .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("match_amounts_differ")),
+        "{body}"
+    );
+    assert_eq!(
+        (
+            body["ledger_amount"].as_str(),
+            body["other_amount"].as_str()
+        ),
+        (Some("80.00"), Some("15.00")),
+        "{body}"
+    );
+    let (status, _, body) = resolve(
+        orphan,
+        json!({"action": "bank_claim", "note": "not ours: the acquirer takes it back"}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["matched_payment_id"], ids[3].as_str());
+    assert_eq!(body["status"], "claimed");
     let worked = [
         "amount_mismatch",
         "missing_in_settlement",
@@ -406,8 +459,18 @@ async fn a_run_reports_each_disagreement_once_and_reruns_the_same() {
     {
         let id = rest["id"].as_str().expect("id").to_string();
         let (status, _, body) = resolve(
-            id,
+            id.clone(),
             json!({"action": "accept_timing", "note": "credit arrives tomorrow"}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (409, Some("carried_automatically")),
+            "{body}"
+        );
+        let (status, _, body) = resolve(
+            id,
+            json!({"action": "bank_claim", "note": "no credit: chase the acquirer"}),
         )
         .await;
         assert_eq!(status, 200, "{body}");

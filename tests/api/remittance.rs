@@ -17,6 +17,7 @@ fn day(d: u32) -> NaiveDate {
 }
 
 async fn close(app: &TestApp, date: NaiveDate) {
+    app.reconcile_and_work(date).await;
     let (status, _, body) = app
         .post(Role::Finance, &format!("/v1/days/{date}/close"), &json!({}))
         .await;

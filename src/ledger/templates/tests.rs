@@ -324,3 +324,120 @@ fn a_chart_without_the_role_names_it() {
         "the chart has no in-transit account"
     );
 }
+
+/// No posting of the entry touches a treasury-payable (2103) account.
+fn leaves_2103_alone(chart: &Chart, e: &NewEntry) {
+    for p in &e.postings {
+        assert_ne!(
+            chart.role_of(&p.account),
+            AccountRole::TreasuryPayable,
+            "{:?} touches {}",
+            e.kind,
+            p.account
+        );
+    }
+}
+
+#[test]
+fn write_off_of_a_line_shortfall_moves_it_from_transit_to_what_the_budget_owes() {
+    let chart = chart();
+    let s = Shortfall {
+        out_of_transit_minor: 350,
+        received_minor: 0,
+    };
+    let e =
+        write_off(&chart, header("ex_1"), "write-off".into(), s).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        lines(&e),
+        vec![
+            c("1218.01", 350),
+            d("1218.02", 350),
+            d("5001.01", 350),
+            c("2307.01", 350)
+        ]
+    );
+    assert_eq!(e.kind, EntryKind::WriteOff);
+    assert_balances_per_fund(&chart, &e);
+    leaves_2103_alone(&chart, &e);
+    accepted(&chart, &e, 0);
+}
+
+#[test]
+fn write_off_of_a_file_takes_its_gross_out_of_transit_and_its_credit_to_the_bank() {
+    let chart = chart();
+    let s = Shortfall {
+        out_of_transit_minor: 20_000,
+        received_minor: 19_000,
+    };
+    assert_eq!(s.lost_minor(), 1_000);
+    let e =
+        write_off(&chart, header("ex_2"), "write-off".into(), s).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        lines(&e),
+        vec![
+            d("1002.01", 19_000),
+            c("1218.01", 20_000),
+            d("1218.02", 1_000),
+            d("5001.01", 1_000),
+            c("2307.01", 1_000)
+        ]
+    );
+    assert_balances_per_fund(&chart, &e);
+    leaves_2103_alone(&chart, &e);
+    accepted(&chart, &e, 0);
+}
+
+#[test]
+fn nothing_in_the_centres_favour_is_written_off() {
+    let chart = chart();
+    for (out, received) in [(0, 0), (-5, 0), (100, 100), (100, 150), (100, -1)] {
+        let s = Shortfall {
+            out_of_transit_minor: out,
+            received_minor: received,
+        };
+        assert_eq!(
+            write_off(&chart, header("ex"), "w".into(), s),
+            Err(TemplateError::NotAShortfall {
+                out_of_transit_minor: out,
+                received_minor: received
+            }),
+            "{out} / {received}"
+        );
+    }
+}
+
+#[test]
+fn a_paid_claim_moves_the_difference_from_transit_to_the_bank() {
+    let chart = chart();
+    let e = claim_paid(&chart, header("ex_3"), "claim paid".into(), 250)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(lines(&e), vec![d("1002.01", 250), c("1218.01", 250)]);
+    assert_eq!(e.kind, EntryKind::Settlement);
+    assert_balances_per_fund(&chart, &e);
+    leaves_2103_alone(&chart, &e);
+    accepted(&chart, &e, 0);
+    assert!(claim_paid(&chart, header("ex"), "c".into(), 0).is_err());
+}
+
+proptest::proptest! {
+    /// Every shortfall drafts an entry that balances in each fund, never touches 2103, and
+    /// passes every ledger rule (so no value goes collection → budget), whatever the budget
+    /// fund owed before.
+    #[test]
+    fn every_shortfall_write_off_balances_per_fund_and_passes_the_rules(
+        out in 1i64..10_000_000_000,
+        received_share in 0u32..1000,
+        owed in 0i64..1_000_000,
+    ) {
+        let chart = chart();
+        let received = (out / 1000 * i64::from(received_share)).min(out - 1);
+        let s = Shortfall { out_of_transit_minor: out, received_minor: received };
+        let e = write_off(&chart, header("ex_p"), "w".into(), s)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_balances_per_fund(&chart, &e);
+        leaves_2103_alone(&chart, &e);
+        let ctx = RuleContext { interfund_receivable_minor: owed, ..RuleContext::default() };
+        let ok = validate(&chart, &e, &ctx).unwrap_or_else(|err| panic!("{err}"));
+        proptest::prop_assert_eq!(ok.interfund_delta_minor, out - received);
+    }
+}

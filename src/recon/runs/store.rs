@@ -282,6 +282,9 @@ struct Resolution {
     resolved_at: Option<NaiveDateTime>,
     approved_by: Option<String>,
     approved_at: Option<NaiveDateTime>,
+    matched_booking_id: Option<i64>,
+    amount_minor: Option<i64>,
+    entry_seq: Option<i64>,
 }
 
 /// Posts the settlement entry of each file the run found paid (`cash_matched`), once per file:
@@ -316,7 +319,11 @@ pub fn post_settlements(
                 };
                 let exists: i64 = ledger_entries::table
                     .filter(ledger_entries::reference.eq(&reference))
-                    .filter(ledger_entries::kind.eq(EntryKind::Settlement.as_str()))
+                    // A file written off (exceptions::approve) is settled too.
+                    .filter(
+                        ledger_entries::kind
+                            .eq_any([EntryKind::Settlement.as_str(), EntryKind::WriteOff.as_str()]),
+                    )
                     .count()
                     .get_result(batch.conn()?)
                     .map_err(DbError::from)?;
@@ -355,7 +362,10 @@ pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Run>, DbError> {
     };
     let open_exceptions: i64 = recon_exceptions::table
         .filter(recon_exceptions::run_id.eq(&row.id))
-        .filter(recon_exceptions::status.ne(ExceptionStatus::Resolved.as_ref()))
+        .filter(recon_exceptions::status.eq_any([
+            ExceptionStatus::Open.as_ref(),
+            ExceptionStatus::AwaitingApproval.as_ref(),
+        ]))
         .count()
         .get_result(conn)?;
     Ok(Some(Run {

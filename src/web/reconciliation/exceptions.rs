@@ -15,9 +15,10 @@ use crate::web::i18n::Lang;
 use crate::web::table::{Cell, Table};
 use crate::web::{OrPage, PostForm, Staff, WebError};
 
-const STATUSES: [ExceptionStatus; 3] = [
+const STATUSES: [ExceptionStatus; 4] = [
     ExceptionStatus::Open,
     ExceptionStatus::AwaitingApproval,
+    ExceptionStatus::Claimed,
     ExceptionStatus::Resolved,
 ];
 const ACTIONS: [Action; 4] = [
@@ -54,7 +55,7 @@ pub(in crate::web) fn exceptions_table(
         let state = states.iter().find(|s| s.id == e.id);
         let tone = match e.status {
             ExceptionStatus::Resolved => "ok",
-            ExceptionStatus::AwaitingApproval => "warn",
+            ExceptionStatus::AwaitingApproval | ExceptionStatus::Claimed => "warn",
             ExceptionStatus::Open => "bad",
         };
         let line = [
@@ -96,6 +97,11 @@ pub(super) struct Workable {
     pub status_label: &'static str,
     pub suggested_action: String,
     pub proposed_by: Option<String>,
+    /// The finding's amounts (decimal strings, empty when absent), shown before matching.
+    pub ledger_amount: String,
+    pub settlement_amount: String,
+    /// What the resolution moves (a proposed write-off, a claim), if any.
+    pub amount: Option<String>,
 }
 
 /// The exceptions `keep` lets through that are not yet resolved, for their forms.
@@ -109,16 +115,20 @@ pub(super) fn workable(
         .exceptions
         .iter()
         .filter(|e| e.status != ExceptionStatus::Resolved && keep(e))
-        .map(|e| Workable {
-            id: e.id.clone(),
-            kind: t.category(e.kind).to_string(),
-            status: e.status.to_string(),
-            status_label: t.status(e.status),
-            suggested_action: e.suggested_action.clone(),
-            proposed_by: states
-                .iter()
-                .find(|s| s.id == e.id)
-                .and_then(|s| s.resolved_by.clone()),
+        .map(|e| {
+            let state = states.iter().find(|s| s.id == e.id);
+            let amount = |m: Option<i64>| m.map(crate::money::format_minor).unwrap_or_default();
+            Workable {
+                id: e.id.clone(),
+                kind: t.category(e.kind).to_string(),
+                status: e.status.to_string(),
+                status_label: t.status(e.status),
+                suggested_action: e.suggested_action.clone(),
+                proposed_by: state.and_then(|s| s.resolved_by.clone()),
+                ledger_amount: amount(e.ledger_minor),
+                settlement_amount: amount(e.settlement_minor),
+                amount: state.and_then(|s| s.amount.clone()),
+            }
         })
         .collect()
 }
@@ -185,7 +195,22 @@ pub(super) struct ResolveForm {
     #[serde(default)]
     settlement_record_id: Option<String>,
     #[serde(default)]
+    booking_id: Option<String>,
+    #[serde(default)]
     back: Option<String>,
+}
+
+/// An optional whole number from a form field (blank is none), or a 422 naming the field.
+fn form_id(field: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(n) => n.parse::<i64>().map(Some).map_err(|_| {
+            ApiError::invalid(
+                Some(field.into()),
+                format!("{field}: '{n}' is not a whole number"),
+            )
+        }),
+    }
 }
 
 fn back_to(back: Option<&str>) -> String {
@@ -200,17 +225,9 @@ pub(super) async fn resolve(
     let by = staff.require(may::RESOLVE_EXCEPTION)?.clone();
     let lang = staff.lang;
     let f = staff.form(form)?;
-    let settlement_record_id = match f.settlement_record_id.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(n) => Some(n.parse::<i64>().map_err(|_| {
-            ApiError::invalid(
-                Some("settlement_record_id".into()),
-                format!("settlement_record_id: '{n}' is not a whole number"),
-            )
-        }))
-        .transpose()
-        .or_page(lang)?,
-    };
+    let settlement_record_id =
+        form_id("settlement_record_id", f.settlement_record_id.as_deref()).or_page(lang)?;
+    let booking_id = form_id("booking_id", f.booking_id.as_deref()).or_page(lang)?;
     let request = Resolve {
         action: f.action,
         note: f.note,
@@ -219,6 +236,7 @@ pub(super) async fn resolve(
             .map(|p| p.trim().to_string())
             .filter(|p| !p.is_empty()),
         settlement_record_id,
+        booking_id,
     };
     let id = id.into_inner();
     let state = with_conn(&staff.ctx, move |conn, _| {
@@ -227,17 +245,30 @@ pub(super) async fn resolve(
     .await
     .or_page(lang)?;
     let t = ReconWords::of(lang);
-    let message = if state.status == ExceptionStatus::AwaitingApproval {
-        format!("{}{}", t.proposed_message, state.id)
-    } else {
-        format!(
-            "{}{}{}{}{}",
-            t.resolved_message,
-            state.id,
-            t.open_paren,
-            state.resolution.map_or("", |a| t.action(a)),
-            t.close_paren
-        )
+    let message = match state.status {
+        ExceptionStatus::AwaitingApproval => format!("{}{}", t.proposed_message, state.id),
+        ExceptionStatus::Claimed => format!("{}{}", t.claimed_message, state.id),
+        _ => {
+            let amounts = match (
+                &state.matched_payment_amount,
+                &state.matched_settlement_amount,
+            ) {
+                (Some(p), Some(r)) => format!(
+                    "{}{}{}{}{r}",
+                    t.semicolon, t.matched_amounts, p, t.settlement_amount_sep
+                ),
+                _ => String::new(),
+            };
+            format!(
+                "{}{}{}{}{}{}",
+                t.resolved_message,
+                state.id,
+                t.open_paren,
+                state.resolution.map_or("", |a| t.action(a)),
+                amounts,
+                t.close_paren
+            )
+        }
     };
     Ok(staff.done(&back_to(f.back.as_deref()), &message))
 }
@@ -257,16 +288,18 @@ pub(super) async fn approve(
     let by = staff.require(may::RESOLVE_EXCEPTION)?.clone();
     let lang = staff.lang;
     let f = staff.form(form)?;
-    let id = id.into_inner();
-    let state = with_conn(&staff.ctx, move |conn, _| {
-        Ok(exceptions::approve(conn, &id, &by)?)
-    })
-    .await
-    .or_page(lang)?;
+    let today = staff.ctx.business_today();
+    let state = exceptions::approve(&staff.ctx.writer, id.into_inner(), by, today)
+        .await
+        .or_page(lang)?;
     let t = ReconWords::of(lang);
+    let entry = state
+        .entry_seq
+        .map(|seq| format!("{}{}{seq}{}", t.open_paren, t.entry_word, t.close_paren))
+        .unwrap_or_default();
     Ok(staff.done(
         &back_to(f.back.as_deref()),
-        &format!("{}{}", t.approved_message, state.id),
+        &format!("{}{}{entry}", t.approved_message, state.id),
     ))
 }
 

@@ -1,0 +1,34 @@
+UPDATE recon_exceptions SET status = 'open' WHERE status = 'claimed';
+CREATE TABLE recon_exceptions_old (
+    id                   TEXT PRIMARY KEY NOT NULL,
+    run_id               TEXT NOT NULL REFERENCES recon_runs (id),
+    business_date        DATE NOT NULL,
+    kind                 TEXT NOT NULL,
+    payment_id           TEXT,
+    settlement_record_id BIGINT,
+    file_id              TEXT,
+    booking_id           BIGINT,
+    ledger_minor         BIGINT,
+    settlement_minor     BIGINT,
+    suggested_action     TEXT NOT NULL,
+    status               TEXT NOT NULL CHECK (status IN ('open', 'awaiting_approval', 'resolved')),
+    active               BOOLEAN NOT NULL,
+    resolution           TEXT CHECK (resolution IN ('manual_match', 'write_off', 'bank_claim', 'accept_timing')),
+    note                 TEXT,
+    matched_payment_id   TEXT,
+    matched_record_id    BIGINT,
+    resolved_by_token    TEXT,
+    resolved_by          TEXT,
+    resolved_at          TIMESTAMP,
+    approved_by          TEXT,
+    approved_at          TIMESTAMP
+);
+INSERT INTO recon_exceptions_old SELECT id, run_id, business_date, kind, payment_id,
+    settlement_record_id, file_id, booking_id, ledger_minor, settlement_minor, suggested_action,
+    status, active, resolution, note, matched_payment_id, matched_record_id, resolved_by_token,
+    resolved_by, resolved_at, approved_by, approved_at
+FROM recon_exceptions;
+DROP TABLE recon_exceptions;
+ALTER TABLE recon_exceptions_old RENAME TO recon_exceptions;
+CREATE INDEX recon_exceptions_by_run ON recon_exceptions (run_id, id);
+CREATE INDEX recon_exceptions_by_date ON recon_exceptions (business_date, active, status);
