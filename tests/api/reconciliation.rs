@@ -848,5 +848,49 @@ async fn a_credit_past_the_horizon_is_cash_missing_once() {
     assert_eq!(run["summary"]["awaiting_credit"], 0, "{run}");
     assert_eq!(run["open_exceptions"], 0, "{run}");
     assert_eq!(app.balance("1218.01").await, Some(json!("80.00")));
+
+    // Finance raises the bank claim: tracked (claimed), no longer holding the day.
+    let missing_id = missing["id"].as_str().expect("id").to_string();
+    let (status, _, claimed) = app
+        .post(
+            Role::Finance,
+            &format!("/v1/exceptions/{missing_id}/resolve"),
+            &json!({"action": "bank_claim", "note": "claimed from the acquirer"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{claimed}");
+    assert_eq!(claimed["status"], "claimed", "{claimed}");
+    // The bank pays on Friday the 20th: that run matches the credit, posts the settlement
+    // dated the 20th, and settles the claim; nothing is left in transit.
+    let paid_on = NaiveDate::from_ymd_opt(2026, 11, 20).expect("date");
+    let (status, body) = app
+        .upload(
+            Role::Finance,
+            "spec=collection-account-statement-csv",
+            statement(paid_on, day, "79.95"),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let run = run_of(&app, paid_on).await;
+    assert_eq!(run["summary"]["cash_matched"], 1, "{run}");
+    assert_eq!(
+        run["settlement_entries"].as_array().map(Vec::len),
+        Some(1),
+        "{run}"
+    );
+    assert_eq!(app.balance("1218.01").await, Some(json!("0.00")));
+    let (_, listed) = app
+        .get(
+            Role::Finance,
+            &format!("/v1/reconciliations/{id}/exceptions"),
+        )
+        .await;
+    let settled = listed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|e| e["id"] == missing_id.as_str())
+        .expect("the claim is still listed");
+    assert_eq!(settled["status"], "resolved", "{listed}");
     app.stop().await;
 }

@@ -170,7 +170,11 @@ fn carried_files(
         let refs: Vec<String> = chunk.iter().map(|f| settlement_reference(&f.id)).collect();
         posted.extend(
             ledger_entries::table
-                .filter(ledger_entries::kind.eq(EntryKind::Settlement.as_str()))
+                // A file written off (its whole gross taken out of transit) is finished too.
+                .filter(
+                    ledger_entries::kind
+                        .eq_any([EntryKind::Settlement.as_str(), EntryKind::WriteOff.as_str()]),
+                )
                 .filter(ledger_entries::reference.eq_any(refs))
                 .select(ledger_entries::reference)
                 .load::<Option<String>>(conn)?

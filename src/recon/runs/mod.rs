@@ -172,8 +172,6 @@ pub fn run_with_progress(
         ..stored
     };
     // A bank claim on a file this run found paid is settled (its credit came).
-    let (paid_file_ids, now) = (paid, chrono::Utc::now().naive_utc());
-    // WIRE(f-resolve): exceptions::claims_paid(conn, &paid_file_ids, &run.id, now)?;
-    let _ = (&paid_file_ids, now); // (goes with the WIRE line)
+    super::exceptions::claims_paid(conn, &paid, &run.id, chrono::Utc::now().naive_utc())?;
     Ok(run)
 }
