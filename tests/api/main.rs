@@ -18,6 +18,7 @@ mod limits;
 mod migrations;
 mod nightly;
 mod payments;
+mod posted_once;
 mod reconciliation;
 mod remittance;
 mod roles;
