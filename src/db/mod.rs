@@ -276,6 +276,28 @@ pub fn lock_chain_head(conn: &mut DbConn) -> Result<(i64, [u8; 32]), DbError> {
     Ok((head.seq, hash))
 }
 
+/// Serialises the transactions that rewrite one thing (`key` names it, e.g. a reconciliation
+/// date) across connections and service instances. Call it first in the write transaction,
+/// before anything is read. PostgreSQL: a transaction-scoped advisory lock on `key`, released
+/// at commit or rollback. SQLite: the database write lock, taken now (a statement that writes
+/// nothing still takes it), waiting out the busy timeout; without it a transaction that reads
+/// first and writes later fails at once with "database is locked" when another writer got in
+/// between, since SQLite cannot upgrade its read snapshot.
+pub fn lock_for_rewrite(conn: &mut DbConn, key: i64) -> Result<(), DbError> {
+    use diesel::RunQueryDsl;
+    match conn {
+        DbConn::Postgres(pg) => {
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(key)
+                .execute(pg)?;
+        }
+        DbConn::Sqlite(lite) => {
+            diesel::sql_query("UPDATE ledger_head SET seq = seq WHERE id = 0").execute(lite)?;
+        }
+    }
+    Ok(())
+}
+
 /// Why a backup was not made.
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {

@@ -283,6 +283,13 @@ impl From<PostError> for ApiError {
         match e {
             PostError::Rule(r) => r.into(),
             PostError::Storage(s) => s.into(),
+            PostError::AlreadyPosted { seq, .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "already_posted",
+                "Already posted",
+                e.to_string(),
+            )
+            .with("entry_seq", seq),
         }
     }
 }

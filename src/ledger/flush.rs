@@ -1,6 +1,8 @@
-//! Step 3 of a writer batch: the batch's entries and postings in multi-row inserts, and each
-//! account's summed deltas added to its balance and its per-day totals once. Only
-//! [`super::writer`] calls it, inside the batch transaction.
+//! The writer's rows. [`insert_entries`]: entries and their postings in multi-row inserts, as
+//! soon as anything could read them (see [`super::writer`]). [`add_balances`]: at the end of a
+//! batch, each account's summed deltas added to its balance and its per-day totals once, so hot
+//! accounts are written once per batch. Only [`super::writer`] calls them, inside the batch
+//! transaction.
 //!
 //! May depend on: `db`.
 
@@ -14,8 +16,8 @@ use crate::db::schema::{account_balances, account_day_totals, ledger_entries, le
 use crate::db::{DbConn, DbError};
 use crate::insert_chunked;
 
-/// Writes the batch's entries, postings and balance deltas.
-pub(super) fn flush(conn: &mut DbConn, entries: &[PostedEntry]) -> Result<(), DbError> {
+/// Inserts `entries` (in chain order) with their postings.
+pub(super) fn insert_entries(conn: &mut DbConn, entries: &[PostedEntry]) -> Result<(), DbError> {
     if entries.is_empty() {
         return Ok(());
     }
@@ -38,9 +40,6 @@ pub(super) fn flush(conn: &mut DbConn, entries: &[PostedEntry]) -> Result<(), Db
         .collect();
     insert_chunked!(conn, ledger_entries::table, entry_rows)?;
     let mut posting_rows = Vec::with_capacity(entries.len() * 2);
-    // account → (debit, credit, last seq); (account, date) → (debit, credit)
-    let mut totals: BTreeMap<&str, (i64, i64, i64)> = BTreeMap::new();
-    let mut day_totals: BTreeMap<(&str, NaiveDate), (i64, i64)> = BTreeMap::new();
     for e in entries {
         for (i, p) in e.entry.postings.iter().enumerate() {
             posting_rows.push((
@@ -51,6 +50,23 @@ pub(super) fn flush(conn: &mut DbConn, entries: &[PostedEntry]) -> Result<(), Db
                 ledger_postings::amount_minor.eq(p.amount_minor),
                 ledger_postings::currency.eq(p.currency.clone()),
             ));
+        }
+    }
+    insert_chunked!(conn, ledger_postings::table, posting_rows)?;
+    Ok(())
+}
+
+/// Adds the batch's postings to the balances and per-day totals: one delta per account and
+/// per account-day, whatever the number of entries.
+pub(super) fn add_balances(conn: &mut DbConn, entries: &[PostedEntry]) -> Result<(), DbError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    // account → (debit, credit, last seq); (account, date) → (debit, credit)
+    let mut totals: BTreeMap<&str, (i64, i64, i64)> = BTreeMap::new();
+    let mut day_totals: BTreeMap<(&str, NaiveDate), (i64, i64)> = BTreeMap::new();
+    for e in entries {
+        for p in &e.entry.postings {
             let (d, c) = match p.side {
                 Side::Debit => (p.amount_minor, 0),
                 Side::Credit => (0, p.amount_minor),
@@ -66,7 +82,6 @@ pub(super) fn flush(conn: &mut DbConn, entries: &[PostedEntry]) -> Result<(), Db
             dt.1 += c;
         }
     }
-    insert_chunked!(conn, ledger_postings::table, posting_rows)?;
     if matches!(conn, DbConn::Postgres(_)) {
         // Over the network every statement is a round trip: one UPDATE for all balances,
         // one upsert for all day totals.

@@ -172,6 +172,14 @@ impl EntryKind {
     pub fn as_str(self) -> &'static str {
         self.into()
     }
+
+    /// Kinds of which at most one entry carries a given reference: a settlement file's entry
+    /// (`settlement:<file>`) and a remittance batch's (`rem_<date>`). The database enforces it
+    /// with a partial unique index (migration `2026-12-06-000010_posted_once`, which names the
+    /// same kinds); a reversal has its own kind, so reversing such an entry does not count.
+    pub fn posts_once_per_reference(self) -> bool {
+        matches!(self, EntryKind::Settlement | EntryKind::Remittance)
+    }
 }
 
 impl Fund {

@@ -247,6 +247,23 @@ pub fn load_entry(conn: &mut DbConn, seq: i64) -> Result<Option<PostedEntry>, Db
     Ok(load_entries(conn, seq - 1, seq, 1)?.into_iter().next())
 }
 
+/// The entry of `kind` that carries `reference` (the first, in chain order), if any. For the
+/// kinds that post once per reference ([`EntryKind::posts_once_per_reference`]) there is at
+/// most one.
+pub fn entry_with_reference(
+    conn: &mut DbConn,
+    kind: EntryKind,
+    reference: &str,
+) -> Result<Option<i64>, DbError> {
+    Ok(ledger_entries::table
+        .filter(ledger_entries::kind.eq(kind.as_str()))
+        .filter(ledger_entries::reference.eq(reference))
+        .order(ledger_entries::seq)
+        .select(ledger_entries::seq)
+        .first(conn)
+        .optional()?)
+}
+
 /// The entry that reverses `seq`, if any.
 pub fn reversal_of(conn: &mut DbConn, seq: i64) -> Result<Option<i64>, DbError> {
     Ok(ledger_entries::table

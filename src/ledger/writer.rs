@@ -5,16 +5,33 @@
 //! and runs whatever jobs are waiting as one batch in one transaction:
 //!
 //! 1. lock the chain head (a row lock in PostgreSQL, the write lock in SQLite), read it;
-//! 2. run each job; a job's own rows sit in a savepoint, and a job that fails is rolled back
-//!    alone (its entries leave the chain, its rows leave the database) while the others go on;
-//! 3. insert the batch's entries and postings with multi-row inserts, add each account's summed
-//!    deltas to its balance once, move the chain head, commit;
+//! 2. run each job in a savepoint of its own, opened when the job first touches the database;
+//!    a job that fails is rolled back alone (its entries leave the chain, its rows leave the
+//!    database) while the others go on;
+//! 3. insert the entries still waiting, add each account's summed deltas to its balance once,
+//!    move the chain head, commit;
 //! 4. only then answer each caller.
 //!
+//! **What a job sees.** Every entry posted before a job — by an earlier batch or by an earlier
+//! job of the same batch — is in the database by the time the job queries it, so a guard such
+//! as "has this file's settlement been posted?" is an ordinary query. An entry is inserted
+//! (entry and postings) when it is posted if its job is already inside its savepoint, or if its
+//! kind posts once per reference ([`EntryKind::posts_once_per_reference`]: the database's unique
+//! index then refuses a second one inside the job, as [`PostError::AlreadyPosted`]). An entry
+//! of a job that only posts waits, and is inserted — with the others waiting, in multi-row
+//! inserts — just before the next job's savepoint opens, or at the end of the batch: nothing
+//! reads the database in between, so waiting changes no one's view and keeps the plain posting
+//! path as cheap as before.
+//!
+//! **Balances** are still added once per batch with the summed deltas (DESIGN §2), so hot
+//! accounts (1218.01, 2103) are written once per batch, not once per entry. Inside a batch the
+//! balance rows therefore lag the entries: no job reads them (jobs read entries and postings;
+//! the interfund receivable the rules need is kept in memory from the batch's start), and what
+//! reads balances reads them after a commit.
+//!
 //! So chain order is commit order, a caller never hears "posted" for an entry that is not
-//! durable, and hot accounts (1218.01, 2103) are updated once per batch, not once per entry.
-//! With `max_batch = 1` the same code gives the one-transaction-per-entry baseline. Step 3's
-//! rows are written by [`super::flush`].
+//! durable. With `max_batch = 1` the same code gives the one-transaction-per-entry baseline.
+//! The rows are written by [`super::flush`].
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -63,6 +80,18 @@ pub enum PostError {
     /// Reading state for the rules failed.
     #[error(transparent)]
     Storage(#[from] DbError),
+    /// An entry of a kind that posts once per reference already carries this reference: the
+    /// entry was posted before (perhaps by another instance). Nothing of the new one was
+    /// written; for the guard that asked, the work is done.
+    #[error("a {kind} entry with reference {reference} was already posted as entry {seq}")]
+    AlreadyPosted {
+        /// The entry's kind.
+        kind: EntryKind,
+        /// The reference it carries.
+        reference: String,
+        /// The entry that holds it.
+        seq: i64,
+    },
 }
 
 impl From<diesel::result::Error> for PostError {
@@ -179,7 +208,12 @@ pub struct Batch<'a> {
     head_seq: i64,
     head_hash: [u8; 32],
     interfund_receivable_minor: i64,
+    /// The batch's entries so far, in chain order.
     entries: Vec<PostedEntry>,
+    /// How many of `entries` are inserted; the rest wait (see the module doc).
+    inserted: usize,
+    /// Where the running job's entries begin in `entries`.
+    job_start: usize,
     closed_days: HashMap<NaiveDate, bool>,
     savepoint_open: bool,
 }
@@ -193,14 +227,71 @@ struct Mark {
 }
 
 impl<'a> Batch<'a> {
-    /// The transaction's connection, for a job's own rows. The first call in a job opens the
-    /// job's savepoint, so a job that fails later leaves none of its rows behind.
+    /// The transaction's connection, for a job's own rows and queries. The first call in a job
+    /// opens the job's savepoint, so a job that fails later leaves none of its rows behind.
+    /// Every entry posted so far, by this job and the ones before it, is in the database.
     pub fn conn(&mut self) -> Result<&mut DbConn, DbError> {
+        self.enter_savepoint()?;
+        self.insert_waiting(self.entries.len())?;
+        Ok(self.conn)
+    }
+
+    /// Opens the running job's savepoint if it is not open. The entries of the jobs before it
+    /// are inserted first, outside it: they are not this job's to roll back.
+    fn enter_savepoint(&mut self) -> Result<(), DbError> {
         if !self.savepoint_open {
+            self.insert_waiting(self.job_start)?;
             self.conn.batch_execute("SAVEPOINT onecard_job")?;
             self.savepoint_open = true;
         }
-        Ok(self.conn)
+        Ok(())
+    }
+
+    /// Inserts the waiting entries before position `end` of `entries`.
+    fn insert_waiting(&mut self, end: usize) -> Result<(), DbError> {
+        if self.inserted < end {
+            super::flush::insert_entries(self.conn, &self.entries[self.inserted..end])?;
+            self.inserted = end;
+        }
+        Ok(())
+    }
+
+    /// Inserts `posted` now, inside the job's savepoint. For a kind that posts once per
+    /// reference the insert sits in a savepoint of its own, so that the unique index's refusal
+    /// leaves the job's transaction usable, and is answered as [`PostError::AlreadyPosted`].
+    fn insert_now(&mut self, posted: &PostedEntry) -> Result<(), PostError> {
+        self.enter_savepoint()?;
+        self.insert_waiting(self.entries.len())?;
+        let once = posted
+            .entry
+            .reference
+            .as_deref()
+            .filter(|_| posted.entry.kind.posts_once_per_reference());
+        let Some(reference) = once else {
+            super::flush::insert_entries(self.conn, std::slice::from_ref(posted))?;
+            return Ok(());
+        };
+        self.conn.batch_execute("SAVEPOINT onecard_post")?;
+        match super::flush::insert_entries(self.conn, std::slice::from_ref(posted)) {
+            Ok(()) => {
+                self.conn.batch_execute("RELEASE SAVEPOINT onecard_post")?;
+                Ok(())
+            }
+            Err(e) => {
+                self.conn.batch_execute(
+                    "ROLLBACK TO SAVEPOINT onecard_post; RELEASE SAVEPOINT onecard_post",
+                )?;
+                // Whatever the error said, the stored entry is the evidence.
+                match repo::entry_with_reference(self.conn, posted.entry.kind, reference)? {
+                    Some(seq) => Err(PostError::AlreadyPosted {
+                        kind: posted.entry.kind,
+                        reference: reference.to_string(),
+                        seq,
+                    }),
+                    None => Err(e.into()),
+                }
+            }
+        }
     }
 
     /// The chart of accounts the rules use.
@@ -236,30 +327,29 @@ impl<'a> Batch<'a> {
             prev_hash: self.head_hash,
             hash,
         };
+        let insert = self.savepoint_open || posted.entry.kind.posts_once_per_reference();
+        if insert {
+            self.insert_now(&posted)?;
+        }
         self.head_seq = seq;
         self.head_hash = hash;
         self.interfund_receivable_minor += accepted.interfund_delta_minor;
         self.entries.push(posted.clone());
+        if insert {
+            self.inserted = self.entries.len();
+        }
         Ok(posted)
     }
 
-    /// The day's ledger as it stands in this batch — entries dated `date` that are stored and
-    /// those posted by earlier jobs of the batch — as (count, chain hash of the last of them;
-    /// the genesis hash for a day without entries), and marks the day closed for the rest of
-    /// the batch. The caller records the close in the same job; every later batch reads it.
+    /// The day's ledger as it stands in this batch — entries dated `date`, those posted by
+    /// earlier jobs of the batch included (they are inserted by then, see [`Batch::conn`]) — as
+    /// (count, chain hash of the last of them; the genesis hash for a day without entries), and
+    /// marks the day closed for the rest of the batch. The caller records the close in the same
+    /// job; every later batch reads it.
     pub fn close_day(&mut self, date: NaiveDate) -> Result<(i64, [u8; 32]), DbError> {
-        let (stored, stored_last) = repo::day_tail(self.conn()?, date)?;
-        let pending: Vec<&PostedEntry> = self
-            .entries
-            .iter()
-            .filter(|e| e.entry.business_date == date)
-            .collect();
-        let last = match pending.last() {
-            Some(e) => e.hash,
-            None => stored_last.unwrap_or(chain::GENESIS_HASH),
-        };
+        let (count, last) = repo::day_tail(self.conn()?, date)?;
         self.closed_days.insert(date, true);
-        Ok((stored + pending.len() as i64, last))
+        Ok((count, last.unwrap_or(chain::GENESIS_HASH)))
     }
 
     fn is_day_closed(&mut self, date: NaiveDate) -> Result<bool, DbError> {
@@ -310,6 +400,8 @@ impl<'a> Batch<'a> {
         self.head_hash = mark.head_hash;
         self.interfund_receivable_minor = mark.interfund_receivable_minor;
         self.entries.truncate(mark.entries);
+        // What the job inserted went with its savepoint.
+        self.inserted = self.inserted.min(mark.entries);
         // A rewound job may have closed a day: read day states afresh.
         self.closed_days.clear();
     }
@@ -420,11 +512,14 @@ fn run_batch(
             head_hash,
             interfund_receivable_minor: interfund,
             entries: Vec::with_capacity(jobs.len()),
+            inserted: 0,
+            job_start: 0,
             closed_days: HashMap::new(),
             savepoint_open: false,
         };
         for job in jobs {
             let mark = batch.mark();
+            batch.job_start = mark.entries;
             let outcome = catch_unwind(AssertUnwindSafe(|| job(&mut batch)));
             let ok = match outcome {
                 Ok((ok, deliver)) => {
@@ -451,6 +546,7 @@ fn run_batch(
                 batch.rewind(mark);
             }
         }
+        batch.insert_waiting(batch.entries.len())?;
         let Batch {
             conn,
             entries,
@@ -458,7 +554,7 @@ fn run_batch(
             head_hash,
             ..
         } = batch;
-        super::flush::flush(conn, &entries)?;
+        super::flush::add_balances(conn, &entries)?;
         diesel::update(ledger_head::table.filter(ledger_head::id.eq(1)))
             .set((
                 ledger_head::seq.eq(head_seq),

@@ -77,7 +77,7 @@ pub(crate) fn pos_file(day: NaiveDate, lines: &[(u32, i64, i64)]) -> Vec<u8> {
 
 /// The collection account's statement for `day` (GBK): one credit with the acquirer's
 /// narrative for the file of `settled`.
-fn statement(day: NaiveDate, settled: NaiveDate, credit: &str) -> Vec<u8> {
+pub(crate) fn statement(day: NaiveDate, settled: NaiveDate, credit: &str) -> Vec<u8> {
     let d = day.format("%Y%m%d");
     let text = format!(
         "账号,33050161234500001234\r\n户名,某市财政局非税收入汇缴结算户\r\n币种,人民币\r\n起止日期,{d},{d}\r\n\

@@ -85,6 +85,12 @@ impl StoredExceptionRow {
     }
 }
 
+/// The lock key of a date's runs (see [`crate::db::lock_for_rewrite`]): "RECON" in ASCII, then
+/// the day number.
+fn run_lock_key(date: NaiveDate) -> i64 {
+    0x5245_434f_4e00_0000 + i64::from(chrono::Datelike::num_days_from_ce(&date))
+}
+
 fn new_id(prefix: &str) -> Result<String, DbError> {
     let bytes = crate::keys::random_bytes::<10>()
         .map_err(|e| DbError::Connect(format!("no randomness: {e}")))?;
@@ -102,6 +108,8 @@ pub(super) fn store(
     let now = Utc::now().naive_utc();
     let run_id = new_id("rr")?;
     conn.transaction::<_, DbError, _>(|conn| {
+        // Two runs of one date at once: the second waits and then replaces the first's outcomes.
+        crate::db::lock_for_rewrite(conn, run_lock_key(date))?;
         // Exceptions already worked stay worked when a re-run finds exactly the same thing
         // (same kind, records and amounts); anything else is looked at afresh.
         let worked = worked_exceptions(conn, date)?;
@@ -330,7 +338,12 @@ pub fn post_settlements(
                 if exists > 0 {
                     return Ok(None);
                 }
-                Ok(Some(batch.post(entry)?.seq))
+                match batch.post(entry) {
+                    Ok(posted) => Ok(Some(posted.seq)),
+                    // Posted meanwhile by another instance: the unique index said so.
+                    Err(PostError::AlreadyPosted { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                }
             })
             .map_err(|e| RunError::Post(e.to_string()))?;
         posted.extend(seq);
