@@ -167,6 +167,10 @@ impl From<crate::ledger::writer::PostError> for ExceptionError {
         match e {
             crate::ledger::writer::PostError::Rule(r) => ExceptionError::Ledger(r),
             crate::ledger::writer::PostError::Storage(d) => ExceptionError::Db(d),
+            // The file's settlement posted meanwhile (another run, another instance).
+            e @ crate::ledger::writer::PostError::AlreadyPosted { .. } => {
+                ExceptionError::AlreadySettled(e.to_string())
+            }
         }
     }
 }
