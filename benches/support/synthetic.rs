@@ -71,6 +71,8 @@ pub fn synthetic(n: usize, seed: u64) -> MatchInput {
         bookings,
         statement_closing_minor: None,
         ledger_1002_01_minor: 0,
+        expected: vec![],
+        settled_bookings: vec![],
     }
 }
 

@@ -7,6 +7,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
+use super::statement::{ExpectedMovement, StatementLine};
 use crate::bankfiles::records::{SettlementRecord, StatementBooking};
 
 // ---------------------------------------------------------------------------------------------
@@ -124,6 +125,12 @@ pub struct MatchInput {
     pub statement_closing_minor: Option<i64>,
     /// Ledger balance of 1002.01 at the same point.
     pub ledger_1002_01_minor: i64,
+    /// The ledger's other movements of the collection account near the bookings (remittances,
+    /// fee top-ups, 退库 returns), which explain statement lines (the statement tier).
+    pub expected: Vec<ExpectedMovement>,
+    /// Bookings stored runs of other dates found paying a settlement file (settlement money
+    /// that this run's files do not explain).
+    pub settled_bookings: Vec<i64>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -151,6 +158,9 @@ crate::text_enum! {
         CashMismatch,
         /// No credit for a file.
         CashMissing,
+        /// A statement line nothing explains (not settlement money, a remittance, a top-up or a
+        /// 退库 return); a debit is also a supervision finding.
+        UnexpectedStatementLine,
     }
 }
 
@@ -262,6 +272,8 @@ pub struct Summary {
     pub cash_mismatch: u64,
     /// `cash_missing`.
     pub cash_missing: u64,
+    /// `unexpected_statement_line`.
+    pub unexpected_statement_line: u64,
 }
 
 impl Summary {
@@ -277,6 +289,7 @@ impl Summary {
             Category::CashMatched => &mut self.cash_matched,
             Category::CashMismatch => &mut self.cash_mismatch,
             Category::CashMissing => &mut self.cash_missing,
+            Category::UnexpectedStatementLine => &mut self.unexpected_statement_line,
         };
         *slot = slot.saturating_add(1);
     }
@@ -341,7 +354,7 @@ pub struct MatchResult {
     pub business_date: NaiveDate,
     /// Transaction outcomes (payments by business date and id, then lines without a capture
     /// by settlement date and id), then cash outcomes (files by date and id, then bookings by
-    /// date and id).
+    /// date and id), then unexpected statement lines (by booking date and id).
     pub outcomes: Vec<Outcome>,
     /// Counts of the counted outcomes.
     pub summary: Summary,
@@ -352,8 +365,11 @@ pub struct MatchResult {
     /// Per file gross / fee / net, files by settlement date and id.
     pub netting: Vec<FileNetting>,
     /// Non-reversal bookings without a settlement narrative that paid no file (not cash-tier
-    /// money; listed so they do not vanish), by booking date and id.
+    /// money), by booking date and id; the statement tier accounts for them.
     pub unclaimed_bookings: Vec<i64>,
+    /// Every booking of the input and how it is accounted for (the statement tier), by booking
+    /// date and id.
+    pub statement_lines: Vec<StatementLine>,
 }
 
 // ---------------------------------------------------------------------------------------------

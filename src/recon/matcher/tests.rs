@@ -109,6 +109,8 @@ fn input(payments: Vec<LedgerPayment>, lines: Vec<SettlementLine>) -> MatchInput
         bookings: vec![],
         statement_closing_minor: None,
         ledger_1002_01_minor: 0,
+        expected: vec![],
+        settled_bookings: vec![],
     }
 }
 

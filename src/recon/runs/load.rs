@@ -12,6 +12,7 @@ use diesel::prelude::*;
 
 use crate::bankfiles::records::{Direction, SettlementKind, SettlementRecord, StatementBooking};
 use crate::bankfiles::spec::Produces;
+use crate::bankfiles::store::withdrawn_ids;
 use crate::bankfiles::stored;
 use crate::clock::SHANGHAI;
 use crate::db::schema::{
@@ -46,11 +47,13 @@ pub fn input_files(conn: &mut DbConn, date: NaiveDate) -> Result<Vec<String>, Db
     let mut ids: Vec<String> = settlement_files::table
         .filter(settlement_files::produces.eq(Produces::Settlement.as_ref()))
         .filter(settlement_files::settlement_date.between(files_from, files_to))
+        .filter(settlement_files::id.ne_all(withdrawn_ids()))
         .select(settlement_files::id)
         .load(conn)?;
     ids.extend(
         statement_bookings::table
             .filter(statement_bookings::booking_date.between(bookings_from, bookings_to))
+            .filter(statement_bookings::file_id.ne_all(withdrawn_ids()))
             .select(statement_bookings::file_id)
             .distinct()
             .load::<String>(conn)?,
@@ -58,6 +61,7 @@ pub fn input_files(conn: &mut DbConn, date: NaiveDate) -> Result<Vec<String>, Db
     ids.extend(
         bank_statements::table
             .filter(bank_statements::to_date.eq(date))
+            .filter(bank_statements::file_id.ne_all(withdrawn_ids()))
             .select(bank_statements::file_id)
             .load::<String>(conn)?,
     );
@@ -74,6 +78,7 @@ pub fn load(conn: &mut DbConn, date: NaiveDate) -> Result<MatchInput, DbError> {
     let statement_closing_minor: Option<i64> = bank_statements::table
         .filter(bank_statements::to_date.eq(date))
         .filter(bank_statements::closing_minor.is_not_null())
+        .filter(bank_statements::file_id.ne_all(withdrawn_ids()))
         .order(bank_statements::id.desc())
         .select(bank_statements::closing_minor)
         .first::<Option<i64>>(conn)
@@ -96,6 +101,8 @@ pub fn load(conn: &mut DbConn, date: NaiveDate) -> Result<MatchInput, DbError> {
         bookings,
         statement_closing_minor,
         ledger_1002_01_minor,
+        expected: crate::recon::inputs::expected_movements(conn, date)?,
+        settled_bookings: crate::recon::inputs::settled_bookings(conn, date)?,
     })
 }
 
@@ -276,6 +283,7 @@ fn bookings(conn: &mut DbConn, date: NaiveDate) -> Result<Vec<Booking>, DbError>
     let (bookings_from, bookings_to) = booking_window(date);
     let booking_rows: Vec<BookingRow> = statement_bookings::table
         .filter(statement_bookings::booking_date.between(bookings_from, bookings_to))
+        .filter(statement_bookings::file_id.ne_all(withdrawn_ids()))
         .select(BookingRow::as_select())
         .order(statement_bookings::id)
         .load(conn)?;
@@ -331,6 +339,7 @@ pub(crate) fn settlement_file_rows(
     Ok(settlement_files::table
         .filter(settlement_files::produces.eq(Produces::Settlement.as_ref()))
         .filter(settlement_files::settlement_date.between(from, to))
+        .filter(settlement_files::id.ne_all(withdrawn_ids()))
         .select(FileRow::as_select())
         .order(settlement_files::id)
         .load(conn)?)
