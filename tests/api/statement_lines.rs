@@ -77,7 +77,7 @@ async fn unexpected(app: &TestApp, run: &Value) -> Vec<(i64, String)> {
     let (status, page) = app
         .get(
             Role::Finance,
-            &format!("/v1/reconciliations/{id}/exceptions?limit=200"),
+            &format!("/v1/reconciliations/{id}/exceptions?limit=100"),
         )
         .await;
     assert_eq!(status, 200, "{page}");
@@ -88,7 +88,8 @@ async fn unexpected(app: &TestApp, run: &Value) -> Vec<(i64, String)> {
         .filter(|e| e["kind"] == "unexpected_statement_line")
         .map(|e| {
             (
-                e["settlement_minor"].as_i64().expect("amount"),
+                onecard::money::parse_signed_amount(e["settlement_amount"].as_str().expect("amount"))
+                    .expect("amount"),
                 e["suggested_action"]
                     .as_str()
                     .unwrap_or_default()
@@ -306,7 +307,21 @@ async fn a_remittance_and_a_top_up_are_explained_and_any_other_debit_is_a_findin
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    // The budget fund tops up an acquirer's fee of 1.50.
+    // An acquirer kept a fee of 1.50 (as a settlement books it: the budget fund now owes it)…
+    let fee = json!({
+        "business_date": today.to_string(), "kind": "adjustment", "memo": "收单手续费",
+        "postings": [
+            {"account": "1218.02", "side": "debit", "amount": "1.50"},
+            {"account": "1218.01", "side": "credit", "amount": "1.50"},
+            {"account": "5001.01", "side": "debit", "amount": "1.50"},
+            {"account": "2307.01", "side": "credit", "amount": "1.50"}
+        ]
+    });
+    let (status, _, body) = app
+        .post(Role::Supervisor, "/v1/ledger/entries", &fee)
+        .await;
+    assert_eq!(status, 201, "{body}");
+    // …and the budget fund tops it up.
     let top_up = json!({
         "business_date": today.to_string(), "kind": "fee_top_up", "memo": "手续费补足",
         "postings": [
