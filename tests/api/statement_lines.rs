@@ -88,8 +88,10 @@ async fn unexpected(app: &TestApp, run: &Value) -> Vec<(i64, String)> {
         .filter(|e| e["kind"] == "unexpected_statement_line")
         .map(|e| {
             (
-                onecard::money::parse_signed_amount(e["settlement_amount"].as_str().expect("amount"))
-                    .expect("amount"),
+                onecard::money::parse_signed_amount(
+                    e["settlement_amount"].as_str().expect("amount"),
+                )
+                .expect("amount"),
                 e["suggested_action"]
                     .as_str()
                     .unwrap_or_default()
@@ -317,9 +319,7 @@ async fn a_remittance_and_a_top_up_are_explained_and_any_other_debit_is_a_findin
             {"account": "2307.01", "side": "credit", "amount": "1.50"}
         ]
     });
-    let (status, _, body) = app
-        .post(Role::Supervisor, "/v1/ledger/entries", &fee)
-        .await;
+    let (status, _, body) = app.post(Role::Supervisor, "/v1/ledger/entries", &fee).await;
     assert_eq!(status, 201, "{body}");
     // …and the budget fund tops it up.
     let top_up = json!({
@@ -367,5 +367,60 @@ async fn a_remittance_and_a_top_up_are_explained_and_any_other_debit_is_a_findin
     );
     let finding = found.iter().find(|f| f.0 == -8_800).expect("finding");
     assert!(finding.1.contains("坐支"), "{finding:?}");
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn finance_withdraws_an_import_from_the_reconciliation_page_and_sees_findings() {
+    use crate::web_support::WebSession;
+    let app = spawn_app().await;
+    let d24 = day(24);
+    let page = format!("/web/reconciliation?date={d24}");
+    let lines: [Line<'_>; 1] = [(d24, true, 4_200, "R9", "转账支出")];
+    let (status, wrong) = app
+        .upload(Role::Finance, SPEC, statement(d24, d24, 10_000, &lines))
+        .await;
+    assert_eq!(status, 201, "{wrong}");
+    let id = wrong["id"].as_str().expect("id").to_string();
+    let mut s = WebSession::signed_in(&app, Role::Finance).await;
+    let shown = s.get(&page).await;
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert!(
+        shown.body.contains(&format!("id=\"withdraw-{id}\"")),
+        "{}",
+        shown.body
+    );
+    // Withdrawn from the page: gone from the date's files, kept on record.
+    let done = s
+        .post(
+            &page,
+            &format!("/web/settlement-files/{id}/withdraw"),
+            &[("reason", "wrong statement"), ("date", &d24.to_string())],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let shown = s.get(&page).await;
+    assert!(
+        !shown.body.contains(&format!("withdraw-{id}")),
+        "{}",
+        shown.body
+    );
+    let (status, got) = app
+        .get(Role::Auditor, &format!("/v1/settlement-files/{id}"))
+        .await;
+    assert_eq!(
+        (status, got["reason"].as_str()),
+        (200, Some("wrong statement")),
+        "{got}"
+    );
+    // The right statement, then a run: the unexplained debit is listed as a finding.
+    let (status, body) = app
+        .upload(Role::Finance, SPEC, statement(d24, d24, 20_000, &lines))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    run(&app, d24).await;
+    let shown = s.get(&page).await;
+    assert!(shown.body.contains("id=\"t-findings\""), "{}", shown.body);
+    assert!(shown.body.contains("42.00"), "{}", shown.body);
     app.stop().await;
 }
