@@ -17,12 +17,20 @@ use crate::money::{format_minor, parse_amount, MoneyError};
 /// Most lines one payment may carry.
 pub const MAX_LINES: usize = 50;
 
+/// Length of a bank-card POS terminal id (letters or digits), as in the acquirer's file.
+pub const BANK_TERMINAL_LEN: usize = 8;
+
+/// Length of a one-card terminal id (letters or digits, e.g. `YKT000310021`), as in the
+/// operator's settlement file (终端编号).
+pub const ONE_CARD_TERMINAL_LEN: usize = 12;
+
 /// Masked card data, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardData {
     /// Acquirer merchant number (15 digits).
     pub merchant_id: String,
-    /// Terminal (8 characters).
+    /// Terminal: a bank-card POS's 8 characters, or the one-card operator's 12
+    /// ([`BANK_TERMINAL_LEN`], [`ONE_CARD_TERMINAL_LEN`]).
     pub terminal_id: String,
     /// POS batch (6 digits), bank cards only.
     pub batch_no: Option<String>,
@@ -201,26 +209,62 @@ enum CardInput {
     OneCard(OneCardInput),
 }
 
+/// A bank card's POS data.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "merchant_id": "898440379930001", "terminal_id": "11002001", "batch_no": "000001",
+    "trace_no": "000012", "rrn": "000451234567", "auth_code": "890123",
+    "masked_pan": "622848******0123", "txn_time": "2026-11-24T09:30:15+08:00"
+}))]
 struct BankCardInput {
+    /// The acquirer's merchant number, 15 digits.
+    #[schema(pattern = "^[0-9]{15}$")]
     merchant_id: String,
+    /// The POS terminal id, 8 letters or digits.
+    #[schema(pattern = "^[A-Za-z0-9]{8}$")]
     terminal_id: String,
+    /// POS batch number, 6 digits.
+    #[schema(pattern = "^[0-9]{6}$")]
     batch_no: String,
+    /// POS trace number, 6 digits.
+    #[schema(pattern = "^[0-9]{6}$")]
     trace_no: String,
+    /// Retrieval reference number, 12 letters or digits.
+    #[schema(pattern = "^[A-Za-z0-9]{12}$")]
     rrn: String,
+    /// Authorisation code, 6 letters or digits.
+    #[schema(pattern = "^[A-Za-z0-9]{6}$")]
     auth_code: String,
+    /// Masked card number: first 6 and last 4 digits, the rest `*`.
     masked_pan: String,
+    /// Terminal transaction time, RFC 3339 with offset.
     txn_time: String,
 }
 
+/// The city one-card's data; the payment's `reference` goes to the terminal as the merchant
+/// order number (商户订单号) and comes back in the operator's settlement file.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "merchant_id": "310000000000021", "terminal_id": "YKT000310021",
+    "serial": "20261124093512000017", "masked_card": "3100********4521",
+    "txn_time": "2026-11-24T09:35:12+08:00"
+}))]
 struct OneCardInput {
+    /// The one-card operator's merchant number, 15 digits.
+    #[schema(pattern = "^[0-9]{15}$")]
     merchant_id: String,
+    /// The operator's terminal id, 12 letters or digits, as in its settlement file
+    /// (终端编号).
+    #[schema(pattern = "^[A-Za-z0-9]{12}$")]
     terminal_id: String,
+    /// The operator's transaction serial (交易流水号), 20 digits.
+    #[schema(pattern = "^[0-9]{20}$")]
     serial: String,
+    /// Masked card number: up to 4 digits at each end, `*` between.
     masked_card: String,
+    /// Terminal transaction time, RFC 3339 with offset.
     txn_time: String,
 }
 
@@ -426,7 +470,7 @@ fn parse_card(channel: Channel, data: Value) -> Result<CardData, IntakeError> {
         Channel::BankCard => {
             let c: BankCardInput = typed(data, "card")?;
             digits("card.merchant_id", &c.merchant_id, 15)?;
-            alnum("card.terminal_id", &c.terminal_id, 8)?;
+            alnum("card.terminal_id", &c.terminal_id, BANK_TERMINAL_LEN)?;
             digits("card.batch_no", &c.batch_no, 6)?;
             digits("card.trace_no", &c.trace_no, 6)?;
             alnum("card.rrn", &c.rrn, 12)?;
@@ -453,7 +497,7 @@ fn parse_card(channel: Channel, data: Value) -> Result<CardData, IntakeError> {
         Channel::OneCard => {
             let c: OneCardInput = typed(data, "card")?;
             digits("card.merchant_id", &c.merchant_id, 15)?;
-            alnum("card.terminal_id", &c.terminal_id, 8)?;
+            alnum("card.terminal_id", &c.terminal_id, ONE_CARD_TERMINAL_LEN)?;
             digits("card.serial", &c.serial, 20)?;
             if !card::is_masked_one_card(&c.masked_card) {
                 return Err(invalid(
@@ -572,5 +616,74 @@ mod replay {
         let (_, again) = read_json(&spaced).unwrap();
         assert_eq!(hash, again, "the request hash ignores formatting");
         parse_value(value).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod terminals {
+    use super::*;
+    use serde_json::json;
+
+    fn one_card(terminal: &str) -> Value {
+        json!({
+            "channel": "one_card", "department": "D05", "window": "W01",
+            "lines": [{"fee_code": "SC-JL-01", "quantity": 1}], "amount": "200.00",
+            "card": {"merchant_id": "310000000000021", "terminal_id": terminal,
+                     "serial": "20261124093512000017", "masked_card": "3100********4521",
+                     "txn_time": "2026-11-24T09:35:12+08:00"}
+        })
+    }
+
+    fn bank_card(terminal: &str) -> Value {
+        json!({
+            "channel": "bank_card", "department": "D03", "window": "W03",
+            "lines": [{"fee_code": "ZR-BDC-01", "quantity": 1}], "amount": "80.00",
+            "card": {"merchant_id": "898440379930001", "terminal_id": terminal,
+                     "batch_no": "000001", "trace_no": "000012", "rrn": "000451234567",
+                     "auth_code": "890123", "masked_pan": "622848******0123",
+                     "txn_time": "2026-11-24T09:30:15+08:00"}
+        })
+    }
+
+    fn field_of(result: Result<PaymentRequest, IntakeError>) -> Option<String> {
+        match result {
+            Err(IntakeError::Invalid { field, .. }) => field,
+            other => panic!("expected a field error, got {other:?}"),
+        }
+    }
+
+    /// Each channel's terminal id has its own length: the one-card operator's 12 characters
+    /// (as its settlement file carries them), a bank POS's 8; neither takes the other's.
+    #[test]
+    fn terminal_ids_are_checked_per_channel() {
+        let one = parse_value(one_card("YKT000310021")).expect("12-character one-card terminal");
+        assert_eq!(one.card.terminal_id, "YKT000310021");
+        assert_eq!(one.card.serial.as_deref(), Some("20261124093512000017"));
+        let bank = parse_value(bank_card("11002001")).expect("8-character POS terminal");
+        assert_eq!(bank.card.terminal_id, "11002001");
+        for bad in [
+            "OC000001",
+            "YKT00031002",
+            "YKT0003100211",
+            "YKT-00310021",
+            "",
+        ] {
+            assert_eq!(
+                field_of(parse_value(one_card(bad))).as_deref(),
+                Some("card.terminal_id"),
+                "one-card terminal '{bad}'"
+            );
+        }
+        for bad in ["YKT000310021", "1100200", "110020011", "1100-001"] {
+            assert_eq!(
+                field_of(parse_value(bank_card(bad))).as_deref(),
+                Some("card.terminal_id"),
+                "bank terminal '{bad}'"
+            );
+        }
+        match parse_value(one_card("OC000001")) {
+            Err(e) => assert!(e.to_string().contains("12 letters or digits"), "{e}"),
+            Ok(_) => panic!("accepted"),
+        }
     }
 }

@@ -4,12 +4,12 @@
 //!   numbers hashed and masked) — pure.
 //! - [`intake`]: reading and pricing a request — pure.
 //! - [`states`]: the channel and the payment, receipt and refund statuses, as stored, with
-//!   their allowed moves — pure.
+//!   their allowed moves (a payment's by [`PaymentEvent`]) — pure.
 //! - [`capture`](mod@capture): the capture use case, [`take`]: a retry answered from the stored
 //!   answer, the request priced, then one ledger-writer job — idempotency record, gap-free
 //!   receipt number ([`receipts`]), capture entry, payment rows and audit, in one transaction.
 //! - [`stored`] and [`view`](mod@view): a payment as stored and read back, and as the API
-//!   shows it.
+//!   shows it; the bulk status moves reconciliation makes (settled, reconciled).
 //! - [`void`](mod@void): the same-day void; [`refunds`]: refunds with four eyes.
 //! - [`query`]: lists and searches; [`collections`]: what the counters collected.
 //!
@@ -35,7 +35,7 @@ pub use capture::{
 };
 pub use query::{find, list_ids, FIND_LIMIT};
 pub use receipts::ensure_series;
-pub use states::{Channel, PaymentStatus, ReceiptStatus, RefundStatus};
-pub use stored::{load, StoredLine, StoredPayment};
+pub use states::{Channel, PaymentEvent, PaymentStatus, ReceiptStatus, RefundStatus};
+pub use stored::{load, mark_reconciled, mark_settled, StoredLine, StoredPayment};
 pub use view::{view, CardView, LineView, PayerView, PaymentView, ReceiptView};
 pub use void::{void, VoidError};

@@ -297,7 +297,8 @@ fn taken_by_subject(conn: &mut DbConn, payment_id: &str) -> Result<BTreeMap<Stri
 }
 
 /// The refund entry ([`templates::refund`]): Dr 2103.<subject> per allocated subject / Cr in
-/// transit while the payment is only captured, the collection bank once it is settled.
+/// transit until the payment's settlement entry has posted (reconciled), the collection bank
+/// after.
 fn refund_entry(
     batch: &Batch<'_>,
     payment: &StoredPayment,
@@ -315,7 +316,7 @@ fn refund_entry(
         "refund {} of payment {}: {}",
         refund.id, payment.reference, refund.reason
     );
-    let settled = payment.status.past_capture();
+    let settled = payment.status.settlement_posted();
     templates::refund(
         batch.chart(),
         header,

@@ -20,15 +20,17 @@ crate::text_enum! {
     }
 
     /// A payment's status (`payments.status`; DESIGN §3: captured → settled → reconciled, or
-    /// voided). The schema and the list filter know all four; the only move this service
-    /// makes today is the same-day void, captured → voided.
+    /// voided). The moves are [`PaymentStatus::after`]'s: the same-day void at the counter,
+    /// and the two a reconciliation run makes ([`PaymentEvent`]).
     #[derive(Hash, VariantArray)]
     pub enum PaymentStatus as "payment status" {
         /// Taken at the counter (`captured`).
         Captured,
-        /// In an acquirer's settlement file (`settled`).
+        /// Matched by a reconciliation run to its line in an acquirer's settlement file
+        /// (`settled`).
         Settled,
-        /// Matched by reconciliation (`reconciled`).
+        /// Its settlement file's credit found on the collection account and the settlement
+        /// entry posted (`reconciled`).
         Reconciled,
         /// Voided on the day of capture (`voided`).
         Voided,
@@ -55,10 +57,58 @@ crate::text_enum! {
     }
 }
 
+/// What happens to a payment that may move its status (DESIGN §3, §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, VariantArray)]
+pub enum PaymentEvent {
+    /// Voided at the counter (same day, before settlement).
+    Void,
+    /// A reconciliation run matched it to its acquirer line (transaction tier `matched`).
+    LineMatched,
+    /// The settlement entry of the file that carries its matched line posted: the file's
+    /// credit was found on the collection account (cash tier `cash_matched`).
+    SettlementPosted,
+}
+
 impl PaymentStatus {
-    /// Whether a payment in this status may be moved to `next`: only captured → voided.
+    /// The status after `event`, or `None` when the event is refused in this status.
+    ///
+    /// - `Void`: captured → voided; refused in every other status (a settled payment is
+    ///   refunded, not voided).
+    /// - `LineMatched`: captured → settled; a settled or reconciled payment stays as it is
+    ///   (a re-run matches it again), and so does a voided one (its void settled with it).
+    /// - `SettlementPosted`: captured or settled → reconciled (posting implies the match);
+    ///   reconciled and voided stay.
+    ///
+    /// So no event moves a payment backwards along captured → settled → reconciled, and
+    /// nothing moves a payment out of voided.
+    pub fn after(self, event: PaymentEvent) -> Option<Self> {
+        use PaymentEvent::*;
+        use PaymentStatus::*;
+        match (self, event) {
+            (Captured, Void) => Some(Voided),
+            (_, Void) => None,
+            (Captured, LineMatched) => Some(Settled),
+            (Captured | Settled, SettlementPosted) => Some(Reconciled),
+            (status, LineMatched | SettlementPosted) => Some(status),
+        }
+    }
+
+    /// The statuses `event` moves to `to` (not counting a payment already in `to`): what a
+    /// bulk update for `event` may find in the row it changes.
+    pub fn moved_by(event: PaymentEvent, to: Self) -> Vec<Self> {
+        Self::VARIANTS
+            .iter()
+            .copied()
+            .filter(|s| *s != to && s.after(event) == Some(to))
+            .collect()
+    }
+
+    /// Whether a payment in this status may be moved to `next` by some event.
     pub fn can_become(self, next: Self) -> bool {
-        matches!((self, next), (Self::Captured, Self::Voided))
+        self != next
+            && PaymentEvent::VARIANTS
+                .iter()
+                .any(|e| self.after(*e) == Some(next))
     }
 
     /// Whether a refund may be requested or approved: every status but voided.
@@ -66,10 +116,11 @@ impl PaymentStatus {
         self != Self::Voided
     }
 
-    /// Whether the money has left "in transit" for the collection bank, so a refund is paid
-    /// from the bank: every status past captured.
-    pub fn past_capture(self) -> bool {
-        self != Self::Captured
+    /// Whether the settlement entry that moves the payment's money from in transit (1218.01)
+    /// to the collection bank (1002.01) has posted, so a refund is paid from the bank:
+    /// reconciled only (a settled payment's file is still awaiting its credit).
+    pub fn settlement_posted(self) -> bool {
+        self == Self::Reconciled
     }
 }
 
@@ -91,6 +142,7 @@ impl RefundStatus {
 mod tests {
     use super::*;
     use crate::text::UnknownText;
+    use proptest::prelude::*;
     use serde::Serialize;
 
     /// The stored texts are the ones in the schema's CHECK constraints and API.md, both ways,
@@ -166,7 +218,15 @@ mod tests {
     #[test]
     fn only_the_moves_the_use_cases_make_are_allowed() {
         use PaymentStatus::*;
-        only_moves(PaymentStatus::can_become, &[(Captured, Voided)]);
+        only_moves(
+            PaymentStatus::can_become,
+            &[
+                (Captured, Voided),
+                (Captured, Settled),
+                (Captured, Reconciled),
+                (Settled, Reconciled),
+            ],
+        );
         only_moves(
             ReceiptStatus::can_become,
             &[(ReceiptStatus::Issued, ReceiptStatus::RedReversed)],
@@ -180,10 +240,110 @@ mod tests {
             .filter(|s| s.refundable())
             .collect();
         assert_eq!(refundable, [&Captured, &Settled, &Reconciled]);
-        let past: Vec<_> = PaymentStatus::VARIANTS
+        let posted: Vec<_> = PaymentStatus::VARIANTS
             .iter()
-            .filter(|s| s.past_capture())
+            .filter(|s| s.settlement_posted())
             .collect();
-        assert_eq!(past, [&Settled, &Reconciled, &Voided]);
+        assert_eq!(posted, [&Reconciled]);
+    }
+
+    /// Every (status, event) pair, spelt out: the table DESIGN §3 and API.md describe.
+    #[test]
+    fn each_event_in_each_status() {
+        use PaymentEvent::*;
+        use PaymentStatus::*;
+        let table = [
+            (Captured, Void, Some(Voided)),
+            (Settled, Void, None),
+            (Reconciled, Void, None),
+            (Voided, Void, None),
+            (Captured, LineMatched, Some(Settled)),
+            (Settled, LineMatched, Some(Settled)),
+            (Reconciled, LineMatched, Some(Reconciled)),
+            (Voided, LineMatched, Some(Voided)),
+            (Captured, SettlementPosted, Some(Reconciled)),
+            (Settled, SettlementPosted, Some(Reconciled)),
+            (Reconciled, SettlementPosted, Some(Reconciled)),
+            (Voided, SettlementPosted, Some(Voided)),
+        ];
+        assert_eq!(
+            table.len(),
+            PaymentStatus::VARIANTS.len() * PaymentEvent::VARIANTS.len()
+        );
+        for (from, event, to) in table {
+            assert_eq!(from.after(event), to, "{from} after {event:?}");
+        }
+    }
+
+    #[test]
+    fn a_bulk_update_changes_only_the_rows_its_event_moves() {
+        use PaymentEvent::*;
+        use PaymentStatus::*;
+        assert_eq!(PaymentStatus::moved_by(LineMatched, Settled), [Captured]);
+        assert_eq!(
+            PaymentStatus::moved_by(SettlementPosted, Reconciled),
+            [Captured, Settled]
+        );
+        assert_eq!(PaymentStatus::moved_by(Void, Voided), [Captured]);
+        assert!(PaymentStatus::moved_by(LineMatched, Voided).is_empty());
+        assert!(PaymentStatus::moved_by(SettlementPosted, Captured).is_empty());
+    }
+
+    /// A status's place along captured → settled → reconciled (voided is off the line).
+    fn rank(status: PaymentStatus) -> Option<u8> {
+        match status {
+            PaymentStatus::Captured => Some(0),
+            PaymentStatus::Settled => Some(1),
+            PaymentStatus::Reconciled => Some(2),
+            PaymentStatus::Voided => None,
+        }
+    }
+
+    fn any_status() -> impl Strategy<Value = PaymentStatus> {
+        proptest::sample::select(PaymentStatus::VARIANTS)
+    }
+
+    fn any_event() -> impl Strategy<Value = PaymentEvent> {
+        proptest::sample::select(PaymentEvent::VARIANTS)
+    }
+
+    proptest! {
+        /// No sequence of events (refused ones leave the status as it was) moves a payment
+        /// backwards along captured → settled → reconciled, or out of voided; and only a
+        /// captured payment is ever voided.
+        #[test]
+        fn no_sequence_moves_a_payment_backwards_or_out_of_voided(
+            start in any_status(),
+            events in proptest::collection::vec(any_event(), 0..24),
+        ) {
+            let mut status = start;
+            for event in events {
+                let next = status.after(event).unwrap_or(status);
+                if status == PaymentStatus::Voided {
+                    prop_assert_eq!(next, PaymentStatus::Voided, "out of voided by {:?}", event);
+                }
+                if next == PaymentStatus::Voided && status != PaymentStatus::Voided {
+                    prop_assert_eq!(status, PaymentStatus::Captured, "voided after settlement");
+                }
+                if let (Some(a), Some(b)) = (rank(status), rank(next)) {
+                    prop_assert!(a <= b, "{} → {} by {:?}", status, next, event);
+                }
+                if next != status {
+                    prop_assert!(status.can_become(next));
+                }
+                status = next;
+            }
+        }
+
+        /// Events that reconciliation sends are never refused, and applying one twice is
+        /// applying it once (a re-run changes nothing more).
+        #[test]
+        fn reconciliation_events_are_idempotent(status in any_status(), event in any_event()) {
+            if event != PaymentEvent::Void {
+                let once = status.after(event);
+                prop_assert!(once.is_some());
+                prop_assert_eq!(once.and_then(|s| s.after(event)), once);
+            }
+        }
     }
 }

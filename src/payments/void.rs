@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
-use super::{load, view, PaymentStatus, ReceiptStatus, StoredPayment};
+use super::{load, view, PaymentEvent, PaymentStatus, ReceiptStatus, StoredPayment};
 use crate::audit::{self, AuditEvent};
 use crate::db::schema::{payments, receipts};
 use crate::db::DbError;
@@ -51,7 +51,7 @@ pub async fn void(
             // Batches are serialised by the chain-head lock, so the status read here cannot
             // change before this job commits.
             let before = load(batch.conn()?, &id)?.ok_or_else(|| VoidError::NotFound(id.clone()))?;
-            if !before.status.can_become(PaymentStatus::Voided) {
+            if before.status.after(PaymentEvent::Void) != Some(PaymentStatus::Voided) {
                 return Err(VoidError::NotAllowed(format!("payment {id} is {}; only a captured payment can be voided", before.status)));
             }
             if before.business_date != today {
@@ -75,9 +75,15 @@ pub async fn void(
             batch.post(templates::void(&original, &before.reference, actor.clone()))?;
             let now = batch.now();
             let conn = batch.conn()?;
-            diesel::update(payments::table.filter(payments::id.eq(&id)))
+            // Only if still as read: a reconciliation run settling it meanwhile wins, and the
+            // reversal above is rolled back with this job.
+            let voided = diesel::update(payments::table.filter(payments::id.eq(&id)))
+                .filter(payments::status.eq(before.status.as_ref()))
                 .set(payments::status.eq(PaymentStatus::Voided.as_ref()))
                 .execute(conn)?;
+            if voided != 1 {
+                return Err(VoidError::NotAllowed(format!("payment {id} was settled meanwhile; request a refund instead")));
+            }
             diesel::update(receipts::table.filter(receipts::payment_id.eq(&id)))
                 .set(receipts::status.eq(ReceiptStatus::RedReversed.as_ref()))
                 .execute(conn)?;

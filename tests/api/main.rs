@@ -17,6 +17,7 @@ mod ledger_store;
 mod limits;
 mod migrations;
 mod nightly;
+mod onecard_e2e;
 mod payments;
 mod reconciliation;
 mod remittance;

@@ -132,7 +132,7 @@ async fn one_card_payments_carry_the_operator_serial() {
         "channel": "one_card", "department": "D05", "window": "W01",
         "lines": [{"fee_code": "ZJ-ZW-01", "quantity": 12}],
         "amount": "42.00",
-        "card": {"merchant_id": "898440379930002", "terminal_id": "OC000001", "serial": "20261124093015000001",
+        "card": {"merchant_id": "898440379930002", "terminal_id": "YKT000310021", "serial": "20261124093015000001",
                  "masked_card": "3100********5678", "txn_time": "2026-11-24T09:30:15+08:00"}
     });
     let (s, _, p, _) = pay(&app, Some("oc-1"), &body).await;

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::support::{spawn_app, TestApp};
 
-async fn pay(app: &TestApp, trace: &str, rrn: &str, today: NaiveDate) -> String {
+pub(crate) async fn pay(app: &TestApp, trace: &str, rrn: &str, today: NaiveDate) -> String {
     let body = json!({
         "channel": "bank_card", "department": "D03", "window": "W03",
         "lines": [{"fee_code": "ZR-BDC-01", "quantity": 1, "amount": "80.00"}],
@@ -47,7 +47,7 @@ fn detail(today: NaiveDate, trace: &str, rrn: &str, amount: i64, fee: i64) -> St
 
 /// A POS settlement file of `day` for merchant 898440379930001: (trace = RRN suffix, amount,
 /// fee) per purchase line.
-fn pos_file(day: NaiveDate, lines: &[(u32, i64, i64)]) -> Vec<u8> {
+pub(crate) fn pos_file(day: NaiveDate, lines: &[(u32, i64, i64)]) -> Vec<u8> {
     let mut out = format!(
         "H898440379930001{}{:<40}156000001\r\n",
         day.format("%Y%m%d"),

@@ -3,7 +3,9 @@
 
 use diesel::prelude::*;
 use onecard::auth::Role;
-use onecard::db::schema::{audit_log, settlement_files, settlement_records, statement_bookings};
+use onecard::db::schema::{
+    audit_log, bank_statements, settlement_files, settlement_records, statement_bookings,
+};
 use onecard::db::DbConn;
 
 use crate::support::{spawn_app, spawn_app_with, TestApp};
@@ -121,6 +123,19 @@ async fn a_corrupt_file_is_refused_whole_with_its_position() {
             None,
         ),
         ("mt940/bad/february_30.sta", "mt940", 0, None),
+        // real files in SOH/ETX and SWIFT-block framing whose balances do not add up
+        (
+            "mt940/bad/real-mbank-soh-etx-balance-off.sta",
+            "mt940",
+            19,
+            Some(6),
+        ),
+        (
+            "mt940/bad/real-postfinance-soh-etx-swift-two-messages.sta",
+            "mt940",
+            20,
+            Some(11),
+        ),
     ] {
         let (status, body) = app
             .upload(Role::Finance, &format!("spec={spec}"), fixture(path))
@@ -329,6 +344,72 @@ async fn real_samples_import_through_the_api() {
     let (status, body) = app.upload(Role::Finance, "spec=mt940", sta).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["totals"]["statements"], 26);
+    app.stop().await;
+}
+
+/// Several MT940 statements in one file, framed or not: one `bank_statements` row per
+/// statement (at its `:20:` line) and every booking, in one import; a framed file refused in its
+/// second message leaves nothing of its first.
+#[actix_web::test]
+async fn several_mt940_statements_in_one_file_import_as_one_row_each() {
+    let app = spawn_app().await;
+    let statement_lines = |app: &TestApp, file_id: &str| -> Vec<i64> {
+        let mut conn = app.ctx.conn().expect("conn");
+        bank_statements::table
+            .filter(bank_statements::file_id.eq(file_id))
+            .order(bank_statements::line_no)
+            .select(bank_statements::line_no)
+            .load(&mut *conn)
+            .expect("statements")
+    };
+    let (status, body) = app
+        .upload(
+            Role::Finance,
+            "spec=mt940",
+            fixture("mt940/bad/real-postfinance-soh-etx-swift-two-messages.sta"),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        counts(&app),
+        (0, 0, 0),
+        "nothing of the first message is kept"
+    );
+
+    let (status, body) = app
+        .upload(
+            Role::Finance,
+            "spec=mt940",
+            fixture("mt940/ok/real-danske-no-86-after-60f-and-repeated-86.derived.sta"),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["totals"]["statements"], 13);
+    let id = body["id"].as_str().expect("id").to_string();
+    let lines = statement_lines(&app, &id);
+    assert_eq!(lines.len(), 13);
+    assert_eq!(lines[..3], [1, 15, 29]);
+    assert_eq!(counts(&app), (1, 0, 24));
+
+    let (status, body) = app
+        .upload(
+            Role::Finance,
+            "spec=mt940",
+            fixture("mt940/ok/real-knab-swift-blocks-two-statements.sta"),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().expect("id").to_string();
+    assert_eq!(statement_lines(&app, &id), [2, 13]);
+    let (status, body) = app
+        .upload(
+            Role::Finance,
+            "spec=mt940",
+            fixture("mt940/ok/real-mbank-soh-etx.sta"),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(counts(&app), (3, 0, 24 + 3 + 3));
     app.stop().await;
 }
 

@@ -1,6 +1,8 @@
 //! The strict parser's fields: one function per MT940 tag (`:20:`, `:21:`, `:25:`, `:28C:`,
 //! `:60F:`, `:61:`, `:86:`, `:62F:`, `:64:`, `:65:`), dispatched from [`Parser::field`], each
-//! checking that it comes in its place in the statement.
+//! checking that it comes in its place in the statement. `:86:` has three places: a booking's
+//! details (after its `:61:`, several in a row joined), and the statement's own information
+//! after the opening balance or after the closing balances.
 //!
 //! Depends on: [`crate::bankfiles::records`].
 
@@ -69,8 +71,10 @@ impl Parser {
                 format!(":{tag}: outside a statement (a statement starts with :20:)"),
             ));
         };
-        if let Some(_done) = stmt.trailer_details.take() {
-            if tag != "86" {
+        // A field ends the statement-level `:86:` being read; after the closing ones only
+        // another `:86:` may follow.
+        if let Some(_done) = stmt.info.take() {
+            if tag != "86" && stmt.stage == Stage::Trailer {
                 return Err(ReadError::corrupt(
                     line,
                     tag_col,
@@ -84,7 +88,7 @@ impl Parser {
             "28" | "28C" => stmt.number_28c(&f),
             "60F" | "60M" => stmt.opening_60(&f, previous.as_ref()),
             "61" => stmt.entry_61(&f),
-            "86" => stmt.trailer_86(&f),
+            "86" => stmt.info_86(&f),
             "62F" | "62M" => stmt.closing_62(&f),
             "64" | "65" => stmt.later_balance_64_65(&f),
             _ => Err(ReadError::corrupt(
@@ -123,7 +127,7 @@ impl Parser {
             opening: None,
             closing: None,
             pending: None,
-            trailer_details: None,
+            info: None,
             running: 0,
             credit_count: 0,
             credit_minor: 0,
@@ -134,13 +138,15 @@ impl Parser {
         Ok(())
     }
 
-    /// `:86:` right after a `:61:` is that booking's details; returns whether it was.
+    /// `:86:` right after a `:61:` (or after that booking's `:86:`) is that booking's
+    /// details; returns whether it was.
     fn entry_details_86(&mut self, f: &Field<'_>) -> Result<bool, ReadError> {
         if let Some(entry) = self.stmt.as_mut().and_then(|s| s.pending.as_mut()) {
-            if entry.details.is_none() {
-                entry.details = Some(Details::new(f.line, f.value)?);
-                return Ok(true);
+            match &mut entry.details {
+                None => entry.details = Some(Details::new(f.line, f.value)?),
+                Some(details) => details.push(f.line, f.value)?,
             }
+            return Ok(true);
         }
         Ok(false)
     }
@@ -237,18 +243,21 @@ impl Stmt {
         Ok(())
     }
 
-    /// `:86:` not after a `:61:`: the statement's own details, once, after its balances.
-    fn trailer_86(&mut self, f: &Field<'_>) -> Result<(), ReadError> {
-        if self.stage >= Stage::Closing && self.stage != Stage::Trailer {
-            self.trailer_details = Some(Details::new(f.line, f.value)?);
-            self.stage = Stage::Trailer;
+    /// `:86:` not after a `:61:`: the statement's own information, right after the opening
+    /// balance (before the first `:61:`) or after the closing balances; several in a row.
+    fn info_86(&mut self, f: &Field<'_>) -> Result<(), ReadError> {
+        if self.stage == Stage::Opening || self.stage >= Stage::Closing {
+            self.info = Some(Details::new(f.line, f.value)?);
+            if self.stage >= Stage::Closing {
+                self.stage = Stage::Trailer;
+            }
             Ok(())
         } else {
             Err(ReadError::corrupt(
                 f.line,
                 f.tag_col,
-                ":86: out of place (expected right after a :61: or once at the end of \
-                 the statement)",
+                ":86: out of place (expected after the opening balance, right after a :61:, \
+                 or after the closing balances)",
             ))
         }
     }

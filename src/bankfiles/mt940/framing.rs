@@ -1,7 +1,8 @@
 //! Framing and sanitising, kept apart from the strict field parser: the file cut into lines
 //! (LF or CRLF, at most [`MAX_LINE_BYTES`], valid UTF-8, 0x1A end-of-file mark, blank lines
-//! skipped), SWIFT blocks `{1:..}{4:` / `-}`, message terminators and bank preamble lines, and
-//! which line is a field, a continuation, or text between statements.
+//! skipped), SOH (0x01) … ETX (0x03) message frames, SWIFT blocks `{1:..}{4:` / `-}` (the
+//! next message's blocks may follow `-}` on the same line), message terminators and bank
+//! preamble lines, and which line is a field, a continuation, or text between statements.
 //!
 //! Depends on: [`crate::bankfiles::records`].
 
@@ -138,15 +139,19 @@ pub(super) fn skip_blocks(text: &str) -> Result<Option<(&str, usize)>, usize> {
     Ok(None)
 }
 
-/// `-`, `-}` (with optional trailer blocks) or ING's `-XXX`.
-pub(super) fn is_terminator(text: &str) -> bool {
+/// A message terminator at the start of `text`: `-`, `-XXX` (ING), or `-}` followed by
+/// nothing or by blocks (`{5:..}` trailer, the next message's `{1:..}..{4:`). Returns whether
+/// it closes a SWIFT block 4, what follows `-}`, and that rest's 0-based offset.
+pub(super) fn split_terminator(text: &str) -> Option<(bool, &str, usize)> {
     let t = text.trim_end();
     if t == "-" || t == "-XXX" {
-        return true;
+        return Some((false, "", t.len()));
     }
-    match t.strip_prefix("-}") {
-        Some(rest) => rest.is_empty() || matches!(skip_blocks(rest), Ok(None)),
-        None => false,
+    let rest = t.strip_prefix("-}")?;
+    if rest.is_empty() || rest.starts_with('{') {
+        Some((true, rest, 2))
+    } else {
+        None
     }
 }
 
@@ -156,7 +161,148 @@ pub(super) fn is_preamble(text: &str) -> bool {
     t.len() <= 64 && t.bytes().all(|c| c.is_ascii_alphanumeric() || c == b' ')
 }
 
+/// SOH, which some banks put before each message.
+const SOH: u8 = 0x01;
+/// ETX, which some banks put after each message.
+const ETX: u8 = 0x03;
+
 impl Parser {
+    /// One line as read: SOH (0x01) and ETX (0x03) message marks split off and checked, the
+    /// text around them handed to [`Parser::line`] with its column.
+    pub(super) fn framed_line(
+        &mut self,
+        line: u64,
+        text: &str,
+        sink: &mut Sink<'_>,
+    ) -> Result<(), ReadError> {
+        let b = text.as_bytes();
+        let mut start = 0usize;
+        for (i, &c) in b.iter().enumerate() {
+            if c != SOH && c != ETX {
+                continue;
+            }
+            let before = text.get(start..i).unwrap_or("");
+            if !before.trim().is_empty() {
+                self.line(line, before, col(start), sink)?;
+            }
+            if c == SOH {
+                let at_start = b.get(..i).is_some_and(|p| {
+                    p.last() == Some(&ETX) || p.iter().all(u8::is_ascii_whitespace)
+                });
+                self.soh(line, col(i), at_start, sink)?;
+            } else {
+                let rest = b.get(i + 1..).unwrap_or(&[]);
+                let at_end = rest.first() == Some(&SOH) || rest.iter().all(u8::is_ascii_whitespace);
+                self.etx(line, col(i), at_end, sink)?;
+            }
+            start = i + 1;
+        }
+        let rest = text.get(start..).unwrap_or("");
+        if rest.trim().is_empty() {
+            return Ok(());
+        }
+        self.line(line, rest, col(start), sink)
+    }
+
+    /// SOH at column `at`: starts a framed message, between messages only.
+    fn soh(
+        &mut self,
+        line: u64,
+        at: u64,
+        at_start: bool,
+        sink: &mut Sink<'_>,
+    ) -> Result<(), ReadError> {
+        if !at_start {
+            return Err(ReadError::corrupt(
+                line,
+                Some(at),
+                "SOH (0x01) inside a line (it starts a message, at the start of a line or \
+                 right after an ETX)",
+            ));
+        }
+        if let Some((open, _)) = self.open_soh {
+            return Err(ReadError::corrupt(
+                line,
+                Some(at),
+                format!("SOH (0x01) before the ETX (0x03) of the message started on line {open}"),
+            ));
+        }
+        self.end_message(line, "SOH (0x01) starts a new message", sink)?;
+        if let Some(open) = self.open_block4 {
+            return Err(ReadError::corrupt(
+                line,
+                Some(at),
+                format!("SOH (0x01) inside the SWIFT block {{4: opened on line {open} (no -}})"),
+            ));
+        }
+        self.open_soh = Some((line, self.doc.statements));
+        self.header_line = Some(line);
+        Ok(())
+    }
+
+    /// ETX at column `at`: ends the framed message, which must be complete and hold a
+    /// statement.
+    fn etx(
+        &mut self,
+        line: u64,
+        at: u64,
+        at_end: bool,
+        sink: &mut Sink<'_>,
+    ) -> Result<(), ReadError> {
+        if !at_end {
+            return Err(ReadError::corrupt(
+                line,
+                Some(at),
+                "ETX (0x03) inside a line (it ends a message, at the end of a line or right \
+                 before an SOH)",
+            ));
+        }
+        let Some((open, statements_before)) = self.open_soh else {
+            return Err(ReadError::corrupt(
+                line,
+                Some(at),
+                "ETX (0x03) without the SOH (0x01) that starts a message",
+            ));
+        };
+        self.end_message(line, "ETX (0x03) ends the message", sink)?;
+        if let Some(block) = self.open_block4 {
+            return Err(ReadError::corrupt(
+                line,
+                Some(at),
+                format!("ETX (0x03) inside the SWIFT block {{4: opened on line {block} (no -}})"),
+            ));
+        }
+        if self.doc.statements == statements_before {
+            return Err(ReadError::corrupt(
+                line,
+                Some(at),
+                format!("the message framed by SOH on line {open} and this ETX holds no statement"),
+            ));
+        }
+        self.open_soh = None;
+        self.header_line = None;
+        Ok(())
+    }
+
+    /// A message ends (terminator, SOH or ETX, said by `what`): the statement being read must
+    /// have its closing balance; it is emitted.
+    fn end_message(&mut self, line: u64, what: &str, sink: &mut Sink<'_>) -> Result<(), ReadError> {
+        if let Some(stmt) = &self.stmt {
+            if stmt.stage < Stage::Closing {
+                return Err(ReadError::corrupt(
+                    line,
+                    None,
+                    format!(
+                        "{what} before the closing balance (:62F:/:62M:) of the statement that \
+                         starts on line {}",
+                        stmt.line
+                    ),
+                ));
+            }
+        }
+        self.end_statement(sink)
+    }
+
     pub(super) fn line(
         &mut self,
         line: u64,
@@ -164,31 +310,22 @@ impl Parser {
         col0: u64,
         sink: &mut Sink<'_>,
     ) -> Result<(), ReadError> {
-        if is_terminator(text) {
-            if let Some(stmt) = &self.stmt {
-                if stmt.stage < Stage::Closing {
-                    return Err(ReadError::corrupt(
-                        line,
-                        None,
-                        format!(
-                            "message ends before the closing balance (:62F:/:62M:) of the \
-                             statement that starts on line {}",
-                            stmt.line
-                        ),
-                    ));
-                }
-            }
-            self.end_statement(sink)?;
-            if text.trim_end().starts_with("-}") {
+        if let Some((closes_block4, rest, offset)) = split_terminator(text) {
+            self.end_message(line, "message ends", sink)?;
+            if closes_block4 {
                 self.open_block4 = None;
             }
-            return Ok(());
+            if rest.is_empty() {
+                return Ok(());
+            }
+            let c = col0.saturating_add(u64::try_from(offset).unwrap_or(u64::MAX));
+            return self.outside(line, rest, c, sink);
         }
         if let Some((tag, value, vcol)) = split_tag(text, col0) {
             return self.field(line, tag, value, vcol, sink);
         }
         if let Some(stmt) = &mut self.stmt {
-            if let Some(details) = &mut stmt.trailer_details {
+            if let Some(details) = &mut stmt.info {
                 return details.push(line, text);
             }
             if let Some(entry) = &mut stmt.pending {

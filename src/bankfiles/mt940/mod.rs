@@ -6,10 +6,13 @@
 //! ([`MAX_DETAILS_BYTES`]), never by the file.
 //!
 //! What is accepted around the statements: SWIFT blocks `{1:..}{2:..}{3:..}{4:` and the `-}`
-//! end (with an optional `{5:..}` trailer), bank preamble lines before a `:20:` (ABN AMRO
-//! `ABNANL2A` / `940`, ING `0000 01INGB...` / `940 00`, Rabobank `:940:`), `-` / `-}` / `-XXX`
-//! message terminators, several messages per file (with or without terminators), CRLF or LF,
-//! blank lines, and a 0x1A end-of-file mark after which only blank lines may follow.
+//! end (with an optional `{5:..}` trailer, and the next message's `{1:..}..{4:` on the same
+//! line), SOH (0x01) … ETX (0x03) framing around each message (mBank, PostFinance: SOH at the
+//! start of a line, ETX at the end of one, `-}` ETX SOH `{1:` between two messages), bank
+//! preamble lines before a `:20:` (ABN AMRO `ABNANL2A` / `940`, ING `0000 01INGB...` /
+//! `940 00`, Rabobank `:940:`), `-` / `-}` / `-XXX` message terminators, several messages per
+//! file (with or without terminators), CRLF or LF, blank lines, and a 0x1A end-of-file mark
+//! after which only blank lines may follow.
 //!
 //! Decisions (the report that came with this file explains them):
 //! - Two-digit years: `YY < 80` is `20YY`, otherwise `19YY`.
@@ -19,6 +22,12 @@
 //!   minus the tolerance, not after the closing balance date plus the tolerance. The closing
 //!   date may not precede the opening date.
 //! - `:86:` may take several lines; more than [`MAX_DETAILS_BYTES`] bytes is refused.
+//!   Several `:86:` in a row after a `:61:` are all that booking's details (Danske Bank, ING
+//!   write one subfield group per `:86:`), counted together against [`MAX_DETAILS_BYTES`].
+//!   `:86:` right after the opening balance (before the first `:61:`, Danske Bank's account
+//!   information) and after the closing balances are the statement's own information: any
+//!   number of them, each bounded like a booking's, read and not kept. The balance checks do
+//!   not depend on field order: the closing balance must still equal opening + bookings.
 //! - German structured details (`GVC?00..?20..?32..`) give the narrative (purpose lines
 //!   `?20`–`?29`, `?60`–`?63`), the counterparty account (`?31`) and name (`?32`+`?33`).
 //!   Other details are joined line by line with one space.
@@ -79,7 +88,7 @@ pub fn read_mt940<R: BufRead>(input: R, sink: &mut Sink<'_>) -> Result<Mt940Docu
     let mut parser = Parser::default();
     framing::each_line(input, |line_no, text| {
         parser.last_line = line_no;
-        parser.line(line_no, text, 1, sink)
+        parser.framed_line(line_no, text, sink)
     })?;
     parser.finish(sink)
 }
@@ -165,7 +174,9 @@ struct Stmt {
     opening: Option<Balance>,
     closing: Option<Balance>,
     pending: Option<PendingEntry>,
-    trailer_details: Option<Details>,
+    /// A statement-level `:86:` (after the opening or the closing balances) whose
+    /// continuation lines are being read.
+    info: Option<Details>,
     running: i64,
     credit_count: u64,
     credit_minor: i64,
@@ -190,6 +201,8 @@ struct Parser {
     doc: Mt940Document,
     /// `{4:` seen and its `-}` not yet.
     open_block4: Option<u64>,
+    /// SOH (0x01) seen on this line, its ETX (0x03) not yet; with the statements read before.
+    open_soh: Option<(u64, u64)>,
     /// A header or preamble line not yet followed by a statement.
     header_line: Option<u64>,
     last_line: u64,

@@ -155,6 +155,16 @@ impl Parser {
                 format!("file ends inside the SWIFT block {{4: opened on line {open} (no -}})"),
             ));
         }
+        if let Some((open, _)) = self.open_soh {
+            return Err(ReadError::corrupt(
+                last,
+                None,
+                format!(
+                    "file ends inside the message started by SOH (0x01) on line {open} (no ETX \
+                     0x03); truncated?"
+                ),
+            ));
+        }
         self.end_statement(sink)?;
         if let Some(h) = self.header_line {
             return Err(ReadError::corrupt(

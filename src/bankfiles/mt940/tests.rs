@@ -65,10 +65,18 @@ fn stmt(open: &str, body: &str, close: &str) -> String {
     format!(":20:REF\n:25:ACC1\n:28C:1/1\n:60F:{open}\n{body}:62F:{close}\n-\n")
 }
 
+/// The shared real samples and the real files among the fixtures.
 fn sample_files() -> Vec<std::path::PathBuf> {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mt940");
     let mut files: Vec<_> = std::fs::read_dir(samples())
         .unwrap()
+        .chain(std::fs::read_dir(fixtures.join("ok")).unwrap())
+        .chain(std::fs::read_dir(fixtures.join("bad")).unwrap())
         .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            !n.contains(".expected") && (n.starts_with("real-") || n.starts_with("mt940rs-"))
+        })
         .collect();
     files.sort();
     files
@@ -448,4 +456,267 @@ fn strictness() {
     );
     let res = read_mt940(text.as_bytes(), &mut |_r: Record| Err(ReadError::Stopped));
     assert!(matches!(res, Err(ReadError::Stopped)));
+}
+
+/// A fixture of `fixtures/mt940` (see `fixtures/mt940/SOURCES.tsv` for where the real ones come
+/// from).
+fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/fixtures/mt940/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+#[test]
+fn real_soh_etx_file_reads() {
+    // mBank: a line holding only SOH, then the message, then `-` ETX.
+    let (res, out) = read(&fixture("ok/real-mbank-soh-etx.sta"));
+    assert_eq!(
+        res.unwrap(),
+        Mt940Document {
+            statements: 1,
+            entries: 3
+        }
+    );
+    let b = bookings(&out);
+    assert_eq!(b[0].line, 6);
+    assert_eq!(b[0].account, "PL29114010810000267002001002");
+    assert_eq!((b[0].direction, b[0].amount_minor), (Direction::Credit, 1));
+    assert_eq!(b[0].bank_ref.as_deref(), Some("MB170119012058"));
+    assert!(b[0]
+        .narrative
+        .starts_with("911 TRANSAKCJA COLLECT; ID IPH: XX000000000001"));
+    let s = summaries(&out);
+    assert_eq!(s[0].statement_id, "ST170119CYC/1/1/1");
+    assert_eq!(
+        (s[0].opening_minor, s[0].closing_minor),
+        (Some(40), Some(43))
+    );
+}
+
+#[test]
+fn real_soh_etx_file_whose_balance_is_off_is_refused_at_its_closing_line() {
+    let e = err_at(&fixture("bad/real-mbank-soh-etx-balance-off.sta"));
+    assert_eq!((e.0, e.1), (19, Some(6)), "{}", e.2);
+    assert!(e.2.contains("860,17") && e.2.contains("= 89,46"), "{}", e.2);
+}
+
+#[test]
+fn real_swift_block_file_whose_balance_is_off_is_refused_at_its_closing_line() {
+    // ING's example: `{1:..}{2:..}{3:{108:..}}{4:` and the next message's blocks on the `-}`
+    // line; the first message's closing balance does not add up.
+    let e = err_at(&fixture("bad/real-ing-swift-blocks-balance-off.sta"));
+    assert_eq!((e.0, e.1), (10, Some(6)), "{}", e.2);
+    assert!(
+        e.2.contains("4882,15") && e.2.contains("= 985,00"),
+        "{}",
+        e.2
+    );
+}
+
+#[test]
+fn real_postfinance_file_reads_across_etx_soh_on_one_line_then_is_refused() {
+    // `-}` ETX SOH `{1:..}{4:` on line 16 ends the first message and starts the second; the
+    // first message is read whole (2 bookings and its summary), the second is refused.
+    let (res, out) = read(&fixture(
+        "bad/real-postfinance-soh-etx-swift-two-messages.sta",
+    ));
+    let Err(ReadError::Corrupt {
+        line,
+        byte,
+        message,
+    }) = res
+    else {
+        panic!("expected a refusal, got {res:?}");
+    };
+    assert_eq!((line, byte), (20, Some(11)), "{message}");
+    assert!(
+        message.contains("before the opening balance date"),
+        "{message}"
+    );
+    let b = bookings(&out);
+    assert_eq!(b.len(), 2);
+    assert_eq!((b[0].line, b[0].amount_minor), (6, 7_970));
+    assert_eq!((b[1].line, b[1].amount_minor), (10, 14_950));
+    let s = summaries(&out);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].statement_id, "2014040708285927/999/1");
+    assert_eq!(s[0].closing_minor, Some(22_920));
+}
+
+#[test]
+fn real_danske_file_with_statement_level_and_repeated_86_reads() {
+    let (res, out) = read(&fixture(
+        "ok/real-danske-no-86-after-60f-and-repeated-86.derived.sta",
+    ));
+    assert_eq!(
+        res.unwrap(),
+        Mt940Document {
+            statements: 13,
+            entries: 24
+        }
+    );
+    // The four `:86:` after `:60F:` are the statement's, not the first booking's.
+    let b = bookings(&out);
+    assert_eq!(b[0].line, 9);
+    assert_eq!(b[0].narrative, "Overforing med melding / DBTS 1234365263");
+    assert_eq!(
+        (b[0].direction, b[0].amount_minor),
+        (Direction::Debit, 596_864)
+    );
+    let s = summaries(&out);
+    assert_eq!(s.len(), 13);
+    assert_eq!(s[0].statement_id, "3996-11.11.11111/00147/001");
+    assert_eq!(s[0].opening_minor, Some(9_437_295_120));
+    assert_eq!(s[0].closing_minor, Some(9_436_107_653));
+    // consecutive statements of the account chain
+    for w in s.windows(2) {
+        assert_eq!(w[0].closing_minor, w[1].opening_minor);
+    }
+
+    // Four `:86:` in a row after a `:61:` are that booking's details, joined.
+    let (res, out) = read(&fixture("ok/real-danske-fi-repeated-86.derived.sta"));
+    assert_eq!(res.unwrap().entries, 6);
+    let b = bookings(&out);
+    assert_eq!(
+        b[0].narrative,
+        format!(
+            "For your inform. IBAN no.: FI1111111111111111 DABADKKK 111111-11111111 DANSKE BANK{}\
+             HOLMENS KANAL 2-12",
+            " ".repeat(24)
+        )
+    );
+    assert_eq!(
+        b[1].narrative,
+        "11100304030101391234 Beneficiary name Beneficiary name"
+    );
+}
+
+#[test]
+fn statement_level_86_in_both_places_and_repeated_86() {
+    let body = ":86:ACCOUNT INFO\ncontinued\n:86:MORE INFO\n:61:240102C1,00NTRFNONREF\n\
+                :86:/EREF/E1/\n:86:/REMI/INVOICE 42/\n";
+    let text = format!(
+        ":20:REF\n:25:ACC1\n:28C:1/1\n:60F:C240102EUR0,00\n{body}:62F:C240102EUR1,00\n\
+         :64:C240102EUR1,00\n:86:/SUM/1/0/1,00/0,/\n:86:second trailer\n-\n"
+    );
+    let (doc, out) = ok(&text);
+    assert_eq!(doc.entries, 1);
+    assert_eq!(bookings(&out)[0].narrative, "/EREF/E1/ /REMI/INVOICE 42/");
+    // Order is still checked: no :61: after the closing :86:, no :86: before the opening.
+    let late = text.replace("-\n", ":61:240102C1,00NTRFNONREF\n-\n");
+    let e = err_at(late.as_bytes());
+    assert_eq!((e.0, e.1), (15, Some(1)), "{}", e.2);
+    let early = ":20:REF\n:25:ACC1\n:86:x\n:28C:1/1\n:60F:C240102EUR0,00\n:62F:C240102EUR0,00\n";
+    let e = err_at(early.as_bytes());
+    assert_eq!((e.0, e.1), (3, Some(1)), "{}", e.2);
+    // Repeated :86: still count against the booking's limit.
+    let long = format!(":86:{}\n", "X".repeat(60)).repeat(40);
+    let body = format!(":61:240102C1,00NTRFNONREF\n{long}");
+    let e = err_at(stmt("C240102EUR0,00", &body, "C240102EUR1,00").as_bytes());
+    assert!(e.2.contains("longer than"), "{}", e.2);
+    // And the balance check does not care where the :86: were.
+    let off = text.replace(":62F:C240102EUR1,00", ":62F:C240102EUR1,01");
+    let e = err_at(off.as_bytes());
+    assert_eq!((e.0, e.1), (11, Some(6)), "{}", e.2);
+}
+
+#[test]
+fn soh_etx_framing_and_blocks_after_the_terminator() {
+    let one = stmt(
+        "C240102EUR0,00",
+        ":61:240102C1,00NTRFNONREF\n",
+        "C240102EUR1,00",
+    );
+    let two = stmt("C240102EUR1,00", "", "C240103EUR1,00");
+    // SOH on its own line, ETX after the terminator
+    let framed = format!(
+        "\x01\n{}\x03\n\x01\n{}\x03\n",
+        one.trim_end(),
+        two.trim_end()
+    );
+    let (doc, _) = ok(&framed);
+    assert_eq!(doc.statements, 2);
+    // SOH before the blocks, `-}` ETX SOH `{1:` between two messages, `{5:` after the last
+    let body = |s: &str| s.trim_end_matches("-\n").to_owned();
+    let swift = format!(
+        "\x01{{1:F01X}}{{2:I940X}}{{4:\r\n{}-}}\x03\x01{{1:F01X}}{{2:I940X}}{{4:\r\n{}-}}{{5:{{CHK:1}}}}\x03\r\n",
+        body(&one).replace('\n', "\r\n"),
+        body(&two).replace('\n', "\r\n")
+    );
+    let (doc, out) = ok(&swift);
+    assert_eq!(doc.statements, 2);
+    assert_eq!(summaries(&out)[1].line, 9);
+    // `-}{1:..}{4:` without SOH/ETX
+    let plain = swift.replace(['\x01', '\x03'], "");
+    let (doc, _) = ok(&plain);
+    assert_eq!(doc.statements, 2);
+    // A framed file whose closing balance disagrees is still refused where it disagrees.
+    let bad = swift.replacen("C240102EUR1,00", "C240102EUR1,10", 1);
+    let e = err_at(bad.as_bytes());
+    assert_eq!((e.0, e.1), (7, Some(6)), "{}", e.2);
+    assert!(e.2.contains("does not agree"), "{}", e.2);
+
+    // (what, input, line, byte, text in the message)
+    let cases: Vec<(&str, String, u64, Option<u64>, &str)> = vec![
+        ("no ETX", format!("\x01\n{one}"), 8, None, "no ETX"),
+        (
+            "ETX without SOH",
+            format!("{}\x03\n", one.trim_end()),
+            7,
+            Some(2),
+            "without the SOH",
+        ),
+        (
+            "SOH twice",
+            format!("\x01\n\x01\n{one}"),
+            2,
+            Some(1),
+            "before the ETX",
+        ),
+        (
+            "SOH inside a line",
+            one.replace(":86:", "").replace("NONREF", "NON\x01REF"),
+            5,
+            Some(23),
+            "inside a line",
+        ),
+        (
+            "ETX inside a line",
+            format!("\x01\n{}", one.replace("-\n", "-\x03x\n")),
+            8,
+            Some(2),
+            "inside a line",
+        ),
+        (
+            "ETX before the closing",
+            format!(
+                "\x01\n{}\x03\n",
+                one.lines().take(5).collect::<Vec<_>>().join("\n")
+            ),
+            6,
+            None,
+            "before the closing",
+        ),
+        (
+            "empty frame",
+            "\x01\n\x03\n".to_owned(),
+            2,
+            Some(1),
+            "holds no statement",
+        ),
+        (
+            "ETX inside block 4",
+            format!("\x01{{1:F01X}}{{4:\n{}\x03\n", body(&one).trim_end()),
+            7,
+            Some(20),
+            "{4:",
+        ),
+    ];
+    for (what, input, line, byte, text) in cases {
+        let e = err_at(input.as_bytes());
+        assert_eq!((e.0, e.1), (line, byte), "{what}: {}", e.2);
+        assert!(e.2.contains(text), "{what}: {}", e.2);
+    }
 }

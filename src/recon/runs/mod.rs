@@ -19,6 +19,7 @@
 //! Depends on: [`super::matcher`], `db`, `audit`, `clock`, `ledger`.
 
 mod load;
+mod status;
 mod store;
 
 pub use super::report::{report, report_csv, Group, Netting, Report};
@@ -122,6 +123,7 @@ pub fn run_with_progress(
     phase(Phase::Post);
     let paid = store::paid_files(conn, &stored.id)?;
     let posted = post_settlements(conn, writer, date, &paid, actor)?;
+    status::apply(conn, &stored.id, actor)?;
     Ok(Run {
         settlement_entries: posted,
         ..stored

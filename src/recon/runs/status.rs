@@ -1,0 +1,166 @@
+//! What a stored run moves in the payments' status (DESIGN §3; the rules are
+//! [`PaymentStatus::after`](crate::payments::PaymentStatus::after)):
+//! - a payment the run matched to its acquirer line (transaction tier `matched`) becomes
+//!   `settled`;
+//! - a payment whose matched line is in a file whose settlement entry has posted (the file's
+//!   credit was found on the collection account, cash tier `cash_matched`) becomes
+//!   `reconciled` — whichever run stored its match, so the order the nights run in does not
+//!   matter.
+//!
+//! Voided payments stay voided; nothing moves backwards. The ids are read a page at a time
+//! and updated in chunks ([`crate::payments::stored::mark_settled`]), so a run of a million
+//! payments never holds them all, nor makes a round trip per payment. One transaction, one
+//! audit record for the whole move.
+//!
+//! Depends on: `payments` (the status moves), `db`, `audit`, `ledger::templates` (the
+//! settlement entry's reference), [`crate::recon::matcher`] (the categories).
+
+use chrono::Utc;
+use diesel::prelude::*;
+
+use crate::audit::{self, AuditEvent};
+use crate::db::schema::{ledger_entries, recon_outcomes, settlement_records};
+use crate::db::{DbConn, DbError};
+use crate::ledger::model::EntryKind;
+use crate::ledger::templates::settlement_reference;
+use crate::payments;
+use crate::recon::matcher::{Category, Subject};
+
+/// How many outcomes are read per page.
+const PAGE: i64 = 10_000;
+
+/// How many payments a run moved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Moved {
+    /// Captured → settled.
+    pub(super) settled: usize,
+    /// Captured or settled → reconciled.
+    pub(super) reconciled: usize,
+}
+
+/// Moves the statuses of the payments the stored run `run_id` settled and reconciled (run
+/// after its settlement entries are posted).
+pub(super) fn apply(conn: &mut DbConn, run_id: &str, actor: &str) -> Result<Moved, DbError> {
+    conn.transaction::<_, DbError, _>(|conn| {
+        let settled = settle(conn, run_id)?;
+        let files = posted_files(conn, run_id)?;
+        let reconciled = reconcile(conn, &files)?;
+        let moved = Moved {
+            settled,
+            reconciled,
+        };
+        if settled + reconciled > 0 {
+            audit::record_at(
+                conn,
+                AuditEvent {
+                    actor,
+                    action: "payment.status",
+                    subject: &format!("reconciliation:{run_id}"),
+                    before: None,
+                    after: Some(serde_json::json!({
+                        "settled": settled,
+                        "reconciled": reconciled,
+                        "files": files,
+                    })),
+                },
+                Utc::now().naive_utc(),
+            )?;
+        }
+        Ok(moved)
+    })
+}
+
+/// The payments of the run's `matched` payment outcomes → settled.
+fn settle(conn: &mut DbConn, run_id: &str) -> Result<usize, DbError> {
+    let mut after = 0;
+    let mut moved = 0;
+    loop {
+        let page: Vec<(i64, Option<String>)> = recon_outcomes::table
+            .filter(recon_outcomes::run_id.eq(run_id))
+            .filter(recon_outcomes::category.eq(Category::Matched.as_ref()))
+            .filter(recon_outcomes::subject.eq(Subject::Payment.as_ref()))
+            .filter(recon_outcomes::payment_id.is_not_null())
+            .filter(recon_outcomes::id.gt(after))
+            .order(recon_outcomes::id)
+            .limit(PAGE)
+            .select((recon_outcomes::id, recon_outcomes::payment_id))
+            .load(conn)?;
+        let Some((last, _)) = page.last() else {
+            return Ok(moved);
+        };
+        after = *last;
+        let ids: Vec<String> = page.into_iter().filter_map(|(_, p)| p).collect();
+        moved += payments::mark_settled(conn, &ids)?;
+    }
+}
+
+/// The files whose settlement entry has posted among those the run touched: the files it
+/// found paid, and the files of the lines it matched (their credit may have been found by
+/// an earlier run).
+fn posted_files(conn: &mut DbConn, run_id: &str) -> Result<Vec<String>, DbError> {
+    let mut files = super::store::paid_files(conn, run_id)?;
+    files.extend(
+        recon_outcomes::table
+            .inner_join(
+                settlement_records::table
+                    .on(recon_outcomes::settlement_record_id.eq(settlement_records::id.nullable())),
+            )
+            .filter(recon_outcomes::run_id.eq(run_id))
+            .filter(recon_outcomes::category.eq(Category::Matched.as_ref()))
+            .filter(recon_outcomes::subject.eq(Subject::Payment.as_ref()))
+            .select(settlement_records::file_id)
+            .distinct()
+            .load::<String>(conn)?,
+    );
+    files.sort();
+    files.dedup();
+    let mut posted = Vec::new();
+    for chunk in files.chunks(payments::stored::STATUS_CHUNK) {
+        let references: Vec<String> = chunk.iter().map(|f| settlement_reference(f)).collect();
+        let found: Vec<Option<String>> = ledger_entries::table
+            .filter(ledger_entries::kind.eq(EntryKind::Settlement.as_str()))
+            .filter(ledger_entries::reference.eq_any(&references))
+            .select(ledger_entries::reference)
+            .load(conn)?;
+        posted.extend(
+            chunk
+                .iter()
+                .filter(|f| found.contains(&Some(settlement_reference(f))))
+                .cloned(),
+        );
+    }
+    Ok(posted)
+}
+
+/// The payments of every active `matched` payment outcome whose line is in one of `files`
+/// → reconciled.
+fn reconcile(conn: &mut DbConn, files: &[String]) -> Result<usize, DbError> {
+    let mut moved = 0;
+    for chunk in files.chunks(payments::stored::STATUS_CHUNK) {
+        let mut after = 0;
+        loop {
+            let page: Vec<(i64, Option<String>)> =
+                recon_outcomes::table
+                    .inner_join(settlement_records::table.on(
+                        recon_outcomes::settlement_record_id.eq(settlement_records::id.nullable()),
+                    ))
+                    .filter(settlement_records::file_id.eq_any(chunk))
+                    .filter(recon_outcomes::active.eq(true))
+                    .filter(recon_outcomes::category.eq(Category::Matched.as_ref()))
+                    .filter(recon_outcomes::subject.eq(Subject::Payment.as_ref()))
+                    .filter(recon_outcomes::payment_id.is_not_null())
+                    .filter(recon_outcomes::id.gt(after))
+                    .order(recon_outcomes::id)
+                    .limit(PAGE)
+                    .select((recon_outcomes::id, recon_outcomes::payment_id))
+                    .load(conn)?;
+            let Some((last, _)) = page.last() else {
+                break;
+            };
+            after = *last;
+            let ids: Vec<String> = page.into_iter().filter_map(|(_, p)| p).collect();
+            moved += payments::mark_reconciled(conn, &ids)?;
+        }
+    }
+    Ok(moved)
+}
