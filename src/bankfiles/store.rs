@@ -462,13 +462,27 @@ pub fn withdrawn_ids(
     settlement_file_withdrawals::table.select(settlement_file_withdrawals::file_id)
 }
 
-/// How many imports of these bytes there have been (withdrawn or not).
-fn imports_of(conn: &mut DbConn, sha256: &str) -> Result<u64, DbError> {
-    let n: i64 = settlement_files::table
+/// The import of these bytes that stands (not withdrawn), or else the id the next import of
+/// them gets — read in one statement, so two imports racing each other both pick the same id
+/// and the second meets the first's primary key (see `steps::settle_race`).
+fn standing_or_next_id(
+    conn: &mut DbConn,
+    sha256: &str,
+) -> Result<Result<Imported, String>, DbError> {
+    let rows: Vec<(FileRow, bool)> = settlement_files::table
         .filter(settlement_files::sha256.eq(sha256))
-        .count()
-        .get_result(conn)?;
-    stored::count("settlement_files.count", n)
+        .select((
+            FileRow::as_select(),
+            settlement_files::id.eq_any(withdrawn_ids()),
+        ))
+        .order(settlement_files::imported_at.desc())
+        .load(conn)?;
+    let earlier = rows.len() as u64;
+    match rows.into_iter().find(|(_, withdrawn)| !withdrawn) {
+        Some((row, _)) => row.into_imported(true, None).map(Ok),
+        // every earlier import of these bytes was withdrawn: this one is the next
+        None => Ok(Err(file_id_after(sha256, earlier))),
+    }
 }
 
 /// One imported file (withdrawn ones too, marked so).
@@ -548,11 +562,10 @@ pub fn import(
     let reader = registry
         .get(req.spec)
         .ok_or_else(|| ImportError::UnknownSpec(req.spec.to_string()))?;
-    if let Some(existing) = find_by_sha(conn, req.sha256)? {
-        return Ok(existing);
-    }
-    // every earlier import of these bytes was withdrawn: this one is the next
-    let id = file_id_after(req.sha256, imports_of(conn, req.sha256)?);
+    let id = match standing_or_next_id(conn, req.sha256)? {
+        Ok(existing) => return Ok(existing),
+        Err(next) => next,
+    };
     // Records, file row and audit entry commit together or not at all.
     let outcome = conn.transaction::<_, ImportError, _>(|conn| {
         let (facts, sums) = steps::read_records(conn, reader, req, &id, input, progress)?;
