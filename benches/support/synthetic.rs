@@ -77,6 +77,8 @@ pub fn synthetic(n: usize, seed: u64) -> MatchInput {
         credit_horizon_days: DEFAULT_CREDIT_HORIZON_DAYS,
         business_day_cutoff: None,
         prior_cash: vec![],
+        expected: vec![],
+        settled_bookings: vec![],
     }
 }
 

@@ -5,6 +5,13 @@
 //! import, marked `duplicate`. Records are written in chunks as the reader hands them over, in
 //! the transaction that finally writes the file row; a corrupt file rolls everything back.
 //!
+//! Statement lines have an identity of their own ([`lines`]): a statement that overlaps one
+//! imported before (or re-sends it with other bytes) stores only its new lines and says how
+//! many it already had (`lines_new`, `lines_already_imported`). An import no run has used can
+//! be withdrawn ([`withdraw`]): its rows stay, as evidence, but no later run or report reads
+//! them, its lines may come again in another file, and the same bytes may be imported again (as
+//! a new import, `sf_<hash>_<n>`).
+//!
 //! Depends on: `db`, `audit`, `money`, and the readers of this module.
 
 use std::io::BufRead;
@@ -17,13 +24,18 @@ use super::records::Record;
 use super::stored;
 use super::{Produces, Registry};
 use crate::db::schema::{
-    bank_statements, settlement_files, settlement_records, statement_bookings,
+    bank_statements, settlement_file_withdrawals, settlement_files, settlement_records,
+    statement_bookings,
 };
 use crate::db::{DbConn, DbError};
 use crate::insert_chunked;
 use crate::money::format_minor;
 
+pub mod lines;
 mod steps;
+mod withdraw;
+
+pub use withdraw::{withdraw, WithdrawError, Withdrawal, MAX_REASON_CHARS};
 
 /// Rows written per flush: large enough to amortise statements, small enough to keep memory
 /// flat whatever the file's size.
@@ -93,6 +105,24 @@ pub struct Imported {
     pub imported_by: String,
     /// True when these bytes had been imported before; nothing new was stored.
     pub duplicate: bool,
+    /// Statement: lines stored by this import (lines no other file not withdrawn had).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lines_new: Option<u64>,
+    /// Statement: lines another import not withdrawn already had (an overlapping or re-sent
+    /// statement); not stored again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lines_already_imported: Option<u64>,
+    /// True once finance withdrew the import: no run or report reads its records again.
+    pub withdrawn: bool,
+    /// When it was withdrawn.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withdrawn_at: Option<chrono::DateTime<Utc>>,
+    /// By whom.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withdrawn_by: Option<String>,
+    /// Why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Why an import did not happen.
@@ -149,12 +179,29 @@ pub fn file_id(sha256_hex: &str) -> String {
     format!("sf_{}", sha256_hex.get(..24).unwrap_or(sha256_hex))
 }
 
+/// The id of the import of these bytes after `earlier` imports of them (all withdrawn):
+/// [`file_id`] for the first, then `_2`, `_3`, ….
+pub fn file_id_after(sha256_hex: &str, earlier: u64) -> String {
+    match earlier {
+        0 => file_id(sha256_hex),
+        n => format!("{}_{}", file_id(sha256_hex), n.saturating_add(1)),
+    }
+}
+
 /// Rows waiting to be written.
 #[derive(Default)]
 struct Pending {
     settlement: Vec<SettlementRow>,
     bookings: Vec<BookingRow>,
+    /// The identities of `bookings`, in the same order.
+    identities: Vec<String>,
     statements: Vec<StatementRow>,
+    /// Numbers identical statement lines of the file.
+    occurrences: lines::Occurrences,
+    /// Statement lines stored.
+    lines_new: u64,
+    /// Statement lines another file already had (not stored).
+    lines_known: u64,
 }
 
 type SettlementRow = (
@@ -193,6 +240,7 @@ type BookingRow = (
     diesel::dsl::Eq<statement_bookings::counterparty_account, Option<String>>,
     diesel::dsl::Eq<statement_bookings::counterparty_name, Option<String>>,
     diesel::dsl::Eq<statement_bookings::balance_after_minor, Option<i64>>,
+    diesel::dsl::Eq<statement_bookings::identity, Option<String>>,
 );
 
 type StatementRow = (
@@ -238,22 +286,27 @@ impl Pending {
                 settlement_records::original_ref.eq(s.original_ref),
                 settlement_records::own_ref.eq(s.own_ref),
             )),
-            Record::Booking(b) => self.bookings.push((
-                statement_bookings::file_id.eq(file_id.to_string()),
-                statement_bookings::line_no.eq(to_i64(b.line)),
-                statement_bookings::account.eq(b.account),
-                statement_bookings::currency.eq(b.currency),
-                statement_bookings::booking_date.eq(b.booking_date),
-                statement_bookings::value_date.eq(b.value_date),
-                statement_bookings::direction.eq::<&'static str>(b.direction.into()),
-                statement_bookings::amount_minor.eq(b.amount_minor),
-                statement_bookings::reversal.eq(b.reversal),
-                statement_bookings::bank_ref.eq(b.bank_ref),
-                statement_bookings::narrative.eq(b.narrative),
-                statement_bookings::counterparty_account.eq(b.counterparty_account),
-                statement_bookings::counterparty_name.eq(b.counterparty_name),
-                statement_bookings::balance_after_minor.eq(b.balance_after_minor),
-            )),
+            Record::Booking(b) => {
+                let identity = self.occurrences.identity(&b);
+                self.identities.push(identity.clone());
+                self.bookings.push((
+                    statement_bookings::file_id.eq(file_id.to_string()),
+                    statement_bookings::line_no.eq(to_i64(b.line)),
+                    statement_bookings::account.eq(b.account),
+                    statement_bookings::currency.eq(b.currency),
+                    statement_bookings::booking_date.eq(b.booking_date),
+                    statement_bookings::value_date.eq(b.value_date),
+                    statement_bookings::direction.eq::<&'static str>(b.direction.into()),
+                    statement_bookings::amount_minor.eq(b.amount_minor),
+                    statement_bookings::reversal.eq(b.reversal),
+                    statement_bookings::bank_ref.eq(b.bank_ref),
+                    statement_bookings::narrative.eq(b.narrative),
+                    statement_bookings::counterparty_account.eq(b.counterparty_account),
+                    statement_bookings::counterparty_name.eq(b.counterparty_name),
+                    statement_bookings::balance_after_minor.eq(b.balance_after_minor),
+                    statement_bookings::identity.eq(Some(identity)),
+                ))
+            }
             Record::Statement(s) => self.statements.push((
                 bank_statements::file_id.eq(file_id.to_string()),
                 bank_statements::line_no.eq(to_i64(s.line)),
@@ -276,15 +329,24 @@ impl Pending {
         self.settlement.len() + self.bookings.len() + self.statements.len()
     }
 
-    fn flush(&mut self, conn: &mut DbConn) -> Result<(), diesel::result::Error> {
+    fn flush(&mut self, conn: &mut DbConn, file_id: &str) -> Result<(), diesel::result::Error> {
         if !self.settlement.is_empty() {
             // 256 rows × 18 columns: well under SQLite's 32,766 bound parameters; larger chunks measured no faster.
             insert_chunked!(conn, settlement_records::table, self.settlement; 256, 64, 16, 4, 1)?;
             self.settlement.clear();
         }
         if !self.bookings.is_empty() {
+            let new = lines::claim(conn, file_id, &self.identities)?;
+            let mut is_new = new.iter();
+            // only the lines whose identity this file now holds are stored
+            self.bookings
+                .retain(|_| is_new.next().copied().unwrap_or(false));
+            let stored = self.bookings.len() as u64;
+            self.lines_new += stored;
+            self.lines_known += self.identities.len() as u64 - stored;
             insert_chunked!(conn, statement_bookings::table, self.bookings; 256, 64, 16, 4, 1)?;
             self.bookings.clear();
+            self.identities.clear();
         }
         if !self.statements.is_empty() {
             insert_chunked!(conn, bank_statements::table, self.statements)?;
@@ -309,6 +371,10 @@ struct Sums {
     debits: i64,
     merchant: Option<String>,
     settlement_date: Option<NaiveDate>,
+    /// Statement lines stored (set once the file is read).
+    lines_new: u64,
+    /// Statement lines another file already had.
+    lines_known: u64,
 }
 
 impl Sums {
@@ -377,24 +443,60 @@ pub struct ImportRequest<'a> {
     pub actor: &'a str,
 }
 
-/// Finds an earlier import of the same bytes.
+/// Finds an earlier import of the same bytes that was not withdrawn.
 pub fn find_by_sha(conn: &mut DbConn, sha256: &str) -> Result<Option<Imported>, DbError> {
     let row = settlement_files::table
         .filter(settlement_files::sha256.eq(sha256))
+        .filter(settlement_files::id.ne_all(withdrawn_ids()))
         .select(FileRow::as_select())
+        .order(settlement_files::imported_at.desc())
         .first::<FileRow>(conn)
         .optional()?;
-    row.map(|r| r.into_imported(true)).transpose()
+    row.map(|r| r.into_imported(true, None)).transpose()
 }
 
-/// One imported file.
+/// The ids of the withdrawn imports, as a subquery: filter any read of imported rows with
+/// `file_id.ne_all(withdrawn_ids())` so a withdrawn file is never read again.
+pub fn withdrawn_ids(
+) -> diesel::dsl::Select<settlement_file_withdrawals::table, settlement_file_withdrawals::file_id> {
+    settlement_file_withdrawals::table.select(settlement_file_withdrawals::file_id)
+}
+
+/// The import of these bytes that stands (not withdrawn), or else the id the next import of
+/// them gets — read in one statement, so two imports racing each other both pick the same id
+/// and the second meets the first's primary key (see `steps::settle_race`).
+fn standing_or_next_id(
+    conn: &mut DbConn,
+    sha256: &str,
+) -> Result<Result<Imported, String>, DbError> {
+    let rows: Vec<(FileRow, bool)> = settlement_files::table
+        .filter(settlement_files::sha256.eq(sha256))
+        .select((
+            FileRow::as_select(),
+            settlement_files::id.eq_any(withdrawn_ids()),
+        ))
+        .order(settlement_files::imported_at.desc())
+        .load(conn)?;
+    let earlier = rows.len() as u64;
+    match rows.into_iter().find(|(_, withdrawn)| !withdrawn) {
+        Some((row, _)) => row.into_imported(true, None).map(Ok),
+        // every earlier import of these bytes was withdrawn: this one is the next
+        None => Ok(Err(file_id_after(sha256, earlier))),
+    }
+}
+
+/// One imported file (withdrawn ones too, marked so).
 pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Imported>, DbError> {
     let row = settlement_files::table
         .find(id)
         .select(FileRow::as_select())
         .first::<FileRow>(conn)
         .optional()?;
-    row.map(|r| r.into_imported(false)).transpose()
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let withdrawal = withdraw::of(conn, id)?;
+    row.into_imported(false, withdrawal).map(Some)
 }
 
 #[derive(Queryable, Selectable)]
@@ -410,13 +512,31 @@ struct FileRow {
     facts: String,
     imported_at: NaiveDateTime,
     imported_by: String,
+    lines_already_imported: i64,
 }
 
 impl FileRow {
-    fn into_imported(self, duplicate: bool) -> Result<Imported, DbError> {
+    fn into_imported(
+        self,
+        duplicate: bool,
+        withdrawal: Option<Withdrawal>,
+    ) -> Result<Imported, DbError> {
+        let produces: Produces = stored::parse("settlement_files.produces", &self.produces)?;
+        let records = stored::count("settlement_files.records", self.records)?;
+        let statement = produces == Produces::Statement;
+        let known = stored::count(
+            "settlement_files.lines_already_imported",
+            self.lines_already_imported,
+        )?;
         Ok(Imported {
-            produces: stored::parse("settlement_files.produces", &self.produces)?,
-            records: stored::count("settlement_files.records", self.records)?,
+            produces,
+            records,
+            lines_new: statement.then_some(records),
+            lines_already_imported: statement.then_some(known),
+            withdrawn: withdrawal.is_some(),
+            withdrawn_at: withdrawal.as_ref().map(|w| w.withdrawn_at.and_utc()),
+            withdrawn_by: withdrawal.as_ref().map(|w| w.withdrawn_by.clone()),
+            reason: withdrawal.map(|w| w.reason),
             totals: stored::json("settlement_files.totals", &self.totals)?,
             facts: stored::json("settlement_files.facts", &self.facts)?,
             id: self.id,
@@ -442,10 +562,10 @@ pub fn import(
     let reader = registry
         .get(req.spec)
         .ok_or_else(|| ImportError::UnknownSpec(req.spec.to_string()))?;
-    if let Some(existing) = find_by_sha(conn, req.sha256)? {
-        return Ok(existing);
-    }
-    let id = file_id(req.sha256);
+    let id = match standing_or_next_id(conn, req.sha256)? {
+        Ok(existing) => return Ok(existing),
+        Err(next) => next,
+    };
     // Records, file row and audit entry commit together or not at all.
     let outcome = conn.transaction::<_, ImportError, _>(|conn| {
         let (facts, sums) = steps::read_records(conn, reader, req, &id, input, progress)?;

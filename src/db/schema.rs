@@ -235,6 +235,7 @@ diesel::table! {
         settlement_date -> Nullable<Date>,
         imported_at -> Timestamp,
         imported_by -> Text,
+        lines_already_imported -> BigInt,
     }
 }
 
@@ -298,6 +299,23 @@ diesel::table! {
         counterparty_account -> Nullable<Text>,
         counterparty_name -> Nullable<Text>,
         balance_after_minor -> Nullable<BigInt>,
+        identity -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    statement_lines (identity) {
+        identity -> Text,
+        file_id -> Text,
+    }
+}
+
+diesel::table! {
+    settlement_file_withdrawals (file_id) {
+        file_id -> Text,
+        withdrawn_at -> Timestamp,
+        withdrawn_by -> Text,
+        reason -> Text,
     }
 }
 
@@ -463,6 +481,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     settlement_records,
     bank_statements,
     statement_bookings,
+    statement_lines,
+    settlement_file_withdrawals,
     recon_runs,
     recon_outcomes,
     recon_exceptions,

@@ -169,6 +169,7 @@ impl Modify for CommonErrors {
         payments::approve_refund,
         settlement::upload,
         settlement::get,
+        settlement::withdraw,
         settlement::specs,
         days::get,
         days::close,

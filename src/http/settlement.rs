@@ -1,5 +1,5 @@
 //! `/v1/settlement-files` and `/v1/settlement-specs`: acquirers' settlement files and bank
-//! statements. Finance imports; finance, supervisors and auditors read.
+//! statements. Finance imports and withdraws; finance, supervisors and auditors read.
 //!
 //! An upload is streamed to a spool file and imported from there by [`super::upload`], which
 //! the staff pages' upload form shares: a 256 MiB file never sits in memory.
@@ -11,18 +11,78 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::blocking::with_conn;
-use super::extract::{ApiQuery, Caller};
+use super::extract::{ApiJson, ApiQuery, Caller};
 use super::paging::Paged;
 use super::problem::ApiError;
 use super::upload::{import_spooled, spool, upload_target};
 use crate::app::AppContext;
-use crate::bankfiles::store;
+use crate::bankfiles::store::{self, WithdrawError};
 use crate::bankfiles::SpecInfo;
+use crate::recon::inputs;
+
+impl From<WithdrawError> for ApiError {
+    fn from(e: WithdrawError) -> Self {
+        match e {
+            WithdrawError::NotFound(id) => ApiError::not_found(format!("no settlement file {id}")),
+            WithdrawError::Reason => ApiError::invalid(Some("reason".into()), e.to_string()),
+            WithdrawError::InUse(id) => ApiError::new(
+                StatusCode::CONFLICT,
+                "file_in_use",
+                "The file was used by a reconciliation run",
+                format!(
+                    "{id} was used by a stored reconciliation run; it can no longer be withdrawn"
+                ),
+            )
+            .with("file_id", id),
+            WithdrawError::Db(db) => db.into(),
+        }
+    }
+}
+
+/// `{reason}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawRequest {
+    /// Why the import is withdrawn (1–500 characters).
+    #[schema(example = "statement of the wrong account")]
+    pub reason: String,
+}
+
+/// Withdraws an import no reconciliation run has used: its records and bookings stay, as
+/// evidence, but no later run or report reads them; its statement lines may come again in
+/// another file, and the same bytes may be imported again. Audited. 200 with the file
+/// (`withdrawn: true`, `withdrawn_at`, `withdrawn_by`, `reason`); withdrawing it again answers
+/// the same; 409 `file_in_use` when a stored run used it.
+#[utoipa::path(post, path = "/v1/settlement-files/{id}/withdraw", tag = "settlement", params(("id" = String, Path)),
+    request_body = WithdrawRequest,
+    responses((status = 200, body = store::Imported), (status = 404), (status = 409, description = "file_in_use"),
+        (status = 422, description = "invalid_request: reason missing or longer than 500 characters"),
+        (status = 403, description = "forbidden: only finance may do this")),
+    security(("bearer" = [])))]
+pub async fn withdraw(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: ApiJson<WithdrawRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = caller.require(may::IMPORT_FILES)?.actor();
+    let request = body.into_inner()?;
+    let id = id.into_inner();
+    let file = with_conn(&ctx, move |conn, _| {
+        Ok(inputs::withdraw_file(conn, &id, &request.reason, &actor)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(file))
+}
 
 /// Registers the routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/settlement-files", web::post().to(upload))
         .route("/v1/settlement-files/{id}", web::get().to(get))
+        .route(
+            "/v1/settlement-files/{id}/withdraw",
+            web::post().to(withdraw),
+        )
         .route("/v1/settlement-specs", web::get().to(specs));
 }
 

@@ -11,6 +11,8 @@
 //! - [`report`]: a stored run's report (per channel, department and file; exceptions), as JSON
 //!   and CSV.
 //!
+//! - [`inputs`]: which imported files a stored run used, and withdrawing one it did not.
+//!
 //! - [`exceptions`]: working exceptions — manual match, write-off with a second person's
 //!   approval, bank claim, accept as timing.
 //!
@@ -18,6 +20,7 @@
 
 pub mod days;
 pub mod exceptions;
+pub mod inputs;
 pub mod matcher;
 pub mod report;
 pub mod runs;

@@ -18,7 +18,7 @@ use crate::db::schema::{
 use crate::db::{DbConn, DbError};
 use crate::ledger::templates::settlement_reference;
 use crate::money::format_minor;
-use crate::recon::matcher::{business_days_between, Category, Subject};
+use crate::recon::matcher::{business_days_between, is_supervision_finding, Category, Subject};
 
 /// One line of a per-channel or per-department table.
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
@@ -97,6 +97,9 @@ pub struct Report {
     pub awaiting_credit: Vec<Awaiting>,
     /// Every exception with its suggested action and state.
     pub exceptions: Vec<ExceptionRow>,
+    /// Supervision findings: debits from the collection account nothing explains (possible
+    /// 坐支), from `exceptions`.
+    pub supervision_findings: Vec<ExceptionRow>,
 }
 
 /// The report of a stored run.
@@ -115,6 +118,7 @@ pub fn report(conn: &mut DbConn, run_id: &str) -> Result<Option<Report>, DbError
         .into_iter()
         .map(StoredExceptionRow::typed)
         .collect::<Result<Vec<_>, _>>()?;
+    let supervision_findings = supervision_findings(&exceptions);
     Ok(Some(Report {
         run,
         by_channel,
@@ -122,6 +126,7 @@ pub fn report(conn: &mut DbConn, run_id: &str) -> Result<Option<Report>, DbError
         netting,
         awaiting_credit,
         exceptions,
+        supervision_findings,
     }))
 }
 
@@ -251,6 +256,7 @@ pub fn report_csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
     csv_netting(&mut w, &report.netting)?;
     csv_awaiting(&mut w, &report.awaiting_credit)?;
     csv_exceptions(&mut w, &report.exceptions)?;
+    csv_findings(&mut w, &report.supervision_findings)?;
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
@@ -385,6 +391,37 @@ fn csv_exceptions(w: &mut CsvOut, exceptions: &[ExceptionRow]) -> Result<(), csv
                 .map(|i| i.to_string())
                 .unwrap_or_default(),
             &e.ledger_minor.map(format_minor).unwrap_or_default(),
+            &e.settlement_minor.map(format_minor).unwrap_or_default(),
+            e.status.as_ref(),
+            e.suggested_action.as_str(),
+        ])?;
+    }
+    Ok(())
+}
+
+/// The exceptions that are supervision findings ([`is_supervision_finding`]).
+pub fn supervision_findings(exceptions: &[ExceptionRow]) -> Vec<ExceptionRow> {
+    exceptions
+        .iter()
+        .filter(|e| is_supervision_finding(e.kind, e.settlement_minor))
+        .cloned()
+        .collect()
+}
+
+fn csv_findings(w: &mut CsvOut, findings: &[ExceptionRow]) -> Result<(), csv::Error> {
+    w.write_record([
+        "section",
+        "exception_id",
+        "booking_id",
+        "amount",
+        "status",
+        "suggested_action",
+    ])?;
+    for e in findings {
+        w.write_record([
+            "supervision_finding",
+            e.id.as_str(),
+            &e.booking_id.map(|i| i.to_string()).unwrap_or_default(),
             &e.settlement_minor.map(format_minor).unwrap_or_default(),
             e.status.as_ref(),
             e.suggested_action.as_str(),

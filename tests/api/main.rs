@@ -27,6 +27,7 @@ mod roles;
 mod secrets;
 mod settlement;
 mod staff;
+mod statement_lines;
 mod web;
 mod web_crawl;
 mod web_pages_a;

@@ -214,6 +214,7 @@ async fn a_run_reports_each_disagreement_once_and_reruns_the_same() {
         "void_settled",
         "cash_mismatch",
         "cash_missing",
+        "unexpected_statement_line",
     ]
     .iter()
     .map(|k| summary[*k].as_u64().unwrap_or(0))

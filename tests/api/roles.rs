@@ -35,6 +35,7 @@ async fn each_route_admits_exactly_its_roles() {
         ("POST", "/v1/refunds/ref_x/approve", vec![S]),
         ("POST", "/v1/settlement-files?spec=mt940", vec![F]),
         ("GET", "/v1/settlement-files/sf_x", vec![F, S, A]),
+        ("POST", "/v1/settlement-files/sf_x/withdraw", vec![F]),
         ("GET", "/v1/settlement-specs", vec![F, S, A]),
         ("GET", "/v1/days/2020-01-01", vec![F, S, A]),
         ("POST", "/v1/days/2020-01-01/close", vec![F, S]),

@@ -40,7 +40,7 @@ pub(super) fn read_records(
                 progress(read);
             }
             if pending.len() >= FLUSH_ROWS {
-                if let Err(e) = pending.flush(conn) {
+                if let Err(e) = pending.flush(conn, id) {
                     db_failure = Some(e);
                     return Err(ReadError::Stopped);
                 }
@@ -50,8 +50,10 @@ pub(super) fn read_records(
         reader.read(req.file_name, input, &mut sink)
     };
     let facts = facts.map_err(|e| refused(e, db_failure))?;
-    pending.flush(conn)?;
+    pending.flush(conn, id)?;
     progress(read);
+    sums.lines_new = pending.lines_new;
+    sums.lines_known = pending.lines_known;
     Ok((facts, sums))
 }
 
@@ -86,10 +88,12 @@ pub(super) fn record_file(
     sums: &Sums,
 ) -> Result<Imported, ImportError> {
     let totals = sums.totals(produces);
+    // a statement's records are the lines it stored: those another file had are not its own
     let records = match produces {
         Produces::Settlement => sums.count,
-        Produces::Statement => sums.credit_count + sums.debit_count,
+        Produces::Statement => sums.lines_new,
     };
+    let statement = produces == Produces::Statement;
     let merchant = facts
         .values
         .get("merchant")
@@ -121,9 +125,10 @@ pub(super) fn record_file(
             settlement_files::settlement_date.eq(settlement_date),
             settlement_files::imported_at.eq(now),
             settlement_files::imported_by.eq(req.actor),
+            settlement_files::lines_already_imported.eq(to_i64(sums.lines_known)),
         ))
         .execute(conn)?;
-    audit_import(conn, req, id, records, &totals, now)?;
+    audit_import(conn, req, id, records, sums.lines_known, &totals, now)?;
     Ok(Imported {
         id: id.to_string(),
         spec: req.spec.to_string(),
@@ -136,6 +141,12 @@ pub(super) fn record_file(
         imported_at: now.and_utc(),
         imported_by: req.actor.to_string(),
         duplicate: false,
+        lines_new: statement.then_some(sums.lines_new),
+        lines_already_imported: statement.then_some(sums.lines_known),
+        withdrawn: false,
+        withdrawn_at: None,
+        withdrawn_by: None,
+        reason: None,
     })
 }
 
@@ -145,6 +156,7 @@ fn audit_import(
     req: &ImportRequest<'_>,
     id: &str,
     records: u64,
+    lines_already_imported: u64,
     totals: &Totals,
     now: NaiveDateTime,
 ) -> Result<(), DbError> {
@@ -160,6 +172,7 @@ fn audit_import(
                 "sha256": req.sha256,
                 "file_name": req.file_name,
                 "records": records,
+                "lines_already_imported": lines_already_imported,
                 "totals": totals,
             })),
         },

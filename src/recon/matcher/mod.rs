@@ -12,6 +12,8 @@
 //! - `index`: the key indexes (fingerprint → chain of record indices) the tiers probe;
 //! - `transaction`: the transaction tier (payments ↔ acquirer lines);
 //! - `cash`: the cash tier (settlement files ↔ collection-account credits) and the balance tier;
+//! - `statement`: the statement tier — every collection-account line accounted for (its rules
+//!   and ownership are in that module's doc);
 //! - this file: [`reconcile`], which runs them in order, and the re-exports callers use.
 //!
 //! # What a run sees
@@ -37,7 +39,8 @@
 //!   by the run that finds it, so a closed day never changes — except that a file whose cash a
 //!   run of another date already spent ([`Category::consumes_cash`]) stays that run's, and so
 //!   does a file that run reported `cash_missing` while it still is; an unclaimed settlement
-//!   booking belongs to the latest date its narrative names.
+//!   booking belongs to the latest date its narrative names;
+//! - an `unexpected_statement_line` belongs to the line's booking date.
 //!
 //! Payments dated D−1 or D+1 get an outcome only when they pair with a line in the window;
 //! only payments dated D are reported `missing_in_settlement`.
@@ -102,8 +105,8 @@
 //!   not an exception: later runs keep looking — and after that `cash_missing` (a bank claim).
 //! - A settlement-narrative booking that claims no file → `cash_mismatch` with no file
 //!   ([`Subject::Booking`]). Other bookings nothing claimed are not settlement money (fee
-//!   top-ups, remittances): they get no outcome and are listed in
-//!   [`MatchResult::unclaimed_bookings`]; the balance tier accounts for them.
+//!   top-ups, remittances, …): they are listed in [`MatchResult::unclaimed_bookings`] and the
+//!   statement tier accounts for them.
 //! - On cash outcomes `ledger_minor` is the file's declared net and `settlement_minor` the
 //!   booking's signed amount (the whole booking, shared by all files it paid).
 //!
@@ -120,10 +123,15 @@
 mod cash;
 mod index;
 mod model;
+mod statement;
 mod transaction;
 
 pub use cash::parse_settlement_narrative;
 pub use model::*;
+pub use statement::{
+    is_supervision_finding, ExpectedKind, ExpectedMovement, LineClass, StatementLine, ACT_REVERSAL,
+    ACT_UNEXPECTED_CREDIT, ACT_UNEXPLAINED_DEBIT, NEAREST_WITHIN_DAYS, REFERENCE_WITHIN_DAYS,
+};
 
 /// How many lines sharing one key the matcher looks at before giving up on that key.
 pub const MAX_KEY_CHAIN: usize = 32;
@@ -134,6 +142,10 @@ pub fn reconcile(input: &MatchInput) -> MatchResult {
         Vec::with_capacity(input.payments.len().max(input.lines.len()) + input.files.len());
     transaction::outcomes(input, &mut outcomes);
     let unclaimed_bookings = cash::outcomes(input, &mut outcomes);
+    let settled: std::collections::HashSet<i64> =
+        outcomes.iter().filter_map(|o| o.booking_id).collect();
+    let statement_lines = statement::classify(input, &settled);
+    statement::outcomes(input, &statement_lines, &mut outcomes);
     let mut summary = Summary::default();
     let mut deferred: u64 = 0;
     for o in &outcomes {
@@ -151,6 +163,7 @@ pub fn reconcile(input: &MatchInput) -> MatchResult {
         balance: cash::balance(input),
         netting: cash::netting(input),
         unclaimed_bookings,
+        statement_lines,
     }
 }
 

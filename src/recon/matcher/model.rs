@@ -7,6 +7,7 @@
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Weekday};
 use serde::{Deserialize, Serialize};
 
+use super::statement::{ExpectedMovement, StatementLine};
 use crate::bankfiles::records::{SettlementRecord, StatementBooking};
 
 // ---------------------------------------------------------------------------------------------
@@ -132,6 +133,12 @@ pub struct MatchInput {
     pub business_day_cutoff: Option<NaiveTime>,
     /// Files in `files` whose cash outcome a run of another date already stands for.
     pub prior_cash: Vec<PriorCash>,
+    /// The ledger's other movements of the collection account near the bookings (remittances,
+    /// fee top-ups, 退库 returns), which explain statement lines (the statement tier).
+    pub expected: Vec<ExpectedMovement>,
+    /// Bookings stored runs of other dates found paying a settlement file (settlement money
+    /// that this run's files do not explain).
+    pub settled_bookings: Vec<i64>,
 }
 
 /// The default credit horizon in business days (DESIGN §5).
@@ -198,6 +205,9 @@ crate::text_enum! {
         /// No credit for a file yet, within the credit horizon: carried forward, not an
         /// exception (DESIGN §5 "No credit is ever lost").
         AwaitingCredit,
+        /// A statement line nothing explains (not settlement money, a remittance, a top-up or a
+        /// 退库 return); a debit is also a supervision finding.
+        UnexpectedStatementLine,
     }
 }
 
@@ -320,6 +330,8 @@ pub struct Summary {
     pub cash_missing: u64,
     /// `awaiting_credit`.
     pub awaiting_credit: u64,
+    /// `unexpected_statement_line`.
+    pub unexpected_statement_line: u64,
 }
 
 impl Summary {
@@ -336,6 +348,7 @@ impl Summary {
             Category::CashMismatch => &mut self.cash_mismatch,
             Category::CashMissing => &mut self.cash_missing,
             Category::AwaitingCredit => &mut self.awaiting_credit,
+            Category::UnexpectedStatementLine => &mut self.unexpected_statement_line,
         };
         *slot = slot.saturating_add(1);
     }
@@ -400,7 +413,7 @@ pub struct MatchResult {
     pub business_date: NaiveDate,
     /// Transaction outcomes (payments by business date and id, then lines without a capture
     /// by settlement date and id), then cash outcomes (files by date and id, then bookings by
-    /// date and id).
+    /// date and id), then unexpected statement lines (by booking date and id).
     pub outcomes: Vec<Outcome>,
     /// Counts of the counted outcomes.
     pub summary: Summary,
@@ -411,8 +424,11 @@ pub struct MatchResult {
     /// Per file gross / fee / net, files by settlement date and id.
     pub netting: Vec<FileNetting>,
     /// Non-reversal bookings without a settlement narrative that paid no file (not cash-tier
-    /// money; listed so they do not vanish), by booking date and id.
+    /// money), by booking date and id; the statement tier accounts for them.
     pub unclaimed_bookings: Vec<i64>,
+    /// Every booking of the input and how it is accounted for (the statement tier), by booking
+    /// date and id.
+    pub statement_lines: Vec<StatementLine>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -112,6 +112,8 @@ fn input(payments: Vec<LedgerPayment>, lines: Vec<SettlementLine>) -> MatchInput
         credit_horizon_days: DEFAULT_CREDIT_HORIZON_DAYS,
         business_day_cutoff: None,
         prior_cash: vec![],
+        expected: vec![],
+        settled_bookings: vec![],
     }
 }
 

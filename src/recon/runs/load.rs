@@ -14,6 +14,7 @@ use diesel::prelude::*;
 
 use crate::bankfiles::records::{Direction, SettlementKind, SettlementRecord, StatementBooking};
 use crate::bankfiles::spec::Produces;
+use crate::bankfiles::store::withdrawn_ids;
 use crate::bankfiles::stored;
 use crate::clock::SHANGHAI;
 use crate::db::schema::{
@@ -73,12 +74,14 @@ pub fn input_files(
     let mut ids: Vec<String> = settlement_files::table
         .filter(settlement_files::produces.eq(Produces::Settlement.as_ref()))
         .filter(settlement_files::settlement_date.between(files_from, files_to))
+        .filter(settlement_files::id.ne_all(withdrawn_ids()))
         .select(settlement_files::id)
         .load(conn)?;
     ids.extend(carried.into_iter().map(|f| f.id));
     ids.extend(
         statement_bookings::table
             .filter(statement_bookings::booking_date.between(bookings_from, bookings_to))
+            .filter(statement_bookings::file_id.ne_all(withdrawn_ids()))
             .select(statement_bookings::file_id)
             .distinct()
             .load::<String>(conn)?,
@@ -86,6 +89,7 @@ pub fn input_files(
     ids.extend(
         bank_statements::table
             .filter(bank_statements::to_date.eq(date))
+            .filter(bank_statements::file_id.ne_all(withdrawn_ids()))
             .select(bank_statements::file_id)
             .load::<String>(conn)?,
     );
@@ -114,6 +118,7 @@ pub fn load(
     let statement_closing_minor: Option<i64> = bank_statements::table
         .filter(bank_statements::to_date.eq(date))
         .filter(bank_statements::closing_minor.is_not_null())
+        .filter(bank_statements::file_id.ne_all(withdrawn_ids()))
         .order(bank_statements::id.desc())
         .select(bank_statements::closing_minor)
         .first::<Option<i64>>(conn)
@@ -139,6 +144,8 @@ pub fn load(
         credit_horizon_days: settings.credit_horizon_days,
         business_day_cutoff: settings.business_day_cutoff,
         prior_cash,
+        expected: crate::recon::inputs::expected_movements(conn, date)?,
+        settled_bookings: crate::recon::inputs::settled_bookings(conn, date)?,
     })
 }
 
@@ -477,6 +484,7 @@ fn bookings(
 ) -> Result<Vec<Booking>, DbError> {
     let booking_rows: Vec<BookingRow> = statement_bookings::table
         .filter(statement_bookings::booking_date.between(bookings_from, bookings_to))
+        .filter(statement_bookings::file_id.ne_all(withdrawn_ids()))
         .select(BookingRow::as_select())
         .order(statement_bookings::id)
         .load(conn)?;
@@ -532,6 +540,7 @@ pub(crate) fn settlement_file_rows(
     Ok(settlement_files::table
         .filter(settlement_files::produces.eq(Produces::Settlement.as_ref()))
         .filter(settlement_files::settlement_date.between(from, to))
+        .filter(settlement_files::id.ne_all(withdrawn_ids()))
         .select(FileRow::as_select())
         .order(settlement_files::id)
         .load(conn)?)

@@ -5,7 +5,7 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::{ReconWords, CASH_TIER, TRANSACTION_TIER};
+use super::{ReconWords, CASH_TIER, STATEMENT_TIER, TRANSACTION_TIER};
 use crate::auth::may;
 use crate::http::blocking::with_conn;
 use crate::http::problem::ApiError;
@@ -174,6 +174,7 @@ impl Selects {
                 &TRANSACTION_TIER
                     .iter()
                     .chain(CASH_TIER.iter())
+                    .chain(STATEMENT_TIER.iter())
                     .copied()
                     .filter(|c| c.is_exception())
                     .collect::<Vec<_>>(),
@@ -323,6 +324,9 @@ pub fn suggestion(stored: &str, lang: Lang) -> &str {
         // the wording stored by runs before credits were carried forward
         "No credit for this file on the collection account: check the next statement (accept_timing) or chase the acquirer." => "收款账户未收到该文件的款项：核对下一期对账单（accept_timing）或催收收单机构。",
         m::ACT_CASH_UNCLAIMED => "一笔不对应任何已导入文件的清算入账：导入其所指文件，或查明付款人并退回款项。",
+        m::ACT_UNEXPECTED_CREDIT => "一笔无法由清算文件、手续费补足或退库解释的收入户入账：根据银行回单查明付款人，入账或退回。",
+        m::ACT_UNEXPLAINED_DEBIT => "监督发现：资金未经缴库离开收入户（疑似坐支）。取得银行借记回单及授权人，报告监督部门，并要求银行冲回（bank_claim）。",
+        m::ACT_REVERSAL => "一笔冲正了清算入账或找不到原交易的银行冲正：取得银行说明，追索款项或人工匹配。",
         "investigate" => "调查核实",
         other => other,
     }
@@ -346,6 +350,9 @@ mod suggestion_tests {
             m::ACT_CASH_MISMATCH,
             m::ACT_CASH_MISSING,
             m::ACT_CASH_UNCLAIMED,
+            m::ACT_UNEXPECTED_CREDIT,
+            m::ACT_UNEXPLAINED_DEBIT,
+            m::ACT_REVERSAL,
         ] {
             let zh = suggestion(stored, Lang::Zh);
             assert_ne!(zh, stored);

@@ -1,6 +1,7 @@
 //! The date's imported files, and the upload form that adds one: the multipart form is read
 //! part by part (the token before the file), the file spooled by [`crate::http::upload`] as the
-//! API spools it, then imported as a task whose page shows the records read.
+//! API spools it, then imported as a task whose page shows the records read. Also the form
+//! that withdraws an import no run has used (`recon::inputs::withdraw_file`, as the API).
 
 use std::time::Duration;
 
@@ -13,11 +14,12 @@ use super::{amount_cell, morning_date, ReconWords};
 use crate::auth::may;
 use crate::bankfiles::spec::Produces;
 use crate::bankfiles::store::Imported;
+use crate::http::blocking::with_conn;
 use crate::http::problem::ApiError;
 use crate::http::upload::{import_spooled, spool, upload_target, Spooled};
 use crate::web::jobs::{self, Jobs, Outcome};
 use crate::web::table::{Cell, Table};
-use crate::web::{OrPage, Staff, WebError, BASE};
+use crate::web::{OrPage, PostForm, Staff, WebError, BASE};
 
 fn produces_label(t: &ReconWords, p: Produces) -> &'static str {
     match p {
@@ -219,17 +221,74 @@ pub(super) async fn upload(
 /// same bytes had been imported before.
 fn imported_summary(t: &ReconWords, shown: &str, spec: &str, f: &Imported) -> String {
     format!(
-        "{} {shown}{}{spec}{}{}{} {}{}",
+        "{} {shown}{}{spec}{}{}{} {}{}{}",
         t.imported_done,
         t.open_paren,
         t.close_paren,
         t.colon,
         f.records,
         t.records_unit,
+        match f.lines_already_imported {
+            Some(n) if n > 0 => format!("{}{n} {}", t.semicolon, t.lines_known),
+            _ => String::new(),
+        },
         if f.duplicate {
             format!("{}{}", t.semicolon, t.already_imported)
         } else {
             String::new()
         }
     )
+}
+
+/// The withdraw form: the reason, and the date whose page to go back to.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct WithdrawForm {
+    reason: String,
+    #[serde(default)]
+    date: Option<String>,
+}
+
+/// Withdraws an import (finance), as `POST /v1/settlement-files/{id}/withdraw`.
+pub(super) async fn withdraw(
+    staff: Staff,
+    id: web::Path<String>,
+    form: PostForm<WithdrawForm>,
+) -> Result<HttpResponse, WebError> {
+    let actor = staff.require(may::IMPORT_FILES)?.actor();
+    let lang = staff.lang;
+    let f = staff.form(form)?;
+    let date = morning_date(f.date.as_deref(), &staff.ctx).or_page(lang)?;
+    let id = id.into_inner();
+    let reason = f.reason;
+    let file = with_conn(&staff.ctx, move |conn, _| {
+        Ok(crate::recon::inputs::withdraw_file(
+            conn, &id, &reason, &actor,
+        )?)
+    })
+    .await
+    .or_page(lang)?;
+    let t = ReconWords::of(lang);
+    let shown = file.file_name.clone().unwrap_or_else(|| file.id.clone());
+    Ok(staff.done(
+        &format!("{BASE}/reconciliation?date={date}"),
+        &format!("{}{shown}", t.withdrawn_message),
+    ))
+}
+
+/// A file the page offers to withdraw: its id and what to call it.
+pub(super) struct Withdrawable {
+    pub id: String,
+    pub name: String,
+}
+
+/// The date's files that may be offered for withdrawal (the service refuses any a run used).
+pub(super) fn withdrawable(files: &[Imported]) -> Vec<Withdrawable> {
+    files
+        .iter()
+        .filter(|f| !f.withdrawn)
+        .map(|f| Withdrawable {
+            id: f.id.clone(),
+            name: f.file_name.clone().unwrap_or_else(|| f.id.clone()),
+        })
+        .collect()
 }

@@ -43,6 +43,10 @@ pub(super) use results::{awaiting_table, balance_table, tiers_table};
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/reconciliation", web::get().to(page::show))
         .route("/reconciliation/upload", web::post().to(files::upload))
+        .route(
+            "/settlement-files/{id}/withdraw",
+            web::post().to(files::withdraw),
+        )
         .route("/reconciliation/run", web::post().to(run::run))
         .route(
             "/exceptions/{id}/resolve",
@@ -192,6 +196,17 @@ words! {
         no_awaiting: "没有待到账的清算文件。" / "No settlement file is awaiting its credit.",
         age_business_days: "已等待（工作日）" / "Age (business days)",
         in_transit: "在途（1218.01）" / "In transit (1218.01)",
+        cat_unexpected_statement_line: "无法解释的银行流水" / "Unexplained statement line",
+        tier_statement: "流水层（对账单每一笔 ↔ 清算、缴库、补足、退库）" / "Statement (every line ↔ settlement, remittance, top-up, 退库)",
+        findings: "监督发现：无法解释的收入户支出（疑似坐支）" / "Supervision findings: unexplained debits from the collection account (possible 坐支)",
+        no_findings: "没有无法解释的支出。" / "No unexplained debit.",
+        withdraw: "撤回导入" / "Withdraw",
+        withdraw_reason: "撤回原因（必填）" / "Reason (required)",
+        withdraw_button: "撤回" / "Withdraw",
+        withdraw_hint: "只能撤回尚未被对账使用的导入；撤回后文件保留备查，但不再参与对账，可重新导入。" / "Only an import no reconciliation has used can be withdrawn; it stays on record but no run reads it again, and it can be imported again.",
+        withdrawn: "已撤回" / "Withdrawn",
+        withdrawn_message: "导入已撤回：" / "Import withdrawn: ",
+        lines_known: "条流水此前已导入（未重复记录）" / "statement lines imported before (not stored twice)",
         colon: "：" / ": ",
         comma: "，" / ", ",
         semicolon: "；" / "; ",
@@ -215,6 +230,7 @@ const CASH_TIER: [Category; 4] = [
     Category::CashMismatch,
     Category::CashMissing,
 ];
+const STATEMENT_TIER: [Category; 1] = [Category::UnexpectedStatementLine];
 
 impl ReconWords {
     /// An outcome category in words.
@@ -230,6 +246,7 @@ impl ReconWords {
             Category::CashMismatch => self.cat_cash_mismatch,
             Category::CashMissing => self.cat_cash_missing,
             Category::AwaitingCredit => self.cat_awaiting_credit,
+            Category::UnexpectedStatementLine => self.cat_unexpected_statement_line,
         }
     }
 

@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use super::blockers::{blockers, Blocker};
 use super::exceptions::{exceptions_table, workable, Opt, Selects, Workable};
-use super::files::files_table;
-use super::results::{balance_table, group_tables, tiers_table};
+use super::files::{files_table, withdrawable, Withdrawable};
+use super::results::{balance_table, findings_table, group_tables, tiers_table};
 use super::{morning_date, ReconWords};
 use crate::auth::may;
 use crate::bankfiles::store::{self, Imported};
@@ -103,6 +103,8 @@ struct ReconPage {
     kinds: Vec<Opt>,
     actions: Vec<Opt>,
     files: Table,
+    withdrawable: Vec<Withdrawable>,
+    findings: Table,
     summary: Vec<Table>,
     groups: Vec<Table>,
     exceptions: Table,
@@ -178,6 +180,10 @@ pub(super) async fn show(
             && (kind.is_empty() || e.kind.as_ref() == kind)
     };
     let mut files = files_table(&loaded.files, t);
+    let mut findings = match &loaded.report {
+        Some(report) => findings_table(report, t, lang),
+        None => Table::new("findings", t.findings, t.no_findings),
+    };
     let RunTables {
         mut summary,
         mut groups,
@@ -185,7 +191,7 @@ pub(super) async fn show(
         workable,
     } = run_tables(&loaded, keep, t, w, lang);
     if let Some(id) = &query.csv {
-        let mut all: Vec<&Table> = vec![&files, &exceptions];
+        let mut all: Vec<&Table> = vec![&files, &exceptions, &findings];
         all.extend(summary.iter());
         all.extend(groups.iter());
         return csv_download(&all, id, &format!("reconciliation-{date}"), lang);
@@ -195,7 +201,7 @@ pub(super) async fn show(
         staff.request().query_string().to_string(),
     );
     {
-        let mut refs: Vec<&mut Table> = vec![&mut files, &mut exceptions];
+        let mut refs: Vec<&mut Table> = vec![&mut files, &mut exceptions, &mut findings];
         refs.extend(summary.iter_mut());
         refs.extend(groups.iter_mut());
         link_csv(&mut refs, &path, &qs);
@@ -220,7 +226,9 @@ pub(super) async fn show(
         statuses,
         kinds,
         actions,
+        withdrawable: withdrawable(&loaded.files),
         files,
+        findings,
         summary,
         groups,
         exceptions,

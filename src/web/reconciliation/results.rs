@@ -3,7 +3,7 @@
 //! file's netting with the settlement entry posted for it, and the files awaiting their credit
 //! (with their age). The daily report shows the first two and the awaiting files.
 
-use super::{amount_cell, ReconWords, CASH_TIER, TRANSACTION_TIER};
+use super::{amount_cell, ReconWords, CASH_TIER, STATEMENT_TIER, TRANSACTION_TIER};
 use crate::recon::runs::{self, Report, Run};
 use crate::web::i18n::Common;
 use crate::web::table::{Cell, Table};
@@ -20,6 +20,7 @@ pub(in crate::web) fn tiers_table(run: &Run, t: &ReconWords, w: &Common) -> Tabl
     for (tier, cats) in [
         (t.tier_transaction, &TRANSACTION_TIER[..]),
         (t.tier_cash, &CASH_TIER[..]),
+        (t.tier_statement, &STATEMENT_TIER[..]),
     ] {
         for &c in cats {
             let n = count(c.as_ref());
@@ -174,6 +175,30 @@ fn netting_table(report: &Report, t: &ReconWords) -> Table {
                 Some(seq) => Cell::status("ok", format!("#{seq}")),
                 None => Cell::status("warn", t.not_posted),
             },
+        ]);
+    }
+    table
+}
+
+/// The run's supervision findings: debits from the collection account nothing explains.
+pub(in crate::web) fn findings_table(
+    report: &Report,
+    t: &ReconWords,
+    lang: crate::web::i18n::Lang,
+) -> Table {
+    let mut table = Table::new("findings", t.findings, t.no_findings)
+        .col(t.exception_id)
+        .col(t.booking)
+        .num(t.settlement_amount)
+        .col(t.filter_status)
+        .col(t.suggested_action);
+    for e in &report.supervision_findings {
+        table.push(vec![
+            Cell::text(&e.id),
+            e.booking_id.map_or(Cell::Empty, Cell::Int),
+            e.settlement_minor.map_or(Cell::Empty, Cell::Money),
+            Cell::status("bad", t.status(e.status)),
+            Cell::Prose(super::suggestion(&e.suggested_action, lang).to_string()),
         ]);
     }
     table
