@@ -190,8 +190,12 @@ async fn the_centres_favour_is_never_written_off_and_timing_is_not_for_money() {
         (409, Some("write_off_not_allowed")),
         "{body}"
     );
-    // The file's credit is carried forward by the runs; nobody accepts it away.
-    let cash = find(&items, "cash_missing");
+    // The file's credit is carried forward by the runs (awaited, no exception) and, once
+    // past the horizon, is cash_missing: nobody accepts it away as timing.
+    assert_eq!(run["summary"]["awaiting_credit"], 1, "{run}");
+    let later = app.reconcile(today + chrono::Duration::days(10)).await;
+    let later_items = exceptions(&app, &later).await;
+    let cash = find(&later_items, "cash_missing");
     let (status, body) = resolve(
         &app,
         Role::Finance,

@@ -279,6 +279,7 @@ async fn a_remittance_and_a_top_up_are_explained_and_any_other_debit_is_a_findin
     let d = day(24);
     app.capture_on(d, "SC-JL-01", "200.00", "000071", "000451234571")
         .await;
+    app.reconcile_and_work(d).await;
     let (status, _, body) = app
         .post(Role::Finance, &format!("/v1/days/{d}/close"), &json!({}))
         .await;
