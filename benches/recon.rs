@@ -9,6 +9,7 @@
 //! cargo bench --bench recon                  # 1M × 1M
 //! cargo bench --bench recon -- --n 200000
 //! cargo bench --bench recon -- --db          # the full run on SQLite
+//! cargo bench --bench recon -- --db --backend both   # … on SQLite, then PostgreSQL
 //! ```
 
 use std::collections::HashMap;
@@ -32,7 +33,20 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     if args.iter().any(|a| a == "--db") {
-        full_run(n);
+        let backend = args
+            .iter()
+            .position(|a| a == "--backend")
+            .and_then(|i| args.get(i + 1))
+            .map_or("sqlite", String::as_str);
+        let backends: &[&str] = match backend {
+            "both" => &["sqlite", "postgres"],
+            "sqlite" => &["sqlite"],
+            "postgres" => &["postgres"],
+            other => panic!("--backend {other}: sqlite, postgres or both"),
+        };
+        for backend in backends {
+            full_run(n, backend);
+        }
         return;
     }
     let t = Instant::now();
@@ -92,23 +106,30 @@ fn main() {
 #[path = "support/mod.rs"]
 mod support;
 
-fn full_run(n: usize) {
+fn full_run(n: usize, backend: &str) {
     use diesel::connection::SimpleConnection;
 
     let input = synthetic(n, 1);
-    let db = support::fresh_db("sqlite", "recon");
+    let db = support::fresh_db(backend, "recon");
     let ctx = support::open(&db, 256);
     let mut conn = ctx.conn().unwrap_or_else(|e| panic!("{e}"));
     let t = Instant::now();
     // Payments reference their capture entries; this day has none, so the check is off while
-    // the rows are written (this connection only).
-    conn.batch_execute("PRAGMA foreign_keys = OFF; BEGIN")
-        .unwrap_or_else(|e| panic!("{e}"));
+    // the rows are written (this connection only; on PostgreSQL by replica mode, which skips
+    // the foreign-key triggers).
+    let (off, on) = if backend == "sqlite" {
+        ("PRAGMA foreign_keys = OFF; BEGIN", "COMMIT; PRAGMA foreign_keys = ON")
+    } else {
+        (
+            "SET session_replication_role = replica; BEGIN",
+            "COMMIT; SET session_replication_role = origin",
+        )
+    };
+    conn.batch_execute(off).unwrap_or_else(|e| panic!("{e}"));
     let now = chrono::Utc::now().naive_utc();
     store_payments(&mut conn, &input, now);
     store_settlement(&mut conn, &input, now);
-    conn.batch_execute("COMMIT; PRAGMA foreign_keys = ON")
-        .unwrap_or_else(|e| panic!("{e}"));
+    conn.batch_execute(on).unwrap_or_else(|e| panic!("{e}"));
     println!(
         "  stored {} payments and {} lines in {:.2} s (setup, not measured)",
         input.payments.len(),
@@ -122,7 +143,7 @@ fn full_run(n: usize) {
     let run = onecard::recon::runs::run(&mut conn, &ctx.writer, &settings, date, "bench")
         .unwrap_or_else(|e| panic!("{e}"));
     println!(
-        "  full run on SQLite (load, match, persist, post): {:.2} s — {} open exceptions, summary {}",
+        "  full run on {backend} (load, match, persist, post): {:.2} s — {} open exceptions, summary {}",
         t.elapsed().as_secs_f64(),
         run.open_exceptions,
         run.summary
