@@ -118,7 +118,10 @@ fn full_run(n: usize, backend: &str) {
     // the rows are written (this connection only; on PostgreSQL by replica mode, which skips
     // the foreign-key triggers).
     let (off, on) = if backend == "sqlite" {
-        ("PRAGMA foreign_keys = OFF; BEGIN", "COMMIT; PRAGMA foreign_keys = ON")
+        (
+            "PRAGMA foreign_keys = OFF; BEGIN",
+            "COMMIT; PRAGMA foreign_keys = ON",
+        )
     } else {
         (
             "SET session_replication_role = replica; BEGIN",

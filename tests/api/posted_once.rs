@@ -17,7 +17,7 @@ use onecard::ledger::templates::{self, settlement_reference, SettlementTotals};
 use onecard::ledger::writer::{Batch, PostError, WriteError};
 use onecard::ledger::{repo, EntryKind, LedgerError, NewEntry, Posting};
 
-use crate::reconciliation::{pay, pos_file, statement};
+use crate::reconciliation::a_day_settled_and_credited;
 use crate::support::{spawn_app, TestDb};
 
 fn day() -> NaiveDate {
@@ -282,34 +282,7 @@ async fn the_database_refuses_a_second_settlement_entry_even_without_the_guard()
 #[actix_web::test]
 async fn two_runs_of_one_date_at_once_post_its_settlement_once() {
     let app = spawn_app().await;
-    app.load_demo().await;
-    let today = onecard::clock::today();
-    for n in [1, 2] {
-        pay(
-            &app,
-            &format!("0000{n:02}"),
-            &format!("000000000{}", 450 + n),
-            today,
-        )
-        .await;
-    }
-    let (status, body) = app
-        .upload(
-            Role::Finance,
-            "spec=pos-settlement-fixed-width",
-            pos_file(today, &[(1, 8000, 5), (2, 8000, 5)]),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let next = today.succ_opt().expect("date");
-    let (status, body) = app
-        .upload(
-            Role::Finance,
-            "spec=collection-account-statement-csv",
-            statement(next, today, "159.90"),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    let today = a_day_settled_and_credited(&app).await;
     let request = json!({"business_date": today.to_string()});
     let ((s1, _, r1), (s2, _, r2)) = join(
         app.post(Role::Finance, "/v1/reconciliations", &request),

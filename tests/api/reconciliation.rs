@@ -89,14 +89,14 @@ pub(crate) fn statement(day: NaiveDate, settled: NaiveDate, credit: &str) -> Vec
     encoding_rs::GBK.encode(&text).0.into_owned()
 }
 
-#[actix_web::test]
-async fn a_paid_file_posts_its_settlement_entry_once() {
-    let app = spawn_app().await;
+/// Today with two 80.00 payments, the POS file that settles them (fee 0.05 each) and the next
+/// day's statement that credits its net 159.90: a day whose file is cash-matched.
+pub(crate) async fn a_day_settled_and_credited(app: &TestApp) -> NaiveDate {
     app.load_demo().await;
     let today = onecard::clock::today();
     for n in [1, 2] {
         pay(
-            &app,
+            app,
             &format!("0000{n:02}"),
             &format!("000000000{}", 450 + n),
             today,
@@ -120,6 +120,13 @@ async fn a_paid_file_posts_its_settlement_entry_once() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
+    today
+}
+
+#[actix_web::test]
+async fn a_paid_file_posts_its_settlement_entry_once() {
+    let app = spawn_app().await;
+    let today = a_day_settled_and_credited(&app).await;
     let before = app.balance("1002.01").await;
     let request = json!({"business_date": today.to_string()});
     let (status, _, run) = app
