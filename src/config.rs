@@ -86,7 +86,7 @@ pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 10;
 /// Demo values for the remittance parties: a deployment sets its own (see the README).
 pub const DEMO_CENTRE_NAME: &str = "示范市政务服务中心";
 /// Demo collection account.
-pub const DEMO_COLLECTION_ACCOUNT: &str = "440301000000000001";
+pub const DEMO_COLLECTION_ACCOUNT: &str = "33050161234500001234";
 /// Demo treasury.
 pub const DEMO_TREASURY_NAME: &str = "示范市国库";
 /// Demo treasury account.

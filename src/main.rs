@@ -459,10 +459,7 @@ fn reconcile(config: Config, date: &str) -> Result<ExitCode, String> {
     let spinner = steps_spinner();
     spinner.set_message(format!("reconciling {date}"));
     let started = std::time::Instant::now();
-    let settings = onecard::recon::runs::Settings::new(
-        ctx.config.credit_horizon_days,
-        ctx.config.business_day_cutoff,
-    );
+    let settings = ctx.recon_settings();
     let run = onecard::recon::runs::run(&mut conn, &ctx.writer, &settings, date, "cli")
         .map_err(|e| e.to_string())?;
     print_json(&run)?;

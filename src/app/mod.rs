@@ -104,6 +104,16 @@ impl AppContext {
         crate::clock::business_date(chrono::Utc::now(), self.config.business_day_cutoff)
     }
 
+    /// What a reconciliation run needs from the configuration: the credit horizon, the
+    /// business-day cut-off and the collection account whose statements it reads.
+    pub fn recon_settings(&self) -> crate::recon::runs::Settings {
+        crate::recon::runs::Settings::new(
+            self.config.credit_horizon_days,
+            self.config.business_day_cutoff,
+            Some(self.config.collection_account.clone()),
+        )
+    }
+
     /// A pooled connection (blocking: call inside `web::block` from async code).
     pub fn conn(&self) -> Result<db::PooledConn, DbError> {
         self.pool.get().map_err(|e| DbError::Pool(e.to_string()))

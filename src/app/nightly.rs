@@ -190,16 +190,7 @@ fn reconcile(
     progress: &mut dyn FnMut(&str),
 ) -> Result<(), NightlyError> {
     progress(&format!("reconciling {date}"));
-    let run = runs::run(
-        conn,
-        &ctx.writer,
-        &runs::Settings::new(
-            ctx.config.credit_horizon_days,
-            ctx.config.business_day_cutoff,
-        ),
-        date,
-        "nightly",
-    )?;
+    let run = runs::run(conn, &ctx.writer, &ctx.recon_settings(), date, "nightly")?;
     night.run_id = Some(run.id.clone());
     night.open_exceptions = run.open_exceptions;
     if let Some(report) = runs::report(conn, &run.id)? {

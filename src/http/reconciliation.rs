@@ -192,10 +192,7 @@ pub async fn create(
         Ok(runs::run(
             conn,
             &ctx.writer,
-            &runs::Settings::new(
-                ctx.config.credit_horizon_days,
-                ctx.config.business_day_cutoff,
-            ),
+            &ctx.recon_settings(),
             request.business_date,
             &actor,
         )?)

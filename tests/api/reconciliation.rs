@@ -78,9 +78,14 @@ pub(crate) fn pos_file(day: NaiveDate, lines: &[(u32, i64, i64)]) -> Vec<u8> {
 /// The collection account's statement for `day` (GBK): one credit with the acquirer's
 /// narrative for the file of `settled`.
 pub(crate) fn statement(day: NaiveDate, settled: NaiveDate, credit: &str) -> Vec<u8> {
+    statement_of("33050161234500001234", day, settled, credit)
+}
+
+/// [`statement`] of another account.
+fn statement_of(account: &str, day: NaiveDate, settled: NaiveDate, credit: &str) -> Vec<u8> {
     let d = day.format("%Y%m%d");
     let text = format!(
-        "账号,33050161234500001234\r\n户名,某市财政局非税收入汇缴结算户\r\n币种,人民币\r\n起止日期,{d},{d}\r\n\
+        "账号,{account}\r\n户名,某市财政局非税收入汇缴结算户\r\n币种,人民币\r\n起止日期,{d},{d}\r\n\
          交易日期,交易时间,摘要,借方发生额,贷方发生额,余额,对方账号,对方户名,交易流水号,附言\r\n\
          {d},061502,POS清算,,{credit},{credit},898440379930001,某收单机构清算户,B{d}0001,POS清算 898440379930001 {}\r\n\
          借方合计,0,\r\n贷方合计,1,{credit}\r\n",
@@ -121,6 +126,30 @@ pub(crate) async fn a_day_settled_and_credited(app: &TestApp) -> NaiveDate {
         .await;
     assert_eq!(status, 201, "{body}");
     today
+}
+
+/// Only the collection account's statements are reconciled: the same credit on a statement of
+/// another account (the budget account, say) is not the collection account's money and is
+/// neither a second payment of the file nor a line to account for.
+#[actix_web::test]
+async fn a_statement_of_another_account_is_not_read() {
+    let app = spawn_app().await;
+    let today = a_day_settled_and_credited(&app).await;
+    let next = today.succ_opt().expect("date");
+    let (status, body) = app
+        .upload(
+            Role::Finance,
+            "spec=collection-account-statement-csv",
+            statement_of("33050169999900009999", next, today, "159.90"),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let run = run_of(&app, today).await;
+    assert_eq!(run["summary"]["cash_matched"], 1, "{run}");
+    assert_eq!(run["summary"]["cash_mismatch"], 0, "{run}");
+    assert_eq!(run["summary"]["unexpected_statement_line"], 0, "{run}");
+    assert_eq!(run["open_exceptions"], 0, "{run}");
+    app.stop().await;
 }
 
 #[actix_web::test]

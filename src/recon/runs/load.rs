@@ -78,21 +78,26 @@ pub fn input_files(
         .select(settlement_files::id)
         .load(conn)?;
     ids.extend(carried.into_iter().map(|f| f.id));
-    ids.extend(
-        statement_bookings::table
-            .filter(statement_bookings::booking_date.between(bookings_from, bookings_to))
-            .filter(statement_bookings::file_id.ne_all(withdrawn_ids()))
-            .select(statement_bookings::file_id)
-            .distinct()
-            .load::<String>(conn)?,
-    );
-    ids.extend(
-        bank_statements::table
-            .filter(bank_statements::to_date.eq(date))
-            .filter(bank_statements::file_id.ne_all(withdrawn_ids()))
-            .select(bank_statements::file_id)
-            .load::<String>(conn)?,
-    );
+    let account = settings.collection_account.as_deref();
+    let mut booked = statement_bookings::table
+        .filter(statement_bookings::booking_date.between(bookings_from, bookings_to))
+        .filter(statement_bookings::file_id.ne_all(withdrawn_ids()))
+        .select(statement_bookings::file_id)
+        .distinct()
+        .into_boxed();
+    if let Some(account) = account {
+        booked = booked.filter(statement_bookings::account.eq(account.to_string()));
+    }
+    ids.extend(booked.load::<String>(conn)?);
+    let mut closing = bank_statements::table
+        .filter(bank_statements::to_date.eq(date))
+        .filter(bank_statements::file_id.ne_all(withdrawn_ids()))
+        .select(bank_statements::file_id)
+        .into_boxed();
+    if let Some(account) = account {
+        closing = closing.filter(bank_statements::account.eq(account.to_string()));
+    }
+    ids.extend(closing.load::<String>(conn)?);
     ids.sort();
     ids.dedup();
     Ok(ids)
@@ -113,17 +118,21 @@ pub fn load(
         files.push(envelope(conn, f, date)?);
     }
     let (bookings_from, bookings_to) = booking_window(date, oldest);
-    let bookings = bookings(conn, bookings_from, bookings_to)?;
+    let account = settings.collection_account.as_deref();
+    let bookings = bookings(conn, bookings_from, bookings_to, account)?;
     let prior_cash = prior_cash(conn, date, &mut files, &bookings)?;
-    let statement_closing_minor: Option<i64> = bank_statements::table
+    let mut closing = bank_statements::table
         .filter(bank_statements::to_date.eq(date))
         .filter(bank_statements::closing_minor.is_not_null())
         .filter(bank_statements::file_id.ne_all(withdrawn_ids()))
         .order(bank_statements::id.desc())
         .select(bank_statements::closing_minor)
-        .first::<Option<i64>>(conn)
-        .optional()?
-        .flatten();
+        .into_boxed();
+    if let Some(account) = account {
+        closing = closing.filter(bank_statements::account.eq(account.to_string()));
+    }
+    let statement_closing_minor: Option<i64> =
+        closing.first::<Option<i64>>(conn).optional()?.flatten();
     let totals: Vec<(i64, i64)> = account_day_totals::table
         .filter(account_day_totals::account_code.eq(COLLECTION_ACCOUNT))
         .filter(account_day_totals::business_date.le(date))
@@ -476,18 +485,24 @@ fn settlement_line(r: RecordRow) -> Result<SettlementLine, DbError> {
     })
 }
 
-/// The collection account's bookings dated `bookings_from` to `bookings_to`, in id order.
+/// The collection account's bookings dated `bookings_from` to `bookings_to`, in id order
+/// (only `account`'s, when it is named).
 fn bookings(
     conn: &mut DbConn,
     bookings_from: NaiveDate,
     bookings_to: NaiveDate,
+    account: Option<&str>,
 ) -> Result<Vec<Booking>, DbError> {
-    let booking_rows: Vec<BookingRow> = statement_bookings::table
+    let mut query = statement_bookings::table
         .filter(statement_bookings::booking_date.between(bookings_from, bookings_to))
         .filter(statement_bookings::file_id.ne_all(withdrawn_ids()))
         .select(BookingRow::as_select())
         .order(statement_bookings::id)
-        .load(conn)?;
+        .into_boxed();
+    if let Some(account) = account {
+        query = query.filter(statement_bookings::account.eq(account.to_string()));
+    }
+    let booking_rows: Vec<BookingRow> = query.load(conn)?;
     booking_rows
         .into_iter()
         .map(|b| {

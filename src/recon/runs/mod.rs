@@ -49,21 +49,30 @@ use crate::db::DbConn;
 use crate::ledger::writer::LedgerWriter;
 
 /// What a run needs from the settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Business days (Monday to Friday; public holidays are not modelled) after its settlement
     /// date that a file's credit is awaited before it is `cash_missing`.
     pub credit_horizon_days: u32,
     /// The business-day cut-off, if any (`Config::business_day_cutoff`).
     pub business_day_cutoff: Option<NaiveTime>,
+    /// The collection account's number (`Config::collection_account`): only its statements and
+    /// bookings are reconciled; a statement of any other account is not the collection
+    /// account's money. `None` reads every imported statement (a bench's synthetic day).
+    pub collection_account: Option<String>,
 }
 
 impl Settings {
     /// The settings of a run.
-    pub fn new(credit_horizon_days: u32, business_day_cutoff: Option<NaiveTime>) -> Settings {
+    pub fn new(
+        credit_horizon_days: u32,
+        business_day_cutoff: Option<NaiveTime>,
+        collection_account: Option<String>,
+    ) -> Settings {
         Settings {
             credit_horizon_days,
             business_day_cutoff,
+            collection_account,
         }
     }
 }
@@ -71,7 +80,7 @@ impl Settings {
 impl Default for Settings {
     /// Five business days, no cut-off.
     fn default() -> Settings {
-        Settings::new(DEFAULT_CREDIT_HORIZON_DAYS, None)
+        Settings::new(DEFAULT_CREDIT_HORIZON_DAYS, None, None)
     }
 }
 

@@ -61,10 +61,7 @@ async fn load(staff: &Staff, date: NaiveDate) -> Result<Loaded, WebError> {
 
 /// What a run of this service needs from its settings.
 pub(super) fn run_settings(ctx: &crate::app::AppContext) -> runs::Settings {
-    runs::Settings::new(
-        ctx.config.credit_horizon_days,
-        ctx.config.business_day_cutoff,
-    )
+    ctx.recon_settings()
 }
 
 /// The date's reconciliation state for other pages (the daily report).
