@@ -143,14 +143,31 @@ fn full_run(n: usize, backend: &str) {
     drop(input);
     let t = Instant::now();
     let settings = onecard::recon::runs::Settings::default();
-    let run = onecard::recon::runs::run(&mut conn, &ctx.writer, &settings, date, "bench")
-        .unwrap_or_else(|e| panic!("{e}"));
+    // Where the time goes: each phase's duration, from the run's own progress report.
+    let mut phases: Vec<(String, Instant)> = Vec::new();
+    let run = onecard::recon::runs::run_with_progress(
+        &mut conn,
+        &ctx.writer,
+        &settings,
+        date,
+        "bench",
+        &mut |phase| phases.push((format!("{phase:?}"), Instant::now())),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let end = Instant::now();
     println!(
         "  full run on {backend} (load, match, persist, post): {:.2} s — {} open exceptions, summary {}",
         t.elapsed().as_secs_f64(),
         run.open_exceptions,
         run.summary
     );
+    let ends = phases.iter().skip(1).map(|(_, at)| *at).chain([end]);
+    let split: Vec<String> = phases
+        .iter()
+        .zip(ends)
+        .map(|((name, from), to)| format!("{name} {:.2} s", (to - *from).as_secs_f64()))
+        .collect();
+    println!("    phases: {}", split.join(", "));
 }
 
 /// The synthetic day's payments and their card details, as captures would have left them.
