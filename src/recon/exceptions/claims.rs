@@ -27,6 +27,9 @@ pub fn claims_paid(
         return Ok(Vec::new());
     };
     conn.transaction(|conn| {
+        // Read, then write: take the write lock first (SQLite), so a concurrent run makes this
+        // wait rather than fail ("CLAIMS" in ASCII).
+        crate::db::lock_for_rewrite(conn, 0x434c_4149_4d53)?;
         let ids: Vec<String> = recon_exceptions::table
             .filter(recon_exceptions::active.eq(true))
             .filter(recon_exceptions::status.eq(ExceptionStatus::Claimed.as_ref()))

@@ -42,6 +42,10 @@ pub(super) struct Moved {
 /// after its settlement entries are posted).
 pub(super) fn apply(conn: &mut DbConn, run_id: &str, actor: &str) -> Result<Moved, DbError> {
     conn.transaction::<_, DbError, _>(|conn| {
+        // It reads before it writes: on SQLite a deferred transaction that turns into a write
+        // while another run stores fails at once ("database is locked"); take the write lock
+        // first, waiting like any writer ("STATUS" in ASCII: one key for every run).
+        crate::db::lock_for_rewrite(conn, 0x5354_4154_5553)?;
         let settled = settle(conn, run_id)?;
         let files = posted_files(conn, run_id)?;
         let reconciled = reconcile(conn, &files)?;
