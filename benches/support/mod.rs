@@ -69,8 +69,15 @@ impl Drop for Db {
 
 /// Opens the app on `db` (migrated), keys in the run's folder, with `max_batch`.
 pub fn open(db: &Db, max_batch: usize) -> AppContext {
+    open_with(db, max_batch, |_| {})
+}
+
+/// [`open`] with `adjust` applied to the configuration first.
+#[allow(dead_code)] // each bench binary compiles this module; not all of them adjust
+pub fn open_with(db: &Db, max_batch: usize, adjust: impl FnOnce(&mut Config)) -> AppContext {
     let mut config = Config::load(&db.url).unwrap_or_else(|e| panic!("config: {e}"));
     config.key_dir = db.dir.path().join("keys");
     config.max_batch = max_batch;
+    adjust(&mut config);
     AppContext::open(config, true).unwrap_or_else(|e| panic!("open: {e}"))
 }
