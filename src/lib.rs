@@ -68,6 +68,7 @@ pub mod money;
 pub mod payments;
 pub mod recon;
 pub mod server;
+pub mod spreadsheet;
 pub mod text;
 pub mod treasury;
 pub mod web;

@@ -264,137 +264,167 @@ type CsvOut = csv::Writer<Vec<u8>>;
 
 fn csv_summary(w: &mut CsvOut, report: &Report) -> Result<(), csv::Error> {
     let date = report.run.business_date.to_string();
-    w.write_record(["section", "business_date", "run", "item", "count"])?;
+    crate::spreadsheet::write_record(w, ["section", "business_date", "run", "item", "count"])?;
     if let Some(summary) = report.run.summary.as_object() {
         for (k, v) in summary {
-            w.write_record([
-                "summary",
-                date.as_str(),
-                report.run.id.as_str(),
-                k.as_str(),
-                &v.to_string(),
-            ])?;
+            crate::spreadsheet::write_record(
+                w,
+                [
+                    "summary",
+                    date.as_str(),
+                    report.run.id.as_str(),
+                    k.as_str(),
+                    &v.to_string(),
+                ],
+            )?;
         }
     }
-    w.write_record([
-        "balance",
-        date.as_str(),
-        report.run.id.as_str(),
-        &report.run.balance.to_string(),
-        "",
-    ])
+    crate::spreadsheet::write_record(
+        w,
+        [
+            "balance",
+            date.as_str(),
+            report.run.id.as_str(),
+            &report.run.balance.to_string(),
+            "",
+        ],
+    )
 }
 
 fn csv_groups(w: &mut CsvOut, report: &Report) -> Result<(), csv::Error> {
-    w.write_record([
-        "section",
-        "key",
-        "payments",
-        "amount",
-        "matched",
-        "exceptions",
-    ])?;
+    crate::spreadsheet::write_record(
+        w,
+        [
+            "section",
+            "key",
+            "payments",
+            "amount",
+            "matched",
+            "exceptions",
+        ],
+    )?;
     for (section, groups) in [
         ("by_channel", &report.by_channel),
         ("by_department", &report.by_department),
     ] {
         for g in groups {
-            w.write_record([
-                section,
-                g.key.as_str(),
-                &g.payments.to_string(),
-                g.amount.as_str(),
-                &g.matched.to_string(),
-                &g.exceptions.to_string(),
-            ])?;
+            crate::spreadsheet::write_record(
+                w,
+                [
+                    section,
+                    g.key.as_str(),
+                    &g.payments.to_string(),
+                    g.amount.as_str(),
+                    &g.matched.to_string(),
+                    &g.exceptions.to_string(),
+                ],
+            )?;
         }
     }
     Ok(())
 }
 
 fn csv_netting(w: &mut CsvOut, netting: &[Netting]) -> Result<(), csv::Error> {
-    w.write_record([
-        "section",
-        "file_id",
-        "spec",
-        "merchant",
-        "settlement_date",
-        "lines",
-        "gross",
-        "fee",
-        "net",
-    ])?;
+    crate::spreadsheet::write_record(
+        w,
+        [
+            "section",
+            "file_id",
+            "spec",
+            "merchant",
+            "settlement_date",
+            "lines",
+            "gross",
+            "fee",
+            "net",
+        ],
+    )?;
     for n in netting {
         // a file that states no settlement date: an empty cell
-        w.write_record([
-            "netting",
-            n.file_id.as_str(),
-            n.spec.as_str(),
-            n.merchant.as_deref().unwrap_or(""),
-            &n.settlement_date.map(|d| d.to_string()).unwrap_or_default(),
-            &n.lines.to_string(),
-            n.gross.as_str(),
-            n.fee.as_str(),
-            n.net.as_str(),
-        ])?;
+        crate::spreadsheet::write_record(
+            w,
+            [
+                "netting",
+                n.file_id.as_str(),
+                n.spec.as_str(),
+                n.merchant.as_deref().unwrap_or(""),
+                &n.settlement_date.map(|d| d.to_string()).unwrap_or_default(),
+                &n.lines.to_string(),
+                n.gross.as_str(),
+                n.fee.as_str(),
+                n.net.as_str(),
+            ],
+        )?;
     }
     Ok(())
 }
 
 fn csv_awaiting(w: &mut CsvOut, awaiting: &[Awaiting]) -> Result<(), csv::Error> {
-    w.write_record([
-        "section",
-        "file_id",
-        "spec",
-        "merchant",
-        "settlement_date",
-        "age_business_days",
-        "net",
-        "gross",
-    ])?;
+    crate::spreadsheet::write_record(
+        w,
+        [
+            "section",
+            "file_id",
+            "spec",
+            "merchant",
+            "settlement_date",
+            "age_business_days",
+            "net",
+            "gross",
+        ],
+    )?;
     for a in awaiting {
         // a file that states no settlement date: an empty cell
-        w.write_record([
-            "awaiting_credit",
-            a.file_id.as_str(),
-            a.spec.as_str(),
-            a.merchant.as_deref().unwrap_or(""),
-            &a.settlement_date.map(|d| d.to_string()).unwrap_or_default(),
-            &a.age_business_days.to_string(),
-            a.net.as_str(),
-            a.gross.as_str(),
-        ])?;
+        crate::spreadsheet::write_record(
+            w,
+            [
+                "awaiting_credit",
+                a.file_id.as_str(),
+                a.spec.as_str(),
+                a.merchant.as_deref().unwrap_or(""),
+                &a.settlement_date.map(|d| d.to_string()).unwrap_or_default(),
+                &a.age_business_days.to_string(),
+                a.net.as_str(),
+                a.gross.as_str(),
+            ],
+        )?;
     }
     Ok(())
 }
 
 fn csv_exceptions(w: &mut CsvOut, exceptions: &[ExceptionRow]) -> Result<(), csv::Error> {
-    w.write_record([
-        "section",
-        "exception_id",
-        "kind",
-        "payment_id",
-        "settlement_record_id",
-        "ledger_amount",
-        "settlement_amount",
-        "status",
-        "suggested_action",
-    ])?;
+    crate::spreadsheet::write_record(
+        w,
+        [
+            "section",
+            "exception_id",
+            "kind",
+            "payment_id",
+            "settlement_record_id",
+            "ledger_amount",
+            "settlement_amount",
+            "status",
+            "suggested_action",
+        ],
+    )?;
     for e in exceptions {
         // an amount or record an exception does not have is an empty cell
-        w.write_record([
-            "exception",
-            e.id.as_str(),
-            e.kind.as_ref(),
-            e.payment_id.as_deref().unwrap_or(""),
-            &e.settlement_record_id
-                .map(|i| i.to_string())
-                .unwrap_or_default(),
-            &e.ledger_minor.map(format_minor).unwrap_or_default(),
-            &e.settlement_minor.map(format_minor).unwrap_or_default(),
-            e.status.as_ref(),
-            e.suggested_action.as_str(),
-        ])?;
+        crate::spreadsheet::write_record(
+            w,
+            [
+                "exception",
+                e.id.as_str(),
+                e.kind.as_ref(),
+                e.payment_id.as_deref().unwrap_or(""),
+                &e.settlement_record_id
+                    .map(|i| i.to_string())
+                    .unwrap_or_default(),
+                &e.ledger_minor.map(format_minor).unwrap_or_default(),
+                &e.settlement_minor.map(format_minor).unwrap_or_default(),
+                e.status.as_ref(),
+                e.suggested_action.as_str(),
+            ],
+        )?;
     }
     Ok(())
 }
@@ -409,23 +439,29 @@ pub fn supervision_findings(exceptions: &[ExceptionRow]) -> Vec<ExceptionRow> {
 }
 
 fn csv_findings(w: &mut CsvOut, findings: &[ExceptionRow]) -> Result<(), csv::Error> {
-    w.write_record([
-        "section",
-        "exception_id",
-        "booking_id",
-        "amount",
-        "status",
-        "suggested_action",
-    ])?;
+    crate::spreadsheet::write_record(
+        w,
+        [
+            "section",
+            "exception_id",
+            "booking_id",
+            "amount",
+            "status",
+            "suggested_action",
+        ],
+    )?;
     for e in findings {
-        w.write_record([
-            "supervision_finding",
-            e.id.as_str(),
-            &e.booking_id.map(|i| i.to_string()).unwrap_or_default(),
-            &e.settlement_minor.map(format_minor).unwrap_or_default(),
-            e.status.as_ref(),
-            e.suggested_action.as_str(),
-        ])?;
+        crate::spreadsheet::write_record(
+            w,
+            [
+                "supervision_finding",
+                e.id.as_str(),
+                &e.booking_id.map(|i| i.to_string()).unwrap_or_default(),
+                &e.settlement_minor.map(format_minor).unwrap_or_default(),
+                e.status.as_ref(),
+                e.suggested_action.as_str(),
+            ],
+        )?;
     }
     Ok(())
 }

@@ -93,13 +93,7 @@ impl Cell {
             Cell::Text(s)
             | Cell::Prose(s)
             | Cell::Link { text: s, .. }
-            | Cell::Status { text: s, .. } => {
-                if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-                    format!("'{s}")
-                } else {
-                    s.clone()
-                }
-            }
+            | Cell::Status { text: s, .. } => crate::spreadsheet::safe_cell(s).into_owned(),
         }
     }
 

@@ -123,6 +123,25 @@ async fn sign_in_cookies_csrf_sign_out_and_language() {
     assert!(en.body.contains("lang=\"en\"") && en.body.contains("Today&#39;s collections"));
     s.get("/web/lang?to=zh&back=https://evil.example/").await;
     assert!(s.get("/web/today").await.body.contains("今日收费"));
+    // A control character in a "back" or "next" address (a header split, or just a bad link)
+    // sends the user to the start page; it is never written into a header (that answered 500).
+    for back in [
+        "/web/today%0D%0ASet-Cookie:%20x=1",
+        "/web/ledger%00",
+        "/web/%7F",
+    ] {
+        let r = s.get(&format!("/web/lang?to=zh&back={back}")).await;
+        assert_eq!(r.status, 303, "{back}");
+        assert_eq!(r.location.as_deref(), Some("/web/today"), "{back}");
+    }
+    let mut anonymous = WebSession::anonymous(&app);
+    assert_eq!(
+        anonymous
+            .get("/web/sign-in?next=/web/ledger%0A")
+            .await
+            .status,
+        200
+    );
 
     // Sign-out ends the session on the server: the old cookie no longer works.
     let cookie = s.cookies["onecard_session"].clone();

@@ -67,7 +67,12 @@ pub fn decode_component(s: &str) -> String {
 /// Only a page of ours may be a "next" or "back" address: no open redirects.
 pub fn local_page(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with("/web/") && !n.starts_with("//") && !n.contains('\\') => {
+        Some(n)
+            if n.starts_with("/web/")
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control) =>
+        {
             n.to_string()
         }
         _ => format!("{BASE}/today"),
@@ -583,6 +588,10 @@ mod tests {
             "/v1/payments",
             "/web\\..",
             "javascript:x",
+            "/web/today\n",
+            "/web/today\r\nSet-Cookie: x=1",
+            "/web/to\u{7f}day",
+            "/web/\u{0}",
         ] {
             assert_eq!(local_page(Some(bad)), "/web/today", "{bad}");
         }
