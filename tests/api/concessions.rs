@@ -464,6 +464,17 @@ async fn supervision_lists_the_concessions_granted_with_what_was_forgone() {
         receipt.body
     );
     assert!(receipt.body.contains("第二条第（二）项"));
+    let csv = finance
+        .get(&format!(
+            "/web/payments/{}?csv=lines",
+            p["id"].as_str().unwrap_or("")
+        ))
+        .await;
+    let text = String::from_utf8_lossy(&csv.bytes);
+    assert!(
+        text.contains(",1,40.00,持证残疾人减半收取（减收，CJ-01）,40.00,市发改〔2022〕31号"),
+        "amount, concession, forgone, basis: {text}"
+    );
     let report = finance.get(&format!("/web/report?date={today}")).await;
     assert!(report.body.contains("t-concessions"), "{}", report.body);
 }

@@ -219,9 +219,9 @@ fn lines_table(t: &PaymentWords, w: &Common, payment: &StoredPayment) -> Table {
         .num(t.fee_version)
         .col(t.revenue_subject)
         .num(t.quantity)
+        .num(w.amount)
         .col(t.concession)
         .num(t.forgone)
-        .num(w.amount)
         .col(t.concession_basis);
     let mut forgone = 0;
     for l in &payment.lines {
@@ -246,9 +246,9 @@ fn lines_table(t: &PaymentWords, w: &Common, payment: &StoredPayment) -> Table {
             Cell::Int(l.fee_version),
             Cell::text(&l.revenue_subject),
             Cell::Int(l.quantity),
+            Cell::Money(l.amount_minor),
             concession,
             forgone_cell,
-            Cell::Money(l.amount_minor),
             basis,
         ]);
     }
@@ -258,13 +258,13 @@ fn lines_table(t: &PaymentWords, w: &Common, payment: &StoredPayment) -> Table {
         Cell::Empty,
         Cell::Empty,
         Cell::Empty,
+        Cell::Money(payment.amount_minor),
         Cell::Empty,
         if forgone > 0 {
             Cell::Money(forgone)
         } else {
             Cell::Empty
         },
-        Cell::Money(payment.amount_minor),
         Cell::Empty,
     ]);
     lines
