@@ -475,6 +475,20 @@ async fn supervision_lists_the_concessions_granted_with_what_was_forgone() {
         text.contains(",1,40.00,持证残疾人减半收取（减收，CJ-01）,40.00,市发改〔2022〕31号"),
         "amount, concession, forgone, basis: {text}"
     );
+    let item = finance.get("/web/catalogue/ZR-BDC-01").await;
+    assert!(
+        item.body.contains("t-concessions") && item.body.contains("DB-01"),
+        "{}",
+        item.body
+    );
+    let csv = finance
+        .get("/web/catalogue/ZR-BDC-01?csv=concessions")
+        .await;
+    let text = String::from_utf8_lossy(&csv.bytes);
+    assert!(
+        text.contains("1,CJ-01,持证残疾人减半收取,减收,40.00,"),
+        "{text}"
+    );
     let report = finance.get(&format!("/web/report?date={today}")).await;
     assert!(report.body.contains("t-concessions"), "{}", report.body);
 }
@@ -509,5 +523,58 @@ async fn the_daily_report_lists_the_day_s_concessions() {
         text.contains("\nconcession,ZR-BDC-01,CJ-01,reduced,W03,")
             && text.contains("concession_total,,,,,,1,40.00,40.00,"),
         "{text}"
+    );
+}
+
+#[actix_web::test]
+async fn the_openapi_document_describes_concessions() {
+    let app = spawn_app().await;
+    let mut res = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("request");
+    let doc: Value = serde_json::from_slice(&res.body().await.expect("body")).expect("json");
+    let list = &doc["paths"]["/v1/concessions"]["get"];
+    assert!(list["responses"]["200"].is_object(), "{list}");
+    let params: Vec<&str> = list["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(params, ["business_date", "from", "to"]);
+    let refused = doc["paths"]["/v1/payments"]["post"]["responses"]["422"]["description"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        refused.contains("unknown_concession") && refused.contains("nothing_to_charge"),
+        "{refused}"
+    );
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["ConcessionKind"]["enum"],
+        json!(["exempt", "reduced"]),
+        "{}",
+        schemas["ConcessionKind"]
+    );
+    for (schema, field) in [
+        ("LineView", "concession"),
+        ("LineConcessionView", "forgone"),
+        ("GrantedSummary", "forgone"),
+        ("FeeItemInput", "concessions"),
+        ("FeeItemView", "concessions"),
+        ("LineInput", "concession"),
+    ] {
+        assert!(
+            schemas[schema]["properties"][field].is_object(),
+            "{schema}.{field}: {}",
+            schemas[schema]
+        );
+    }
+    assert!(
+        !schemas["GrantedSummary"]["properties"]["forgone_minor"].is_object(),
+        "fen stay inside"
     );
 }
