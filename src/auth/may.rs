@@ -46,3 +46,5 @@ pub const READ_REMITTANCES: &[Role] = &[Finance, Supervisor, Auditor];
 pub const TREASURY: &[Role] = &[Treasury];
 /// Read the audit log.
 pub const READ_AUDIT_LOG: &[Role] = &[Supervisor, Auditor, Admin];
+/// Read the concessions (优惠政策) granted: supervision of reduced and waived fees.
+pub const READ_CONCESSIONS: &[Role] = &[Finance, Supervisor, Auditor];

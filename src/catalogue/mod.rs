@@ -3,11 +3,14 @@
 //! version it was charged under, so no version is ever altered.
 //!
 //! - [`model`]: items, pricing and the exact-amount check — pure.
+//! - [`concession`]: concessions (优惠政策) of a version and the amount a concession line
+//!   charges and forgoes — pure.
 //! - this module: storing and reading versions, with an audit record per change.
 //!
 //! May depend on: `db`, `audit`, `ledger` (the chart, to check the revenue subject), `clock`,
 //! `text`.
 
+pub mod concession;
 pub mod model;
 
 use chrono::{NaiveDate, Utc};
@@ -15,9 +18,10 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use crate::audit::{self, AuditEvent};
-use crate::db::schema::fee_items;
+use crate::db::schema::{fee_item_concessions, fee_items};
 use crate::db::{DbConn, DbError};
 use crate::ledger::Chart;
+pub use concession::{Concession, ConcessionCharge, ConcessionKind};
 pub use model::{version_on, CatalogueError, FeeItem, Pricing, PricingKind};
 
 /// The demo catalogue loaded by `serve --demo`.
@@ -132,17 +136,56 @@ fn from_row(r: Row) -> Result<FeeItem, DbError> {
         pricing,
         effective_from: r.effective_from,
         effective_to: r.effective_to,
+        concessions: Vec::new(),
     })
 }
 
-/// Every version of one item, oldest first.
+/// One stored concession of a version.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = fee_item_concessions)]
+struct ConcessionRow {
+    fee_version: i64,
+    code: String,
+    name: String,
+    legal_basis: String,
+    kind: String,
+    amount_minor: i64,
+}
+
+/// Every version of one item, oldest first, each with its concessions in the order given.
 pub fn versions(conn: &mut DbConn, code: &str) -> Result<Vec<FeeItem>, DbError> {
     let rows: Vec<Row> = fee_items::table
         .filter(fee_items::code.eq(code.to_string()))
         .order(fee_items::version)
         .select(Row::as_select())
         .load(conn)?;
-    rows.into_iter().map(from_row).collect()
+    let mut items = rows
+        .into_iter()
+        .map(from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let concessions: Vec<ConcessionRow> = fee_item_concessions::table
+        .filter(fee_item_concessions::fee_code.eq(code.to_string()))
+        .order((
+            fee_item_concessions::fee_version,
+            fee_item_concessions::position,
+        ))
+        .select(ConcessionRow::as_select())
+        .load(conn)?;
+    for c in concessions {
+        let kind: ConcessionKind = c.kind.clone().try_into().map_err(|e| {
+            DbError::Query(diesel::result::Error::DeserializationError(Box::new(e)))
+        })?;
+        if let Some(item) = items.iter_mut().find(|i| i.version == c.fee_version) {
+            item.concessions.push(Concession {
+                code: c.code,
+                name: c.name,
+                legal_basis: c.legal_basis,
+                kind,
+                amount_minor: c.amount_minor,
+            });
+        }
+    }
+    Ok(items)
 }
 
 /// The latest version of each item with code after `after`, in code order, at most `limit`.
@@ -209,6 +252,20 @@ pub fn add_version(
                 fee_items::created_by.eq(actor),
             ))
             .execute(conn)?;
+        for (position, c) in item.concessions.iter().enumerate() {
+            diesel::insert_into(fee_item_concessions::table)
+                .values((
+                    fee_item_concessions::fee_code.eq(&item.code),
+                    fee_item_concessions::fee_version.eq(item.version),
+                    fee_item_concessions::code.eq(&c.code),
+                    fee_item_concessions::position.eq(position as i64 + 1),
+                    fee_item_concessions::name.eq(&c.name),
+                    fee_item_concessions::legal_basis.eq(&c.legal_basis),
+                    fee_item_concessions::kind.eq(c.kind.as_ref()),
+                    fee_item_concessions::amount_minor.eq(c.amount_minor),
+                ))
+                .execute(conn)?;
+        }
         audit::record(
             conn,
             AuditEvent {

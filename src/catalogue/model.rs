@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::concession::{check_concessions, Concession};
 use crate::money::{format_minor, MAX_AMOUNT_MINOR};
 
 /// Largest quantity on one payment line.
@@ -81,6 +82,9 @@ pub struct FeeItem {
     pub effective_from: NaiveDate,
     /// Last business date, if the fee ends.
     pub effective_to: Option<NaiveDate>,
+    /// Its concessions (优惠政策), in the order given ([`super::concession`]).
+    #[serde(default)]
+    pub concessions: Vec<Concession>,
 }
 
 /// Why a proposed item or a charged line is not acceptable.
@@ -105,6 +109,16 @@ pub enum CatalogueError {
     /// The charged amount is not the statutory amount.
     #[error("{0}")]
     AmountMismatch(String),
+    /// The version charged has no concession of that code.
+    #[error("fee item '{fee_code}' (version {version}) has no concession '{concession}'")]
+    UnknownConcession {
+        /// Item code.
+        fee_code: String,
+        /// The version in effect.
+        version: i64,
+        /// The concession code sent.
+        concession: String,
+    },
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> CatalogueError {
@@ -193,7 +207,7 @@ impl FeeItem {
         if self.effective_to.is_some_and(|to| to < self.effective_from) {
             return Err(invalid("effective_to", "must not be before effective_from"));
         }
-        Ok(())
+        check_concessions(self)
     }
 
     /// Is this version in effect on `date` (ignoring later versions)?
@@ -313,6 +327,7 @@ mod tests {
             pricing,
             effective_from: date(from),
             effective_to: to.map(date),
+            concessions: Vec::new(),
         }
     }
 

@@ -131,6 +131,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    fee_item_concessions (fee_code, fee_version, code) {
+        fee_code -> Text,
+        fee_version -> BigInt,
+        code -> Text,
+        position -> BigInt,
+        name -> Text,
+        legal_basis -> Text,
+        kind -> Text,
+        amount_minor -> BigInt,
+    }
+}
+
+diesel::table! {
     receipt_series (series_code) {
         series_code -> Text,
         next_number -> BigInt,
@@ -165,6 +178,8 @@ diesel::table! {
         quantity -> BigInt,
         amount_minor -> BigInt,
         revenue_subject -> Text,
+        concession_code -> Nullable<Text>,
+        forgone_minor -> Nullable<BigInt>,
     }
 }
 
@@ -471,6 +486,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     audit_log,
     fee_items,
+    fee_item_concessions,
     receipt_series,
     payments,
     payment_lines,

@@ -13,7 +13,10 @@ use super::paging::{Page, Paged};
 use super::problem::ApiError;
 use super::queries::list_fee_items;
 use crate::app::AppContext;
-use crate::catalogue::{self, CatalogueChangeError, CatalogueError, FeeItem, Pricing, PricingKind};
+use crate::catalogue::{
+    self, CatalogueChangeError, CatalogueError, Concession, ConcessionKind, FeeItem, Pricing,
+    PricingKind,
+};
 use crate::money::format_minor;
 
 /// Registers the routes.
@@ -63,6 +66,26 @@ pub enum PricingInput {
     },
 }
 
+/// A concession (优惠政策) of the version: a listed case in which the fee is waived (`exempt`,
+/// amount 0.00 or left out) or reduced (`reduced`: more than 0.00 and less than the standard —
+/// per item for fixed items, per unit for per-unit items, below `min` for range items, charged
+/// once).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConcessionInput {
+    /// 1–32 of `[A-Za-z0-9_-]`, unique within the version.
+    code: String,
+    /// `低保户免收`.
+    name: String,
+    /// The document and article that grant it.
+    legal_basis: String,
+    kind: ConcessionKind,
+    /// What is charged instead; `"0.00"` or left out for an exemption.
+    #[serde(default)]
+    #[schema(pattern = "^[0-9]{1,15}(\\.[0-9]{1,2})?$")]
+    amount: Option<String>,
+}
+
 /// A fee item (or a new version of one).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -75,6 +98,9 @@ pub struct FeeItemInput {
     pricing: PricingInput,
     effective_from: NaiveDate,
     effective_to: Option<NaiveDate>,
+    /// The version's concessions (none when left out).
+    #[serde(default)]
+    concessions: Vec<ConcessionInput>,
 }
 
 impl FeeItemInput {
@@ -92,6 +118,22 @@ impl FeeItemInput {
                 max_minor: amount_field("pricing.max", &max)?,
             },
         };
+        let concessions = self
+            .concessions
+            .into_iter()
+            .map(|c| {
+                Ok(Concession {
+                    amount_minor: match &c.amount {
+                        Some(a) => amount_field("concessions.amount", a)?,
+                        None => 0,
+                    },
+                    code: c.code,
+                    name: c.name,
+                    legal_basis: c.legal_basis,
+                    kind: c.kind,
+                })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
         let (legal_document, legal_article) = match self.legal_basis {
             LegalBasisInput::Document(d) => (d, None),
             LegalBasisInput::Cited { document, article } => (document, article),
@@ -107,6 +149,7 @@ impl FeeItemInput {
             pricing,
             effective_from: self.effective_from,
             effective_to: self.effective_to,
+            concessions,
         })
     }
 }
@@ -123,6 +166,31 @@ pub struct FeeItemView {
     pricing: serde_json::Value,
     effective_from: NaiveDate,
     effective_to: Option<NaiveDate>,
+    concessions: Vec<ConcessionView>,
+}
+
+/// A concession of the version as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConcessionView {
+    code: String,
+    name: String,
+    legal_basis: String,
+    kind: ConcessionKind,
+    /// What is charged instead (per item, per unit, or once for a range item); 0.00 when
+    /// exempt.
+    amount: String,
+}
+
+impl From<&Concession> for ConcessionView {
+    fn from(c: &Concession) -> Self {
+        ConcessionView {
+            code: c.code.clone(),
+            name: c.name.clone(),
+            legal_basis: c.legal_basis.clone(),
+            kind: c.kind,
+            amount: format_minor(c.amount_minor),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -163,6 +231,7 @@ impl From<&FeeItem> for FeeItemView {
             pricing,
             effective_from: i.effective_from,
             effective_to: i.effective_to,
+            concessions: i.concessions.iter().map(ConcessionView::from).collect(),
         }
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod blocking;
 pub mod catalogue;
+pub mod concessions;
 pub mod days;
 pub mod extract;
 pub mod health;
@@ -34,6 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     openapi::routes(cfg);
     ledger::routes(cfg);
     catalogue::routes(cfg);
+    concessions::routes(cfg);
     payments::routes(cfg);
     settlement::routes(cfg);
     days::routes(cfg);

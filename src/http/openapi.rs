@@ -9,7 +9,9 @@ use actix_web::{web, HttpResponse};
 
 use super::problem::{ApiError, PROBLEM_JSON};
 
-use super::{catalogue, days, health, ledger, payments, reconciliation, remittances, settlement};
+use super::{
+    catalogue, concessions, days, health, ledger, payments, reconciliation, remittances, settlement,
+};
 
 /// Registers `/openapi.json`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -161,6 +163,7 @@ impl Modify for CommonErrors {
         catalogue::create,
         catalogue::list,
         catalogue::get,
+        concessions::list,
         payments::create,
         payments::get,
         payments::list,

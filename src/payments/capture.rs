@@ -15,7 +15,7 @@ use diesel::prelude::*;
 
 use super::intake::{self, IntakeError, PaymentRequest, PricedLine};
 use super::receipts::next_receipt_number;
-use super::stored::insert_payment;
+use super::stored::{insert_payment, LineConcession};
 use super::{card, view, PaymentStatus, ReceiptStatus, StoredLine, StoredPayment};
 use crate::audit::{self, AuditEvent};
 use crate::catalogue;
@@ -235,7 +235,8 @@ pub async fn take(
 }
 
 /// The capture entry ([`templates::capture`]): Dr in transit for the total, Cr 2103.<subject>
-/// for each line.
+/// for each line that charges something — an exempt line posts nothing, and a reduced line
+/// only what it charges: the amount forgone never enters the ledger.
 fn capture_entry(
     batch: &Batch<'_>,
     c: &Capture,
@@ -245,6 +246,7 @@ fn capture_entry(
     let lines: Vec<(&str, i64)> = c
         .lines
         .iter()
+        .filter(|l| l.amount_minor > 0)
         .map(|l| (l.fee.revenue_subject.as_str(), l.amount_minor))
         .collect();
     let header = Header {
@@ -296,6 +298,13 @@ fn stored_payment(
                 quantity: l.quantity,
                 amount_minor: l.amount_minor,
                 revenue_subject: l.fee.revenue_subject.clone(),
+                concession: l.concession.as_ref().map(|c| LineConcession {
+                    code: c.code.clone(),
+                    name: c.name.clone(),
+                    kind: c.kind,
+                    legal_basis: c.legal_basis.clone(),
+                    forgone_minor: l.forgone_minor,
+                }),
             })
             .collect(),
         card: c.request.card.clone(),

@@ -2,17 +2,15 @@
 //! lines against the catalogue. Pure: bytes and catalogue versions in, values or a typed error
 //! out.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, NaiveDate};
 use ring::digest;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::card;
+pub use super::pricing::{price, PricedLine};
 pub use super::states::Channel;
-use crate::catalogue::{version_on, CatalogueError, FeeItem};
-use crate::money::{format_minor, parse_amount, MoneyError};
+use crate::money::{parse_amount, MoneyError};
 
 /// Most lines one payment may carry.
 pub const MAX_LINES: usize = 50;
@@ -57,6 +55,8 @@ pub struct LineRequest {
     pub quantity: i64,
     /// Amount the counter computed, if sent.
     pub amount_minor: Option<i64>,
+    /// The concession (优惠政策) of the fee item the line is charged under, if any.
+    pub concession: Option<String>,
 }
 
 /// The payer, if named.
@@ -85,17 +85,6 @@ pub struct PaymentRequest {
     pub amount_minor: i64,
     /// Card data.
     pub card: CardData,
-}
-
-/// A line priced against the catalogue version in effect.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PricedLine {
-    /// The catalogue version charged.
-    pub fee: FeeItem,
-    /// Quantity.
-    pub quantity: i64,
-    /// The statutory amount.
-    pub amount_minor: i64,
 }
 
 /// Why a payment request is refused before anything is written.
@@ -130,9 +119,24 @@ pub enum IntakeError {
         /// Expected and received.
         message: String,
     },
+    /// A line names a concession its fee item's version in effect does not carry.
+    #[error("lines[{line}]: fee item '{fee_code}' (version {version}) has no concession '{code}'")]
+    UnknownConcession {
+        /// 0-based line index.
+        line: usize,
+        /// The fee item.
+        fee_code: String,
+        /// Its version in effect.
+        version: i64,
+        /// The concession code sent.
+        code: String,
+    },
+    /// Every line is exempt: there is nothing to charge to a card.
+    #[error("every line is exempt: the payment comes to 0.00 and there is nothing to charge to a card; record the exemption without a card payment")]
+    NothingToCharge,
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> IntakeError {
+pub(super) fn invalid(field: &str, message: impl Into<String>) -> IntakeError {
     IntakeError::Invalid {
         field: Some(field.to_string()),
         message: format!("{field}: {}", message.into()),
@@ -192,10 +196,16 @@ struct LineInput {
     #[serde(default)]
     #[schema(minimum = 1, maximum = 100_000)]
     quantity: Option<i64>,
-    /// The line's amount; may be left out for fixed and per-unit items.
+    /// The line's amount; may be left out for fixed and per-unit items, and for a line under
+    /// a concession.
     #[serde(default)]
     #[schema(pattern = "^[0-9]{1,15}(\\.[0-9]{1,2})?$")]
     amount: Option<String>,
+    /// A concession (优惠政策) of the fee item's version in effect: the line's amount is then
+    /// the concession's (0.00 for an exemption).
+    #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,32}$")]
+    concession: Option<String>,
 }
 
 /// The card object: which one is read depends on `channel`.
@@ -438,10 +448,19 @@ fn parse_lines(input: Vec<LineInput>) -> Result<Vec<LineRequest>, IntakeError> {
             .as_deref()
             .map(|a| money(&format!("lines[{i}].amount"), a))
             .transpose()?;
+        if let Some(code) = &l.concession {
+            crate::catalogue::model::check_code(code).map_err(|_| {
+                invalid(
+                    &format!("lines[{i}].concession"),
+                    "is not a concession code",
+                )
+            })?;
+        }
         lines.push(LineRequest {
             fee_code: l.fee_code,
             quantity,
             amount_minor,
+            concession: l.concession,
         });
     }
     Ok(lines)
@@ -519,62 +538,6 @@ fn parse_card(channel: Channel, data: Value) -> Result<CardData, IntakeError> {
             }
         }
     })
-}
-
-/// Prices every line with the catalogue version in effect on `date` and checks the total:
-/// the supervision rule "charge exactly the standard".
-pub fn price(
-    request: &PaymentRequest,
-    versions: &HashMap<String, Vec<FeeItem>>,
-    date: NaiveDate,
-) -> Result<Vec<PricedLine>, IntakeError> {
-    let mut priced = Vec::with_capacity(request.lines.len());
-    let mut total: i64 = 0;
-    for (i, line) in request.lines.iter().enumerate() {
-        let fee = versions
-            .get(&line.fee_code)
-            .and_then(|v| version_on(v, date))
-            .ok_or_else(|| IntakeError::UnknownFeeItem {
-                line: i,
-                code: line.fee_code.clone(),
-                date,
-            })?;
-        let amount_minor =
-            fee.price_line(line.quantity, line.amount_minor)
-                .map_err(|e| match e {
-                    CatalogueError::AmountMismatch(message) => IntakeError::AmountMismatch {
-                        field: format!("lines[{i}].amount"),
-                        message,
-                    },
-                    CatalogueError::Invalid { field, message } => {
-                        invalid(&format!("lines[{i}].{field}"), message)
-                    }
-                    CatalogueError::NotInEffect { .. } => IntakeError::UnknownFeeItem {
-                        line: i,
-                        code: line.fee_code.clone(),
-                        date,
-                    },
-                })?;
-        total = total
-            .checked_add(amount_minor)
-            .ok_or_else(|| invalid("amount", "the total is too large"))?;
-        priced.push(PricedLine {
-            fee: fee.clone(),
-            quantity: line.quantity,
-            amount_minor,
-        });
-    }
-    if total != request.amount_minor {
-        return Err(IntakeError::AmountMismatch {
-            field: "amount".into(),
-            message: format!(
-                "the lines add up to {}, not {}",
-                format_minor(total),
-                format_minor(request.amount_minor)
-            ),
-        });
-    }
-    Ok(priced)
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //!
 //! - [`card`]: card-data rules (full card numbers refused anywhere; masked forms; identity
 //!   numbers hashed and masked) — pure.
-//! - [`intake`]: reading and pricing a request — pure.
+//! - [`intake`]: reading a request — pure; [`pricing`]: pricing it against the catalogue, at
+//!   the statutory amount or a concession's (优惠政策) — pure.
 //! - [`states`]: the channel and the payment, receipt and refund statuses, as stored, with
 //!   their allowed moves (a payment's by [`PaymentEvent`]) — pure.
 //! - [`capture`](mod@capture): the capture use case, [`take`]: a retry answered from the stored
@@ -11,7 +12,8 @@
 //! - [`stored`] and [`view`](mod@view): a payment as stored and read back, and as the API
 //!   shows it; the bulk status moves reconciliation makes (settled, reconciled).
 //! - [`void`](mod@void): the same-day void; [`refunds`]: refunds with four eyes.
-//! - [`query`]: lists and searches; [`collections`]: what the counters collected.
+//! - [`query`]: lists and searches; [`collections`]: what the counters collected;
+//!   [`concessions`](mod@concessions): the concessions granted, for supervision.
 //!
 //! Every entry comes from a template of [`crate::ledger::templates`]; whether a day's revenue
 //! is already the treasury's comes from [`crate::ledger::days`].
@@ -21,7 +23,9 @@
 pub mod capture;
 pub mod card;
 pub mod collections;
+pub mod concessions;
 pub mod intake;
+pub mod pricing;
 pub mod query;
 pub mod receipts;
 pub mod refunds;
@@ -36,6 +40,6 @@ pub use capture::{
 pub use query::{find, list_ids, FIND_LIMIT};
 pub use receipts::ensure_series;
 pub use states::{Channel, PaymentEvent, PaymentStatus, ReceiptStatus, RefundStatus};
-pub use stored::{load, mark_reconciled, mark_settled, StoredLine, StoredPayment};
-pub use view::{view, CardView, LineView, PayerView, PaymentView, ReceiptView};
+pub use stored::{load, mark_reconciled, mark_settled, LineConcession, StoredLine, StoredPayment};
+pub use view::{view, CardView, LineConcessionView, LineView, PayerView, PaymentView, ReceiptView};
 pub use void::{void, VoidError};

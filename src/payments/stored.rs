@@ -10,7 +10,10 @@ use super::intake::CardData;
 use super::states::{Channel, PaymentEvent, PaymentStatus, ReceiptStatus};
 use super::Capture;
 use super::CaptureError;
-use crate::db::schema::{fee_items, payment_cards, payment_lines, payments, receipts};
+use crate::catalogue::ConcessionKind;
+use crate::db::schema::{
+    fee_item_concessions, fee_items, payment_cards, payment_lines, payments, receipts,
+};
 use crate::db::{DbConn, DbError};
 
 /// A payment as stored, with its lines, card and receipt.
@@ -53,8 +56,9 @@ pub struct StoredPayment {
     pub created_at: NaiveDateTime,
 }
 
-/// One stored line (read in field order: the line joined with its catalogue version's name).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Queryable)]
+/// One stored line: the line joined with its catalogue version's name and, for a line under a
+/// concession, the concession as that version grants it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredLine {
     /// Catalogue code.
     pub fee_code: String,
@@ -68,6 +72,23 @@ pub struct StoredLine {
     pub amount_minor: i64,
     /// Revenue subject.
     pub revenue_subject: String,
+    /// The concession the line was charged under, if any.
+    pub concession: Option<LineConcession>,
+}
+
+/// The concession (优惠政策) a line was charged under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineConcession {
+    /// Its code in the fee item version.
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// Exempt or reduced.
+    pub kind: ConcessionKind,
+    /// Its legal basis.
+    pub legal_basis: String,
+    /// The standard amount forgone.
+    pub forgone_minor: i64,
 }
 
 /// A `payments` row, its stored texts read as their enums.
@@ -166,12 +187,38 @@ pub fn load(conn: &mut DbConn, id: &str) -> Result<Option<StoredPayment>, DbErro
     }))
 }
 
+/// A line as read: the line's columns, the version's name, and the concession's columns
+/// (all set, or none).
+type LineRow = (
+    String,
+    i64,
+    String,
+    i64,
+    i64,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 fn load_lines(conn: &mut DbConn, id: &str) -> Result<Vec<StoredLine>, DbError> {
-    Ok(payment_lines::table
+    let rows: Vec<LineRow> = payment_lines::table
         .inner_join(
             fee_items::table.on(fee_items::code
                 .eq(payment_lines::fee_code)
                 .and(fee_items::version.eq(payment_lines::fee_version))),
+        )
+        .left_join(
+            fee_item_concessions::table.on(fee_item_concessions::fee_code
+                .eq(payment_lines::fee_code)
+                .and(fee_item_concessions::fee_version.eq(payment_lines::fee_version))
+                .and(
+                    fee_item_concessions::code
+                        .nullable()
+                        .eq(payment_lines::concession_code),
+                )),
         )
         .filter(payment_lines::payment_id.eq(id.to_string()))
         .order(payment_lines::line_no)
@@ -182,8 +229,50 @@ fn load_lines(conn: &mut DbConn, id: &str) -> Result<Vec<StoredLine>, DbError> {
             payment_lines::quantity,
             payment_lines::amount_minor,
             payment_lines::revenue_subject,
+            payment_lines::concession_code,
+            payment_lines::forgone_minor,
+            fee_item_concessions::name.nullable(),
+            fee_item_concessions::kind.nullable(),
+            fee_item_concessions::legal_basis.nullable(),
         ))
-        .load(conn)?)
+        .load(conn)?;
+    rows.into_iter().map(stored_line).collect()
+}
+
+fn stored_line(r: LineRow) -> Result<StoredLine, DbError> {
+    let (fee_code, fee_version, name, quantity, amount_minor, revenue_subject) =
+        (r.0, r.1, r.2, r.3, r.4, r.5);
+    let concession = match (r.6, r.7, r.8, r.9, r.10) {
+        (None, ..) => None,
+        (Some(code), Some(forgone_minor), Some(c_name), Some(kind), Some(legal_basis)) => {
+            Some(LineConcession {
+                code,
+                name: c_name,
+                kind: kind.try_into().map_err(|e| {
+                    DbError::Query(diesel::result::Error::DeserializationError(Box::new(e)))
+                })?,
+                legal_basis,
+                forgone_minor,
+            })
+        }
+        (Some(code), ..) => {
+            return Err(DbError::Query(diesel::result::Error::DeserializationError(
+                format!(
+                    "payment line of {fee_code} v{fee_version}: concession '{code}' is incomplete"
+                )
+                .into(),
+            )))
+        }
+    };
+    Ok(StoredLine {
+        fee_code,
+        fee_version,
+        name,
+        quantity,
+        amount_minor,
+        revenue_subject,
+        concession,
+    })
 }
 
 fn load_card(conn: &mut DbConn, id: &str) -> Result<CardData, DbError> {
@@ -234,6 +323,8 @@ pub(super) fn insert_payment(
                 payment_lines::quantity.eq(l.quantity),
                 payment_lines::amount_minor.eq(l.amount_minor),
                 payment_lines::revenue_subject.eq(l.revenue_subject.clone()),
+                payment_lines::concession_code.eq(l.concession.as_ref().map(|c| c.code.clone())),
+                payment_lines::forgone_minor.eq(l.concession.as_ref().map(|c| c.forgone_minor)),
             ))
             .execute(conn)?;
     }

@@ -82,6 +82,27 @@ pub struct LineView {
     pub amount: String,
     /// Revenue subject.
     pub revenue_subject: String,
+    /// The concession (优惠政策) the line was charged under; absent for a line at the
+    /// statutory amount.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concession: Option<LineConcessionView>,
+}
+
+/// The concession a line was charged under, as the receipt shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LineConcessionView {
+    /// Its code in the fee item version.
+    pub code: String,
+    /// Its name (`低保户免收`).
+    pub name: String,
+    /// `exempt` or `reduced`.
+    pub kind: String,
+    /// The document and article that grant it.
+    pub legal_basis: String,
+    /// The statutory amount of the line, decimal string.
+    pub standard_amount: String,
+    /// The standard amount forgone (standard less charged), decimal string.
+    pub forgone: String,
 }
 
 /// Masked card data: a bank card's POS fields, or the one-card operator's serial.
@@ -174,6 +195,14 @@ impl From<&StoredPayment> for PaymentView {
                     quantity: l.quantity,
                     amount: format_minor(l.amount_minor),
                     revenue_subject: l.revenue_subject.clone(),
+                    concession: l.concession.as_ref().map(|c| LineConcessionView {
+                        code: c.code.clone(),
+                        name: c.name.clone(),
+                        kind: c.kind.to_string(),
+                        legal_basis: c.legal_basis.clone(),
+                        standard_amount: format_minor(l.amount_minor + c.forgone_minor),
+                        forgone: format_minor(c.forgone_minor),
+                    }),
                 })
                 .collect(),
             card,

@@ -1,9 +1,11 @@
 //! The reconciliation report of a stored run: payments per channel and per department, each
 //! settlement file's netting (gross, fee, net, and the settlement entry once posted), the
-//! settlement files still awaiting their credit (with their age in business days), and every
-//! exception — as JSON for the API and the pages, and as CSV for the nightly outbox.
+//! settlement files still awaiting their credit (with their age in business days), every
+//! exception, and the concessions (优惠政策) granted on the date — as JSON for the API and the
+//! pages, and as CSV for the nightly outbox.
 //!
-//! Depends on: [`super::runs`] (the stored run and its exceptions), `db`, `money`.
+//! Depends on: [`super::runs`] (the stored run and its exceptions), `payments` (the concessions
+//! granted), `db`, `money`.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +20,7 @@ use crate::db::schema::{
 use crate::db::{DbConn, DbError};
 use crate::ledger::templates::settlement_reference;
 use crate::money::format_minor;
+use crate::payments::concessions::{granted, GrantedSummary};
 use crate::recon::matcher::{business_days_between, is_supervision_finding, Category, Subject};
 
 /// One line of a per-channel or per-department table.
@@ -100,6 +103,9 @@ pub struct Report {
     /// Supervision findings: debits from the collection account nothing explains (possible
     /// 坐支), from `exceptions`.
     pub supervision_findings: Vec<ExceptionRow>,
+    /// The concessions (优惠政策) granted on the date, by fee item, concession, window and
+    /// clerk, with the standard amount forgone.
+    pub concessions: GrantedSummary,
 }
 
 /// The report of a stored run.
@@ -119,6 +125,7 @@ pub fn report(conn: &mut DbConn, run_id: &str) -> Result<Option<Report>, DbError
         .map(StoredExceptionRow::typed)
         .collect::<Result<Vec<_>, _>>()?;
     let supervision_findings = supervision_findings(&exceptions);
+    let concessions = granted(conn, run.business_date, run.business_date)?;
     Ok(Some(Report {
         run,
         by_channel,
@@ -127,6 +134,7 @@ pub fn report(conn: &mut DbConn, run_id: &str) -> Result<Option<Report>, DbError
         awaiting_credit,
         exceptions,
         supervision_findings,
+        concessions,
     }))
 }
 
@@ -257,6 +265,7 @@ pub fn report_csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
     csv_awaiting(&mut w, &report.awaiting_credit)?;
     csv_exceptions(&mut w, &report.exceptions)?;
     csv_findings(&mut w, &report.supervision_findings)?;
+    csv_concessions(&mut w, &report.concessions)?;
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
@@ -464,4 +473,45 @@ fn csv_findings(w: &mut CsvOut, findings: &[ExceptionRow]) -> Result<(), csv::Er
         )?;
     }
     Ok(())
+}
+
+fn csv_concessions(w: &mut CsvOut, granted: &GrantedSummary) -> Result<(), csv::Error> {
+    w.write_record([
+        "section",
+        "fee_code",
+        "concession",
+        "kind",
+        "window",
+        "clerk",
+        "count",
+        "charged",
+        "forgone",
+        "legal_basis",
+    ])?;
+    for g in &granted.items {
+        w.write_record([
+            "concession",
+            g.fee_code.as_str(),
+            g.concession.as_str(),
+            g.kind.as_str(),
+            g.window.as_str(),
+            g.clerk.as_str(),
+            &g.count.to_string(),
+            g.charged.as_str(),
+            g.forgone.as_str(),
+            g.legal_basis.as_str(),
+        ])?;
+    }
+    w.write_record([
+        "concession_total",
+        "",
+        "",
+        "",
+        "",
+        "",
+        &granted.count.to_string(),
+        granted.charged.as_str(),
+        granted.forgone.as_str(),
+        "",
+    ])
 }

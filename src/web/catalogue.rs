@@ -9,7 +9,7 @@ use super::params::{self, with_param};
 use super::table::{link_csv, Cell, Table};
 use super::{csv_download, Chrome, OrPage, Staff, WebError, BASE};
 use crate::auth::may;
-use crate::catalogue::{self, FeeItem, Pricing};
+use crate::catalogue::{self, ConcessionKind, FeeItem, Pricing};
 use crate::http::blocking::with_conn;
 use crate::http::paging::{Page, MAX_LIMIT};
 use crate::http::problem::ApiError;
@@ -42,6 +42,14 @@ words! {
         effective_to: "截止日期" / "Effective to",
         open_ended: "长期" / "open",
         version: "版本" / "Version",
+        concessions: "优惠政策（各版本）" / "Concessions (every version)",
+        no_concessions: "该项目没有优惠政策。" / "This item has no concessions.",
+        concession_code: "政策编码" / "Concession code",
+        concession_name: "政策名称" / "Concession",
+        concession_kind: "方式" / "Kind",
+        exempt: "免收" / "exempt",
+        reduced: "减收" / "reduced",
+        concession_amount: "优惠后标准（元）" / "Charged instead (CNY)",
     }
 }
 
@@ -114,6 +122,35 @@ impl CatalogueWords {
     }
 }
 
+impl CatalogueWords {
+    /// Every version's concessions: what is charged instead and on what legal basis.
+    fn concessions_table(&self, items: &[FeeItem]) -> Table {
+        let mut t = Table::new("concessions", self.concessions, self.no_concessions)
+            .num(self.version)
+            .col(self.concession_code)
+            .col(self.concession_name)
+            .col(self.concession_kind)
+            .num(self.concession_amount)
+            .col(self.legal_basis);
+        for i in items {
+            for c in &i.concessions {
+                t.push(vec![
+                    Cell::Int(i.version),
+                    Cell::text(&c.code),
+                    Cell::text(&c.name),
+                    Cell::text(match c.kind {
+                        ConcessionKind::Exempt => self.exempt,
+                        ConcessionKind::Reduced => self.reduced,
+                    }),
+                    Cell::Money(c.amount_minor),
+                    Cell::Prose(c.legal_basis.clone()),
+                ]);
+            }
+        }
+        t
+    }
+}
+
 /// `?after=&limit=&csv=`.
 #[derive(Debug, Deserialize)]
 pub struct CatalogueQuery {
@@ -127,6 +164,7 @@ pub struct CatalogueQuery {
 struct CataloguePage {
     c: Chrome,
     table: Table,
+    concessions: Option<Table>,
     next_href: Option<String>,
     back: bool,
 }
@@ -156,6 +194,7 @@ async fn list(staff: Staff, query: web::Query<CatalogueQuery>) -> Result<HttpRes
     let page = CataloguePage {
         c: staff.chrome(t.title, "catalogue"),
         table,
+        concessions: None,
         next_href: items
             .next
             .as_deref()
@@ -194,15 +233,22 @@ async fn versions(
     };
     let title = format!("{} · {} {}", t.title, latest.code, latest.name);
     let mut table = t.table("versions", t.versions, &versions, false);
+    let mut concessions = t.concessions_table(&versions);
     if let Some(id) = &query.csv {
-        return csv_download(&[&table], id, &format!("fee-item-{code}"), lang);
+        return csv_download(
+            &[&table, &concessions],
+            id,
+            &format!("fee-item-{code}"),
+            lang,
+        );
     }
     let req = staff.request();
     let (path, qs) = (req.path().to_string(), req.query_string().to_string());
-    link_csv(&mut [&mut table], &path, &qs);
+    link_csv(&mut [&mut table, &mut concessions], &path, &qs);
     let page = CataloguePage {
         c: staff.chrome(title, "catalogue"),
         table,
+        concessions: Some(concessions),
         next_href: None,
         back: true,
     };

@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod catalogue;
 pub mod chart;
+pub mod concessions;
 pub mod days;
 pub mod i18n;
 pub mod jobs;
@@ -70,6 +71,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(days::routes)
             .configure(remittances::routes)
             .configure(report::routes)
+            .configure(concessions::routes)
             .route("/static/style.css", web::get().to(stylesheet))
             .default_service(web::to(|req: HttpRequest| async move {
                 let lang = session::lang_of(&req);
@@ -104,7 +106,7 @@ pub struct NavItem {
 }
 
 /// The pages and who may see them, in navigation order.
-fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 9] {
+fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 10] {
     [
         ("today", w.nav_today, may::READ_PAYMENTS),
         ("payments", w.nav_payments, may::READ_PAYMENTS),
@@ -117,6 +119,7 @@ fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 9] {
         ("remittances", w.nav_remittances, may::READ_REMITTANCES),
         ("ledger", w.nav_ledger, may::READ_LEDGER),
         ("report", w.nav_report, may::READ_LEDGER),
+        ("concessions", w.nav_concessions, may::READ_CONCESSIONS),
         ("catalogue", w.nav_catalogue, may::READ_CATALOGUE),
         ("audit", w.nav_audit, may::READ_AUDIT_LOG),
     ]

@@ -1,6 +1,6 @@
 //! 日报表: one printable page (A4; the print stylesheet hides navigation and forms) for a
-//! business date — collections by department, window and channel (the 今日 tables), the
-//! reconciliation's tiers and open exceptions, the day's close and seal, the remittance, and the
+//! business date — collections by department, window and channel (the 今日 tables) and the
+//! concessions granted (优惠减免), the reconciliation's tiers and open exceptions, the day's close and seal, the remittance, and the
 //! trial balance by fund as of the date — with a header and signature lines only on paper.
 
 use actix_web::{web, HttpResponse};
@@ -8,6 +8,7 @@ use askama::Template;
 use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 
+use super::concessions::{table as concessions_table, ConcessionWords};
 use super::days::{day_state, DaysWords};
 use super::i18n::{Common, Lang};
 use super::reconciliation::{
@@ -23,6 +24,7 @@ use crate::http::blocking::with_conn;
 use crate::ledger::repo::FundTrialBalance;
 use crate::ledger::Fund;
 use crate::payments::collections::{self, Tally};
+use crate::payments::concessions::GrantedSummary;
 use crate::recon::days::{CloseError, Day};
 use crate::recon::exceptions::ExceptionState;
 use crate::recon::runs::{Report, Run};
@@ -73,6 +75,7 @@ struct ReportPage {
     collected: Tally,
     voided: Tally,
     collection: Vec<Table>,
+    concessions: Table,
     run: Option<Run>,
     recon: Vec<Table>,
     blockers: Vec<Blocker>,
@@ -112,6 +115,7 @@ async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpRespon
     let facts = load(&staff, date).await?;
 
     let mut collection = collection_tables(&facts.day_sums, lang).to_vec();
+    let mut concessions = concessions_table(ConcessionWords::of(lang), &facts.concessions);
     let mut recon_tables = recon_tables(&facts, t, rw, w, lang);
     let mut remittance_tables: Vec<Table> = facts
         .remittance
@@ -122,6 +126,7 @@ async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpRespon
 
     if let Some(id) = &query.csv {
         let mut all: Vec<&Table> = collection.iter().collect();
+        all.push(&concessions);
         all.extend(recon_tables.iter());
         all.extend(remittance_tables.iter());
         all.push(&trial);
@@ -129,6 +134,7 @@ async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpRespon
     }
     {
         let mut refs: Vec<&mut Table> = collection.iter_mut().collect();
+        refs.push(&mut concessions);
         refs.extend(recon_tables.iter_mut());
         refs.extend(remittance_tables.iter_mut());
         refs.push(&mut trial);
@@ -153,6 +159,7 @@ async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpRespon
         collected: facts.day_sums.collected,
         voided: facts.day_sums.voided,
         collection,
+        concessions,
         run: facts.report.map(|r| r.run),
         recon: recon_tables,
         blockers: blocker_views(facts.blockers, lang),
@@ -169,6 +176,8 @@ async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpRespon
 struct Facts {
     /// The day's collections (zero sums on a day without any).
     day_sums: collections::Day,
+    /// The concessions granted on the day.
+    concessions: GrantedSummary,
     /// The trial balance by fund as of the date.
     funds: Vec<FundTrialBalance>,
     /// The day's remittance, once prepared.
@@ -182,14 +191,15 @@ struct Facts {
 }
 
 async fn load(staff: &Staff, date: NaiveDate) -> Result<Facts, WebError> {
-    let (facts, funds, remittance) = with_conn(&staff.ctx, move |conn, ctx| {
+    let (facts, funds, remittance, granted) = with_conn(&staff.ctx, move |conn, ctx| {
         let facts = collections::load(conn, date, date)?;
+        let granted = crate::payments::concessions::granted(conn, date, date)?;
         let funds = crate::ledger::repo::trial_balance(conn, &ctx.chart, Some(date))?;
         let remittance = match service::batch_of_day(conn, date)? {
             Some((id, _)) => service::get(conn, &id)?,
             None => None,
         };
-        Ok((facts, funds, remittance))
+        Ok((facts, funds, remittance, granted))
     })
     .await
     .or_page(staff.lang)?;
@@ -200,6 +210,7 @@ async fn load(staff: &Staff, date: NaiveDate) -> Result<Facts, WebError> {
         day_sums: collections::by_day(&facts)
             .remove(&date)
             .unwrap_or_default(),
+        concessions: granted,
         funds,
         remittance,
         report: recon.report,

@@ -8,6 +8,7 @@ mod api_fuzz;
 mod browser;
 mod catalogue;
 mod cli;
+mod concessions;
 mod crash;
 mod days;
 mod e2e;

@@ -51,6 +51,7 @@ async fn each_route_admits_exactly_its_roles() {
         ("GET", "/v1/remittances/rem_x/file", vec![F, S, A]),
         ("POST", "/v1/remittances/rem_x/approve", vec![S]),
         ("GET", "/v1/supervision/treasury-payable", vec![F, S, A]),
+        ("GET", "/v1/concessions", vec![F, S, A]),
         // Treasury routes also need a signed request: unsigned, the treasury role passes the
         // role check and is then told to sign (401 signature_required).
         ("GET", "/v1/treasury/remittances", vec![T]),

@@ -176,7 +176,8 @@ async fn payments_are_found_voided_refunded_and_audited_through_the_pages() {
     let lines = csv_rows(&finance.get(&format!("{detail_path}?csv=lines")).await);
     assert_eq!(
         row(&lines, "ZR-BDC-02")[3..],
-        ["1030414", "1", "550.00"].map(String::from)
+        ["1030414", "1", "550.00", "", "", ""].map(String::from),
+        "no concession on this line"
     );
     assert_eq!(
         csv_rows(&finance.get(&format!("{detail_path}?csv=refunds")).await).len(),

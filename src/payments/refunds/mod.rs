@@ -232,3 +232,94 @@ mod request;
 
 pub use approve::approve;
 pub use request::request;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::ConcessionKind;
+    use crate::payments::intake::CardData;
+    use crate::payments::{Channel, LineConcession, PaymentStatus, ReceiptStatus, StoredLine};
+
+    fn line(subject: &str, amount_minor: i64, concession: Option<(&str, i64)>) -> StoredLine {
+        StoredLine {
+            fee_code: "ZR-BDC-01".into(),
+            fee_version: 1,
+            name: "不动产登记费（住宅）".into(),
+            quantity: 1,
+            amount_minor,
+            revenue_subject: subject.into(),
+            concession: concession.map(|(code, forgone_minor)| LineConcession {
+                code: code.into(),
+                name: "低保户免收".into(),
+                kind: if amount_minor == 0 {
+                    ConcessionKind::Exempt
+                } else {
+                    ConcessionKind::Reduced
+                },
+                legal_basis: "民发〔2021〕11号".into(),
+                forgone_minor,
+            }),
+        }
+    }
+
+    fn payment(lines: Vec<StoredLine>) -> StoredPayment {
+        StoredPayment {
+            id: "pay_1".into(),
+            reference: "P1".into(),
+            channel: Channel::BankCard,
+            department: "D03".into(),
+            window: "W03".into(),
+            payer_name: None,
+            payer_id_masked: None,
+            amount_minor: lines.iter().map(|l| l.amount_minor).sum(),
+            business_date: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap_or_default(),
+            status: PaymentStatus::Captured,
+            entry_seq: 1,
+            receipt_series: "44030126".into(),
+            receipt_number: 1,
+            receipt_status: ReceiptStatus::Issued,
+            lines,
+            card: CardData {
+                merchant_id: "898440379930001".into(),
+                terminal_id: "11002001".into(),
+                batch_no: None,
+                trace_no: None,
+                rrn: None,
+                auth_code: None,
+                serial: None,
+                masked_card: "622848******0123".into(),
+                txn_time: "2026-11-24T09:30:15+08:00".into(),
+            },
+            created_at: NaiveDateTime::default(),
+        }
+    }
+
+    /// A refund comes only out of what was charged: an exempt line gives nothing back and a
+    /// reduced line no more than its reduced amount; the forgone value is never refunded.
+    #[test]
+    fn refunds_of_concession_lines_stay_within_what_was_charged() {
+        let p = payment(vec![
+            line("1030414", 0, Some(("DB-01", 8000))),
+            line("1030414", 4000, Some(("CJ-01", 4000))),
+            line("1030401", 12000, None),
+        ]);
+        let none = BTreeMap::new();
+        assert_eq!(
+            allocate(&p, &none, 16000),
+            Some(vec![("1030414".into(), 4000), ("1030401".into(), 12000)])
+        );
+        assert_eq!(allocate(&p, &none, 16001), None);
+        assert_eq!(
+            allocate(&p, &none, 3000),
+            Some(vec![("1030414".into(), 3000)])
+        );
+        let earlier = BTreeMap::from([("1030414".to_string(), 4000)]);
+        assert_eq!(
+            allocate(&p, &earlier, 12000),
+            Some(vec![("1030401".into(), 12000)])
+        );
+        assert_eq!(allocate(&p, &earlier, 12001), None);
+        let exempt_only = payment(vec![line("1030414", 0, Some(("DB-01", 8000)))]);
+        assert_eq!(allocate(&exempt_only, &none, 1), None);
+    }
+}

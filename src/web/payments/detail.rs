@@ -6,6 +6,7 @@ use askama::Template;
 
 use super::{CsvQuery, PaymentWords};
 use crate::auth::may;
+use crate::catalogue::ConcessionKind;
 use crate::http::blocking::with_conn;
 use crate::http::problem::ApiError;
 use crate::payments::refunds::{self, Refund};
@@ -209,7 +210,8 @@ fn payment_facts(
     facts
 }
 
-/// The lines as charged, with their total.
+/// The lines as charged, with their total; a line under a concession (优惠政策) shows it, the
+/// standard amount forgone and the concession's legal basis.
 fn lines_table(t: &PaymentWords, w: &Common, payment: &StoredPayment) -> Table {
     let mut lines = Table::new("lines", t.lines, w.nothing_here)
         .col(t.fee_code)
@@ -217,8 +219,27 @@ fn lines_table(t: &PaymentWords, w: &Common, payment: &StoredPayment) -> Table {
         .num(t.fee_version)
         .col(t.revenue_subject)
         .num(t.quantity)
-        .num(w.amount);
+        .num(w.amount)
+        .col(t.concession)
+        .num(t.forgone)
+        .col(t.concession_basis);
+    let mut forgone = 0;
     for l in &payment.lines {
+        let (concession, forgone_cell, basis) = match &l.concession {
+            Some(c) => {
+                forgone += c.forgone_minor;
+                let kind = match c.kind {
+                    ConcessionKind::Exempt => t.exempt,
+                    ConcessionKind::Reduced => t.reduced,
+                };
+                (
+                    Cell::Text(format!("{}（{kind}，{}）", c.name, c.code)),
+                    Cell::Money(c.forgone_minor),
+                    Cell::Prose(c.legal_basis.clone()),
+                )
+            }
+            None => (Cell::Empty, Cell::Empty, Cell::Empty),
+        };
         lines.push(vec![
             Cell::text(&l.fee_code),
             Cell::text(&l.name),
@@ -226,6 +247,9 @@ fn lines_table(t: &PaymentWords, w: &Common, payment: &StoredPayment) -> Table {
             Cell::text(&l.revenue_subject),
             Cell::Int(l.quantity),
             Cell::Money(l.amount_minor),
+            concession,
+            forgone_cell,
+            basis,
         ]);
     }
     lines.foot = Some(vec![
@@ -235,6 +259,13 @@ fn lines_table(t: &PaymentWords, w: &Common, payment: &StoredPayment) -> Table {
         Cell::Empty,
         Cell::Empty,
         Cell::Money(payment.amount_minor),
+        Cell::Empty,
+        if forgone > 0 {
+            Cell::Money(forgone)
+        } else {
+            Cell::Empty
+        },
+        Cell::Empty,
     ]);
     lines
 }
