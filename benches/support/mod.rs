@@ -68,6 +68,7 @@ impl Drop for Db {
 }
 
 /// Opens the app on `db` (migrated), keys in the run's folder, with `max_batch`.
+#[allow(dead_code)] // each bench binary compiles this module; not all of them use it
 pub fn open(db: &Db, max_batch: usize) -> AppContext {
     open_with(db, max_batch, |_| {})
 }

@@ -476,42 +476,51 @@ fn csv_findings(w: &mut CsvOut, findings: &[ExceptionRow]) -> Result<(), csv::Er
 }
 
 fn csv_concessions(w: &mut CsvOut, granted: &GrantedSummary) -> Result<(), csv::Error> {
-    w.write_record([
-        "section",
-        "fee_code",
-        "concession",
-        "kind",
-        "window",
-        "clerk",
-        "count",
-        "charged",
-        "forgone",
-        "legal_basis",
-    ])?;
-    for g in &granted.items {
-        w.write_record([
+    crate::spreadsheet::write_record(
+        w,
+        [
+            "section",
+            "fee_code",
             "concession",
-            g.fee_code.as_str(),
-            g.concession.as_str(),
-            g.kind.as_str(),
-            g.window.as_str(),
-            g.clerk.as_str(),
-            &g.count.to_string(),
-            g.charged.as_str(),
-            g.forgone.as_str(),
-            g.legal_basis.as_str(),
-        ])?;
+            "kind",
+            "window",
+            "clerk",
+            "count",
+            "charged",
+            "forgone",
+            "legal_basis",
+        ],
+    )?;
+    for g in &granted.items {
+        crate::spreadsheet::write_record(
+            w,
+            [
+                "concession",
+                g.fee_code.as_str(),
+                g.concession.as_str(),
+                g.kind.as_str(),
+                g.window.as_str(),
+                g.clerk.as_str(),
+                &g.count.to_string(),
+                g.charged.as_str(),
+                g.forgone.as_str(),
+                g.legal_basis.as_str(),
+            ],
+        )?;
     }
-    w.write_record([
-        "concession_total",
-        "",
-        "",
-        "",
-        "",
-        "",
-        &granted.count.to_string(),
-        granted.charged.as_str(),
-        granted.forgone.as_str(),
-        "",
-    ])
+    crate::spreadsheet::write_record(
+        w,
+        [
+            "concession_total",
+            "",
+            "",
+            "",
+            "",
+            "",
+            &granted.count.to_string(),
+            granted.charged.as_str(),
+            granted.forgone.as_str(),
+            "",
+        ],
+    )
 }
