@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use onecard::auth::{self, staff, Role};
 use serde_json::{json, Value};
 
-use crate::reconciliation::{pay, pos_file};
+use crate::reconciliation::{a_day_settled_and_credited, pay, pos_file};
 use crate::support::{spawn_app, TestApp};
 use crate::web_support::{WebSession, PASSWORD};
 
@@ -166,13 +166,12 @@ async fn a_token_and_a_staff_sign_in_of_one_person_are_one_pair_of_eyes() {
     let mut other = WebSession::signed_in(&app, Role::Supervisor).await;
     let ok = other.post(&from, &approve, &[]).await;
     assert_eq!(ok.status, 303, "{}", ok.body);
-    let (_, after) = app
-        .get(Role::Auditor, &format!("/v1/payments/{payment}"))
+    let refunds = entries_of(&app, "refund").await;
+    assert_eq!(refunds.len(), 1, "one refund entry");
+    let (_, entry) = app
+        .get(Role::Auditor, &format!("/v1/ledger/entries/{}", refunds[0]))
         .await;
-    assert!(
-        after.to_string().contains("supervisor:web-supervisor"),
-        "{after}"
-    );
+    assert_eq!(entry["actor"], "supervisor:web-supervisor", "{entry}");
     // A capture is undone by its void or a refund, never reversed by hand.
     let captures = entries_of(&app, "capture").await;
     assert!(!captures.is_empty());
@@ -299,17 +298,11 @@ async fn two_tokens_of_one_person_are_one_pair_of_eyes_for_a_remittance() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    // Neither the treasury's acknowledgement nor the acquirer's settlement is reversed by hand.
+    // The treasury's acknowledgement is not reversed by hand.
     let remitted = body["entry_seq"].as_i64().expect("remittance entry");
     let (status, body) = reverse(&app, app.token(Role::Supervisor), remitted).await;
     assert_eq!((status, code(&body)), (409, Some("not_manual")), "{body}");
     assert_eq!(body["kind"], "remittance", "{body}");
-    let settlements = entries_of(&app, "settlement").await;
-    assert!(!settlements.is_empty(), "the night's files settled");
-    for seq in settlements {
-        let (status, body) = reverse(&app, app.token(Role::Supervisor), seq).await;
-        assert_eq!((status, code(&body)), (409, Some("not_manual")), "{body}");
-    }
     app.stop().await;
 }
 
@@ -347,5 +340,25 @@ async fn a_manual_entry_is_reversed_only_by_another_person() {
     )
     .await;
     assert_eq!((status, code(&body)), (409, Some("not_manual")), "{body}");
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn a_settlement_is_not_reversed_by_hand() {
+    let app = spawn_app().await;
+    let today = a_day_settled_and_credited(&app).await;
+    let run = app.reconcile(today).await;
+    let seq = run["settlement_entries"][0]
+        .as_i64()
+        .expect("a settlement entry");
+    let (status, body) = reverse(&app, app.token(Role::Supervisor), seq).await;
+    assert_eq!((status, code(&body)), (409, Some("not_manual")), "{body}");
+    assert_eq!(body["kind"], "settlement", "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("reconciliation")),
+        "{body}"
+    );
     app.stop().await;
 }
