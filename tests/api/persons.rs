@@ -362,3 +362,43 @@ async fn a_settlement_is_not_reversed_by_hand() {
     );
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn the_demo_token_and_staff_user_of_a_role_are_one_person_across_starts() {
+    use diesel::prelude::*;
+    use onecard::db::schema::{api_tokens, staff_users};
+    let app = spawn_app().await;
+    app.load_demo().await;
+    let ctx = app.ctx.clone();
+    actix_web::web::block(move || {
+        onecard::app::demo::staff_users(&ctx).expect("demo users");
+        // A second start: new tokens and passwords, the same persons.
+        onecard::app::demo::load(&ctx).expect("demo again");
+        onecard::app::demo::staff_users(&ctx).expect("demo users again");
+        let mut conn = ctx.conn().expect("conn");
+        let mut seen = Vec::new();
+        for role in [Role::Clerk, Role::Finance, Role::Supervisor] {
+            let name = format!("demo-{role}");
+            let mut of_tokens: Vec<Option<String>> = api_tokens::table
+                .filter(api_tokens::name.eq(&name))
+                .select(api_tokens::person_id)
+                .load(&mut conn)
+                .expect("tokens");
+            assert_eq!(of_tokens.len(), 2, "{name}: a token per start");
+            of_tokens.dedup();
+            let of_user: Option<String> = staff_users::table
+                .filter(staff_users::name.eq(&name))
+                .select(staff_users::person_id)
+                .first(&mut conn)
+                .expect("user");
+            assert_eq!(of_tokens, vec![of_user.clone()], "{name}");
+            seen.push(of_user.expect("a person"));
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 3, "each role is another human: {seen:?}");
+    })
+    .await
+    .expect("block");
+    app.stop().await;
+}
