@@ -24,7 +24,7 @@
 //! | [`ledger`] | funds, accounts, entries, the §2 rules and entry templates (pure), hash chain, balances, business days, the group-commit writer | `money`, `db`, `audit`, `metrics`, `text` |
 //! | [`bankfiles`] | bank-file readers: canonical records, declarative specs and the generic reader, camt.05x and MT940 (pure); all-or-nothing import | `money`, `db`, `audit`, `text` |
 //! | [`config`] | settings from the environment; defaults serve the embedded case | `db`, `ledger`, `bankfiles` |
-//! | [`auth`] | roles and who may do what ([`auth::may`]), API tokens (stored as SHA-256), staff users and sessions, treasury secrets and signed requests | `db`, `audit`, `keys`, `text` |
+//! | [`auth`] | roles and who may do what ([`auth::may`]), persons (one identity across a human's tokens and sign-in; the four-eyes rules compare them), API tokens (stored as SHA-256), staff users and sessions, treasury secrets and signed requests | `db`, `audit`, `keys`, `text` |
 //! | [`catalogue`] | fee items, versions, the exact-amount check (pure) and their storage | `money`, `db`, `audit`, `ledger`, `text` |
 //! | [`payments`] | counter payments: taking one (idempotent), receipts, voids, refunds, queries; card-data rules (full card numbers refused, ids masked) | `money`, `db`, `audit`, `keys`, `auth`, `ledger`, `catalogue`, `text` |
 //! | [`recon`] | reconciliation: the three-tier matcher (pure), runs, exceptions, day close and seal | `money`, `clock`, `db`, `audit`, `keys`, `auth`, `ledger`, `bankfiles`, `payments` (the states it reads), `text` |

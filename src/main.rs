@@ -1,4 +1,4 @@
-//! The `onecard` command: serve, migrate, keys, verify.
+//! The `onecard` command: serve, migrate, keys, users, persons, verify.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -94,6 +94,12 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Persons: one identity across a human's tokens and staff sign-in; four-eyes rules
+    /// compare persons.
+    Persons {
+        #[command(subcommand)]
+        command: PersonsCommand,
+    },
     /// Import a settlement file or bank statement, all or nothing; exit 2 if it is refused.
     Import {
         /// Spec id (see `GET /v1/settlement-specs`); chosen by the file name when omitted.
@@ -118,7 +124,23 @@ enum UsersCommand {
         /// The name they sign in with.
         #[arg(long)]
         name: String,
+        /// The person they are (`onecard persons create`); a new person of --name if omitted.
+        #[arg(long)]
+        person: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum PersonsCommand {
+    /// Make a person; prints the id alone on stdout (give it to `keys create --person` and
+    /// `users create --person`).
+    Create {
+        /// Their name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Every person: id and name, tab-separated.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -131,6 +153,10 @@ enum KeysCommand {
         /// Who or what the token is for.
         #[arg(long)]
         name: String,
+        /// The person it belongs to (`onecard persons create`); a new person of --name if
+        /// omitted.
+        #[arg(long)]
+        person: Option<String>,
     },
 }
 
@@ -303,12 +329,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             workers,
         } => serve(config, &bind, demo, migrate, workers),
         Command::Migrate => migrate(config),
-        Command::Keys {
-            command: KeysCommand::Create { role, name },
-        } => create_key(config, &role, &name),
-        Command::Users {
-            command: UsersCommand::Create { role, name },
-        } => create_user(config, &role, &name),
+        Command::Keys { command } => create_key(config, command),
+        Command::Users { command } => create_user(config, command),
+        Command::Persons { command } => persons(config, command),
         Command::Import { spec, name, file } => import(config, spec, name, &file),
         Command::Nightly { date } => nightly(config, date),
         Command::Reconcile { date } => reconcile(config, &date),
@@ -394,12 +417,14 @@ fn migrate(config: Config) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn create_key(config: Config, role: &str, name: &str) -> Result<ExitCode, String> {
+fn create_key(config: Config, command: KeysCommand) -> Result<ExitCode, String> {
+    let KeysCommand::Create { role, name, person } = command;
     let role: Role = role.parse().map_err(|e: auth::AuthError| e.to_string())?;
     let ctx = open_app(config)?;
     let mut conn = ctx.conn().map_err(|e| e.to_string())?;
-    let issued =
-        auth::create_token(&mut conn, &ctx.keys, role, name, "cli").map_err(|e| e.to_string())?;
+    let person = person.as_deref();
+    let issued = auth::create_token_for(&mut conn, &ctx.keys, role, &name, person, "cli")
+        .map_err(|e| e.to_string())?;
     println!("{}", issued.token);
     if let Some(secret) = issued.secret {
         println!("{secret}");
@@ -407,8 +432,26 @@ fn create_key(config: Config, role: &str, name: &str) -> Result<ExitCode, String
     Ok(ExitCode::SUCCESS)
 }
 
-fn create_user(config: Config, role: &str, name: &str) -> Result<ExitCode, String> {
+fn persons(config: Config, command: PersonsCommand) -> Result<ExitCode, String> {
+    let ctx = open_app(config)?;
+    let mut conn = ctx.conn().map_err(|e| e.to_string())?;
+    match command {
+        PersonsCommand::Create { name } => {
+            let id = auth::persons::create(&mut conn, &name, "cli").map_err(|e| e.to_string())?;
+            println!("{id}");
+        }
+        PersonsCommand::List => {
+            for p in auth::persons::list(&mut conn).map_err(|e| e.to_string())? {
+                println!("{}\t{}", p.id, p.name);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn create_user(config: Config, command: UsersCommand) -> Result<ExitCode, String> {
     use std::io::IsTerminal;
+    let UsersCommand::Create { role, name, person } = command;
     let role: Role = role.parse().map_err(|e: auth::AuthError| e.to_string())?;
     let (password, generated) = if std::io::stdin().is_terminal() {
         (
@@ -424,8 +467,16 @@ fn create_user(config: Config, role: &str, name: &str) -> Result<ExitCode, Strin
     };
     let ctx = open_app(config)?;
     let mut conn = ctx.conn().map_err(|e| e.to_string())?;
-    let id = auth::staff::create_user(&mut conn, role, name, &password, "cli")
-        .map_err(|e| e.to_string())?;
+    let (name, person) = (name.as_str(), person.as_deref());
+    let user = auth::staff::NewUser {
+        role,
+        name,
+        person,
+        created_by: "cli",
+    };
+    let id =
+        auth::staff::create_user_as(&mut conn, user, &password, auth::staff::PBKDF2_ITERATIONS)
+            .map_err(|e| e.to_string())?;
     eprintln!("user {id} '{name}' ({role}) created");
     if generated {
         println!("{password}");
@@ -498,6 +549,7 @@ fn remit(config: Config, date: &str) -> Result<ExitCode, String> {
             ctx.treasury.as_ref().clone(),
             date,
             "cli".into(),
+            None,
         ))
         .map_err(|e| e.to_string())?;
     print_json(&batch)?;

@@ -2,10 +2,18 @@
 //! token per role (generated now, printed once) and, on an empty ledger, an opening
 //! appropriation so the tour has a balance to show.
 //!
+//! The demo has one human per role: the `demo-<role>` token and the `demo-<role>` staff user
+//! are the same person (so, as for real staff, signing in on the pages does not make a
+//! supervisor a second pair of eyes on what their token requested), and stay so across starts.
+//!
 //! Depends on: [`super::AppContext`], `auth`, `catalogue`, `ledger`.
+
+use diesel::prelude::*;
 
 use super::AppContext;
 use crate::auth::{self, AuthError, IssuedToken, Role};
+use crate::db::schema::{api_tokens, staff_users};
+use crate::db::{DbConn, DbError};
 use crate::ledger::writer::{PostError, WriteError};
 use crate::ledger::{repo, EntryKind, NewEntry, Posting};
 
@@ -41,11 +49,52 @@ pub fn staff_users(ctx: &AppContext) -> Result<Vec<(Role, String, String)>, Demo
         let name = format!("demo-{role}");
         let password = auth::staff::generate_password()?;
         if !auth::staff::set_password(&mut conn, &name, &password, "demo")? {
-            auth::staff::create_user(&mut conn, role, &name, &password, "demo")?;
+            let person = demo_person(&mut conn, role)?;
+            let user = auth::staff::NewUser {
+                role,
+                name: &name,
+                person: Some(&person),
+                created_by: "demo",
+            };
+            auth::staff::create_user_as(
+                &mut conn,
+                user,
+                &password,
+                auth::staff::PBKDF2_ITERATIONS,
+            )?;
         }
         users.push((role, name, password));
     }
     Ok(users)
+}
+
+/// The person behind the demo's `role`: the one its staff user or an earlier demo token of
+/// the same name belongs to, else a new one.
+fn demo_person(conn: &mut DbConn, role: Role) -> Result<String, DemoError> {
+    let name = format!("demo-{role}");
+    let user: Option<Option<String>> = staff_users::table
+        .filter(staff_users::name.eq(&name))
+        .select(staff_users::person_id)
+        .first(conn)
+        .optional()
+        .map_err(DbError::from)?;
+    let known = match user.flatten() {
+        Some(p) => Some(p),
+        None => api_tokens::table
+            .filter(api_tokens::name.eq(&name))
+            .filter(api_tokens::created_by.eq("demo"))
+            .filter(api_tokens::person_id.is_not_null())
+            .order(api_tokens::created_at.desc())
+            .select(api_tokens::person_id)
+            .first::<Option<String>>(conn)
+            .optional()
+            .map_err(DbError::from)?
+            .flatten(),
+    };
+    match known {
+        Some(p) => Ok(p),
+        None => Ok(auth::persons::create(conn, &name, "demo")?),
+    }
 }
 
 /// Creates one token per role and, if the ledger is empty, posts an opening appropriation.
@@ -64,7 +113,9 @@ pub fn load(ctx: &AppContext) -> Result<Vec<(Role, IssuedToken)>, DemoError> {
     }
     let mut tokens = Vec::new();
     for role in Role::ALL {
-        let t = auth::create_token(&mut conn, &ctx.keys, role, &format!("demo-{role}"), "demo")?;
+        let person = demo_person(&mut conn, role)?;
+        let name = format!("demo-{role}");
+        let t = auth::create_token_for(&mut conn, &ctx.keys, role, &name, Some(&person), "demo")?;
         tokens.push((role, t));
     }
     let (head, _) = repo::chain_head(&mut conn)?;

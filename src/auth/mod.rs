@@ -4,9 +4,14 @@
 //! Each token carries one role. A treasury client's HMAC secret is derived from the service's
 //! master key and the token id, so it too is never stored.
 //!
+//! Every token and staff user belongs to a [`persons`] person: the identity the four-eyes rules
+//! compare ([`Principal::is_same_person`]).
+//!
 //! May depend on: `db`, `audit`, `keys`, `text`.
 
 pub mod may;
+pub mod password;
+pub mod persons;
 pub mod request_signing;
 pub mod staff;
 
@@ -62,21 +67,31 @@ fn unknown_role(s: &str) -> AuthError {
     AuthError::UnknownRole(s.to_string())
 }
 
-/// Who is calling: the token's id, name and role.
+/// Who is calling: the token's (or staff user's) id, name, role and person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Principal {
-    /// The token id (public, 16 hex digits).
+    /// The token id (public, 16 hex digits), or the staff user's id for a web session.
     pub token_id: String,
     /// The name given at creation (a person or a system).
     pub name: String,
     /// Its one role.
     pub role: Role,
+    /// The person behind it (`per_…`): one across their tokens and their staff sign-in.
+    pub person_id: String,
 }
 
 impl Principal {
     /// How the principal appears in entries and the audit log: `role:name`.
     pub fn actor(&self) -> String {
         format!("{}:{}", self.role, self.name)
+    }
+
+    /// Whether this principal is the person stored as having done the first step of a
+    /// four-eyes rule (requested, proposed, prepared, posted). The one comparison every such
+    /// rule makes: persons, never names or tokens. Nothing stored (a step by the system, or
+    /// from before persons were recorded and matching no one) is no one's.
+    pub fn is_same_person(&self, stored_person_id: Option<&str>) -> bool {
+        stored_person_id == Some(self.person_id.as_str())
     }
 }
 
@@ -87,8 +102,14 @@ pub enum AuthError {
     #[error("unknown role '{0}' (one of clerk, finance, supervisor, auditor, treasury, admin)")]
     UnknownRole(String),
     /// The name is empty or too long.
-    #[error("a token name must be 1–100 characters")]
+    #[error("a name must be 1–100 characters")]
     BadName,
+    /// `--person` names no person.
+    #[error("no person '{0}' (onecard persons list shows them)")]
+    UnknownPerson(String),
+    /// A stored token or user names no person (the migration gives every one a person).
+    #[error("{0} belongs to no person")]
+    NoPerson(String),
     /// Keys could not be loaded or randomness failed.
     #[error(transparent)]
     Keys(#[from] KeyError),
@@ -112,6 +133,8 @@ pub struct IssuedToken {
     pub token: String,
     /// For treasury tokens, the HMAC request-signing secret.
     pub secret: Option<String>,
+    /// The person it belongs to.
+    pub person_id: String,
 }
 
 /// SHA-256 of a presented token: what is stored and looked up.
@@ -131,12 +154,25 @@ pub fn treasury_secret(keys: &ServiceKeys, token_id: &str) -> String {
     keys.derive_secret(&treasury_secret_label(token_id))
 }
 
-/// Makes a token for `role`, stores its hash and audits the creation, in one transaction.
+/// Makes a token for `role` and a new person of its name; see [`create_token_for`].
 pub fn create_token(
     conn: &mut DbConn,
     keys: &ServiceKeys,
     role: Role,
     name: &str,
+    created_by: &str,
+) -> Result<IssuedToken, AuthError> {
+    create_token_for(conn, keys, role, name, None, created_by)
+}
+
+/// Makes a token for `role` belonging to `person` (a new person named `name` when `None`),
+/// stores its hash and audits the creation, in one transaction.
+pub fn create_token_for(
+    conn: &mut DbConn,
+    keys: &ServiceKeys,
+    role: Role,
+    name: &str,
+    person: Option<&str>,
     created_by: &str,
 ) -> Result<IssuedToken, AuthError> {
     let name = name.trim();
@@ -149,7 +185,8 @@ pub fn create_token(
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)
     );
     let hash = token_hash(&token);
-    conn.transaction::<_, AuthError, _>(|conn| {
+    let person_id = conn.transaction::<_, AuthError, _>(|conn| {
+        let person_id = persons::for_new_credential(conn, person, name, created_by)?;
         diesel::insert_into(api_tokens::table)
             .values((
                 api_tokens::id.eq(&id),
@@ -158,6 +195,7 @@ pub fn create_token(
                 api_tokens::token_hash.eq(&hash),
                 api_tokens::created_at.eq(Utc::now().naive_utc()),
                 api_tokens::created_by.eq(created_by),
+                api_tokens::person_id.eq(&person_id),
             ))
             .execute(conn)?;
         audit::record(
@@ -167,13 +205,20 @@ pub fn create_token(
                 action: "key.create",
                 subject: &format!("token:{id}"),
                 before: None,
-                after: Some(serde_json::json!({"id": id, "name": name, "role": role})),
+                after: Some(
+                    serde_json::json!({"id": id, "name": name, "role": role, "person": person_id}),
+                ),
             },
         )?;
-        Ok(())
+        Ok(person_id)
     })?;
     let secret = (role == Role::Treasury).then(|| treasury_secret(keys, &id));
-    Ok(IssuedToken { id, token, secret })
+    Ok(IssuedToken {
+        id,
+        token,
+        secret,
+        person_id,
+    })
 }
 
 /// Finds the live token behind a presented bearer value.
@@ -183,20 +228,35 @@ pub fn authenticate(conn: &mut DbConn, presented: &str) -> Result<Option<Princip
     if presented.len() != 46 || !presented.starts_with("oc_") {
         return Ok(None);
     }
-    let row: Option<(String, String, String)> = api_tokens::table
+    let row: Option<(String, String, String, Option<String>)> = api_tokens::table
         .filter(api_tokens::token_hash.eq(token_hash(presented)))
         .filter(api_tokens::revoked_at.is_null())
-        .select((api_tokens::id, api_tokens::name, api_tokens::role))
+        .select((
+            api_tokens::id,
+            api_tokens::name,
+            api_tokens::role,
+            api_tokens::person_id,
+        ))
         .first(conn)
         .optional()?;
-    match row {
-        None => Ok(None),
-        Some((token_id, name, role)) => Ok(Some(Principal {
-            token_id,
-            name,
-            role: role.parse()?,
-        })),
-    }
+    row.map(|(token_id, name, role, person)| principal(token_id, name, &role, person))
+        .transpose()
+}
+
+/// A principal from a stored token's or user's columns; one without a person is refused.
+fn principal(
+    id: String,
+    name: String,
+    role: &str,
+    person_id: Option<String>,
+) -> Result<Principal, AuthError> {
+    let person_id = person_id.ok_or_else(|| AuthError::NoPerson(id.clone()))?;
+    Ok(Principal {
+        role: role.parse()?,
+        token_id: id,
+        name,
+        person_id,
+    })
 }
 
 /// How long a seen treasury request signature is remembered: longer than any timestamp the
@@ -245,5 +305,31 @@ mod tests {
             assert_eq!(role.as_str().parse::<Role>().ok(), Some(role), "{role:?}");
         }
         assert!(matches!("root".parse::<Role>(), Err(AuthError::UnknownRole(r)) if r == "root"));
+    }
+
+    #[test]
+    fn the_same_person_is_the_same_whatever_token_name_or_role() {
+        let li = |token: &str, name: &str, role| Principal {
+            token_id: token.into(),
+            name: name.into(),
+            role,
+            person_id: "per_li".into(),
+        };
+        let at_counter = li("t1", "li", Role::Clerk);
+        // Another token, another name, another role, a staff sign-in: still li.
+        for other in [
+            li("t2", "li (supervisor)", Role::Supervisor),
+            li("usr_9", "li.kuaiji", Role::Finance),
+        ] {
+            assert!(other.is_same_person(Some(&at_counter.person_id)));
+        }
+        // The same name and token id on another person is someone else; nothing stored is no one.
+        let namesake = Principal {
+            person_id: "per_other".into(),
+            ..at_counter.clone()
+        };
+        assert!(!namesake.is_same_person(Some("per_li")));
+        assert!(!at_counter.is_same_person(None));
+        assert!(!at_counter.is_same_person(Some("")));
     }
 }

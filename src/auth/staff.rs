@@ -10,9 +10,8 @@
 use base64::Engine;
 use chrono::{Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use ring::{hmac, pbkdf2};
+use ring::hmac;
 use serde_json::json;
-use std::num::NonZeroU32;
 
 use super::{AuthError, Principal, Role};
 use crate::audit::{self, AuditEvent};
@@ -20,61 +19,12 @@ use crate::db::schema::{staff_sessions, staff_users};
 use crate::db::{DbConn, DbError};
 use crate::keys::{random_bytes, ServiceKeys};
 
-/// PBKDF2-HMAC-SHA256 iterations for new passwords (OWASP's 2023 figure).
-pub const PBKDF2_ITERATIONS: u32 = 600_000;
-/// Failed attempts in a row that lock an account.
-pub const MAX_FAILURES: i64 = 5;
-/// How long a locked account stays locked.
-pub const LOCK_MINUTES: i64 = 15;
+pub use super::password::{
+    hash_password, password_matches, Lockout, PasswordHash, LOCK_MINUTES, MAX_FAILURES,
+    MIN_PASSWORD_CHARS, PBKDF2_ITERATIONS,
+};
 /// How long a session lasts without being renewed by a new sign-in.
 pub const SESSION_HOURS: i64 = 10;
-/// Shortest password accepted.
-pub const MIN_PASSWORD_CHARS: usize = 12;
-
-/// A stored password: PBKDF2 output, its salt and iteration count.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PasswordHash {
-    /// 32 bytes of PBKDF2-HMAC-SHA256 output.
-    pub hash: Vec<u8>,
-    /// 16 random bytes.
-    pub salt: Vec<u8>,
-    /// Iterations it was made with.
-    pub iterations: u32,
-}
-
-/// Hashes a password with a fresh salt.
-pub fn hash_password(password: &str, iterations: u32) -> Result<PasswordHash, AuthError> {
-    let salt = random_bytes::<16>()?.to_vec();
-    let mut hash = vec![0u8; 32];
-    let n = NonZeroU32::new(iterations).unwrap_or(NonZeroU32::MIN);
-    pbkdf2::derive(
-        pbkdf2::PBKDF2_HMAC_SHA256,
-        n,
-        &salt,
-        password.as_bytes(),
-        &mut hash,
-    );
-    Ok(PasswordHash {
-        hash,
-        salt,
-        iterations: n.get(),
-    })
-}
-
-/// Checks a password against a stored hash, in constant time.
-pub fn password_matches(stored: &PasswordHash, password: &str) -> bool {
-    let Some(n) = NonZeroU32::new(stored.iterations) else {
-        return false;
-    };
-    pbkdf2::verify(
-        pbkdf2::PBKDF2_HMAC_SHA256,
-        n,
-        &stored.salt,
-        password.as_bytes(),
-        &stored.hash,
-    )
-    .is_ok()
-}
 
 /// Whether a password is acceptable: long enough, not all one character.
 pub fn password_acceptable(password: &str) -> Result<(), StaffError> {
@@ -83,38 +33,6 @@ pub fn password_acceptable(password: &str) -> Result<(), StaffError> {
         return Err(StaffError::WeakPassword);
     }
     Ok(())
-}
-
-/// Where an account stands for a sign-in attempt at `now`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lockout {
-    /// Failed attempts in a row so far.
-    pub failures: i64,
-    /// Locked until then, if locked.
-    pub locked_until: Option<NaiveDateTime>,
-}
-
-impl Lockout {
-    /// Whether the account refuses sign-in at `now` (even with the right password).
-    pub fn locked_at(&self, now: NaiveDateTime) -> bool {
-        self.locked_until.is_some_and(|t| now < t)
-    }
-
-    /// After a failed attempt at `now`: one more failure; the [`MAX_FAILURES`]th locks.
-    pub fn after_failure(&self, now: NaiveDateTime) -> Lockout {
-        // A lock that has run out starts a fresh count.
-        let failures = if self.locked_until.is_some_and(|t| now >= t) {
-            1
-        } else {
-            self.failures + 1
-        };
-        Lockout {
-            failures,
-            locked_until: (failures >= MAX_FAILURES)
-                .then(|| now + Duration::minutes(LOCK_MINUTES))
-                .or(self.locked_until.filter(|t| now < *t)),
-        }
-    }
 }
 
 /// Why a staff step was refused.
@@ -164,6 +82,43 @@ pub fn create_user_with(
     created_by: &str,
     iterations: u32,
 ) -> Result<String, StaffError> {
+    let user = NewUser {
+        role,
+        name,
+        person: None,
+        created_by,
+    };
+    create_user_as(conn, user, password, iterations)
+}
+
+/// Who a new staff user is.
+#[derive(Debug, Clone, Copy)]
+pub struct NewUser<'a> {
+    /// Their one role.
+    pub role: Role,
+    /// The name they sign in with (unique among users).
+    pub name: &'a str,
+    /// The person they are (the one behind their API tokens, if they have any); `None` makes
+    /// a new person of their name.
+    pub person: Option<&'a str>,
+    /// Who makes the user (audit).
+    pub created_by: &'a str,
+}
+
+/// Creates a staff user belonging to `user.person` with a password hashed at `iterations`;
+/// returns its id.
+pub fn create_user_as(
+    conn: &mut DbConn,
+    user: NewUser<'_>,
+    password: &str,
+    iterations: u32,
+) -> Result<String, StaffError> {
+    let NewUser {
+        role,
+        name,
+        person,
+        created_by,
+    } = user;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(StaffError::BadName(
@@ -185,6 +140,7 @@ pub fn create_user_with(
         if taken > 0 {
             return Err(StaffError::BadName(format!("a user named '{name}' exists")));
         }
+        let person_id = super::persons::for_new_credential(conn, person, name, created_by)?;
         diesel::insert_into(staff_users::table)
             .values((
                 staff_users::id.eq(&id),
@@ -196,6 +152,7 @@ pub fn create_user_with(
                 staff_users::failures.eq(0i64),
                 staff_users::created_at.eq(now),
                 staff_users::created_by.eq(created_by),
+                staff_users::person_id.eq(&person_id),
             ))
             .execute(conn)?;
         audit::record_at(
@@ -205,7 +162,7 @@ pub fn create_user_with(
                 action: "user.create",
                 subject: &format!("user:{id}"),
                 before: None,
-                after: Some(json!({"id": id, "name": name, "role": role})),
+                after: Some(json!({"id": id, "name": name, "role": role, "person": person_id})),
             },
             now,
         )
@@ -334,6 +291,7 @@ struct UserRow {
     iterations: i64,
     failures: i64,
     locked_until: Option<NaiveDateTime>,
+    person_id: Option<String>,
 }
 
 crate::text_enum! {
@@ -466,11 +424,7 @@ fn start_session(
     Ok(Session {
         cookie: cookie_value(keys, &session_id),
         id: session_id,
-        principal: Principal {
-            token_id: user.id,
-            name: user.name,
-            role,
-        },
+        principal: super::principal(user.id, user.name, role.as_str(), user.person_id)?,
         expires_at,
     })
 }
@@ -485,24 +439,25 @@ pub fn session(
         return Ok(None);
     };
     let now = Utc::now().naive_utc();
-    let row: Option<(String, String, String)> = staff_sessions::table
+    let row: Option<(String, String, String, Option<String>)> = staff_sessions::table
         .inner_join(staff_users::table)
         .filter(staff_sessions::id.eq(&session_id))
         .filter(staff_sessions::revoked_at.is_null())
         .filter(staff_sessions::expires_at.gt(now))
         .filter(staff_users::disabled_at.is_null())
-        .select((staff_users::id, staff_users::name, staff_users::role))
+        .select((
+            staff_users::id,
+            staff_users::name,
+            staff_users::role,
+            staff_users::person_id,
+        ))
         .first(conn)
         .optional()?;
     match row {
         None => Ok(None),
-        Some((id, name, role)) => Ok(Some((
+        Some((id, name, role, person)) => Ok(Some((
             session_id,
-            Principal {
-                token_id: id,
-                name,
-                role: role.parse()?,
-            },
+            super::principal(id, name, &role, person)?,
         ))),
     }
 }
@@ -519,54 +474,10 @@ pub fn sign_out(conn: &mut DbConn, session_id: &str) -> Result<(), StaffError> {
 mod tests {
     use super::*;
 
-    fn at(min: i64) -> NaiveDateTime {
-        chrono::DateTime::from_timestamp(1_764_478_800 + min * 60, 0)
-            .unwrap()
-            .naive_utc()
-    }
-
-    #[test]
-    fn passwords_verify_only_themselves() {
-        // Few iterations keep the unit test fast; the service uses PBKDF2_ITERATIONS.
-        let h = hash_password("correct horse battery", 1_000).unwrap();
-        assert_eq!(h.hash.len(), 32);
-        assert!(password_matches(&h, "correct horse battery"));
-        assert!(!password_matches(&h, "correct horse batterY"));
-        let again = hash_password("correct horse battery", 1_000).unwrap();
-        assert_ne!(h.salt, again.salt, "a fresh salt each time");
-        assert_ne!(h.hash, again.hash);
-        assert!(!password_matches(
-            &PasswordHash { iterations: 0, ..h },
-            "correct horse battery"
-        ));
-    }
-
     #[test]
     fn weak_passwords_are_refused() {
         assert!(password_acceptable("short").is_err());
         assert!(password_acceptable("aaaaaaaaaaaaaaaa").is_err());
         assert!(password_acceptable("会计室的长密码不容易猜到").is_ok());
-    }
-
-    #[test]
-    fn the_fifth_failure_locks_for_fifteen_minutes_then_counting_starts_again() {
-        let mut l = Lockout {
-            failures: 0,
-            locked_until: None,
-        };
-        for i in 1..MAX_FAILURES {
-            l = l.after_failure(at(0));
-            assert_eq!(l.failures, i);
-            assert!(!l.locked_at(at(0)));
-        }
-        l = l.after_failure(at(1));
-        assert!(l.locked_at(at(1)));
-        assert!(l.locked_at(at(15)));
-        assert!(!l.locked_at(at(16)));
-        // Failing while locked keeps it locked; after the lock a failure counts from one.
-        assert!(l.after_failure(at(2)).locked_at(at(10)));
-        let fresh = l.after_failure(at(17));
-        assert_eq!(fresh.failures, 1);
-        assert!(!fresh.locked_at(at(17)));
     }
 }

@@ -89,6 +89,7 @@ diesel::table! {
         created_at -> Timestamp,
         created_by -> Text,
         revoked_at -> Nullable<Timestamp>,
+        person_id -> Nullable<Text>,
     }
 }
 
@@ -232,6 +233,7 @@ diesel::table! {
         entry_seq -> Nullable<BigInt>,
         created_at -> Timestamp,
         approved_at -> Nullable<Timestamp>,
+        requested_by_person -> Nullable<Text>,
     }
 }
 
@@ -391,6 +393,7 @@ diesel::table! {
         matched_booking_id -> Nullable<BigInt>,
         amount_minor -> Nullable<BigInt>,
         entry_seq -> Nullable<BigInt>,
+        resolved_by_person -> Nullable<Text>,
     }
 }
 
@@ -414,6 +417,7 @@ diesel::table! {
         acknowledged_by -> Nullable<Text>,
         treasury_reference -> Nullable<Text>,
         ack_entry_seq -> Nullable<BigInt>,
+        prepared_by_person -> Nullable<Text>,
     }
 }
 
@@ -459,6 +463,7 @@ diesel::table! {
         created_at -> Timestamp,
         created_by -> Text,
         disabled_at -> Nullable<Timestamp>,
+        person_id -> Nullable<Text>,
     }
 }
 
@@ -473,6 +478,22 @@ diesel::table! {
 }
 
 diesel::joinable!(staff_sessions -> staff_users (user_id));
+
+diesel::table! {
+    persons (id) {
+        id -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    entry_posters (entry_seq) {
+        entry_seq -> BigInt,
+        person_id -> Text,
+    }
+}
 
 diesel::allow_tables_to_appear_in_same_query!(
     refunds,
@@ -508,4 +529,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     treasury_request_nonces,
     staff_users,
     staff_sessions,
+    persons,
+    entry_posters,
 );

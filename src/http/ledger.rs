@@ -337,7 +337,7 @@ pub async fn post_entry(
         actor: principal.actor(),
         postings,
     };
-    let posted = service::post_manual(&ctx.writer, entry).await?;
+    let posted = service::post_manual(&ctx.writer, entry, principal.person_id.clone()).await?;
     Ok(HttpResponse::Created().json(EntryView::from(&posted)))
 }
 
@@ -364,8 +364,10 @@ pub struct ReversalInput {
     memo: String,
 }
 
-/// Reverses an entry (supervisor only): the same postings with sides swapped, referencing it.
-#[utoipa::path(post, path = "/v1/ledger/entries/{seq}/reversal", tag = "ledger", params(("seq" = i64, Path)), request_body = ReversalInput, responses((status = 201, body = EntryView), (status = 404), (status = 409, description = "already_reversed"), (status = 403, description = "forbidden: only supervisor may do this")), security(("bearer" = [])))]
+/// Reverses a manual entry (supervisor, not the person who posted it): the same postings with
+/// sides swapped, referencing it. Any other entry is 409 `not_manual`: its own use case undoes
+/// it (void, refund, …), and the detail names it.
+#[utoipa::path(post, path = "/v1/ledger/entries/{seq}/reversal", tag = "ledger", params(("seq" = i64, Path)), request_body = ReversalInput, responses((status = 201, body = EntryView), (status = 404), (status = 409, description = "already_reversed, not_manual"), (status = 403, description = "forbidden: only supervisor may do this; same_person")), security(("bearer" = [])))]
 pub async fn reverse_entry(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -374,8 +376,16 @@ pub async fn reverse_entry(
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.require(may::POST_MANUAL_ENTRY)?;
     let input = body.into_inner()?;
-    let posted =
-        service::reverse(&ctx.writer, seq.into_inner(), input.memo, principal.actor()).await?;
+    let actor = principal.actor();
+    let by = principal.clone();
+    let posted = service::reverse(
+        &ctx.writer,
+        seq.into_inner(),
+        input.memo,
+        actor,
+        move |poster| by.is_same_person(poster),
+    )
+    .await?;
     Ok(HttpResponse::Created().json(EntryView::from(&posted)))
 }
 

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::AuthError;
 use crate::db::DbError;
+use crate::ledger::service::ReverseError;
 use crate::ledger::writer::{PostError, WriteError};
 use crate::ledger::LedgerError;
 
@@ -249,6 +250,28 @@ impl From<LedgerError> for ApiError {
     }
 }
 
+impl From<ReverseError> for ApiError {
+    fn from(e: ReverseError) -> Self {
+        match e {
+            ReverseError::NotManual { seq, kind, .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "not_manual",
+                "Only manual entries are reversed",
+                e.to_string(),
+            )
+            .with("seq", seq)
+            .with("kind", kind.as_str()),
+            ReverseError::SamePerson(_) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "same_person",
+                "Four eyes",
+                e.to_string(),
+            ),
+            ReverseError::Post(p) => p.into(),
+        }
+    }
+}
+
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match e {
@@ -269,7 +292,7 @@ impl From<DbError> for ApiError {
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::UnknownRole(_) | AuthError::BadName => {
+            AuthError::UnknownRole(_) | AuthError::BadName | AuthError::UnknownPerson(_) => {
                 ApiError::invalid(None, e.to_string())
             }
             AuthError::Db(db) => db.into(),

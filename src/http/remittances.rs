@@ -116,13 +116,14 @@ pub async fn prepare(
     caller: Caller,
     body: ApiJson<PrepareInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = caller.require(may::PREPARE_REMITTANCE)?.actor();
+    let by = caller.require(may::PREPARE_REMITTANCE)?;
     let input = body.into_inner()?;
     let batch = service::prepare(
         &ctx.writer,
         ctx.treasury.as_ref().clone(),
         input.business_date,
-        actor,
+        by.actor(),
+        Some(by.person_id.clone()),
     )
     .await?;
     Ok(HttpResponse::Created().json(batch))

@@ -214,6 +214,7 @@ pub fn problem_title_zh(code: &str) -> Option<&'static str> {
         "refund_not_allowed" => "不能退款",
         "refund_exceeds_payment" => "退款超过原缴费金额",
         "already_reversed" => "已冲销",
+        "not_manual" => "只有手工分录可在此冲销",
         "concurrent_change" => "数据已被他人修改，请刷新后重试",
         "retroactive_change" => "不能追溯修改",
         "version_out_of_order" => "版本顺序有误",

@@ -166,7 +166,7 @@ async fn list(staff: Staff, query: web::Query<ListQuery>) -> Result<HttpResponse
 }
 
 async fn prepare(staff: Staff, form: PostForm<DateForm>) -> Result<HttpResponse, WebError> {
-    let actor = staff.require(may::PREPARE_REMITTANCE)?.actor();
+    let by = staff.require(may::PREPARE_REMITTANCE)?.clone();
     let lang = staff.lang;
     let f = staff.form(form)?;
     let date = morning_date(Some(&f.date), &staff.ctx).or_page(lang)?;
@@ -174,7 +174,8 @@ async fn prepare(staff: Staff, form: PostForm<DateForm>) -> Result<HttpResponse,
         &staff.ctx.writer,
         staff.ctx.treasury.as_ref().clone(),
         date,
-        actor,
+        by.actor(),
+        Some(by.person_id),
     )
     .await
     .or_page(lang)?;

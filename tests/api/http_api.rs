@@ -367,30 +367,34 @@ async fn post_read_page_reverse_and_verify() {
         .await;
     assert_eq!(none["items"].as_array().map(Vec::len), Some(0));
 
-    let (s, _, rev) = app
+    // Four eyes: who posted an entry does not reverse it; another supervisor does.
+    let (s, _, own) = app
         .post(
             Role::Supervisor,
             "/v1/ledger/entries/1/reversal",
             &json!({"memo": "posted twice"}),
         )
         .await;
+    assert_eq!(
+        (s, own["code"].as_str()),
+        (403, Some("same_person")),
+        "{own}"
+    );
+    let other = app
+        .token_for(Role::Supervisor, "second supervisor", None)
+        .await;
+    let reverse = |memo: &str, seq: i64| {
+        let body = json!({"memo": memo}).to_string().into_bytes();
+        let path = format!("/v1/ledger/entries/{seq}/reversal");
+        let (app, other) = (&app, &other);
+        async move { app.post_with(other, &path, body).await }
+    };
+    let (s, _, rev) = reverse("posted twice", 1).await;
     assert_eq!(s, 201, "{rev}");
     assert_eq!(rev["reverses"], 1);
-    let (s, _, again) = app
-        .post(
-            Role::Supervisor,
-            "/v1/ledger/entries/1/reversal",
-            &json!({"memo": "again"}),
-        )
-        .await;
+    let (s, _, again) = reverse("again", 1).await;
     assert_eq!((s, again["code"].as_str()), (409, Some("already_reversed")));
-    let (s, _, missing) = app
-        .post(
-            Role::Supervisor,
-            "/v1/ledger/entries/99/reversal",
-            &json!({"memo": "x"}),
-        )
-        .await;
+    let (s, _, missing) = reverse("x", 99).await;
     assert_eq!((s, missing["code"].as_str()), (404, Some("not_found")));
 
     let (_, entry) = app.get(Role::Auditor, "/v1/ledger/entries/3").await;
@@ -409,13 +413,14 @@ async fn post_read_page_reverse_and_verify() {
     .await
     .expect("block");
     let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
-    assert_eq!(actions.iter().filter(|a| **a == "key.create").count(), 6);
+    // One token per role, and the second supervisor's.
+    assert_eq!(actions.iter().filter(|a| **a == "key.create").count(), 7);
     assert_eq!(actions.iter().filter(|a| **a == "ledger.post").count(), 2);
     let reversal = audit
         .iter()
         .find(|a| a.action == "ledger.reverse")
         .expect("reversal audited");
-    assert_eq!(reversal.actor, "supervisor:test-supervisor");
+    assert_eq!(reversal.actor, "supervisor:second supervisor");
     assert_eq!(reversal.subject, "entry:1");
     assert!(reversal.before_json.is_some() && reversal.after_json.is_some());
     app.stop().await;

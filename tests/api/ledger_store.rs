@@ -251,13 +251,45 @@ fn a_closed_day_accepts_no_entry() {
 
 #[actix_web::test]
 async fn reversals_reference_their_original_once() {
+    use onecard::ledger::service::{self, ReverseError};
     let db = TestDb::new();
     let ctx = db.open();
-    let original = ctx.writer.post(capture(700)).await.expect("post");
-    let rev =
-        onecard::ledger::service::reverse(&ctx.writer, original.seq, "void".into(), "test".into())
-            .await
-            .expect("reverse");
+    let poster = {
+        let mut conn = ctx.conn().expect("conn");
+        onecard::auth::persons::create(&mut conn, "poster", "test").expect("person")
+    };
+    let mut appropriation = capture(700);
+    appropriation.kind = EntryKind::Appropriation;
+    appropriation.postings = vec![Posting::debit("1002.02", 700), Posting::credit("4001", 700)];
+    let original = service::post_manual(&ctx.writer, appropriation, poster.clone())
+        .await
+        .expect("post");
+    // The check is handed the stored poster; someone else is not them.
+    let is = |who: &str| {
+        let who = who.to_string();
+        move |stored: Option<&str>| stored == Some(who.as_str())
+    };
+    let own = service::reverse(
+        &ctx.writer,
+        original.seq,
+        "own".into(),
+        "test".into(),
+        is(&poster),
+    )
+    .await;
+    assert!(matches!(
+        own,
+        Err(WriteError::Rejected(ReverseError::SamePerson(s))) if s == original.seq
+    ));
+    let rev = service::reverse(
+        &ctx.writer,
+        original.seq,
+        "void".into(),
+        "test".into(),
+        is("per_other"),
+    )
+    .await
+    .expect("reverse");
     assert_eq!(rev.entry.reverses, Some(original.seq));
     assert!(rev
         .entry
@@ -265,41 +297,67 @@ async fn reversals_reference_their_original_once() {
         .iter()
         .zip(&original.entry.postings)
         .all(|(r, o)| r.side == o.side.opposite()));
-    let again =
-        onecard::ledger::service::reverse(&ctx.writer, original.seq, "again".into(), "test".into())
-            .await;
+    let again = service::reverse(
+        &ctx.writer,
+        original.seq,
+        "again".into(),
+        "test".into(),
+        is("per_other"),
+    )
+    .await;
     assert!(matches!(
         again,
-        Err(WriteError::Rejected(PostError::Rule(
+        Err(WriteError::Rejected(ReverseError::Post(PostError::Rule(
             LedgerError::AlreadyReversed(_)
-        )))
+        ))))
     ));
-    let of_reversal =
-        onecard::ledger::service::reverse(&ctx.writer, rev.seq, "undo".into(), "test".into()).await;
+    let of_reversal = service::reverse(
+        &ctx.writer,
+        rev.seq,
+        "undo".into(),
+        "test".into(),
+        is("per_other"),
+    )
+    .await;
     assert!(matches!(
         of_reversal,
-        Err(WriteError::Rejected(PostError::Rule(
-            LedgerError::InvalidEntry(_)
-        )))
+        Err(WriteError::Rejected(ReverseError::NotManual {
+            kind: EntryKind::Reversal,
+            ..
+        }))
+    ));
+    let captured = ctx.writer.post(capture(700)).await.expect("post");
+    let of_capture = service::reverse(
+        &ctx.writer,
+        captured.seq,
+        "undo".into(),
+        "test".into(),
+        is("per_other"),
+    )
+    .await;
+    assert!(matches!(
+        of_capture,
+        Err(WriteError::Rejected(ReverseError::NotManual { kind: EntryKind::Capture, undo, .. }))
+            if undo.contains("void")
     ));
     let missing =
-        onecard::ledger::service::reverse(&ctx.writer, 999, "x".into(), "test".into()).await;
+        service::reverse(&ctx.writer, 999, "x".into(), "test".into(), is("per_other")).await;
     assert!(matches!(
         missing,
-        Err(WriteError::Rejected(PostError::Rule(
+        Err(WriteError::Rejected(ReverseError::Post(PostError::Rule(
             LedgerError::UnknownEntry(999)
-        )))
+        ))))
     ));
     let mut conn = ctx.conn().expect("conn");
     assert_eq!(
-        repo::account_totals(&mut conn, "1218.01").expect("totals"),
+        repo::account_totals(&mut conn, "1002.02").expect("totals"),
         (700, 700)
     );
     let n: i64 = ledger_entries::table
         .count()
         .get_result(&mut conn)
         .expect("count");
-    assert_eq!(n, 2);
+    assert_eq!(n, 3);
     drop(conn);
     verify_ok(&ctx);
 }

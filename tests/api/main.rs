@@ -20,6 +20,7 @@ mod migrations;
 mod nightly;
 mod onecard_e2e;
 mod payments;
+mod persons;
 mod posted_once;
 mod reconciliation;
 mod remittance;

@@ -201,10 +201,20 @@ impl TestApp {
         path: &str,
         body: Vec<u8>,
     ) -> (u16, String, serde_json::Value) {
+        self.post_with(self.token(role), path, body).await
+    }
+
+    /// POST raw bytes as JSON with the bearer `token`.
+    pub async fn post_with(
+        &self,
+        token: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> (u16, String, serde_json::Value) {
         let mut res = self
             .client
             .post(self.url(path))
-            .bearer_auth(self.token(role))
+            .bearer_auth(token)
             .insert_header(("content-type", "application/json"))
             .send_body(body)
             .await
@@ -535,6 +545,41 @@ impl TestApp {
         .expect("captured");
         let paid: serde_json::Value = serde_json::from_str(&answer.body).expect("answer");
         paid["id"].as_str().expect("id").to_string()
+    }
+
+    /// The person behind the test token of `role` (each test token is its own person).
+    pub async fn person_of(&self, role: Role) -> String {
+        use diesel::prelude::*;
+        use onecard::db::schema::api_tokens;
+        let ctx = self.ctx.clone();
+        actix_web::web::block(move || {
+            let mut conn = ctx.conn().expect("conn");
+            api_tokens::table
+                .filter(api_tokens::name.eq(format!("test-{role}")))
+                .select(api_tokens::person_id)
+                .first::<Option<String>>(&mut conn)
+                .expect("test token")
+                .expect("a person")
+        })
+        .await
+        .expect("block")
+    }
+
+    /// Another token of `role` named `name`, belonging to `person` (a new person when `None`).
+    pub async fn token_for(&self, role: Role, name: &str, person: Option<&str>) -> String {
+        let (ctx, name, person) = (
+            self.ctx.clone(),
+            name.to_string(),
+            person.map(str::to_string),
+        );
+        actix_web::web::block(move || {
+            let mut conn = ctx.conn().expect("conn");
+            auth::create_token_for(&mut conn, &ctx.keys, role, &name, person.as_deref(), "test")
+                .expect("token")
+                .token
+        })
+        .await
+        .expect("block")
     }
 
     /// Stops the server.

@@ -43,8 +43,7 @@ fn approvable(
 ) -> Result<(Refund, StoredPayment), RefundError> {
     let refund = load_refund(conn, refund_id)?
         .ok_or_else(|| RefundError::NotFound(format!("no refund '{refund_id}'")))?;
-    let requester_name = refund.requested_by.split_once(':').map_or("", |(_, n)| n);
-    if refund.requested_by_token == by.token_id || requester_name == by.name {
+    if by.is_same_person(refund.requested_by_person.as_deref()) {
         return Err(RefundError::SamePerson);
     }
     if !refund.status.can_become(RefundStatus::Approved) {

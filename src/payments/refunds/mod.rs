@@ -95,6 +95,8 @@ pub struct Refund {
     pub created_at: NaiveDateTime,
     /// When approved.
     pub approved_at: Option<NaiveDateTime>,
+    /// The person who requested it: the approver must be someone else.
+    pub requested_by_person: Option<String>,
 }
 
 /// The API view of a refund; its schema is the one `/openapi.json` publishes.

@@ -44,6 +44,7 @@ pub async fn request(
                 entry_seq: None,
                 created_at: now,
                 approved_at: None,
+                requested_by_person: Some(by.person_id.clone()),
             };
             let conn = batch.conn()?;
             diesel::insert_into(refunds::table)
@@ -55,6 +56,7 @@ pub async fn request(
                     refunds::status.eq(refund.status.as_ref()),
                     refunds::requested_by_token.eq(&refund.requested_by_token),
                     refunds::requested_by.eq(&refund.requested_by),
+                    refunds::requested_by_person.eq(&refund.requested_by_person),
                     refunds::created_at.eq(now),
                 ))
                 .execute(conn)?;

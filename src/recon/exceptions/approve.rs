@@ -61,12 +61,7 @@ fn approve_in(
             before.status
         )));
     };
-    let proposer = before
-        .resolved_by
-        .as_deref()
-        .and_then(|a| a.split_once(':'))
-        .map_or("", |(_, n)| n);
-    if before.resolved_by_token.as_deref() == Some(by.token_id.as_str()) || proposer == by.name {
+    if by.is_same_person(before.resolved_by_person.as_deref()) {
         return Err(ExceptionError::SamePerson);
     }
     let header = Header {

@@ -235,9 +235,12 @@ pub struct ExceptionState {
     /// When (UTC).
     #[schema(value_type = Option<String>)]
     pub approved_at: Option<NaiveDateTime>,
-    /// The token that resolved (for the four-eyes check; not shown).
+    /// The token that resolved (not shown).
     #[serde(skip)]
     pub resolved_by_token: Option<String>,
+    /// The person who resolved: the four-eyes check compares it (not shown).
+    #[serde(skip)]
+    pub resolved_by_person: Option<String>,
     /// The finding's ledger amount in fen.
     #[serde(skip)]
     pub ledger_minor: Option<i64>,
@@ -276,6 +279,7 @@ struct ExceptionRow {
     approved_by: Option<String>,
     approved_at: Option<NaiveDateTime>,
     resolved_by_token: Option<String>,
+    resolved_by_person: Option<String>,
 }
 
 impl ExceptionRow {
@@ -335,6 +339,7 @@ impl ExceptionRow {
             approved_by: self.approved_by,
             approved_at: self.approved_at,
             resolved_by_token: self.resolved_by_token,
+            resolved_by_person: self.resolved_by_person,
             ledger_minor: self.ledger_minor,
             settlement_minor: self.settlement_minor,
             amount_minor: self.amount_minor,

@@ -105,6 +105,7 @@ pub fn resolve(
                 recon_exceptions::matched_booking_id.eq(recorded.booking_id),
                 recon_exceptions::amount_minor.eq(recorded.amount_minor),
                 recon_exceptions::resolved_by_token.eq(&by.token_id),
+                recon_exceptions::resolved_by_person.eq(&by.person_id),
                 recon_exceptions::resolved_by.eq(by.actor()),
                 recon_exceptions::resolved_at.eq(now),
             ))

@@ -286,6 +286,7 @@ struct Resolution {
     matched_payment_id: Option<String>,
     matched_record_id: Option<i64>,
     resolved_by_token: Option<String>,
+    resolved_by_person: Option<String>,
     resolved_by: Option<String>,
     resolved_at: Option<NaiveDateTime>,
     approved_by: Option<String>,

@@ -40,8 +40,7 @@ pub async fn approve(
             if !row.status.can_become(RemittanceStatus::Approved) {
                 return Ok(view(conn, row)?);
             }
-            let preparer = row.prepared_by.split_once(':').map_or("", |(_, n)| n);
-            if preparer == by.name {
+            if by.is_same_person(row.prepared_by_person.as_deref()) {
                 return Err(RemitError::SamePerson);
             }
             let stored = stored_subjects(conn, &id)?;

@@ -214,12 +214,14 @@ fn insert_subjects(
     Ok(())
 }
 
-/// Prepares the batch of a closed day.
+/// Prepares the batch of a closed day: `actor` as the audit names them, `person` the person
+/// behind them (who may then not approve it; `None` for the command line).
 pub async fn prepare(
     writer: &LedgerWriter,
     settings: Settings,
     date: NaiveDate,
     actor: String,
+    person: Option<String>,
 ) -> Result<Remittance, WriteError<RemitError>> {
     writer
         .submit(move |b: &mut Batch<'_>| -> Result<Remittance, RemitError> {
@@ -257,6 +259,7 @@ pub async fn prepare(
                     remittances::status.eq(RemittanceStatus::Prepared.as_ref()),
                     remittances::prepared_at.eq(now),
                     remittances::prepared_by.eq(&actor),
+                    remittances::prepared_by_person.eq(&person),
                 ))
                 .execute(conn)?;
             insert_subjects(conn, &id, &subjects)?;

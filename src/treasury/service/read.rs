@@ -101,6 +101,8 @@ pub(super) struct Row {
     pub(super) acknowledged_at: Option<NaiveDateTime>,
     pub(super) treasury_reference: Option<String>,
     pub(super) ack_entry_seq: Option<i64>,
+    /// The person who prepared it (none for the command line): not the approver.
+    pub(super) prepared_by_person: Option<String>,
 }
 
 pub(super) fn load_row(conn: &mut DbConn, id: &str) -> Result<Option<Row>, DbError> {

@@ -1,0 +1,10 @@
+DROP TABLE entry_posters;
+DROP TRIGGER remittances_preparer_kept ON remittances;
+ALTER TABLE remittances DROP COLUMN prepared_by_person;
+ALTER TABLE recon_exceptions DROP COLUMN resolved_by_person;
+ALTER TABLE refunds DROP COLUMN requested_by_person;
+DROP INDEX staff_users_by_person;
+DROP INDEX api_tokens_by_person;
+ALTER TABLE staff_users DROP COLUMN person_id;
+ALTER TABLE api_tokens DROP COLUMN person_id;
+DROP TABLE persons;
