@@ -77,8 +77,15 @@ impl AppContext {
         if added > 0 {
             tracing::info!(accounts = added, "chart of accounts loaded");
         }
-        drop(conn);
         let keys = Arc::new(ServiceKeys::load_or_create(&config.key_dir)?);
+        let rekeyed = crate::payments::hashes::rekey_legacy(&mut conn, &keys)?;
+        if rekeyed > 0 {
+            tracing::info!(
+                rows = rekeyed,
+                "plain request hashes converted to keyed ones"
+            );
+        }
+        drop(conn);
         let pool = db::pool(&config.database, config.pool_size)?;
         let writer = LedgerWriter::start(
             config.database.clone(),

@@ -11,6 +11,7 @@
 //! - [`stored`] and [`view`](mod@view): a payment as stored and read back, and as the API
 //!   shows it; the bulk status moves reconciliation makes (settled, reconciled).
 //! - [`void`](mod@void): the same-day void; [`refunds`]: refunds with four eyes.
+//! - [`hashes`]: stored request hashes are keyed; the one-time conversion of plain ones.
 //! - [`query`]: lists and searches; [`collections`]: what the counters collected.
 //!
 //! Every entry comes from a template of [`crate::ledger::templates`]; whether a day's revenue
@@ -21,6 +22,7 @@
 pub mod capture;
 pub mod card;
 pub mod collections;
+pub mod hashes;
 pub mod intake;
 pub mod query;
 pub mod receipts;

@@ -12,6 +12,7 @@ mod crash;
 mod days;
 mod e2e;
 mod http_api;
+mod keyed_hashes;
 mod layout;
 mod ledger_store;
 mod limits;
