@@ -1,4 +1,4 @@
-//! The `onecard` command: serve, migrate, keys, verify.
+//! The `onecard` command: serve, migrate, keys, accounts, verify.
 
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -89,6 +89,11 @@ enum Command {
         #[arg(long)]
         to: std::path::PathBuf,
     },
+    /// The chart of accounts.
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+    },
     /// Staff who sign in to the web pages.
     Users {
         #[command(subcommand)]
@@ -118,6 +123,26 @@ enum UsersCommand {
         /// The name they sign in with.
         #[arg(long)]
         name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// Open a sub-account under 2103 (one per revenue subject) or the expense parent, as
+    /// `POST /v1/ledger/accounts` does; prints it as JSON.
+    Create {
+        /// `<parent>.<letters or digits>`, e.g. 2103.1030499.
+        #[arg(long)]
+        code: String,
+        /// Chinese name.
+        #[arg(long)]
+        name: String,
+        /// The grouping account: 2103 or 5001.
+        #[arg(long)]
+        parent: String,
+        /// English name (default: the Chinese one).
+        #[arg(long)]
+        name_en: Option<String>,
     },
 }
 
@@ -309,6 +334,27 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Users {
             command: UsersCommand::Create { role, name },
         } => create_user(config, &role, &name),
+        Command::Accounts {
+            command:
+                AccountsCommand::Create {
+                    code,
+                    name,
+                    parent,
+                    name_en,
+                },
+        } => {
+            let req = onecard::ledger::accounts::NewSubAccount {
+                code,
+                name,
+                name_en,
+                parent,
+            };
+            let ctx = open_app(config)?;
+            let mut conn = ctx.conn().map_err(|e| e.to_string())?;
+            let account = onecard::ledger::accounts::open(&mut conn, &ctx.chart, &req, "cli")
+                .map_err(|e| e.to_string())?;
+            print_json(&account).map(|()| ExitCode::SUCCESS)
+        }
         Command::Import { spec, name, file } => import(config, spec, name, &file),
         Command::Nightly { date } => nightly(config, date),
         Command::Reconcile { date } => reconcile(config, &date),
@@ -519,7 +565,7 @@ fn verify(config: Config) -> Result<ExitCode, String> {
     let ctx = open_app(config)?;
     let mut conn = ctx.conn().map_err(|e| e.to_string())?;
     let started = std::time::Instant::now();
-    let report = repo::verify(&mut conn, &ctx.chart, |done, total| {
+    let report = repo::verify(&mut conn, &ctx.chart.current(), |done, total| {
         if total > 0 {
             eprint!(
                 "\rverifying: {done}/{total} entries ({:.0}%)",

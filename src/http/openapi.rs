@@ -9,7 +9,9 @@ use actix_web::{web, HttpResponse};
 
 use super::problem::{ApiError, PROBLEM_JSON};
 
-use super::{catalogue, days, health, ledger, payments, reconciliation, remittances, settlement};
+use super::{
+    accounts, catalogue, days, health, ledger, payments, reconciliation, remittances, settlement,
+};
 
 /// Registers `/openapi.json`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -152,6 +154,7 @@ impl Modify for CommonErrors {
         health::metrics,
         health::signing_key,
         ledger::list_accounts,
+        accounts::open_account,
         ledger::account_entries,
         ledger::trial_balance,
         ledger::verify,

@@ -9,6 +9,7 @@
 //!
 //! May depend on: everything else in the crate.
 
+pub mod accounts;
 pub mod audit;
 pub mod catalogue;
 pub mod chart;
@@ -65,6 +66,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(payments::routes)
             .configure(ledger::routes)
             .configure(catalogue::routes)
+            .configure(accounts::routes)
             .configure(audit::routes)
             .configure(reconciliation::routes)
             .configure(days::routes)
@@ -104,7 +106,7 @@ pub struct NavItem {
 }
 
 /// The pages and who may see them, in navigation order.
-fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 9] {
+fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 10] {
     [
         ("today", w.nav_today, may::READ_PAYMENTS),
         ("payments", w.nav_payments, may::READ_PAYMENTS),
@@ -118,6 +120,7 @@ fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 9] {
         ("ledger", w.nav_ledger, may::READ_LEDGER),
         ("report", w.nav_report, may::READ_LEDGER),
         ("catalogue", w.nav_catalogue, may::READ_CATALOGUE),
+        ("accounts", w.nav_accounts, may::OPEN_ACCOUNT),
         ("audit", w.nav_audit, may::READ_AUDIT_LOG),
     ]
 }

@@ -14,6 +14,7 @@ mod e2e;
 mod http_api;
 mod keyed_hashes;
 mod layout;
+mod ledger_accounts;
 mod ledger_store;
 mod limits;
 mod migrations;
