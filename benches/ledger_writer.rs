@@ -176,7 +176,7 @@ fn main() {
         let mut tb_times = Vec::new();
         for _ in 0..21 {
             let t = Instant::now();
-            let tb = repo::trial_balance(&mut conn, &ctx.chart, None)
+            let tb = repo::trial_balance(&mut conn, &ctx.chart.current(), None)
                 .unwrap_or_else(|e| panic!("tb: {e}"));
             tb_times.push(t.elapsed().as_secs_f64() * 1e3);
             assert!(tb
@@ -186,8 +186,12 @@ fn main() {
         let mut recompute_times = Vec::new();
         for _ in 0..3 {
             let t = Instant::now();
-            let _ = repo::trial_balance(&mut conn, &ctx.chart, NaiveDate::from_ymd_opt(2099, 1, 1))
-                .unwrap_or_else(|e| panic!("tb: {e}"));
+            let _ = repo::trial_balance(
+                &mut conn,
+                &ctx.chart.current(),
+                NaiveDate::from_ymd_opt(2099, 1, 1),
+            )
+            .unwrap_or_else(|e| panic!("tb: {e}"));
             recompute_times.push(t.elapsed().as_secs_f64() * 1e3);
         }
         println!(
@@ -197,7 +201,7 @@ fn main() {
             median(recompute_times)
         );
         let t = Instant::now();
-        let report = repo::verify(&mut conn, &ctx.chart, |_, _| {})
+        let report = repo::verify(&mut conn, &ctx.chart.current(), |_, _| {})
             .unwrap_or_else(|e| panic!("verify: {e}"));
         println!(
             "verify {} entries           : {:.2} s ({}; chain + balances recomputed)",

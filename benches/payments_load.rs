@@ -174,7 +174,7 @@ fn run(db: &Db, max_batch: usize, clients: usize, count: u64) -> Run {
             .unwrap_or(f64::NAN)
     };
     let mut conn = ctx.conn().unwrap_or_else(|e| panic!("conn: {e}"));
-    let report = onecard::ledger::repo::verify(&mut conn, &ctx.chart, |_, _| {})
+    let report = onecard::ledger::repo::verify(&mut conn, &ctx.chart.current(), |_, _| {})
         .unwrap_or_else(|e| panic!("verify: {e}"));
     assert!(report.ok, "ledger verifies after the run");
     Run {

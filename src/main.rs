@@ -1,4 +1,5 @@
-//! The `onecard` command: serve, migrate, keys, users, persons, verify.
+//! The `onecard` command: serve, migrate, keys, users, persons, accounts, verify, and the
+//! day's work (import, nightly, reconcile, close-day, remit, backup).
 
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -12,11 +13,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use admin::{AccountsCommand, KeysCommand, PersonsCommand, UsersCommand};
+
 use onecard::app::AppContext;
-use onecard::auth::{self, Role};
 use onecard::config::{Config, DEFAULT_BIND, DEFAULT_DATABASE_URL};
 use onecard::db::{self, DbTarget};
 use onecard::ledger::repo;
+
+#[path = "cli/admin.rs"]
+mod admin;
 
 #[derive(Parser)]
 #[command(
@@ -89,6 +94,11 @@ enum Command {
         #[arg(long)]
         to: std::path::PathBuf,
     },
+    /// The chart of accounts.
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+    },
     /// Staff who sign in to the web pages.
     Users {
         #[command(subcommand)]
@@ -113,56 +123,9 @@ enum Command {
     },
 }
 
-#[derive(Subcommand)]
-enum UsersCommand {
-    /// Make a staff user. The password is read from the first line of stdin; with a terminal
-    /// on stdin a strong one is generated and printed once instead.
-    Create {
-        /// clerk, finance, supervisor, auditor, treasury or admin.
-        #[arg(long)]
-        role: String,
-        /// The name they sign in with.
-        #[arg(long)]
-        name: String,
-        /// The person they are (`onecard persons create`); a new person of --name if omitted.
-        #[arg(long)]
-        person: Option<String>,
-    },
-}
-
-#[derive(Subcommand)]
-enum PersonsCommand {
-    /// Make a person; prints the id alone on stdout (give it to `keys create --person` and
-    /// `users create --person`).
-    Create {
-        /// Their name.
-        #[arg(long)]
-        name: String,
-    },
-    /// Every person: id and name, tab-separated.
-    List,
-}
-
-#[derive(Subcommand)]
-enum KeysCommand {
-    /// Make a token; prints it alone on stdout (treasury: the token, then the HMAC secret).
-    Create {
-        /// clerk, finance, supervisor, auditor, treasury or admin.
-        #[arg(long)]
-        role: String,
-        /// Who or what the token is for.
-        #[arg(long)]
-        name: String,
-        /// The person it belongs to (`onecard persons create`); a new person of --name if
-        /// omitted.
-        #[arg(long)]
-        person: Option<String>,
-    },
-}
-
 /// Opens the service's parts for a command: SQLite is migrated on the spot (the embedded case
 /// has no separate migrate step); PostgreSQL must have been migrated with `onecard migrate`.
-fn open_app(config: Config) -> Result<AppContext, String> {
+pub(crate) fn open_app(config: Config) -> Result<AppContext, String> {
     let auto_migrate = matches!(config.database, DbTarget::Sqlite(_));
     AppContext::open(config, auto_migrate).map_err(|e| e.to_string())
 }
@@ -329,9 +292,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             workers,
         } => serve(config, &bind, demo, migrate, workers),
         Command::Migrate => migrate(config),
-        Command::Keys { command } => create_key(config, command),
-        Command::Users { command } => create_user(config, command),
-        Command::Persons { command } => persons(config, command),
+        Command::Keys { command } => admin::create_key(config, command),
+        Command::Users { command } => admin::create_user(config, command),
+        Command::Persons { command } => admin::persons(config, command),
+        Command::Accounts { command } => admin::accounts(config, command),
         Command::Import { spec, name, file } => import(config, spec, name, &file),
         Command::Nightly { date } => nightly(config, date),
         Command::Reconcile { date } => reconcile(config, &date),
@@ -343,7 +307,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
 }
 
 /// Prints `value` as pretty JSON on stdout.
-fn print_json(value: &impl serde::Serialize) -> Result<(), String> {
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), String> {
     println!(
         "{}",
         serde_json::to_string_pretty(value).map_err(|e| e.to_string())?
@@ -414,73 +378,6 @@ fn migrate(config: Config) -> Result<ExitCode, String> {
         "{ran} migration(s) applied to {}",
         db::redact(&config.database_url)
     );
-    Ok(ExitCode::SUCCESS)
-}
-
-fn create_key(config: Config, command: KeysCommand) -> Result<ExitCode, String> {
-    let KeysCommand::Create { role, name, person } = command;
-    let role: Role = role.parse().map_err(|e: auth::AuthError| e.to_string())?;
-    let ctx = open_app(config)?;
-    let mut conn = ctx.conn().map_err(|e| e.to_string())?;
-    let person = person.as_deref();
-    let issued = auth::create_token_for(&mut conn, &ctx.keys, role, &name, person, "cli")
-        .map_err(|e| e.to_string())?;
-    println!("{}", issued.token);
-    if let Some(secret) = issued.secret {
-        println!("{secret}");
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn persons(config: Config, command: PersonsCommand) -> Result<ExitCode, String> {
-    let ctx = open_app(config)?;
-    let mut conn = ctx.conn().map_err(|e| e.to_string())?;
-    match command {
-        PersonsCommand::Create { name } => {
-            let id = auth::persons::create(&mut conn, &name, "cli").map_err(|e| e.to_string())?;
-            println!("{id}");
-        }
-        PersonsCommand::List => {
-            for p in auth::persons::list(&mut conn).map_err(|e| e.to_string())? {
-                println!("{}\t{}", p.id, p.name);
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn create_user(config: Config, command: UsersCommand) -> Result<ExitCode, String> {
-    use std::io::IsTerminal;
-    let UsersCommand::Create { role, name, person } = command;
-    let role: Role = role.parse().map_err(|e: auth::AuthError| e.to_string())?;
-    let (password, generated) = if std::io::stdin().is_terminal() {
-        (
-            auth::staff::generate_password().map_err(|e| e.to_string())?,
-            true,
-        )
-    } else {
-        let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .map_err(|e| format!("reading the password from stdin: {e}"))?;
-        (line.trim_end_matches(['\r', '\n']).to_string(), false)
-    };
-    let ctx = open_app(config)?;
-    let mut conn = ctx.conn().map_err(|e| e.to_string())?;
-    let (name, person) = (name.as_str(), person.as_deref());
-    let user = auth::staff::NewUser {
-        role,
-        name,
-        person,
-        created_by: "cli",
-    };
-    let id =
-        auth::staff::create_user_as(&mut conn, user, &password, auth::staff::PBKDF2_ITERATIONS)
-            .map_err(|e| e.to_string())?;
-    eprintln!("user {id} '{name}' ({role}) created");
-    if generated {
-        println!("{password}");
-    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -571,7 +468,7 @@ fn verify(config: Config) -> Result<ExitCode, String> {
     let ctx = open_app(config)?;
     let mut conn = ctx.conn().map_err(|e| e.to_string())?;
     let started = std::time::Instant::now();
-    let report = repo::verify(&mut conn, &ctx.chart, |done, total| {
+    let report = repo::verify(&mut conn, &ctx.chart.current(), |done, total| {
         if total > 0 {
             eprint!(
                 "\rverifying: {done}/{total} entries ({:.0}%)",

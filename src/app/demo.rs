@@ -104,7 +104,7 @@ pub fn load(ctx: &AppContext) -> Result<Vec<(Role, IssuedToken)>, DemoError> {
         if crate::catalogue::versions(&mut conn, &item.code)?.is_empty() {
             crate::catalogue::add_version(
                 &mut conn,
-                &ctx.chart,
+                &ctx.chart.current(),
                 item,
                 "demo",
                 crate::clock::today(),

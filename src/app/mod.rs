@@ -12,10 +12,11 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::db::{self, DbError, Pool};
 use crate::keys::{KeyError, ServiceKeys};
+use crate::ledger::accounts::OpenError;
 use crate::ledger::chart::ChartError;
 use crate::ledger::repo;
 use crate::ledger::writer::{LedgerWriter, WriterConfig};
-use crate::ledger::Chart;
+use crate::ledger::{Chart, SharedChart};
 use crate::treasury;
 
 /// Why the service cannot start.
@@ -30,6 +31,9 @@ pub enum StartError {
     /// Chart of accounts invalid.
     #[error(transparent)]
     Chart(#[from] ChartError),
+    /// The sub-accounts opened in the database do not fit the chart file.
+    #[error("accounts opened in the database: {0}")]
+    OpenedAccounts(#[from] OpenError),
     /// A bank spec in `bank-specs/` cannot be used.
     #[error(transparent)]
     BankSpec(#[from] crate::bankfiles::SpecError),
@@ -45,8 +49,9 @@ pub struct AppContext {
     pub config: Arc<Config>,
     /// Pool for reads and non-ledger writes.
     pub pool: Pool,
-    /// The chart of accounts.
-    pub chart: Arc<Chart>,
+    /// The chart of accounts: the chart file and the sub-accounts opened since
+    /// ([`SharedChart::current`] for the chart as it stands).
+    pub chart: SharedChart,
     /// Service keys.
     pub keys: Arc<ServiceKeys>,
     /// The one ledger writer.
@@ -61,7 +66,7 @@ impl AppContext {
     /// Opens the database (migrating first when `migrate` is set, refusing to start on an
     /// out-of-date schema otherwise), loads the chart into it, the keys, and starts the writer.
     pub fn open(config: Config, migrate: bool) -> Result<AppContext, StartError> {
-        let chart = Arc::new(Chart::default_chart()?);
+        let base = Chart::default_chart()?;
         let bank_specs = Arc::new(crate::bankfiles::Registry::load(&config.bank_specs_dir)?);
         let mut conn = config.database.connect()?;
         if migrate {
@@ -72,13 +77,21 @@ impl AppContext {
         } else if db::has_pending_migrations(&mut conn)? {
             return Err(StartError::PendingMigrations);
         }
-        let added = repo::sync_chart(&mut conn, &chart)?;
+        let added = repo::sync_chart(&mut conn, &base)?;
+        let chart = SharedChart::load(&mut conn, base)?;
         crate::payments::ensure_series(&mut conn, &config.receipt_series)?;
         if added > 0 {
             tracing::info!(accounts = added, "chart of accounts loaded");
         }
-        drop(conn);
         let keys = Arc::new(ServiceKeys::load_or_create(&config.key_dir)?);
+        let rekeyed = crate::payments::hashes::rekey_legacy(&mut conn, &keys)?;
+        if rekeyed > 0 {
+            tracing::info!(
+                rows = rekeyed,
+                "plain request hashes converted to keyed ones"
+            );
+        }
+        drop(conn);
         let pool = db::pool(&config.database, config.pool_size)?;
         let writer = LedgerWriter::start(
             config.database.clone(),

@@ -18,6 +18,8 @@ pub const APPROVE_REFUND: &[Role] = &[Supervisor];
 pub const READ_LEDGER: &[Role] = &[Finance, Supervisor, Auditor];
 /// Post or reverse a manual entry.
 pub const POST_MANUAL_ENTRY: &[Role] = &[Supervisor];
+/// Open a sub-account in the chart of accounts.
+pub const OPEN_ACCOUNT: &[Role] = &[Admin];
 /// Change the fee catalogue.
 pub const CHANGE_CATALOGUE: &[Role] = &[Admin];
 /// Read the fee catalogue (every signed-in role).

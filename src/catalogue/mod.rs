@@ -35,7 +35,10 @@ pub enum CatalogueChangeError {
     Invalid(#[from] CatalogueError),
     /// No `2103.<subject>` account exists for the revenue subject.
     #[error(
-        "revenue subject '{0}' has no treasury-payable account (2103.{0}) in the chart of accounts"
+        "revenue subject '{0}' has no treasury-payable account (2103.{0}) in the chart of accounts; \
+         an admin opens it with POST /v1/ledger/accounts \
+         {{\"code\": \"2103.{0}\", \"name\": \"…\", \"parent\": \"2103\"}} \
+         (or `onecard accounts create --code 2103.{0} --name … --parent 2103`)"
     )]
     UnknownRevenueSubject(String),
     /// A new version may not start before the current one.

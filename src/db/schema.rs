@@ -217,6 +217,7 @@ diesel::table! {
         response_body -> Text,
         payment_id -> Nullable<Text>,
         created_at -> Timestamp,
+        hash_version -> BigInt,
     }
 }
 

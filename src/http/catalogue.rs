@@ -288,9 +288,11 @@ pub async fn create(
     let input = body.into_inner()?;
     let item = input.into_item()?;
     let created = with_conn(&ctx, move |conn, ctx| {
+        // Fresh: a 2103 sub-account opened a moment ago, perhaps by another instance, counts.
+        let chart = ctx.chart.fresh(conn)?;
         Ok(catalogue::add_version(
             conn,
-            &ctx.chart,
+            &chart,
             item,
             &actor,
             crate::clock::today(),

@@ -23,6 +23,10 @@ use crate::money::{format_minor, parse_amount};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/ledger/accounts", web::get().to(list_accounts))
         .route(
+            "/v1/ledger/accounts",
+            web::post().to(super::accounts::open_account),
+        )
+        .route(
             "/v1/ledger/accounts/{code}/entries",
             web::get().to(account_entries),
         )
@@ -85,7 +89,7 @@ pub async fn list_accounts(
     caller.require(may::READ_LEDGER)?;
     let limit = page_limit(page.limit)?;
     let balances = with_conn(&ctx, |conn, ctx| {
-        Ok(repo::account_balances(conn, &ctx.chart)?)
+        Ok(repo::account_balances(conn, &ctx.chart.current())?)
     })
     .await?;
     // No cursor: from the first account.
@@ -122,7 +126,7 @@ pub async fn account_entries(
     caller.require(may::READ_LEDGER)?;
     let code = code.into_inner();
     let page = with_conn(&ctx, move |conn, ctx| {
-        statement_lines(conn, &ctx.chart, &code, &q)
+        statement_lines(conn, &ctx.chart.current(), &code, &q)
     })
     .await?;
     Ok(HttpResponse::Ok().json(page.map(|l| AccountLineView {
@@ -179,7 +183,7 @@ pub async fn trial_balance(
     caller.require(may::READ_LEDGER)?;
     let as_of = q.as_of;
     let funds = with_conn(&ctx, move |conn, ctx| {
-        Ok(repo::trial_balance(conn, &ctx.chart, as_of)?)
+        Ok(repo::trial_balance(conn, &ctx.chart.current(), as_of)?)
     })
     .await?;
     let funds = funds
@@ -219,7 +223,7 @@ pub struct VerifyView {
 pub async fn verify(ctx: web::Data<AppContext>, caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require(may::READ_LEDGER)?;
     let r = with_conn(&ctx, |conn, ctx| {
-        Ok(repo::verify(conn, &ctx.chart, |_, _| {})?)
+        Ok(repo::verify(conn, &ctx.chart.current(), |_, _| {})?)
     })
     .await?;
     Ok(HttpResponse::Ok().json(VerifyView {

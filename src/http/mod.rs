@@ -8,6 +8,7 @@
 //!
 //! May depend on: `app` and every domain module; never `web` or `server`.
 
+pub mod accounts;
 pub mod blocking;
 pub mod catalogue;
 pub mod concessions;

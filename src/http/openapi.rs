@@ -10,7 +10,8 @@ use actix_web::{web, HttpResponse};
 use super::problem::{ApiError, PROBLEM_JSON};
 
 use super::{
-    catalogue, concessions, days, health, ledger, payments, reconciliation, remittances, settlement,
+    accounts, catalogue, concessions, days, health, ledger, payments, reconciliation, remittances,
+    settlement,
 };
 
 /// Registers `/openapi.json`.
@@ -154,6 +155,7 @@ impl Modify for CommonErrors {
         health::metrics,
         health::signing_key,
         ledger::list_accounts,
+        accounts::open_account,
         ledger::account_entries,
         ledger::trial_balance,
         ledger::verify,

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::AuthError;
 use crate::db::DbError;
+use crate::ledger::accounts::OpenError;
 use crate::ledger::service::ReverseError;
 use crate::ledger::writer::{PostError, WriteError};
 use crate::ledger::LedgerError;
@@ -268,6 +269,39 @@ impl From<ReverseError> for ApiError {
                 e.to_string(),
             ),
             ReverseError::Post(p) => p.into(),
+        }
+    }
+}
+
+impl From<OpenError> for ApiError {
+    fn from(e: OpenError) -> Self {
+        let detail = e.to_string();
+        let unprocessable = |code, title| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                title,
+                detail.clone(),
+            )
+        };
+        match e {
+            OpenError::Invalid { field, .. } => ApiError::invalid(Some(field.to_string()), detail),
+            OpenError::UnknownParent(parent) => {
+                unprocessable("unknown_account", "Unknown account").with("account", parent)
+            }
+            OpenError::ParentNotOpen { parent, .. } => {
+                unprocessable("parent_not_open", "The parent takes no new sub-accounts")
+                    .with("account", parent)
+            }
+            OpenError::Exists(code) => ApiError::new(
+                StatusCode::CONFLICT,
+                "account_exists",
+                "The account exists already",
+                detail,
+            )
+            .with("account", code),
+            OpenError::Chart(_) => ApiError::invalid(None, detail),
+            OpenError::Db(db) => db.into(),
         }
     }
 }

@@ -382,7 +382,12 @@ pub async fn supervision(
     let limit = ctx.config.remit_limit_days;
     let report = with_conn(&ctx, move |conn, ctx| {
         Ok(service::supervise(
-            conn, &ctx.chart, from, to, today, limit,
+            conn,
+            &ctx.chart.current(),
+            from,
+            to,
+            today,
+            limit,
         )?)
     })
     .await?;

@@ -42,6 +42,10 @@ struct ChartFileAccount {
     parent: Option<String>,
     #[serde(default = "yes")]
     postable: bool,
+    /// Set on a grouping account that takes sub-accounts opened while the service runs
+    /// (`POST /v1/ledger/accounts`): the role each of them gets.
+    #[serde(default)]
+    sub_accounts: Option<AccountRole>,
 }
 
 fn other_role() -> AccountRole {
@@ -54,10 +58,34 @@ fn yes() -> bool {
     true
 }
 
+/// Refuses a role in a fund it does not belong to.
+fn check_role_fund(code: &str, role: AccountRole, fund: Fund) -> Result<(), ChartError> {
+    let expected_fund = match role {
+        AccountRole::InTransit
+        | AccountRole::CollectionBank
+        | AccountRole::InterfundReceivable
+        | AccountRole::TreasuryPayable => Some(Fund::Collection),
+        AccountRole::BudgetBank
+        | AccountRole::FeeExpense
+        | AccountRole::InterfundPayable
+        | AccountRole::Appropriation => Some(Fund::Budget),
+        AccountRole::Other => None,
+    };
+    if expected_fund.is_some_and(|f| f != fund) {
+        return Err(ChartError::Invalid(format!(
+            "account '{code}' has role {role:?} but is in the {} fund",
+            fund.as_str()
+        )));
+    }
+    Ok(())
+}
+
 /// A checked chart of accounts, looked up by code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chart {
     accounts: BTreeMap<String, Account>,
+    /// Grouping accounts that take new sub-accounts, and the role those get.
+    sub_accounts: BTreeMap<String, AccountRole>,
 }
 
 impl Chart {
@@ -65,6 +93,11 @@ impl Chart {
     pub fn from_json(text: &str) -> Result<Chart, ChartError> {
         let file: ChartFile =
             serde_json::from_str(text).map_err(|e| ChartError::Parse(e.to_string()))?;
+        let sub_accounts: BTreeMap<String, AccountRole> = file
+            .accounts
+            .iter()
+            .filter_map(|a| a.sub_accounts.map(|role| (a.code.clone(), role)))
+            .collect();
         let accounts = file
             .accounts
             .into_iter()
@@ -80,7 +113,53 @@ impl Chart {
                 postable: a.postable,
             })
             .collect();
-        Chart::new(accounts)
+        Chart::new(accounts)?.taking_sub_accounts(sub_accounts)
+    }
+
+    /// The same chart with `rules` naming the grouping accounts that take new sub-accounts and
+    /// the role each new one gets; a rule on an unknown or postable account is refused.
+    fn taking_sub_accounts(
+        mut self,
+        rules: BTreeMap<String, AccountRole>,
+    ) -> Result<Chart, ChartError> {
+        for (code, role) in &rules {
+            let Some(parent) = self.accounts.get(code) else {
+                return Err(ChartError::Invalid(format!(
+                    "sub-account rule on unknown account '{code}'"
+                )));
+            };
+            if parent.postable {
+                return Err(ChartError::Invalid(format!(
+                    "'{code}' takes postings, so it cannot take sub-accounts"
+                )));
+            }
+            check_role_fund(code, *role, parent.fund)?;
+        }
+        self.sub_accounts = rules;
+        Ok(self)
+    }
+
+    /// This chart with `more` accounts added (sub-accounts opened while the service ran, read
+    /// back from the database), checked as a whole again; the sub-account rules stay.
+    pub fn with_accounts(&self, more: Vec<Account>) -> Result<Chart, ChartError> {
+        let mut all: Vec<Account> = self.accounts.values().cloned().collect();
+        all.extend(more);
+        Chart::new(all)?.taking_sub_accounts(self.sub_accounts.clone())
+    }
+
+    /// The role a new sub-account of `parent` gets, if `parent` takes new sub-accounts.
+    pub fn sub_account_role(&self, parent: &str) -> Option<AccountRole> {
+        self.sub_accounts.get(parent).copied()
+    }
+
+    /// How many accounts the chart has.
+    pub fn len(&self) -> usize {
+        self.accounts.len()
+    }
+
+    /// Whether the chart has no account (never, once checked: the interfund pair is required).
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty()
     }
 
     /// The default chart in `fixtures/chart-of-accounts.json`.
@@ -135,25 +214,7 @@ impl Chart {
                     Some(_) => {}
                 }
             }
-            let expected_fund = match a.role {
-                AccountRole::InTransit
-                | AccountRole::CollectionBank
-                | AccountRole::InterfundReceivable
-                | AccountRole::TreasuryPayable => Some(Fund::Collection),
-                AccountRole::BudgetBank
-                | AccountRole::FeeExpense
-                | AccountRole::InterfundPayable
-                | AccountRole::Appropriation => Some(Fund::Budget),
-                AccountRole::Other => None,
-            };
-            if expected_fund.is_some_and(|f| f != a.fund) {
-                return invalid(format!(
-                    "account '{}' has role {:?} but is in the {} fund",
-                    a.code,
-                    a.role,
-                    a.fund.as_str()
-                ));
-            }
+            check_role_fund(&a.code, a.role, a.fund)?;
         }
         for role in [
             AccountRole::InterfundReceivable,
@@ -169,7 +230,10 @@ impl Chart {
                 ));
             }
         }
-        Ok(Chart { accounts })
+        Ok(Chart {
+            accounts,
+            sub_accounts: BTreeMap::new(),
+        })
     }
 
     /// Looks an account up by code.

@@ -6,12 +6,15 @@
 //!   finding accounts by their role in the chart — every entry that moves value starts there.
 //! - [`repo`]: reading the ledger back (accounts, balances, entries, trial balance);
 //!   [`verify`]: the verifier that recomputes the chain and the balances.
+//! - [`accounts`]: opening a sub-account while the service runs, and the [`SharedChart`] every
+//!   part of the service (the writer included) reads, refreshed when one is opened.
 //! - [`days`]: the business-day state (open, closed, sealed, remittance locked) every module asks.
 //! - [`writer`]: the group-commit writer, the only code that appends entries (its rows are
 //!   written by the private `flush`); [`service`]: manual entries and reversals people start.
 //!
 //! May depend on: `money`, `db`, `audit`, `text`. Never on `http`.
 
+pub mod accounts;
 pub mod chain;
 pub mod chart;
 pub mod days;
@@ -24,6 +27,7 @@ pub mod templates;
 pub mod verify;
 pub mod writer;
 
+pub use accounts::SharedChart;
 pub use chart::Chart;
 pub use days::DayState;
 pub use model::{

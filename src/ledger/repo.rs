@@ -31,31 +31,37 @@ pub fn sync_chart(conn: &mut DbConn, chart: &Chart) -> Result<usize, DbError> {
         .collect();
     missing.sort_by_key(|a| (a.parent.is_some(), a.code.clone()));
     for a in missing {
-        diesel::insert_into(accounts::table)
-            .values((
-                accounts::code.eq(&a.code),
-                accounts::name.eq(&a.name),
-                accounts::name_en.eq(&a.name_en),
-                accounts::fund.eq(a.fund.as_str()),
-                accounts::kind.eq(a.kind.as_ref()),
-                accounts::role.eq(a.role.as_ref()),
-                accounts::currency.eq(&a.currency),
-                accounts::parent.eq(a.parent.as_deref()),
-                accounts::postable.eq(a.postable),
-                accounts::created_at.eq(now),
-            ))
-            .execute(conn)?;
-        diesel::insert_into(account_balances::table)
-            .values((
-                account_balances::account_code.eq(&a.code),
-                account_balances::debit_minor.eq(0i64),
-                account_balances::credit_minor.eq(0i64),
-                account_balances::last_entry_seq.eq(0i64),
-            ))
-            .execute(conn)?;
+        insert_account(conn, a, now)?;
         added += 1;
     }
     Ok(added)
+}
+
+/// Inserts one account with its zero balance row.
+pub fn insert_account(conn: &mut DbConn, a: &Account, now: NaiveDateTime) -> Result<(), DbError> {
+    diesel::insert_into(accounts::table)
+        .values((
+            accounts::code.eq(&a.code),
+            accounts::name.eq(&a.name),
+            accounts::name_en.eq(&a.name_en),
+            accounts::fund.eq(a.fund.as_str()),
+            accounts::kind.eq(a.kind.as_ref()),
+            accounts::role.eq(a.role.as_ref()),
+            accounts::currency.eq(&a.currency),
+            accounts::parent.eq(a.parent.as_deref()),
+            accounts::postable.eq(a.postable),
+            accounts::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    diesel::insert_into(account_balances::table)
+        .values((
+            account_balances::account_code.eq(&a.code),
+            account_balances::debit_minor.eq(0i64),
+            account_balances::credit_minor.eq(0i64),
+            account_balances::last_entry_seq.eq(0i64),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// The chain head: last sequence number and its hash.

@@ -45,6 +45,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use tokio::sync::oneshot;
 
+use super::accounts::SharedChart;
 use super::chain;
 use super::chart::Chart;
 use super::model::{AccountRole, EntryKind, NewEntry, PostedEntry, Posting};
@@ -128,7 +129,7 @@ impl LedgerWriter {
     /// Starts the writer thread with its own connection to `target`.
     pub fn start(
         target: DbTarget,
-        chart: Arc<Chart>,
+        chart: SharedChart,
         config: WriterConfig,
     ) -> Result<LedgerWriter, DbError> {
         let conn = target.connect()?;
@@ -416,7 +417,7 @@ fn not_reversible(seq: i64) -> LedgerError {
 fn writer_loop(
     target: DbTarget,
     mut conn: DbConn,
-    chart: Arc<Chart>,
+    shared: SharedChart,
     config: WriterConfig,
     receiver: mpsc::Receiver<Work>,
 ) {
@@ -449,6 +450,12 @@ fn writer_loop(
             }
         }
         let size = jobs.len();
+        // Each batch reads the chart as it stands: an account opened a moment ago (here, or by
+        // another instance on the same database) can take postings at once.
+        let chart = shared.fresh(&mut conn).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read the opened accounts; the chart stays as it was");
+            shared.current()
+        });
         let (committed, deliveries) = run_batch(&mut conn, &chart, jobs);
         match committed {
             Ok(posted) => {

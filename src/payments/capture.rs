@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
+use super::hashes::KEYED_HASH;
 use super::intake::{self, IntakeError, PaymentRequest, PricedLine};
 use super::receipts::next_receipt_number;
 use super::stored::{insert_payment, LineConcession};
@@ -72,7 +73,7 @@ pub struct Answer {
 pub struct Capture {
     /// The Idempotency-Key.
     pub key: String,
-    /// SHA-256 of the canonical request.
+    /// Keyed hash of the canonical request ([`intake::request_hash`]).
     pub request_hash: [u8; 32],
     /// The request.
     pub request: PaymentRequest,
@@ -184,7 +185,8 @@ pub async fn take(
     business_date: NaiveDate,
 ) -> Result<Answer, WriteError<CaptureError>> {
     let rejected = |e: CaptureError| WriteError::Rejected(e);
-    let (value, request_hash) = intake::read_json(body).map_err(|e| rejected(e.into()))?;
+    let (value, digest) = intake::read_json(body).map_err(|e| rejected(e.into()))?;
+    let request_hash = counter.keys.request_hash_of_digest(&digest);
     // A retry is answered from the stored answer before anything else is checked, so it gets
     // exactly what the first attempt got even if, say, the fee item has since ended.
     let lookup = key.clone();
@@ -346,6 +348,7 @@ pub async fn capture(
                 .values((
                     idempotency_keys::idem_key.eq(c.key.clone()),
                     idempotency_keys::request_hash.eq(c.request_hash.to_vec()),
+                    idempotency_keys::hash_version.eq(KEYED_HASH),
                     idempotency_keys::status_code.eq(201i64),
                     idempotency_keys::response_body.eq(body.clone()),
                     idempotency_keys::payment_id.eq(Some(payment_id.clone())),

@@ -3,13 +3,13 @@
 //! out.
 
 use chrono::{DateTime, NaiveDate};
-use ring::digest;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::card;
 pub use super::pricing::{price, PricedLine};
 pub use super::states::Channel;
+use crate::keys::{BodyDigest, ServiceKeys};
 use crate::money::{parse_amount, MoneyError};
 
 /// Most lines one payment may carry.
@@ -369,13 +369,19 @@ fn canonical_json(v: &Value, out: &mut String) {
     }
 }
 
-/// SHA-256 of the canonical form of a JSON body: what an idempotency key is bound to.
-pub fn request_hash(body: &Value) -> [u8; 32] {
+/// SHA-256 of the canonical form of a JSON body, in memory only: equal for bodies that differ
+/// only in spacing or key order.
+pub fn body_digest(body: &Value) -> BodyDigest {
     let mut text = String::new();
     canonical_json(body, &mut text);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest::digest(&digest::SHA256, text.as_bytes()).as_ref());
-    out
+    BodyDigest::of(text.as_bytes())
+}
+
+/// What an idempotency key is bound to, and the only form of it that is stored: the keyed hash
+/// ([`ServiceKeys::request_hash`]) of the canonical form of a JSON body. Any use case with an
+/// `Idempotency-Key` (payments, refunds) hashes its body with this.
+pub fn request_hash(keys: &ServiceKeys, body: &Value) -> [u8; 32] {
+    keys.request_hash_of_digest(&body_digest(body))
 }
 
 /// Checks an `Idempotency-Key`: 1–64 of `[A-Za-z0-9_-]`.
@@ -388,8 +394,9 @@ pub fn valid_idempotency_key(key: &str) -> bool {
 
 /// Reads a body as JSON, refuses it if anything in it looks like a full card number (before
 /// any other check, so a card number is refused wherever it is and whatever else is wrong),
-/// and returns it with its request hash.
-pub fn read_json(body: &[u8]) -> Result<(Value, [u8; 32]), IntakeError> {
+/// and returns it with its digest (which [`ServiceKeys::request_hash_of_digest`] turns into the
+/// request hash that is stored).
+pub fn read_json(body: &[u8]) -> Result<(Value, BodyDigest), IntakeError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| IntakeError::Invalid {
         field: None,
         message: format!("the body is not valid JSON: {e}"),
@@ -397,12 +404,12 @@ pub fn read_json(body: &[u8]) -> Result<(Value, [u8; 32]), IntakeError> {
     if let Some(path) = card::find_card_number(&value) {
         return Err(IntakeError::FullCardNumber(path));
     }
-    let hash = request_hash(&value);
-    Ok((value, hash))
+    let digest = body_digest(&value);
+    Ok((value, digest))
 }
 
 /// [`read_json`], then [`parse_value`].
-pub fn parse_request(body: &[u8]) -> Result<(PaymentRequest, [u8; 32]), IntakeError> {
+pub fn parse_request(body: &[u8]) -> Result<(PaymentRequest, BodyDigest), IntakeError> {
     let (value, hash) = read_json(body)?;
     Ok((parse_value(value)?, hash))
 }

@@ -12,6 +12,7 @@
 //! - [`stored`] and [`view`](mod@view): a payment as stored and read back, and as the API
 //!   shows it; the bulk status moves reconciliation makes (settled, reconciled).
 //! - [`void`](mod@void): the same-day void; [`refunds`]: refunds with four eyes.
+//! - [`hashes`]: stored request hashes are keyed; the one-time conversion of plain ones.
 //! - [`query`]: lists and searches; [`collections`]: what the counters collected;
 //!   [`concessions`](mod@concessions): the concessions granted, for supervision.
 //!
@@ -24,6 +25,7 @@ pub mod capture;
 pub mod card;
 pub mod collections;
 pub mod concessions;
+pub mod hashes;
 pub mod intake;
 pub mod pricing;
 pub mod query;

@@ -155,7 +155,7 @@ async fn trial_balance(
     let as_of = params::date("date", &query.date).or_page(lang)?;
     let (funds, (head_seq, head_hash)) = with_conn(&staff.ctx, move |conn, ctx| {
         Ok((
-            repo::trial_balance(conn, &ctx.chart, as_of)?,
+            repo::trial_balance(conn, &ctx.chart.current(), as_of)?,
             repo::chain_head(conn)?,
         ))
     })
@@ -268,7 +268,7 @@ async fn verify(
                     let mut conn = ctx.conn()?;
                     let (head, _) = repo::chain_head(&mut conn)?;
                     progress.phase(t.verify_phase, u64::try_from(head).ok());
-                    Ok(repo::verify(&mut conn, &ctx.chart, |done, _| {
+                    Ok(repo::verify(&mut conn, &ctx.chart.current(), |done, _| {
                         progress.done(u64::try_from(done).unwrap_or(0));
                     })?)
                 })();
@@ -378,10 +378,11 @@ async fn statement(
     let (from, to) = (q.from, q.to);
     let lookup = code.clone();
     let (account, lines, totals) = with_conn(&staff.ctx, move |conn, ctx| {
-        let lines = statement_lines(conn, &ctx.chart, &lookup, &q)?;
+        let lines = statement_lines(conn, &ctx.chart.current(), &lookup, &q)?;
         let totals = repo::account_period_totals(conn, &lookup, from, to)?;
         let account = ctx
             .chart
+            .current()
             .get(&lookup)
             .cloned()
             .ok_or_else(|| ApiError::not_found(format!("no account '{lookup}'")))?;

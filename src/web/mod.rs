@@ -9,6 +9,7 @@
 //!
 //! May depend on: everything else in the crate.
 
+pub mod accounts;
 pub mod audit;
 pub mod catalogue;
 pub mod chart;
@@ -66,6 +67,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(payments::routes)
             .configure(ledger::routes)
             .configure(catalogue::routes)
+            .configure(accounts::routes)
             .configure(audit::routes)
             .configure(reconciliation::routes)
             .configure(days::routes)
@@ -106,7 +108,7 @@ pub struct NavItem {
 }
 
 /// The pages and who may see them, in navigation order.
-fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 10] {
+fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 11] {
     [
         ("today", w.nav_today, may::READ_PAYMENTS),
         ("payments", w.nav_payments, may::READ_PAYMENTS),
@@ -121,6 +123,7 @@ fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 10] 
         ("report", w.nav_report, may::READ_LEDGER),
         ("concessions", w.nav_concessions, may::READ_CONCESSIONS),
         ("catalogue", w.nav_catalogue, may::READ_CATALOGUE),
+        ("accounts", w.nav_accounts, may::OPEN_ACCOUNT),
         ("audit", w.nav_audit, may::READ_AUDIT_LOG),
     ]
 }

@@ -194,7 +194,7 @@ async fn load(staff: &Staff, date: NaiveDate) -> Result<Facts, WebError> {
     let (facts, funds, remittance, granted) = with_conn(&staff.ctx, move |conn, ctx| {
         let facts = collections::load(conn, date, date)?;
         let granted = crate::payments::concessions::granted(conn, date, date)?;
-        let funds = crate::ledger::repo::trial_balance(conn, &ctx.chart, Some(date))?;
+        let funds = crate::ledger::repo::trial_balance(conn, &ctx.chart.current(), Some(date))?;
         let remittance = match service::batch_of_day(conn, date)? {
             Some((id, _)) => service::get(conn, &id)?,
             None => None,

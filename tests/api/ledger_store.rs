@@ -36,7 +36,7 @@ fn capture(amount: i64) -> NewEntry {
 
 fn verify_ok(ctx: &AppContext) -> repo::VerifyReport {
     let mut conn = ctx.conn().expect("conn");
-    let report = repo::verify(&mut conn, &ctx.chart, |_, _| {}).expect("verify");
+    let report = repo::verify(&mut conn, &ctx.chart.current(), |_, _| {}).expect("verify");
     assert!(report.ok, "verify: {:?}", report.problems);
     report
 }
@@ -87,10 +87,11 @@ fn concurrent_writers_share_batches_and_keep_the_chain() {
         repo::account_totals(&mut conn, "2103.1030401").expect("totals"),
         (0, expected)
     );
-    let tb = repo::trial_balance(&mut conn, &ctx.chart, None).expect("tb");
-    let tb_day = repo::trial_balance(&mut conn, &ctx.chart, Some(day())).expect("tb");
+    let tb = repo::trial_balance(&mut conn, &ctx.chart.current(), None).expect("tb");
+    let tb_day = repo::trial_balance(&mut conn, &ctx.chart.current(), Some(day())).expect("tb");
     assert_eq!(tb, tb_day, "per-day totals agree with maintained balances");
-    let before = repo::trial_balance(&mut conn, &ctx.chart, day().pred_opt()).expect("tb");
+    let before =
+        repo::trial_balance(&mut conn, &ctx.chart.current(), day().pred_opt()).expect("tb");
     assert!(before.iter().all(|f| f.debit_total_minor == 0));
 }
 
@@ -208,7 +209,7 @@ fn verify_names_the_entry_that_was_altered() {
         "UPDATE ledger_postings SET amount_minor = amount_minor + 100 WHERE entry_seq = 4",
     )
     .expect("tamper");
-    let report = repo::verify(&mut conn, &ctx.chart, |_, _| {}).expect("verify");
+    let report = repo::verify(&mut conn, &ctx.chart.current(), |_, _| {}).expect("verify");
     assert!(!report.ok);
     assert_eq!(report.first_bad_entry, Some(4), "{:?}", report.problems);
     assert!(report.problems.iter().any(|p| p.contains("entry 4")));
@@ -224,7 +225,7 @@ fn verify_names_the_entry_that_was_altered() {
     // A memo rewritten in entry 2 is found first.
     conn.batch_execute("UPDATE ledger_entries SET memo = 'nothing to see' WHERE seq = 2")
         .expect("tamper");
-    let report = repo::verify(&mut conn, &ctx.chart, |_, _| {}).expect("verify");
+    let report = repo::verify(&mut conn, &ctx.chart.current(), |_, _| {}).expect("verify");
     assert_eq!(report.first_bad_entry, Some(2));
 }
 
@@ -444,7 +445,7 @@ proptest! {
         let report = verify_ok(&ctx);
         prop_assert_eq!(report.entries, accepted as i64);
         let mut conn = ctx.conn().expect("conn");
-        for f in repo::trial_balance(&mut conn, &ctx.chart, None).expect("tb") {
+        for f in repo::trial_balance(&mut conn, &ctx.chart.current(), None).expect("tb") {
             prop_assert_eq!(f.debit_total_minor, f.credit_total_minor);
         }
     }

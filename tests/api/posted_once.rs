@@ -31,7 +31,7 @@ fn settlement(ctx: &AppContext, file_id: &str) -> NewEntry {
         fee_minor: 0,
         net_minor: 16_000,
     };
-    templates::settlement(&ctx.chart, day(), file_id, totals, "test")
+    templates::settlement(&ctx.chart.current(), day(), file_id, totals, "test")
         .expect("template")
         .expect("postable totals")
 }
@@ -92,7 +92,7 @@ fn settlements_of(ctx: &AppContext, reference: &str) -> Vec<i64> {
 
 fn verify_ok(ctx: &AppContext) -> repo::VerifyReport {
     let mut conn = ctx.conn().expect("conn");
-    let report = repo::verify(&mut conn, &ctx.chart, |_, _| {}).expect("verify");
+    let report = repo::verify(&mut conn, &ctx.chart.current(), |_, _| {}).expect("verify");
     assert!(report.ok, "verify: {:?}", report.problems);
     report
 }

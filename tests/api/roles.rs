@@ -22,6 +22,7 @@ async fn each_route_admits_exactly_its_roles() {
         ("GET", "/v1/ledger/trial-balance", vec![F, S, A]),
         ("GET", "/v1/ledger/verify", vec![F, S, A]),
         ("GET", "/v1/ledger/entries/1", vec![F, S, A]),
+        ("POST", "/v1/ledger/accounts", vec![D]),
         ("POST", "/v1/ledger/entries", vec![S]),
         ("POST", "/v1/ledger/entries/1/reversal", vec![S]),
         ("GET", "/v1/fee-items", vec![C, F, S, A, T, D]),

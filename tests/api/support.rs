@@ -520,7 +520,8 @@ impl TestApp {
                      "trace_no": trace, "rrn": rrn, "auth_code": "890123",
                      "masked_pan": "622848******0123", "txn_time": format!("{day}T09:30:15+08:00")}
         });
-        let (value, request_hash) = intake::read_json(body.to_string().as_bytes()).expect("json");
+        let (value, digest) = intake::read_json(body.to_string().as_bytes()).expect("json");
+        let request_hash = self.ctx.keys.request_hash_of_digest(&digest);
         let request = intake::parse_value(value).expect("request");
         let versions = {
             let mut conn = self.ctx.conn().expect("conn");

@@ -1,0 +1,164 @@
+//! The administrative commands: API tokens, staff users, persons and the chart's accounts.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use onecard::auth::{self, Role};
+use onecard::config::Config;
+
+use super::{open_app, print_json};
+
+#[derive(Subcommand)]
+pub enum UsersCommand {
+    /// Make a staff user. The password is read from the first line of stdin; with a terminal
+    /// on stdin a strong one is generated and printed once instead.
+    Create {
+        /// clerk, finance, supervisor, auditor, treasury or admin.
+        #[arg(long)]
+        role: String,
+        /// The name they sign in with.
+        #[arg(long)]
+        name: String,
+        /// The person they are (`onecard persons create`); a new person of --name if omitted.
+        #[arg(long)]
+        person: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PersonsCommand {
+    /// Make a person; prints the id alone on stdout (give it to `keys create --person` and
+    /// `users create --person`).
+    Create {
+        /// Their name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Every person: id and name, tab-separated.
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum AccountsCommand {
+    /// Open a sub-account under 2103 (one per revenue subject) or the expense parent, as
+    /// `POST /v1/ledger/accounts` does; prints it as JSON.
+    Create {
+        /// `<parent>.<letters or digits>`, e.g. 2103.1030499.
+        #[arg(long)]
+        code: String,
+        /// Chinese name.
+        #[arg(long)]
+        name: String,
+        /// The grouping account: 2103 or 5001.
+        #[arg(long)]
+        parent: String,
+        /// English name (default: the Chinese one).
+        #[arg(long)]
+        name_en: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Make a token; prints it alone on stdout (treasury: the token, then the HMAC secret).
+    Create {
+        /// clerk, finance, supervisor, auditor, treasury or admin.
+        #[arg(long)]
+        role: String,
+        /// Who or what the token is for.
+        #[arg(long)]
+        name: String,
+        /// The person it belongs to (`onecard persons create`); a new person of --name if
+        /// omitted.
+        #[arg(long)]
+        person: Option<String>,
+    },
+}
+
+pub fn create_key(config: Config, command: KeysCommand) -> Result<ExitCode, String> {
+    let KeysCommand::Create { role, name, person } = command;
+    let role: Role = role.parse().map_err(|e: auth::AuthError| e.to_string())?;
+    let ctx = open_app(config)?;
+    let mut conn = ctx.conn().map_err(|e| e.to_string())?;
+    let person = person.as_deref();
+    let issued = auth::create_token_for(&mut conn, &ctx.keys, role, &name, person, "cli")
+        .map_err(|e| e.to_string())?;
+    println!("{}", issued.token);
+    if let Some(secret) = issued.secret {
+        println!("{secret}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn persons(config: Config, command: PersonsCommand) -> Result<ExitCode, String> {
+    let ctx = open_app(config)?;
+    let mut conn = ctx.conn().map_err(|e| e.to_string())?;
+    match command {
+        PersonsCommand::Create { name } => {
+            let id = auth::persons::create(&mut conn, &name, "cli").map_err(|e| e.to_string())?;
+            println!("{id}");
+        }
+        PersonsCommand::List => {
+            for p in auth::persons::list(&mut conn).map_err(|e| e.to_string())? {
+                println!("{}\t{}", p.id, p.name);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn create_user(config: Config, command: UsersCommand) -> Result<ExitCode, String> {
+    use std::io::IsTerminal;
+    let UsersCommand::Create { role, name, person } = command;
+    let role: Role = role.parse().map_err(|e: auth::AuthError| e.to_string())?;
+    let (password, generated) = if std::io::stdin().is_terminal() {
+        (
+            auth::staff::generate_password().map_err(|e| e.to_string())?,
+            true,
+        )
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| format!("reading the password from stdin: {e}"))?;
+        (line.trim_end_matches(['\r', '\n']).to_string(), false)
+    };
+    let ctx = open_app(config)?;
+    let mut conn = ctx.conn().map_err(|e| e.to_string())?;
+    let (name, person) = (name.as_str(), person.as_deref());
+    let user = auth::staff::NewUser {
+        role,
+        name,
+        person,
+        created_by: "cli",
+    };
+    let id =
+        auth::staff::create_user_as(&mut conn, user, &password, auth::staff::PBKDF2_ITERATIONS)
+            .map_err(|e| e.to_string())?;
+    eprintln!("user {id} '{name}' ({role}) created");
+    if generated {
+        println!("{password}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn accounts(config: Config, command: AccountsCommand) -> Result<ExitCode, String> {
+    let AccountsCommand::Create {
+        code,
+        name,
+        parent,
+        name_en,
+    } = command;
+    let req = onecard::ledger::accounts::NewSubAccount {
+        code,
+        name,
+        name_en,
+        parent,
+    };
+    let ctx = open_app(config)?;
+    let mut conn = ctx.conn().map_err(|e| e.to_string())?;
+    let account = onecard::ledger::accounts::open(&mut conn, &ctx.chart, &req, "cli")
+        .map_err(|e| e.to_string())?;
+    print_json(&account).map(|()| ExitCode::SUCCESS)
+}
