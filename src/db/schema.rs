@@ -201,6 +201,7 @@ diesel::table! {
         response_body -> Text,
         payment_id -> Nullable<Text>,
         created_at -> Timestamp,
+        refund_id -> Nullable<Text>,
     }
 }
 
@@ -217,6 +218,11 @@ diesel::table! {
         entry_seq -> Nullable<BigInt>,
         created_at -> Timestamp,
         approved_at -> Nullable<Timestamp>,
+        business_date -> Date,
+        closed_by -> Nullable<Text>,
+        closed_at -> Nullable<Timestamp>,
+        closed_on -> Nullable<Date>,
+        closed_note -> Nullable<Text>,
     }
 }
 

@@ -21,6 +21,7 @@ pub mod payments;
 pub mod problem;
 pub mod queries;
 pub mod reconciliation;
+pub mod refunds;
 pub mod remittances;
 pub mod settlement;
 pub mod signed_file;
@@ -35,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     ledger::routes(cfg);
     catalogue::routes(cfg);
     payments::routes(cfg);
+    refunds::routes(cfg);
     settlement::routes(cfg);
     days::routes(cfg);
     reconciliation::routes(cfg);

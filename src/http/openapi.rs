@@ -9,7 +9,9 @@ use actix_web::{web, HttpResponse};
 
 use super::problem::{ApiError, PROBLEM_JSON};
 
-use super::{catalogue, days, health, ledger, payments, reconciliation, remittances, settlement};
+use super::{
+    catalogue, days, health, ledger, payments, reconciliation, refunds, remittances, settlement,
+};
 
 /// Registers `/openapi.json`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -167,6 +169,10 @@ impl Modify for CommonErrors {
         payments::void,
         payments::request_refund,
         payments::approve_refund,
+        refunds::get,
+        refunds::list_refunds,
+        refunds::reject,
+        refunds::cancel,
         settlement::upload,
         settlement::get,
         settlement::withdraw,

@@ -10,7 +10,8 @@
 //!   receipt number ([`receipts`]), capture entry, payment rows and audit, in one transaction.
 //! - [`stored`] and [`view`](mod@view): a payment as stored and read back, and as the API
 //!   shows it; the bulk status moves reconciliation makes (settled, reconciled).
-//! - [`void`](mod@void): the same-day void; [`refunds`]: refunds with four eyes.
+//! - [`void`](mod@void): the same-day void; [`refunds`]: refunds with four eyes, requested
+//!   idempotently, approved, rejected or cancelled.
 //! - [`query`]: lists and searches; [`collections`]: what the counters collected.
 //!
 //! Every entry comes from a template of [`crate::ledger::templates`]; whether a day's revenue
@@ -37,5 +38,5 @@ pub use query::{find, list_ids, FIND_LIMIT};
 pub use receipts::ensure_series;
 pub use states::{Channel, PaymentEvent, PaymentStatus, ReceiptStatus, RefundStatus};
 pub use stored::{load, mark_reconciled, mark_settled, StoredLine, StoredPayment};
-pub use view::{view, CardView, LineView, PayerView, PaymentView, ReceiptView};
+pub use view::{view, CardView, LineView, PayerView, PaymentDetail, PaymentView, ReceiptView};
 pub use void::{void, VoidError};

@@ -21,6 +21,7 @@ mod onecard_e2e;
 mod payments;
 mod posted_once;
 mod reconciliation;
+mod refunds;
 mod remittance;
 mod resolutions;
 mod roles;
