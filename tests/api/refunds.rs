@@ -527,7 +527,6 @@ async fn refunds_are_listed_by_status_and_request_day_and_paged() {
         ("limit=0", "limit"),
         ("limit=1001", "limit"),
         ("after=ref_nope", "after"),
-        ("business_date=2026-13-01", "business_date"),
         ("colour=red", "colour"),
     ] {
         let (s, b) = app
@@ -599,9 +598,13 @@ async fn the_pages_queue_reject_and_cancel_refunds_and_the_daily_report_counts_t
     assert!(!seen_by_clerk.body.contains("reject-form"));
     let read_only = auditor.get("/web/refunds").await;
     assert_eq!(read_only.status, 200);
-    assert!(
-        read_only.body.contains(&refunds[0].0) && !read_only.body.contains("<form method=\"post\"")
-    );
+    assert!(read_only.body.contains(&refunds[0].0));
+    for form in ["approve-form", "reject-form", "cancel-form"] {
+        assert!(
+            !read_only.body.contains(form),
+            "an auditor only reads: {form}"
+        );
+    }
     // Reject from the queue, back to the queue; cancel from the payment's page, back there.
     let rejected = supervisor
         .post(
