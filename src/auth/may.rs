@@ -14,6 +14,13 @@ pub const VOID_PAYMENT: &[Role] = &[Clerk, Supervisor];
 pub const REQUEST_REFUND: &[Role] = &[Clerk, Supervisor];
 /// Approve a refund (four eyes).
 pub const APPROVE_REFUND: &[Role] = &[Supervisor];
+/// Reject a refund that waits for approval.
+pub const REJECT_REFUND: &[Role] = &[Supervisor];
+/// Cancel a refund that waits for approval (the use case admits only its requester, and
+/// finance).
+pub const CANCEL_REFUND: &[Role] = &[Clerk, Supervisor, Finance];
+/// Read refunds.
+pub const READ_REFUNDS: &[Role] = &[Clerk, Finance, Supervisor, Auditor];
 /// Read the ledger: accounts, statements, trial balance, chain check.
 pub const READ_LEDGER: &[Role] = &[Finance, Supervisor, Auditor];
 /// Post or reverse a manual entry.

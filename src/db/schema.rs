@@ -218,6 +218,7 @@ diesel::table! {
         payment_id -> Nullable<Text>,
         created_at -> Timestamp,
         hash_version -> BigInt,
+        refund_id -> Nullable<Text>,
     }
 }
 
@@ -235,6 +236,11 @@ diesel::table! {
         created_at -> Timestamp,
         approved_at -> Nullable<Timestamp>,
         requested_by_person -> Nullable<Text>,
+        business_date -> Date,
+        closed_by -> Nullable<Text>,
+        closed_at -> Nullable<Timestamp>,
+        closed_on -> Nullable<Date>,
+        closed_note -> Nullable<Text>,
     }
 }
 

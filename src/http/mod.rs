@@ -23,6 +23,7 @@ pub mod payments;
 pub mod problem;
 pub mod queries;
 pub mod reconciliation;
+pub mod refunds;
 pub mod remittances;
 pub mod settlement;
 pub mod signed_file;
@@ -38,6 +39,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     catalogue::routes(cfg);
     concessions::routes(cfg);
     payments::routes(cfg);
+    refunds::routes(cfg);
     settlement::routes(cfg);
     days::routes(cfg);
     reconciliation::routes(cfg);

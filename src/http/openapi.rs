@@ -10,8 +10,8 @@ use actix_web::{web, HttpResponse};
 use super::problem::{ApiError, PROBLEM_JSON};
 
 use super::{
-    accounts, catalogue, concessions, days, health, ledger, payments, reconciliation, remittances,
-    settlement,
+    accounts, catalogue, concessions, days, health, ledger, payments, reconciliation, refunds,
+    remittances, settlement,
 };
 
 /// Registers `/openapi.json`.
@@ -172,6 +172,10 @@ impl Modify for CommonErrors {
         payments::void,
         payments::request_refund,
         payments::approve_refund,
+        refunds::get,
+        refunds::list_refunds,
+        refunds::reject,
+        refunds::cancel,
         settlement::upload,
         settlement::get,
         settlement::withdraw,

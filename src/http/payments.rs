@@ -6,8 +6,8 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::blocking::with_conn;
-use super::extract::{read_body, Caller};
-use super::extract::{ApiJson, ApiQuery};
+use super::extract::ApiQuery;
+use super::extract::{parse_json, read_body, Caller};
 use super::paging::Paged;
 use super::problem::ApiError;
 use crate::app::AppContext;
@@ -105,7 +105,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_key_required",
             "Idempotency-Key required",
-            "send an Idempotency-Key header (1–64 of A–Z a–z 0–9 _ -) with every payment",
+            "send an Idempotency-Key header (1–64 of A–Z a–z 0–9 _ -) with every payment and refund request",
         )
         .with("field", "Idempotency-Key")),
         // The key is stored to answer retries: a card number in it would be card data at rest.
@@ -156,8 +156,8 @@ pub async fn create(
     answer(captured.status, captured.body)
 }
 
-/// One payment with its lines, card data (masked) and receipt.
-#[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments", params(("id" = String, Path)), responses((status = 200, body = payments::PaymentView), (status = 404), (status = 403, description = "forbidden: only clerk, finance, supervisor, auditor may do this")), security(("bearer" = [])))]
+/// One payment with its lines, card data (masked), receipt and refunds.
+#[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments", params(("id" = String, Path)), responses((status = 200, body = payments::PaymentDetail), (status = 404), (status = 403, description = "forbidden: only clerk, finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn get(
     ctx: web::Data<AppContext>,
     caller: Caller,
@@ -166,9 +166,18 @@ pub async fn get(
     caller.require(may::READ_PAYMENTS)?;
     let id = id.into_inner();
     let lookup = id.clone();
-    let found = with_conn(&ctx, move |conn, _| Ok(payments::load(conn, &lookup)?)).await?;
-    let p = found.ok_or_else(|| ApiError::not_found(format!("no payment '{id}'")))?;
-    Ok(HttpResponse::Ok().json(payments::view(&p)?))
+    let found = with_conn(&ctx, move |conn, _| {
+        Ok(match payments::load(conn, &lookup)? {
+            Some(p) => Some((refunds::refunds_of(conn, &lookup)?, p)),
+            None => None,
+        })
+    })
+    .await?;
+    let (refunds, p) = found.ok_or_else(|| ApiError::not_found(format!("no payment '{id}'")))?;
+    Ok(HttpResponse::Ok().json(payments::PaymentDetail {
+        payment: payments::PaymentView::from(&p),
+        refunds: refunds.iter().map(refunds::RefundView::from).collect(),
+    }))
 }
 
 impl From<VoidError> for ApiError {
@@ -257,6 +266,19 @@ impl From<RefundError> for ApiError {
                 e.to_string(),
             )
             .with("remittance_id", remittance.clone()),
+            RefundError::KeyReused => ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_reused",
+                "Idempotency key reused",
+                e.to_string(),
+            ),
+            RefundError::NotRequester => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "not_requester",
+                "Not the requester",
+                e.to_string(),
+            ),
+            RefundError::BadNote => ApiError::invalid(Some("note".into()), e.to_string()),
             RefundError::BadReason => ApiError::invalid(Some("reason".into()), e.to_string()),
             RefundError::BadAmount(_) => ApiError::invalid(Some("amount".into()), e.to_string()),
             RefundError::Post(p) => p.into(),
@@ -272,30 +294,50 @@ pub struct RefundInput {
     #[schema(pattern = "^[0-9]{1,15}(\\.[0-9]{1,2})?$")]
     amount: String,
     /// Why (1–500 characters).
+    #[schema(min_length = 1, max_length = 500)]
     reason: String,
 }
 
-/// Requests a refund; the refunds of a payment never add up to more than the payment.
-#[utoipa::path(post, path = "/v1/payments/{id}/refunds", tag = "payments", params(("id" = String, Path)), request_body = RefundInput,
-    responses((status = 201, body = refunds::RefundView, description = "requested"), (status = 404), (status = 409, description = "refund_exceeds_payment, refund_not_allowed"), (status = 403, description = "forbidden: only clerk, supervisor may do this")), security(("bearer" = [])))]
+/// Requests a refund. Requires `Idempotency-Key`, as a payment does: the same key and body
+/// (for the same payment) returns the original answer, the same key with another request is a
+/// 409. The live refunds of a payment (neither rejected nor cancelled) never add up to more
+/// than the payment.
+#[utoipa::path(post, path = "/v1/payments/{id}/refunds", tag = "payments",
+    params(("id" = String, Path), ("Idempotency-Key" = String, Header, description = "1–64 of [A-Za-z0-9_-]", pattern = "^[A-Za-z0-9_-]{1,64}$", example = "window3-r-0001")),
+    request_body = RefundInput,
+    responses((status = 201, body = refunds::RefundView, description = "requested; a retry with the same key and body answers the same"), (status = 404),
+        (status = 409, description = "refund_exceeds_payment, refund_not_allowed, idempotency_key_reused"),
+        (status = 422, description = "invalid_request (naming amount or reason), idempotency_key_required, invalid_idempotency_key, full_card_number"),
+        (status = 403, description = "forbidden: only clerk, supervisor may do this")), security(("bearer" = [])))]
 pub async fn request_refund(
     ctx: web::Data<AppContext>,
     caller: Caller,
+    req: HttpRequest,
     id: web::Path<String>,
-    body: ApiJson<RefundInput>,
+    mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.require(may::REQUEST_REFUND)?.clone();
-    let input = body.into_inner()?;
-    let amount = refund_amount(&input.amount)?;
-    let refund = refunds::request(
-        &ctx.writer,
-        id.into_inner(),
-        amount,
-        input.reason,
-        principal,
+    let key = idempotency_key(&req)?;
+    let body = read_body(
+        &mut payload,
+        ctx.config.json_limit_bytes,
+        std::time::Duration::from_secs(ctx.config.request_timeout_secs),
     )
     .await?;
-    Ok(HttpResponse::Created().json(refunds::view(&refund)?))
+    // A card number is refused wherever it is, before anything else is read.
+    let (value, _) = intake::read_json(&body)?;
+    let input: RefundInput = parse_json(&body)?;
+    let payment_id = id.into_inner();
+    let request = refunds::RefundRequest {
+        key,
+        request_hash: refunds::request_hash(&ctx.keys, &payment_id, &value),
+        payment_id,
+        amount_minor: refund_amount(&input.amount)?,
+        reason: input.reason,
+        business_date: ctx.business_today(),
+    };
+    let answered = refunds::request(&ctx.writer, request, principal).await?;
+    answer(answered.status, answered.body)
 }
 
 /// Approves a refund (a supervisor who did not request it) and posts it.

@@ -107,12 +107,14 @@ pub fn stored_answer(conn: &mut DbConn, key: &str) -> Result<Option<StoredAnswer
         .optional()?)
 }
 
-/// The answer a retry gets: the stored one for the same request, a refusal for another. A
-/// stored status that is no HTTP status (100–999) is a storage failure, not a 200.
-fn replay(
+/// The answer a retry gets: the stored one for the same request, `reused` for another. A
+/// stored status that is no HTTP status (100–999) is a storage failure, not a 200. Payments
+/// and refund requests answer their retries with it.
+pub fn replay<E: From<DbError>>(
     (hash, status, body): StoredAnswer,
     request_hash: &[u8; 32],
-) -> Result<Answer, CaptureError> {
+    reused: E,
+) -> Result<Answer, E> {
     if hash == request_hash {
         let status = u16::try_from(status)
             .ok()
@@ -124,7 +126,7 @@ fn replay(
             })?;
         Ok(Answer { status, body })
     } else {
-        Err(CaptureError::KeyReused)
+        Err(reused)
     }
 }
 
@@ -194,7 +196,7 @@ pub async fn take(
         .await
         .map_err(rejected)?;
     if let Some(stored) = stored {
-        return replay(stored, &request_hash).map_err(rejected);
+        return replay(stored, &request_hash, CaptureError::KeyReused).map_err(rejected);
     }
     let mut request = intake::parse_value(value).map_err(|e| rejected(e.into()))?;
     let for_pricing = request.clone();
@@ -325,7 +327,7 @@ pub async fn capture(
             // committed key and every key of earlier jobs in this batch; the primary key on
             // idempotency_keys is the backstop.
             if let Some(stored) = stored_answer(batch.conn()?, &c.key)? {
-                return replay(stored, &c.request_hash);
+                return replay(stored, &c.request_hash, CaptureError::KeyReused);
             }
             let number = next_receipt_number(batch.conn()?, &c.series)?;
             let payment_id = format!(

@@ -11,7 +11,8 @@
 //!   receipt number ([`receipts`]), capture entry, payment rows and audit, in one transaction.
 //! - [`stored`] and [`view`](mod@view): a payment as stored and read back, and as the API
 //!   shows it; the bulk status moves reconciliation makes (settled, reconciled).
-//! - [`void`](mod@void): the same-day void; [`refunds`]: refunds with four eyes.
+//! - [`void`](mod@void): the same-day void; [`refunds`]: refunds with four eyes, requested
+//!   idempotently, approved, rejected or cancelled.
 //! - [`hashes`]: stored request hashes are keyed; the one-time conversion of plain ones.
 //! - [`query`]: lists and searches; [`collections`]: what the counters collected;
 //!   [`concessions`](mod@concessions): the concessions granted, for supervision.
@@ -43,5 +44,8 @@ pub use query::{find, list_ids, FIND_LIMIT};
 pub use receipts::ensure_series;
 pub use states::{Channel, PaymentEvent, PaymentStatus, ReceiptStatus, RefundStatus};
 pub use stored::{load, mark_reconciled, mark_settled, LineConcession, StoredLine, StoredPayment};
-pub use view::{view, CardView, LineConcessionView, LineView, PayerView, PaymentView, ReceiptView};
+pub use view::{
+    view, CardView, LineConcessionView, LineView, PayerView, PaymentDetail, PaymentView,
+    ReceiptView,
+};
 pub use void::{void, VoidError};

@@ -46,14 +46,18 @@ crate::text_enum! {
         RedReversed,
     }
 
-    /// A refund's status (`refunds.status`): requested by one person, approved (and posted)
-    /// by another.
+    /// A refund's status (`refunds.status`): requested by one person, then approved (and
+    /// posted) by another, rejected by a supervisor, or cancelled by its requester or finance.
     #[derive(Hash, VariantArray)]
     pub enum RefundStatus as "refund status" {
         /// Waiting for a supervisor (`requested`).
         Requested,
         /// Approved and posted (`approved`).
         Approved,
+        /// Refused by a supervisor, with a note (`rejected`).
+        Rejected,
+        /// Withdrawn by its requester or by finance (`cancelled`).
+        Cancelled,
     }
 }
 
@@ -132,9 +136,23 @@ impl ReceiptStatus {
 }
 
 impl RefundStatus {
-    /// Whether a refund in this status may be moved to `next`: only requested → approved.
+    /// Whether a refund in this status may be moved to `next`: a requested refund is approved,
+    /// rejected or cancelled; nothing moves a refund once it has left requested.
     pub fn can_become(self, next: Self) -> bool {
-        matches!((self, next), (Self::Requested, Self::Approved))
+        matches!(
+            (self, next),
+            (
+                Self::Requested,
+                Self::Approved | Self::Rejected | Self::Cancelled
+            )
+        )
+    }
+
+    /// Whether the refund still claims part of its payment: every status but rejected and
+    /// cancelled. The refunds that do never add up to more than the payment, and a payment
+    /// with one is no longer voided; a rejected or cancelled refund frees its amount.
+    pub fn is_live(self) -> bool {
+        !matches!(self, Self::Rejected | Self::Cancelled)
     }
 }
 
@@ -183,6 +201,8 @@ mod tests {
         both_ways(&[
             (RefundStatus::Requested, "requested"),
             (RefundStatus::Approved, "approved"),
+            (RefundStatus::Rejected, "rejected"),
+            (RefundStatus::Cancelled, "cancelled"),
         ]);
         assert_eq!(PaymentStatus::VARIANTS.len(), 4);
     }
@@ -233,8 +253,17 @@ mod tests {
         );
         only_moves(
             RefundStatus::can_become,
-            &[(RefundStatus::Requested, RefundStatus::Approved)],
+            &[
+                (RefundStatus::Requested, RefundStatus::Approved),
+                (RefundStatus::Requested, RefundStatus::Rejected),
+                (RefundStatus::Requested, RefundStatus::Cancelled),
+            ],
         );
+        let live: Vec<_> = RefundStatus::VARIANTS
+            .iter()
+            .filter(|s| s.is_live())
+            .collect();
+        assert_eq!(live, [&RefundStatus::Requested, &RefundStatus::Approved]);
         let refundable: Vec<_> = PaymentStatus::VARIANTS
             .iter()
             .filter(|s| s.refundable())

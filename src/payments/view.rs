@@ -212,6 +212,17 @@ impl From<&StoredPayment> for PaymentView {
     }
 }
 
+/// A payment with its refunds, whatever their status, oldest first: what
+/// `GET /v1/payments/{id}` answers.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PaymentDetail {
+    /// The payment.
+    #[serde(flatten)]
+    pub payment: PaymentView,
+    /// Its refunds.
+    pub refunds: Vec<super::refunds::RefundView>,
+}
+
 /// [`PaymentView`] as JSON, as stored with idempotent answers and audit records. A view that
 /// does not serialise is a storage failure ([`stored_json`]), never an empty value.
 pub fn view(p: &StoredPayment) -> Result<serde_json::Value, DbError> {

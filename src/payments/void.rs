@@ -60,12 +60,12 @@ pub async fn void(
                     before.business_date
                 )));
             }
-            // A void gives back the whole fee; after a refund that would pay part of it twice.
-            let refunds: i64 = crate::db::schema::refunds::table
-                .filter(crate::db::schema::refunds::payment_id.eq(id.clone()))
-                .count()
-                .get_result(batch.conn()?)?;
-            if refunds > 0 {
+            // A void gives back the whole fee; after a refund that would pay part of it twice. A
+            // rejected or cancelled refund paid nothing and does not stand in the way.
+            let live = super::refunds::refunds_of(batch.conn()?, &id)?
+                .iter()
+                .any(|r| r.status.is_live());
+            if live {
                 return Err(VoidError::NotAllowed(format!(
                     "payment {id} has refunds; it can no longer be voided — refund the rest instead"
                 )));

@@ -1,11 +1,12 @@
 //! The reconciliation report of a stored run: payments per channel and per department, each
 //! settlement file's netting (gross, fee, net, and the settlement entry once posted), the
-//! settlement files still awaiting their credit (with their age in business days), every
-//! exception, and the concessions (优惠政策) granted on the date — as JSON for the API and the
-//! pages, and as CSV for the nightly outbox.
+//! settlement files still awaiting their credit (with their age in business days), the day's
+//! refunds (requested, approved, rejected, cancelled), every exception, and the concessions
+//! (优惠政策) granted on the date — as JSON for the API and the pages, and as CSV for the
+//! nightly outbox.
 //!
-//! Depends on: [`super::runs`] (the stored run and its exceptions), `payments` (the concessions
-//! granted), `db`, `money`.
+//! Depends on: [`super::runs`] (the stored run and its exceptions), `payments` (the day's
+//! refunds, the concessions granted), `db`, `money`.
 
 use std::collections::BTreeMap;
 
@@ -21,6 +22,8 @@ use crate::db::{DbConn, DbError};
 use crate::ledger::templates::settlement_reference;
 use crate::money::format_minor;
 use crate::payments::concessions::{granted, GrantedSummary};
+use crate::payments::refunds::list::{RefundDay, RefundTally};
+use crate::payments::refunds::{self, RefundView};
 use crate::recon::matcher::{business_days_between, is_supervision_finding, Category, Subject};
 
 /// One line of a per-channel or per-department table.
@@ -84,6 +87,53 @@ pub struct Awaiting {
     pub gross: String,
 }
 
+/// How many refunds and how much.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RefundSum {
+    /// Refunds.
+    pub count: u64,
+    /// Their amount.
+    pub amount: String,
+}
+
+impl From<RefundTally> for RefundSum {
+    fn from(t: RefundTally) -> Self {
+        RefundSum {
+            count: t.count,
+            amount: format_minor(t.amount_minor),
+        }
+    }
+}
+
+/// What the business day did with refunds: requested on the day, approved (entry dated the
+/// day), rejected or cancelled on the day — one refund may be in two of them — and each refund
+/// concerned.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RefundsOfDay {
+    /// Requested on the day.
+    pub requested: RefundSum,
+    /// Approved on the day.
+    pub approved: RefundSum,
+    /// Rejected on the day.
+    pub rejected: RefundSum,
+    /// Cancelled on the day.
+    pub cancelled: RefundSum,
+    /// The refunds concerned, oldest request first, as they stand now.
+    pub items: Vec<RefundView>,
+}
+
+impl From<RefundDay> for RefundsOfDay {
+    fn from(d: RefundDay) -> Self {
+        RefundsOfDay {
+            requested: d.requested.into(),
+            approved: d.approved.into(),
+            rejected: d.rejected.into(),
+            cancelled: d.cancelled.into(),
+            items: d.refunds.iter().map(RefundView::from).collect(),
+        }
+    }
+}
+
 /// The day's reconciliation report.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Report {
@@ -98,6 +148,8 @@ pub struct Report {
     /// Settlement files awaiting their credit as of the run (this date's and carried ones),
     /// oldest first.
     pub awaiting_credit: Vec<Awaiting>,
+    /// The day's refunds.
+    pub refunds: RefundsOfDay,
     /// Every exception with its suggested action and state.
     pub exceptions: Vec<ExceptionRow>,
     /// Supervision findings: debits from the collection account nothing explains (possible
@@ -116,6 +168,7 @@ pub fn report(conn: &mut DbConn, run_id: &str) -> Result<Option<Report>, DbError
     let (by_channel, by_department) = payment_groups(conn, run_id)?;
     let netting = netting(conn, run.business_date)?;
     let awaiting_credit = awaiting(conn, run_id, run.business_date)?;
+    let refunds = refunds::list::of_day(conn, run.business_date)?.into();
     let exceptions = recon_exceptions::table
         .filter(recon_exceptions::run_id.eq(run_id))
         .select(StoredExceptionRow::as_select())
@@ -132,6 +185,7 @@ pub fn report(conn: &mut DbConn, run_id: &str) -> Result<Option<Report>, DbError
         by_department,
         netting,
         awaiting_credit,
+        refunds,
         exceptions,
         supervision_findings,
         concessions,
@@ -263,6 +317,7 @@ pub fn report_csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
     csv_groups(&mut w, report)?;
     csv_netting(&mut w, &report.netting)?;
     csv_awaiting(&mut w, &report.awaiting_credit)?;
+    csv_refunds(&mut w, &report.refunds)?;
     csv_exceptions(&mut w, &report.exceptions)?;
     csv_findings(&mut w, &report.supervision_findings)?;
     csv_concessions(&mut w, &report.concessions)?;
@@ -397,6 +452,49 @@ fn csv_awaiting(w: &mut CsvOut, awaiting: &[Awaiting]) -> Result<(), csv::Error>
                 a.gross.as_str(),
             ],
         )?;
+    }
+    Ok(())
+}
+
+fn csv_refunds(w: &mut CsvOut, refunds: &RefundsOfDay) -> Result<(), csv::Error> {
+    w.write_record(["section", "event", "count", "amount"])?;
+    for (event, sum) in [
+        ("requested", &refunds.requested),
+        ("approved", &refunds.approved),
+        ("rejected", &refunds.rejected),
+        ("cancelled", &refunds.cancelled),
+    ] {
+        w.write_record([
+            "refunds",
+            event,
+            &sum.count.to_string(),
+            sum.amount.as_str(),
+        ])?;
+    }
+    w.write_record([
+        "section",
+        "refund_id",
+        "payment_id",
+        "amount",
+        "status",
+        "requested_on",
+        "requested_by",
+        "approved_by",
+        "closed_by",
+    ])?;
+    for r in &refunds.items {
+        // who approved or closed it: an empty cell until someone has
+        w.write_record([
+            "refund",
+            r.id.as_str(),
+            r.payment_id.as_str(),
+            r.amount.as_str(),
+            r.status.as_str(),
+            &r.business_date.to_string(),
+            r.requested_by.as_str(),
+            r.approved_by.as_deref().unwrap_or(""),
+            r.closed_by.as_deref().unwrap_or(""),
+        ])?;
     }
     Ok(())
 }

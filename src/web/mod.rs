@@ -108,10 +108,11 @@ pub struct NavItem {
 }
 
 /// The pages and who may see them, in navigation order.
-fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 11] {
+fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 12] {
     [
         ("today", w.nav_today, may::READ_PAYMENTS),
         ("payments", w.nav_payments, may::READ_PAYMENTS),
+        ("refunds", w.nav_refunds, may::READ_REFUNDS),
         (
             "reconciliation",
             w.nav_reconciliation,

@@ -25,6 +25,7 @@ use crate::ledger::repo::FundTrialBalance;
 use crate::ledger::Fund;
 use crate::payments::collections::{self, Tally};
 use crate::payments::concessions::GrantedSummary;
+use crate::payments::refunds::{self, list::RefundDay};
 use crate::recon::days::{CloseError, Day};
 use crate::recon::exceptions::ExceptionState;
 use crate::recon::runs::{Report, Run};
@@ -58,6 +59,12 @@ words! {
         unbalanced: "不平衡" / "Not balanced",
         no_remittance: "该日尚未编制缴库单。" / "No remittance has been prepared for this day.",
         open_exceptions: "未处理的对账差异" / "Open reconciliation exceptions",
+        refunds: "当日退款" / "Refunds of the day",
+        refund_event: "事项" / "Event",
+        refunds_requested: "申请" / "Requested",
+        refunds_approved: "批准" / "Approved",
+        refunds_rejected: "驳回" / "Rejected",
+        refunds_cancelled: "撤销" / "Cancelled",
     }
 }
 
@@ -116,6 +123,7 @@ async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpRespon
 
     let mut collection = collection_tables(&facts.day_sums, lang).to_vec();
     let mut concessions = concessions_table(ConcessionWords::of(lang), &facts.concessions);
+    collection.push(refunds_table(&facts.refunds, t, w));
     let mut recon_tables = recon_tables(&facts, t, rw, w, lang);
     let mut remittance_tables: Vec<Table> = facts
         .remittance
@@ -188,18 +196,21 @@ struct Facts {
     /// The day's close and what still stands in its way.
     day: Day,
     blockers: Vec<CloseError>,
+    /// What the day did with refunds.
+    refunds: RefundDay,
 }
 
 async fn load(staff: &Staff, date: NaiveDate) -> Result<Facts, WebError> {
-    let (facts, funds, remittance, granted) = with_conn(&staff.ctx, move |conn, ctx| {
+    let (facts, funds, remittance, granted, refunds) = with_conn(&staff.ctx, move |conn, ctx| {
         let facts = collections::load(conn, date, date)?;
         let granted = crate::payments::concessions::granted(conn, date, date)?;
+        let refunds = refunds::list::of_day(conn, date)?;
         let funds = crate::ledger::repo::trial_balance(conn, &ctx.chart.current(), Some(date))?;
         let remittance = match service::batch_of_day(conn, date)? {
             Some((id, _)) => service::get(conn, &id)?,
             None => None,
         };
-        Ok((facts, funds, remittance, granted))
+        Ok((facts, funds, remittance, granted, refunds))
     })
     .await
     .or_page(staff.lang)?;
@@ -217,7 +228,29 @@ async fn load(staff: &Staff, date: NaiveDate) -> Result<Facts, WebError> {
         states: recon.states,
         day,
         blockers,
+        refunds,
     })
+}
+
+/// The day's refunds: requested, approved, rejected and cancelled, each with count and amount.
+fn refunds_table(day: &RefundDay, t: &ReportWords, w: &Common) -> Table {
+    let mut table = Table::new("refunds_of_day", t.refunds, w.nothing_here)
+        .col(t.refund_event)
+        .num(w.count)
+        .num(w.amount);
+    for (event, sum) in [
+        (t.refunds_requested, day.requested),
+        (t.refunds_approved, day.approved),
+        (t.refunds_rejected, day.rejected),
+        (t.refunds_cancelled, day.cancelled),
+    ] {
+        table.push(vec![
+            Cell::text(event),
+            Cell::Int(i64::try_from(sum.count).unwrap_or(i64::MAX)),
+            Cell::Money(sum.amount_minor),
+        ]);
+    }
+    table
 }
 
 /// The reconciliation's tiers, balance and open exceptions; none before the day's run.

@@ -25,6 +25,7 @@ mod payments;
 mod persons;
 mod posted_once;
 mod reconciliation;
+mod refunds;
 mod remittance;
 mod resolutions;
 mod roles;

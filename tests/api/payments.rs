@@ -93,8 +93,11 @@ async fn a_payment_is_captured_once_receipted_and_posted_gross() {
     );
 
     let id = p["id"].as_str().expect("id");
-    let (s, read) = app.get(Role::Finance, &format!("/v1/payments/{id}")).await;
+    let (s, mut read) = app.get(Role::Finance, &format!("/v1/payments/{id}")).await;
     assert_eq!(s, 200);
+    // The read lists the payment's refunds besides.
+    let refunds = read.as_object_mut().and_then(|o| o.remove("refunds"));
+    assert_eq!(refunds, Some(json!([])));
     assert_eq!(read, p, "reading it back gives what capture answered");
 
     assert_eq!(app.balance("1218.01").await, Some(json!("80.00")));
@@ -450,17 +453,19 @@ async fn refunds_need_four_eyes_and_never_exceed_the_payment() {
     let refunds = format!("/v1/payments/{id}/refunds");
 
     let (s, _, r1) = app
-        .post(
+        .post_keyed(
             Role::Clerk,
             &refunds,
+            "rf-1",
             &json!({"amount": "150.00", "reason": "duplicate application"}),
         )
         .await;
     assert_eq!((s, r1["status"].as_str()), (201, Some("requested")), "{r1}");
     let (s, _, over) = app
-        .post(
+        .post_keyed(
             Role::Clerk,
             &refunds,
+            "rf-2",
             &json!({"amount": "50.01", "reason": "x"}),
         )
         .await;
@@ -470,17 +475,19 @@ async fn refunds_need_four_eyes_and_never_exceed_the_payment() {
         "{over}"
     );
     let (s, _, bad) = app
-        .post(
+        .post_keyed(
             Role::Clerk,
             &refunds,
+            "rf-3",
             &json!({"amount": "1.00", "reason": ""}),
         )
         .await;
     assert_eq!((s, bad["code"].as_str()), (422, Some("invalid_request")));
     let (s, _, r2) = app
-        .post(
+        .post_keyed(
             Role::Supervisor,
             &refunds,
+            "rf-4",
             &json!({"amount": "50.00", "reason": "fee waived"}),
         )
         .await;
@@ -574,9 +581,10 @@ async fn refunds_need_four_eyes_and_never_exceed_the_payment() {
     app.post(Role::Clerk, &format!("/v1/payments/{id2}/void"), &json!({}))
         .await;
     let (s, _, b) = app
-        .post(
+        .post_keyed(
             Role::Clerk,
             &format!("/v1/payments/{id2}/refunds"),
+            "rf-5",
             &json!({"amount": "1.00", "reason": "x"}),
         )
         .await;
@@ -664,7 +672,12 @@ async fn run_ops(ops: Vec<Op>) -> Result<(), String> {
                     .sum();
                 let body = json!({"amount": onecard::money::format_minor(want), "reason": "test"});
                 let (s, _, b) = app
-                    .post(Role::Clerk, &format!("/v1/payments/{id}/refunds"), &body)
+                    .post_keyed(
+                        Role::Clerk,
+                        &format!("/v1/payments/{id}/refunds"),
+                        &format!("rf-op-{n}"),
+                        &body,
+                    )
                     .await;
                 match s {
                     201 if !voided && already + want <= amount => {

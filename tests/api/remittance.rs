@@ -48,10 +48,16 @@ async fn approve(app: &TestApp, id: &str) -> (u16, Value) {
 
 /// Requests and approves a refund of `amount` on a payment (clerk asks, supervisor approves).
 async fn refund(app: &TestApp, payment: &str, amount: &str) -> (u16, Value) {
+    static KEYS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let key = format!(
+        "rf-{}",
+        KEYS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
     let (status, _, asked) = app
-        .post(
+        .post_keyed(
             Role::Clerk,
             &format!("/v1/payments/{payment}/refunds"),
+            &key,
             &json!({"amount": amount, "reason": "fee charged twice"}),
         )
         .await;

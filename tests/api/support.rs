@@ -194,6 +194,38 @@ impl TestApp {
             .await
     }
 
+    /// POST JSON with a role's token and an `Idempotency-Key`; returns status, content type
+    /// and JSON body.
+    pub async fn post_keyed(
+        &self,
+        role: Role,
+        path: &str,
+        key: &str,
+        body: &serde_json::Value,
+    ) -> (u16, String, serde_json::Value) {
+        let mut res = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(self.token(role))
+            .insert_header(("content-type", "application/json"))
+            .insert_header(("Idempotency-Key", key))
+            .send_body(body.to_string())
+            .await
+            .expect("request");
+        let ct = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let bytes = res.body().limit(64 * 1024 * 1024).await.expect("body");
+        (
+            res.status().as_u16(),
+            ct,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     /// POST raw bytes as JSON with a role's token.
     pub async fn post_raw(
         &self,

@@ -102,8 +102,19 @@ async fn every_page_of_every_role_holds_the_basics() {
     // A reconciled, closed and remitted day: detail pages, seals and files are on some page.
     app.worked_day(day, false).await;
     let today = onecard::clock::today();
-    app.capture_on(today, "ZR-BDC-02", "550.00", "000099", "000451234599")
+    let waiting = app
+        .capture_on(today, "ZR-BDC-02", "550.00", "000099", "000451234599")
         .await;
+    // A refund waits for approval: the refunds page and the payment's page show its forms.
+    let (status, _, asked) = app
+        .post_keyed(
+            Role::Clerk,
+            &format!("/v1/payments/{waiting}/refunds"),
+            "crawl-refund",
+            &serde_json::json!({"amount": "50.00", "reason": "charged twice"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{asked}");
     let mut pages = 0;
     for role in [
         Role::Finance,

@@ -8,7 +8,7 @@ use chrono::{Duration, NaiveDate};
 use onecard::auth::Role;
 
 use crate::support::{spawn_app, TestApp};
-use crate::web_support::{Page, WebSession};
+use crate::web_support::{refund_key, Page, WebSession};
 
 /// The rows of a CSV download (byte-order mark dropped), header first.
 fn csv_rows(page: &Page) -> Vec<Vec<String>> {
@@ -234,6 +234,8 @@ async fn payments_are_found_voided_refunded_and_audited_through_the_pages() {
 
     // A refund: requested by a clerk, approved by a supervisor, each through its form.
     let refund_path = format!("{detail_path}/refunds");
+    // The form's Idempotency-Key, as the page made it.
+    let key = refund_key(&clerk.get(&detail_path).await.body);
     for (amount, reason, status, code) in [
         ("abc", "wrong fee", 422, "invalid_request"),
         ("0.00", "wrong fee", 422, "invalid_request"),
@@ -244,7 +246,7 @@ async fn payments_are_found_voided_refunded_and_audited_through_the_pages() {
             .post(
                 &detail_path,
                 &refund_path,
-                &[("amount", amount), ("reason", reason)],
+                &[("amount", amount), ("reason", reason), ("key", &key)],
             )
             .await;
         assert_problem(&bad, status, code);
@@ -253,7 +255,11 @@ async fn payments_are_found_voided_refunded_and_audited_through_the_pages() {
         .post(
             &detail_path,
             &refund_path,
-            &[("amount", "100.00"), ("reason", "收费项目选错")],
+            &[
+                ("amount", "100.00"),
+                ("reason", "收费项目选错"),
+                ("key", &key),
+            ],
         )
         .await;
     assert_eq!(requested.status, 303, "{}", requested.body);
@@ -292,11 +298,16 @@ async fn payments_are_found_voided_refunded_and_audited_through_the_pages() {
         Some(serde_json::json!("650.00"))
     );
     // Four eyes: who asked cannot approve.
+    let own_key = refund_key(&supervisor.get(&old_path).await.body);
     let own = supervisor
         .post(
             &old_path,
             &format!("{old_path}/refunds"),
-            &[("amount", "50.00"), ("reason", "重复收费")],
+            &[
+                ("amount", "50.00"),
+                ("reason", "重复收费"),
+                ("key", &own_key),
+            ],
         )
         .await;
     assert_eq!(own.status, 303, "{}", own.body);

@@ -196,3 +196,12 @@ impl<'a> WebSession<'a> {
         self.post_raw(path, &all).await
     }
 }
+
+/// The Idempotency-Key a payment page put in its refund form.
+pub fn refund_key(html: &str) -> String {
+    let at = html
+        .find("name=\"key\" value=\"")
+        .expect("a refund form with its key")
+        + "name=\"key\" value=\"".len();
+    html[at..].split('"').next().unwrap_or("").to_string()
+}

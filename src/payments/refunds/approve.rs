@@ -18,10 +18,9 @@ fn refund_entry(
         reference: Some(payment.id.clone()),
         actor: actor.to_string(),
     };
-    let memo = format!(
-        "refund {} of payment {}: {}",
-        refund.id, payment.reference, refund.reason
-    );
+    // Within the ledger's memo limit whatever the reason's length (the whole reason stays on
+    // the refund).
+    let memo = refund_memo(&refund.id, &payment.reference, &refund.reason);
     let settled = payment.status.settlement_posted();
     templates::refund(
         batch.chart(),

@@ -1,6 +1,13 @@
 //! Refunds with four eyes: one person requests, a supervisor who is someone else approves, and
 //! the approval posts `Dr 2103.<subject> / Cr 1218.01` (Cr 1002.01 once the payment is settled).
-//! The sum of a payment's refunds never exceeds the payment.
+//! While it waits, a supervisor may reject it (with a note) and its requester or finance may
+//! cancel it. The sum of a payment's live refunds (neither rejected nor cancelled) never
+//! exceeds the payment.
+//!
+//! - [`request`](mod@request): a request bound to an Idempotency-Key, as a payment is.
+//! - [`approve`](mod@approve): the approval and its entry.
+//! - [`close`](mod@close): rejection and cancellation.
+//! - [`list`](mod@list): one refund, a filtered page of them, and a business day's refunds.
 
 use std::collections::BTreeMap;
 
@@ -19,9 +26,22 @@ use crate::ledger::writer::{Batch, LedgerWriter, PostError, WriteError};
 use crate::ledger::{days, DayState, LedgerError, NewEntry, Side};
 use crate::money::{format_minor, parse_amount};
 
+/// Longest refund reason and rejection note, in characters. With the refund's memo kept within
+/// the ledger's limit ([`refund_memo`]), every request accepted can be approved.
+pub const MAX_TEXT_CHARS: usize = 500;
+
 /// Why a refund step was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RefundError {
+    /// The idempotency key was used before with another request.
+    #[error("this Idempotency-Key was used for a different request")]
+    KeyReused,
+    /// A rejection needs a note (1–500 characters).
+    #[error("a rejection needs a note of 1–500 characters")]
+    BadNote,
+    /// Only the requester (or finance) may cancel a refund.
+    #[error("only the person who requested a refund, or finance, may cancel it")]
+    NotRequester,
     /// No such payment or refund.
     #[error("{0}")]
     NotFound(String),
@@ -97,6 +117,16 @@ pub struct Refund {
     pub approved_at: Option<NaiveDateTime>,
     /// The person who requested it: the approver must be someone else.
     pub requested_by_person: Option<String>,
+    /// The business day it was requested on.
+    pub business_date: NaiveDate,
+    /// Who rejected or cancelled it.
+    pub closed_by: Option<String>,
+    /// When it was rejected or cancelled.
+    pub closed_at: Option<NaiveDateTime>,
+    /// The business day it was rejected or cancelled on.
+    pub closed_on: Option<NaiveDate>,
+    /// The rejection's note.
+    pub closed_note: Option<String>,
 }
 
 /// The API view of a refund; its schema is the one `/openapi.json` publishes.
@@ -110,14 +140,29 @@ pub struct RefundView {
     pub amount: String,
     /// Why.
     pub reason: String,
-    /// `requested` or `approved`.
+    /// `requested`, `approved`, `rejected` or `cancelled`.
     pub status: String,
     /// Who requested it.
     pub requested_by: String,
+    /// The business day it was requested on (what `GET /v1/refunds?business_date=` filters).
+    pub business_date: NaiveDate,
+    /// When it was requested, RFC 3339 UTC.
+    pub requested_at: String,
     /// Who approved it, once approved.
     pub approved_by: Option<String>,
     /// The refund entry, once approved.
     pub entry_seq: Option<i64>,
+    /// Who rejected or cancelled it.
+    pub closed_by: Option<String>,
+    /// When it was rejected or cancelled, RFC 3339 UTC.
+    pub closed_at: Option<String>,
+    /// The rejection's note.
+    pub note: Option<String>,
+}
+
+/// A stored UTC time as RFC 3339.
+fn utc(at: &NaiveDateTime) -> String {
+    format!("{}Z", at.format("%Y-%m-%dT%H:%M:%S%.6f"))
 }
 
 impl From<&Refund> for RefundView {
@@ -129,8 +174,13 @@ impl From<&Refund> for RefundView {
             reason: r.reason.clone(),
             status: r.status.to_string(),
             requested_by: r.requested_by.clone(),
+            business_date: r.business_date,
+            requested_at: utc(&r.created_at),
             approved_by: r.approved_by.clone(),
             entry_seq: r.entry_seq,
+            closed_by: r.closed_by.clone(),
+            closed_at: r.closed_at.as_ref().map(utc),
+            note: r.closed_note.clone(),
         }
     }
 }
@@ -155,6 +205,38 @@ pub fn refunds_of(conn: &mut DbConn, payment_id: &str) -> Result<Vec<Refund>, Db
         .order(refunds::created_at)
         .select(Refund::as_select())
         .load(conn)?)
+}
+
+/// Whether `by` is the person who requested `refund`, under any of their tokens or their
+/// staff sign-in (persons, as every four-eyes check compares).
+pub fn is_requester(refund: &Refund, by: &Principal) -> bool {
+    by.is_same_person(refund.requested_by_person.as_deref())
+}
+
+/// A reason or note as typed: not blank, at most [`MAX_TEXT_CHARS`] characters.
+pub fn text_ok(text: &str) -> bool {
+    !text.trim().is_empty() && text.chars().count() <= MAX_TEXT_CHARS
+}
+
+/// The memo of a refund's entry: the refund, the payment and as much of the reason as fits
+/// the ledger's memo limit (the whole reason stays on the refund and in the audit trail).
+pub fn refund_memo(refund_id: &str, payment_reference: &str, reason: &str) -> String {
+    let head = format!("refund {refund_id} of payment {payment_reference}: ");
+    let room = crate::ledger::rules::MAX_MEMO_CHARS.saturating_sub(head.chars().count());
+    if reason.chars().count() <= room {
+        return format!("{head}{reason}");
+    }
+    let cut: String = reason.chars().take(room.saturating_sub(1)).collect();
+    format!("{head}{cut}…")
+}
+
+/// The sum of a payment's live refunds ([`RefundStatus::is_live`]).
+pub fn live_total(refunds: &[Refund]) -> i64 {
+    refunds
+        .iter()
+        .filter(|r| r.status.is_live())
+        .map(|r| r.amount_minor)
+        .sum()
 }
 
 /// A refund's amount as typed (`"100.00"`): more than 0.00, or [`RefundError::BadAmount`].
@@ -230,10 +312,14 @@ pub(super) fn taken_by_subject(
 }
 
 mod approve;
+mod close;
+pub mod list;
 mod request;
 
 pub use approve::approve;
-pub use request::request;
+pub use close::{cancel, may_cancel, reject};
+pub use list::{RefundFilter, RefundPage};
+pub use request::{request, request_hash, RefundRequest};
 
 #[cfg(test)]
 mod tests {
@@ -323,5 +409,109 @@ mod tests {
         assert_eq!(allocate(&p, &earlier, 12001), None);
         let exempt_only = payment(vec![line("1030414", 0, Some(("DB-01", 8000)))]);
         assert_eq!(allocate(&exempt_only, &none, 1), None);
+    }
+
+    use crate::auth::Role;
+    use crate::ledger::rules::MAX_MEMO_CHARS;
+
+    fn refund(status: RefundStatus, amount_minor: i64) -> Refund {
+        let at = NaiveDate::from_ymd_opt(2026, 12, 7)
+            .and_then(|d| d.and_hms_opt(1, 2, 3))
+            .unwrap();
+        Refund {
+            id: "ref_1".into(),
+            payment_id: "pay_1".into(),
+            amount_minor,
+            reason: "r".into(),
+            status,
+            requested_by_token: "tok-clerk".into(),
+            requested_by: "clerk:wang".into(),
+            approved_by: None,
+            entry_seq: None,
+            created_at: at,
+            approved_at: None,
+            business_date: at.date(),
+            closed_by: None,
+            closed_at: None,
+            closed_on: None,
+            closed_note: None,
+            requested_by_person: Some("per_wang".into()),
+        }
+    }
+
+    /// A principal of person `per_<name>`.
+    fn principal(token: &str, name: &str, role: Role) -> Principal {
+        Principal {
+            token_id: token.into(),
+            name: name.into(),
+            role,
+            person_id: format!("per_{name}"),
+        }
+    }
+
+    /// A reason of the longest length accepted — ASCII or Chinese (3 bytes a character) —
+    /// makes a memo the ledger accepts, still naming the refund and the payment.
+    #[test]
+    fn every_accepted_reason_fits_the_memo() {
+        for reason in [
+            "x".repeat(MAX_TEXT_CHARS),
+            "退".repeat(MAX_TEXT_CHARS),
+            "退".repeat(MAX_TEXT_CHARS - 1) + "🙂",
+        ] {
+            assert!(text_ok(&reason));
+            let memo = refund_memo("ref_0123456789abcdef", "P1234567800000000001", &reason);
+            assert!(memo.chars().count() <= MAX_MEMO_CHARS, "{}", memo.len());
+            assert!(
+                memo.starts_with("refund ref_0123456789abcdef of payment P1234567800000000001: ")
+            );
+            assert!(memo.ends_with('…'), "a cut reason is marked");
+        }
+        let short = refund_memo("ref_1", "P1", "duplicate");
+        assert_eq!(short, "refund ref_1 of payment P1: duplicate");
+    }
+
+    #[test]
+    fn reasons_and_notes_are_one_to_five_hundred_characters() {
+        assert!(text_ok("a"));
+        assert!(text_ok(&"退".repeat(500)));
+        assert!(!text_ok(&"退".repeat(501)));
+        assert!(!text_ok(&"a".repeat(501)));
+        assert!(!text_ok(""));
+        assert!(!text_ok(" \n\t"));
+    }
+
+    #[test]
+    fn the_requester_is_the_same_person_under_any_token() {
+        let r = refund(RefundStatus::Requested, 100);
+        // The requesting token under another person's name is not the requester: persons,
+        // never tokens or names, decide.
+        assert!(!is_requester(
+            &r,
+            &principal("tok-clerk", "other", Role::Clerk)
+        ));
+        assert!(is_requester(
+            &r,
+            &principal("tok-2", "wang", Role::Supervisor)
+        ));
+        assert!(!is_requester(&r, &principal("tok-2", "li", Role::Clerk)));
+        // Finance may cancel anyone's; a supervisor only their own.
+        assert!(may_cancel(&r, &principal("tok-3", "zhao", Role::Finance)));
+        assert!(!may_cancel(&r, &principal("tok-4", "li", Role::Supervisor)));
+        assert!(may_cancel(
+            &r,
+            &principal("tok-5", "wang", Role::Supervisor)
+        ));
+    }
+
+    #[test]
+    fn only_live_refunds_claim_the_payment() {
+        let all = [
+            refund(RefundStatus::Requested, 100),
+            refund(RefundStatus::Approved, 20),
+            refund(RefundStatus::Rejected, 4_000),
+            refund(RefundStatus::Cancelled, 50_000),
+        ];
+        assert_eq!(live_total(&all), 120);
+        assert_eq!(live_total(&all[2..]), 0);
     }
 }

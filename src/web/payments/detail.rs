@@ -1,16 +1,17 @@
 //! 缴费详情: one payment with its receipt, lines, masked card data and refunds, and the forms
-//! the role may use on it.
+//! the role may use on it (void, request a refund; approve, reject or cancel a waiting one).
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
+use super::refunds_page::{actions, Actions};
 use super::{CsvQuery, PaymentWords};
 use crate::auth::may;
 use crate::catalogue::ConcessionKind;
 use crate::http::blocking::with_conn;
 use crate::http::problem::ApiError;
 use crate::payments::refunds::{self, Refund};
-use crate::payments::{self, CardView, PaymentView, RefundStatus, StoredPayment};
+use crate::payments::{self, CardView, PaymentView, StoredPayment};
 use crate::web::i18n::Common;
 use crate::web::table::{link_csv, Cell, Table};
 use crate::web::{csv_download, Chrome, OrPage, Staff, WebError, BASE};
@@ -43,15 +44,6 @@ fn status_fact(label: &'static str, cell: Cell) -> Fact {
     }
 }
 
-/// A refund waiting for approval, with its approve form's address.
-#[derive(Debug)]
-pub struct Pending {
-    id: String,
-    amount: String,
-    requested_by: String,
-    action: String,
-}
-
 #[derive(Template)]
 #[template(path = "payment.html", config = "src/web/askama.toml")]
 struct DetailPage {
@@ -63,7 +55,8 @@ struct DetailPage {
     tables: Vec<Table>,
     may_void: bool,
     may_refund: bool,
-    pending: Vec<Pending>,
+    refund_key: String,
+    actions: Vec<Actions>,
     audit_href: Option<String>,
 }
 
@@ -141,20 +134,11 @@ pub(super) async fn detail(
     let req = staff.request();
     let (path, qs) = (req.path().to_string(), req.query_string().to_string());
     link_csv(&mut tables.iter_mut().collect::<Vec<_>>(), &path, &qs);
-    let pending = if staff.may(may::APPROVE_REFUND) {
-        refunds
-            .iter()
-            .filter(|r| r.status == RefundStatus::Requested)
-            .map(|r: &Refund| Pending {
-                id: r.id.clone(),
-                amount: Cell::Money(r.amount_minor).shown(),
-                requested_by: r.requested_by.clone(),
-                action: format!("{BASE}/refunds/{}/approve", r.id),
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let actions = actions(&staff, &refunds);
+    // The refund form's Idempotency-Key: the same form sent twice makes one refund.
+    let refund_key = crate::keys::random_bytes::<16>()
+        .map(hex::encode)
+        .map_err(|e| WebError::Problem(ApiError::internal(&e), lang))?;
     let page = DetailPage {
         c: staff.chrome(
             format!("{} · {}", t.detail_title, view.receipt_no),
@@ -167,7 +151,8 @@ pub(super) async fn detail(
         tables,
         may_void: staff.may(may::VOID_PAYMENT),
         may_refund: staff.may(may::REQUEST_REFUND),
-        pending,
+        refund_key,
+        actions,
         audit_href: staff
             .may(may::READ_AUDIT_LOG)
             .then(|| format!("{BASE}/audit?subject=payment:{}", payment.id)),
@@ -279,7 +264,9 @@ fn refunds_table(t: &PaymentWords, w: &Common, refunds: &[Refund]) -> Table {
         .col(w.status)
         .col(t.requested_by)
         .col(t.approved_by)
-        .num(t.entry);
+        .num(t.entry)
+        .col(t.closed_by)
+        .col(t.note);
     for r in refunds {
         refund_table.push(vec![
             Cell::text(&r.id),
@@ -289,6 +276,10 @@ fn refunds_table(t: &PaymentWords, w: &Common, refunds: &[Refund]) -> Table {
             Cell::text(&r.requested_by),
             r.approved_by.as_ref().map_or(Cell::Empty, Cell::text),
             r.entry_seq.map_or(Cell::Empty, Cell::Int),
+            r.closed_by.as_ref().map_or(Cell::Empty, Cell::text),
+            r.closed_note
+                .as_ref()
+                .map_or(Cell::Empty, |n| Cell::Prose(n.clone())),
         ]);
     }
     refund_table

@@ -14,6 +14,8 @@ use super::{csv_download, Chrome, OrPage, PostForm, Staff, WebError, BASE};
 use crate::auth::may;
 use crate::http::blocking::with_conn;
 use crate::http::problem::ApiError;
+use crate::payments::card;
+use crate::payments::intake::{self, IntakeError};
 use crate::payments::query::{self, PaymentFilter};
 use crate::payments::refunds::{self, refund_amount};
 use crate::payments::{
@@ -23,6 +25,7 @@ use crate::words;
 use strum::VariantArray;
 
 mod detail;
+mod refunds_page;
 
 /// Payments per page unless `?limit=` says otherwise.
 const PAGE_SIZE: i64 = 50;
@@ -32,7 +35,8 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/payments/{id}", web::get().to(detail::detail))
         .route("/payments/{id}/void", web::post().to(void))
         .route("/payments/{id}/refunds", web::post().to(request_refund))
-        .route("/refunds/{id}/approve", web::post().to(approve_refund));
+        .route("/refunds/{id}/approve", web::post().to(approve_refund))
+        .configure(refunds_page::routes);
 }
 
 words! {
@@ -94,6 +98,23 @@ words! {
         approved_by: "批准人" / "Approved by",
         refund_requested: "待批准" / "Awaiting approval",
         refund_approved: "已批准" / "Approved",
+        refund_rejected: "已驳回" / "Rejected",
+        refund_cancelled: "已撤销" / "Cancelled",
+        closed_by: "驳回/撤销人" / "Rejected or cancelled by",
+        note: "驳回意见" / "Rejection note",
+        cancel_legend: "撤销退款申请（申请人本人或财务）" / "Cancel a refund request (its requester, or finance)",
+        cancel_button: "撤销申请" / "Cancel the request",
+        cancel_done: "退款申请已撤销，金额可重新申请退款。" / "Refund request cancelled; its amount may be refunded again.",
+        reject_legend: "驳回退款申请" / "Reject a refund request",
+        reject_button: "驳回" / "Reject",
+        reject_done: "退款申请已驳回。" / "Refund request rejected.",
+        queue_title: "退款审批" / "Refunds",
+        queue_results: "退款申请" / "Refund requests",
+        no_queue: "没有符合条件的退款申请。" / "No refund requests match.",
+        payment: "原缴费" / "Payment",
+        requested_at: "申请时间（北京时间）" / "Requested at (Beijing time)",
+        requested_on: "申请业务日" / "Requested on",
+        refunds_unit: "笔" / "refunds",
         void_legend: "作废（仅限收款当日、结算之前）" / "Void (only on the day of capture, before settlement)",
         void_confirm: "确认作废此笔缴费并冲红票据" / "Void this payment and red-reverse its receipt",
         void_button: "作废" / "Void",
@@ -133,11 +154,20 @@ impl PaymentWords {
         }
     }
 
-    fn refund_status(&self, status: RefundStatus) -> Cell {
+    /// A refund status's marker and words.
+    pub fn refund_status_label(&self, status: RefundStatus) -> (&'static str, &'static str) {
         match status {
-            RefundStatus::Requested => Cell::status("warn", self.refund_requested),
-            RefundStatus::Approved => Cell::status("ok", self.refund_approved),
+            RefundStatus::Requested => ("warn", self.refund_requested),
+            RefundStatus::Approved => ("ok", self.refund_approved),
+            RefundStatus::Rejected => ("bad", self.refund_rejected),
+            RefundStatus::Cancelled => ("bad", self.refund_cancelled),
         }
+    }
+
+    /// A refund status in words, with its marker.
+    pub fn refund_status(&self, status: RefundStatus) -> Cell {
+        let (tone, words) = self.refund_status_label(status);
+        Cell::status(tone, words)
     }
 }
 
@@ -317,11 +347,13 @@ async fn void(
     Ok(staff.done(&format!("{BASE}/payments/{}", voided.id), t.void_done))
 }
 
-/// The refund request form.
+/// The refund request form; `key` is the Idempotency-Key the page made for it, so a form sent
+/// twice makes one refund.
 #[derive(Debug, Deserialize)]
 struct RefundForm {
     amount: String,
     reason: String,
+    key: String,
 }
 
 async fn request_refund(
@@ -332,21 +364,33 @@ async fn request_refund(
     let principal = staff.require(may::REQUEST_REFUND)?.clone();
     let f = staff.form(form)?;
     let lang = staff.lang;
-    let amount = refund_amount(f.amount.trim()).or_page(lang)?;
-    let refund = refunds::request(
-        &staff.ctx.writer,
-        id.into_inner(),
-        amount,
-        f.reason,
-        principal,
-    )
-    .await
-    .or_page(lang)?;
+    if !intake::valid_idempotency_key(&f.key) {
+        return Err(WebError::Problem(
+            ApiError::invalid(
+                Some("key".into()),
+                "key: reload the page and send the form again",
+            ),
+            lang,
+        ));
+    }
+    let body = serde_json::json!({ "amount": f.amount.trim(), "reason": f.reason });
+    if let Some(field) = card::find_card_number(&body) {
+        return Err(IntakeError::FullCardNumber(field)).or_page(lang);
+    }
+    let payment_id = id.into_inner();
+    let request = refunds::RefundRequest {
+        key: f.key,
+        request_hash: refunds::request_hash(&staff.ctx.keys, &payment_id, &body),
+        payment_id: payment_id.clone(),
+        amount_minor: refund_amount(f.amount.trim()).or_page(lang)?,
+        reason: f.reason,
+        business_date: staff.ctx.business_today(),
+    };
+    refunds::request(&staff.ctx.writer, request, principal)
+        .await
+        .or_page(lang)?;
     let t = PaymentWords::of(lang);
-    Ok(staff.done(
-        &format!("{BASE}/payments/{}", refund.payment_id),
-        t.refund_done,
-    ))
+    Ok(staff.done(&format!("{BASE}/payments/{payment_id}"), t.refund_done))
 }
 
 /// The approve form (nothing but its token).
