@@ -19,6 +19,7 @@
 //! | [`keys`] | the service's Ed25519 signing key and HMAC master key, in files | — |
 //! | [`metrics`] | Prometheus counters and histograms | — |
 //! | [`text`] | closed sets stored and sent as text: one declaration, one parse error | — |
+//! | [`spreadsheet`] | CSV cells a spreadsheet would run as formulas, defused | — |
 //! | [`db`] | the multi-backend connection (SQLite / PostgreSQL), pool, migrations, schema | `text` |
 //! | [`audit`] | the append-only audit trail | `db` |
 //! | [`ledger`] | funds, accounts, entries, the §2 rules and entry templates (pure), hash chain, balances, business days, the group-commit writer | `money`, `db`, `audit`, `metrics`, `text` |
@@ -27,16 +28,16 @@
 //! | [`auth`] | roles and who may do what ([`auth::may`]), persons (one identity across a human's tokens and sign-in; the four-eyes rules compare them), API tokens (stored as SHA-256), staff users and sessions, treasury secrets and signed requests | `db`, `audit`, `keys`, `text` |
 //! | [`catalogue`] | fee items, versions, the exact-amount check (pure) and their storage | `money`, `db`, `audit`, `ledger`, `text` |
 //! | [`payments`] | counter payments: taking one (idempotent), receipts, voids, refunds, queries; card-data rules (full card numbers refused, ids masked) | `money`, `db`, `audit`, `keys`, `auth`, `ledger`, `catalogue`, `text` |
-//! | [`recon`] | reconciliation: the three-tier matcher (pure), runs, exceptions, day close and seal | `money`, `clock`, `db`, `audit`, `keys`, `auth`, `ledger`, `bankfiles`, `payments` (the states it reads), `text` |
+//! | [`recon`] | reconciliation: the three-tier matcher (pure), runs, exceptions, day close and seal | `money`, `clock`, `db`, `audit`, `keys`, `auth`, `ledger`, `bankfiles`, `payments` (the states it reads), `text`, `spreadsheet` |
 //! | [`treasury`] | remittance: remt.001 writer and batch rules (pure), prepare / approve / pull / acknowledge, supervision | `money`, `clock`, `db`, `audit`, `keys`, `auth`, `ledger`, `text` |
 //! | [`app`] | the opened service ([`app::AppContext`]: settings, pool, chart, keys, writer), the nightly job, demo data — shared by the CLI and both faces | `money`, `clock`, `config`, `db`, `keys`, `auth`, `ledger`, `bankfiles`, `catalogue`, `payments`, `recon`, `treasury` |
 //! | [`http`] | the API: one module per resource, problem+json errors, and the pieces the pages share (extractors, paging, read queries, upload spooling, the signed-file answer) | `app`, `money`, `clock`, `config`, `db`, `keys`, `metrics`, `auth`, `ledger`, `bankfiles`, `catalogue`, `payments`, `recon`, `treasury` |
-//! | [`web`] | the finance staff pages: sign-in, server-rendered HTML (zh-CN / English), CSV, SVG charts, progress of long work; the same use cases and role sets as [`http`] | `app`, `http`, `money`, `clock`, `keys`, `audit`, `auth`, `ledger`, `bankfiles`, `catalogue`, `payments`, `recon`, `treasury` |
+//! | [`web`] | the finance staff pages: sign-in, server-rendered HTML (zh-CN / English), CSV, SVG charts, progress of long work; the same use cases and role sets as [`http`] | `app`, `http`, `money`, `clock`, `keys`, `audit`, `auth`, `ledger`, `bankfiles`, `catalogue`, `payments`, `recon`, `treasury`, `spreadsheet` |
 //! | [`server`] | the actix app: API and pages under one request log and one error shape | `app`, `http`, `web`, `metrics` |
 //!
 //! Domain cores — [`ledger::rules`], [`ledger::chain`], [`ledger::chart`], [`money`],
 //! [`bankfiles::generic`], [`bankfiles::camt`], [`bankfiles::mt940`], [`recon::matcher`],
-//! [`ledger::templates`], [`treasury::remt`], [`treasury::batch`], [`auth::request_signing`] — import
+//! [`ledger::templates`], [`treasury::remt`], [`treasury::pain001`], [`treasury::batch`], [`spreadsheet`], [`auth::request_signing`] — import
 //! neither actix nor diesel and carry most of the tests. Handlers parse the request into domain
 //! types, call one use case, and map the result; only [`http`] knows status codes (the pages
 //! render the same problems as HTML).
