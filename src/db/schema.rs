@@ -217,6 +217,37 @@ diesel::table! {
         entry_seq -> Nullable<BigInt>,
         created_at -> Timestamp,
         approved_at -> Nullable<Timestamp>,
+        route -> Text,
+    }
+}
+
+diesel::table! {
+    refund_requests (id) {
+        id -> Text,
+        refund_id -> Text,
+        payment_id -> Text,
+        business_date -> Date,
+        revenue_subject -> Text,
+        account_code -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        message_id -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+        pull_seq -> Nullable<BigInt>,
+        offered_at -> Nullable<Timestamp>,
+        file_bytes -> Nullable<Binary>,
+        file_sha256 -> Nullable<Binary>,
+        signature -> Nullable<Binary>,
+        acknowledged_at -> Nullable<Timestamp>,
+        acknowledged_by -> Nullable<Text>,
+        treasury_reference -> Nullable<Text>,
+        return_entry_seq -> Nullable<BigInt>,
+        payout_entry_seq -> Nullable<BigInt>,
+        rejected_at -> Nullable<Timestamp>,
+        rejected_by -> Nullable<Text>,
+        reject_reason -> Nullable<Text>,
     }
 }
 
@@ -399,6 +430,9 @@ diesel::table! {
         acknowledged_by -> Nullable<Text>,
         treasury_reference -> Nullable<Text>,
         ack_entry_seq -> Nullable<BigInt>,
+        withdrawn_at -> Nullable<Timestamp>,
+        withdrawn_by -> Nullable<Text>,
+        withdrawn_reason -> Nullable<Text>,
     }
 }
 
@@ -461,6 +495,7 @@ diesel::joinable!(staff_sessions -> staff_users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     refunds,
+    refund_requests,
     accounts,
     account_balances,
     account_day_totals,

@@ -21,6 +21,7 @@ pub mod payments;
 pub mod problem;
 pub mod queries;
 pub mod reconciliation;
+pub mod refund_requests;
 pub mod remittances;
 pub mod settlement;
 pub mod signed_file;
@@ -39,4 +40,5 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     days::routes(cfg);
     reconciliation::routes(cfg);
     remittances::routes(cfg);
+    refund_requests::routes(cfg);
 }

@@ -9,7 +9,10 @@ use actix_web::{web, HttpResponse};
 
 use super::problem::{ApiError, PROBLEM_JSON};
 
-use super::{catalogue, days, health, ledger, payments, reconciliation, remittances, settlement};
+use super::{
+    catalogue, days, health, ledger, payments, reconciliation, refund_requests, remittances,
+    settlement,
+};
 
 /// Registers `/openapi.json`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -187,6 +190,11 @@ impl Modify for CommonErrors {
         remittances::treasury_list,
         remittances::treasury_file,
         remittances::treasury_ack,
+        remittances::cancel,
+        remittances::treasury_reject,
+        refund_requests::list,
+        refund_requests::ack,
+        refund_requests::reject,
         remittances::supervision,
     ),
     components(schemas(Problem, reconciliation::ReportFormat)),

@@ -139,7 +139,8 @@ impl Chart {
                 AccountRole::InTransit
                 | AccountRole::CollectionBank
                 | AccountRole::InterfundReceivable
-                | AccountRole::TreasuryPayable => Some(Fund::Collection),
+                | AccountRole::TreasuryPayable
+                | AccountRole::RefundPayable => Some(Fund::Collection),
                 AccountRole::BudgetBank
                 | AccountRole::FeeExpense
                 | AccountRole::InterfundPayable

@@ -54,6 +54,23 @@ crate::text_enum! {
         Requested,
         /// Approved and posted (`approved`).
         Approved,
+        /// Approved, revenue already remitted: waiting for the treasury to return the money
+        /// (退库, `awaiting_treasury`); nothing posted yet.
+        AwaitingTreasury,
+        /// The treasury returned the money and the payer was refunded (`refunded`).
+        Refunded,
+        /// Refused (`rejected`): by the treasury for a 退库; the payment may be refunded again.
+        Rejected,
+    }
+
+    /// How a refund reaches the payer (`refunds.route`): `direct` while the revenue is still
+    /// with the centre, `treasury` once a batch that covers it is approved (退库).
+    #[derive(Hash, VariantArray)]
+    pub enum RefundRoute as "refund route" {
+        /// Dr 2103 / Cr in transit or bank at approval.
+        Direct,
+        /// The treasury returns the money first, then the payer is refunded.
+        Treasury,
     }
 }
 
@@ -132,9 +149,19 @@ impl ReceiptStatus {
 }
 
 impl RefundStatus {
-    /// Whether a refund in this status may be moved to `next`: only requested → approved.
+    /// Whether a refund in this status may be moved to `next`: requested → approved (direct)
+    /// or awaiting the treasury (退库), which ends refunded or rejected.
     pub fn can_become(self, next: Self) -> bool {
-        matches!((self, next), (Self::Requested, Self::Approved))
+        matches!(
+            (self, next),
+            (Self::Requested, Self::Approved | Self::AwaitingTreasury)
+                | (Self::AwaitingTreasury, Self::Refunded | Self::Rejected)
+        )
+    }
+
+    /// Does the refund still take its amount out of the payment? A rejected one does not.
+    pub fn counts_against_payment(self) -> bool {
+        self != Self::Rejected
     }
 }
 
@@ -183,6 +210,13 @@ mod tests {
         both_ways(&[
             (RefundStatus::Requested, "requested"),
             (RefundStatus::Approved, "approved"),
+            (RefundStatus::AwaitingTreasury, "awaiting_treasury"),
+            (RefundStatus::Refunded, "refunded"),
+            (RefundStatus::Rejected, "rejected"),
+        ]);
+        both_ways(&[
+            (RefundRoute::Direct, "direct"),
+            (RefundRoute::Treasury, "treasury"),
         ]);
         assert_eq!(PaymentStatus::VARIANTS.len(), 4);
     }
@@ -233,8 +267,18 @@ mod tests {
         );
         only_moves(
             RefundStatus::can_become,
-            &[(RefundStatus::Requested, RefundStatus::Approved)],
+            &[
+                (RefundStatus::Requested, RefundStatus::Approved),
+                (RefundStatus::Requested, RefundStatus::AwaitingTreasury),
+                (RefundStatus::AwaitingTreasury, RefundStatus::Refunded),
+                (RefundStatus::AwaitingTreasury, RefundStatus::Rejected),
+            ],
         );
+        let counted: Vec<_> = RefundStatus::VARIANTS
+            .iter()
+            .filter(|s| !s.counts_against_payment())
+            .collect();
+        assert_eq!(counted, [&RefundStatus::Rejected]);
         let refundable: Vec<_> = PaymentStatus::VARIANTS
             .iter()
             .filter(|s| s.refundable())

@@ -1,6 +1,14 @@
 //! Refunds with four eyes: one person requests, a supervisor who is someone else approves, and
 //! the approval posts `Dr 2103.<subject> / Cr 1218.01` (Cr 1002.01 once the payment is settled).
 //! The sum of a payment's refunds never exceeds the payment.
+//!
+//! **Routing** ([`routing`]): while the payment's day has no live remittance batch the refund
+//! is `direct` as above. A *prepared* batch is stale once a refund changes the day: approval
+//! cancels it, posts the refund and prepares the day again, in one writer job. Once the batch
+//! is approved (or acknowledged) the revenue is the treasury's: the refund is routed to the
+//! `treasury` (退库) — approval posts nothing, the refund waits as `awaiting_treasury` with a
+//! refund request per revenue subject ([`crate::treasury::service::returns`]), and becomes
+//! `refunded` when the treasury returns the money.
 
 use std::collections::BTreeMap;
 
@@ -9,11 +17,12 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::view::stored_json;
-use super::{load, RefundStatus, StoredPayment};
+use super::{load, RefundRoute, RefundStatus, StoredPayment};
 use crate::audit::{self, AuditEvent};
 use crate::auth::Principal;
 use crate::db::schema::refunds;
 use crate::db::{DbConn, DbError};
+use crate::ledger::days::RemittanceStatus;
 use crate::ledger::templates::{self, Header};
 use crate::ledger::writer::{Batch, LedgerWriter, PostError, WriteError};
 use crate::ledger::{days, DayState, LedgerError, NewEntry, Side};
@@ -25,7 +34,8 @@ pub enum RefundError {
     /// No such payment or refund.
     #[error("{0}")]
     NotFound(String),
-    /// The payment cannot be refunded (voided), or the refund is not waiting for approval.
+    /// The payment cannot be refunded (voided), the refund is not waiting for approval, or the
+    /// day's batch could not follow it.
     #[error("{0}")]
     NotAllowed(String),
     /// Refunds would exceed the payment.
@@ -62,6 +72,18 @@ impl From<DbError> for RefundError {
     }
 }
 
+impl From<crate::treasury::service::RemitError> for RefundError {
+    fn from(e: crate::treasury::service::RemitError) -> Self {
+        use crate::treasury::service::RemitError;
+        match e {
+            RemitError::Post(p) => RefundError::Post(p),
+            other => RefundError::NotAllowed(format!(
+                "the day's remittance batch could not follow the refund: {other}"
+            )),
+        }
+    }
+}
+
 impl From<diesel::result::Error> for RefundError {
     fn from(e: diesel::result::Error) -> Self {
         RefundError::Post(PostError::Storage(DbError::Query(e)))
@@ -95,6 +117,9 @@ pub struct Refund {
     pub created_at: NaiveDateTime,
     /// When approved.
     pub approved_at: Option<NaiveDateTime>,
+    /// `direct` or `treasury` (退库): computed at request and again at approval.
+    #[diesel(deserialize_as = String)]
+    pub route: RefundRoute,
 }
 
 /// The API view of a refund; its schema is the one `/openapi.json` publishes.
@@ -108,8 +133,10 @@ pub struct RefundView {
     pub amount: String,
     /// Why.
     pub reason: String,
-    /// `requested` or `approved`.
+    /// `requested`, `approved`, `awaiting_treasury`, `refunded` or `rejected`.
     pub status: String,
+    /// `direct` while the revenue is still with the centre, `treasury` once remitted (退库).
+    pub route: String,
     /// Who requested it.
     pub requested_by: String,
     /// Who approved it, once approved.
@@ -126,6 +153,7 @@ impl From<&Refund> for RefundView {
             amount: format_minor(r.amount_minor),
             reason: r.reason.clone(),
             status: r.status.to_string(),
+            route: r.route.to_string(),
             requested_by: r.requested_by.clone(),
             approved_by: r.approved_by.clone(),
             entry_seq: r.entry_seq,
@@ -153,6 +181,52 @@ pub fn refunds_of(conn: &mut DbConn, payment_id: &str) -> Result<Vec<Refund>, Db
         .order(refunds::created_at)
         .select(Refund::as_select())
         .load(conn)?)
+}
+
+/// How an approval handles a refund, from the live batch of its payment's day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Routing {
+    /// No batch: post the refund against the payable now.
+    Direct,
+    /// A prepared batch (this one) that the refund makes stale: cancel it, post the refund,
+    /// prepare the day again.
+    StaleBatch(String),
+    /// The batch is approved or acknowledged: the revenue is the treasury's (退库).
+    Treasury {
+        /// Has the treasury acknowledged it (the money has arrived)?
+        acknowledged: bool,
+    },
+}
+
+impl Routing {
+    /// The route the refund shows.
+    pub fn route(&self) -> RefundRoute {
+        match self {
+            Routing::Direct | Routing::StaleBatch(_) => RefundRoute::Direct,
+            Routing::Treasury { .. } => RefundRoute::Treasury,
+        }
+    }
+}
+
+/// DESIGN §2, §6: the live batch of the payment's day decides the route.
+pub fn routing(batch: Option<(String, RemittanceStatus)>) -> Routing {
+    match batch {
+        None => Routing::Direct,
+        Some((id, RemittanceStatus::Prepared)) => Routing::StaleBatch(id),
+        Some((_, RemittanceStatus::Acknowledged)) => Routing::Treasury { acknowledged: true },
+        // Approved; a cancelled or rejected batch is never the live one.
+        Some((_, _)) => Routing::Treasury {
+            acknowledged: false,
+        },
+    }
+}
+
+/// The routing of a refund of a payment of `date`, from the day's state.
+pub(super) fn routing_of_day(conn: &mut DbConn, date: NaiveDate) -> Result<Routing, DbError> {
+    Ok(match days::state(conn, date)? {
+        DayState::RemittanceLocked { remittance, status } => routing(Some((remittance, status))),
+        _ => Routing::Direct,
+    })
 }
 
 /// A refund's amount as typed (`"100.00"`): more than 0.00, or [`RefundError::BadAmount`].
@@ -207,6 +281,11 @@ pub(super) fn taken_by_subject(
     payment_id: &str,
 ) -> Result<BTreeMap<String, i64>, DbError> {
     let mut earlier: BTreeMap<String, i64> = BTreeMap::new();
+    // Refunds routed to the treasury took their subjects through their refund requests.
+    for (subject, amount) in crate::treasury::service::returns::taken_by_subject(conn, payment_id)?
+    {
+        *earlier.entry(subject).or_default() += amount;
+    }
     for r in refunds_of(conn, payment_id)?
         .iter()
         .filter(|r| r.status == RefundStatus::Approved)

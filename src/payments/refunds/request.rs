@@ -21,7 +21,7 @@ pub async fn request(
             if !payment.status.refundable() {
                 return Err(RefundError::NotAllowed(format!("payment {payment_id} was voided; there is nothing to refund")));
             }
-            let already: i64 = refunds_of(conn, &payment_id)?.iter().map(|r| r.amount_minor).sum();
+            let already: i64 = refunds_of(conn, &payment_id)?.iter().filter(|r| r.status.counts_against_payment()).map(|r| r.amount_minor).sum();
             if already + amount_minor > payment.amount_minor {
                 return Err(RefundError::ExceedsPayment(format!(
                     "payment {payment_id} is {}; refunds already requested come to {}, so at most {} more can be refunded",
@@ -30,6 +30,7 @@ pub async fn request(
                     format_minor(payment.amount_minor - already)
                 )));
             }
+            let route = routing_of_day(conn, payment.business_date)?.route();
             let now = batch.now();
             let id = format!("ref_{}", hex::encode(crate::keys::random_bytes::<8>().map_err(|_| DbError::Connect("no randomness".into()))?));
             let refund = Refund {
@@ -44,6 +45,7 @@ pub async fn request(
                 entry_seq: None,
                 created_at: now,
                 approved_at: None,
+                route,
             };
             let conn = batch.conn()?;
             diesel::insert_into(refunds::table)
@@ -56,6 +58,7 @@ pub async fn request(
                     refunds::requested_by_token.eq(&refund.requested_by_token),
                     refunds::requested_by.eq(&refund.requested_by),
                     refunds::created_at.eq(now),
+                    refunds::route.eq(refund.route.as_ref()),
                 ))
                 .execute(conn)?;
             audit::record_at(

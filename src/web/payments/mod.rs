@@ -89,6 +89,9 @@ words! {
         approved_by: "批准人" / "Approved by",
         refund_requested: "待批准" / "Awaiting approval",
         refund_approved: "已批准" / "Approved",
+        refund_awaiting_treasury: "已批准，待国库退库" / "Approved, awaiting the treasury's return",
+        refund_refunded: "国库已退库，已退款" / "Returned by the treasury and refunded",
+        refund_rejected: "已驳回" / "Rejected",
         void_legend: "作废（仅限收款当日、结算之前）" / "Void (only on the day of capture, before settlement)",
         void_confirm: "确认作废此笔缴费并冲红票据" / "Void this payment and red-reverse its receipt",
         void_button: "作废" / "Void",
@@ -132,6 +135,9 @@ impl PaymentWords {
         match status {
             RefundStatus::Requested => Cell::status("warn", self.refund_requested),
             RefundStatus::Approved => Cell::status("ok", self.refund_approved),
+            RefundStatus::AwaitingTreasury => Cell::status("warn", self.refund_awaiting_treasury),
+            RefundStatus::Refunded => Cell::status("ok", self.refund_refunded),
+            RefundStatus::Rejected => Cell::status("bad", self.refund_rejected),
         }
     }
 }
