@@ -1,6 +1,9 @@
 //! Treasury remittance: how fee revenue reaches the treasury whole (DESIGN §6).
 //!
 //! - [`remt`]: the ISO 20022 remt.001.001.04 writer (pure), checked against the official XSD.
+//! - [`pain001`]: the ISO 20022 pain.001.001.10 writer for 退库 (pure): the treasury's credit
+//!   transfer back to the collection account, checked against the official XSD.
+//! - [`iso20022`]: what both writers share (text limits, element writers).
 //! - [`batch`]: which documents make up a day's payable, the batch's document, acknowledgement
 //!   and supervision rules (pure).
 //! - [`refund_request`]: 退库 refund requests — their statuses and the treasury's answers
@@ -11,6 +14,8 @@
 //! Depends on: `ledger` (writer, chart, model), `keys`, `audit`, `db`, `money`, `text`.
 
 pub mod batch;
+pub mod iso20022;
+pub mod pain001;
 pub mod refund_request;
 pub mod remt;
 pub mod service;

@@ -22,9 +22,13 @@
 
 use std::io;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat};
-use quick_xml::events::{BytesDecl, BytesText, Event};
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use quick_xml::events::{BytesDecl, Event};
 use quick_xml::Writer;
+
+use super::iso20022::{
+    self, account, amount, party, proprietary_type, text, TextProblem, MAX140, MAX34, MAX35,
+};
 
 /// XML namespace of `remt.001.001.04`.
 pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:remt.001.001.04";
@@ -38,10 +42,6 @@ pub const REVENUE_SUBJECT_REF_TYPE: &str = "REVENUE_SUBJECT";
 /// Largest amount (in minor units) that fits `ActiveOrHistoricCurrencyAndAmount`
 /// (`totalDigits` 18) when written with two decimals.
 pub const MAX_AMOUNT_MINOR: i64 = 999_999_999_999_999_999;
-
-const MAX35: usize = 35;
-const MAX34: usize = 34;
-const MAX140: usize = 140;
 
 /// One receipt (票据) included in a revenue subject's remittance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,29 +229,12 @@ fn validate(doc: &RemittanceDoc) -> Result<i64, RemtError> {
 }
 
 fn check_text(field: &str, value: &str, max: usize) -> Result<(), RemtError> {
-    if value.is_empty() {
-        return Err(RemtError::EmptyText {
-            field: field.to_owned(),
-        });
-    }
-    if let Some(c) = value
-        .chars()
-        .find(|c| c.is_control() || matches!(c, '\u{FFFE}' | '\u{FFFF}'))
-    {
-        return Err(RemtError::ControlCharacter {
-            field: field.to_owned(),
-            code: u32::from(c),
-        });
-    }
-    let len = value.chars().count();
-    if len > max {
-        return Err(RemtError::TextTooLong {
-            field: field.to_owned(),
-            len,
-            max,
-        });
-    }
-    Ok(())
+    let field = field.to_owned();
+    iso20022::check_text(value, max).map_err(|problem| match problem {
+        TextProblem::Empty => RemtError::EmptyText { field },
+        TextProblem::TooLong { len, max } => RemtError::TextTooLong { field, len, max },
+        TextProblem::Control(code) => RemtError::ControlCharacter { field, code },
+    })
 }
 
 fn check_amount(field: &str, amount: i64) -> Result<(), RemtError> {
@@ -270,60 +253,11 @@ fn check_amount(field: &str, amount: i64) -> Result<(), RemtError> {
     Ok(())
 }
 
-/// Formats positive minor units with exactly two decimals (no floats).
-fn format_amount(minor: i64) -> String {
-    format!("{}.{:02}", minor / 100, minor % 100)
-}
-
-fn text<W: io::Write>(w: &mut Writer<W>, name: &str, value: &str) -> io::Result<()> {
-    w.create_element(name)
-        .write_text_content(BytesText::new(value))?;
-    Ok(())
-}
-
-fn amount<W: io::Write>(w: &mut Writer<W>, name: &str, ccy: &str, minor: i64) -> io::Result<()> {
-    w.create_element(name)
-        .with_attribute(("Ccy", ccy))
-        .write_text_content(BytesText::new(&format_amount(minor)))?;
-    Ok(())
-}
-
 fn write_group_header<W: io::Write>(w: &mut Writer<W>, doc: &RemittanceDoc) -> io::Result<()> {
     w.create_element("GrpHdr").write_inner_content(|w| {
         text(w, "MsgId", &doc.message_id)?;
-        text(
-            w,
-            "CreDtTm",
-            &doc.created_at.to_rfc3339_opts(SecondsFormat::Secs, false),
-        )?;
+        text(w, "CreDtTm", &iso20022::iso_datetime(&doc.created_at))?;
         party(w, "InitgPty", &doc.debtor_name)
-    })?;
-    Ok(())
-}
-
-fn party<W: io::Write>(w: &mut Writer<W>, tag: &str, name: &str) -> io::Result<()> {
-    w.create_element(tag)
-        .write_inner_content(|w| text(w, "Nm", name))?;
-    Ok(())
-}
-
-fn account<W: io::Write>(w: &mut Writer<W>, tag: &str, id: &str, ccy: &str) -> io::Result<()> {
-    w.create_element(tag).write_inner_content(|w| {
-        w.create_element("Id").write_inner_content(|w| {
-            w.create_element("Othr")
-                .write_inner_content(|w| text(w, "Id", id))?;
-            Ok(())
-        })?;
-        text(w, "Ccy", ccy)
-    })?;
-    Ok(())
-}
-
-fn proprietary_type<W: io::Write>(w: &mut Writer<W>, code: &str) -> io::Result<()> {
-    w.create_element("Tp").write_inner_content(|w| {
-        w.create_element("CdOrPrtry")
-            .write_inner_content(|w| text(w, "Prtry", code))?;
-        Ok(())
     })?;
     Ok(())
 }
@@ -384,13 +318,9 @@ fn write_remittance_information<W: io::Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::money::format_minor as format_amount;
+    use crate::treasury::iso20022::testing;
     use chrono::TimeZone;
-    use std::path::PathBuf;
-    use std::process::Command;
-
-    fn xsd_path() -> PathBuf {
-        crate::bankfiles::real_samples_dir().join("xsd/remt.001.001.04.xsd")
-    }
 
     fn receipt(n: u32, amount_minor: i64) -> Receipt {
         Receipt {
@@ -431,31 +361,7 @@ mod tests {
     }
 
     fn xmllint_validate(xml: &[u8], name: &str) {
-        let xsd = xsd_path();
-        assert!(xsd.is_file(), "schema not found at {}", xsd.display());
-        let file = std::env::temp_dir().join(format!("remt-{}-{name}.xml", std::process::id()));
-        std::fs::write(&file, xml).expect("write temp file");
-        let out = Command::new("xmllint")
-            .arg("--noout")
-            .arg("--schema")
-            .arg(&xsd)
-            .arg(&file)
-            .output();
-        let out = match out {
-            Ok(o) => o,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                panic!(
-                    "xmllint not found on PATH: install libxml2-utils (apt-get install libxml2-utils)"
-                )
-            }
-            Err(e) => panic!("running xmllint: {e}"),
-        };
-        let _ = std::fs::remove_file(&file);
-        assert!(
-            out.status.success(),
-            "xmllint rejected the document:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        testing::assert_valid(xml, "remt.001.001.04.xsd", &format!("remt-{name}"));
     }
 
     #[test]
