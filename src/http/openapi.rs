@@ -193,6 +193,7 @@ impl Modify for CommonErrors {
         remittances::cancel,
         remittances::treasury_reject,
         refund_requests::list,
+        refund_requests::file,
         refund_requests::ack,
         refund_requests::reject,
         remittances::supervision,

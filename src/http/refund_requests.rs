@@ -18,6 +18,10 @@ use crate::treasury::service::{self, returns, RefundRequestView};
 /// Registers the routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/treasury/refund-requests", web::get().to(list))
+        .route(
+            "/v1/treasury/refund-requests/{id}/file",
+            web::get().to(file),
+        )
         .route("/v1/treasury/refund-requests/{id}/ack", web::post().to(ack))
         .route(
             "/v1/treasury/refund-requests/{id}/reject",
@@ -44,6 +48,37 @@ pub async fn list(
     })
     .await?;
     Ok(HttpResponse::Ok().json(Paged { items, next }))
+}
+
+/// The request's pain.001.001.10 credit transfer (treasury account → collection account),
+/// fixed, hashed and signed the first time it is pulled, byte-identical on every pull, with
+/// `Digest: sha-256=<base64>` and `X-Onecard-Signature: ed25519=<base64 signature of the body>`.
+#[utoipa::path(get, path = "/v1/treasury/refund-requests/{id}/file", tag = "treasury", params(("id" = String, Path)),
+    responses((status = 200, content_type = "application/xml", body = String, description = "the pain.001.001.10 document",
+        headers(("Digest" = String, description = "sha-256=<base64 of the body's SHA-256>"),
+            ("X-Onecard-Signature" = String, description = "ed25519=<base64 signature of the body>"))), (status = 401), (status = 404), (status = 403, description = "forbidden: only treasury may do this")),
+    security(("bearer" = [])))]
+pub async fn file(
+    ctx: web::Data<AppContext>,
+    req: HttpRequest,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    signed_treasury_caller(&ctx, &req, &caller, b"").await?;
+    let id = id.into_inner();
+    let signed = service::returns_file::fixed_file(
+        &ctx.writer,
+        ctx.keys.clone(),
+        ctx.treasury.as_ref().clone(),
+        id,
+    )
+    .await?;
+    Ok(super::signed_file::signed_response(
+        signed.bytes,
+        &signed.sha256,
+        &signed.signature,
+        &signed.message_id,
+    ))
 }
 
 /// The treasury's acknowledgement of a return.

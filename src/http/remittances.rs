@@ -105,6 +105,7 @@ impl From<RemitError> for ApiError {
                 conflict("refund_request_not_offered", "Refund request not offered")
             }
             RemitError::File(f) => ApiError::internal(&f),
+            RemitError::ReturnFile(f) => ApiError::internal(&f),
             RemitError::Audit(e) => ApiError::internal(&e),
             RemitError::Post(p) => p.into(),
         }

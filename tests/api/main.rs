@@ -28,6 +28,7 @@ mod secrets;
 mod settlement;
 mod staff;
 mod statement_lines;
+mod treasury_return;
 mod web;
 mod web_crawl;
 mod web_pages_a;

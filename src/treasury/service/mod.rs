@@ -40,6 +40,7 @@ pub mod prepare;
 pub mod read;
 pub mod returns;
 pub mod returns_ack;
+pub mod returns_file;
 pub mod supervise;
 pub mod withdraw;
 
@@ -96,6 +97,9 @@ pub enum RemitError {
     /// The file could not be written (a configured name or account is unusable).
     #[error("the remittance file could not be written: {0}")]
     File(#[from] RemtError),
+    /// A refund request's pain.001 file could not be written.
+    #[error("the refund request file could not be written: {0}")]
+    ReturnFile(#[from] crate::treasury::pain001::Pain001Error),
     /// Posting or storage failed.
     #[error(transparent)]
     Post(#[from] PostError),
