@@ -9,6 +9,17 @@
 
 use super::batch::{decide_ack, AckDecision, AckError, AckState};
 
+/// The stored refund statuses a 退库 moves a refund between (`payments::RefundStatus`; the
+/// tests below hold the two equal).
+pub const REFUND_AWAITING_TREASURY: &str = "awaiting_treasury";
+/// See [`REFUND_AWAITING_TREASURY`]: the treasury returned the money, the payer was refunded.
+pub const REFUND_REFUNDED: &str = "refunded";
+/// See [`REFUND_AWAITING_TREASURY`]: the treasury refused.
+pub const REFUND_REJECTED: &str = "rejected";
+/// The stored payment status once its settlement entry has posted
+/// (`payments::PaymentStatus::settlement_posted`): the payer's refund then leaves the bank.
+pub const PAYMENT_SETTLEMENT_POSTED: &str = "reconciled";
+
 crate::text_enum! {
     /// `refund_requests.status`.
     pub enum RequestStatus as "refund request status" {
@@ -168,6 +179,23 @@ mod tests {
             Err(RequestError::BadReason)
         );
         assert!(decide_return_reject(Waiting, None, None, "x").is_err());
+    }
+
+    /// The texts written for a 退库 are payments' own.
+    #[test]
+    fn refund_and_payment_texts_are_the_payments_modules() {
+        use crate::payments::{PaymentStatus, RefundStatus};
+        assert_eq!(
+            RefundStatus::AwaitingTreasury.as_ref(),
+            REFUND_AWAITING_TREASURY
+        );
+        assert_eq!(RefundStatus::Refunded.as_ref(), REFUND_REFUNDED);
+        assert_eq!(RefundStatus::Rejected.as_ref(), REFUND_REJECTED);
+        assert!(PaymentStatus::Reconciled.settlement_posted());
+        assert_eq!(
+            PaymentStatus::Reconciled.as_ref(),
+            PAYMENT_SETTLEMENT_POSTED
+        );
     }
 
     #[test]

@@ -81,10 +81,12 @@ fn post_direct(
 }
 
 /// A prepared batch the refund makes stale: cancelled (audited, naming the refund), the refund
-/// posted directly, the day prepared again (audited) under the original preparer — unless the
-/// refund leaves nothing to remit.
+/// posted directly, the day prepared again (audited) — unless the refund leaves nothing to
+/// remit.
+#[allow(clippy::too_many_arguments)]
 fn restale(
     batch: &mut Batch<'_>,
+    remit: &dyn Remittances,
     stale: &str,
     refund: &Refund,
     payment: &StoredPayment,
@@ -92,53 +94,22 @@ fn restale(
     actor: &str,
     business_date: NaiveDate,
 ) -> Result<(RefundStatus, Option<i64>), RefundError> {
-    use crate::treasury::{batch as remit, service as remittance};
     let now = batch.now();
-    let conn = batch.conn()?;
-    let old = remittance::get(conn, stale)?
-        .ok_or_else(|| RefundError::NotFound(format!("no remittance '{stale}'")))?;
-    remittance::withdraw_in(
-        conn,
-        now,
-        stale,
-        RemittanceStatus::Cancelled,
-        actor,
-        &format!(
-            "stale: refund {} of payment {} changes the day's payable",
-            refund.id, payment.id
-        ),
-    )?;
+    let reason = format!(
+        "stale: refund {} of payment {} changes the day's payable",
+        refund.id, payment.id
+    );
+    let cancelled = remit.cancel_stale(batch.conn()?, now, stale, actor, &reason)?;
     let done = post_direct(batch, refund, payment, allocation, actor, business_date)?;
     let chart = batch.chart().clone();
-    let conn = batch.conn()?;
-    let base = remit::message_base(&old.message_id).to_string();
-    match remittance::prepare_day(
-        conn,
+    remit.prepare_again(
+        batch.conn()?,
         &chart,
         now,
-        payment.business_date,
-        &base,
-        &old.prepared_by,
-    ) {
-        Ok(again) => audit::record_at(
-            conn,
-            AuditEvent {
-                actor,
-                action: "remittance.prepare",
-                subject: &format!("remittance:{}", again.id),
-                before: Some(serde_json::json!({"replaces": stale, "refund": refund.id})),
-                after: Some(serde_json::to_value(&again).map_err(|e| {
-                    DbError::Query(diesel::result::Error::SerializationError(e.into()))
-                })?),
-            },
-            now,
-        )?,
-        // The refund took all the day had: nothing left to remit, no batch.
-        Err(crate::treasury::service::RemitError::Batch(
-            crate::treasury::batch::BatchError::NothingToRemit(_),
-        )) => {}
-        Err(e) => return Err(e.into()),
-    }
+        &cancelled,
+        &format!("refund {} of payment {}", refund.id, payment.id),
+        actor,
+    )?;
     Ok(done)
 }
 
@@ -146,6 +117,7 @@ fn restale(
 /// the treasury once the day's batch is acknowledged.
 fn request_return(
     batch: &mut Batch<'_>,
+    remit: &dyn Remittances,
     refund: &Refund,
     payment: &StoredPayment,
     allocation: &[(String, i64)],
@@ -154,12 +126,11 @@ fn request_return(
 ) -> Result<(RefundStatus, Option<i64>), RefundError> {
     let chart = batch.chart().clone();
     let now = batch.now();
-    let conn = batch.conn()?;
-    crate::treasury::service::returns::request_in(
-        conn,
+    remit.request_return(
+        batch.conn()?,
         &chart,
         now,
-        crate::treasury::service::returns::NewReturn {
+        ReturnRequest {
             refund_id: &refund.id,
             payment_id: &payment.id,
             business_date: payment.business_date,
@@ -177,12 +148,13 @@ pub async fn approve(
     refund_id: String,
     by: Principal,
     business_date: NaiveDate,
+    remit: Arc<dyn Remittances>,
 ) -> Result<Refund, WriteError<RefundError>> {
     writer
         .submit(move |batch| {
             let conn = batch.conn()?;
             let (refund, payment) = approvable(conn, &refund_id, &by)?;
-            let earlier = taken_by_subject(conn, &payment.id)?;
+            let earlier = taken_by_subject(conn, remit.as_ref(), &payment.id)?;
             let allocation =
                 allocate(&payment, &earlier, refund.amount_minor).ok_or_else(|| {
                     RefundError::ExceedsPayment(format!(
@@ -199,6 +171,7 @@ pub async fn approve(
                 }
                 Routing::StaleBatch(stale) => restale(
                     batch,
+                    remit.as_ref(),
                     stale,
                     &refund,
                     &payment,
@@ -206,9 +179,15 @@ pub async fn approve(
                     &actor,
                     business_date,
                 )?,
-                Routing::Treasury { acknowledged } => {
-                    request_return(batch, &refund, &payment, &allocation, &actor, *acknowledged)?
-                }
+                Routing::Treasury { acknowledged } => request_return(
+                    batch,
+                    remit.as_ref(),
+                    &refund,
+                    &payment,
+                    &allocation,
+                    &actor,
+                    *acknowledged,
+                )?,
             };
             let route = routing.route();
             let now = batch.now();

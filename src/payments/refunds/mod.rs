@@ -7,10 +7,12 @@
 //! cancels it, posts the refund and prepares the day again, in one writer job. Once the batch
 //! is approved (or acknowledged) the revenue is the treasury's: the refund is routed to the
 //! `treasury` (退库) — approval posts nothing, the refund waits as `awaiting_treasury` with a
-//! refund request per revenue subject ([`crate::treasury::service::returns`]), and becomes
-//! `refunded` when the treasury returns the money.
+//! refund request per revenue subject, and becomes `refunded` when the treasury returns the
+//! money. The batch and the requests are the treasury's: payments may not depend on it, so an
+//! approval is handed a [`Remittances`] (the treasury's implementation) to act on them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -69,18 +71,6 @@ pub enum RefundError {
 impl From<DbError> for RefundError {
     fn from(e: DbError) -> Self {
         RefundError::Post(PostError::Storage(e))
-    }
-}
-
-impl From<crate::treasury::service::RemitError> for RefundError {
-    fn from(e: crate::treasury::service::RemitError) -> Self {
-        use crate::treasury::service::RemitError;
-        match e {
-            RemitError::Post(p) => RefundError::Post(p),
-            other => RefundError::NotAllowed(format!(
-                "the day's remittance batch could not follow the refund: {other}"
-            )),
-        }
     }
 }
 
@@ -221,6 +211,64 @@ pub fn routing(batch: Option<(String, RemittanceStatus)>) -> Routing {
     }
 }
 
+/// A refund of remitted revenue to ask the treasury for (退库).
+#[derive(Debug, Clone)]
+pub struct ReturnRequest<'a> {
+    /// The refund.
+    pub refund_id: &'a str,
+    /// Its payment.
+    pub payment_id: &'a str,
+    /// The payment's business day (whose batch carried the revenue).
+    pub business_date: NaiveDate,
+    /// (revenue subject, amount) as the refund is allocated.
+    pub allocation: &'a [(String, i64)],
+    /// Who approved the refund.
+    pub actor: &'a str,
+    /// Is the day's batch acknowledged already (offer the requests at once)?
+    pub offer_now: bool,
+}
+
+/// What a refund's approval asks of the remittance side (DESIGN §6), inside its writer job.
+/// The treasury implements it (`treasury::service::RefundRemittances`); payments may not depend
+/// on the treasury, so the caller hands one over.
+pub trait Remittances: Send + Sync {
+    /// Cancels the prepared batch `stale` that the refund makes stale (audited with `reason`);
+    /// returns its id for [`Remittances::prepare_again`].
+    fn cancel_stale(
+        &self,
+        conn: &mut DbConn,
+        now: NaiveDateTime,
+        stale: &str,
+        actor: &str,
+        reason: &str,
+    ) -> Result<String, RefundError>;
+    /// Prepares the day of the cancelled batch again, after the refund posted (audited, naming
+    /// `why`); nothing when nothing is left to remit.
+    fn prepare_again(
+        &self,
+        conn: &mut DbConn,
+        chart: &crate::ledger::Chart,
+        now: NaiveDateTime,
+        cancelled: &str,
+        why: &str,
+        actor: &str,
+    ) -> Result<(), RefundError>;
+    /// Records the 退库 requests of an approved refund of remitted revenue.
+    fn request_return(
+        &self,
+        conn: &mut DbConn,
+        chart: &crate::ledger::Chart,
+        now: NaiveDateTime,
+        request: ReturnRequest<'_>,
+    ) -> Result<(), RefundError>;
+    /// What a payment's refunds routed to the treasury took from each revenue subject.
+    fn taken_by_subject(
+        &self,
+        conn: &mut DbConn,
+        payment_id: &str,
+    ) -> Result<BTreeMap<String, i64>, DbError>;
+}
+
 /// The routing of a refund of a payment of `date`, from the day's state.
 pub(super) fn routing_of_day(conn: &mut DbConn, date: NaiveDate) -> Result<Routing, DbError> {
     Ok(match days::state(conn, date)? {
@@ -278,12 +326,12 @@ pub(super) fn subject_of(account: &str) -> &str {
 /// What a payment's approved refunds took from each revenue subject, from their entries.
 pub(super) fn taken_by_subject(
     conn: &mut DbConn,
+    remit: &dyn Remittances,
     payment_id: &str,
 ) -> Result<BTreeMap<String, i64>, DbError> {
     let mut earlier: BTreeMap<String, i64> = BTreeMap::new();
     // Refunds routed to the treasury took their subjects through their refund requests.
-    for (subject, amount) in crate::treasury::service::returns::taken_by_subject(conn, payment_id)?
-    {
+    for (subject, amount) in remit.taken_by_subject(conn, payment_id)? {
         *earlier.entry(subject).or_default() += amount;
     }
     for r in refunds_of(conn, payment_id)?

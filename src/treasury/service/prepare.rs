@@ -264,7 +264,7 @@ pub fn prepare_day(
         ))
         .execute(conn)?;
     insert_subjects(conn, &id, &subjects)?;
-    Ok(get(conn, &id)?.ok_or_else(|| RemitError::NotFound(id.clone()))?)
+    get(conn, &id)?.ok_or_else(|| RemitError::NotFound(id.clone()))
 }
 
 /// Prepares the batch of a closed day.

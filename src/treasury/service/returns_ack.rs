@@ -13,15 +13,15 @@ use super::returns::{load_request, requests_of, RefundRequestView, RequestRow};
 use super::RemitError;
 use crate::audit::{self, AuditEvent};
 use crate::auth::Principal;
-use crate::db::schema::{refund_requests, refunds};
+use crate::db::schema::{payments, refund_requests, refunds};
 use crate::ledger::templates::{self, Header};
 use crate::ledger::writer::{Batch, LedgerWriter, PostError, WriteError};
 use crate::ledger::LedgerError;
 use crate::money::format_minor;
-use crate::payments::RefundStatus;
 use crate::treasury::batch::AckDecision;
 use crate::treasury::refund_request::{
     decide_return_ack, decide_return_reject, RejectDecision, RequestError, RequestStatus,
+    PAYMENT_SETTLEMENT_POSTED, REFUND_AWAITING_TREASURY, REFUND_REFUNDED, REFUND_REJECTED,
 };
 
 /// The outcome of an acknowledgement.
@@ -73,8 +73,11 @@ pub async fn acknowledge_return(
                     });
                 }
                 let actor = by.actor();
-                let payment = crate::payments::load(b.conn()?, &row.payment_id)?
-                    .ok_or_else(|| RemitError::NotFound(format!("payment {}", row.payment_id)))?;
+                let (payment_reference, payment_status): (String, String) = payments::table
+                    .find(&row.payment_id)
+                    .select((payments::reference, payments::status))
+                    .first(b.conn()?)?;
+                let settled = payment_status == PAYMENT_SETTLEMENT_POSTED;
                 let chart = b.chart().clone();
                 let back = templates::treasury_return(
                     &chart,
@@ -85,7 +88,7 @@ pub async fn acknowledge_return(
                     },
                     format!(
                         "退库 {} of refund {} (payment {}), treasury reference {reference}",
-                        row.message_id, row.refund_id, payment.reference
+                        row.message_id, row.refund_id, payment_reference
                     ),
                     row.amount_minor,
                 )
@@ -95,14 +98,14 @@ pub async fn acknowledge_return(
                     &chart,
                     Header {
                         business_date: today,
-                        reference: Some(payment.id.clone()),
+                        reference: Some(row.payment_id.clone()),
                         actor: actor.clone(),
                     },
                     format!(
                         "refund {} of payment {} paid from the treasury's return {reference}",
-                        row.refund_id, payment.reference
+                        row.refund_id, payment_reference
                     ),
-                    payment.status.settlement_posted(),
+                    settled,
                     row.amount_minor,
                 )
                 .map_err(rule)?;
@@ -125,9 +128,9 @@ pub async fn acknowledge_return(
                     .all(|r| r.status == RequestStatus::Acknowledged);
                 if all_back {
                     diesel::update(refunds::table.find(&row.refund_id))
-                        .filter(refunds::status.eq(RefundStatus::AwaitingTreasury.as_ref()))
+                        .filter(refunds::status.eq(REFUND_AWAITING_TREASURY))
                         .set((
-                            refunds::status.eq(RefundStatus::Refunded.as_ref()),
+                            refunds::status.eq(REFUND_REFUNDED),
                             refunds::entry_seq.eq(Some(payout.seq)),
                         ))
                         .execute(conn)?;
@@ -146,7 +149,7 @@ pub async fn acknowledge_return(
                             "amount": format_minor(amount_minor),
                             "return_entry_seq": back.seq,
                             "payout_entry_seq": payout.seq,
-                            "refund_status": if all_back { RefundStatus::Refunded } else { RefundStatus::AwaitingTreasury },
+                            "refund_status": if all_back { REFUND_REFUNDED } else { REFUND_AWAITING_TREASURY },
                         })),
                     },
                     now,
@@ -208,8 +211,8 @@ pub async fn reject_return(
                         .execute(conn)?;
                 }
                 diesel::update(refunds::table.find(&row.refund_id))
-                    .filter(refunds::status.eq(RefundStatus::AwaitingTreasury.as_ref()))
-                    .set(refunds::status.eq(RefundStatus::Rejected.as_ref()))
+                    .filter(refunds::status.eq(REFUND_AWAITING_TREASURY))
+                    .set(refunds::status.eq(REFUND_REJECTED))
                     .execute(conn)?;
                 audit::record_at(
                     conn,
@@ -222,7 +225,7 @@ pub async fn reject_return(
                             "status": RequestStatus::Rejected,
                             "refund_id": row.refund_id,
                             "reason": reason,
-                            "refund_status": RefundStatus::Rejected,
+                            "refund_status": REFUND_REJECTED,
                         })),
                     },
                     now,

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use ring::digest;
 
 use super::{RemitError, Settings};
-use crate::db::schema::{refund_requests, refunds, remittances};
+use crate::db::schema::{payments, refund_requests, refunds, remittances};
 use crate::keys::ServiceKeys;
 use crate::ledger::days::RemittanceStatus;
 use crate::ledger::writer::{Batch, LedgerWriter, WriteError};
@@ -89,8 +89,10 @@ pub async fn fixed_file(
                     .find(&src.refund_id)
                     .select(refunds::reason)
                     .first(conn)?;
-                let payment =
-                    crate::payments::load(conn, &src.payment_id)?.ok_or_else(not_found)?;
+                let payment_reference: String = payments::table
+                    .find(&src.payment_id)
+                    .select(payments::reference)
+                    .first(conn)?;
                 // The batch that carried the revenue (acknowledged, or the request would not
                 // be offered).
                 let remittance: Option<String> = remittances::table
@@ -111,7 +113,7 @@ pub async fn fixed_file(
                     debtor: Party::treasury(&settings.parties),
                     creditor: Party::centre(&settings.parties),
                     revenue_subject: src.revenue_subject,
-                    payment_reference: payment.reference,
+                    payment_reference,
                     remittance_reference: remittance,
                     reason,
                 };

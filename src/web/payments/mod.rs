@@ -363,9 +363,15 @@ async fn approve_refund(
     staff.form(form)?;
     let lang = staff.lang;
     let business_date = staff.ctx.business_today();
-    let refund = refunds::approve(&staff.ctx.writer, id.into_inner(), principal, business_date)
-        .await
-        .or_page(lang)?;
+    let refund = refunds::approve(
+        &staff.ctx.writer,
+        id.into_inner(),
+        principal,
+        business_date,
+        std::sync::Arc::new(crate::treasury::service::RefundRemittances),
+    )
+    .await
+    .or_page(lang)?;
     let t = PaymentWords::of(lang);
     Ok(staff.done(
         &format!("{BASE}/payments/{}", refund.payment_id),
