@@ -241,6 +241,37 @@ diesel::table! {
         closed_at -> Nullable<Timestamp>,
         closed_on -> Nullable<Date>,
         closed_note -> Nullable<Text>,
+        route -> Text,
+    }
+}
+
+diesel::table! {
+    refund_requests (id) {
+        id -> Text,
+        refund_id -> Text,
+        payment_id -> Text,
+        business_date -> Date,
+        revenue_subject -> Text,
+        account_code -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+        message_id -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+        pull_seq -> Nullable<BigInt>,
+        offered_at -> Nullable<Timestamp>,
+        file_bytes -> Nullable<Binary>,
+        file_sha256 -> Nullable<Binary>,
+        signature -> Nullable<Binary>,
+        acknowledged_at -> Nullable<Timestamp>,
+        acknowledged_by -> Nullable<Text>,
+        treasury_reference -> Nullable<Text>,
+        return_entry_seq -> Nullable<BigInt>,
+        payout_entry_seq -> Nullable<BigInt>,
+        rejected_at -> Nullable<Timestamp>,
+        rejected_by -> Nullable<Text>,
+        reject_reason -> Nullable<Text>,
     }
 }
 
@@ -425,6 +456,9 @@ diesel::table! {
         treasury_reference -> Nullable<Text>,
         ack_entry_seq -> Nullable<BigInt>,
         prepared_by_person -> Nullable<Text>,
+        withdrawn_at -> Nullable<Timestamp>,
+        withdrawn_by -> Nullable<Text>,
+        withdrawn_reason -> Nullable<Text>,
     }
 }
 
@@ -504,6 +538,7 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(
     refunds,
+    refund_requests,
     accounts,
     account_balances,
     account_day_totals,

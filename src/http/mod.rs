@@ -23,6 +23,7 @@ pub mod payments;
 pub mod problem;
 pub mod queries;
 pub mod reconciliation;
+pub mod refund_requests;
 pub mod refunds;
 pub mod remittances;
 pub mod settlement;
@@ -44,4 +45,5 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     days::routes(cfg);
     reconciliation::routes(cfg);
     remittances::routes(cfg);
+    refund_requests::routes(cfg);
 }

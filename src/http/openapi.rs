@@ -10,8 +10,8 @@ use actix_web::{web, HttpResponse};
 use super::problem::{ApiError, PROBLEM_JSON};
 
 use super::{
-    accounts, catalogue, concessions, days, health, ledger, payments, reconciliation, refunds,
-    remittances, settlement,
+    accounts, catalogue, concessions, days, health, ledger, payments, reconciliation,
+    refund_requests, refunds, remittances, settlement,
 };
 
 /// Registers `/openapi.json`.
@@ -196,6 +196,12 @@ impl Modify for CommonErrors {
         remittances::treasury_list,
         remittances::treasury_file,
         remittances::treasury_ack,
+        remittances::cancel,
+        remittances::treasury_reject,
+        refund_requests::list,
+        refund_requests::file,
+        refund_requests::ack,
+        refund_requests::reject,
         remittances::supervision,
     ),
     components(schemas(Problem, reconciliation::ReportFormat)),

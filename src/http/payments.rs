@@ -350,6 +350,13 @@ pub async fn approve_refund(
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.require(may::APPROVE_REFUND)?.clone();
     let business_date = ctx.business_today();
-    let refund = refunds::approve(&ctx.writer, id.into_inner(), principal, business_date).await?;
+    let refund = refunds::approve(
+        &ctx.writer,
+        id.into_inner(),
+        principal,
+        business_date,
+        std::sync::Arc::new(crate::treasury::service::RefundRemittances),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(refunds::view(&refund)?))
 }

@@ -16,7 +16,8 @@ use super::signed_file::signed_file;
 use crate::app::AppContext;
 use crate::auth::request_signing::{self, SignatureError, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::auth::{self, Principal};
-use crate::treasury::batch::{AckError, BatchError};
+use crate::treasury::batch::{AckError, BatchError, WithdrawError};
+use crate::treasury::refund_request::RequestError;
 use crate::treasury::service::{self, RemitError, Remittance, SupervisionReport};
 
 /// Registers the routes.
@@ -26,6 +27,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/remittances/{id}", web::get().to(get))
         .route("/v1/remittances/{id}/file", web::get().to(staff_file))
         .route("/v1/remittances/{id}/approve", web::post().to(approve))
+        .route("/v1/remittances/{id}/cancel", web::post().to(cancel))
         .route("/v1/treasury/remittances", web::get().to(treasury_list))
         .route(
             "/v1/treasury/remittances/{id}/file",
@@ -34,6 +36,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/v1/treasury/remittances/{id}/ack",
             web::post().to(treasury_ack),
+        )
+        .route(
+            "/v1/treasury/remittances/{id}/reject",
+            web::post().to(treasury_reject),
         )
         .route(
             "/v1/supervision/treasury-payable",
@@ -72,7 +78,34 @@ impl From<RemitError> for ApiError {
             RemitError::Ack(AckError::BadReference) => {
                 ApiError::invalid(Some("treasury_reference".into()), detail)
             }
+            RemitError::Ack(AckError::Rejected) => {
+                conflict("remittance_rejected", "Remittance rejected")
+            }
+            RemitError::Withdraw(WithdrawError::NotPrepared(_)) => {
+                conflict("remittance_not_prepared", "Remittance not prepared")
+            }
+            RemitError::Withdraw(WithdrawError::NotRejectable(status)) => {
+                if status == crate::ledger::days::RemittanceStatus::Acknowledged {
+                    conflict("already_acknowledged", "Already acknowledged")
+                } else {
+                    conflict("remittance_not_approved", "Remittance not approved")
+                }
+            }
+            RemitError::Withdraw(WithdrawError::BadReason)
+            | RemitError::Return(RequestError::BadReason) => {
+                ApiError::invalid(Some("reason".into()), detail)
+            }
+            RemitError::Return(RequestError::AlreadyAcknowledged(_)) => {
+                conflict("already_acknowledged", "Already acknowledged")
+            }
+            RemitError::Return(RequestError::PartlyReturned(_)) => {
+                conflict("refund_partly_returned", "Refund partly returned")
+            }
+            RemitError::Return(RequestError::Ack(_)) => {
+                conflict("refund_request_not_offered", "Refund request not offered")
+            }
             RemitError::File(f) => ApiError::internal(&f),
+            RemitError::ReturnFile(f) => ApiError::internal(&f),
             RemitError::Audit(e) => ApiError::internal(&e),
             RemitError::Post(p) => p.into(),
         }
@@ -195,9 +228,40 @@ pub async fn approve(
     Ok(HttpResponse::Ok().json(batch))
 }
 
+/// Why a batch is cancelled or rejected.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawInput {
+    /// Why (1–500 characters). Optional when finance cancels.
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Cancels a prepared batch (finance): it ends without an entry and the day can be prepared
+/// again. Any other status is a 409.
+#[utoipa::path(post, path = "/v1/remittances/{id}/cancel", tag = "remittance", params(("id" = String, Path)),
+    request_body = WithdrawInput,
+    responses((status = 200, body = Remittance), (status = 404),
+        (status = 409, description = "remittance_not_prepared"), (status = 403, description = "forbidden: only finance may do this")),
+    security(("bearer" = [])))]
+pub async fn cancel(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: ApiJson<WithdrawInput>,
+) -> Result<HttpResponse, ApiError> {
+    let by = caller.require(may::PREPARE_REMITTANCE)?.clone();
+    let input = body.into_inner()?;
+    let reason = input
+        .reason
+        .unwrap_or_else(|| "cancelled by finance".to_string());
+    let batch = service::cancel(&ctx.writer, id.into_inner(), by, reason).await?;
+    Ok(HttpResponse::Ok().json(batch))
+}
+
 /// Checks a treasury request: the role, then the HMAC signature over method, path and query,
 /// timestamp and body; a stale timestamp or a signature seen before is refused.
-async fn signed_treasury_caller(
+pub(super) async fn signed_treasury_caller(
     ctx: &web::Data<AppContext>,
     req: &HttpRequest,
     caller: &Caller,
@@ -345,6 +409,40 @@ pub async fn treasury_ack(
         remittance: done.remittance,
         posted: done.posted,
     }))
+}
+
+/// Why the treasury rejects a batch.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectInput {
+    /// Why (1–500 characters).
+    reason: String,
+}
+
+/// The treasury rejects an approved batch it pulled and has not acknowledged: nothing is
+/// posted, the day can be prepared again. Rejecting it again answers it unchanged.
+#[utoipa::path(post, path = "/v1/treasury/remittances/{id}/reject", tag = "treasury", params(("id" = String, Path)),
+    request_body = RejectInput,
+    responses((status = 200, body = Remittance), (status = 401), (status = 404),
+        (status = 409, description = "already_acknowledged"), (status = 422, description = "reason"), (status = 403, description = "forbidden: only treasury may do this")),
+    security(("bearer" = [])))]
+pub async fn treasury_reject(
+    ctx: web::Data<AppContext>,
+    req: HttpRequest,
+    caller: Caller,
+    id: web::Path<String>,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = super::extract::read_body(
+        &mut payload,
+        ctx.config.json_limit_bytes,
+        std::time::Duration::from_secs(ctx.config.request_timeout_secs),
+    )
+    .await?;
+    let by = signed_treasury_caller(&ctx, &req, &caller, &body).await?;
+    let input: RejectInput = parse_json(&body)?;
+    let batch = service::reject(&ctx.writer, id.into_inner(), by, input.reason).await?;
+    Ok(HttpResponse::Ok().json(batch))
 }
 
 /// The supervision check's range.

@@ -1,6 +1,6 @@
-//! The response that carries an approved remittance's signed file: the stored bytes, byte for
-//! byte, with `Digest` and `X-Onecard-Signature` — one answer for the treasury's pull, the staff
-//! route and the staff pages.
+//! The response that carries a signed file — an approved remittance's remt.001, a refund
+//! request's pain.001: the stored bytes, byte for byte, with `Digest` and `X-Onecard-Signature`
+//! — one answer for the treasury's pulls, the staff route and the staff pages.
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -27,17 +27,31 @@ pub async fn signed_file(
             "no approved remittance '{id}'"
         )));
     };
+    Ok(signed_response(
+        file.bytes,
+        &file.sha256,
+        &file.signature,
+        &batch.message_id,
+    ))
+}
+
+/// A stored signed file as every signed file is answered (remt.001 batches, pain.001 refund
+/// requests): the bytes as stored, `Digest` of their SHA-256, `X-Onecard-Signature` of their
+/// Ed25519 signature, named after the message id.
+pub fn signed_response(
+    bytes: Vec<u8>,
+    sha256: &[u8],
+    signature: &[u8],
+    message_id: &str,
+) -> HttpResponse {
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .content_type("application/xml")
-        .insert_header(("Digest", format!("sha-256={}", b64(&file.sha256))))
-        .insert_header((
-            "X-Onecard-Signature",
-            format!("ed25519={}", b64(&file.signature)),
-        ))
+        .insert_header(("Digest", format!("sha-256={}", b64(sha256))))
+        .insert_header(("X-Onecard-Signature", format!("ed25519={}", b64(signature))))
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{}.xml\"", batch.message_id),
+            format!("attachment; filename=\"{message_id}.xml\""),
         ))
-        .body(file.bytes))
+        .body(bytes)
 }

@@ -64,7 +64,8 @@ fn check_role_fund(code: &str, role: AccountRole, fund: Fund) -> Result<(), Char
         AccountRole::InTransit
         | AccountRole::CollectionBank
         | AccountRole::InterfundReceivable
-        | AccountRole::TreasuryPayable => Some(Fund::Collection),
+        | AccountRole::TreasuryPayable
+        | AccountRole::RefundPayable => Some(Fund::Collection),
         AccountRole::BudgetBank
         | AccountRole::FeeExpense
         | AccountRole::InterfundPayable

@@ -36,7 +36,9 @@ impl DayStatus {
 crate::text_enum! {
     /// `remittances.status`: where a remittance batch stands. A batch is prepared (finance), then
     /// approved (a supervisor: the file is fixed and signed, the treasury may pull it), then
-    /// acknowledged (the treasury: the remittance entry is posted), and never goes back.
+    /// acknowledged (the treasury: the remittance entry is posted), and never goes back. A
+    /// prepared batch may be cancelled (stale), an approved one rejected by the treasury; both
+    /// end it without an entry, and the day can be prepared again.
     pub enum RemittanceStatus as "remittance status" {
         /// Prepared, awaiting approval; the treasury does not see it.
         Prepared,
@@ -44,23 +46,37 @@ crate::text_enum! {
         Approved,
         /// Acknowledged by the treasury; the remittance entry is posted.
         Acknowledged,
+        /// Cancelled while prepared (finance, or a refund that made it stale); never offered.
+        Cancelled,
+        /// Rejected by the treasury after it was offered; nothing posted.
+        Rejected,
     }
 }
 
 impl RemittanceStatus {
     /// The allowed transitions, the only ones the service makes (and the database's trigger
-    /// allows): prepared → approved → acknowledged.
+    /// allows): prepared → approved → acknowledged; prepared → cancelled; approved → rejected.
     pub fn can_become(self, next: RemittanceStatus) -> bool {
-        use RemittanceStatus::{Acknowledged, Approved, Prepared};
+        use RemittanceStatus::{Acknowledged, Approved, Cancelled, Prepared, Rejected};
         matches!(
             (self, next),
-            (Prepared, Approved) | (Approved, Acknowledged)
+            (Prepared, Approved | Cancelled) | (Approved, Acknowledged | Rejected)
         )
     }
 
-    /// Is the batch offered to the treasury (its file approved)?
+    /// Is the batch offered to the treasury (its file approved)? A rejected batch was.
     pub fn offered_to_treasury(self) -> bool {
-        self != RemittanceStatus::Prepared
+        use RemittanceStatus::{Acknowledged, Approved, Rejected};
+        matches!(self, Approved | Acknowledged | Rejected)
+    }
+
+    /// Does the batch still stand for its day? A cancelled or rejected one is as if absent: the
+    /// day can be prepared again, and its payments are refunded as if it never existed.
+    pub fn is_live(self) -> bool {
+        !matches!(
+            self,
+            RemittanceStatus::Cancelled | RemittanceStatus::Rejected
+        )
     }
 }
 
@@ -129,15 +145,21 @@ pub fn is_closed(conn: &mut DbConn, date: NaiveDate) -> Result<bool, DbError> {
     })
 }
 
-/// The remittance batch of `date`, if it has one (whatever its status): id and status. Its
-/// payments can then no longer be refunded against the payable; a refund is a treasury refund
-/// request (退库).
+/// The live remittance batch of `date`, if it has one: id and status. Cancelled and rejected
+/// batches count as absent (at most one batch of a day is live; the database holds to it).
+/// Once the batch is approved its payments can no longer be refunded against the payable; a
+/// refund is a treasury refund request (退库).
 pub fn remittance_of(
     conn: &mut DbConn,
     date: NaiveDate,
 ) -> Result<Option<(String, RemittanceStatus)>, DbError> {
+    let ended = [
+        <&str>::from(RemittanceStatus::Cancelled),
+        <&str>::from(RemittanceStatus::Rejected),
+    ];
     let row: Option<(String, String)> = remittances::table
         .filter(remittances::business_date.eq(date))
+        .filter(remittances::status.ne_all(ended))
         .select((remittances::id, remittances::status))
         .first(conn)
         .optional()?;
@@ -179,6 +201,8 @@ mod tests {
             (Prepared, "prepared"),
             (Approved, "approved"),
             (Acknowledged, "acknowledged"),
+            (RemittanceStatus::Cancelled, "cancelled"),
+            (RemittanceStatus::Rejected, "rejected"),
         ];
         for (status, text) in batches {
             assert_eq!(status.as_ref(), text, "{status:?}");
@@ -195,14 +219,30 @@ mod tests {
 
     #[test]
     fn transitions_only_go_forward_one_step() {
-        use RemittanceStatus::{Acknowledged, Approved, Prepared};
-        let all = [Prepared, Approved, Acknowledged];
-        let forward = [(Prepared, Approved), (Approved, Acknowledged)];
+        use RemittanceStatus::{Acknowledged, Approved, Cancelled, Prepared, Rejected};
+        let all = [Prepared, Approved, Acknowledged, Cancelled, Rejected];
+        let forward = [
+            (Prepared, Approved),
+            (Approved, Acknowledged),
+            (Prepared, Cancelled),
+            (Approved, Rejected),
+        ];
         for from in all {
             for to in all {
                 let allowed = forward.contains(&(from, to));
                 assert_eq!(from.can_become(to), allowed, "{from} → {to}");
             }
+            // Only a batch that was offered can have been pulled; only an ended one is absent.
+            assert_eq!(
+                from.offered_to_treasury(),
+                matches!(from, Approved | Acknowledged | Rejected),
+                "{from}"
+            );
+            assert_eq!(
+                from.is_live(),
+                !matches!(from, Cancelled | Rejected),
+                "{from}"
+            );
         }
         let days = [
             (DayStatus::Open, DayStatus::Closed, true),

@@ -84,6 +84,9 @@ crate::text_enum! {
         InterfundPayable,
         /// 4001 appropriation revenue (budget).
         Appropriation,
+        /// 2307.02 refunds payable to payers (collection): what the treasury returned (退库)
+        /// until the payer is paid.
+        RefundPayable,
         /// Anything else in the chart.
         Other,
     }
@@ -151,12 +154,14 @@ crate::text_enum! {
         /// A reconciliation difference written off with a second person's approval: out of
         /// transit into what the budget fund owes the collection fund (2103 untouched).
         WriteOff,
+        /// The treasury returned remitted revenue (退库): Dr 1002.01 / Cr refunds payable.
+        TreasuryReturn,
     }
 }
 
 impl EntryKind {
     /// All kinds, for parsing and listings.
-    pub const ALL: [EntryKind; 9] = [
+    pub const ALL: [EntryKind; 10] = [
         EntryKind::Capture,
         EntryKind::Settlement,
         EntryKind::FeeTopUp,
@@ -166,6 +171,7 @@ impl EntryKind {
         EntryKind::Appropriation,
         EntryKind::Adjustment,
         EntryKind::WriteOff,
+        EntryKind::TreasuryReturn,
     ];
 
     /// The stored name.
@@ -312,6 +318,7 @@ mod tests {
             AccountRole::FeeExpense,
             AccountRole::InterfundPayable,
             AccountRole::Appropriation,
+            AccountRole::RefundPayable,
             AccountRole::Other,
         ]);
         assert_eq!("fee_top_up".parse::<EntryKind>(), Ok(EntryKind::FeeTopUp));

@@ -43,6 +43,9 @@ pub fn undone_by(kind: EntryKind) -> Option<&'static str> {
         EntryKind::Remittance => {
             "it is the treasury's acknowledgement of a batch; money back from the treasury is a refund request (退库, POST /v1/payments/{id}/refunds)"
         }
+        EntryKind::TreasuryReturn => {
+            "it is the treasury's acknowledgement of a refund request (退库); the refund it paid is final"
+        }
         EntryKind::Reversal => {
             "a reversal stands; what it undid is posted again as a new entry (a payment, or a manual entry: POST /v1/ledger/entries)"
         }

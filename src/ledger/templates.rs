@@ -10,6 +10,8 @@
 //! | [`fee_top_up`] | collection Dr bank F / Cr interfund receivable F; budget Dr interfund payable F / Cr budget bank F |
 //! | [`remittance`] | Dr 2103.<subject> per subject / Cr collection bank |
 //! | [`refund`] | Dr 2103.<subject> per subject / Cr in transit (unsettled) or collection bank |
+//! | [`treasury_return`] | Dr collection bank / Cr refund payable (the treasury returned remitted revenue, 退库) |
+//! | [`refund_payout`] | Dr refund payable / Cr in transit (unsettled) or collection bank (the payer is refunded what the treasury returned) |
 //! | [`write_off`] | collection Dr bank C (what arrived, if any), Dr interfund receivable G−C / Cr in transit G; budget Dr fee expense G−C / Cr interfund payable G−C |
 //! | [`claim_paid`] | Dr collection bank X / Cr in transit X (the bank paid a claimed shortfall) |
 //!
@@ -63,6 +65,7 @@ fn role_words(role: AccountRole) -> &'static str {
         AccountRole::FeeExpense => "fee expense",
         AccountRole::InterfundPayable => "interfund payable",
         AccountRole::Appropriation => "appropriation",
+        AccountRole::RefundPayable => "refund payable",
         AccountRole::Other => "other",
     }
 }
@@ -296,6 +299,51 @@ pub fn refund(
         postings.push(Posting::debit(&payable(chart, subject)?, *amount));
     }
     postings.push(Posting::credit(&credit.code, total_minor));
+    Ok(header.entry(EntryKind::Refund, memo, postings))
+}
+
+/// 退库: the treasury returned revenue it had received, for a payer's refund: Dr collection
+/// bank / Cr refund payable (collection fund). 2103 is not touched: the revenue left with the
+/// remittance, and what comes back is owed to the payer, not to the treasury.
+pub fn treasury_return(
+    chart: &Chart,
+    header: Header,
+    memo: String,
+    amount_minor: i64,
+) -> Result<NewEntry, TemplateError> {
+    let postings = vec![
+        Posting::debit(
+            &role(chart, AccountRole::CollectionBank)?.code,
+            amount_minor,
+        ),
+        Posting::credit(&role(chart, AccountRole::RefundPayable)?.code, amount_minor),
+    ];
+    Ok(header.entry(EntryKind::TreasuryReturn, memo, postings))
+}
+
+/// The payer is refunded what the treasury returned: Dr refund payable / Cr in transit while
+/// the payment is unsettled (the acquirer nets the card refund), the collection bank once it
+/// is — the same choice as [`refund`] makes. Only after [`treasury_return`]: neither fund
+/// pre-finances a refund of remitted revenue.
+pub fn refund_payout(
+    chart: &Chart,
+    header: Header,
+    memo: String,
+    settled: bool,
+    amount_minor: i64,
+) -> Result<NewEntry, TemplateError> {
+    let credit = role(
+        chart,
+        if settled {
+            AccountRole::CollectionBank
+        } else {
+            AccountRole::InTransit
+        },
+    )?;
+    let postings = vec![
+        Posting::debit(&role(chart, AccountRole::RefundPayable)?.code, amount_minor),
+        Posting::credit(&credit.code, amount_minor),
+    ];
     Ok(header.entry(EntryKind::Refund, memo, postings))
 }
 

@@ -54,10 +54,26 @@ crate::text_enum! {
         Requested,
         /// Approved and posted (`approved`).
         Approved,
-        /// Refused by a supervisor, with a note (`rejected`).
+        /// Approved, revenue already remitted: waiting for the treasury to return the money
+        /// (退库, `awaiting_treasury`); nothing posted yet.
+        AwaitingTreasury,
+        /// The treasury returned the money and the payer was refunded (`refunded`).
+        Refunded,
+        /// Refused (`rejected`): by a supervisor with a note, or by the treasury for a 退库; the
+        /// payment may be refunded again.
         Rejected,
         /// Withdrawn by its requester or by finance (`cancelled`).
         Cancelled,
+    }
+
+    /// How a refund reaches the payer (`refunds.route`): `direct` while the revenue is still
+    /// with the centre, `treasury` once a batch that covers it is approved (退库).
+    #[derive(Hash, VariantArray)]
+    pub enum RefundRoute as "refund route" {
+        /// Dr 2103 / Cr in transit or bank at approval.
+        Direct,
+        /// The treasury returns the money first, then the payer is refunded.
+        Treasury,
     }
 }
 
@@ -136,15 +152,16 @@ impl ReceiptStatus {
 }
 
 impl RefundStatus {
-    /// Whether a refund in this status may be moved to `next`: a requested refund is approved,
-    /// rejected or cancelled; nothing moves a refund once it has left requested.
+    /// Whether a refund in this status may be moved to `next`: a requested refund is approved
+    /// (direct), sent to the treasury (退库: awaiting it), rejected or cancelled; one awaiting
+    /// the treasury ends refunded or rejected; nothing moves it after that.
     pub fn can_become(self, next: Self) -> bool {
         matches!(
             (self, next),
             (
                 Self::Requested,
-                Self::Approved | Self::Rejected | Self::Cancelled
-            )
+                Self::Approved | Self::AwaitingTreasury | Self::Rejected | Self::Cancelled
+            ) | (Self::AwaitingTreasury, Self::Refunded | Self::Rejected)
         )
     }
 
@@ -201,8 +218,14 @@ mod tests {
         both_ways(&[
             (RefundStatus::Requested, "requested"),
             (RefundStatus::Approved, "approved"),
+            (RefundStatus::AwaitingTreasury, "awaiting_treasury"),
+            (RefundStatus::Refunded, "refunded"),
             (RefundStatus::Rejected, "rejected"),
             (RefundStatus::Cancelled, "cancelled"),
+        ]);
+        both_ways(&[
+            (RefundRoute::Direct, "direct"),
+            (RefundRoute::Treasury, "treasury"),
         ]);
         assert_eq!(PaymentStatus::VARIANTS.len(), 4);
     }
@@ -255,15 +278,26 @@ mod tests {
             RefundStatus::can_become,
             &[
                 (RefundStatus::Requested, RefundStatus::Approved),
+                (RefundStatus::Requested, RefundStatus::AwaitingTreasury),
                 (RefundStatus::Requested, RefundStatus::Rejected),
                 (RefundStatus::Requested, RefundStatus::Cancelled),
+                (RefundStatus::AwaitingTreasury, RefundStatus::Refunded),
+                (RefundStatus::AwaitingTreasury, RefundStatus::Rejected),
             ],
         );
         let live: Vec<_> = RefundStatus::VARIANTS
             .iter()
             .filter(|s| s.is_live())
             .collect();
-        assert_eq!(live, [&RefundStatus::Requested, &RefundStatus::Approved]);
+        assert_eq!(
+            live,
+            [
+                &RefundStatus::Requested,
+                &RefundStatus::Approved,
+                &RefundStatus::AwaitingTreasury,
+                &RefundStatus::Refunded
+            ]
+        );
         let refundable: Vec<_> = PaymentStatus::VARIANTS
             .iter()
             .filter(|s| s.refundable())

@@ -31,8 +31,8 @@ use crate::ledger::model::{EntryKind, Side};
 /// The collection account whose other movements explain statement lines.
 const COLLECTION_ACCOUNT: &str = "1002.01";
 
-/// The stored kind of the 退库 return entry (Dr 1002.01 / Cr refunds payable) once the ledger
-/// posts them; until then no entry has it and nothing is loaded for it.
+/// The stored kind of the 退库 return entry (Dr 1002.01 / Cr refunds payable,
+/// [`EntryKind::TreasuryReturn`]); its reference is the treasury's reference for the return.
 pub const TREASURY_RETURN_ENTRY_KIND: &str = "treasury_return";
 
 /// The entry dates whose movements a run of `date` reads: a week either side of its bookings

@@ -226,15 +226,84 @@ pub fn same_batch(a: &[BatchSubject], b: &[BatchSubject]) -> bool {
     a.len() == b.len() && key(a) == key(b)
 }
 
-/// The batch id of a day: one batch per day, so the date names it.
+/// The batch id of a day's first batch: one live batch per day, so the date names it.
 pub fn batch_id(date: NaiveDate) -> String {
     format!("rem_{}", date.format("%Y%m%d"))
 }
 
-/// The remt.001 message id: the centre's receipt series and the date, unique per centre-day
-/// (18 characters, within Max35Text).
+/// The remt.001 message id of a day's first batch: the centre's receipt series and the date,
+/// unique per centre-day (18 characters, within Max35Text).
 pub fn message_id(receipt_series: &str, date: NaiveDate) -> String {
     format!("RB{receipt_series}{}", date.format("%Y%m%d"))
+}
+
+/// The id and message id of a day's batch when `earlier` batches of the day were cancelled or
+/// rejected before it: the first keeps [`batch_id`] and `message_base`, the n-th (n ≥ 2) adds
+/// `_n` / `-n`, so a treasury that saw a rejected file never sees its message id again.
+pub fn nth_ids(date: NaiveDate, message_base: &str, earlier: i64) -> (String, String) {
+    if earlier <= 0 {
+        (batch_id(date), message_base.to_string())
+    } else {
+        let n = earlier + 1;
+        (
+            format!("{}_{n}", batch_id(date)),
+            format!("{message_base}-{n}"),
+        )
+    }
+}
+
+/// The message id a day's batches share before [`nth_ids`] numbers them.
+pub fn message_base(message_id: &str) -> &str {
+    message_id
+        .split_once('-')
+        .map_or(message_id, |(base, _)| base)
+}
+
+/// Why a batch may not be withdrawn (cancelled or rejected) or is already.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WithdrawError {
+    /// Only a prepared batch can be cancelled.
+    #[error("only a prepared batch can be cancelled; this one is {0}")]
+    NotPrepared(RemittanceStatus),
+    /// Only an approved batch the treasury has not acknowledged can be rejected.
+    #[error("only an approved batch that is not acknowledged can be rejected; this one is {0}")]
+    NotRejectable(RemittanceStatus),
+    /// The reason is empty or longer than 500 characters.
+    #[error("reason must be 1–500 characters")]
+    BadReason,
+}
+
+/// What a withdrawal does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withdrawal {
+    /// Move the batch to the new status.
+    Apply(RemittanceStatus),
+    /// Already in that status (the same request again): nothing to do.
+    AlreadyDone,
+}
+
+/// Decides a cancellation (`to` = cancelled) or a rejection (`to` = rejected) of a batch in
+/// `status`: the reason must say something; the same ending again is a no-op; any other status
+/// is refused.
+pub fn decide_withdrawal(
+    status: RemittanceStatus,
+    to: RemittanceStatus,
+    reason: &str,
+) -> Result<Withdrawal, WithdrawError> {
+    if reason.trim().is_empty() || reason.chars().count() > 500 {
+        return Err(WithdrawError::BadReason);
+    }
+    if status == to {
+        return Ok(Withdrawal::AlreadyDone);
+    }
+    if status.can_become(to) && !to.is_live() {
+        return Ok(Withdrawal::Apply(to));
+    }
+    Err(if to == RemittanceStatus::Cancelled {
+        WithdrawError::NotPrepared(status)
+    } else {
+        WithdrawError::NotRejectable(status)
+    })
 }
 
 /// Who pays and who receives, from configuration.
@@ -296,6 +365,8 @@ pub enum AckState {
     Approved,
     /// Acknowledged with this treasury reference.
     Acknowledged(String),
+    /// Rejected by the treasury: it can no longer be acknowledged.
+    Rejected,
 }
 
 /// What an acknowledgement does.
@@ -327,6 +398,9 @@ pub enum AckError {
     /// The treasury reference is empty or longer than 64 characters.
     #[error("treasury_reference must be 1–64 characters")]
     BadReference,
+    /// The treasury rejected the batch; the day is prepared again.
+    #[error("the batch was rejected; acknowledge the day's new batch instead")]
+    Rejected,
 }
 
 /// Decides an acknowledgement: the amount must be the batch's, and a batch is acknowledged once
@@ -348,6 +422,7 @@ pub fn decide_ack(
     }
     match state {
         AckState::Prepared => Err(AckError::NotApproved),
+        AckState::Rejected => Err(AckError::Rejected),
         AckState::Approved => Ok(AckDecision::Post),
         AckState::Acknowledged(existing) if existing == reference => Ok(AckDecision::AlreadyDone),
         AckState::Acknowledged(existing) => Err(AckError::OtherReference(existing.clone())),
@@ -606,6 +681,51 @@ mod tests {
     }
 
     #[test]
+    fn a_day_prepared_again_gets_new_ids() {
+        let base = message_id("44030126", date());
+        assert_eq!(
+            nth_ids(date(), &base, 0),
+            ("rem_20261124".into(), "RB4403012620261124".into())
+        );
+        let (id, msg) = nth_ids(date(), &base, 2);
+        assert_eq!(
+            (id.as_str(), msg.as_str()),
+            ("rem_20261124_3", "RB4403012620261124-3")
+        );
+        assert_eq!(message_base(&msg), base);
+        assert_eq!(message_base(&base), base);
+        assert!(msg.len() <= 35);
+    }
+
+    #[test]
+    fn withdrawals() {
+        use RemittanceStatus::{Acknowledged, Approved, Cancelled, Prepared, Rejected};
+        let all = [Prepared, Approved, Acknowledged, Cancelled, Rejected];
+        for status in all {
+            let cancel = decide_withdrawal(status, Cancelled, "stale");
+            let reject = decide_withdrawal(status, Rejected, "wrong subject");
+            match status {
+                Prepared => assert_eq!(cancel, Ok(Withdrawal::Apply(Cancelled))),
+                Cancelled => assert_eq!(cancel, Ok(Withdrawal::AlreadyDone)),
+                s => assert_eq!(cancel, Err(WithdrawError::NotPrepared(s))),
+            }
+            match status {
+                Approved => assert_eq!(reject, Ok(Withdrawal::Apply(Rejected))),
+                Rejected => assert_eq!(reject, Ok(Withdrawal::AlreadyDone)),
+                s => assert_eq!(reject, Err(WithdrawError::NotRejectable(s))),
+            }
+            assert_eq!(
+                decide_withdrawal(status, Rejected, "  "),
+                Err(WithdrawError::BadReason)
+            );
+        }
+        assert_eq!(
+            decide_withdrawal(Prepared, Cancelled, &"x".repeat(501)),
+            Err(WithdrawError::BadReason)
+        );
+    }
+
+    #[test]
     fn acknowledgements() {
         let approved = AckState::Approved;
         assert_eq!(decide_ack(&approved, 100, "T1", 100), Ok(AckDecision::Post));
@@ -632,6 +752,10 @@ mod tests {
         assert_eq!(
             decide_ack(&AckState::Prepared, 100, "T1", 100),
             Err(AckError::NotApproved)
+        );
+        assert_eq!(
+            decide_ack(&AckState::Rejected, 100, "T1", 100),
+            Err(AckError::Rejected)
         );
         assert_eq!(
             decide_ack(&approved, 100, " ", 100),

@@ -6,6 +6,8 @@
 //! - [`iso20022`]: what both writers share (text limits, element writers).
 //! - [`batch`]: which documents make up a day's payable, the batch's document, acknowledgement
 //!   and supervision rules (pure).
+//! - [`refund_request`]: 退库 refund requests — their statuses and the treasury's answers
+//!   (pure).
 //! - [`service`]: the use cases over the database — prepare, approve (file fixed, hashed and
 //!   signed), the treasury's pull and acknowledgement, and the supervision check.
 //!
@@ -14,5 +16,6 @@
 pub mod batch;
 pub mod iso20022;
 pub mod pain001;
+pub mod refund_request;
 pub mod remt;
 pub mod service;

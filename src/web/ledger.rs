@@ -85,6 +85,7 @@ words! {
         kind_appropriation: "拨款" / "appropriation",
         kind_adjustment: "调整" / "adjustment",
         kind_write_off: "差异核销" / "write-off",
+        kind_treasury_return: "退库返还" / "treasury return",
         more_lines: "本页只列出部分分录；期初、本期和期末合计为整个期间的数字。" / "This page lists part of the postings; opening, period and closing figures cover the whole period.",
     }
 }
@@ -109,6 +110,7 @@ impl LedgerWords {
             EntryKind::Appropriation => self.kind_appropriation,
             EntryKind::Adjustment => self.kind_adjustment,
             EntryKind::WriteOff => self.kind_write_off,
+            EntryKind::TreasuryReturn => self.kind_treasury_return,
         }
     }
 

@@ -27,6 +27,7 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/remittances", web::post().to(prepare))
         .route("/remittances/{id}", web::get().to(show))
         .route("/remittances/{id}/approve", web::post().to(approve))
+        .route("/remittances/{id}/cancel", web::post().to(cancel))
         .route("/remittances/{id}/file", web::get().to(file));
 }
 
@@ -73,6 +74,16 @@ words! {
         approve_button: "审批并签发文件" / "Approve and sign the file",
         approve_hint: "审批人须为编制人以外的主管；审批时重新核对应缴数，并生成、签名 remt.001 文件。" / "The approver must be a supervisor other than who prepared it; approving checks the payable again and writes and signs the remt.001 file.",
         approved_message: "缴库单已审批：" / "Remittance approved: ",
+        cancel: "作废缴库单" / "Cancel the remittance",
+        cancel_reason: "作废原因" / "Reason",
+        cancel_button: "作废" / "Cancel the batch",
+        cancel_hint: "仅可作废待审批的缴库单；作废后可重新编制当日缴库单。" / "Only a batch awaiting approval can be cancelled; the day can then be prepared again.",
+        cancelled_message: "缴库单已作废：" / "Remittance cancelled: ",
+        withdrawn_by: "作废/退回人" / "Cancelled or rejected by",
+        withdrawn_at: "作废/退回时间（北京时间）" / "Cancelled or rejected at (Beijing time)",
+        withdrawn_reason: "作废/退回原因" / "Reason",
+        status_cancelled: "已作废" / "Cancelled",
+        status_rejected: "国库已退回" / "Rejected by the treasury",
         download: "下载已签名的 remt.001 文件" / "Download the signed remt.001 file",
         file_pending: "审批后才有文件。" / "The file exists once the batch is approved.",
         next_page: "更早的批次" / "Earlier batches",
@@ -86,6 +97,8 @@ impl RemitWords {
             RemittanceStatus::Prepared => Cell::status("warn", self.status_prepared),
             RemittanceStatus::Approved => Cell::status("warn", self.status_approved),
             RemittanceStatus::Acknowledged => Cell::status("ok", self.status_acknowledged),
+            RemittanceStatus::Cancelled => Cell::status("muted", self.status_cancelled),
+            RemittanceStatus::Rejected => Cell::status("bad", self.status_rejected),
         }
     }
 }
@@ -196,6 +209,7 @@ struct BatchPage {
     amount_shown: String,
     tables: Vec<Table>,
     may_approve: bool,
+    may_cancel: bool,
 }
 
 /// `?csv=`.
@@ -295,6 +309,7 @@ async fn show(
         amount_shown: amount_cell(Some(&batch.amount)).shown(),
         tables: vec![subjects, receipts],
         may_approve: staff.may(may::APPROVE_REMITTANCE),
+        may_cancel: staff.may(may::PREPARE_REMITTANCE),
         batch,
     };
     staff.page(&page)
@@ -326,6 +341,30 @@ async fn approve(
     Ok(staff.done(
         &format!("{BASE}/remittances/{}", batch.id),
         &format!("{}{}", t.approved_message, batch.id),
+    ))
+}
+
+/// Why a batch is cancelled.
+#[derive(Debug, Deserialize)]
+struct CancelForm {
+    reason: String,
+}
+
+async fn cancel(
+    staff: Staff,
+    id: web::Path<String>,
+    form: PostForm<CancelForm>,
+) -> Result<HttpResponse, WebError> {
+    let by = staff.require(may::PREPARE_REMITTANCE)?.clone();
+    let lang = staff.lang;
+    let f = staff.form(form)?;
+    let batch = service::cancel(&staff.ctx.writer, id.into_inner(), by, f.reason)
+        .await
+        .or_page(lang)?;
+    let t = RemitWords::of(lang);
+    Ok(staff.done(
+        &format!("{BASE}/remittances/{}", batch.id),
+        &format!("{}{}", t.cancelled_message, batch.id),
     ))
 }
 

@@ -172,14 +172,8 @@ async fn a_closed_day_is_remitted_signed_pulled_verified_and_acknowledged() {
     );
     let id = batch["id"].as_str().expect("id").to_string();
 
-    // Once: a second batch of the day, or a refund against its payable, is refused.
+    // Once: a second live batch of the day is refused.
     let (status, body) = prepare(&app, d).await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (409, Some("already_remitted")),
-        "{body}"
-    );
-    let (status, body) = refund(&app, &a, "10.00").await;
     assert_eq!(
         (status, body["code"].as_str()),
         (409, Some("already_remitted")),
@@ -204,6 +198,16 @@ async fn a_closed_day_is_remitted_signed_pulled_verified_and_acknowledged() {
         .await;
     assert_eq!(status, 403, "{body}");
     let (status, approved) = approve(&app, &id).await;
+    // Once approved the day's revenue is the treasury's: a refund now waits for the treasury
+    // (退库) and posts nothing against the payable.
+    let (status_r, body) = refund(&app, &a, "10.00").await;
+    assert_eq!(status_r, 200, "{body}");
+    assert_eq!(
+        (body["status"].as_str(), body["route"].as_str()),
+        (Some("awaiting_treasury"), Some("treasury")),
+        "{body}"
+    );
+    assert!(body["entry_seq"].is_null(), "{body}");
     assert_eq!(status, 200, "{approved}");
     assert_eq!(approved["status"], "approved");
     let (status, again) = approve(&app, &id).await;

@@ -73,6 +73,13 @@ fn scan(what: &str, bytes: &[u8], secrets: &[String], merchant_ids: &[String]) -
     let mut problems: Vec<String> = card_like_numbers(bytes)
         .into_iter()
         .filter(|n| !allowed.contains(n))
+        // A migration version next to other digits of its row (SQLite's record bytes, the
+        // run_on year) makes a longer run; it is still no card number.
+        .filter(|n| {
+            !not_cards()
+                .iter()
+                .any(|v| !v.is_empty() && n.contains(v.as_str()) && n.len() - v.len() <= 5)
+        })
         .map(|n| format!("{what}: a card-like number {n}"))
         .collect();
     let text = String::from_utf8_lossy(bytes);

@@ -309,6 +309,52 @@ fn refund_credits_transit_before_settlement_and_the_bank_after() {
 }
 
 #[test]
+fn treasury_return_credits_refund_payable_and_the_payout_empties_it() {
+    let chart = chart();
+    let back = treasury_return(&chart, header("TK-01"), "退库".into(), 5_000)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(lines(&back), vec![d("1002.01", 5_000), c("2307.02", 5_000)]);
+    assert_eq!(back.kind, EntryKind::TreasuryReturn);
+    // The kind reconciliation looks for on the collection account's statement.
+    assert_eq!(
+        back.kind.as_str(),
+        crate::recon::inputs::TREASURY_RETURN_ENTRY_KIND
+    );
+    assert_balances_per_fund(&chart, &back);
+    accepted(&chart, &back, 0);
+    leaves_2103_alone(&chart, &back);
+    for (settled, credit) in [(false, "1218.01"), (true, "1002.01")] {
+        let out = refund_payout(&chart, header("pay_01"), "payout".into(), settled, 5_000)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(lines(&out), vec![d("2307.02", 5_000), c(credit, 5_000)]);
+        assert_eq!(out.kind, EntryKind::Refund);
+        assert_balances_per_fund(&chart, &out);
+        accepted(&chart, &out, 0);
+        leaves_2103_alone(&chart, &out);
+    }
+    // Refund payable is a collection-fund liability: the return and payout net to nothing on it.
+    let payable = chart
+        .account_with_role(AccountRole::RefundPayable)
+        .unwrap_or_else(|| panic!("no refund payable"));
+    assert_eq!(payable.fund, Fund::Collection);
+    // Without the account neither can be drafted (no pre-financing from elsewhere).
+    let accounts: Vec<_> = chart
+        .accounts()
+        .filter(|a| a.role != AccountRole::RefundPayable)
+        .cloned()
+        .collect();
+    let bare = Chart::new(accounts).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        treasury_return(&bare, header("x"), "m".into(), 1),
+        Err(TemplateError::NoAccount(AccountRole::RefundPayable))
+    );
+    assert_eq!(
+        refund_payout(&bare, header("x"), "m".into(), true, 1),
+        Err(TemplateError::NoAccount(AccountRole::RefundPayable))
+    );
+}
+
+#[test]
 fn a_chart_without_the_role_names_it() {
     let mut accounts: Vec<_> = chart()
         .accounts()

@@ -8,19 +8,30 @@
 //! - [`approve`](mod@approve): the approval and its entry.
 //! - [`close`](mod@close): rejection and cancellation.
 //! - [`list`](mod@list): one refund, a filtered page of them, and a business day's refunds.
+//!
+//! **Routing** ([`routing`]): while the payment's day has no live remittance batch the refund
+//! is `direct` as above. A *prepared* batch is stale once a refund changes the day: approval
+//! cancels it, posts the refund and prepares the day again, in one writer job. Once the batch
+//! is approved (or acknowledged) the revenue is the treasury's: the refund is routed to the
+//! `treasury` (退库) — approval posts nothing, the refund waits as `awaiting_treasury` with a
+//! refund request per revenue subject, and becomes `refunded` when the treasury returns the
+//! money. The batch and the requests are the treasury's: payments may not depend on it, so an
+//! approval is handed a [`Remittances`] (the treasury's implementation) to act on them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
 
 use super::view::stored_json;
-use super::{load, RefundStatus, StoredPayment};
+use super::{load, RefundRoute, RefundStatus, StoredPayment};
 use crate::audit::{self, AuditEvent};
 use crate::auth::Principal;
 use crate::db::schema::refunds;
 use crate::db::{DbConn, DbError};
+use crate::ledger::days::RemittanceStatus;
 use crate::ledger::templates::{self, Header};
 use crate::ledger::writer::{Batch, LedgerWriter, PostError, WriteError};
 use crate::ledger::{days, DayState, LedgerError, NewEntry, Side};
@@ -45,7 +56,8 @@ pub enum RefundError {
     /// No such payment or refund.
     #[error("{0}")]
     NotFound(String),
-    /// The payment cannot be refunded (voided), or the refund is not waiting for approval.
+    /// The payment cannot be refunded (voided), the refund is not waiting for approval, or the
+    /// day's batch could not follow it.
     #[error("{0}")]
     NotAllowed(String),
     /// Refunds would exceed the payment.
@@ -127,6 +139,9 @@ pub struct Refund {
     pub closed_on: Option<NaiveDate>,
     /// The rejection's note.
     pub closed_note: Option<String>,
+    /// `direct` or `treasury` (退库): computed at request and again at approval.
+    #[diesel(deserialize_as = String)]
+    pub route: RefundRoute,
 }
 
 /// The API view of a refund; its schema is the one `/openapi.json` publishes.
@@ -140,8 +155,10 @@ pub struct RefundView {
     pub amount: String,
     /// Why.
     pub reason: String,
-    /// `requested`, `approved`, `rejected` or `cancelled`.
+    /// `requested`, `approved`, `awaiting_treasury`, `refunded`, `rejected` or `cancelled`.
     pub status: String,
+    /// `direct` while the revenue is still with the centre, `treasury` once remitted (退库).
+    pub route: String,
     /// Who requested it.
     pub requested_by: String,
     /// The business day it was requested on (what `GET /v1/refunds?business_date=` filters).
@@ -173,6 +190,7 @@ impl From<&Refund> for RefundView {
             amount: format_minor(r.amount_minor),
             reason: r.reason.clone(),
             status: r.status.to_string(),
+            route: r.route.to_string(),
             requested_by: r.requested_by.clone(),
             business_date: r.business_date,
             requested_at: utc(&r.created_at),
@@ -239,6 +257,110 @@ pub fn live_total(refunds: &[Refund]) -> i64 {
         .sum()
 }
 
+/// How an approval handles a refund, from the live batch of its payment's day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Routing {
+    /// No batch: post the refund against the payable now.
+    Direct,
+    /// A prepared batch (this one) that the refund makes stale: cancel it, post the refund,
+    /// prepare the day again.
+    StaleBatch(String),
+    /// The batch is approved or acknowledged: the revenue is the treasury's (退库).
+    Treasury {
+        /// Has the treasury acknowledged it (the money has arrived)?
+        acknowledged: bool,
+    },
+}
+
+impl Routing {
+    /// The route the refund shows.
+    pub fn route(&self) -> RefundRoute {
+        match self {
+            Routing::Direct | Routing::StaleBatch(_) => RefundRoute::Direct,
+            Routing::Treasury { .. } => RefundRoute::Treasury,
+        }
+    }
+}
+
+/// DESIGN §2, §6: the live batch of the payment's day decides the route.
+pub fn routing(batch: Option<(String, RemittanceStatus)>) -> Routing {
+    match batch {
+        None => Routing::Direct,
+        Some((id, RemittanceStatus::Prepared)) => Routing::StaleBatch(id),
+        Some((_, RemittanceStatus::Acknowledged)) => Routing::Treasury { acknowledged: true },
+        // Approved; a cancelled or rejected batch is never the live one.
+        Some((_, _)) => Routing::Treasury {
+            acknowledged: false,
+        },
+    }
+}
+
+/// A refund of remitted revenue to ask the treasury for (退库).
+#[derive(Debug, Clone)]
+pub struct ReturnRequest<'a> {
+    /// The refund.
+    pub refund_id: &'a str,
+    /// Its payment.
+    pub payment_id: &'a str,
+    /// The payment's business day (whose batch carried the revenue).
+    pub business_date: NaiveDate,
+    /// (revenue subject, amount) as the refund is allocated.
+    pub allocation: &'a [(String, i64)],
+    /// Who approved the refund.
+    pub actor: &'a str,
+    /// Is the day's batch acknowledged already (offer the requests at once)?
+    pub offer_now: bool,
+}
+
+/// What a refund's approval asks of the remittance side (DESIGN §6), inside its writer job.
+/// The treasury implements it (`treasury::service::RefundRemittances`); payments may not depend
+/// on the treasury, so the caller hands one over.
+pub trait Remittances: Send + Sync {
+    /// Cancels the prepared batch `stale` that the refund makes stale (audited with `reason`);
+    /// returns its id for [`Remittances::prepare_again`].
+    fn cancel_stale(
+        &self,
+        conn: &mut DbConn,
+        now: NaiveDateTime,
+        stale: &str,
+        actor: &str,
+        reason: &str,
+    ) -> Result<String, RefundError>;
+    /// Prepares the day of the cancelled batch again, after the refund posted (audited, naming
+    /// `why`); nothing when nothing is left to remit.
+    fn prepare_again(
+        &self,
+        conn: &mut DbConn,
+        chart: &crate::ledger::Chart,
+        now: NaiveDateTime,
+        cancelled: &str,
+        why: &str,
+        actor: &str,
+    ) -> Result<(), RefundError>;
+    /// Records the 退库 requests of an approved refund of remitted revenue.
+    fn request_return(
+        &self,
+        conn: &mut DbConn,
+        chart: &crate::ledger::Chart,
+        now: NaiveDateTime,
+        request: ReturnRequest<'_>,
+    ) -> Result<(), RefundError>;
+    /// What a payment's refunds routed to the treasury took from each revenue subject.
+    fn taken_by_subject(
+        &self,
+        conn: &mut DbConn,
+        payment_id: &str,
+    ) -> Result<BTreeMap<String, i64>, DbError>;
+}
+
+/// The routing of a refund of a payment of `date`, from the day's state.
+pub(super) fn routing_of_day(conn: &mut DbConn, date: NaiveDate) -> Result<Routing, DbError> {
+    Ok(match days::state(conn, date)? {
+        DayState::RemittanceLocked { remittance, status } => routing(Some((remittance, status))),
+        _ => Routing::Direct,
+    })
+}
+
 /// A refund's amount as typed (`"100.00"`): more than 0.00, or [`RefundError::BadAmount`].
 pub fn refund_amount(text: &str) -> Result<i64, RefundError> {
     let amount = parse_amount(text).map_err(|e| RefundError::BadAmount(format!("amount: {e}")))?;
@@ -288,9 +410,14 @@ pub(super) fn subject_of(account: &str) -> &str {
 /// What a payment's approved refunds took from each revenue subject, from their entries.
 pub(super) fn taken_by_subject(
     conn: &mut DbConn,
+    remit: &dyn Remittances,
     payment_id: &str,
 ) -> Result<BTreeMap<String, i64>, DbError> {
     let mut earlier: BTreeMap<String, i64> = BTreeMap::new();
+    // Refunds routed to the treasury took their subjects through their refund requests.
+    for (subject, amount) in remit.taken_by_subject(conn, payment_id)? {
+        *earlier.entry(subject).or_default() += amount;
+    }
     for r in refunds_of(conn, payment_id)?
         .iter()
         .filter(|r| r.status == RefundStatus::Approved)
@@ -436,6 +563,7 @@ mod tests {
             closed_on: None,
             closed_note: None,
             requested_by_person: Some("per_wang".into()),
+            route: RefundRoute::Direct,
         }
     }
 

@@ -72,6 +72,7 @@ pub async fn request(
                     format_minor(payment.amount_minor - already)
                 )));
             }
+            let route = routing_of_day(conn, payment.business_date)?.route();
             let now = batch.now();
             let id = format!("ref_{}", hex::encode(crate::keys::random_bytes::<8>().map_err(|_| DbError::Connect("no randomness".into()))?));
             let refund = Refund {
@@ -92,6 +93,7 @@ pub async fn request(
                 closed_at: None,
                 closed_on: None,
                 closed_note: None,
+                route,
             };
             let conn = batch.conn()?;
             insert_refund(conn, &refund)?;
@@ -136,6 +138,7 @@ fn insert_refund(conn: &mut DbConn, refund: &Refund) -> Result<(), DbError> {
             refunds::requested_by.eq(&refund.requested_by),
             refunds::requested_by_person.eq(&refund.requested_by_person),
             refunds::created_at.eq(refund.created_at),
+            refunds::route.eq(refund.route.as_ref()),
             refunds::business_date.eq(refund.business_date),
         ))
         .execute(conn)?;

@@ -41,6 +41,7 @@ fn ack_state(row: &Row) -> Result<AckState, DbError> {
             })?;
             AckState::Acknowledged(reference)
         }
+        RemittanceStatus::Rejected => AckState::Rejected,
         s if s.can_become(RemittanceStatus::Acknowledged) => AckState::Approved,
         _ => AckState::Prepared,
     })
@@ -115,6 +116,9 @@ pub async fn acknowledge(
                         remittances::ack_entry_seq.eq(Some(posted.seq)),
                     ))
                     .execute(conn)?;
+                // The money reached the treasury: refunds of the day waiting for it (退库) can
+                // now be offered.
+                super::returns::offer_waiting_in(conn, row.business_date, now)?;
                 let remittance = view(
                     conn,
                     Row {

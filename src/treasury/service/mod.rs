@@ -2,7 +2,9 @@
 //!
 //! - **prepare** (finance): for a closed day, the day's payable to the treasury by revenue
 //!   subject with the documents behind it (see [`super::batch`] for which day a movement belongs
-//!   to). One batch per day: the database refuses a second.
+//!   to). One live batch per day: the database refuses a second.
+//! - **cancel** (finance, a prepared batch) / **reject** (treasury, an approved one): the batch
+//!   ends without an entry and the day can be prepared again ([`withdraw`](mod@withdraw)).
 //! - **approve** (a supervisor who did not prepare it): the payable is computed again and must be
 //!   what was prepared; the remt.001 file is written, its SHA-256 recorded, its bytes signed
 //!   with the service's Ed25519 key and stored; the batch gets the next pull position. From here
@@ -11,6 +13,9 @@
 //! - **acknowledge** (treasury): posts `Dr 2103.<subject> / Cr 1002.01` once.
 //! - **supervision**: days whose payable is not zero after acknowledgement, or not remitted in
 //!   time.
+//! - **退库** ([`returns`], [`returns_ack`](mod@returns_ack)): refund requests for remitted
+//!   revenue, offered once the day's batch is acknowledged, acknowledged (return and payout
+//!   post) or rejected by the treasury.
 //!
 //! Prepare, approve and acknowledge run as ledger-writer jobs, so they are serialised with
 //! refund approvals (which refuse a payment whose day has a batch) and with each other.
@@ -23,7 +28,7 @@
 
 use chrono::NaiveDate;
 
-use super::batch::{AckError, BatchError, Parties};
+use super::batch::{AckError, BatchError, Parties, WithdrawError};
 use super::remt::RemtError;
 use crate::db::DbError;
 use crate::ledger::days::RemittanceStatus;
@@ -33,13 +38,22 @@ pub mod acknowledge;
 pub mod approve;
 pub mod prepare;
 pub mod read;
+pub mod refund_routing;
+pub mod returns;
+pub mod returns_ack;
+pub mod returns_file;
 pub mod supervise;
+pub mod withdraw;
 
 pub use acknowledge::{acknowledge, Acknowledged};
 pub use approve::approve;
-pub use prepare::{day_movements, prepare, stored_subjects};
+pub use prepare::{day_movements, prepare, prepare_day, stored_subjects};
 pub use read::{file, get, list, list_for_treasury, Remittance, SignedFile, SubjectView};
+pub use refund_routing::RefundRemittances;
+pub use returns::{get_for_treasury as get_refund_request, RefundRequestView};
+pub use returns_ack::{acknowledge_return, reject_return, ReturnAcknowledged};
 pub use supervise::{day_payables, supervise, SupervisionReport};
+pub use withdraw::{cancel, reject, withdraw_in};
 
 /// The batch of `date`, if it has one (whatever its status): id and status. Its payments can
 /// then no longer be refunded against the payable; a refund is a treasury refund request (退库).
@@ -76,9 +90,18 @@ pub enum RemitError {
     /// The acknowledgement is refused.
     #[error(transparent)]
     Ack(#[from] AckError),
+    /// The cancellation or rejection is refused.
+    #[error(transparent)]
+    Withdraw(#[from] WithdrawError),
+    /// The treasury's answer to a refund request (退库) is refused.
+    #[error(transparent)]
+    Return(crate::treasury::refund_request::RequestError),
     /// The file could not be written (a configured name or account is unusable).
     #[error("the remittance file could not be written: {0}")]
     File(#[from] RemtError),
+    /// A refund request's pain.001 file could not be written.
+    #[error("the refund request file could not be written: {0}")]
+    ReturnFile(#[from] crate::treasury::pain001::Pain001Error),
     /// Posting or storage failed.
     #[error(transparent)]
     Post(#[from] PostError),

@@ -1,10 +1,11 @@
 //! Prepare (finance): for a closed day, the day's payable to the treasury by revenue subject
 //! with the documents behind it (see [`crate::treasury::batch`] for which day a movement
-//! belongs to). One batch per day: the database refuses a second.
+//! belongs to). One live batch per day: the database refuses a second; a day whose batch was
+//! cancelled or rejected is prepared again under the next ids.
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::read::{get, subject_rows, Remittance};
@@ -214,6 +215,60 @@ fn insert_subjects(
     Ok(())
 }
 
+/// The day's next batch, written: the day must be closed and without a live batch; the
+/// payable is broken down by subject and document, and the batch gets the day's next ids
+/// ([`batch::nth_ids`]). Not audited: the caller records why it was prepared.
+pub fn prepare_day(
+    conn: &mut DbConn,
+    chart: &Chart,
+    now: NaiveDateTime,
+    date: NaiveDate,
+    message_base: &str,
+    prepared_by: &str,
+    prepared_by_person: Option<&str>,
+) -> Result<Remittance, RemitError> {
+    match days::state(conn, date)? {
+        DayState::Open => return Err(RemitError::DayNotClosed(date)),
+        DayState::RemittanceLocked { remittance, status } => {
+            return Err(RemitError::AlreadyRemitted {
+                date,
+                id: remittance,
+                status,
+            })
+        }
+        DayState::Closed | DayState::Sealed => {}
+    }
+    let movements = day_movements(conn, chart, date)?;
+    let subjects = batch::breakdown(date, &movements, chart)?;
+    let total = subjects
+        .iter()
+        .try_fold(0i64, |acc, s| acc.checked_add(s.amount_minor))
+        .ok_or_else(|| BatchError::Overflow(date.to_string()))?;
+    let earlier: i64 = remittances::table
+        .filter(remittances::business_date.eq(date))
+        .count()
+        .get_result(conn)?;
+    let (id, message_id) = batch::nth_ids(date, message_base, earlier);
+    let currency = chart
+        .account_with_role(AccountRole::CollectionBank)
+        .map_or_else(|| "CNY".to_string(), |a| a.currency.clone());
+    diesel::insert_into(remittances::table)
+        .values((
+            remittances::id.eq(&id),
+            remittances::business_date.eq(date),
+            remittances::message_id.eq(message_id),
+            remittances::currency.eq(&currency),
+            remittances::amount_minor.eq(total),
+            remittances::status.eq(RemittanceStatus::Prepared.as_ref()),
+            remittances::prepared_at.eq(now),
+            remittances::prepared_by.eq(prepared_by),
+            remittances::prepared_by_person.eq(prepared_by_person),
+        ))
+        .execute(conn)?;
+    insert_subjects(conn, &id, &subjects)?;
+    get(conn, &id)?.ok_or_else(|| RemitError::NotFound(id.clone()))
+}
+
 /// Prepares the batch of a closed day: `actor` as the audit names them, `person` the person
 /// behind them (who may then not approve it; `None` for the command line).
 pub async fn prepare(
@@ -228,48 +283,14 @@ pub async fn prepare(
             let chart = b.chart().clone();
             let now = b.now();
             let conn = b.conn()?;
-            match days::state(conn, date)? {
-                DayState::Open => return Err(RemitError::DayNotClosed(date)),
-                DayState::RemittanceLocked { remittance, status } => {
-                    return Err(RemitError::AlreadyRemitted {
-                        date,
-                        id: remittance,
-                        status,
-                    })
-                }
-                DayState::Closed | DayState::Sealed => {}
-            }
-            let movements = day_movements(conn, &chart, date)?;
-            let subjects = batch::breakdown(date, &movements, &chart)?;
-            let total = subjects
-                .iter()
-                .try_fold(0i64, |acc, s| acc.checked_add(s.amount_minor))
-                .ok_or_else(|| BatchError::Overflow(date.to_string()))?;
-            let id = batch::batch_id(date);
-            let currency = chart
-                .account_with_role(AccountRole::CollectionBank)
-                .map_or_else(|| "CNY".to_string(), |a| a.currency.clone());
-            diesel::insert_into(remittances::table)
-                .values((
-                    remittances::id.eq(&id),
-                    remittances::business_date.eq(date),
-                    remittances::message_id.eq(batch::message_id(&settings.receipt_series, date)),
-                    remittances::currency.eq(&currency),
-                    remittances::amount_minor.eq(total),
-                    remittances::status.eq(RemittanceStatus::Prepared.as_ref()),
-                    remittances::prepared_at.eq(now),
-                    remittances::prepared_by.eq(&actor),
-                    remittances::prepared_by_person.eq(&person),
-                ))
-                .execute(conn)?;
-            insert_subjects(conn, &id, &subjects)?;
-            let out = get(conn, &id)?.ok_or_else(|| RemitError::NotFound(id.clone()))?;
+            let base = batch::message_id(&settings.receipt_series, date);
+            let out = prepare_day(conn, &chart, now, date, &base, &actor, person.as_deref())?;
             audit::record_at(
                 conn,
                 AuditEvent {
                     actor: &actor,
                     action: "remittance.prepare",
-                    subject: &format!("remittance:{id}"),
+                    subject: &format!("remittance:{}", out.id),
                     before: None,
                     after: Some(serde_json::to_value(&out)?),
                 },

@@ -43,7 +43,7 @@ pub struct Remittance {
     pub amount: String,
     /// Currency.
     pub currency: String,
-    /// `prepared`, `approved` or `acknowledged`.
+    /// `prepared`, `approved`, `acknowledged`, `cancelled` or `rejected`.
     #[schema(value_type = String)]
     pub status: RemittanceStatus,
     /// By revenue subject.
@@ -71,6 +71,13 @@ pub struct Remittance {
     pub treasury_reference: Option<String>,
     /// The remittance entry posted on acknowledgement.
     pub entry_seq: Option<i64>,
+    /// When it was cancelled or rejected (UTC).
+    #[schema(value_type = Option<String>)]
+    pub withdrawn_at: Option<NaiveDateTime>,
+    /// Who cancelled or rejected it.
+    pub withdrawn_by: Option<String>,
+    /// Why.
+    pub withdrawn_reason: Option<String>,
 }
 
 impl Remittance {
@@ -103,6 +110,9 @@ pub(super) struct Row {
     pub(super) ack_entry_seq: Option<i64>,
     /// The person who prepared it (none for the command line): not the approver.
     pub(super) prepared_by_person: Option<String>,
+    pub(super) withdrawn_at: Option<NaiveDateTime>,
+    pub(super) withdrawn_by: Option<String>,
+    pub(super) withdrawn_reason: Option<String>,
 }
 
 pub(super) fn load_row(conn: &mut DbConn, id: &str) -> Result<Option<Row>, DbError> {
@@ -178,6 +188,9 @@ pub(super) fn view(conn: &mut DbConn, row: Row) -> Result<Remittance, DbError> {
         acknowledged_at: row.acknowledged_at,
         treasury_reference: row.treasury_reference,
         entry_seq: row.ack_entry_seq,
+        withdrawn_at: row.withdrawn_at,
+        withdrawn_by: row.withdrawn_by,
+        withdrawn_reason: row.withdrawn_reason,
     })
 }
 
@@ -186,7 +199,8 @@ pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Remittance>, DbError> {
     load_row(conn, id)?.map(|r| view(conn, r)).transpose()
 }
 
-/// Batches for staff, newest day first; `after` is the last date of the previous page.
+/// Batches for staff, newest day first (a day's batches newest first); `after` is the last
+/// date of the previous page.
 pub fn list(
     conn: &mut DbConn,
     after: Option<NaiveDate>,
@@ -194,7 +208,10 @@ pub fn list(
 ) -> Result<(Vec<Remittance>, Option<String>), DbError> {
     let mut q = remittances::table
         .select(Row::as_select())
-        .order(remittances::business_date.desc())
+        .order((
+            remittances::business_date.desc(),
+            remittances::prepared_at.desc(),
+        ))
         .limit(limit + 1)
         .into_boxed();
     if let Some(after) = after {
@@ -260,7 +277,8 @@ pub fn file(conn: &mut DbConn, id: &str) -> Result<Option<SignedFile>, DbError> 
     type FileRow = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
     let row: Option<FileRow> = remittances::table
         .find(id)
-        .filter(remittances::status.ne(RemittanceStatus::Prepared.as_ref()))
+        // Approved once (a rejected batch keeps its file); never a prepared or cancelled one.
+        .filter(remittances::approved_at.is_not_null())
         .select((
             remittances::file_bytes,
             remittances::file_sha256,

@@ -126,8 +126,14 @@ pub fn day_payables(
             *balance.entry(m.belongs).or_default() += delta;
         }
     }
+    // A day's live batch; cancelled and rejected ones stand for nothing.
+    let ended = [
+        <&str>::from(RemittanceStatus::Cancelled),
+        <&str>::from(RemittanceStatus::Rejected),
+    ];
     let batches: Vec<(NaiveDate, String, String)> = remittances::table
         .filter(remittances::business_date.between(from, to))
+        .filter(remittances::status.ne_all(ended))
         .select((
             remittances::business_date,
             remittances::id,

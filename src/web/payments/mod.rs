@@ -100,6 +100,8 @@ words! {
         refund_approved: "已批准" / "Approved",
         refund_rejected: "已驳回" / "Rejected",
         refund_cancelled: "已撤销" / "Cancelled",
+        refund_awaiting_treasury: "已批准，待国库退库" / "Approved, awaiting the treasury's return",
+        refund_refunded: "国库已退库，已退款" / "Returned by the treasury and refunded",
         closed_by: "驳回/撤销人" / "Rejected or cancelled by",
         note: "驳回意见" / "Rejection note",
         cancel_legend: "撤销退款申请（申请人本人或财务）" / "Cancel a refund request (its requester, or finance)",
@@ -159,6 +161,8 @@ impl PaymentWords {
         match status {
             RefundStatus::Requested => ("warn", self.refund_requested),
             RefundStatus::Approved => ("ok", self.refund_approved),
+            RefundStatus::AwaitingTreasury => ("warn", self.refund_awaiting_treasury),
+            RefundStatus::Refunded => ("ok", self.refund_refunded),
             RefundStatus::Rejected => ("bad", self.refund_rejected),
             RefundStatus::Cancelled => ("bad", self.refund_cancelled),
         }
@@ -406,9 +410,15 @@ async fn approve_refund(
     staff.form(form)?;
     let lang = staff.lang;
     let business_date = staff.ctx.business_today();
-    let refund = refunds::approve(&staff.ctx.writer, id.into_inner(), principal, business_date)
-        .await
-        .or_page(lang)?;
+    let refund = refunds::approve(
+        &staff.ctx.writer,
+        id.into_inner(),
+        principal,
+        business_date,
+        std::sync::Arc::new(crate::treasury::service::RefundRemittances),
+    )
+    .await
+    .or_page(lang)?;
     let t = PaymentWords::of(lang);
     Ok(staff.done(
         &format!("{BASE}/payments/{}", refund.payment_id),
