@@ -8,10 +8,10 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::blocking::with_conn;
-use super::extract::{parse_json, ApiQuery, Caller};
+use super::extract::{ApiQuery, Caller};
 use super::paging::{page_limit, parse_cursor, Page, Paged};
 use super::problem::ApiError;
-use super::remittances::signed_treasury_caller;
+use super::remittances::{signed_treasury_caller, signed_treasury_json, treasury_amount};
 use crate::app::AppContext;
 use crate::treasury::service::{self, returns, RefundRequestView};
 
@@ -115,18 +115,11 @@ pub async fn ack(
     req: HttpRequest,
     caller: Caller,
     id: web::Path<String>,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = super::extract::read_body(
-        &mut payload,
-        ctx.config.json_limit_bytes,
-        std::time::Duration::from_secs(ctx.config.request_timeout_secs),
-    )
-    .await?;
-    let by = signed_treasury_caller(&ctx, &req, &caller, &body).await?;
-    let input: ReturnAckInput = parse_json(&body)?;
-    let amount = crate::money::parse_amount(&input.amount)
-        .map_err(|e| ApiError::invalid(Some("amount".into()), format!("amount: {e}")))?;
+    let (by, input): (_, ReturnAckInput) =
+        signed_treasury_json(&ctx, &req, &caller, payload).await?;
+    let amount = treasury_amount(&input.amount)?;
     let today = ctx.business_today();
     let done = service::acknowledge_return(
         &ctx.writer,
@@ -163,16 +156,10 @@ pub async fn reject(
     req: HttpRequest,
     caller: Caller,
     id: web::Path<String>,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = super::extract::read_body(
-        &mut payload,
-        ctx.config.json_limit_bytes,
-        std::time::Duration::from_secs(ctx.config.request_timeout_secs),
-    )
-    .await?;
-    let by = signed_treasury_caller(&ctx, &req, &caller, &body).await?;
-    let input: ReturnRejectInput = parse_json(&body)?;
+    let (by, input): (_, ReturnRejectInput) =
+        signed_treasury_json(&ctx, &req, &caller, payload).await?;
     let request = service::reject_return(&ctx.writer, id.into_inner(), by, input.reason).await?;
     Ok(HttpResponse::Ok().json(request))
 }

@@ -261,6 +261,30 @@ pub async fn cancel(
 
 /// Checks a treasury request: the role, then the HMAC signature over method, path and query,
 /// timestamp and body; a stale timestamp or a signature seen before is refused.
+/// A signed treasury request with a JSON body: the body read within the limits, the caller and
+/// the signature over the body checked, then the body parsed (422 naming a bad field).
+pub(super) async fn signed_treasury_json<T: serde::de::DeserializeOwned>(
+    ctx: &web::Data<AppContext>,
+    req: &HttpRequest,
+    caller: &Caller,
+    mut payload: web::Payload,
+) -> Result<(Principal, T), ApiError> {
+    let body = super::extract::read_body(
+        &mut payload,
+        ctx.config.json_limit_bytes,
+        std::time::Duration::from_secs(ctx.config.request_timeout_secs),
+    )
+    .await?;
+    let by = signed_treasury_caller(ctx, req, caller, &body).await?;
+    Ok((by, parse_json(&body)?))
+}
+
+/// The amount a treasury acknowledgement states, as minor units (422 naming `amount`).
+pub(super) fn treasury_amount(text: &str) -> Result<i64, ApiError> {
+    crate::money::parse_amount(text)
+        .map_err(|e| ApiError::invalid(Some("amount".into()), format!("amount: {e}")))
+}
+
 pub(super) async fn signed_treasury_caller(
     ctx: &web::Data<AppContext>,
     req: &HttpRequest,
@@ -383,18 +407,10 @@ pub async fn treasury_ack(
     req: HttpRequest,
     caller: Caller,
     id: web::Path<String>,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = super::extract::read_body(
-        &mut payload,
-        ctx.config.json_limit_bytes,
-        std::time::Duration::from_secs(ctx.config.request_timeout_secs),
-    )
-    .await?;
-    let by = signed_treasury_caller(&ctx, &req, &caller, &body).await?;
-    let input: AckInput = parse_json(&body)?;
-    let amount = crate::money::parse_amount(&input.amount)
-        .map_err(|e| ApiError::invalid(Some("amount".into()), format!("amount: {e}")))?;
+    let (by, input): (_, AckInput) = signed_treasury_json(&ctx, &req, &caller, payload).await?;
+    let amount = treasury_amount(&input.amount)?;
     let today = ctx.business_today();
     let done = service::acknowledge(
         &ctx.writer,
@@ -431,16 +447,9 @@ pub async fn treasury_reject(
     req: HttpRequest,
     caller: Caller,
     id: web::Path<String>,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = super::extract::read_body(
-        &mut payload,
-        ctx.config.json_limit_bytes,
-        std::time::Duration::from_secs(ctx.config.request_timeout_secs),
-    )
-    .await?;
-    let by = signed_treasury_caller(&ctx, &req, &caller, &body).await?;
-    let input: RejectInput = parse_json(&body)?;
+    let (by, input): (_, RejectInput) = signed_treasury_json(&ctx, &req, &caller, payload).await?;
     let batch = service::reject(&ctx.writer, id.into_inner(), by, input.reason).await?;
     Ok(HttpResponse::Ok().json(batch))
 }
