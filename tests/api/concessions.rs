@@ -222,9 +222,10 @@ async fn concession_lines_charge_the_concession_and_post_only_what_is_charged() 
     // Refunds stay within what each subject was charged: 181.00 in all, no more.
     let refunds = format!("/v1/payments/{id}/refunds");
     let (s, _, over) = app
-        .post(
+        .post_keyed(
             Role::Clerk,
             &refunds,
+            "concession-refund-over",
             &json!({"amount": "181.01", "reason": "x"}),
         )
         .await;
@@ -233,9 +234,10 @@ async fn concession_lines_charge_the_concession_and_post_only_what_is_charged() 
         (409, Some("refund_exceeds_payment"))
     );
     let (s, _, r) = app
-        .post(
+        .post_keyed(
             Role::Clerk,
             &refunds,
+            "concession-refund",
             &json!({"amount": "181.00", "reason": "application withdrawn"}),
         )
         .await;

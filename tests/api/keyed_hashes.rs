@@ -37,9 +37,14 @@ fn card_payment(id_number: &str, fee: &str, amount: &str, trace: &str, rrn: &str
 
 /// POSTs a payment through the API with an Idempotency-Key; returns status and body.
 async fn pay(app: &TestApp, key: &str, body: &[u8]) -> (u16, Value) {
+    post_keyed_bytes(app, "/v1/payments", key, body).await
+}
+
+/// POSTs `body` as sent, with an Idempotency-Key, as a clerk.
+async fn post_keyed_bytes(app: &TestApp, path: &str, key: &str, body: &[u8]) -> (u16, Value) {
     let mut res = app
         .client
-        .post(app.url("/v1/payments"))
+        .post(app.url(path))
         .bearer_auth(app.token(Role::Clerk))
         .insert_header(("content-type", "application/json"))
         .insert_header(("Idempotency-Key", key))
@@ -257,13 +262,13 @@ async fn a_days_work_leaves_no_clear_or_plainly_hashed_identity_number() {
     let refund = json!({"amount": "30.00", "reason": "fee waived"})
         .to_string()
         .into_bytes();
-    let (s, _, r) = app
-        .post_raw(
-            Role::Clerk,
-            &format!("/v1/payments/{}/refunds", today[1]),
-            refund.clone(),
-        )
-        .await;
+    let (s, r) = post_keyed_bytes(
+        &app,
+        &format!("/v1/payments/{}/refunds", today[1]),
+        "keyed-refund-1",
+        &refund,
+    )
+    .await;
     assert_eq!(s, 201, "{r}");
     bodies.push(refund);
     let approve = format!(

@@ -523,7 +523,7 @@ async fn refunds_are_listed_by_status_and_request_day_and_paged() {
     }
     assert_eq!(seen, ids, "request order, no refund twice or missed");
     for (query, field) in [
-        ("status=refunded", "status"),
+        ("status=paid", "status"),
         ("limit=0", "limit"),
         ("limit=1001", "limit"),
         ("after=ref_nope", "after"),

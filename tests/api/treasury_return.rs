@@ -70,12 +70,19 @@ async fn approve(app: &TestApp, id: &str) -> Value {
     body
 }
 
+/// Each refund request's own Idempotency-Key.
+static NEXT_KEY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// A clerk asks for a refund, a supervisor approves it: (request, approval status, body).
 async fn refund(app: &TestApp, payment: &str, amount: &str) -> (Value, u16, Value) {
     let (status, _, asked) = app
-        .post(
+        .post_keyed(
             Role::Clerk,
             &format!("/v1/payments/{payment}/refunds"),
+            &format!(
+                "refund-{}",
+                NEXT_KEY.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ),
             &json!({"amount": amount, "reason": "fee charged twice"}),
         )
         .await;
