@@ -16,25 +16,6 @@ fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, d).expect("date")
 }
 
-async fn close(app: &TestApp, date: NaiveDate) {
-    app.reconcile_and_work(date).await;
-    let (status, _, body) = app
-        .post(Role::Finance, &format!("/v1/days/{date}/close"), &json!({}))
-        .await;
-    assert_eq!(status, 200, "{body}");
-}
-
-async fn prepare(app: &TestApp, date: NaiveDate) -> (u16, Value) {
-    let (status, _, body) = app
-        .post(
-            Role::Finance,
-            "/v1/remittances",
-            &json!({"business_date": date.to_string()}),
-        )
-        .await;
-    (status, body)
-}
-
 async fn approve(app: &TestApp, id: &str) -> (u16, Value) {
     let (status, _, body) = app
         .post(
@@ -127,13 +108,13 @@ async fn a_closed_day_is_remitted_signed_pulled_verified_and_acknowledged() {
     assert_eq!(status, 200, "{body}");
 
     // Not before the day is closed.
-    let (status, body) = prepare(&app, d).await;
+    let (status, body) = app.prepare_remittance(d).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (409, Some("day_not_closed")),
         "{body}"
     );
-    close(&app, d).await;
+    app.close_worked(d).await;
     // A supervision check before remitting: the 24th is overdue (limit 2 days).
     let (status, report) = app
         .get(
@@ -150,7 +131,7 @@ async fn a_closed_day_is_remitted_signed_pulled_verified_and_acknowledged() {
         assert_eq!(report["findings"][0]["balance"], "900.00", "{report}");
     }
 
-    let (status, batch) = prepare(&app, d).await;
+    let (status, batch) = app.prepare_remittance(d).await;
     assert_eq!(status, 201, "{batch}");
     assert_eq!(batch["status"], "prepared");
     assert_eq!(batch["amount"], "900.00", "{batch}");
@@ -173,7 +154,7 @@ async fn a_closed_day_is_remitted_signed_pulled_verified_and_acknowledged() {
     let id = batch["id"].as_str().expect("id").to_string();
 
     // Once: a second live batch of the day is refused.
-    let (status, body) = prepare(&app, d).await;
+    let (status, body) = app.prepare_remittance(d).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (409, Some("already_remitted")),
@@ -383,8 +364,8 @@ async fn treasury_requests_must_be_signed_fresh_and_once_and_pages_follow_approv
             &format!("00045100000{i}"),
         )
         .await;
-        close(&app, *d).await;
-        let (status, batch) = prepare(&app, *d).await;
+        app.close_worked(*d).await;
+        let (status, batch) = app.prepare_remittance(*d).await;
         assert_eq!(status, 201, "{batch}");
         let (status, body) = approve(&app, batch["id"].as_str().expect("id")).await;
         assert_eq!(status, 200, "{body}");
@@ -519,8 +500,8 @@ async fn treasury_requests_must_be_signed_fresh_and_once_and_pages_follow_approv
     let d = day(17);
     app.capture_on(d, "SC-JL-01", "200.00", "000200", "000451000200")
         .await;
-    close(&app, d).await;
-    let (status, batch) = prepare(&app, d).await;
+    app.close_worked(d).await;
+    let (status, batch) = app.prepare_remittance(d).await;
     assert_eq!(status, 201, "{batch}");
     let (status, _, _) = app
         .signed(

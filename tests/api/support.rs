@@ -346,6 +346,31 @@ impl TestApp {
         run
     }
 
+    /// Reconciles `date`, works its exceptions and closes it (200 expected).
+    pub async fn close_worked(&self, date: NaiveDate) {
+        self.reconcile_and_work(date).await;
+        let (status, _, body) = self
+            .post(
+                Role::Finance,
+                &format!("/v1/days/{date}/close"),
+                &serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// Finance prepares the remittance batch of `date`: (status, body).
+    pub async fn prepare_remittance(&self, date: NaiveDate) -> (u16, serde_json::Value) {
+        let (status, _, body) = self
+            .post(
+                Role::Finance,
+                "/v1/remittances",
+                &serde_json::json!({"business_date": date.to_string()}),
+            )
+            .await;
+        (status, body)
+    }
+
     /// Reconciles `day` and works every exception the run opens the way a finance office
     /// would without looking closer: a missing payment or line clears on a later day
     /// (`accept_timing`), anything else is claimed from the bank — so the day can close.

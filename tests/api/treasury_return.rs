@@ -39,25 +39,6 @@ fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, d).expect("date")
 }
 
-async fn close(app: &TestApp, date: NaiveDate) {
-    app.reconcile_and_work(date).await;
-    let (status, _, body) = app
-        .post(Role::Finance, &format!("/v1/days/{date}/close"), &json!({}))
-        .await;
-    assert_eq!(status, 200, "{body}");
-}
-
-async fn prepare(app: &TestApp, date: NaiveDate) -> (u16, Value) {
-    let (status, _, body) = app
-        .post(
-            Role::Finance,
-            "/v1/remittances",
-            &json!({"business_date": date.to_string()}),
-        )
-        .await;
-    (status, body)
-}
-
 async fn approve(app: &TestApp, id: &str) -> Value {
     let (status, _, body) = app
         .post(
@@ -133,8 +114,8 @@ async fn a_cancelled_or_rejected_batch_lets_the_day_be_prepared_again() {
     let d = day(24);
     app.capture_on(d, "SC-JL-01", "200.00", "000012", "000451234567")
         .await;
-    close(&app, d).await;
-    let (status, first) = prepare(&app, d).await;
+    app.close_worked(d).await;
+    let (status, first) = app.prepare_remittance(d).await;
     assert_eq!(status, 201, "{first}");
     let first_id = first["id"].as_str().expect("id").to_string();
 
@@ -158,7 +139,7 @@ async fn a_cancelled_or_rejected_batch_lets_the_day_be_prepared_again() {
     assert_eq!(status, 404);
 
     // The day is prepared again under new ids.
-    let (status, second) = prepare(&app, d).await;
+    let (status, second) = app.prepare_remittance(d).await;
     assert_eq!(status, 201, "{second}");
     let second_id = second["id"].as_str().expect("id").to_string();
     assert_ne!(second_id, first_id);
@@ -212,7 +193,7 @@ async fn a_cancelled_or_rejected_batch_lets_the_day_be_prepared_again() {
         "{body}"
     );
     // Prepared a third time, approved and acknowledged: the day owes nothing.
-    let (status, third) = prepare(&app, d).await;
+    let (status, third) = app.prepare_remittance(d).await;
     assert_eq!(status, 201, "{third}");
     assert_eq!(third["amount"], "200.00");
     let third_id = third["id"].as_str().expect("id").to_string();
@@ -258,8 +239,8 @@ async fn a_refund_cancels_the_stale_prepared_batch_and_the_day_is_prepared_witho
     let b = app
         .capture_on(d, "ZR-BDC-02", "550.00", "000013", "000451234568")
         .await;
-    close(&app, d).await;
-    let (status, stale) = prepare(&app, d).await;
+    app.close_worked(d).await;
+    let (status, stale) = app.prepare_remittance(d).await;
     assert_eq!(
         (status, stale["amount"].as_str()),
         (201, Some("750.00")),
@@ -340,8 +321,8 @@ async fn a_refund_after_remittance_waits_for_the_treasury_and_is_paid_from_its_r
     let a = app
         .capture_on(d, "SC-JL-01", "200.00", "000012", "000451234567")
         .await;
-    close(&app, d).await;
-    let (_, batch) = prepare(&app, d).await;
+    app.close_worked(d).await;
+    let (_, batch) = app.prepare_remittance(d).await;
     let batch_id = batch["id"].as_str().expect("id").to_string();
     approve(&app, &batch_id).await;
     balanced(&app, "approved").await;
@@ -532,8 +513,8 @@ async fn a_return_the_treasury_rejects_posts_nothing_and_the_payment_may_be_refu
     let a = app
         .capture_on(d, "SC-JL-01", "200.00", "000012", "000451234567")
         .await;
-    close(&app, d).await;
-    let (_, batch) = prepare(&app, d).await;
+    app.close_worked(d).await;
+    let (_, batch) = app.prepare_remittance(d).await;
     let batch_id = batch["id"].as_str().expect("id").to_string();
     approve(&app, &batch_id).await;
     let (status, body) = ack_batch(&app, &batch_id, "GK1", "200.00").await;
