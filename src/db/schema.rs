@@ -77,6 +77,7 @@ diesel::table! {
         seal -> Nullable<Text>,
         closed_at -> Nullable<Timestamp>,
         closed_by -> Nullable<Text>,
+        seal_kid -> Nullable<Text>,
     }
 }
 
@@ -272,6 +273,7 @@ diesel::table! {
         rejected_at -> Nullable<Timestamp>,
         rejected_by -> Nullable<Text>,
         reject_reason -> Nullable<Text>,
+        signature_kid -> Nullable<Text>,
     }
 }
 
@@ -459,6 +461,7 @@ diesel::table! {
         withdrawn_at -> Nullable<Timestamp>,
         withdrawn_by -> Nullable<Text>,
         withdrawn_reason -> Nullable<Text>,
+        signature_kid -> Nullable<Text>,
     }
 }
 
@@ -536,6 +539,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        public_key -> Binary,
+        valid_from -> Timestamp,
+        valid_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    treasury_secrets (token_id, generation) {
+        token_id -> Text,
+        generation -> BigInt,
+        created_at -> Timestamp,
+        created_by -> Text,
+        previous_valid_until -> Timestamp,
+    }
+}
+
+diesel::joinable!(treasury_secrets -> api_tokens (token_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     refunds,
     refund_requests,
@@ -573,4 +598,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     staff_sessions,
     persons,
     entry_posters,
+    signing_keys,
+    treasury_secrets,
 );

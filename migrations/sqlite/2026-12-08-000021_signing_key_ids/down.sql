@@ -1,0 +1,11 @@
+DROP TRIGGER treasury_secrets_no_delete;
+DROP TRIGGER treasury_secrets_append_only;
+DROP TABLE treasury_secrets;
+DROP TRIGGER refund_requests_signature_kid_fixed;
+DROP TRIGGER remittances_signature_kid_fixed;
+ALTER TABLE refund_requests DROP COLUMN signature_kid;
+ALTER TABLE remittances DROP COLUMN signature_kid;
+ALTER TABLE business_days DROP COLUMN seal_kid;
+DROP TRIGGER signing_keys_no_delete;
+DROP TRIGGER signing_keys_retire_only;
+DROP TABLE signing_keys;
