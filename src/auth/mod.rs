@@ -2,7 +2,8 @@
 //!
 //! A token is 256 random bits shown once (`oc_` + base64url) and stored only as its SHA-256.
 //! Each token carries one role. A treasury client's HMAC secret is derived from the service's
-//! master key and the token id, so it too is never stored.
+//! master key and the token id, so it too is never stored; it rotates with an overlap
+//! ([`treasury_secrets`]). The signing keys' ids and validity are in [`signing_keys`].
 //!
 //! Every token and staff user belongs to a [`persons`] person: the identity the four-eyes rules
 //! compare ([`Principal::is_same_person`]).
@@ -13,7 +14,9 @@ pub mod may;
 pub mod password;
 pub mod persons;
 pub mod request_signing;
+pub mod signing_keys;
 pub mod staff;
+pub mod treasury_secrets;
 
 use base64::Engine;
 use chrono::Utc;
@@ -149,7 +152,8 @@ fn treasury_secret_label(token_id: &str) -> String {
     format!("onecard-treasury-request-secret\n{token_id}")
 }
 
-/// The HMAC secret of a treasury token.
+/// The HMAC secret of a treasury token as first printed (generation 0; later generations:
+/// [`treasury_secrets::secret_of`]).
 pub fn treasury_secret(keys: &ServiceKeys, token_id: &str) -> String {
     keys.derive_secret(&treasury_secret_label(token_id))
 }

@@ -309,8 +309,23 @@ pub(super) async fn signed_treasury_caller(
         timestamp,
         body,
     );
-    let secret = auth::treasury_secret(&ctx.keys, &principal.token_id);
-    let tag = request_signing::verify(&secret, &canonical, presented)?;
+    let token_id = principal.token_id.clone();
+    let secrets = with_conn(ctx, move |conn, ctx| {
+        let now = Utc::now().naive_utc();
+        Ok(auth::treasury_secrets::accepted(
+            conn, &ctx.keys, &token_id, now,
+        )?)
+    })
+    .await?;
+    // The newest secret first; during a rotation's overlap, the one before it too.
+    let mut checked = Err(SignatureError::Mismatch);
+    for secret in &secrets {
+        checked = request_signing::verify(secret, &canonical, presented);
+        if !matches!(checked, Err(SignatureError::Mismatch)) {
+            break;
+        }
+    }
+    let tag = checked?;
     let token_id = principal.token_id.clone();
     let fresh = with_conn(ctx, move |conn, _| {
         Ok(auth::remember_request_signature(conn, &token_id, &tag)?)
@@ -347,7 +362,8 @@ pub async fn treasury_list(
 #[utoipa::path(get, path = "/v1/treasury/remittances/{id}/file", tag = "treasury", params(("id" = String, Path)),
     responses((status = 200, content_type = "application/xml", body = String, description = "the remt.001.001.04 document",
         headers(("Digest" = String, description = "sha-256=<base64 of the body's SHA-256>"),
-            ("X-Onecard-Signature" = String, description = "ed25519=<base64 signature of the body>"))), (status = 401), (status = 404), (status = 403, description = "forbidden: only treasury may do this")),
+            ("X-Onecard-Signature" = String, description = "ed25519=<base64 signature of the body>"),
+            ("X-Onecard-Key-Id" = String, description = "the id of the key that made the signature (GET /v1/signing-keys)"))), (status = 401), (status = 404), (status = 403, description = "forbidden: only treasury may do this")),
     security(("bearer" = [])))]
 pub async fn treasury_file(
     ctx: web::Data<AppContext>,
@@ -363,7 +379,8 @@ pub async fn treasury_file(
 #[utoipa::path(get, path = "/v1/remittances/{id}/file", tag = "remittance", params(("id" = String, Path)),
     responses((status = 200, content_type = "application/xml", body = String, description = "the remt.001.001.04 document",
         headers(("Digest" = String, description = "sha-256=<base64 of the body's SHA-256>"),
-            ("X-Onecard-Signature" = String, description = "ed25519=<base64 signature of the body>"))), (status = 404), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")),
+            ("X-Onecard-Signature" = String, description = "ed25519=<base64 signature of the body>"),
+            ("X-Onecard-Key-Id" = String, description = "the id of the key that made the signature (GET /v1/signing-keys)"))), (status = 404), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")),
     security(("bearer" = [])))]
 pub async fn staff_file(
     ctx: web::Data<AppContext>,
