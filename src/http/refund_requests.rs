@@ -56,7 +56,8 @@ pub async fn list(
 #[utoipa::path(get, path = "/v1/treasury/refund-requests/{id}/file", tag = "treasury", params(("id" = String, Path)),
     responses((status = 200, content_type = "application/xml", body = String, description = "the pain.001.001.10 document",
         headers(("Digest" = String, description = "sha-256=<base64 of the body's SHA-256>"),
-            ("X-Onecard-Signature" = String, description = "ed25519=<base64 signature of the body>"))), (status = 401), (status = 404), (status = 403, description = "forbidden: only treasury may do this")),
+            ("X-Onecard-Signature" = String, description = "ed25519=<base64 signature of the body>"),
+            ("X-Onecard-Key-Id" = String, description = "the id of the key that made the signature (GET /v1/signing-keys)"))), (status = 401), (status = 404), (status = 403, description = "forbidden: only treasury may do this")),
     security(("bearer" = [])))]
 pub async fn file(
     ctx: web::Data<AppContext>,
@@ -77,6 +78,7 @@ pub async fn file(
         signed.bytes,
         &signed.sha256,
         &signed.signature,
+        signed.kid.as_deref(),
         &signed.message_id,
     ))
 }

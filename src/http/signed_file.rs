@@ -1,6 +1,6 @@
 //! The response that carries a signed file — an approved remittance's remt.001, a refund
-//! request's pain.001: the stored bytes, byte for byte, with `Digest` and `X-Onecard-Signature`
-//! — one answer for the treasury's pulls, the staff route and the staff pages.
+//! request's pain.001: the stored bytes, byte for byte, with `Digest`, `X-Onecard-Signature`
+//! and `X-Onecard-Key-Id` (the key that made the signature) — one answer for the treasury's pulls, the staff route and the staff pages.
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -31,22 +31,30 @@ pub async fn signed_file(
         file.bytes,
         &file.sha256,
         &file.signature,
+        file.kid.as_deref(),
         &batch.message_id,
     ))
 }
 
+/// The header naming the key that signed a file.
+pub const KEY_ID_HEADER: &str = "X-Onecard-Key-Id";
+
 /// A stored signed file as every signed file is answered (remt.001 batches, pain.001 refund
 /// requests): the bytes as stored, `Digest` of their SHA-256, `X-Onecard-Signature` of their
-/// Ed25519 signature, named after the message id.
+/// Ed25519 signature, `X-Onecard-Key-Id` of its key, named after the message id.
 pub fn signed_response(
     bytes: Vec<u8>,
     sha256: &[u8],
     signature: &[u8],
+    kid: Option<&str>,
     message_id: &str,
 ) -> HttpResponse {
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    HttpResponse::Ok()
-        .content_type("application/xml")
+    let mut res = HttpResponse::Ok();
+    if let Some(kid) = kid {
+        res.insert_header((KEY_ID_HEADER, kid.to_string()));
+    }
+    res.content_type("application/xml")
         .insert_header(("Digest", format!("sha-256={}", b64(sha256))))
         .insert_header(("X-Onecard-Signature", format!("ed25519={}", b64(signature))))
         .insert_header((

@@ -4,14 +4,16 @@
 //! posting: it counts the day's entries (stored, and any posted earlier in the same batch),
 //! takes the chain hash of the last of them, signs
 //! `onecard-day-seal\n<date>\n<last_entry_hash as lowercase hex>\n<entries>` with the service's
-//! Ed25519 key, and records the day closed. The close is refused while no reconciliation run
+//! Ed25519 key, and records the day closed with the seal and the id of the key that made it
+//! (`seal_kid`). The close is refused while no reconciliation run
 //! covers the day (a run over an empty day is cheap, and it is what says the day was looked
 //! at), and while an exception of the day is open or awaiting a second person; a `claimed`
 //! exception is tracked until the bank pays and does not hold the day. From then on the
 //! ledger rules refuse any entry
 //! dated in that day, and the database refuses to change the closed row.
 //!
-//! Depends on: `ledger` (writer, repo), `keys`, `audit`, `db`, `clock`.
+//! Depends on: `ledger` (writer, repo, seals), `keys`, `auth` (signing keys), `audit`, `db`,
+//! `clock`.
 
 use std::sync::Arc;
 
@@ -44,6 +46,8 @@ pub struct Day {
     pub last_entry_hash: String,
     /// Base64 Ed25519 signature of the seal message, once closed.
     pub seal: Option<String>,
+    /// The id of the key that made the seal (`GET /v1/signing-keys` lists its public key).
+    pub seal_kid: Option<String>,
     /// When it was closed (UTC).
     #[schema(value_type = Option<String>)]
     pub closed_at: Option<NaiveDateTime>,
@@ -80,12 +84,7 @@ pub enum CloseError {
 }
 
 /// The exact bytes a day's seal signs.
-pub fn seal_message(date: NaiveDate, last_entry_hash_hex: &str, entries: i64) -> String {
-    format!(
-        "onecard-day-seal\n{}\n{last_entry_hash_hex}\n{entries}",
-        date.format("%Y-%m-%d")
-    )
-}
+pub use crate::ledger::seals::seal_message;
 
 /// A `business_days` row as stored.
 #[derive(Queryable, Selectable)]
@@ -98,6 +97,7 @@ struct DayRow {
     seal: Option<String>,
     closed_at: Option<NaiveDateTime>,
     closed_by: Option<String>,
+    seal_kid: Option<String>,
 }
 
 /// A closed row without its recorded figures: the row was altered.
@@ -124,6 +124,10 @@ pub fn get(conn: &mut DbConn, date: NaiveDate) -> Result<Day, DbError> {
                 status: DayStatus::Closed,
                 entries,
                 last_entry_hash: hex::encode(hash),
+                seal_kid: match row.seal {
+                    Some(_) => crate::auth::signing_keys::resolve(conn, row.seal_kid)?,
+                    None => None,
+                },
                 seal: row.seal,
                 closed_at: row.closed_at,
                 closed_by: row.closed_by,
@@ -137,6 +141,7 @@ pub fn get(conn: &mut DbConn, date: NaiveDate) -> Result<Day, DbError> {
                 entries,
                 last_entry_hash: hex::encode(last.unwrap_or(crate::ledger::chain::GENESIS_HASH)),
                 seal: None,
+                seal_kid: None,
                 closed_at: None,
                 closed_by: None,
             })
@@ -228,14 +233,19 @@ pub async fn close(
             let now = batch.now();
             let (entries, last) = batch.close_day(date)?;
             let hash_hex = hex::encode(last);
-            let seal = base64::engine::general_purpose::STANDARD
-                .encode(keys.sign(seal_message(date, &hash_hex, entries).as_bytes()));
             let conn = batch.conn()?;
+            let signed = crate::auth::signing_keys::sign(
+                conn,
+                &keys,
+                seal_message(date, &hash_hex, entries).as_bytes(),
+            )?;
+            let seal = base64::engine::general_purpose::STANDARD.encode(&signed.bytes);
             let values = (
                 business_days::status.eq(DayStatus::Closed.as_ref()),
                 business_days::entries.eq(Some(entries)),
                 business_days::last_entry_hash.eq(Some(last.to_vec())),
                 business_days::seal.eq(Some(seal.clone())),
+                business_days::seal_kid.eq(Some(signed.kid.clone())),
                 business_days::closed_at.eq(Some(now)),
                 business_days::closed_by.eq(Some(actor.clone())),
             );
@@ -255,6 +265,7 @@ pub async fn close(
                 entries,
                 last_entry_hash: hash_hex,
                 seal: Some(seal),
+                seal_kid: Some(signed.kid),
                 closed_at: Some(now),
                 closed_by: Some(actor.clone()),
             };

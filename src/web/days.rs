@@ -87,6 +87,20 @@ pub(super) async fn day_state(
     .or_page(staff.lang)
 }
 
+/// The public key (base64) a day's seal is checked with: the one its key id names (a seal made
+/// before a rotation keeps its old key), or the key that signs now for an open day.
+async fn seal_key(staff: &Staff, kid: Option<String>) -> Result<String, WebError> {
+    let published = with_conn(&staff.ctx, |conn, _| {
+        Ok(crate::auth::signing_keys::list(conn)?)
+    })
+    .await
+    .or_page(staff.lang)?;
+    let named = published
+        .into_iter()
+        .find(|k| kid.as_deref().map_or(k.until.is_none(), |kid| k.kid == kid));
+    Ok(named.map_or_else(|| staff.ctx.keys.public_key_base64(), |k| k.public_key))
+}
+
 /// The shell commands that check a seal with OpenSSL (as the README checks a remittance file).
 fn verify_script(day: &Day, public_key: &str) -> String {
     // An open day has no seal yet: the script then shows an empty one (the page says so).
@@ -129,7 +143,7 @@ async fn show(staff: Staff, query: web::Query<DaysQuery>) -> Result<HttpResponse
         staff.request().path(),
         staff.request().query_string(),
     );
-    let public_key = staff.ctx.keys.public_key_base64();
+    let public_key = seal_key(&staff, day.seal_kid.clone()).await?;
     let page = DaysPage {
         c: staff.chrome(format!("{} · {date}", t.title), "days"),
         t,

@@ -1,6 +1,6 @@
 //! Approve (a supervisor who did not prepare it): the payable is computed again and must be
 //! what was prepared; the remt.001 file is written, its SHA-256 recorded, its bytes signed with
-//! the service's Ed25519 key and stored; the batch gets the next pull position. From here on the
+//! the service's Ed25519 key and stored with the key's id; the batch gets the next pull position. From here on the
 //! database refuses any change to what the batch is.
 
 use chrono::{TimeZone, Utc};
@@ -69,7 +69,7 @@ pub async fn approve(
             );
             let bytes = remt::write_remt(&doc)?;
             let sha256 = digest::digest(&digest::SHA256, &bytes).as_ref().to_vec();
-            let signature = keys.sign(&bytes);
+            let signed = crate::auth::signing_keys::sign(conn, &keys, &bytes)?;
             let last: Option<i64> = remittances::table
                 .select(diesel::dsl::max(remittances::pull_seq))
                 .first(conn)?;
@@ -83,7 +83,8 @@ pub async fn approve(
                     remittances::pull_seq.eq(Some(last.unwrap_or(0) + 1)),
                     remittances::file_bytes.eq(Some(&bytes)),
                     remittances::file_sha256.eq(Some(&sha256)),
-                    remittances::signature.eq(Some(&signature)),
+                    remittances::signature.eq(Some(&signed.bytes)),
+                    remittances::signature_kid.eq(Some(&signed.kid)),
                 ))
                 .execute(conn)?;
             let out = get(conn, &id)?.ok_or_else(|| RemitError::NotFound(id.clone()))?;

@@ -270,11 +270,18 @@ pub struct SignedFile {
     pub sha256: Vec<u8>,
     /// Ed25519 signature of the bytes.
     pub signature: Vec<u8>,
+    /// The id of the key that made it.
+    pub kid: Option<String>,
 }
 
 /// The file of an approved batch; `None` if there is no such batch or it is not approved.
 pub fn file(conn: &mut DbConn, id: &str) -> Result<Option<SignedFile>, DbError> {
-    type FileRow = (Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
+    type FileRow = (
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+        Option<String>,
+    );
     let row: Option<FileRow> = remittances::table
         .find(id)
         // Approved once (a rejected batch keeps its file); never a prepared or cancelled one.
@@ -283,15 +290,17 @@ pub fn file(conn: &mut DbConn, id: &str) -> Result<Option<SignedFile>, DbError> 
             remittances::file_bytes,
             remittances::file_sha256,
             remittances::signature,
+            remittances::signature_kid,
         ))
         .first(conn)
         .optional()?;
     Ok(match row {
         None => None,
-        Some((Some(bytes), Some(sha256), Some(signature))) => Some(SignedFile {
+        Some((Some(bytes), Some(sha256), Some(signature), kid)) => Some(SignedFile {
             bytes,
             sha256,
             signature,
+            kid: crate::auth::signing_keys::resolve(conn, kid)?,
         }),
         Some(_) => {
             return Err(corrupt(format!(

@@ -1,5 +1,5 @@
 //! A refund request's signed pain.001.001.10 file: written, hashed and signed with the
-//! service's Ed25519 key the first time the treasury pulls it (inside a writer job, so two
+//! service's Ed25519 key (its id stored beside the signature) the first time the treasury pulls it (inside a writer job, so two
 //! first pulls cannot make two files), stored, and answered byte for byte ever after.
 
 use std::sync::Arc;
@@ -24,11 +24,19 @@ pub struct SignedReturnFile {
     pub sha256: Vec<u8>,
     /// Ed25519 signature of the bytes.
     pub signature: Vec<u8>,
+    /// The id of the key that made it.
+    pub kid: Option<String>,
     /// The document's message id (names the download).
     pub message_id: String,
 }
 
-type StoredFile = (String, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
+type StoredFile = (
+    String,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Option<String>,
+);
 
 /// What the document is made of, as stored with the request.
 #[derive(Queryable)]
@@ -62,15 +70,17 @@ pub async fn fixed_file(
                         refund_requests::file_bytes,
                         refund_requests::file_sha256,
                         refund_requests::signature,
+                        refund_requests::signature_kid,
                     ))
                     .first(conn)
                     .optional()?
                     .ok_or_else(not_found)?;
-                if let (message_id, Some(bytes), Some(sha256), Some(signature)) = stored {
+                if let (message_id, Some(bytes), Some(sha256), Some(signature), kid) = stored {
                     return Ok(SignedReturnFile {
                         bytes,
                         sha256,
                         signature,
+                        kid: crate::auth::signing_keys::resolve(conn, kid)?,
                         message_id,
                     });
                 }
@@ -119,18 +129,20 @@ pub async fn fixed_file(
                 };
                 let bytes = pain001::write(&transfer)?;
                 let sha256 = digest::digest(&digest::SHA256, &bytes).as_ref().to_vec();
-                let signature = keys.sign(&bytes);
+                let signed = crate::auth::signing_keys::sign(conn, &keys, &bytes)?;
                 diesel::update(refund_requests::table.find(&id))
                     .set((
                         refund_requests::file_bytes.eq(Some(&bytes)),
                         refund_requests::file_sha256.eq(Some(&sha256)),
-                        refund_requests::signature.eq(Some(&signature)),
+                        refund_requests::signature.eq(Some(&signed.bytes)),
+                        refund_requests::signature_kid.eq(Some(&signed.kid)),
                     ))
                     .execute(conn)?;
                 Ok(SignedReturnFile {
                     bytes,
                     sha256,
-                    signature,
+                    signature: signed.bytes,
+                    kid: Some(signed.kid),
                     message_id,
                 })
             },
