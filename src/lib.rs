@@ -37,7 +37,7 @@
 //!
 //! Domain cores — [`ledger::rules`], [`ledger::chain`], [`ledger::chart`], [`money`],
 //! [`bankfiles::generic`], [`bankfiles::camt`], [`bankfiles::mt940`], [`recon::matcher`],
-//! [`ledger::templates`], [`treasury::remt`], [`treasury::pain001`], [`treasury::batch`], [`spreadsheet`], [`auth::request_signing`] — import
+//! [`ledger::templates`], [`treasury::remt`], [`treasury::pain001`], [`treasury::batch`], [`spreadsheet`], [`auth::request_signing`], [`ledger::seals`] — import
 //! neither actix nor diesel and carry most of the tests. Handlers parse the request into domain
 //! types, call one use case, and map the result; only [`http`] knows status codes (the pages
 //! render the same problems as HTML).

@@ -61,7 +61,8 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// Recompute the hash chain and every balance; exit 1 if anything disagrees.
+    /// Recompute the hash chain and every balance, check every closed day's seal; exit 1 if
+    /// anything disagrees.
     Verify,
     /// The nightly job once (for cron): import the inbox, reconcile, write the report, archive.
     Nightly {

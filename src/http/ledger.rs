@@ -215,10 +215,16 @@ pub struct VerifyView {
     entries: i64,
     head: String,
     first_bad_entry: Option<i64>,
+    /// Closed days whose seal was checked (entry count, last hash, signature).
+    seals_checked: i64,
+    /// The earliest sealed day that disagrees.
+    #[schema(value_type = Option<String>)]
+    first_bad_day: Option<chrono::NaiveDate>,
     problems: Vec<String>,
 }
 
-/// Recomputes the hash chain and every balance from the postings.
+/// Recomputes the hash chain and every balance from the postings, and checks every closed
+/// day's seal against the chain and its key.
 #[utoipa::path(get, path = "/v1/ledger/verify", tag = "ledger", responses((status = 200, body = inline(VerifyView)), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn verify(ctx: web::Data<AppContext>, caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require(may::READ_LEDGER)?;
@@ -231,6 +237,8 @@ pub async fn verify(ctx: web::Data<AppContext>, caller: Caller) -> Result<HttpRe
         entries: r.entries,
         head: r.head,
         first_bad_entry: r.first_bad_entry,
+        seals_checked: r.seals_checked,
+        first_bad_day: r.first_bad_day,
         problems: r.problems,
     }))
 }

@@ -5,7 +5,8 @@
 //! - [`templates`]: DESIGN §2's entry templates, pure functions from values to an entry draft,
 //!   finding accounts by their role in the chart — every entry that moves value starts there.
 //! - [`repo`]: reading the ledger back (accounts, balances, entries, trial balance);
-//!   [`verify`]: the verifier that recomputes the chain and the balances.
+//!   [`verify`]: the verifier that recomputes the chain and the balances and checks every
+//!   closed day's seal ([`seals`]: the seal message and the pure check).
 //! - [`accounts`]: opening a sub-account while the service runs, and the [`SharedChart`] every
 //!   part of the service (the writer included) reads, refreshed when one is opened.
 //! - [`days`]: the business-day state (open, closed, sealed, remittance locked) every module asks.
@@ -22,6 +23,7 @@ mod flush;
 pub mod model;
 pub mod repo;
 pub mod rules;
+pub mod seals;
 pub mod service;
 pub mod templates;
 pub mod verify;

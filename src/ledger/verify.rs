@@ -1,5 +1,8 @@
 //! The verifier: recomputes the hash chain from the first entry to the head, and every account
-//! balance and per-day total from the postings, and compares them with what is stored.
+//! balance and per-day total from the postings, and compares them with what is stored; and for
+//! every closed day, the entries dated in it and the last one's hash as the chain has them
+//! against the day's seal, whose signature it checks with the published key its key id names
+//! ([`super::seals`]).
 //!
 //! May depend on: `db`; reads through [`super::repo`].
 
@@ -13,7 +16,8 @@ use super::chain;
 use super::chart::Chart;
 use super::model::Side;
 use super::repo::{chain_head, load_entries};
-use crate::db::schema::{account_balances, account_day_totals};
+use super::seals::{self, DayTail, PublishedKeys, StoredSeal};
+use crate::db::schema::{account_balances, account_day_totals, business_days, signing_keys};
 use crate::db::{DbConn, DbError};
 
 /// What the verifier found.
@@ -27,6 +31,10 @@ pub struct VerifyReport {
     pub head: String,
     /// The first entry that disagrees, if any.
     pub first_bad_entry: Option<i64>,
+    /// Closed days whose seal was checked.
+    pub seals_checked: i64,
+    /// The first (earliest) sealed day that disagrees, if any.
+    pub first_bad_day: Option<NaiveDate>,
     /// What disagrees, in words.
     pub problems: Vec<String>,
 }
@@ -64,6 +72,8 @@ struct Walk {
     expected_seq: i64,
     totals: Totals,
     day_totals: DayTotals,
+    /// Per business date: entries dated in it and the last one's hash.
+    day_tails: BTreeMap<NaiveDate, DayTail>,
     canonical: Vec<u8>,
 }
 
@@ -126,6 +136,15 @@ impl Walk {
             dt.0 += d;
             dt.1 += c;
         }
+        let tail = self
+            .day_tails
+            .entry(e.entry.business_date)
+            .or_insert(DayTail {
+                entries: 0,
+                last_hash: chain::GENESIS_HASH,
+            });
+        tail.entries += 1;
+        tail.last_hash = e.hash;
         self.prev = e.hash;
         self.expected_seq = e.seq + 1;
     }
@@ -145,6 +164,7 @@ pub fn verify(
         expected_seq: 1,
         totals: BTreeMap::new(),
         day_totals: BTreeMap::new(),
+        day_tails: BTreeMap::new(),
         canonical: Vec::with_capacity(512),
     };
     let mut after = 0;
@@ -168,12 +188,64 @@ pub fn verify(
     }
     compare_balances(conn, &walk.totals, &mut found)?;
     compare_day_totals(conn, walk.day_totals, &mut found)?;
+    let (seals_checked, bad_days) =
+        seals::check_seals(&sealed_days(conn)?, &walk.day_tails, &published_keys(conn)?);
+    let first_bad_day = bad_days.first().map(|p| p.date);
+    for p in bad_days {
+        found.note(None, format!("day {}: {}", p.date, p.what));
+    }
     Ok(VerifyReport {
         ok: found.problems.is_empty(),
         entries: checked,
         head: hex::encode(head_hash),
         first_bad_entry: found.first_bad,
+        seals_checked,
+        first_bad_day,
         problems: found.problems,
+    })
+}
+
+/// Every closed day's seal as stored.
+fn sealed_days(conn: &mut DbConn) -> Result<Vec<StoredSeal>, DbError> {
+    type Row = (
+        NaiveDate,
+        Option<i64>,
+        Option<Vec<u8>>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = business_days::table
+        .filter(business_days::status.eq(super::days::DayStatus::Closed.as_ref()))
+        .select((
+            business_days::business_date,
+            business_days::entries,
+            business_days::last_entry_hash,
+            business_days::seal,
+            business_days::seal_kid,
+        ))
+        .order(business_days::business_date)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(date, entries, last_entry_hash, seal, kid)| StoredSeal {
+            date,
+            entries,
+            last_entry_hash,
+            seal,
+            kid,
+        })
+        .collect())
+}
+
+/// The published signing keys, and the first one (it made the seals stored without a key id).
+fn published_keys(conn: &mut DbConn) -> Result<PublishedKeys, DbError> {
+    let rows: Vec<(String, Vec<u8>)> = signing_keys::table
+        .order((signing_keys::valid_from, signing_keys::kid))
+        .select((signing_keys::kid, signing_keys::public_key))
+        .load(conn)?;
+    Ok(PublishedKeys {
+        legacy_kid: rows.first().map(|(kid, _)| kid.clone()),
+        by_kid: rows.into_iter().collect(),
     })
 }
 
