@@ -5,6 +5,7 @@
 //! May depend on every domain module; nothing below it imports it.
 
 pub mod demo;
+pub mod key_files;
 pub mod nightly;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use crate::ledger::repo;
 use crate::ledger::writer::{LedgerWriter, WriterConfig};
 use crate::ledger::{Chart, SharedChart};
 use crate::treasury;
+use std::path::PathBuf;
 
 /// Why the service cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,36 @@ pub enum StartError {
     /// Key files unreadable.
     #[error(transparent)]
     Keys(#[from] KeyError),
+    /// A key file is missing while the database holds data that depends on it.
+    #[error(
+        "the key file {} is missing, but the database holds {holds}, which depend on it; \
+         the service does not make a new key under them: {remedy}",
+        file.display()
+    )]
+    MissingKeyFile {
+        /// The missing file.
+        file: PathBuf,
+        /// What depends on it, in words.
+        holds: String,
+        /// How to restore it.
+        remedy: &'static str,
+    },
+    /// The signing key file is not the key the database names current.
+    #[error(
+        "the signing key in {} (key id {found}) is not the current signing key {current} the \
+         database names: the file was replaced. Put back the key folder that belongs to this \
+         database (from its backup; a database restored from before a rotation needs the key \
+         folder from the same time)",
+        file.display()
+    )]
+    SigningKeyNotCurrent {
+        /// The key file.
+        file: PathBuf,
+        /// Its key id.
+        found: String,
+        /// The current key id in `signing_keys`.
+        current: String,
+    },
     /// Chart of accounts invalid.
     #[error(transparent)]
     Chart(#[from] ChartError),
@@ -83,7 +115,7 @@ impl AppContext {
         if added > 0 {
             tracing::info!(accounts = added, "chart of accounts loaded");
         }
-        let keys = Arc::new(ServiceKeys::load_or_create(&config.key_dir)?);
+        let keys = Arc::new(key_files::open_keys(&mut conn, &config.key_dir)?);
         let rekeyed = crate::payments::hashes::rekey_legacy(&mut conn, &keys)?;
         if rekeyed > 0 {
             tracing::info!(

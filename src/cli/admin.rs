@@ -74,10 +74,113 @@ pub enum KeysCommand {
         #[arg(long)]
         person: Option<String>,
     },
+    /// Make a new signing key current; the old one is retired (still published at
+    /// GET /v1/signing-keys, its private half not kept). Prints the new key id.
+    RotateSigning {
+        /// The key file is lost for good: record the loss and start a new key id.
+        #[arg(long)]
+        after_loss: bool,
+    },
+    /// Make a treasury token's next request-signing secret; prints it alone on stdout. The
+    /// previous secret stays accepted during the overlap.
+    RotateSecret {
+        /// The token id (16 hex digits).
+        token_id: String,
+        /// Hours during which the previous secret is still accepted.
+        #[arg(long, default_value_t = onecard::auth::treasury_secrets::DEFAULT_OVERLAP_HOURS)]
+        overlap_hours: u32,
+    },
+    /// The HMAC master key file is lost for good: make a new one and record the loss.
+    ReplaceMaster {
+        /// Required: says the old file is gone for good.
+        #[arg(long, required = true)]
+        after_loss: bool,
+    },
+}
+
+/// A connection for the key commands that run when the service cannot start (a key file lost):
+/// SQLite migrated on the spot, PostgreSQL must be migrated.
+fn conn_without_keys(config: &Config) -> Result<onecard::db::DbConn, String> {
+    use onecard::db::{self, DbTarget};
+    let mut conn = config.database.connect().map_err(|e| e.to_string())?;
+    if matches!(config.database, DbTarget::Sqlite(_)) {
+        db::migrate(&mut conn).map_err(|e| e.to_string())?;
+    } else if db::has_pending_migrations(&mut conn).map_err(|e| e.to_string())? {
+        return Err("the database has pending migrations; run `onecard migrate` first".into());
+    }
+    Ok(conn)
+}
+
+/// The key rotations and the recoveries after a loss.
+fn rotate_key(config: Config, command: KeysCommand) -> Result<ExitCode, String> {
+    use onecard::app::key_files;
+    let text = |e: key_files::KeyAdminError| e.to_string();
+    match command {
+        KeysCommand::RotateSigning { after_loss: true } => {
+            let mut conn = conn_without_keys(&config)?;
+            let (lost, kid) =
+                key_files::rotate_signing_after_loss(&mut conn, &config.key_dir, "cli")
+                    .map_err(text)?;
+            eprintln!(
+                "signing key {} recorded lost; new signing key {kid}",
+                lost.as_deref().unwrap_or("(none registered)")
+            );
+            println!("{kid}");
+        }
+        KeysCommand::RotateSigning { after_loss: false } => {
+            let ctx = open_app(config)?;
+            let mut conn = ctx.conn().map_err(|e| e.to_string())?;
+            let (old, kid) =
+                key_files::rotate_signing(&mut conn, &ctx.keys, "cli").map_err(text)?;
+            eprintln!(
+                "signing key {} retired; new signing key {kid} (back up the key folder now)",
+                old.as_deref().unwrap_or("(none)")
+            );
+            println!("{kid}");
+        }
+        KeysCommand::RotateSecret {
+            token_id,
+            overlap_hours,
+        } => {
+            let ctx = open_app(config)?;
+            let mut conn = ctx.conn().map_err(|e| e.to_string())?;
+            let now = chrono::Utc::now().naive_utc();
+            let secret = onecard::auth::treasury_secrets::rotate(
+                &mut conn,
+                &ctx.keys,
+                &token_id,
+                overlap_hours,
+                "cli",
+                now,
+            )
+            .map_err(|e| e.to_string())?;
+            eprintln!(
+                "the previous secret of {token_id} is accepted for {overlap_hours} more hour(s)"
+            );
+            println!("{secret}");
+        }
+        KeysCommand::ReplaceMaster { .. } => {
+            let mut conn = conn_without_keys(&config)?;
+            let holds = key_files::replace_master_after_loss(&mut conn, &config.key_dir, "cli")
+                .map_err(text)?;
+            eprintln!(
+                "new HMAC master key made; what depended on the old one: {}",
+                if holds.is_empty() {
+                    "nothing".into()
+                } else {
+                    holds.join(", ")
+                }
+            );
+        }
+        KeysCommand::Create { .. } => return create_key(config, command),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn create_key(config: Config, command: KeysCommand) -> Result<ExitCode, String> {
-    let KeysCommand::Create { role, name, person } = command;
+    let KeysCommand::Create { role, name, person } = command else {
+        return rotate_key(config, command);
+    };
     let role: Role = role.parse().map_err(|e: auth::AuthError| e.to_string())?;
     let ctx = open_app(config)?;
     let mut conn = ctx.conn().map_err(|e| e.to_string())?;

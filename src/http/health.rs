@@ -13,7 +13,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics))
-        .route("/v1/signing-key", web::get().to(signing_key));
+        .route("/v1/signing-key", web::get().to(signing_key))
+        .route("/v1/signing-keys", web::get().to(signing_keys));
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -54,13 +55,37 @@ struct SigningKey {
     alg: &'static str,
     /// Base64 of the 32-byte public key.
     public_key: String,
+    /// Its key id: the first 16 hex digits of the SHA-256 of the raw public key.
+    kid: String,
 }
 
-/// The one public key that signs day seals and remittance files.
+/// The public key that signs day seals and remittance files now (the current key the
+/// database names; this instance's own key until one is registered).
 #[utoipa::path(get, path = "/v1/signing-key", tag = "keys", responses((status = 200, body = inline(SigningKey))))]
-pub async fn signing_key(ctx: web::Data<AppContext>) -> HttpResponse {
-    HttpResponse::Ok().json(SigningKey {
+pub async fn signing_key(ctx: web::Data<AppContext>) -> Result<HttpResponse, ApiError> {
+    let keys = with_conn(&ctx, |conn, _| Ok(crate::auth::signing_keys::list(conn)?)).await?;
+    let current = keys.into_iter().find(|k| k.until.is_none());
+    let (public_key, kid) = match current {
+        Some(k) => (k.public_key, k.kid),
+        None => (ctx.keys.public_key_base64(), ctx.keys.kid()),
+    };
+    Ok(HttpResponse::Ok().json(SigningKey {
         alg: "ed25519",
-        public_key: ctx.keys.public_key_base64(),
-    })
+        public_key,
+        kid,
+    }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct SigningKeys {
+    /// Every key ever used, oldest first.
+    items: Vec<crate::auth::signing_keys::PublishedKey>,
+}
+
+/// Every signing key the service has used, so seals and files signed before a rotation still
+/// verify with the key their id names (`seal_kid`, `X-Onecard-Key-Id`).
+#[utoipa::path(get, path = "/v1/signing-keys", tag = "keys", responses((status = 200, body = inline(SigningKeys))))]
+pub async fn signing_keys(ctx: web::Data<AppContext>) -> Result<HttpResponse, ApiError> {
+    let items = with_conn(&ctx, |conn, _| Ok(crate::auth::signing_keys::list(conn)?)).await?;
+    Ok(HttpResponse::Ok().json(SigningKeys { items }))
 }

@@ -154,6 +154,7 @@ impl Modify for CommonErrors {
         health::readyz,
         health::metrics,
         health::signing_key,
+        health::signing_keys,
         ledger::list_accounts,
         accounts::open_account,
         ledger::account_entries,
