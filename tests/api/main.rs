@@ -13,6 +13,7 @@ mod crash;
 mod days;
 mod e2e;
 mod http_api;
+mod key_rotation;
 mod keyed_hashes;
 mod layout;
 mod ledger_accounts;
