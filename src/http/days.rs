@@ -55,7 +55,7 @@ fn parse_date(text: &str) -> Result<NaiveDate, ApiError> {
     })
 }
 
-/// A day: `{date, status, entries, last_entry_hash, seal}`. For an open day the figures are
+/// A day: `{date, status, entries, last_entry_hash, seal, seal_kid}`. For an open day the figures are
 /// live; for a closed day they are the sealed ones.
 #[utoipa::path(get, path = "/v1/days/{date}", tag = "days", params(("date" = String, Path, format = Date, description = "YYYY-MM-DD")),
     responses((status = 200, body = days::Day), (status = 422, description = "invalid_request: the date is not YYYY-MM-DD"), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]

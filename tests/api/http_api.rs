@@ -260,15 +260,9 @@ async fn ledger_rules_surface_with_their_codes() {
         "captures come only from payments"
     );
 
-    // A closed day (closing itself is the reconciliation issue's; here it is set directly).
-    {
-        use diesel::connection::SimpleConnection;
-        let mut conn = app.ctx.conn().expect("conn");
-        conn.batch_execute(
-            "INSERT INTO business_days (business_date, status) VALUES ('2026-11-01', 'closed')",
-        )
-        .expect("close");
-    }
+    // A closed day, closed (and sealed) as finance would: `verify` checks its seal.
+    app.close_worked(chrono::NaiveDate::from_ymd_opt(2026, 11, 1).expect("date"))
+        .await;
     let mut closed = adjustment(
         json!([{"account": "1002.02", "side": "debit", "amount": "5.00"}, {"account": "4001", "side": "credit", "amount": "5.00"}]),
     );
