@@ -5,6 +5,7 @@
 mod support;
 
 mod api_fuzz;
+mod append_only;
 mod browser;
 mod catalogue;
 mod cli;
