@@ -24,6 +24,7 @@ mod nightly;
 mod onecard_e2e;
 mod payments;
 mod persons;
+mod pg_roles;
 mod posted_once;
 mod reconciliation;
 mod refunds;
