@@ -22,6 +22,8 @@ use onecard::ledger::repo;
 
 #[path = "cli/admin.rs"]
 mod admin;
+#[path = "cli/db.rs"]
+mod dbcli;
 
 #[derive(Parser)]
 #[command(
@@ -54,8 +56,13 @@ enum Command {
         #[arg(long)]
         workers: Option<usize>,
     },
-    /// Apply pending database migrations.
+    /// Apply pending database migrations (PostgreSQL: as the owner role, then `db grant`).
     Migrate,
+    /// PostgreSQL roles: what the service's role may do.
+    Db {
+        #[command(subcommand)]
+        command: dbcli::DbCommand,
+    },
     /// API tokens.
     Keys {
         #[command(subcommand)]
@@ -128,7 +135,7 @@ enum Command {
 /// has no separate migrate step); PostgreSQL must have been migrated with `onecard migrate`.
 pub(crate) fn open_app(config: Config) -> Result<AppContext, String> {
     let auto_migrate = matches!(config.database, DbTarget::Sqlite(_));
-    AppContext::open(config, auto_migrate).map_err(|e| e.to_string())
+    AppContext::open(config, auto_migrate).map_err(|e| dbcli::hint(e.to_string()))
 }
 
 /// A business date given on the command line.
@@ -293,6 +300,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             workers,
         } => serve(config, &bind, demo, migrate, workers),
         Command::Migrate => migrate(config),
+        Command::Db { command } => dbcli::run(config, command),
         Command::Keys { command } => admin::create_key(config, command),
         Command::Users { command } => admin::create_user(config, command),
         Command::Persons { command } => admin::persons(config, command),
@@ -324,7 +332,15 @@ fn serve(
     workers: Option<usize>,
 ) -> Result<ExitCode, String> {
     let auto_migrate = migrate || matches!(config.database, DbTarget::Sqlite(_));
-    let ctx = AppContext::open(config, auto_migrate).map_err(|e| e.to_string())?;
+    let ctx = AppContext::open(config, auto_migrate).map_err(|e| dbcli::hint(e.to_string()))?;
+    if ctx
+        .conn()
+        .ok()
+        .and_then(|mut c| db::roles::owns_tables(&mut c).ok())
+        == Some(true)
+    {
+        tracing::warn!("the service connects as the owner of the tables, which can drop the append-only triggers; give it a role of its own (README: PostgreSQL roles)");
+    }
     if demo {
         print_demo(&ctx, bind)?;
     }

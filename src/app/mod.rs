@@ -70,7 +70,10 @@ pub enum StartError {
     #[error(transparent)]
     BankSpec(#[from] crate::bankfiles::SpecError),
     /// The schema is behind the binary and migration was not asked for.
-    #[error("the database has pending migrations; run `onecard migrate` first")]
+    #[error(
+        "the database has pending migrations; run `onecard migrate` first (PostgreSQL: with the \
+         owner role's URL, then `onecard db grant --to <service role>`)"
+    )]
     PendingMigrations,
 }
 

@@ -8,6 +8,7 @@
 //! May depend on: nothing inside the crate but `config` and `text` (a stored text that does not
 //! parse is a deserialization error).
 
+pub mod roles;
 #[allow(missing_docs)]
 pub mod schema;
 
@@ -238,16 +239,32 @@ pub fn migrate(conn: &mut DbConn) -> Result<usize, DbError> {
             .run_pending_migrations(POSTGRES_MIGRATIONS)
             .map(|v| v.len()),
     };
-    ran.map_err(|e| DbError::Migrate(e.to_string()))
+    ran.map_err(|e| {
+        let e = e.to_string();
+        let not_owner = [
+            "permission denied",
+            "must be owner",
+            "no schema has been selected",
+        ];
+        if not_owner.iter().any(|n| e.contains(n)) {
+            DbError::Migrate(format!(
+                "{e} — run `onecard migrate` with the owner role's URL (README: PostgreSQL roles)"
+            ))
+        } else {
+            DbError::Migrate(e)
+        }
+    })
 }
 
-/// Whether migrations are still pending.
+/// Whether migrations are still pending. On PostgreSQL read with `SELECT` alone: the service
+/// role may not create diesel's bookkeeping table ([`roles`]).
 pub fn has_pending_migrations(conn: &mut DbConn) -> Result<bool, DbError> {
-    let pending = match conn {
-        DbConn::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
-        DbConn::Postgres(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
-    };
-    pending.map_err(|e| DbError::Migrate(e.to_string()))
+    match conn {
+        DbConn::Sqlite(c) => c
+            .has_pending_migration(SQLITE_MIGRATIONS)
+            .map_err(|e| DbError::Migrate(e.to_string())),
+        DbConn::Postgres(c) => roles::pending(c).map_err(DbError::Query),
+    }
 }
 
 /// Takes the writer's lock at the start of a write transaction, before anything is read, and

@@ -5,6 +5,7 @@
 mod support;
 
 mod api_fuzz;
+mod append_only;
 mod browser;
 mod catalogue;
 mod cli;
@@ -24,6 +25,7 @@ mod nightly;
 mod onecard_e2e;
 mod payments;
 mod persons;
+mod pg_roles;
 mod posted_once;
 mod reconciliation;
 mod refunds;

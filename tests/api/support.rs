@@ -654,14 +654,18 @@ pub async fn spawn_app() -> TestApp {
 /// Like [`spawn_app`], with settings changed by `tweak` first.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let db = TestDb::new();
-    let ctx = actix_web::web::block({
-        let mut config = db.config();
-        tweak(&mut config);
-        move || AppContext::open(config, true)
-    })
-    .await
-    .expect("block")
-    .expect("open app");
+    let mut config = db.config();
+    tweak(&mut config);
+    start_app(db, config, true).await
+}
+
+/// Starts the app on port 0 on `db` with `config` (migrating first when `migrate`), with one
+/// token per role.
+pub async fn start_app(db: TestDb, config: Config, migrate: bool) -> TestApp {
+    let ctx = actix_web::web::block(move || AppContext::open(config, migrate))
+        .await
+        .expect("block")
+        .expect("open app");
     let mut tokens = HashMap::new();
     let mut treasury_secret = String::new();
     {

@@ -1,0 +1,26 @@
+-- Undoes up.sql: the guards on payments, receipts, refunds and the TRUNCATE refusals.
+DROP TRIGGER payments_fixed ON payments;
+DROP TRIGGER payments_status_moves ON payments;
+DROP TRIGGER payments_no_delete ON payments;
+DROP TRIGGER payment_lines_fixed ON payment_lines;
+DROP TRIGGER payment_lines_no_delete ON payment_lines;
+DROP TRIGGER payment_cards_fixed ON payment_cards;
+DROP TRIGGER payment_cards_no_delete ON payment_cards;
+DROP TRIGGER receipts_fixed ON receipts;
+DROP TRIGGER receipts_no_delete ON receipts;
+DROP TRIGGER receipt_series_counts_up ON receipt_series;
+DROP TRIGGER receipt_series_no_delete ON receipt_series;
+DROP TRIGGER refunds_fixed ON refunds;
+DROP TRIGGER refunds_status_moves ON refunds;
+DROP TRIGGER refunds_decided_once ON refunds;
+DROP TRIGGER refunds_no_delete ON refunds;
+DROP TRIGGER refund_requests_moves ON refund_requests;
+DROP TRIGGER ledger_entries_no_truncate ON ledger_entries;
+DROP TRIGGER ledger_postings_no_truncate ON ledger_postings;
+DROP TRIGGER audit_log_no_truncate ON audit_log;
+DROP TRIGGER payments_no_truncate ON payments;
+DROP TRIGGER payment_lines_no_truncate ON payment_lines;
+DROP TRIGGER payment_cards_no_truncate ON payment_cards;
+DROP TRIGGER receipts_no_truncate ON receipts;
+DROP TRIGGER refunds_no_truncate ON refunds;
+DROP TRIGGER refund_requests_no_truncate ON refund_requests;
