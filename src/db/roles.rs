@@ -88,6 +88,9 @@ pub const TABLES: &[(&str, Access)] = &[
     ("api_tokens", Access::Change),
     ("staff_users", Access::Change),
     ("staff_sessions", Access::Change),
+    // Keys: a rotation closes the old key's validity (guarded by triggers, migration 000021).
+    ("signing_keys", Access::Change),
+    ("treasury_secrets", Access::Change),
     // Rows the service removes: a withdrawn file's statement lines, expired request nonces.
     ("statement_lines", Access::Work),
     ("treasury_request_nonces", Access::Work),
