@@ -5,6 +5,7 @@
 mod support;
 
 mod api_fuzz;
+mod backup_drill;
 mod browser;
 mod catalogue;
 mod cli;
