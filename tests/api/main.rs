@@ -25,6 +25,7 @@ mod onecard_e2e;
 mod payments;
 mod persons;
 mod posted_once;
+mod proxies;
 mod reconciliation;
 mod refunds;
 mod remittance;
