@@ -3,6 +3,7 @@
 //!
 //! May depend on: `db`.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use crate::db::DbTarget;
@@ -75,6 +76,9 @@ pub struct Config {
     /// date that a file's credit is awaited before the file is `cash_missing`
     /// (`ONECARD_CREDIT_HORIZON_DAYS`, default 5).
     pub credit_horizon_days: u32,
+    /// Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed
+    /// (`ONECARD_TRUSTED_PROXIES`, comma-separated IPs or CIDR blocks; default none).
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// How many business days a settlement file's credit is awaited (DESIGN §5).
@@ -103,6 +107,62 @@ fn env_text(name: &str, default: &str, max: usize) -> Result<String, ConfigError
         )));
     }
     Ok(v)
+}
+
+/// The addresses of the reverse proxies in front of the service: single IPs or CIDR blocks.
+/// Only a connection from one of them may say, in forwarding headers, who the client is and
+/// whether it came over HTTPS. Empty (the default): nobody may.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<(IpAddr, u8)>);
+
+impl TrustedProxies {
+    /// Parses `10.0.0.0/8, 192.0.2.7, ::1, fd00::/8`; an empty text trusts nobody.
+    pub fn parse(text: &str) -> Result<TrustedProxies, String> {
+        let mut nets = Vec::new();
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let (addr, prefix) = match item.split_once('/') {
+                Some((a, p)) => (a, Some(p)),
+                None => (item, None),
+            };
+            let addr: IpAddr = addr
+                .parse()
+                .map_err(|_| format!("'{item}' is not an IP address or CIDR block"))?;
+            let addr = addr.to_canonical();
+            let max = if addr.is_ipv4() { 32 } else { 128 };
+            let prefix = match prefix {
+                None => max,
+                Some(p) => p
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|p| *p <= max)
+                    .ok_or_else(|| format!("'{item}': the prefix length must be 0–{max}"))?,
+            };
+            nets.push((addr, prefix));
+        }
+        Ok(TrustedProxies(nets))
+    }
+
+    /// Whether `ip` is one of the trusted proxies (an IPv4 address written as IPv6,
+    /// `::ffff:a.b.c.d`, is the IPv4 address).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|(net, prefix)| match (net, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
+                u32::from(*n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(*prefix)).unwrap_or(0);
+                u128::from(*n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        })
+    }
+
+    /// Whether no proxy is trusted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// A setting that cannot be used.
@@ -209,6 +269,34 @@ impl Config {
                 "ONECARD_CREDIT_HORIZON_DAYS",
                 DEFAULT_CREDIT_HORIZON_DAYS,
             )?,
+            trusted_proxies: match std::env::var("ONECARD_TRUSTED_PROXIES") {
+                Ok(v) => TrustedProxies::parse(&v)
+                    .map_err(|e| ConfigError(format!("ONECARD_TRUSTED_PROXIES: {e}")))?,
+                Err(_) => TrustedProxies::default(),
+            },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TrustedProxies;
+
+    #[test]
+    fn trusted_proxies_are_addresses_and_blocks() {
+        let t = TrustedProxies::parse(" 10.0.0.0/8, 192.0.2.7 ,fd00::/8,").expect("parses");
+        for yes in ["10.1.2.3", "192.0.2.7", "::ffff:10.9.9.9", "fd12::1"] {
+            assert!(t.contains(yes.parse().expect("ip")), "{yes}");
+        }
+        for no in ["11.0.0.1", "192.0.2.8", "fe80::1", "127.0.0.1"] {
+            assert!(!t.contains(no.parse().expect("ip")), "{no}");
+        }
+        let all = TrustedProxies::parse("0.0.0.0/0").expect("parses");
+        assert!(all.contains("203.0.113.9".parse().expect("ip")));
+        assert!(!all.contains("::1".parse().expect("ip")));
+        assert!(TrustedProxies::parse("").expect("empty").is_empty());
+        for bad in ["10.0.0.0/33", "proxy.local", "10.0.0.1/", "::1/129"] {
+            assert!(TrustedProxies::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! The `onecard` command: serve, migrate, keys, users, persons, accounts, verify, and the
-//! day's work (import, nightly, reconcile, close-day, remit, backup).
+//! day's work (import, nightly, reconcile, close-day, remit, backup, restore).
 
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -101,6 +101,17 @@ enum Command {
         /// The new file (never overwritten).
         #[arg(long)]
         to: std::path::PathBuf,
+    },
+    /// Put an SQLite backup in place of the database, then verify it (exit 1 if that fails).
+    /// Only while no service or command uses the database; the database it replaces is kept
+    /// beside it (PostgreSQL: use pg_restore; see the README).
+    Restore {
+        /// The backup file (made by `onecard backup`).
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// Restore even when the live database holds ledger entries the backup lacks.
+        #[arg(long)]
+        force: bool,
     },
     /// The chart of accounts.
     Accounts {
@@ -292,6 +303,12 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     let config = Config::load(&cli.database).map_err(|e| e.to_string())?;
+    // Every command but a restore shares the SQLite database for as long as it runs (`serve`
+    // for its life); a restore waits for none of them, it refuses while any runs.
+    let _in_use = match cli.command {
+        Command::Restore { .. } => None,
+        _ => db::usage::DbUse::shared(&config.database).map_err(|e| e.to_string())?,
+    };
     match cli.command {
         Command::Serve {
             bind,
@@ -311,6 +328,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::CloseDay { date } => close_day(config, &date),
         Command::Remit { date } => remit(config, &date),
         Command::Backup { to } => backup(config, &to),
+        Command::Restore { from, force } => restore(config, &from, force),
         Command::Verify => verify(config),
     }
 }
@@ -479,6 +497,50 @@ fn backup(config: Config, to: &std::path::Path) -> Result<ExitCode, String> {
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+fn restore(config: Config, from: &std::path::Path, force: bool) -> Result<ExitCode, String> {
+    let started = std::time::Instant::now();
+    let restored =
+        db::restore::restore_sqlite(&config.database, from, force).map_err(|e| e.to_string())?;
+    eprintln!(
+        "restored {} in place of {} in {:.2} s",
+        from.display(),
+        restored.database.display(),
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(aside) = &restored.replaced {
+        eprintln!(
+            "the database it replaced is kept as {} (with its -wal, if it had one); delete it once the restore has proved itself",
+            aside.display()
+        );
+    }
+    if restored.pending_migrations > 0 {
+        eprintln!(
+            "the backup lacks {} migration(s) of this onecard; they are applied now",
+            restored.pending_migrations
+        );
+    }
+    let ctx = open_app(config.clone())?;
+    let held = {
+        let mut conn = ctx.conn().map_err(|e| e.to_string())?;
+        db::restore::holdings(&mut conn).map_err(|e| e.to_string())?
+    };
+    drop(ctx);
+    let or_none = |v: Option<String>| v.unwrap_or_else(|| "none".into());
+    eprintln!(
+        "it holds {} ledger entries; last sealed day {}; last payment taken {}",
+        held.entries,
+        or_none(held.last_sealed_day.map(|d| d.to_string())),
+        or_none(
+            held.last_payment_at
+                .map(|t| format!("{}Z", t.format("%Y-%m-%dT%H:%M:%S")))
+        )
+    );
+    // The same check as `onecard verify`, before any service may open the database again.
+    let verified = verify(config)?;
+    drop(restored.lock);
+    Ok(verified)
 }
 
 fn verify(config: Config) -> Result<ExitCode, String> {

@@ -50,7 +50,8 @@ pub fn serve(ctx: AppContext, listener: TcpListener, workers: usize) -> std::io:
     Ok(server)
 }
 
-/// Logs and counts each request and turns any error response that is not yet a problem
+/// Logs (with the client's address, as [`crate::http::client`] finds it) and counts each
+/// request, sends HSTS on responses served over HTTPS, and turns any error response that is not yet a problem
 /// document (framework 404/405/413…) into one, so clients see one error shape.
 async fn observe(
     req: ServiceRequest,
@@ -58,6 +59,8 @@ async fn observe(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let started = Instant::now();
     let method = req.method().to_string();
+    let https = crate::http::client::is_https(req.request());
+    let client = crate::http::client::client_ip(req.request());
     let res = next.call(req).await?;
     let route = res
         .request()
@@ -69,7 +72,7 @@ async fn observe(
     let is_problem = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
         v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()) || v.as_bytes().starts_with(b"text/html")
     });
-    let res = if (status.is_client_error() || status.is_server_error()) && !is_problem {
+    let mut res = if (status.is_client_error() || status.is_server_error()) && !is_problem {
         let (req, _) = res.into_parts();
         let mut problem = ApiError::from_status(status).error_response();
         problem
@@ -79,8 +82,16 @@ async fn observe(
     } else {
         res.map_into_boxed_body()
     };
+    if https {
+        // Browsers that reached us over HTTPS once never try plain HTTP again for a year.
+        res.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(crate::http::client::HSTS),
+        );
+    }
     let elapsed = started.elapsed().as_secs_f64();
     crate::metrics::record_request(&method, &route, status.as_u16(), elapsed);
-    tracing::info!(method = %method, route = %route, status = status.as_u16(), ms = %format_args!("{:.3}", elapsed * 1e3), "request");
+    let client = client.map_or_else(|| "-".to_string(), |ip| ip.to_string());
+    tracing::info!(method = %method, route = %route, client = %client, status = status.as_u16(), ms = %format_args!("{:.3}", elapsed * 1e3), "request");
     Ok(res)
 }

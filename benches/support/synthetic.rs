@@ -87,7 +87,7 @@ fn synthetic_payment(i: usize, n: usize, day: NaiveDate, rng: &mut SplitMix) -> 
     let midnight = day.and_time(NaiveTime::MIN);
     let spread = i64::try_from(n.max(1)).unwrap_or(i64::MAX);
     let i64i = i64::try_from(i).unwrap_or(0);
-    let one_card = i % 4 == 0;
+    let one_card = i.is_multiple_of(4);
     let amount = 100 + i64::try_from(rng.next() % 100_000).unwrap_or(0);
     let secs = 8 * 3600 + (i64i.saturating_mul(16 * 3600 - 60) / spread);
     let txn_time = midnight + Duration::seconds(secs);

@@ -8,9 +8,11 @@
 //! May depend on: nothing inside the crate but `config` and `text` (a stored text that does not
 //! parse is a deserialization error).
 
+pub mod restore;
 pub mod roles;
 #[allow(missing_docs)]
 pub mod schema;
+pub mod usage;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod blocking;
 pub mod catalogue;
+pub mod client;
 pub mod concessions;
 pub mod days;
 pub mod extract;

@@ -43,7 +43,7 @@ pub fn luhn_valid(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Does `text` contain a full card number: a run of 13–19 digits (single spaces or dashes

@@ -296,7 +296,7 @@ fn payment_body(n: u64) -> (String, i64) {
     let mut rng = Rng(n);
     let first = (rng.next() % 4) as usize;
     let mut lines = vec![ITEMS[first]];
-    if rng.next() % 3 == 0 {
+    if rng.next().is_multiple_of(3) {
         // The other item of the same department.
         lines.push(ITEMS[first ^ 1]);
     }

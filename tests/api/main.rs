@@ -6,6 +6,7 @@ mod support;
 
 mod api_fuzz;
 mod append_only;
+mod backup_drill;
 mod browser;
 mod catalogue;
 mod cli;
@@ -27,6 +28,7 @@ mod payments;
 mod persons;
 mod pg_roles;
 mod posted_once;
+mod proxies;
 mod reconciliation;
 mod refunds;
 mod remittance;

@@ -36,7 +36,7 @@ pub(super) fn read_records(
             sums.add(&record);
             pending.push(id, record);
             read += 1;
-            if read % 8192 == 0 {
+            if read.is_multiple_of(8192) {
                 progress(read);
             }
             if pending.len() >= FLUSH_ROWS {

@@ -31,9 +31,8 @@ impl SignInLimiter {
     /// `retry_after_seconds` once the address has used up its attempts.
     pub(super) fn admit(&self, req: &HttpRequest) -> Result<(), ApiError> {
         // Without a peer address (a test request) every attempt shares one allowance.
-        let client = req
-            .peer_addr()
-            .map(|a| a.ip().to_string())
+        let client = crate::http::client::client_ip(req)
+            .map(|ip| ip.to_string())
             .unwrap_or_default();
         self.0.check(&format!("sign-in {client}")).map_err(|wait| {
             let secs = wait.as_secs().max(1);

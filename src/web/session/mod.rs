@@ -89,9 +89,9 @@ fn cookie(
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
-        // Secure whenever the page was reached over HTTPS (directly or, as a proxy says, in
-        // front of us): a cookie that travels in clear text would hand over the session.
-        .secure(req.connection_info().scheme() == "https")
+        // Secure whenever the page was reached over HTTPS (directly or, as a trusted proxy in
+        // front of us says): a cookie that travels in clear text would hand over the session.
+        .secure(crate::http::client::is_https(req))
         .finish();
     if let Some(age) = age {
         c.set_max_age(age);
