@@ -10,6 +10,7 @@
 
 #[allow(missing_docs)]
 pub mod schema;
+pub mod shared;
 
 use std::path::PathBuf;
 use std::time::Duration;
