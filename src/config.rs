@@ -184,7 +184,9 @@ fn env_parse<T: std::str::FromStr>(name: &str, default: T) -> Result<T, ConfigEr
 fn env_time(name: &str) -> Result<Option<chrono::NaiveTime>, ConfigError> {
     match std::env::var(name) {
         Err(_) => Ok(None),
+        // HH:MM; HH:MM:SS is accepted too (tests schedule a run seconds ahead).
         Ok(v) => chrono::NaiveTime::parse_from_str(v.trim(), "%H:%M")
+            .or_else(|_| chrono::NaiveTime::parse_from_str(v.trim(), "%H:%M:%S"))
             .map(Some)
             .map_err(|_| ConfigError(format!("{name}='{v}' must be HH:MM"))),
     }

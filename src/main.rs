@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 
 use admin::{AccountsCommand, KeysCommand, PersonsCommand, UsersCommand};
 
+use onecard::app::nightly::Turn;
 use onecard::app::AppContext;
 use onecard::config::{Config, DEFAULT_BIND, DEFAULT_DATABASE_URL};
 use onecard::db::{self, DbTarget};
@@ -76,6 +77,9 @@ enum Command {
         /// The business date to reconcile (default: the previous business date).
         #[arg(long)]
         date: Option<String>,
+        /// Run the night even if a run of it already finished (one instance at a time still).
+        #[arg(long)]
+        again: bool,
     },
     /// Reconcile a business date (YYYY-MM-DD): match, store outcomes and exceptions; prints the run.
     Reconcile {
@@ -258,16 +262,31 @@ fn spawn_nightly(ctx: AppContext, at: chrono::NaiveTime) {
         .spawn(move || loop {
             let wait = onecard::app::nightly::seconds_until(chrono::Utc::now(), at);
             tracing::info!(seconds = wait, "nightly job scheduled");
-            std::thread::sleep(std::time::Duration::from_secs(wait.max(1)));
+            // `wait` is whole seconds, cut short: one more second always wakes after `at`,
+            // so the next turn schedules tomorrow, not `at` again.
+            std::thread::sleep(std::time::Duration::from_secs(wait + 1));
             let today = ctx.business_today();
             let Some(date) = today.pred_opt() else {
                 continue;
             };
             let folders = onecard::app::nightly::Folders::under(&ctx.config.nightly_dir);
-            match onecard::app::nightly::run(&ctx, &folders, date, &mut |step| {
+            match onecard::app::nightly::run_once(&ctx, &folders, date, false, &mut |step| {
                 tracing::info!(step, "nightly")
             }) {
-                Ok(night) => tracing::info!(
+                Ok(Turn::SkippedRunning) => tracing::info!(
+                    %date,
+                    "nightly job skipped: another instance is running it"
+                ),
+                Ok(Turn::SkippedDone {
+                    instance,
+                    finished_at,
+                }) => tracing::info!(
+                    %date,
+                    %instance,
+                    %finished_at,
+                    "nightly job skipped: this night already ran"
+                ),
+                Ok(Turn::Ran(night)) => tracing::info!(
                     %date,
                     imported = night.imported.len(),
                     rejected = night.rejected.len(),
@@ -323,7 +342,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Persons { command } => admin::persons(config, command),
         Command::Accounts { command } => admin::accounts(config, command),
         Command::Import { spec, name, file } => import(config, spec, name, &file),
-        Command::Nightly { date } => nightly(config, date),
+        Command::Nightly { date, again } => nightly(config, date, again),
         Command::Reconcile { date } => reconcile(config, &date),
         Command::CloseDay { date } => close_day(config, &date),
         Command::Remit { date } => remit(config, &date),
@@ -416,15 +435,33 @@ fn migrate(config: Config) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn nightly(config: Config, date: Option<String>) -> Result<ExitCode, String> {
+fn nightly(config: Config, date: Option<String>, again: bool) -> Result<ExitCode, String> {
     let ctx = open_app(config)?;
     let date = match date {
         Some(d) => parse_date(&d)?,
         None => ctx.business_today().pred_opt().ok_or("no previous day")?,
     };
     let folders = onecard::app::nightly::Folders::under(&ctx.config.nightly_dir);
-    let night = onecard::app::nightly::run(&ctx, &folders, date, &mut |step| eprintln!("{step}"))
-        .map_err(|e| e.to_string())?;
+    let turn = onecard::app::nightly::run_once(&ctx, &folders, date, again, &mut |step| {
+        eprintln!("{step}")
+    })
+    .map_err(|e| e.to_string())?;
+    let night = match turn {
+        Turn::Ran(night) => night,
+        Turn::SkippedRunning => {
+            eprintln!("onecard: skipped: another instance is running the nightly job");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Turn::SkippedDone {
+            instance,
+            finished_at,
+        } => {
+            eprintln!(
+                "onecard: skipped: the night of {date} already ran on {instance} (finished {finished_at} UTC); --again runs it again"
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     print_json(&night)?;
     Ok(
         if night.rejected.is_empty() && night.unrecognised.is_empty() {

@@ -24,8 +24,8 @@ pub fn serve(ctx: AppContext, listener: TcpListener, workers: usize) -> std::io:
         ctx.config.rate_limit_per_minute,
         ctx.config.rate_limit_burst,
     ));
+    let jobs = web::Data::new(crate::web::jobs::Jobs::new(ctx.clone()));
     let data = web::Data::new(ctx);
-    let jobs = web::Data::new(crate::web::jobs::Jobs::default());
     let sign_in_limiter = web::Data::new(crate::web::session::SignInLimiter::default());
     let server = HttpServer::new(move || {
         App::new()

@@ -1,12 +1,15 @@
 //! The running service's parts, opened once and shared by the CLI and the HTTP layer: settings,
 //! the connection pool, the chart, the keys and the ledger writer ([`AppContext`]); the nightly
-//! job ([`nightly`]) and the demo data ([`demo`]) that run on top of them.
+//! job ([`nightly`]), the demo data ([`demo`]) and the stored progress of the pages' long work
+//! ([`tasks`]) that run on top of them, and this process's name among instances ([`instance`]).
 //!
 //! May depend on every domain module; nothing below it imports it.
 
 pub mod demo;
 pub mod key_files;
+pub mod instance;
 pub mod nightly;
+pub mod tasks;
 
 use std::sync::Arc;
 

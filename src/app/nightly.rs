@@ -8,17 +8,30 @@
 //! from `onecard nightly` (for cron) and, when `ONECARD_NIGHTLY_AT` is set, inside `serve` at
 //! that Asia/Shanghai time.
 //!
-//! Depends on: `bankfiles::store`, `recon::runs`, [`super::AppContext`].
+//! Several instances may be scheduled to run it: [`run_once`] runs a night on one of them only.
+//! It first takes the nightly job's exclusive right (`db::shared`: a PostgreSQL advisory lock,
+//! an expiring lease row on SQLite) — an instance that cannot get it skips — and then runs a
+//! business date only if no earlier run of it finished (`nightly_runs`); a run that failed or
+//! whose process died leaves the night to be run again.
+//!
+//! Depends on: `bankfiles::store`, `recon::runs`, `db::shared`, [`super::AppContext`].
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
 use serde::Serialize;
 
 use super::AppContext;
 use crate::bankfiles::store::{self, ImportError, ImportRequest};
+use crate::db::schema::nightly_runs;
 use crate::recon::runs;
+
+/// The nightly job's name among exclusive jobs (the SQLite lease row).
+pub const JOB: &str = "nightly";
+/// Its PostgreSQL advisory lock number: "NIGHTLY" in ASCII.
+pub const LOCK_KEY: i64 = 0x004e_4947_4854_4c59;
 
 /// Where the nightly job looks and puts things.
 #[derive(Debug, Clone)]
@@ -178,6 +191,85 @@ pub fn run(
     }
     reconcile(ctx, &mut conn, folders, date, &mut night, progress)?;
     Ok(night)
+}
+
+/// What [`run_once`] did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Turn {
+    /// This process ran the night.
+    Ran(Night),
+    /// Another process holds the nightly job's lock: it is running a night now.
+    SkippedRunning,
+    /// The night already ran to its end.
+    SkippedDone {
+        /// The instance that ran it.
+        instance: String,
+        /// When it finished (UTC).
+        finished_at: NaiveDateTime,
+    },
+}
+
+/// Runs the night for `date` ([`run`]) if no other process is running the nightly job and no
+/// earlier run of `date` finished (`again`: run it even then, as an operator may after a late
+/// file). The lock is held until the night is over; the night is marked finished only when it
+/// finished.
+pub fn run_once(
+    ctx: &AppContext,
+    folders: &Folders,
+    date: NaiveDate,
+    again: bool,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Turn, NightlyError> {
+    let me = super::instance::id();
+    let Some(lock) = crate::db::shared::try_exclusive(&ctx.config.database, JOB, LOCK_KEY, me)?
+    else {
+        return Ok(Turn::SkippedRunning);
+    };
+    let mut conn = ctx.conn()?;
+    let earlier: Option<(String, Option<NaiveDateTime>)> = nightly_runs::table
+        .find(date)
+        .select((nightly_runs::instance, nightly_runs::finished_at))
+        .first(&mut conn)
+        .optional()
+        .map_err(crate::db::DbError::from)?;
+    if let Some((instance, Some(finished_at))) = earlier.clone() {
+        if !again {
+            return Ok(Turn::SkippedDone {
+                instance,
+                finished_at,
+            });
+        }
+    }
+    let started = Utc::now().naive_utc();
+    if earlier.is_some() {
+        diesel::update(nightly_runs::table.find(date))
+            .set((
+                nightly_runs::instance.eq(me),
+                nightly_runs::started_at.eq(started),
+                nightly_runs::finished_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(&mut conn)
+            .map_err(crate::db::DbError::from)?;
+    } else {
+        diesel::insert_into(nightly_runs::table)
+            .values((
+                nightly_runs::business_date.eq(date),
+                nightly_runs::instance.eq(me),
+                nightly_runs::started_at.eq(started),
+            ))
+            .execute(&mut conn)
+            .map_err(crate::db::DbError::from)?;
+    }
+    drop(conn);
+    let night = run(ctx, folders, date, progress)?;
+    let mut conn = ctx.conn()?;
+    diesel::update(nightly_runs::table.find(date))
+        .set(nightly_runs::finished_at.eq(Some(Utc::now().naive_utc())))
+        .execute(&mut conn)
+        .map_err(crate::db::DbError::from)?;
+    drop(lock);
+    Ok(Turn::Ran(night))
 }
 
 /// Reconciles the day and writes the run's report into the reports folder.

@@ -350,13 +350,7 @@ pub fn sign_in(
         })?,
     };
     if !password_matches(&stored, password) {
-        let next = lock.after_failure(now);
-        diesel::update(staff_users::table.find(&user.id))
-            .set((
-                staff_users::failures.eq(next.failures),
-                staff_users::locked_until.eq(next.locked_until),
-            ))
-            .execute(conn)?;
+        let next = count_failure(conn, &user.id, now)?;
         let locked = next.locked_at(now);
         let outcome = if locked {
             SignInOutcome::LockedNow
@@ -370,6 +364,35 @@ pub fn sign_in(
         });
     }
     start_session(conn, keys, user, now)
+}
+
+/// Counts a failed attempt of user `id` at `now` and returns where the account stands after
+/// it. Attempts run at once — on this instance or another — each count: the transaction's
+/// first statement locks the user's row (PostgreSQL: the row lock; SQLite: the write lock),
+/// and only then are the failures read, so no attempt overwrites another's count with one it
+/// read before the password check.
+fn count_failure(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> Result<Lockout, StaffError> {
+    conn.transaction::<_, StaffError, _>(|conn| {
+        diesel::update(staff_users::table.find(id))
+            .set(staff_users::failures.eq(staff_users::failures))
+            .execute(conn)?;
+        let (failures, locked_until) = staff_users::table
+            .find(id)
+            .select((staff_users::failures, staff_users::locked_until))
+            .first::<(i64, Option<NaiveDateTime>)>(conn)?;
+        let next = Lockout {
+            failures,
+            locked_until,
+        }
+        .after_failure(now);
+        diesel::update(staff_users::table.find(id))
+            .set((
+                staff_users::failures.eq(next.failures),
+                staff_users::locked_until.eq(next.locked_until),
+            ))
+            .execute(conn)?;
+        Ok(next)
+    })
 }
 
 /// Audits one sign-in attempt of `user`.
@@ -405,12 +428,26 @@ fn start_session(
     let expires_at = now + Duration::hours(SESSION_HOURS);
     let role: Role = user.role.parse()?;
     conn.transaction::<_, StaffError, _>(|conn| {
-        diesel::update(staff_users::table.find(&user.id))
-            .set((
-                staff_users::failures.eq(0i64),
-                staff_users::locked_until.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)?;
+        // Not if another attempt locked the account while this one checked the password.
+        let cleared = diesel::update(
+            staff_users::table.find(&user.id).filter(
+                staff_users::locked_until
+                    .is_null()
+                    .or(staff_users::locked_until.le(now)),
+            ),
+        )
+        .set((
+            staff_users::failures.eq(0i64),
+            staff_users::locked_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+        if cleared == 0 {
+            let until: Option<NaiveDateTime> = staff_users::table
+                .find(&user.id)
+                .select(staff_users::locked_until)
+                .first(conn)?;
+            return Err(StaffError::Locked(until.unwrap_or(now)));
+        }
         diesel::insert_into(staff_sessions::table)
             .values((
                 staff_sessions::id.eq(&session_id),

@@ -13,6 +13,7 @@ pub mod roles;
 #[allow(missing_docs)]
 pub mod schema;
 pub mod usage;
+pub mod shared;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -94,6 +94,12 @@ pub const TABLES: &[(&str, Access)] = &[
     // Rows the service removes: a withdrawn file's statement lines, expired request nonces.
     ("statement_lines", Access::Work),
     ("treasury_request_nonces", Access::Work),
+    // What several instances share (migration 000022): rate-limit windows, page tasks and the
+    // nightly lease come and go; a finished night is recorded and updated as it runs.
+    ("rate_windows", Access::Work),
+    ("web_tasks", Access::Work),
+    ("job_leases", Access::Work),
+    ("nightly_runs", Access::Change),
 ];
 
 /// Why the rights could not be granted.

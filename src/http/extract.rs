@@ -264,24 +264,31 @@ impl FromRequest for Caller {
             let ctx = ctx.ok_or_else(|| ApiError::internal(&"application context missing"))?;
             let token = presented
                 .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
-            let principal =
-                with_conn(&ctx, move |conn, _| Ok(auth::authenticate(conn, &token)?)).await?;
+            // The allowance is counted on the same connection, right after the token is known:
+            // one trip to the blocking pool (and to the database only when a lease runs out).
+            let (principal, allowed) = with_conn(&ctx, move |conn, _| {
+                let principal = auth::authenticate(conn, &token)?;
+                let allowed = match (&principal, &limiter) {
+                    (Some(p), Some(limiter)) => limiter.check(conn, &p.token_id)?,
+                    _ => Ok(()),
+                };
+                Ok((principal, allowed))
+            })
+            .await?;
             let principal =
                 principal.ok_or_else(|| ApiError::unauthorized("the token is not valid"))?;
-            if let Some(limiter) = limiter {
-                limiter.check(&principal.token_id).map_err(|wait| {
-                    ApiError::new(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        "rate_limited",
-                        "Too many requests",
-                        format!(
-                            "this token has used its request allowance; try again in {} s",
-                            wait.as_secs().max(1)
-                        ),
-                    )
-                    .with("retry_after_seconds", wait.as_secs().max(1))
-                })?;
-            }
+            allowed.map_err(|wait| {
+                ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "Too many requests",
+                    format!(
+                        "this token has used its request allowance; try again in {} s",
+                        wait.as_secs().max(1)
+                    ),
+                )
+                .with("retry_after_seconds", wait.as_secs().max(1))
+            })?;
             Ok(Caller(principal))
         })
     }

@@ -292,6 +292,7 @@ async fn verify(
                 }
             },
         )
+        .await
         .or_page(lang)?;
     Ok(jobs::follow(&id))
 }

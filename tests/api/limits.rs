@@ -152,3 +152,54 @@ async fn connections_over_the_limit_wait_until_one_closes() {
     );
     app.stop().await;
 }
+
+/// Two limiters on one database, as two instances have: one allowance a minute between them,
+/// counted exactly, with a write per chunk rather than per request.
+#[test]
+fn two_instances_share_one_allowance_in_the_database() {
+    use onecard::http::limits::RateLimiter;
+
+    let db = crate::support::TestDb::new();
+    let ctx = db.open();
+    let mut conn = ctx.conn().expect("conn");
+    let (a, b) = (RateLimiter::new(40, 1_000), RateLimiter::new(40, 1_000));
+    // One rate window: not within two seconds of the minute's end.
+    let into = chrono::Utc::now().timestamp().rem_euclid(60);
+    if into >= 58 {
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    let mut served = 0;
+    for i in 0..100 {
+        let limiter = if i % 2 == 0 { &a } else { &b };
+        if limiter
+            .check(&mut conn, "tok_shared")
+            .expect("lease")
+            .is_ok()
+        {
+            served += 1;
+        }
+    }
+    assert_eq!(served, 40, "never more than the limit across both");
+    // Another bucket is not touched.
+    assert!(a.check(&mut conn, "tok_other").expect("lease").is_ok());
+    // A limit of 0 never reaches the database.
+    let off = RateLimiter::new(0, 1);
+    for _ in 0..100 {
+        assert!(off
+            .check(&mut conn, "tok_shared")
+            .expect("no lease")
+            .is_ok());
+    }
+    use diesel::prelude::*;
+    use onecard::db::schema::rate_windows;
+    let used: Vec<i64> = rate_windows::table
+        .filter(rate_windows::bucket.eq("tok_shared"))
+        .select(rate_windows::used)
+        .load(&mut conn)
+        .expect("windows");
+    assert_eq!(
+        used,
+        vec![40],
+        "leased in chunks up to the limit, not past it"
+    );
+}

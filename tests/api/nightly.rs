@@ -99,3 +99,97 @@ fn a_night_imports_reconciles_reports_and_files_away() {
     assert!(again.imported[0].3, "duplicate: {again:?}");
     assert_eq!(names(&folders.archive.join("2026-11-24")).len(), 3);
 }
+
+/// Two processes (here: two opened services on one database, each with its own pool and
+/// writer) told to run the same night at the same moment: one imports, the other skips, and
+/// the inbox's file is imported once. A night that finished is skipped after, unless asked
+/// for again; a lock held elsewhere skips too.
+#[test]
+fn a_night_started_twice_at_once_runs_once() {
+    use onecard::app::nightly::Turn;
+    use onecard::db::schema::settlement_files;
+    use std::sync::Barrier;
+
+    let db = TestDb::new();
+    let (one, two) = (db.open(), db.open());
+    let root = db.dir.path().join("night");
+    let folders = Folders::under(&root);
+    std::fs::create_dir_all(&folders.inbox).expect("inbox");
+    for name in [
+        "POS_898440379930001_20261124.txt",
+        "POS_898440379930001_20261125.txt",
+    ] {
+        std::fs::copy(
+            format!("{FIXTURES}/pos-settlement-fixed-width/ok/POS_898440379930001_20261124.txt"),
+            folders.inbox.join(name),
+        )
+        .expect("copy");
+    }
+    let date = NaiveDate::from_ymd_opt(2026, 11, 24).expect("date");
+    let barrier = Barrier::new(2);
+    let turns: Vec<Turn> = std::thread::scope(|s| {
+        [&one, &two]
+            .map(|ctx| {
+                let (barrier, folders) = (&barrier, &folders);
+                s.spawn(move || {
+                    barrier.wait();
+                    nightly::run_once(ctx, folders, date, false, &mut |_| {}).expect("night")
+                })
+            })
+            .map(|h| h.join().expect("thread"))
+            .into()
+    });
+    let ran: Vec<&nightly::Night> = turns
+        .iter()
+        .filter_map(|t| match t {
+            Turn::Ran(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ran.len(), 1, "{turns:?}");
+    assert_eq!(ran[0].imported.len(), 2, "{turns:?}");
+    assert!(
+        turns
+            .iter()
+            .any(|t| matches!(t, Turn::SkippedRunning | Turn::SkippedDone { .. })),
+        "{turns:?}"
+    );
+    let mut conn = one.conn().expect("conn");
+    use diesel::prelude::*;
+    let files: i64 = settlement_files::table
+        .count()
+        .get_result(&mut conn)
+        .expect("count");
+    assert_eq!(files, 1, "the same content twice is one file");
+    assert_eq!(names(&folders.archive.join("2026-11-24")).len(), 2);
+    assert!(names(&folders.inbox).is_empty());
+
+    // Finished: skipped, unless asked for again.
+    assert!(matches!(
+        nightly::run_once(&two, &folders, date, false, &mut |_| {}).expect("night"),
+        Turn::SkippedDone { .. }
+    ));
+    assert!(matches!(
+        nightly::run_once(&two, &folders, date, true, &mut |_| {}).expect("night"),
+        Turn::Ran(_)
+    ));
+    // Held by someone else (another process, as far as the database can tell): skipped.
+    let other = NaiveDate::from_ymd_opt(2026, 11, 25).expect("date");
+    let held = onecard::db::shared::try_exclusive(
+        &one.config.database,
+        nightly::JOB,
+        nightly::LOCK_KEY,
+        "someone else",
+    )
+    .expect("lock")
+    .expect("free");
+    assert!(matches!(
+        nightly::run_once(&two, &folders, other, false, &mut |_| {}).expect("night"),
+        Turn::SkippedRunning
+    ));
+    drop(held);
+    assert!(matches!(
+        nightly::run_once(&two, &folders, other, false, &mut |_| {}).expect("night"),
+        Turn::Ran(_)
+    ));
+}

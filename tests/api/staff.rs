@@ -136,3 +136,57 @@ fn users_are_created_from_the_command_line() {
     .expect("the new user signs in");
     assert_eq!(s.principal.role, Role::Supervisor);
 }
+
+/// Wrong passwords sent at once (from one instance's threads or several instances: the count
+/// is in the database) each count: five at once lock the account, none overwrites another's
+/// count with one it read before its password check.
+#[test]
+fn failures_at_once_each_count() {
+    use diesel::prelude::*;
+    use onecard::db::schema::staff_users;
+
+    let db = TestDb::new();
+    let (one, two) = (db.open(), db.open());
+    {
+        let mut conn = one.conn().expect("conn");
+        staff::create_user_with(
+            &mut conn,
+            Role::Finance,
+            "并发",
+            "晨间对账的长密码-2026",
+            "test",
+            1_000,
+        )
+        .expect("user");
+    }
+    let barrier = std::sync::Barrier::new(5);
+    std::thread::scope(|s| {
+        for i in 0..5 {
+            let ctx = if i % 2 == 0 { &one } else { &two };
+            let barrier = &barrier;
+            s.spawn(move || {
+                let mut conn = ctx.conn().expect("conn");
+                barrier.wait();
+                let outcome = staff::sign_in(&mut conn, &ctx.keys, "并发", "a wrong guess here");
+                assert!(
+                    matches!(
+                        outcome,
+                        Err(StaffError::BadCredentials | StaffError::Locked(_))
+                    ),
+                    "{outcome:?}"
+                );
+            });
+        }
+    });
+    let mut conn = one.conn().expect("conn");
+    let failures: i64 = staff_users::table
+        .filter(staff_users::name.eq("并发"))
+        .select(staff_users::failures)
+        .first(&mut conn)
+        .expect("user");
+    assert_eq!(failures, 5);
+    assert!(matches!(
+        staff::sign_in(&mut conn, &one.keys, "并发", "晨间对账的长密码-2026"),
+        Err(StaffError::Locked(_))
+    ));
+}

@@ -25,6 +25,9 @@ use onecard::config::Config;
 use onecard::payments::{self, intake, Capture};
 use serde_json::json;
 
+pub mod books;
+pub mod spawned;
+
 /// The environment variable that selects PostgreSQL.
 pub const PG_ENV: &str = "ONECARD_TEST_DATABASE_URL";
 

@@ -213,6 +213,7 @@ pub(super) async fn upload(
                 }
             },
         )
+        .await
         .or_page(lang)?;
     Ok(jobs::follow(&id))
 }

@@ -61,6 +61,7 @@ pub(super) async fn run(
                 }
             },
         )
+        .await
         .or_page(lang)?;
     Ok(jobs::follow(&id))
 }

@@ -1,10 +1,13 @@
-//! The sign-in rate limit: how many attempts one client address may make, and the check the
-//! sign-in form runs before it looks at a password. The limiter itself is the API's
-//! (`http::limits`); this file only holds the sign-in's numbers and its refusal.
+//! The sign-in rate limit: how many attempts one client may make, and the check the sign-in
+//! form runs before it looks at a password. The limiter itself is the API's (`http::limits`:
+//! counted in the database, so every instance shares one allowance per client); this file
+//! holds the sign-in's numbers, which client a request is, and the refusal.
 
 use actix_web::http::StatusCode;
-use actix_web::HttpRequest;
+use actix_web::{web, HttpRequest};
 
+use crate::app::AppContext;
+use crate::http::blocking::with_conn;
 use crate::http::problem::ApiError;
 
 /// Sign-in attempts one client address may make a minute, sustained, and at once: enough for a
@@ -26,15 +29,26 @@ impl Default for SignInLimiter {
     }
 }
 
+/// Which client a sign-in attempt counts against: its address. Without a peer address (a test
+/// request) every attempt shares one allowance.
+pub fn client_key(req: &HttpRequest) -> String {
+    // Without a peer address (a test request) every attempt shares one allowance.
+    crate::http::client::client_ip(req)
+        .map(|ip| ip.to_string())
+        .unwrap_or_default()
+}
+
 impl SignInLimiter {
-    /// Counts a sign-in attempt from the request's client address: a 429 `rate_limited` with
-    /// `retry_after_seconds` once the address has used up its attempts.
-    pub(super) fn admit(&self, req: &HttpRequest) -> Result<(), ApiError> {
-        // Without a peer address (a test request) every attempt shares one allowance.
-        let client = crate::http::client::client_ip(req)
-            .map(|ip| ip.to_string())
-            .unwrap_or_default();
-        self.0.check(&format!("sign-in {client}")).map_err(|wait| {
+    /// Counts a sign-in attempt of the request's client: a 429 `rate_limited` with
+    /// `retry_after_seconds` once the client has used up its attempts.
+    pub(super) async fn admit(
+        limiter: web::Data<SignInLimiter>,
+        ctx: &web::Data<AppContext>,
+        req: &HttpRequest,
+    ) -> Result<(), ApiError> {
+        let bucket = format!("sign-in {}", client_key(req));
+        let allowed = with_conn(ctx, move |conn, _| Ok(limiter.0.check(conn, &bucket)?)).await?;
+        allowed.map_err(|wait| {
             let secs = wait.as_secs().max(1);
             ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,

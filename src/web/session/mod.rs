@@ -24,7 +24,7 @@ use crate::http::problem::ApiError;
 
 mod limit;
 
-pub use limit::{SignInLimiter, SIGN_IN_BURST, SIGN_IN_PER_MINUTE};
+pub use limit::{client_key, SignInLimiter, SIGN_IN_BURST, SIGN_IN_PER_MINUTE};
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "onecard_session";
@@ -431,8 +431,10 @@ async fn sign_in(
 ) -> Result<HttpResponse, WebError> {
     let lang = lang_of(&req);
     let w = Common::of(lang);
-    if let Some(limiter) = req.app_data::<web::Data<SignInLimiter>>() {
-        limiter.admit(&req).or_page(lang)?;
+    if let Some(limiter) = req.app_data::<web::Data<SignInLimiter>>().cloned() {
+        SignInLimiter::admit(limiter, &ctx, &req)
+            .await
+            .or_page(lang)?;
     }
     let nonce = req.cookie(SIGN_IN_COOKIE).map(|c| c.value().to_string());
     let token_ok = match (&nonce, &form.csrf) {
