@@ -59,6 +59,7 @@ async fn observe(
     let started = Instant::now();
     let method = req.method().to_string();
     let res = next.call(req).await?;
+    crate::http::extract::after_answer(res.request());
     let route = res
         .request()
         .match_pattern()

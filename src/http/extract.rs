@@ -4,11 +4,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
@@ -254,6 +254,7 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let ctx = req.app_data::<web::Data<AppContext>>().cloned();
         let limiter = req.app_data::<web::Data<RateLimiter>>().cloned();
+        let request = req.clone();
         let presented = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -264,10 +265,17 @@ impl FromRequest for Caller {
             let ctx = ctx.ok_or_else(|| ApiError::internal(&"application context missing"))?;
             let token = presented
                 .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
-            let principal =
-                with_conn(&ctx, move |conn, _| Ok(auth::authenticate(conn, &token)?)).await?;
-            let principal =
-                principal.ok_or_else(|| ApiError::unauthorized("the token is not valid"))?;
+            let now = chrono::Utc::now().naive_utc();
+            let principal = with_conn(&ctx, move |conn, _| {
+                Ok(auth::tokens::check(conn, &token, now)?)
+            })
+            .await??;
+            if auth::tokens::last_used_throttle().due(&principal.token_id, Instant::now()) {
+                request.extensions_mut().insert(LastUse {
+                    token_id: principal.token_id.clone(),
+                    at: now,
+                });
+            }
             if let Some(limiter) = limiter {
                 limiter.check(&principal.token_id).map_err(|wait| {
                     ApiError::new(
@@ -285,4 +293,33 @@ impl FromRequest for Caller {
             Ok(Caller(principal))
         })
     }
+}
+
+/// A token use to record once the answer is made: set by [`Caller`] when the token's
+/// "last used" is due ([`auth::tokens::last_used_throttle`]: at most once a minute per token).
+#[derive(Debug, Clone)]
+struct LastUse {
+    token_id: String,
+    at: chrono::NaiveDateTime,
+}
+
+/// After the handler has answered: writes a due "last used" on the blocking pool, off the
+/// answer's path and after the handler's own transaction (never racing it). A failed write is
+/// only logged.
+pub fn after_answer(req: &HttpRequest) {
+    let Some(LastUse { token_id, at }) = req.extensions_mut().remove::<LastUse>() else {
+        return;
+    };
+    let Some(ctx) = req.app_data::<web::Data<AppContext>>().cloned() else {
+        return;
+    };
+    actix_web::rt::spawn(async move {
+        let written = with_conn(&ctx, move |conn, _| {
+            Ok(auth::tokens::record_last_used(conn, &token_id, at)?)
+        })
+        .await;
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "a token's last use could not be recorded");
+        }
+    });
 }
