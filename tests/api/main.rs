@@ -33,6 +33,7 @@ mod secrets;
 mod settlement;
 mod staff;
 mod statement_lines;
+mod tokens;
 mod treasury_return;
 mod web;
 mod web_crawl;
