@@ -202,9 +202,9 @@ pub fn revoke(
         diesel::update(api_tokens::table.find(id))
             .set(api_tokens::revoked_at.eq(Some(now)))
             .execute(conn)?;
-        let after = TokenInfo {
-            revoked_at: Some(now),
-            ..before.clone()
+        // Read back: the time as stored (PostgreSQL keeps microseconds).
+        let Some(after) = get(conn, id)? else {
+            return Ok(None);
         };
         audit::record_at(
             conn,

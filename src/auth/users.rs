@@ -200,9 +200,9 @@ pub fn disable(
         diesel::update(staff_users::table.find(&before.id))
             .set(staff_users::disabled_at.eq(Some(now)))
             .execute(conn)?;
-        let after = UserInfo {
-            disabled_at: Some(now),
-            ..before.clone()
+        // Read back: the time as stored (PostgreSQL keeps microseconds).
+        let Some(after) = locked(conn, &before.id)? else {
+            return Ok(None);
         };
         audit_change(conn, by, "user.disable", &before, &after, now)?;
         Ok(Some(after))

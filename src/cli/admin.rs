@@ -170,11 +170,15 @@ pub fn keys(config: Config, command: KeysCommand) -> Result<ExitCode, String> {
             }
         }
         KeysCommand::Revoke { id } => {
-            let found = auth::tokens::revoke(&mut conn, id.trim(), "cli", now)
-                .map_err(|e| e.to_string())?;
+            let id = id.trim();
+            let earlier = auth::tokens::get(&mut conn, id)
+                .map_err(|e| e.to_string())?
+                .and_then(|t| t.revoked_at);
+            let found =
+                auth::tokens::revoke(&mut conn, id, "cli", now).map_err(|e| e.to_string())?;
             match found {
                 None => return Err(format!("no token '{id}' (onecard keys list shows them)")),
-                Some(t) if t.revoked_at != Some(now) => {
+                Some(t) if earlier.is_some() => {
                     eprintln!(
                         "token {} was revoked already ({} UTC)",
                         t.id,
