@@ -6,7 +6,7 @@
 //! of it must keep that answer honest for revocation (a revoked token refused at once).
 //!
 //! "Last used" is written at most once a minute per token ([`LastUsedThrottle`]), by the caller
-//! off the answer's path, so authenticating never writes.
+//! (`http::extract`), so authenticating itself never writes.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};

@@ -266,15 +266,17 @@ impl FromRequest for Caller {
             let token = presented
                 .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
             let now = chrono::Utc::now().naive_utc();
-            let principal = with_conn(&ctx, move |conn, _| {
-                Ok(auth::tokens::check(conn, &token, now)?)
+            let (principal, pending) = with_conn(&ctx, move |conn, _| {
+                let principal = match auth::tokens::check(conn, &token, now)? {
+                    Ok(p) => p,
+                    Err(refused) => return Ok(Err(refused)),
+                };
+                let pending = note_use(conn, &principal.token_id, now);
+                Ok(Ok((principal, pending)))
             })
             .await??;
-            if auth::tokens::last_used_throttle().due(&principal.token_id, Instant::now()) {
-                request.extensions_mut().insert(LastUse {
-                    token_id: principal.token_id.clone(),
-                    at: now,
-                });
+            if let Some(pending) = pending {
+                request.extensions_mut().insert(pending);
             }
             if let Some(limiter) = limiter {
                 limiter.check(&principal.token_id).map_err(|wait| {
@@ -295,17 +297,44 @@ impl FromRequest for Caller {
     }
 }
 
-/// A token use to record once the answer is made: set by [`Caller`] when the token's
-/// "last used" is due ([`auth::tokens::last_used_throttle`]: at most once a minute per token).
+/// Notes a use of `token_id` when its "last used" is due ([`auth::tokens::last_used_throttle`]:
+/// at most once a minute per token and instance). On PostgreSQL the write is left for
+/// [`after_answer`], off the answer's path. On SQLite it is made here, before the handler's
+/// own transaction: a transaction there that reads and then writes fails at once ("database is
+/// locked") when another write commits in between, so a write racing the handler, or the
+/// client's next request, would turn their answers into 500s. Once every such transaction
+/// begins IMMEDIATE (issue 18, point 5), SQLite can take the PostgreSQL path too. A failed write
+/// is only logged.
+fn note_use(
+    conn: &mut crate::db::DbConn,
+    token_id: &str,
+    at: chrono::NaiveDateTime,
+) -> Option<LastUse> {
+    if !auth::tokens::last_used_throttle().due(token_id, Instant::now()) {
+        return None;
+    }
+    if matches!(conn, crate::db::DbConn::Postgres(_)) {
+        return Some(LastUse {
+            token_id: token_id.to_string(),
+            at,
+        });
+    }
+    if let Err(e) = auth::tokens::record_last_used(conn, token_id, at) {
+        tracing::warn!(error = %e, "a token's last use could not be recorded");
+    }
+    None
+}
+
+/// A token use to record once the answer is made ([`note_use`]).
 #[derive(Debug, Clone)]
 struct LastUse {
     token_id: String,
     at: chrono::NaiveDateTime,
 }
 
-/// After the handler has answered: writes a due "last used" on the blocking pool, off the
-/// answer's path and after the handler's own transaction (never racing it). A failed write is
-/// only logged.
+/// After the handler has answered: writes a due "last used" ([`note_use`]) on the blocking
+/// pool, off the answer's path and after the handler's own transaction. A failed write is only
+/// logged.
 pub fn after_answer(req: &HttpRequest) {
     let Some(LastUse { token_id, at }) = req.extensions_mut().remove::<LastUse>() else {
         return;
