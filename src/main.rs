@@ -64,7 +64,7 @@ enum Command {
         #[command(subcommand)]
         command: dbcli::DbCommand,
     },
-    /// API tokens.
+    /// API tokens: create (optionally expiring), list, revoke; rotate keys and secrets.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
@@ -337,8 +337,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         } => serve(config, &bind, demo, migrate, workers),
         Command::Migrate => migrate(config),
         Command::Db { command } => dbcli::run(config, command),
-        Command::Keys { command } => admin::create_key(config, command),
-        Command::Users { command } => admin::create_user(config, command),
+        Command::Keys { command } => admin::keys(config, command),
+        Command::Users { command } => admin::users(config, command),
         Command::Persons { command } => admin::persons(config, command),
         Command::Accounts { command } => admin::accounts(config, command),
         Command::Import { spec, name, file } => import(config, spec, name, &file),
@@ -405,7 +405,8 @@ fn print_demo(ctx: &AppContext, bind: &str) -> Result<(), String> {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
-        "Demo tokens (shown once; also in your shell history if you copy them):"
+        "Demo tokens (shown once; they expire in {} hours, and the next start revokes them):",
+        onecard::app::demo::DEMO_TOKEN_HOURS
     );
     for (role, t) in tokens {
         let _ = writeln!(out, "  {:<10} {}", role.as_str(), t.token);

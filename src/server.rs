@@ -62,6 +62,7 @@ async fn observe(
     let https = crate::http::client::is_https(req.request());
     let client = crate::http::client::client_ip(req.request());
     let res = next.call(req).await?;
+    crate::http::extract::after_answer(res.request());
     let route = res
         .request()
         .match_pattern()

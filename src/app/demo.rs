@@ -1,6 +1,7 @@
 //! Demo data for `onecard serve --demo`: the demo fee catalogue (items not yet present), one
-//! token per role (generated now, printed once) and, on an empty ledger, an opening
-//! appropriation so the tour has a balance to show.
+//! token per role (generated now, printed once, expiring within [`DEMO_TOKEN_HOURS`]; the
+//! demo tokens of earlier starts are revoked, so they do not pile up) and, on an empty ledger,
+//! an opening appropriation so the tour has a balance to show.
 //!
 //! The demo has one human per role: the `demo-<role>` token and the `demo-<role>` staff user
 //! are the same person (so, as for real staff, signing in on the pages does not make a
@@ -97,7 +98,29 @@ fn demo_person(conn: &mut DbConn, role: Role) -> Result<String, DemoError> {
     }
 }
 
-/// Creates one token per role and, if the ledger is empty, posts an opening appropriation.
+/// How long a demo token lives: it is for a tour, not for keeps.
+pub const DEMO_TOKEN_HOURS: i64 = 24;
+
+/// Revokes the demo tokens of earlier starts that are still unrevoked (each audited as
+/// `key.revoke` by `demo`); returns how many.
+fn revoke_earlier_tokens(
+    conn: &mut DbConn,
+    now: chrono::NaiveDateTime,
+) -> Result<usize, DemoError> {
+    let earlier: Vec<String> = api_tokens::table
+        .filter(api_tokens::created_by.eq("demo"))
+        .filter(api_tokens::revoked_at.is_null())
+        .select(api_tokens::id)
+        .load(conn)
+        .map_err(DbError::from)?;
+    for id in &earlier {
+        auth::tokens::revoke(conn, id, "demo", now)?;
+    }
+    Ok(earlier.len())
+}
+
+/// Revokes the demo tokens of earlier starts, creates one token per role expiring in
+/// [`DEMO_TOKEN_HOURS`] and, if the ledger is empty, posts an opening appropriation.
 pub fn load(ctx: &AppContext) -> Result<Vec<(Role, IssuedToken)>, DemoError> {
     let mut conn = ctx.conn()?;
     for item in crate::catalogue::demo_items()? {
@@ -111,12 +134,24 @@ pub fn load(ctx: &AppContext) -> Result<Vec<(Role, IssuedToken)>, DemoError> {
             )?;
         }
     }
+    let now = chrono::Utc::now().naive_utc();
+    let revoked = revoke_earlier_tokens(&mut conn, now)?;
+    if revoked > 0 {
+        tracing::info!(tokens = revoked, "demo tokens of earlier starts revoked");
+    }
+    let expires_at = Some(now + chrono::Duration::hours(DEMO_TOKEN_HOURS));
     let mut tokens = Vec::new();
     for role in Role::ALL {
         let person = demo_person(&mut conn, role)?;
         let name = format!("demo-{role}");
-        let t = auth::create_token_for(&mut conn, &ctx.keys, role, &name, Some(&person), "demo")?;
-        tokens.push((role, t));
+        let new = auth::NewToken {
+            role,
+            name: &name,
+            person: Some(&person),
+            expires_at,
+            created_by: "demo",
+        };
+        tokens.push((role, auth::create_token_as(&mut conn, &ctx.keys, new)?));
     }
     let (head, _) = repo::chain_head(&mut conn)?;
     drop(conn);

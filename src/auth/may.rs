@@ -57,3 +57,5 @@ pub const TREASURY: &[Role] = &[Treasury];
 pub const READ_AUDIT_LOG: &[Role] = &[Supervisor, Auditor, Admin];
 /// Read the concessions (优惠政策) granted: supervision of reduced and waived fees.
 pub const READ_CONCESSIONS: &[Role] = &[Finance, Supervisor, Auditor];
+/// List, revoke and disable API tokens and staff users; reset a staff user's password.
+pub const MANAGE_ACCESS: &[Role] = &[Admin];

@@ -1,7 +1,9 @@
 //! Access (DESIGN §7): roles, API tokens, and the treasury's request-signing secrets.
 //!
 //! A token is 256 random bits shown once (`oc_` + base64url) and stored only as its SHA-256.
-//! Each token carries one role. A treasury client's HMAC secret is derived from the service's
+//! Each token carries one role, may expire, and can be revoked ([`tokens`]: the lifecycle, and
+//! the one check every call makes). Staff users are disabled, enabled and reset in [`users`].
+//! A treasury client's HMAC secret is derived from the service's
 //! master key and the token id, so it too is never stored; it rotates with an overlap
 //! ([`treasury_secrets`]). The signing keys' ids and validity are in [`signing_keys`].
 //!
@@ -17,6 +19,8 @@ pub mod request_signing;
 pub mod signing_keys;
 pub mod staff;
 pub mod treasury_secrets;
+pub mod tokens;
+pub mod users;
 
 use base64::Engine;
 use chrono::Utc;
@@ -169,8 +173,8 @@ pub fn create_token(
     create_token_for(conn, keys, role, name, None, created_by)
 }
 
-/// Makes a token for `role` belonging to `person` (a new person named `name` when `None`),
-/// stores its hash and audits the creation, in one transaction.
+/// Makes a token for `role` belonging to `person` (a new person named `name` when `None`)
+/// that never expires; see [`create_token_as`].
 pub fn create_token_for(
     conn: &mut DbConn,
     keys: &ServiceKeys,
@@ -179,6 +183,44 @@ pub fn create_token_for(
     person: Option<&str>,
     created_by: &str,
 ) -> Result<IssuedToken, AuthError> {
+    let token = NewToken {
+        role,
+        name,
+        person,
+        expires_at: None,
+        created_by,
+    };
+    create_token_as(conn, keys, token)
+}
+
+/// What a new token is.
+#[derive(Debug, Clone, Copy)]
+pub struct NewToken<'a> {
+    /// Its one role.
+    pub role: Role,
+    /// Who or what it is for.
+    pub name: &'a str,
+    /// The person it belongs to; `None` makes a new person of its name.
+    pub person: Option<&'a str>,
+    /// When it stops being accepted (UTC); `None` for never.
+    pub expires_at: Option<chrono::NaiveDateTime>,
+    /// Who makes it (audit).
+    pub created_by: &'a str,
+}
+
+/// Makes a token, stores its hash and audits the creation (`key.create`), in one transaction.
+pub fn create_token_as(
+    conn: &mut DbConn,
+    keys: &ServiceKeys,
+    new: NewToken<'_>,
+) -> Result<IssuedToken, AuthError> {
+    let NewToken {
+        role,
+        name,
+        person,
+        expires_at,
+        created_by,
+    } = new;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AuthError::BadName);
@@ -189,8 +231,21 @@ pub fn create_token_for(
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)
     );
     let hash = token_hash(&token);
+    // A named person is looked up before the transaction, so the transaction writes first
+    // (on SQLite one that reads first fails at once when another write came in between).
+    let known = match person.map(str::trim) {
+        Some(id) => Some(
+            persons::get(conn, id)?
+                .ok_or_else(|| AuthError::UnknownPerson(id.to_string()))?
+                .id,
+        ),
+        None => None,
+    };
     let person_id = conn.transaction::<_, AuthError, _>(|conn| {
-        let person_id = persons::for_new_credential(conn, person, name, created_by)?;
+        let person_id = match known {
+            Some(p) => p,
+            None => persons::for_new_credential(conn, None, name, created_by)?,
+        };
         diesel::insert_into(api_tokens::table)
             .values((
                 api_tokens::id.eq(&id),
@@ -200,6 +255,7 @@ pub fn create_token_for(
                 api_tokens::created_at.eq(Utc::now().naive_utc()),
                 api_tokens::created_by.eq(created_by),
                 api_tokens::person_id.eq(&person_id),
+                api_tokens::expires_at.eq(expires_at),
             ))
             .execute(conn)?;
         audit::record(
@@ -209,9 +265,10 @@ pub fn create_token_for(
                 action: "key.create",
                 subject: &format!("token:{id}"),
                 before: None,
-                after: Some(
-                    serde_json::json!({"id": id, "name": name, "role": role, "person": person_id}),
-                ),
+                after: Some(serde_json::json!({
+                    "id": id, "name": name, "role": role, "person": person_id,
+                    "expires_at": expires_at,
+                })),
             },
         )?;
         Ok(person_id)
@@ -225,26 +282,10 @@ pub fn create_token_for(
     })
 }
 
-/// Finds the live token behind a presented bearer value.
+/// The live token behind a presented bearer value; `None` for an unknown, revoked or expired
+/// one. [`tokens::check`] tells those apart (the API answers each with its own code).
 pub fn authenticate(conn: &mut DbConn, presented: &str) -> Result<Option<Principal>, AuthError> {
-    // A well-formed token is "oc_" + 43 base64url characters; anything else cannot match and
-    // is not worth a query.
-    if presented.len() != 46 || !presented.starts_with("oc_") {
-        return Ok(None);
-    }
-    let row: Option<(String, String, String, Option<String>)> = api_tokens::table
-        .filter(api_tokens::token_hash.eq(token_hash(presented)))
-        .filter(api_tokens::revoked_at.is_null())
-        .select((
-            api_tokens::id,
-            api_tokens::name,
-            api_tokens::role,
-            api_tokens::person_id,
-        ))
-        .first(conn)
-        .optional()?;
-    row.map(|(token_id, name, role, person)| principal(token_id, name, &role, person))
-        .transpose()
+    Ok(tokens::check(conn, presented, Utc::now().naive_utc())?.ok())
 }
 
 /// A principal from a stored token's or user's columns; one without a person is refused.

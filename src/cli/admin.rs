@@ -24,6 +24,25 @@ pub enum UsersCommand {
         #[arg(long)]
         person: Option<String>,
     },
+    /// Every staff user: id, name, role, person, status, created, disabled, locked until
+    /// (tab-separated, times UTC; never a password).
+    List,
+    /// Disable a user: their sessions end at once and sign-in refuses them.
+    Disable {
+        /// The user's name or id.
+        user: String,
+    },
+    /// Enable a disabled user again (they sign in afresh).
+    Enable {
+        /// The user's name or id.
+        user: String,
+    },
+    /// Give a user a generated password, printed once on stdout; ends their sessions and
+    /// clears a lock-out.
+    ResetPassword {
+        /// The user's name or id.
+        user: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -73,6 +92,17 @@ pub enum KeysCommand {
         /// omitted.
         #[arg(long)]
         person: Option<String>,
+        /// Days until it expires (then 401 `token_expired`); never if omitted.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+        expires_in: Option<u32>,
+    },
+    /// Every token: id, name, role, person, created, expires, last used, revoked
+    /// (tab-separated, times UTC; never the token, which is not stored).
+    List,
+    /// Revoke a token: from now on it is refused (401 `token_revoked`).
+    Revoke {
+        /// The token's id (`keys list` shows it).
+        id: String,
     },
     /// Make a new signing key current; the old one is retired (still published at
     /// GET /v1/signing-keys, its private half not kept). Prints the new key id.
@@ -177,19 +207,102 @@ fn rotate_key(config: Config, command: KeysCommand) -> Result<ExitCode, String> 
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn create_key(config: Config, command: KeysCommand) -> Result<ExitCode, String> {
-    let KeysCommand::Create { role, name, person } = command else {
+/// A stored time as the listings print it (UTC), or `-`.
+fn shown(at: Option<chrono::NaiveDateTime>) -> String {
+    at.map_or_else(
+        || "-".to_string(),
+        |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
+    )
+}
+
+pub fn keys(config: Config, command: KeysCommand) -> Result<ExitCode, String> {
+    // Rotations run without opening the service: the key they replace may be missing.
+    if matches!(
+        command,
+        KeysCommand::RotateSigning { .. }
+            | KeysCommand::RotateSecret { .. }
+            | KeysCommand::ReplaceMaster { .. }
+    ) {
         return rotate_key(config, command);
-    };
-    let role: Role = role.parse().map_err(|e: auth::AuthError| e.to_string())?;
+    }
     let ctx = open_app(config)?;
     let mut conn = ctx.conn().map_err(|e| e.to_string())?;
-    let person = person.as_deref();
-    let issued = auth::create_token_for(&mut conn, &ctx.keys, role, &name, person, "cli")
-        .map_err(|e| e.to_string())?;
-    println!("{}", issued.token);
-    if let Some(secret) = issued.secret {
-        println!("{secret}");
+    let now = chrono::Utc::now().naive_utc();
+    match command {
+        KeysCommand::Create {
+            role,
+            name,
+            person,
+            expires_in,
+        } => {
+            let role: Role = role.parse().map_err(|e: auth::AuthError| e.to_string())?;
+            let expires_at = expires_in.map(|d| now + chrono::Duration::days(i64::from(d)));
+            let new = auth::NewToken {
+                role,
+                name: &name,
+                person: person.as_deref(),
+                expires_at,
+                created_by: "cli",
+            };
+            let issued =
+                auth::create_token_as(&mut conn, &ctx.keys, new).map_err(|e| e.to_string())?;
+            println!("{}", issued.token);
+            if let Some(secret) = issued.secret {
+                println!("{secret}");
+            }
+            if let Some(at) = expires_at {
+                eprintln!("token {} expires {} UTC", issued.id, shown(Some(at)));
+            }
+        }
+        KeysCommand::List => {
+            println!("id\tname\trole\tperson\tcreated\texpires\tlast_used\trevoked");
+            let mut after: Option<String> = None;
+            loop {
+                let page = auth::tokens::list(&mut conn, after.as_deref(), 1000)
+                    .map_err(|e| e.to_string())?;
+                for t in page.iter().take(1000) {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                        t.id,
+                        t.name,
+                        t.role,
+                        t.person_id.as_deref().unwrap_or("-"),
+                        shown(Some(t.created_at)),
+                        shown(t.expires_at),
+                        shown(t.last_used_at),
+                        shown(t.revoked_at),
+                    );
+                }
+                if page.len() <= 1000 {
+                    break;
+                }
+                after = page.get(999).map(|t| t.id.clone());
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            let id = id.trim();
+            let earlier = auth::tokens::get(&mut conn, id)
+                .map_err(|e| e.to_string())?
+                .and_then(|t| t.revoked_at);
+            let found =
+                auth::tokens::revoke(&mut conn, id, "cli", now).map_err(|e| e.to_string())?;
+            match found {
+                None => return Err(format!("no token '{id}' (onecard keys list shows them)")),
+                Some(t) if earlier.is_some() => {
+                    eprintln!(
+                        "token {} was revoked already ({} UTC)",
+                        t.id,
+                        shown(t.revoked_at)
+                    );
+                }
+                Some(t) => eprintln!("token {} '{}' ({}) revoked", t.id, t.name, t.role),
+            }
+        }
+        KeysCommand::RotateSigning { .. }
+        | KeysCommand::RotateSecret { .. }
+        | KeysCommand::ReplaceMaster { .. } => {
+            unreachable!("rotations return before the service is opened")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -211,9 +324,84 @@ pub fn persons(config: Config, command: PersonsCommand) -> Result<ExitCode, Stri
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn create_user(config: Config, command: UsersCommand) -> Result<ExitCode, String> {
+pub fn users(config: Config, command: UsersCommand) -> Result<ExitCode, String> {
+    match command {
+        UsersCommand::Create { role, name, person } => create_user(config, role, name, person),
+        other => manage_user(config, other),
+    }
+}
+
+/// `users list`, `disable`, `enable`, `reset-password`.
+fn manage_user(config: Config, command: UsersCommand) -> Result<ExitCode, String> {
+    use auth::users;
+    let ctx = open_app(config)?;
+    let mut conn = ctx.conn().map_err(|e| e.to_string())?;
+    let now = chrono::Utc::now().naive_utc();
+    let missing = |user: &str| format!("no staff user '{user}' (onecard users list shows them)");
+    match command {
+        UsersCommand::Create { .. } => {}
+        UsersCommand::List => {
+            println!("id\tname\trole\tperson\tstatus\tcreated\tdisabled\tlocked_until");
+            let mut after: Option<String> = None;
+            loop {
+                let page =
+                    users::list(&mut conn, after.as_deref(), 1000).map_err(|e| e.to_string())?;
+                for u in page.iter().take(1000) {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                        u.id,
+                        u.name,
+                        u.role,
+                        u.person_id.as_deref().unwrap_or("-"),
+                        u.status(now),
+                        shown(Some(u.created_at)),
+                        shown(u.disabled_at),
+                        shown(u.locked_until),
+                    );
+                }
+                if page.len() <= 1000 {
+                    break;
+                }
+                after = page.get(999).map(|u| u.id.clone());
+            }
+        }
+        UsersCommand::Disable { user } => {
+            let u = users::disable(&mut conn, &user, "cli", now)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| missing(&user))?;
+            eprintln!(
+                "user {} '{}' disabled; their sessions have ended",
+                u.id, u.name
+            );
+        }
+        UsersCommand::Enable { user } => {
+            let u = users::enable(&mut conn, &user, "cli", now)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| missing(&user))?;
+            eprintln!("user {} '{}' enabled", u.id, u.name);
+        }
+        UsersCommand::ResetPassword { user } => {
+            let reset =
+                users::reset_password(&mut conn, &user, "cli", now, auth::staff::PBKDF2_ITERATIONS)
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| missing(&user))?;
+            eprintln!(
+                "user {} '{}': new password below (shown once); their sessions have ended",
+                reset.user.id, reset.user.name
+            );
+            println!("{}", reset.password);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn create_user(
+    config: Config,
+    role: String,
+    name: String,
+    person: Option<String>,
+) -> Result<ExitCode, String> {
     use std::io::IsTerminal;
-    let UsersCommand::Create { role, name, person } = command;
     let role: Role = role.parse().map_err(|e: auth::AuthError| e.to_string())?;
     let (password, generated) = if std::io::stdin().is_terminal() {
         (

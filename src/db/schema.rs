@@ -91,6 +91,8 @@ diesel::table! {
         created_by -> Text,
         revoked_at -> Nullable<Timestamp>,
         person_id -> Nullable<Text>,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
     }
 }
 

@@ -4,11 +4,11 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
@@ -254,6 +254,7 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let ctx = req.app_data::<web::Data<AppContext>>().cloned();
         let limiter = req.app_data::<web::Data<RateLimiter>>().cloned();
+        let request = req.clone();
         let presented = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -264,19 +265,26 @@ impl FromRequest for Caller {
             let ctx = ctx.ok_or_else(|| ApiError::internal(&"application context missing"))?;
             let token = presented
                 .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
-            // The allowance is counted on the same connection, right after the token is known:
-            // one trip to the blocking pool (and to the database only when a lease runs out).
-            let (principal, allowed) = with_conn(&ctx, move |conn, _| {
-                let principal = auth::authenticate(conn, &token)?;
-                let allowed = match (&principal, &limiter) {
-                    (Some(p), Some(limiter)) => limiter.check(conn, &p.token_id)?,
-                    _ => Ok(()),
+            let now = chrono::Utc::now().naive_utc();
+            // The token is checked, its use noted and its allowance counted on one connection:
+            // one trip to the blocking pool (and to the database for the allowance only when
+            // a lease runs out).
+            let (principal, pending, allowed) = with_conn(&ctx, move |conn, _| {
+                let principal = match auth::tokens::check(conn, &token, now)? {
+                    Ok(p) => p,
+                    Err(refused) => return Ok(Err(refused)),
                 };
-                Ok((principal, allowed))
+                let pending = note_use(conn, &principal.token_id, now);
+                let allowed = match &limiter {
+                    Some(limiter) => limiter.check(conn, &principal.token_id)?,
+                    None => Ok(()),
+                };
+                Ok(Ok((principal, pending, allowed)))
             })
-            .await?;
-            let principal =
-                principal.ok_or_else(|| ApiError::unauthorized("the token is not valid"))?;
+            .await??;
+            if let Some(pending) = pending {
+                request.extensions_mut().insert(pending);
+            }
             allowed.map_err(|wait| {
                 ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
@@ -292,4 +300,60 @@ impl FromRequest for Caller {
             Ok(Caller(principal))
         })
     }
+}
+
+/// Notes a use of `token_id` when its "last used" is due ([`auth::tokens::last_used_throttle`]:
+/// at most once a minute per token and instance). On PostgreSQL the write is left for
+/// [`after_answer`], off the answer's path. On SQLite it is made here, before the handler's
+/// own transaction: a transaction there that reads and then writes fails at once ("database is
+/// locked") when another write commits in between, so a write racing the handler, or the
+/// client's next request, would turn their answers into 500s. Once every such transaction
+/// begins IMMEDIATE (issue 18, point 5), SQLite can take the PostgreSQL path too. A failed write
+/// is only logged.
+fn note_use(
+    conn: &mut crate::db::DbConn,
+    token_id: &str,
+    at: chrono::NaiveDateTime,
+) -> Option<LastUse> {
+    if !auth::tokens::last_used_throttle().due(token_id, Instant::now()) {
+        return None;
+    }
+    if matches!(conn, crate::db::DbConn::Postgres(_)) {
+        return Some(LastUse {
+            token_id: token_id.to_string(),
+            at,
+        });
+    }
+    if let Err(e) = auth::tokens::record_last_used(conn, token_id, at) {
+        tracing::warn!(error = %e, "a token's last use could not be recorded");
+    }
+    None
+}
+
+/// A token use to record once the answer is made ([`note_use`]).
+#[derive(Debug, Clone)]
+struct LastUse {
+    token_id: String,
+    at: chrono::NaiveDateTime,
+}
+
+/// After the handler has answered: writes a due "last used" ([`note_use`]) on the blocking
+/// pool, off the answer's path and after the handler's own transaction. A failed write is only
+/// logged.
+pub fn after_answer(req: &HttpRequest) {
+    let Some(LastUse { token_id, at }) = req.extensions_mut().remove::<LastUse>() else {
+        return;
+    };
+    let Some(ctx) = req.app_data::<web::Data<AppContext>>().cloned() else {
+        return;
+    };
+    actix_web::rt::spawn(async move {
+        let written = with_conn(&ctx, move |conn, _| {
+            Ok(auth::tokens::record_last_used(conn, &token_id, at)?)
+        })
+        .await;
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "a token's last use could not be recorded");
+        }
+    });
 }

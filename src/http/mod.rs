@@ -8,6 +8,7 @@
 //!
 //! May depend on: `app` and every domain module; never `web` or `server`.
 
+pub mod access;
 pub mod accounts;
 pub mod blocking;
 pub mod catalogue;
@@ -47,4 +48,5 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     reconciliation::routes(cfg);
     remittances::routes(cfg);
     refund_requests::routes(cfg);
+    access::routes(cfg);
 }

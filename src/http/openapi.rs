@@ -10,7 +10,7 @@ use actix_web::{web, HttpResponse};
 use super::problem::{ApiError, PROBLEM_JSON};
 
 use super::{
-    accounts, catalogue, concessions, days, health, ledger, payments, reconciliation,
+    access, accounts, catalogue, concessions, days, health, ledger, payments, reconciliation,
     refund_requests, refunds, remittances, settlement,
 };
 
@@ -84,7 +84,7 @@ impl Modify for CommonErrors {
                     add_response(
                         op,
                         "401",
-                        "unauthorized: no bearer token, or not a valid one",
+                        "unauthorized: no bearer token, or not a valid one; token_revoked, token_expired",
                     );
                     add_response(
                         op,
@@ -204,6 +204,12 @@ impl Modify for CommonErrors {
         refund_requests::ack,
         refund_requests::reject,
         remittances::supervision,
+        access::list_tokens,
+        access::revoke_token,
+        access::list_users,
+        access::disable_user,
+        access::enable_user,
+        access::reset_password,
     ),
     components(schemas(Problem, reconciliation::ReportFormat)),
     modifiers(&BearerAuth, &CommonErrors)

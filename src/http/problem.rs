@@ -9,6 +9,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Map, Value};
 
+use crate::auth::staff::StaffError;
+use crate::auth::tokens::Refusal;
 use crate::auth::AuthError;
 use crate::db::DbError;
 use crate::ledger::accounts::OpenError;
@@ -331,6 +333,35 @@ impl From<AuthError> for ApiError {
             }
             AuthError::Db(db) => db.into(),
             other => ApiError::internal(&other),
+        }
+    }
+}
+
+impl From<StaffError> for ApiError {
+    fn from(e: StaffError) -> Self {
+        match e {
+            StaffError::Auth(a) => a.into(),
+            other => ApiError::invalid(None, other.to_string()),
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Unknown => ApiError::unauthorized("the token is not valid"),
+            Refusal::Revoked => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "token_revoked",
+                "Token revoked",
+                "this token has been revoked; ask an administrator for a new one",
+            ),
+            Refusal::Expired => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "token_expired",
+                "Token expired",
+                "this token has expired; ask an administrator for a new one",
+            ),
         }
     }
 }

@@ -9,6 +9,7 @@
 //!
 //! May depend on: everything else in the crate.
 
+pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod catalogue;
@@ -68,6 +69,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(ledger::routes)
             .configure(catalogue::routes)
             .configure(accounts::routes)
+            .configure(access::routes)
             .configure(audit::routes)
             .configure(reconciliation::routes)
             .configure(days::routes)
@@ -108,7 +110,7 @@ pub struct NavItem {
 }
 
 /// The pages and who may see them, in navigation order.
-fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 12] {
+fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 13] {
     [
         ("today", w.nav_today, may::READ_PAYMENTS),
         ("payments", w.nav_payments, may::READ_PAYMENTS),
@@ -126,6 +128,7 @@ fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 12] 
         ("catalogue", w.nav_catalogue, may::READ_CATALOGUE),
         ("accounts", w.nav_accounts, may::OPEN_ACCOUNT),
         ("audit", w.nav_audit, may::READ_AUDIT_LOG),
+        ("access", w.nav_access, may::MANAGE_ACCESS),
     ]
 }
 

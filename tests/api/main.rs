@@ -38,6 +38,7 @@ mod secrets;
 mod settlement;
 mod staff;
 mod statement_lines;
+mod tokens;
 mod treasury_return;
 mod two_instances;
 mod web;

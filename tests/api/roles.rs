@@ -57,6 +57,12 @@ async fn each_route_admits_exactly_its_roles() {
         ("POST", "/v1/remittances/rem_x/approve", vec![S]),
         ("GET", "/v1/supervision/treasury-payable", vec![F, S, A]),
         ("GET", "/v1/concessions", vec![F, S, A]),
+        ("GET", "/v1/tokens", vec![D]),
+        ("DELETE", "/v1/tokens/00000000deadbeef", vec![D]),
+        ("GET", "/v1/users", vec![D]),
+        ("POST", "/v1/users/usr_x/disable", vec![D]),
+        ("POST", "/v1/users/usr_x/enable", vec![D]),
+        ("POST", "/v1/users/usr_x/password", vec![D]),
         // Treasury routes also need a signed request: unsigned, the treasury role passes the
         // role check and is then told to sign (401 signature_required).
         ("GET", "/v1/treasury/remittances", vec![T]),
@@ -67,6 +73,7 @@ async fn each_route_admits_exactly_its_roles() {
         let send = |token: Option<&str>| {
             let mut req = match *method {
                 "GET" => app.client.get(app.url(path)),
+                "DELETE" => app.client.delete(app.url(path)),
                 _ => app.client.post(app.url(path)),
             };
             if let Some(t) = token {
