@@ -185,7 +185,7 @@ pub fn create_token_for(
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)
     );
     let hash = token_hash(&token);
-    let person_id = conn.transaction::<_, AuthError, _>(|conn| {
+    let person_id = crate::db::write_txn::<_, AuthError, _>(conn, |conn| {
         let person_id = persons::for_new_credential(conn, person, name, created_by)?;
         diesel::insert_into(api_tokens::table)
             .values((

@@ -132,7 +132,7 @@ pub fn create_user_as(
         hex::encode(random_bytes::<8>().map_err(AuthError::from)?)
     );
     let now = Utc::now().naive_utc();
-    conn.transaction::<_, StaffError, _>(|conn| {
+    crate::db::write_txn::<_, StaffError, _>(conn, |conn| {
         let taken: i64 = staff_users::table
             .filter(staff_users::name.eq(name))
             .count()
@@ -188,7 +188,7 @@ pub fn set_password(
     password_acceptable(password)?;
     let hashed = hash_password(password, PBKDF2_ITERATIONS)?;
     let now = Utc::now().naive_utc();
-    conn.transaction::<_, StaffError, _>(|conn| {
+    crate::db::write_txn::<_, StaffError, _>(conn, |conn| {
         let id: Option<String> = staff_users::table
             .filter(staff_users::name.eq(name.trim()))
             .select(staff_users::id)
@@ -404,7 +404,7 @@ fn start_session(
     let session_id = b64(&random_bytes::<24>().map_err(AuthError::from)?);
     let expires_at = now + Duration::hours(SESSION_HOURS);
     let role: Role = user.role.parse()?;
-    conn.transaction::<_, StaffError, _>(|conn| {
+    crate::db::write_txn::<_, StaffError, _>(conn, |conn| {
         diesel::update(staff_users::table.find(&user.id))
             .set((
                 staff_users::failures.eq(0i64),

@@ -55,6 +55,8 @@ use crate::db::schema::ledger_head;
 use crate::db::{self, DbConn, DbError, DbTarget};
 use crate::metrics;
 
+mod supervisor;
+
 /// Largest number of jobs committed in one transaction.
 pub const DEFAULT_MAX_BATCH: usize = 256;
 
@@ -70,6 +72,17 @@ pub enum WriteError<E> {
     /// The writer has stopped (shutting down).
     #[error("the ledger writer has stopped")]
     Stopped,
+    /// The job panicked: it was rolled back alone, and the rest of its batch committed. The
+    /// panic message is in the log at error level beside `incident`.
+    #[error("the ledger job panicked (incident {incident})")]
+    Panicked {
+        /// A random id naming the panic in the log.
+        incident: String,
+    },
+    /// The writer thread died while the job's batch ran (it is restarted); whether the batch
+    /// committed is not known to the caller.
+    #[error("the ledger writer died while this job's batch ran")]
+    Lost,
 }
 
 /// What [`Batch::post`] can fail with.
@@ -104,10 +117,21 @@ impl From<diesel::result::Error> for PostError {
 type Deliver = Box<dyn FnOnce(Result<(), Arc<DbError>>) + Send>;
 type Work = Box<dyn FnOnce(&mut Batch<'_>) -> (bool, Deliver) + Send>;
 
-/// Handle to the writer thread; cheap to clone.
+/// What the writer thread receives.
+enum Msg {
+    /// A job for the next batch.
+    Job(Work),
+    /// Die (the test hook [`LedgerWriter::kill_for_test`]): after the batch at hand, the
+    /// thread panics outside every per-job guard, as a bug in the writer itself would.
+    Die,
+}
+
+/// Handle to the writer thread; cheap to clone. A supervisor thread watches the writer and
+/// starts a fresh one (new connection, same queue) when it dies.
 #[derive(Clone)]
 pub struct LedgerWriter {
-    sender: mpsc::Sender<Work>,
+    sender: mpsc::Sender<Msg>,
+    health: Arc<supervisor::Health>,
 }
 
 /// Settings of the writer.
@@ -133,12 +157,28 @@ impl LedgerWriter {
         config: WriterConfig,
     ) -> Result<LedgerWriter, DbError> {
         let conn = target.connect()?;
-        let (sender, receiver) = mpsc::channel::<Work>();
-        thread::Builder::new()
-            .name("ledger-writer".into())
-            .spawn(move || writer_loop(target, conn, chart, config, receiver))
+        let (sender, receiver) = mpsc::channel::<Msg>();
+        let health = supervisor::start(target, conn, chart, config, receiver)
             .map_err(|e| DbError::Connect(format!("cannot start the ledger writer thread: {e}")))?;
-        Ok(LedgerWriter { sender })
+        Ok(LedgerWriter { sender, health })
+    }
+
+    /// Whether a writer thread is running (false from its death until the supervisor has
+    /// started a fresh one); `/readyz` answers 503 while it is not.
+    pub fn is_alive(&self) -> bool {
+        self.health.is_alive()
+    }
+
+    /// How many times the supervisor has started a fresh writer since the service opened.
+    pub fn restarts(&self) -> u64 {
+        self.health.restarts()
+    }
+
+    /// Test hook: the writer thread dies after the batch at hand, by a panic outside every
+    /// per-job guard. Jobs sent meanwhile wait in the queue for the fresh writer.
+    #[doc(hidden)]
+    pub fn kill_for_test(&self) {
+        let _ = self.sender.send(Msg::Die);
     }
 
     fn enqueue<T, E, F>(
@@ -152,7 +192,21 @@ impl LedgerWriter {
     {
         let (tx, rx) = oneshot::channel();
         let work: Work = Box::new(move |batch: &mut Batch<'_>| {
-            let result = f(batch);
+            let result = match catch_unwind(AssertUnwindSafe(|| f(batch))) {
+                Ok(result) => result,
+                Err(panic) => {
+                    let incident = incident_id();
+                    tracing::error!(
+                        incident = %incident,
+                        panic = %panic_message(panic.as_ref()),
+                        "a ledger job panicked; it was rolled back and the rest of its batch goes on"
+                    );
+                    let deliver: Deliver = Box::new(move |_| {
+                        let _ = tx.send(Err(WriteError::Panicked { incident }));
+                    });
+                    return (false, deliver);
+                }
+            };
             let ok = result.is_ok();
             let deliver: Deliver = Box::new(move |commit| {
                 let answer = match commit {
@@ -164,7 +218,9 @@ impl LedgerWriter {
             });
             (ok, deliver)
         });
-        self.sender.send(work).map_err(|_| WriteError::Stopped)?;
+        self.sender
+            .send(Msg::Job(work))
+            .map_err(|_| WriteError::Stopped)?;
         Ok(rx)
     }
 
@@ -176,7 +232,8 @@ impl LedgerWriter {
         E: Send + 'static,
     {
         let rx = self.enqueue(f)?;
-        rx.await.unwrap_or(Err(WriteError::Stopped))
+        // The answer was dropped unsent: the writer died in the middle of the batch.
+        rx.await.unwrap_or(Err(WriteError::Lost))
     }
 
     /// Blocking form of [`submit`](Self::submit) for the CLI, tests and benchmarks.
@@ -187,7 +244,7 @@ impl LedgerWriter {
         E: Send + 'static,
     {
         let rx = self.enqueue(f)?;
-        rx.blocking_recv().unwrap_or(Err(WriteError::Stopped))
+        rx.blocking_recv().unwrap_or(Err(WriteError::Lost))
     }
 
     /// Posts one entry on its own (a job that does nothing else).
@@ -414,12 +471,32 @@ fn not_reversible(seq: i64) -> LedgerError {
     ))
 }
 
+/// A random id for a panic, quoted to the caller and logged beside the panic message.
+fn incident_id() -> String {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 8];
+    match ring::rand::SystemRandom::new().fill(&mut bytes) {
+        Ok(()) => format!("inc_{}", hex::encode(bytes)),
+        // No randomness: the time still tells the log line apart.
+        Err(_) => format!("inc_t{}", Utc::now().timestamp_micros()),
+    }
+}
+
+/// The text a panic was raised with.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(a panic without a message)".to_string())
+}
+
 fn writer_loop(
     target: DbTarget,
     mut conn: DbConn,
     shared: SharedChart,
     config: WriterConfig,
-    receiver: mpsc::Receiver<Work>,
+    receiver: &mpsc::Receiver<Msg>,
 ) {
     let max_batch = config.max_batch.max(1);
     // Waking dozens of callers costs as much as a small batch; a second thread does it, so the
@@ -442,12 +519,22 @@ fn writer_loop(
         }
     };
     while let Ok(first) = receiver.recv() {
-        let mut jobs = vec![first];
-        while jobs.len() < max_batch {
+        let mut die = false;
+        let mut jobs = Vec::new();
+        match first {
+            Msg::Job(job) => jobs.push(job),
+            Msg::Die => die = true,
+        }
+        while !die && jobs.len() < max_batch {
             match receiver.try_recv() {
-                Ok(job) => jobs.push(job),
+                Ok(Msg::Job(job)) => jobs.push(job),
+                Ok(Msg::Die) => die = true,
                 Err(_) => break,
             }
+        }
+        if jobs.is_empty() {
+            // Only the test hook: die now.
+            panic!("the ledger writer was killed by its test hook");
         }
         let size = jobs.len();
         // Each batch reads the chart as it stands: an account opened a moment ago (here, or by
@@ -468,6 +555,9 @@ fn writer_loop(
                 // The connection may be broken; open a fresh one before the next batch.
                 conn = reconnect(&target);
             }
+        }
+        if die {
+            panic!("the ledger writer was killed by its test hook");
         }
     }
 }
@@ -503,7 +593,7 @@ fn run_batch(
     jobs: Vec<Work>,
 ) -> (Result<usize, DbError>, Vec<Deliver>) {
     let mut deliveries = Vec::with_capacity(jobs.len());
-    let outcome = conn.transaction::<usize, DbError, _>(|conn| {
+    let outcome = crate::db::write_txn::<usize, DbError, _>(conn, |conn| {
         let (head_seq, head_hash) = db::lock_chain_head(conn)?;
         let interfund = chart
             .account_with_role(AccountRole::InterfundReceivable)
@@ -533,6 +623,7 @@ fn run_batch(
                     deliveries.push(deliver);
                     ok
                 }
+                // Each job catches its own panic (see `enqueue`); this guards the guard.
                 Err(_) => {
                     tracing::error!(
                         "a ledger job panicked; it was rolled back and the batch goes on"

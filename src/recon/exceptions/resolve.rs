@@ -41,7 +41,7 @@ pub fn resolve(
             request.action
         )));
     }
-    conn.transaction(|conn| {
+    crate::db::write_txn(conn, |conn| {
         let before = load(conn, id)?;
         if !before.active {
             return Err(ExceptionError::NotAllowed(format!(
