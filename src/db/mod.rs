@@ -377,6 +377,17 @@ impl DbError {
     }
 }
 
+/// A [`lock_for_rewrite`] key for a text (a row's id): FNV-1a, stable across instances and
+/// releases.
+pub fn rewrite_key(kind: &str, id: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in kind.bytes().chain([0]).chain(id.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(h.to_ne_bytes())
+}
+
 /// Why a backup was not made.
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
