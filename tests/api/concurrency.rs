@@ -368,3 +368,94 @@ async fn writers_at_once_leave_the_books_as_one_at_a_time() {
     one.stop().await;
     many.stop().await;
 }
+
+fn appropriation(amount: i64) -> onecard::ledger::model::NewEntry {
+    use onecard::ledger::model::{EntryKind, NewEntry, Posting};
+    NewEntry {
+        business_date: onecard::clock::today(),
+        kind: EntryKind::Appropriation,
+        memo: "concurrency test".into(),
+        reference: None,
+        reverses: None,
+        actor: "test".into(),
+        postings: vec![
+            Posting::debit("1002.02", amount),
+            Posting::credit("4001", amount),
+        ],
+    }
+}
+
+/// A job that panics between two good jobs of one batch: its caller hears `Panicked` with an
+/// incident id (a 500 `internal` naming it), the two others are committed, and the chain
+/// verifies.
+#[actix_web::test]
+async fn a_panicking_job_is_an_incident_and_the_rest_of_its_batch_commits() {
+    use onecard::ledger::writer::WriteError;
+    let app = spawn_app_with(|_| {}).await;
+    let w = &app.ctx.writer;
+    // Queued together, so that one batch takes all three.
+    let (a, b, c) = futures_util::future::join3(
+        w.post(appropriation(100)),
+        w.submit(|batch| -> Result<(), onecard::ledger::writer::PostError> {
+            batch.post(appropriation(7))?;
+            panic!("a bug in a use case");
+        }),
+        w.post(appropriation(200)),
+    )
+    .await;
+    let (a, c) = (a.expect("first job"), c.expect("third job"));
+    assert_eq!(c.seq, a.seq + 1, "the panicking job's entry left the chain");
+    let Err(WriteError::Panicked { incident }) = b else {
+        panic!("expected Panicked, got {:?}", b.map(|_| ()));
+    };
+    assert!(incident.starts_with("inc_"), "{incident}");
+    let problem = onecard::http::problem::ApiError::from(
+        WriteError::<onecard::ledger::writer::PostError>::Panicked {
+            incident: incident.clone(),
+        },
+    );
+    assert_eq!(problem.status.as_u16(), 500);
+    assert_eq!(problem.body()["incident"], incident.as_str());
+    assert_eq!(app.balance("1002.02").await, Some(json!("3.00")));
+    let (_, verify) = app.get(Role::Auditor, "/v1/ledger/verify").await;
+    assert_eq!(verify["ok"], true, "{verify}");
+    // The writer is alive: the panic did not take it down.
+    assert!(app.ctx.writer.is_alive());
+    assert_eq!(w.post(appropriation(1)).await.map(|_| ()).ok(), Some(()));
+    app.stop().await;
+}
+
+/// The writer thread killed: `/readyz` answers 503 until the supervisor has started a fresh
+/// writer, and then 200; a post sent while it was dead is committed by the fresh one.
+#[actix_web::test]
+async fn a_dead_writer_is_not_ready_and_is_restarted() {
+    let app = spawn_app_with(|_| {}).await;
+    let ready = |app: &TestApp| {
+        let url = app.url("/readyz");
+        let client = app.client.clone();
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .expect("readyz")
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(ready(&app).await, 200);
+    app.ctx.writer.kill_for_test();
+    let mut seen_503 = false;
+    let start = std::time::Instant::now();
+    while !seen_503 && start.elapsed() < Duration::from_secs(5) {
+        seen_503 = ready(&app).await == 503;
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(seen_503, "/readyz never said 503 while the writer was dead");
+    // Sent while the writer is dead: it waits in the queue.
+    let posted = app.ctx.writer.post(appropriation(500)).await;
+    assert!(posted.is_ok(), "{:?}", posted.map(|_| ()));
+    assert!(app.ctx.writer.restarts() >= 1);
+    assert_eq!(ready(&app).await, 200);
+    app.stop().await;
+}
