@@ -317,19 +317,55 @@ where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
+    begun_with(conn, "BEGIN IMMEDIATE", None, f)
+}
+
+/// Runs `f` on one snapshot of the database, for a long read that must see the ledger as it
+/// stood at one moment (chain verify: entries and chain head read apart would disagree while
+/// payments go on). SQLite: a deferred transaction (its snapshot is taken at the first read);
+/// PostgreSQL: `REPEATABLE READ READ ONLY`.
+pub fn read_snapshot<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    begun_with(
+        conn,
+        "BEGIN",
+        Some("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+        f,
+    )
+}
+
+/// A transaction begun with `sqlite` (SQLite) or `postgres` (PostgreSQL; `None`: an ordinary
+/// one); a savepoint when one is already open.
+fn begun_with<T, E, F>(
+    conn: &mut DbConn,
+    sqlite: &str,
+    postgres: Option<&str>,
+    f: F,
+) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    let DbConn::Sqlite(lite) = conn else {
-        return conn.transaction(f);
+    let open = match &mut *conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c)
+            .transaction_depth()?
+            .is_some(),
+        DbConn::Postgres(c) => AnsiTransactionManager::transaction_manager_status_mut(c)
+            .transaction_depth()?
+            .is_some(),
     };
-    if AnsiTransactionManager::transaction_manager_status_mut(lite)
-        .transaction_depth()?
-        .is_some()
-    {
-        return conn.transaction(f);
+    match (&mut *conn, postgres) {
+        _ if open => return conn.transaction(f),
+        (DbConn::Sqlite(c), _) => AnsiTransactionManager::begin_transaction_sql(c, sqlite)?,
+        (DbConn::Postgres(c), Some(sql)) => AnsiTransactionManager::begin_transaction_sql(c, sql)?,
+        (DbConn::Postgres(_), None) => return conn.transaction(f),
     }
-    AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?;
     // The multi-backend connection's transaction manager hands commit and rollback to the
-    // SQLite connection's, which now counts this transaction as open.
+    // backend connection's, which now counts this transaction as open.
     match f(conn) {
         // A failed commit is rolled back by the transaction manager.
         Ok(value) => <DbConn as TransactionManager<DbConn>>::commit_transaction(conn)

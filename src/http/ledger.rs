@@ -223,7 +223,9 @@ pub struct VerifyView {
 pub async fn verify(ctx: web::Data<AppContext>, caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require(may::READ_LEDGER)?;
     let r = with_read_conn(&ctx, |conn, ctx| {
-        Ok(repo::verify(conn, &ctx.chart.current(), |_, _| {})?)
+        Ok(crate::db::read_snapshot(conn, |conn| {
+            repo::verify(conn, &ctx.chart.current(), |_, _| {})
+        })?)
     })
     .await?;
     Ok(HttpResponse::Ok().json(VerifyView {

@@ -409,11 +409,11 @@ async fn a_panicking_job_is_an_incident_and_the_rest_of_its_batch_commits() {
         panic!("expected Panicked, got {:?}", b.map(|_| ()));
     };
     assert!(incident.starts_with("inc_"), "{incident}");
-    let problem = onecard::http::problem::ApiError::from(
-        WriteError::<onecard::ledger::writer::PostError>::Panicked {
-            incident: incident.clone(),
-        },
-    );
+    let problem = onecard::http::problem::ApiError::from(WriteError::<
+        onecard::ledger::writer::PostError,
+    >::Panicked {
+        incident: incident.clone(),
+    });
     assert_eq!(problem.status.as_u16(), 500);
     assert_eq!(problem.body()["incident"], incident.as_str());
     assert_eq!(app.balance("1002.02").await, Some(json!("3.00")));
@@ -457,5 +457,46 @@ async fn a_dead_writer_is_not_ready_and_is_restarted() {
     assert!(posted.is_ok(), "{:?}", posted.map(|_| ()));
     assert!(app.ctx.writer.restarts() >= 1);
     assert_eq!(ready(&app).await, 200);
+    app.stop().await;
+}
+
+/// Many chain verifications at once on a ledger of some thousands of entries take only the
+/// small pool of long reads: payments (authentication, capture) keep answering 201 quickly.
+#[actix_web::test]
+async fn verifications_at_once_leave_the_counter_its_connections() {
+    let app = spawn_app_with(|c| {
+        c.pool_size = 3;
+        c.read_pool_size = 1;
+    })
+    .await;
+    app.load_demo().await;
+    let w = &app.ctx.writer;
+    for chunk in 0..10 {
+        let posted = join_all((0..400).map(|n| w.post(appropriation(1 + chunk * 400 + n)))).await;
+        assert!(posted.iter().all(Result::is_ok));
+    }
+    let today = onecard::clock::today();
+    let verifies = join_all((0..12).map(|_| app.get(Role::Auditor, "/v1/ledger/verify")));
+    let payments = async {
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        let mut slowest = Duration::ZERO;
+        for n in 0..4 {
+            let start = std::time::Instant::now();
+            let (status, body) = pay(&app, 100 + n, today).await;
+            assert_eq!(status, 201, "{body}");
+            slowest = slowest.max(start.elapsed());
+        }
+        slowest
+    };
+    let (verified, slowest) = futures_util::future::join(verifies, payments).await;
+    let bad: Vec<_> = verified
+        .iter()
+        .filter(|(s, v)| *s != 200 || v["ok"] != true)
+        .collect();
+    assert!(bad.is_empty(), "{bad:?}");
+    assert!(
+        slowest < Duration::from_secs(2),
+        "a payment took {slowest:?} while verifications ran"
+    );
     app.stop().await;
 }
