@@ -37,8 +37,6 @@ use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::thread;
-use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime, Timelike, Utc};
 use diesel::connection::SimpleConnection;
@@ -53,9 +51,9 @@ use super::repo;
 use super::rules::{self, LedgerError, RuleContext};
 use crate::db::schema::ledger_head;
 use crate::db::{self, DbConn, DbError, DbTarget};
-use crate::metrics;
 
 mod supervisor;
+use supervisor::{incident_id, panic_message};
 
 /// Largest number of jobs committed in one transaction.
 pub const DEFAULT_MAX_BATCH: usize = 256;
@@ -469,120 +467,6 @@ fn not_reversible(seq: i64) -> LedgerError {
     LedgerError::InvalidEntry(format!(
         "entry {seq} is itself a reversal and cannot be reversed; post the original again instead"
     ))
-}
-
-/// A random id for a panic, quoted to the caller and logged beside the panic message.
-fn incident_id() -> String {
-    use ring::rand::SecureRandom;
-    let mut bytes = [0u8; 8];
-    match ring::rand::SystemRandom::new().fill(&mut bytes) {
-        Ok(()) => format!("inc_{}", hex::encode(bytes)),
-        // No randomness: the time still tells the log line apart.
-        Err(_) => format!("inc_t{}", Utc::now().timestamp_micros()),
-    }
-}
-
-/// The text a panic was raised with.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(a panic without a message)".to_string())
-}
-
-fn writer_loop(
-    target: DbTarget,
-    mut conn: DbConn,
-    shared: SharedChart,
-    config: WriterConfig,
-    receiver: &mpsc::Receiver<Msg>,
-) {
-    let max_batch = config.max_batch.max(1);
-    // Waking dozens of callers costs as much as a small batch; a second thread does it, so the
-    // writer goes straight on to the next batch.
-    let (answers_tx, answers_rx) = mpsc::channel::<Answers>();
-    let delivery = thread::Builder::new()
-        .name("ledger-delivery".into())
-        .spawn(move || {
-            while let Ok((outcome, deliveries)) = answers_rx.recv() {
-                deliver_all(&outcome, deliveries);
-            }
-        });
-    let send_answers = move |outcome: Result<(), Arc<DbError>>, deliveries: Vec<Deliver>| {
-        if delivery.is_err() {
-            return deliver_all(&outcome, deliveries);
-        }
-        if let Err(mpsc::SendError((outcome, deliveries))) = answers_tx.send((outcome, deliveries))
-        {
-            deliver_all(&outcome, deliveries);
-        }
-    };
-    while let Ok(first) = receiver.recv() {
-        let mut die = false;
-        let mut jobs = Vec::new();
-        match first {
-            Msg::Job(job) => jobs.push(job),
-            Msg::Die => die = true,
-        }
-        while !die && jobs.len() < max_batch {
-            match receiver.try_recv() {
-                Ok(Msg::Job(job)) => jobs.push(job),
-                Ok(Msg::Die) => die = true,
-                Err(_) => break,
-            }
-        }
-        if jobs.is_empty() {
-            // Only the test hook: die now.
-            panic!("the ledger writer was killed by its test hook");
-        }
-        let size = jobs.len();
-        // Each batch reads the chart as it stands: an account opened a moment ago (here, or by
-        // another instance on the same database) can take postings at once.
-        let chart = shared.fresh(&mut conn).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "cannot read the opened accounts; the chart stays as it was");
-            shared.current()
-        });
-        let (committed, deliveries) = run_batch(&mut conn, &chart, jobs);
-        match committed {
-            Ok(posted) => {
-                metrics::record_batch(size, posted);
-                send_answers(Ok(()), deliveries);
-            }
-            Err(e) => {
-                tracing::error!(error = %e, jobs = size, "ledger batch failed; nothing of it was written");
-                send_answers(Err(Arc::new(e)), deliveries);
-                // The connection may be broken; open a fresh one before the next batch.
-                conn = reconnect(&target);
-            }
-        }
-        if die {
-            panic!("the ledger writer was killed by its test hook");
-        }
-    }
-}
-
-/// One batch's outcome and its callers' deliveries, handed to the delivery thread.
-type Answers = (Result<(), Arc<DbError>>, Vec<Deliver>);
-
-fn deliver_all(outcome: &Result<(), Arc<DbError>>, deliveries: Vec<Deliver>) {
-    for deliver in deliveries {
-        deliver(outcome.clone());
-    }
-}
-
-fn reconnect(target: &DbTarget) -> DbConn {
-    let mut wait = Duration::from_millis(50);
-    loop {
-        match target.connect() {
-            Ok(c) => return c,
-            Err(e) => {
-                tracing::error!(error = %e, "ledger writer cannot reconnect; retrying");
-                thread::sleep(wait);
-                wait = (wait * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
 }
 
 /// Runs one batch. Returns the commit result (with the number of entries posted) and every

@@ -112,13 +112,7 @@ async fn pay(app: &TestApp, n: u32, date: NaiveDate) -> (u16, Value) {
 
 /// Runs the futures at once when `together`, else one after another; returns their answers
 /// in order.
-async fn all<F: std::future::Future<Output = (u16, Value)>>(
-    together: bool,
-    work: Vec<std::pin::Pin<Box<F>>>,
-) -> Vec<(u16, Value)>
-where
-    F: ?Sized,
-{
+async fn all(together: bool, work: Vec<Step<'_>>) -> Vec<(u16, Value)> {
     if together {
         return join_all(work).await;
     }
