@@ -14,6 +14,8 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/onecard.db";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 /// The receipt series used when none is configured.
 pub const DEFAULT_RECEIPT_SERIES: &str = "44030126";
+/// Connections in the pool of long reads when `ONECARD_READ_POOL_SIZE` is not set.
+pub const DEFAULT_READ_POOL_SIZE: u32 = 2;
 /// Largest JSON request body, in bytes.
 pub const DEFAULT_JSON_LIMIT_BYTES: usize = 256 * 1024;
 /// Largest settlement-file upload, in bytes (256 MiB).
@@ -34,6 +36,10 @@ pub struct Config {
     pub json_limit_bytes: usize,
     /// Connections in the request pool.
     pub pool_size: u32,
+    /// Connections in the pool of long reads (verify, reports, exports:
+    /// `ONECARD_READ_POOL_SIZE`, default 2), apart from the request pool so that those reads
+    /// never take the connections sign-in and the counter need.
+    pub read_pool_size: u32,
     /// Most jobs per ledger transaction (1 = one transaction per entry).
     pub max_batch: usize,
     /// Receipt series (票据代码, 8 digits) new payments take numbers from.
@@ -243,6 +249,7 @@ impl Config {
             nightly_at: env_time("ONECARD_NIGHTLY_AT")?,
             nightly_dir,
             pool_size: env_parse("ONECARD_POOL_SIZE", default_pool)?,
+            read_pool_size: env_parse("ONECARD_READ_POOL_SIZE", DEFAULT_READ_POOL_SIZE)?.max(1),
             max_batch: env_parse(
                 "ONECARD_MAX_BATCH",
                 crate::ledger::writer::DEFAULT_MAX_BATCH,

@@ -87,6 +87,9 @@ pub struct AppContext {
     pub config: Arc<Config>,
     /// Pool for reads and non-ledger writes.
     pub pool: Pool,
+    /// Small pool of its own for long reads (chain verify, reports, exports): however many of
+    /// them run, `pool` keeps its connections for authentication and the counter.
+    pub read_pool: Pool,
     /// The chart of accounts: the chart file and the sub-accounts opened since
     /// ([`SharedChart::current`] for the chart as it stands).
     pub chart: SharedChart,
@@ -131,6 +134,7 @@ impl AppContext {
         }
         drop(conn);
         let pool = db::pool(&config.database, config.pool_size)?;
+        let read_pool = db::pool(&config.database, config.read_pool_size)?;
         let writer = LedgerWriter::start(
             config.database.clone(),
             chart.clone(),
@@ -142,6 +146,7 @@ impl AppContext {
             treasury: Arc::new(treasury_settings(&config)),
             config: Arc::new(config),
             pool,
+            read_pool,
             chart,
             keys,
             writer,
@@ -168,6 +173,13 @@ impl AppContext {
     /// A pooled connection (blocking: call inside `web::block` from async code).
     pub fn conn(&self) -> Result<db::PooledConn, DbError> {
         self.pool.get().map_err(|e| DbError::Pool(e.to_string()))
+    }
+
+    /// A connection from the pool of long reads ([`AppContext::read_pool`]); blocking too.
+    pub fn read_conn(&self) -> Result<db::PooledConn, DbError> {
+        self.read_pool
+            .get()
+            .map_err(|e| DbError::Pool(e.to_string()))
     }
 }
 

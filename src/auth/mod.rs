@@ -241,7 +241,7 @@ pub fn create_token_as(
         ),
         None => None,
     };
-    let person_id = conn.transaction::<_, AuthError, _>(|conn| {
+    let person_id = crate::db::write_txn::<_, AuthError, _>(conn, |conn| {
         let person_id = match known {
             Some(p) => p,
             None => persons::for_new_credential(conn, None, name, created_by)?,

@@ -39,7 +39,7 @@ fn checked_name(name: &str) -> Result<&str, AuthError> {
 
 /// Makes a person and audits it (`person.create`); returns the id.
 pub fn create(conn: &mut DbConn, name: &str, created_by: &str) -> Result<String, AuthError> {
-    conn.transaction::<_, AuthError, _>(|conn| {
+    crate::db::write_txn::<_, AuthError, _>(conn, |conn| {
         let (id, name, now) = insert(conn, name, created_by)?;
         audit::record_at(
             conn,

@@ -197,7 +197,7 @@ pub fn register_first(
     }
     let from = earliest_signature(conn)?.map_or(now, |t| t.min(now));
     let (kid, public_key) = (keys.kid(), keys.public_key());
-    let done = conn.transaction::<_, DbError, _>(|conn| {
+    let done = crate::db::write_txn::<_, DbError, _>(conn, |conn| {
         diesel::insert_into(signing_keys::table)
             .values((
                 signing_keys::kid.eq(&kid),
@@ -246,7 +246,7 @@ pub fn record_rotation(
     actor: &str,
     now: NaiveDateTime,
 ) -> Result<Option<String>, DbError> {
-    conn.transaction::<_, DbError, _>(|conn| {
+    crate::db::write_txn::<_, DbError, _>(conn, |conn| {
         let current: Option<(String, NaiveDateTime)> = signing_keys::table
             .filter(signing_keys::valid_until.is_null())
             .select((signing_keys::kid, signing_keys::valid_from))

@@ -132,7 +132,7 @@ pub fn create_user_as(
         hex::encode(random_bytes::<8>().map_err(AuthError::from)?)
     );
     let now = Utc::now().naive_utc();
-    conn.transaction::<_, StaffError, _>(|conn| {
+    crate::db::write_txn::<_, StaffError, _>(conn, |conn| {
         let taken: i64 = staff_users::table
             .filter(staff_users::name.eq(name))
             .count()
@@ -188,7 +188,7 @@ pub fn set_password(
     password_acceptable(password)?;
     let hashed = hash_password(password, PBKDF2_ITERATIONS)?;
     let now = Utc::now().naive_utc();
-    conn.transaction::<_, StaffError, _>(|conn| {
+    crate::db::write_txn::<_, StaffError, _>(conn, |conn| {
         let id: Option<String> = staff_users::table
             .filter(staff_users::name.eq(name.trim()))
             .select(staff_users::id)
@@ -372,7 +372,7 @@ pub fn sign_in(
 /// and only then are the failures read, so no attempt overwrites another's count with one it
 /// read before the password check.
 fn count_failure(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> Result<Lockout, StaffError> {
-    conn.transaction::<_, StaffError, _>(|conn| {
+    crate::db::write_txn::<_, StaffError, _>(conn, |conn| {
         diesel::update(staff_users::table.find(id))
             .set(staff_users::failures.eq(staff_users::failures))
             .execute(conn)?;
@@ -427,7 +427,7 @@ fn start_session(
     let session_id = b64(&random_bytes::<24>().map_err(AuthError::from)?);
     let expires_at = now + Duration::hours(SESSION_HOURS);
     let role: Role = user.role.parse()?;
-    conn.transaction::<_, StaffError, _>(|conn| {
+    crate::db::write_txn::<_, StaffError, _>(conn, |conn| {
         // Not if another attempt locked the account while this one checked the password.
         let cleared = diesel::update(
             staff_users::table.find(&user.id).filter(

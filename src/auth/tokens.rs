@@ -189,7 +189,7 @@ pub fn revoke(
     by: &str,
     now: NaiveDateTime,
 ) -> Result<Option<TokenInfo>, AuthError> {
-    conn.transaction::<_, AuthError, _>(|conn| {
+    crate::db::write_txn::<_, AuthError, _>(conn, |conn| {
         if !lock(conn, id)? {
             return Ok(None);
         }

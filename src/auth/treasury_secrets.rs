@@ -113,7 +113,7 @@ pub fn rotate(
     if overlap_hours > MAX_OVERLAP_HOURS {
         return Err(RotateSecretError::OverlapTooLong);
     }
-    let generation = conn.transaction::<_, RotateSecretError, _>(|conn| {
+    let generation = crate::db::write_txn::<_, RotateSecretError, _>(conn, |conn| {
         let token: Option<(String, Option<NaiveDateTime>)> = api_tokens::table
             .find(token_id)
             .select((api_tokens::role, api_tokens::revoked_at))

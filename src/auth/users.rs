@@ -188,7 +188,7 @@ pub fn disable(
     let Some(id) = id_of(conn, key)? else {
         return Ok(None);
     };
-    conn.transaction::<_, AuthError, _>(|conn| {
+    crate::db::write_txn::<_, AuthError, _>(conn, |conn| {
         let Some(before) = locked(conn, &id)? else {
             return Ok(None);
         };
@@ -221,7 +221,7 @@ pub fn enable(
     let Some(id) = id_of(conn, key)? else {
         return Ok(None);
     };
-    conn.transaction::<_, AuthError, _>(|conn| {
+    crate::db::write_txn::<_, AuthError, _>(conn, |conn| {
         let Some(before) = locked(conn, &id)? else {
             return Ok(None);
         };
@@ -264,7 +264,7 @@ pub fn reset_password(
     let Some(id) = id_of(conn, key)? else {
         return Ok(None);
     };
-    conn.transaction::<_, StaffError, _>(|conn| {
+    crate::db::write_txn::<_, StaffError, _>(conn, |conn| {
         let Some(before) = locked(conn, &id)? else {
             return Ok(None);
         };

@@ -567,7 +567,7 @@ pub fn import(
         Err(next) => next,
     };
     // Records, file row and audit entry commit together or not at all.
-    let outcome = conn.transaction::<_, ImportError, _>(|conn| {
+    let outcome = crate::db::write_txn::<_, ImportError, _>(conn, |conn| {
         let (facts, sums) = steps::read_records(conn, reader, req, &id, input, progress)?;
         steps::record_file(conn, req, &id, reader.produces(), facts, &sums)
     });

@@ -228,7 +228,7 @@ pub fn add_version(
             item.revenue_subject,
         ));
     }
-    let result = conn.transaction::<FeeItem, CatalogueChangeError, _>(|conn| {
+    let result = crate::db::write_txn::<FeeItem, CatalogueChangeError, _>(conn, |conn| {
         let existing = versions(conn, &item.code)?;
         if let Some(current) = existing.last() {
             may_follow(current, &item, today)?;

@@ -213,8 +213,15 @@ impl ManageConnection for DbManager {
         conn.batch_execute("SELECT 1").map_err(DbError::Query)
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    /// A connection given back inside a transaction (its user panicked, say) is not reused.
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        use diesel::connection::TransactionManager;
+        match <DbConn as TransactionManager<DbConn>>::transaction_manager_status_mut(conn)
+            .transaction_depth()
+        {
+            Ok(depth) => depth.is_some(),
+            Err(_) => true,
+        }
     }
 }
 
@@ -316,6 +323,125 @@ pub fn lock_for_rewrite(conn: &mut DbConn, key: i64) -> Result<(), DbError> {
         }
     }
     Ok(())
+}
+
+/// Runs `f` in a write transaction: on SQLite one that begins `IMMEDIATE`, taking the database
+/// write lock before anything is read, so that a busy database is waited for (the busy timeout)
+/// instead of failing at once with "database is locked" when a deferred transaction's read
+/// snapshot tries to turn into a write; on PostgreSQL an ordinary transaction. Every
+/// transaction that writes and can meet another goes through here (or through the ledger
+/// writer). Inside a transaction already open it is a savepoint, as
+/// [`Connection::transaction`] is.
+pub fn write_txn<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    begun_with(conn, "BEGIN IMMEDIATE", None, f)
+}
+
+/// Runs `f` on one snapshot of the database, for a long read that must see the ledger as it
+/// stood at one moment (chain verify: entries and chain head read apart would disagree while
+/// payments go on). SQLite: a deferred transaction (its snapshot is taken at the first read);
+/// PostgreSQL: `REPEATABLE READ READ ONLY`.
+pub fn read_snapshot<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    begun_with(
+        conn,
+        "BEGIN",
+        Some("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+        f,
+    )
+}
+
+/// A transaction begun with `sqlite` (SQLite) or `postgres` (PostgreSQL; `None`: an ordinary
+/// one); a savepoint when one is already open.
+fn begun_with<T, E, F>(
+    conn: &mut DbConn,
+    sqlite: &str,
+    postgres: Option<&str>,
+    f: F,
+) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let open = match &mut *conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c)
+            .transaction_depth()?
+            .is_some(),
+        DbConn::Postgres(c) => AnsiTransactionManager::transaction_manager_status_mut(c)
+            .transaction_depth()?
+            .is_some(),
+    };
+    match (&mut *conn, postgres) {
+        _ if open => return conn.transaction(f),
+        (DbConn::Sqlite(c), _) => AnsiTransactionManager::begin_transaction_sql(c, sqlite)?,
+        (DbConn::Postgres(c), Some(sql)) => AnsiTransactionManager::begin_transaction_sql(c, sql)?,
+        (DbConn::Postgres(_), None) => return conn.transaction(f),
+    }
+    // The multi-backend connection's transaction manager hands commit and rollback to the
+    // backend connection's, which now counts this transaction as open.
+    match f(conn) {
+        // A failed commit is rolled back by the transaction manager.
+        Ok(value) => <DbConn as TransactionManager<DbConn>>::commit_transaction(conn)
+            .map(|()| value)
+            .map_err(E::from),
+        Err(e) => {
+            <DbConn as TransactionManager<DbConn>>::rollback_transaction(conn)?;
+            Err(e)
+        }
+    }
+}
+
+/// Whether a storage failure is contention that goes away by itself: SQLite busy or locked past
+/// the busy timeout; PostgreSQL serialization failure (40001), deadlock (40P01) or lock timeout
+/// (55P03). Such a request can be retried unchanged; the HTTP layer answers 503 `busy` with
+/// `Retry-After`.
+pub fn is_contention(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        // Neither SQLite's busy/locked nor PostgreSQL's deadlock and lock-timeout states have a
+        // kind of their own in diesel; their messages are fixed by the databases.
+        Error::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            let m = info.message();
+            m.starts_with("database is locked")
+                || m.starts_with("database table is locked")
+                || m.starts_with("database is busy")
+                || m.starts_with("deadlock detected")
+                || m.starts_with("canceling statement due to lock timeout")
+                || m.starts_with("could not obtain lock")
+                || m.starts_with("could not serialize access")
+        }
+        _ => false,
+    }
+}
+
+impl DbError {
+    /// Whether this is contention a retry gets past (see [`is_contention`]), or a pool that
+    /// gave no connection in time.
+    pub fn is_busy(&self) -> bool {
+        match self {
+            DbError::Query(e) => is_contention(e),
+            _ => false,
+        }
+    }
+}
+
+/// A [`lock_for_rewrite`] key for a text (a row's id): FNV-1a, stable across instances and
+/// releases.
+pub fn rewrite_key(kind: &str, id: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in kind.bytes().chain([0]).chain(id.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(h.to_ne_bytes())
 }
 
 /// Why a backup was not made.

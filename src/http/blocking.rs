@@ -19,3 +19,18 @@ pub async fn with_conn<T: Send + 'static>(
     })
     .await?
 }
+
+/// [`with_conn`] for a long read (chain verify, reports, exports): the connection comes from
+/// the small pool of its own ([`AppContext::read_pool`]), so such reads queue among themselves
+/// and never take the connections authentication and the counter need.
+pub async fn with_read_conn<T: Send + 'static>(
+    ctx: &web::Data<AppContext>,
+    f: impl FnOnce(&mut crate::db::DbConn, &AppContext) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let ctx = ctx.clone().into_inner();
+    web::block(move || {
+        let mut conn = ctx.read_conn()?;
+        f(&mut conn, &ctx)
+    })
+    .await?
+}

@@ -28,9 +28,19 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Status { status: "ok" })
 }
 
-/// Readiness: the database answers.
-#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = inline(Status)), (status = 503, description = "database not answering")))]
+/// Readiness: the database answers and the ledger writer runs (a writer that died answers 503
+/// until its supervisor has started a fresh one).
+#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = inline(Status)), (status = 503, description = "database not answering, or the ledger writer is being restarted")))]
 pub async fn readyz(ctx: web::Data<AppContext>) -> Result<HttpResponse, ApiError> {
+    if !ctx.writer.is_alive() {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "ledger_unavailable",
+            "Ledger unavailable",
+            "the ledger writer stopped and is being restarted",
+        )
+        .with("retry_after_seconds", super::problem::RETRY_AFTER_SECONDS));
+    }
     with_conn(&ctx, |conn, _| {
         use diesel::connection::SimpleConnection;
         conn.batch_execute("SELECT 1")

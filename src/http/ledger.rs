@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::blocking::with_conn;
+use super::blocking::{with_conn, with_read_conn};
 use super::extract::{ApiJson, ApiQuery, Caller};
 use super::paging::{page_limit, Page, Paged};
 use super::problem::ApiError;
@@ -182,7 +182,7 @@ pub async fn trial_balance(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(may::READ_LEDGER)?;
     let as_of = q.as_of;
-    let funds = with_conn(&ctx, move |conn, ctx| {
+    let funds = with_read_conn(&ctx, move |conn, ctx| {
         Ok(repo::trial_balance(conn, &ctx.chart.current(), as_of)?)
     })
     .await?;
@@ -228,8 +228,10 @@ pub struct VerifyView {
 #[utoipa::path(get, path = "/v1/ledger/verify", tag = "ledger", responses((status = 200, body = inline(VerifyView)), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
 pub async fn verify(ctx: web::Data<AppContext>, caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.require(may::READ_LEDGER)?;
-    let r = with_conn(&ctx, |conn, ctx| {
-        Ok(repo::verify(conn, &ctx.chart.current(), |_, _| {})?)
+    let r = with_read_conn(&ctx, |conn, ctx| {
+        Ok(crate::db::read_snapshot(conn, |conn| {
+            repo::verify(conn, &ctx.chart.current(), |_, _| {})
+        })?)
     })
     .await?;
     Ok(HttpResponse::Ok().json(VerifyView {

@@ -18,6 +18,10 @@ use crate::ledger::service::ReverseError;
 use crate::ledger::writer::{PostError, WriteError};
 use crate::ledger::LedgerError;
 
+/// What `Retry-After` says on a 503 that a retry gets past (busy, database or ledger
+/// unavailable), in seconds.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
+
 /// Media type of problem documents.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -113,6 +117,34 @@ impl ApiError {
             "Internal error",
             "the service could not complete the request; it has been logged",
         )
+    }
+
+    /// 500 for a crash (a panic) whose cause is logged under `incident`: the caller can quote
+    /// the id, the operator finds the panic message beside it in the log.
+    pub fn incident(incident: &str) -> Self {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            format!(
+                "the service could not complete the request; it has been logged as incident {incident}"
+            ),
+        )
+        .with("incident", incident)
+    }
+
+    /// 503 `busy` with `Retry-After`: another request holds what this one needs (a lock the
+    /// database did not give within its wait). Nothing was written; the same request, sent
+    /// again, goes through.
+    pub fn busy(cause: &dyn std::fmt::Display) -> Self {
+        tracing::warn!(error = %cause, "database busy; answered 503 busy");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "Busy",
+            "another request holds what this one needs; nothing was written; try again",
+        )
+        .with("retry_after_seconds", RETRY_AFTER_SECONDS)
     }
 
     /// A problem for a bare status (used by the catch-all that turns framework errors into
@@ -310,6 +342,10 @@ impl From<OpenError> for ApiError {
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        if e.is_busy() {
+            return ApiError::busy(&e);
+        }
         match e {
             DbError::Pool(_) | DbError::Connect(_) => {
                 tracing::error!(error = %e, "database unavailable");
@@ -318,6 +354,18 @@ impl From<DbError> for ApiError {
                     "database_unavailable",
                     "Database unavailable",
                     "the database is not answering; try again shortly",
+                )
+                .with("retry_after_seconds", RETRY_AFTER_SECONDS)
+            }
+            // A unique index refused a row no check before it saw: another request wrote the
+            // same thing a moment earlier.
+            DbError::Query(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, ref info)) => {
+                tracing::warn!(error = %e, constraint = ?info.constraint_name(), "unique index refused a concurrent write");
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    "Done by another request",
+                    "another request did the same a moment earlier; reload to see it",
                 )
             }
             other => ApiError::internal(&other),
@@ -393,6 +441,18 @@ impl<E: Into<ApiError>> From<WriteError<E>> for ApiError {
                     "ledger_unavailable",
                     "Ledger unavailable",
                     "nothing was written; try again",
+                )
+                .with("retry_after_seconds", RETRY_AFTER_SECONDS)
+            }
+            // Logged with the panic message by the writer.
+            WriteError::Panicked { incident } => ApiError::incident(&incident),
+            WriteError::Lost => {
+                tracing::error!("the ledger writer stopped while this request's batch ran");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "the ledger writer stopped while this request was in its batch; look the work up before sending it again",
                 )
             }
             WriteError::Stopped => ApiError::new(

@@ -6,7 +6,7 @@ use actix_web::{web, HttpResponse};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::blocking::with_conn;
+use super::blocking::{with_conn, with_read_conn};
 use super::extract::{ApiJson, ApiQuery, Caller};
 use super::paging::{page_limit, Page, Paged};
 use super::problem::ApiError;
@@ -342,7 +342,7 @@ pub async fn report(
     };
     let id = id.into_inner();
     let lookup = id.clone();
-    let found = with_conn(&ctx, move |conn, _| Ok(runs::report(conn, &lookup)?)).await?;
+    let found = with_read_conn(&ctx, move |conn, _| Ok(runs::report(conn, &lookup)?)).await?;
     let report = found.ok_or_else(|| ApiError::not_found(format!("no reconciliation {id}")))?;
     if !csv {
         return Ok(HttpResponse::Ok().json(report));

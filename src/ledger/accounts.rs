@@ -167,7 +167,7 @@ pub fn open(
 ) -> Result<Account, OpenError> {
     let chart = shared.fresh(conn)?;
     let (account, _) = plan(&chart, req)?;
-    let inserted = conn.transaction::<(), OpenError, _>(|conn| {
+    let inserted = crate::db::write_txn::<(), OpenError, _>(conn, |conn| {
         let taken = accounts::table
             .filter(accounts::code.eq(&account.code))
             .count()

@@ -37,8 +37,6 @@ use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::thread;
-use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime, Timelike, Utc};
 use diesel::connection::SimpleConnection;
@@ -53,7 +51,9 @@ use super::repo;
 use super::rules::{self, LedgerError, RuleContext};
 use crate::db::schema::ledger_head;
 use crate::db::{self, DbConn, DbError, DbTarget};
-use crate::metrics;
+
+mod supervisor;
+use supervisor::{incident_id, panic_message};
 
 /// Largest number of jobs committed in one transaction.
 pub const DEFAULT_MAX_BATCH: usize = 256;
@@ -70,6 +70,17 @@ pub enum WriteError<E> {
     /// The writer has stopped (shutting down).
     #[error("the ledger writer has stopped")]
     Stopped,
+    /// The job panicked: it was rolled back alone, and the rest of its batch committed. The
+    /// panic message is in the log at error level beside `incident`.
+    #[error("the ledger job panicked (incident {incident})")]
+    Panicked {
+        /// A random id naming the panic in the log.
+        incident: String,
+    },
+    /// The writer thread died while the job's batch ran (it is restarted); whether the batch
+    /// committed is not known to the caller.
+    #[error("the ledger writer died while this job's batch ran")]
+    Lost,
 }
 
 /// What [`Batch::post`] can fail with.
@@ -104,10 +115,21 @@ impl From<diesel::result::Error> for PostError {
 type Deliver = Box<dyn FnOnce(Result<(), Arc<DbError>>) + Send>;
 type Work = Box<dyn FnOnce(&mut Batch<'_>) -> (bool, Deliver) + Send>;
 
-/// Handle to the writer thread; cheap to clone.
+/// What the writer thread receives.
+enum Msg {
+    /// A job for the next batch.
+    Job(Work),
+    /// Die (the test hook [`LedgerWriter::kill_for_test`]): after the batch at hand, the
+    /// thread panics outside every per-job guard, as a bug in the writer itself would.
+    Die,
+}
+
+/// Handle to the writer thread; cheap to clone. A supervisor thread watches the writer and
+/// starts a fresh one (new connection, same queue) when it dies.
 #[derive(Clone)]
 pub struct LedgerWriter {
-    sender: mpsc::Sender<Work>,
+    sender: mpsc::Sender<Msg>,
+    health: Arc<supervisor::Health>,
 }
 
 /// Settings of the writer.
@@ -133,12 +155,28 @@ impl LedgerWriter {
         config: WriterConfig,
     ) -> Result<LedgerWriter, DbError> {
         let conn = target.connect()?;
-        let (sender, receiver) = mpsc::channel::<Work>();
-        thread::Builder::new()
-            .name("ledger-writer".into())
-            .spawn(move || writer_loop(target, conn, chart, config, receiver))
+        let (sender, receiver) = mpsc::channel::<Msg>();
+        let health = supervisor::start(target, conn, chart, config, receiver)
             .map_err(|e| DbError::Connect(format!("cannot start the ledger writer thread: {e}")))?;
-        Ok(LedgerWriter { sender })
+        Ok(LedgerWriter { sender, health })
+    }
+
+    /// Whether a writer thread is running (false from its death until the supervisor has
+    /// started a fresh one); `/readyz` answers 503 while it is not.
+    pub fn is_alive(&self) -> bool {
+        self.health.is_alive()
+    }
+
+    /// How many times the supervisor has started a fresh writer since the service opened.
+    pub fn restarts(&self) -> u64 {
+        self.health.restarts()
+    }
+
+    /// Test hook: the writer thread dies after the batch at hand, by a panic outside every
+    /// per-job guard. Jobs sent meanwhile wait in the queue for the fresh writer.
+    #[doc(hidden)]
+    pub fn kill_for_test(&self) {
+        let _ = self.sender.send(Msg::Die);
     }
 
     fn enqueue<T, E, F>(
@@ -152,7 +190,21 @@ impl LedgerWriter {
     {
         let (tx, rx) = oneshot::channel();
         let work: Work = Box::new(move |batch: &mut Batch<'_>| {
-            let result = f(batch);
+            let result = match catch_unwind(AssertUnwindSafe(|| f(batch))) {
+                Ok(result) => result,
+                Err(panic) => {
+                    let incident = incident_id();
+                    tracing::error!(
+                        incident = %incident,
+                        panic = %panic_message(panic.as_ref()),
+                        "a ledger job panicked; it was rolled back and the rest of its batch goes on"
+                    );
+                    let deliver: Deliver = Box::new(move |_| {
+                        let _ = tx.send(Err(WriteError::Panicked { incident }));
+                    });
+                    return (false, deliver);
+                }
+            };
             let ok = result.is_ok();
             let deliver: Deliver = Box::new(move |commit| {
                 let answer = match commit {
@@ -164,7 +216,9 @@ impl LedgerWriter {
             });
             (ok, deliver)
         });
-        self.sender.send(work).map_err(|_| WriteError::Stopped)?;
+        self.sender
+            .send(Msg::Job(work))
+            .map_err(|_| WriteError::Stopped)?;
         Ok(rx)
     }
 
@@ -176,7 +230,8 @@ impl LedgerWriter {
         E: Send + 'static,
     {
         let rx = self.enqueue(f)?;
-        rx.await.unwrap_or(Err(WriteError::Stopped))
+        // The answer was dropped unsent: the writer died in the middle of the batch.
+        rx.await.unwrap_or(Err(WriteError::Lost))
     }
 
     /// Blocking form of [`submit`](Self::submit) for the CLI, tests and benchmarks.
@@ -187,7 +242,7 @@ impl LedgerWriter {
         E: Send + 'static,
     {
         let rx = self.enqueue(f)?;
-        rx.blocking_recv().unwrap_or(Err(WriteError::Stopped))
+        rx.blocking_recv().unwrap_or(Err(WriteError::Lost))
     }
 
     /// Posts one entry on its own (a job that does nothing else).
@@ -414,87 +469,6 @@ fn not_reversible(seq: i64) -> LedgerError {
     ))
 }
 
-fn writer_loop(
-    target: DbTarget,
-    mut conn: DbConn,
-    shared: SharedChart,
-    config: WriterConfig,
-    receiver: mpsc::Receiver<Work>,
-) {
-    let max_batch = config.max_batch.max(1);
-    // Waking dozens of callers costs as much as a small batch; a second thread does it, so the
-    // writer goes straight on to the next batch.
-    let (answers_tx, answers_rx) = mpsc::channel::<Answers>();
-    let delivery = thread::Builder::new()
-        .name("ledger-delivery".into())
-        .spawn(move || {
-            while let Ok((outcome, deliveries)) = answers_rx.recv() {
-                deliver_all(&outcome, deliveries);
-            }
-        });
-    let send_answers = move |outcome: Result<(), Arc<DbError>>, deliveries: Vec<Deliver>| {
-        if delivery.is_err() {
-            return deliver_all(&outcome, deliveries);
-        }
-        if let Err(mpsc::SendError((outcome, deliveries))) = answers_tx.send((outcome, deliveries))
-        {
-            deliver_all(&outcome, deliveries);
-        }
-    };
-    while let Ok(first) = receiver.recv() {
-        let mut jobs = vec![first];
-        while jobs.len() < max_batch {
-            match receiver.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
-        }
-        let size = jobs.len();
-        // Each batch reads the chart as it stands: an account opened a moment ago (here, or by
-        // another instance on the same database) can take postings at once.
-        let chart = shared.fresh(&mut conn).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "cannot read the opened accounts; the chart stays as it was");
-            shared.current()
-        });
-        let (committed, deliveries) = run_batch(&mut conn, &chart, jobs);
-        match committed {
-            Ok(posted) => {
-                metrics::record_batch(size, posted);
-                send_answers(Ok(()), deliveries);
-            }
-            Err(e) => {
-                tracing::error!(error = %e, jobs = size, "ledger batch failed; nothing of it was written");
-                send_answers(Err(Arc::new(e)), deliveries);
-                // The connection may be broken; open a fresh one before the next batch.
-                conn = reconnect(&target);
-            }
-        }
-    }
-}
-
-/// One batch's outcome and its callers' deliveries, handed to the delivery thread.
-type Answers = (Result<(), Arc<DbError>>, Vec<Deliver>);
-
-fn deliver_all(outcome: &Result<(), Arc<DbError>>, deliveries: Vec<Deliver>) {
-    for deliver in deliveries {
-        deliver(outcome.clone());
-    }
-}
-
-fn reconnect(target: &DbTarget) -> DbConn {
-    let mut wait = Duration::from_millis(50);
-    loop {
-        match target.connect() {
-            Ok(c) => return c,
-            Err(e) => {
-                tracing::error!(error = %e, "ledger writer cannot reconnect; retrying");
-                thread::sleep(wait);
-                wait = (wait * 2).min(Duration::from_secs(5));
-            }
-        }
-    }
-}
-
 /// Runs one batch. Returns the commit result (with the number of entries posted) and every
 /// job's delivery, to be called once the outcome is known.
 fn run_batch(
@@ -503,7 +477,7 @@ fn run_batch(
     jobs: Vec<Work>,
 ) -> (Result<usize, DbError>, Vec<Deliver>) {
     let mut deliveries = Vec::with_capacity(jobs.len());
-    let outcome = conn.transaction::<usize, DbError, _>(|conn| {
+    let outcome = crate::db::write_txn::<usize, DbError, _>(conn, |conn| {
         let (head_seq, head_hash) = db::lock_chain_head(conn)?;
         let interfund = chart
             .account_with_role(AccountRole::InterfundReceivable)
@@ -533,6 +507,7 @@ fn run_batch(
                     deliveries.push(deliver);
                     ok
                 }
+                // Each job catches its own panic (see `enqueue`); this guards the guard.
                 Err(_) => {
                     tracing::error!(
                         "a ledger job panicked; it was rolled back and the batch goes on"

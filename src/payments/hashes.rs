@@ -18,7 +18,7 @@ pub const KEYED_HASH: i64 = 2;
 /// Each row is converted only while it is still marked legacy, so two instances starting at
 /// once cannot convert a row twice. Returns how many rows were converted.
 pub fn rekey_legacy(conn: &mut DbConn, keys: &ServiceKeys) -> Result<usize, DbError> {
-    conn.transaction(|conn| {
+    crate::db::write_txn(conn, |conn| {
         let legacy: Vec<(String, Vec<u8>)> = idempotency_keys::table
             .filter(idempotency_keys::hash_version.eq(PLAIN_SHA256))
             .select((idempotency_keys::idem_key, idempotency_keys::request_hash))

@@ -241,6 +241,8 @@ pub fn problem_title_zh(code: &str) -> Option<&'static str> {
         "request_timeout" => "请求超时",
         "rate_limited" => "请求过于频繁",
         "database_unavailable" | "ledger_unavailable" | "shutting_down" => "服务暂不可用",
+        "busy" => "系统繁忙，请稍后重试",
+        "conflict" => "他人已先完成同一操作，请刷新",
         "form_expired" => "表单已过期",
         "chain_broken" => "账链校验未通过",
         "internal" => "内部错误",

@@ -267,7 +267,7 @@ async fn verify(
             staff.principal.token_id.clone(),
             move |progress| {
                 let checked = (|| -> Result<repo::VerifyReport, ApiError> {
-                    let mut conn = ctx.conn()?;
+                    let mut conn = ctx.read_conn()?;
                     let (head, _) = repo::chain_head(&mut conn)?;
                     progress.phase(t.verify_phase, u64::try_from(head).ok());
                     Ok(repo::verify(&mut conn, &ctx.chart.current(), |done, _| {

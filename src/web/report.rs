@@ -20,7 +20,7 @@ use super::table::{link_csv, Cell, Table};
 use super::today::{collection_tables, TodayWords};
 use super::{csv_download, Chrome, OrPage, Staff, WebError};
 use crate::auth::may;
-use crate::http::blocking::with_conn;
+use crate::http::blocking::with_read_conn;
 use crate::ledger::repo::FundTrialBalance;
 use crate::ledger::Fund;
 use crate::payments::collections::{self, Tally};
@@ -201,19 +201,20 @@ struct Facts {
 }
 
 async fn load(staff: &Staff, date: NaiveDate) -> Result<Facts, WebError> {
-    let (facts, funds, remittance, granted, refunds) = with_conn(&staff.ctx, move |conn, ctx| {
-        let facts = collections::load(conn, date, date)?;
-        let granted = crate::payments::concessions::granted(conn, date, date)?;
-        let refunds = refunds::list::of_day(conn, date)?;
-        let funds = crate::ledger::repo::trial_balance(conn, &ctx.chart.current(), Some(date))?;
-        let remittance = match service::batch_of_day(conn, date)? {
-            Some((id, _)) => service::get(conn, &id)?,
-            None => None,
-        };
-        Ok((facts, funds, remittance, granted, refunds))
-    })
-    .await
-    .or_page(staff.lang)?;
+    let (facts, funds, remittance, granted, refunds) =
+        with_read_conn(&staff.ctx, move |conn, ctx| {
+            let facts = collections::load(conn, date, date)?;
+            let granted = crate::payments::concessions::granted(conn, date, date)?;
+            let refunds = refunds::list::of_day(conn, date)?;
+            let funds = crate::ledger::repo::trial_balance(conn, &ctx.chart.current(), Some(date))?;
+            let remittance = match service::batch_of_day(conn, date)? {
+                Some((id, _)) => service::get(conn, &id)?,
+                None => None,
+            };
+            Ok((facts, funds, remittance, granted, refunds))
+        })
+        .await
+        .or_page(staff.lang)?;
     let recon = load_for(staff, date).await?;
     let (day, blockers) = day_state(staff, date).await?;
     Ok(Facts {

@@ -11,6 +11,7 @@ mod browser;
 mod catalogue;
 mod cli;
 mod concessions;
+mod concurrency;
 mod crash;
 mod days;
 mod e2e;

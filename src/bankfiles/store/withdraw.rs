@@ -81,7 +81,7 @@ pub fn withdraw(
     if chars == 0 || chars > MAX_REASON_CHARS {
         return Err(WithdrawError::Reason);
     }
-    conn.transaction::<_, WithdrawError, _>(|conn| {
+    crate::db::write_txn::<_, WithdrawError, _>(conn, |conn| {
         let file = get(conn, id)?.ok_or_else(|| WithdrawError::NotFound(id.to_string()))?;
         if file.withdrawn {
             return Ok(file);

@@ -26,7 +26,7 @@ pub fn claims_paid(
     let Some(resolved) = ExceptionStatus::Claimed.after(Step::ClaimPaid) else {
         return Ok(Vec::new());
     };
-    conn.transaction(|conn| {
+    crate::db::write_txn(conn, |conn| {
         // Read, then write: take the write lock first (SQLite), so a concurrent run makes this
         // wait rather than fail ("CLAIMS" in ASCII).
         crate::db::lock_for_rewrite(conn, 0x434c_4149_4d53)?;

@@ -41,7 +41,9 @@ pub fn resolve(
             request.action
         )));
     }
-    conn.transaction(|conn| {
+    crate::db::write_txn(conn, |conn| {
+        // Two resolutions of one exception at once: the second waits, then sees the first's.
+        crate::db::lock_for_rewrite(conn, crate::db::rewrite_key("exception", id))?;
         let before = load(conn, id)?;
         if !before.active {
             return Err(ExceptionError::NotAllowed(format!(

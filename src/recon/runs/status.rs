@@ -41,7 +41,7 @@ pub(super) struct Moved {
 /// Moves the statuses of the payments the stored run `run_id` settled and reconciled (run
 /// after its settlement entries are posted).
 pub(super) fn apply(conn: &mut DbConn, run_id: &str, actor: &str) -> Result<Moved, DbError> {
-    conn.transaction::<_, DbError, _>(|conn| {
+    crate::db::write_txn::<_, DbError, _>(conn, |conn| {
         // It reads before it writes: on SQLite a deferred transaction that turns into a write
         // while another run stores fails at once ("database is locked"); take the write lock
         // first, waiting like any writer ("STATUS" in ASCII: one key for every run).

@@ -107,7 +107,7 @@ pub(super) fn store(
 ) -> Result<Run, DbError> {
     let now = Utc::now().naive_utc();
     let run_id = new_id("rr")?;
-    conn.transaction::<_, DbError, _>(|conn| {
+    crate::db::write_txn::<_, DbError, _>(conn, |conn| {
         // Two runs of one date at once: the second waits and then replaces the first's outcomes.
         crate::db::lock_for_rewrite(conn, run_lock_key(date))?;
         // Exceptions already worked stay worked when a re-run finds exactly the same thing
@@ -142,7 +142,9 @@ pub(super) fn store(
                 action: "reconciliation.run",
                 subject: &format!("reconciliation:{run_id}"),
                 before: None,
-                after: Some(serde_json::json!({"business_date": date, "summary": summary, "balance": balance})),
+                after: Some(
+                    serde_json::json!({"business_date": date, "summary": summary, "balance": balance}),
+                ),
             },
             now,
         )?;
