@@ -6,8 +6,8 @@
 //! May depend on every domain module; nothing below it imports it.
 
 pub mod demo;
-pub mod key_files;
 pub mod instance;
+pub mod key_files;
 pub mod nightly;
 pub mod tasks;
 

@@ -18,8 +18,8 @@ pub mod persons;
 pub mod request_signing;
 pub mod signing_keys;
 pub mod staff;
-pub mod treasury_secrets;
 pub mod tokens;
+pub mod treasury_secrets;
 pub mod users;
 
 use base64::Engine;

@@ -202,7 +202,9 @@ fn rotate_key(config: Config, command: KeysCommand) -> Result<ExitCode, String> 
                 }
             );
         }
-        KeysCommand::Create { .. } => return create_key(config, command),
+        KeysCommand::Create { .. } | KeysCommand::List | KeysCommand::Revoke { .. } => {
+            return keys(config, command)
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -12,8 +12,8 @@ pub mod restore;
 pub mod roles;
 #[allow(missing_docs)]
 pub mod schema;
-pub mod usage;
 pub mod shared;
+pub mod usage;
 
 use std::path::PathBuf;
 use std::time::Duration;
