@@ -564,7 +564,7 @@ fn restore(config: Config, from: &std::path::Path, force: bool) -> Result<ExitCo
         let mut conn = ctx.conn().map_err(|e| e.to_string())?;
         db::restore::holdings(&mut conn).map_err(|e| e.to_string())?
     };
-    drop(ctx);
+    ctx.close();
     let or_none = |v: Option<String>| v.unwrap_or_else(|| "none".into());
     eprintln!(
         "it holds {} ledger entries; last sealed day {}; last payment taken {}",
@@ -601,6 +601,9 @@ fn verify(config: Config) -> Result<ExitCode, String> {
         report.entries,
         started.elapsed().as_secs_f64()
     );
+    // Leave the database closed (a restore checks that no -wal file is left behind).
+    drop(conn);
+    ctx.close();
     Ok(if report.ok {
         ExitCode::SUCCESS
     } else {

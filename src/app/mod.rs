@@ -170,6 +170,16 @@ impl AppContext {
         )
     }
 
+    /// Closes the service's parts and waits for the ledger writer to close its connection, so
+    /// that a command leaves the database closed when it exits. The context must be the last
+    /// of its clones.
+    pub fn close(self) {
+        let AppContext { writer, .. } = self;
+        if !writer.close(std::time::Duration::from_secs(10)) {
+            tracing::warn!("the ledger writer did not stop within 10 s");
+        }
+    }
+
     /// A pooled connection (blocking: call inside `web::block` from async code).
     pub fn conn(&self) -> Result<db::PooledConn, DbError> {
         self.pool.get().map_err(|e| DbError::Pool(e.to_string()))

@@ -167,6 +167,23 @@ impl LedgerWriter {
         self.health.is_alive()
     }
 
+    /// Drops this handle and waits (up to `within`) until the writer has finished the work
+    /// queued and closed its connection — for a command that must leave the database closed
+    /// when it exits (SQLite removes its `-wal` file only when the last connection closes).
+    /// Returns whether it did; it cannot while other handles (clones) are alive.
+    pub fn close(self, within: std::time::Duration) -> bool {
+        let health = Arc::clone(&self.health);
+        drop(self);
+        let deadline = std::time::Instant::now() + within;
+        while !health.is_stopped() {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        true
+    }
+
     /// How many times the supervisor has started a fresh writer since the service opened.
     pub fn restarts(&self) -> u64 {
         self.health.restarts()

@@ -30,6 +30,8 @@ const STABLE_AFTER: Duration = Duration::from_secs(60);
 pub(super) struct Health {
     dead: AtomicBool,
     restarts: AtomicU64,
+    /// Set once the writer has ended normally and closed its connection.
+    stopped: AtomicBool,
 }
 
 impl Health {
@@ -39,6 +41,10 @@ impl Health {
 
     pub(super) fn restarts(&self) -> u64 {
         self.restarts.load(Ordering::SeqCst)
+    }
+
+    pub(super) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
     }
 }
 
@@ -97,8 +103,11 @@ fn supervise(parts: Parts, mut writer: JoinHandle<()>, health: &Health) {
     let mut started = Instant::now();
     loop {
         match writer.join() {
-            // The queue closed: the service is stopping.
-            Ok(()) => return,
+            // The queue closed: the service is stopping. The writer's connection is closed.
+            Ok(()) => {
+                health.stopped.store(true, Ordering::SeqCst);
+                return;
+            }
             Err(panic) => {
                 health.dead.store(true, Ordering::SeqCst);
                 if started.elapsed() >= STABLE_AFTER {
