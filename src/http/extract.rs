@@ -274,7 +274,7 @@ impl FromRequest for Caller {
                     Ok(p) => p,
                     Err(refused) => return Ok(Err(refused)),
                 };
-                let pending = note_use(conn, &principal.token_id, now);
+                let pending = note_use(&principal.token_id, now);
                 let allowed = match &limiter {
                     Some(limiter) => limiter.check(conn, &principal.token_id)?,
                     None => Ok(()),
@@ -303,31 +303,16 @@ impl FromRequest for Caller {
 }
 
 /// Notes a use of `token_id` when its "last used" is due ([`auth::tokens::last_used_throttle`]:
-/// at most once a minute per token and instance). On PostgreSQL the write is left for
-/// [`after_answer`], off the answer's path. On SQLite it is made here, before the handler's
-/// own transaction: a transaction there that reads and then writes fails at once ("database is
-/// locked") when another write commits in between, so a write racing the handler, or the
-/// client's next request, would turn their answers into 500s. Once every such transaction
-/// begins IMMEDIATE (issue 18, point 5), SQLite can take the PostgreSQL path too. A failed write
-/// is only logged.
-fn note_use(
-    conn: &mut crate::db::DbConn,
-    token_id: &str,
-    at: chrono::NaiveDateTime,
-) -> Option<LastUse> {
-    if !auth::tokens::last_used_throttle().due(token_id, Instant::now()) {
-        return None;
-    }
-    if matches!(conn, crate::db::DbConn::Postgres(_)) {
-        return Some(LastUse {
+/// at most once a minute per token and instance); the write is left for [`after_answer`], off
+/// the answer's path. (Every write transaction that can meet it begins IMMEDIATE on SQLite,
+/// `db::write_txn`, so the write racing the handler's own transaction makes it wait, not fail.)
+fn note_use(token_id: &str, at: chrono::NaiveDateTime) -> Option<LastUse> {
+    auth::tokens::last_used_throttle()
+        .due(token_id, Instant::now())
+        .then(|| LastUse {
             token_id: token_id.to_string(),
             at,
-        });
-    }
-    if let Err(e) = auth::tokens::record_last_used(conn, token_id, at) {
-        tracing::warn!(error = %e, "a token's last use could not be recorded");
-    }
-    None
+        })
 }
 
 /// A token use to record once the answer is made ([`note_use`]).
