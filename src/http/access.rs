@@ -152,15 +152,7 @@ pub async fn disable_user(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = caller.require(may::MANAGE_ACCESS)?.actor();
-    let id = id.into_inner();
-    let (at, key) = (now(), id.clone());
-    let user = with_conn(&ctx, move |conn, _| {
-        Ok(users::disable(conn, &key, &actor, at)?)
-    })
-    .await?
-    .ok_or_else(|| no_user(&id))?;
-    Ok(HttpResponse::Ok().json(UserView::of(user, at)))
+    change_user(ctx, caller, id.into_inner(), users::disable).await
 }
 
 /// Enables a disabled staff user again (they sign in afresh). Audited as `user.enable`.
@@ -173,14 +165,27 @@ pub async fn enable_user(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    change_user(ctx, caller, id.into_inner(), users::enable).await
+}
+
+/// What disabling and enabling share: admin only, the user by id or name, 404 when unknown,
+/// the user as it now stands.
+async fn change_user(
+    ctx: web::Data<AppContext>,
+    caller: Caller,
+    id: String,
+    change: fn(
+        &mut crate::db::DbConn,
+        &str,
+        &str,
+        chrono::NaiveDateTime,
+    ) -> Result<Option<UserInfo>, crate::auth::AuthError>,
+) -> Result<HttpResponse, ApiError> {
     let actor = caller.require(may::MANAGE_ACCESS)?.actor();
-    let id = id.into_inner();
     let (at, key) = (now(), id.clone());
-    let user = with_conn(&ctx, move |conn, _| {
-        Ok(users::enable(conn, &key, &actor, at)?)
-    })
-    .await?
-    .ok_or_else(|| no_user(&id))?;
+    let user = with_conn(&ctx, move |conn, _| Ok(change(conn, &key, &actor, at)?))
+        .await?
+        .ok_or_else(|| no_user(&id))?;
     Ok(HttpResponse::Ok().json(UserView::of(user, at)))
 }
 
