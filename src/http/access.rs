@@ -168,18 +168,21 @@ pub async fn enable_user(
     change_user(ctx, caller, id.into_inner(), users::enable).await
 }
 
+/// A change of a user's state by id or name, at a time, by an actor (`users::disable`, `enable`).
+type UserChange = fn(
+    &mut crate::db::DbConn,
+    &str,
+    &str,
+    chrono::NaiveDateTime,
+) -> Result<Option<UserInfo>, crate::auth::AuthError>;
+
 /// What disabling and enabling share: admin only, the user by id or name, 404 when unknown,
 /// the user as it now stands.
 async fn change_user(
     ctx: web::Data<AppContext>,
     caller: Caller,
     id: String,
-    change: fn(
-        &mut crate::db::DbConn,
-        &str,
-        &str,
-        chrono::NaiveDateTime,
-    ) -> Result<Option<UserInfo>, crate::auth::AuthError>,
+    change: UserChange,
 ) -> Result<HttpResponse, ApiError> {
     let actor = caller.require(may::MANAGE_ACCESS)?.actor();
     let (at, key) = (now(), id.clone());
