@@ -35,12 +35,12 @@ pub struct PublishedKey {
     pub alg: String,
     /// Base64 of the 32-byte public key.
     pub public_key: String,
-    /// Signing with it from (UTC).
-    #[schema(value_type = String)]
-    pub from: NaiveDateTime,
-    /// Retired at (UTC); none while it is the current key.
-    #[schema(value_type = Option<String>)]
-    pub until: Option<NaiveDateTime>,
+    /// Signing with it from (RFC 3339, UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub from: chrono::DateTime<chrono::Utc>,
+    /// Retired at (RFC 3339, UTC); none while it is the current key.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 type KeyRow = (
@@ -69,8 +69,8 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<PublishedKey>, DbError> {
             kid,
             alg,
             public_key: base64::engine::general_purpose::STANDARD.encode(public_key),
-            from,
-            until,
+            from: from.and_utc(),
+            until: until.map(|u| u.and_utc()),
         })
         .collect())
 }
