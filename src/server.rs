@@ -33,6 +33,7 @@ pub fn serve(ctx: AppContext, listener: TcpListener, workers: usize) -> std::io:
             .app_data(limiter.clone())
             .app_data(jobs.clone())
             .app_data(sign_in_limiter.clone())
+            .wrap(actix_web::middleware::from_fn(head_as_get))
             .wrap(actix_web::middleware::from_fn(observe))
             .configure(crate::http::routes)
             .configure(crate::web::routes)
@@ -48,6 +49,21 @@ pub fn serve(ctx: AppContext, listener: TcpListener, workers: usize) -> std::io:
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// Answers `HEAD` wherever `GET` is answered (RFC 9110 §9.3.2): the request is routed as a
+/// `GET`, and the HTTP codec, which remembers that the request on the wire was a `HEAD`, sends
+/// the answer's status and headers (with its length) but not its body. Every `GET` handler only
+/// reads, so routing a `HEAD` through it changes nothing. Inside [`observe`], so the request log
+/// still says `HEAD`.
+async fn head_as_get(
+    mut req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(req).await
 }
 
 /// Logs (with the client's address, as [`crate::http::client`] finds it) and counts each

@@ -71,6 +71,47 @@ async fn health_metrics_openapi_and_signing_key_need_no_token() {
 }
 
 #[actix_web::test]
+async fn head_is_answered_wherever_get_is() {
+    let app = spawn_app().await;
+    for (path, token) in [
+        ("/healthz", None),
+        ("/openapi.json", None),
+        ("/v1/ledger/trial-balance", Some(Role::Auditor)),
+        ("/v1/payments?limit=5", Some(Role::Finance)),
+        ("/v1/ledger/accounts/no-such-account", Some(Role::Auditor)),
+        ("/v1/ledger/trial-balance", None),
+    ] {
+        let send = |method: actix_web::http::Method| {
+            let mut req = app.client.request(method, app.url(path));
+            if let Some(role) = token {
+                req = req.bearer_auth(app.token(role));
+            }
+            req.send()
+        };
+        let mut get = send(actix_web::http::Method::GET).await.expect("GET");
+        let mut head = send(actix_web::http::Method::HEAD).await.expect("HEAD");
+        assert_eq!(head.status(), get.status(), "HEAD {path}");
+        assert_eq!(
+            head.headers().get("content-type"),
+            get.headers().get("content-type"),
+            "HEAD {path}"
+        );
+        assert!(!get.body().await.expect("body").is_empty(), "GET {path}");
+        assert!(head.body().await.expect("body").is_empty(), "HEAD {path}");
+    }
+    // A path only POST answers is not turned into something else by HEAD.
+    let res = app
+        .client
+        .head(app.url("/v1/payments/PAY-0/void"))
+        .bearer_auth(app.token(Role::Auditor))
+        .send()
+        .await
+        .expect("HEAD");
+    assert!(res.status().is_client_error(), "{}", res.status());
+    app.stop().await;
+}
+
+#[actix_web::test]
 async fn tokens_and_roles_are_enforced() {
     let app = spawn_app().await;
     let mut res = app

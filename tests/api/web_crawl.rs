@@ -1,7 +1,7 @@
 //! Walks every staff page each role can reach from the navigation and checks what must hold on
 //! all of them, so a page added later is checked too: it answers 200 (never a 500), it has a
 //! language and one heading, every POST form carries the CSRF token, every input has a label,
-//! every table's CSV link downloads a CSV, and the stylesheet's colours have enough contrast.
+//! every table's CSV link downloads a CSV, `HEAD` answers as `GET` without the body, and the stylesheet's colours have enough contrast.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -175,12 +175,19 @@ async fn every_page_of_every_role_holds_the_basics() {
                     other => panic!("{role}: GET {path} → {other}: {}", page.body),
                 }
                 pages += 1;
+                // HEAD is answered wherever GET is: the same status and type, no body.
+                let head = s.head(&path).await;
+                assert_eq!(head.status, 200, "{role}: HEAD {path}: {}", head.body);
+                assert_eq!(head.content_type, page.content_type, "HEAD {path}");
+                assert!(head.bytes.is_empty(), "HEAD {path} sent a body");
                 let (links, csvs) = check_page(&path, &page.body);
                 for href in csvs {
                     let csv = s.get(&href).await;
                     assert_eq!(csv.status, 200, "{role}: {href}: {}", csv.body);
                     assert!(csv.content_type.starts_with("text/csv"), "{href}");
                     assert!(csv.bytes.starts_with(b"\xEF\xBB\xBF"), "{href}: BOM");
+                    let head = s.head(&href).await;
+                    assert_eq!((head.status, head.bytes.len()), (200, 0), "HEAD {href}");
                 }
                 queue.extend(links.into_iter().filter(|l| !seen.contains(l)));
             }

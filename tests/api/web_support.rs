@@ -159,6 +159,18 @@ impl<'a> WebSession<'a> {
         self.read(res).await
     }
 
+    /// HEAD a page: what GET would answer, without the body.
+    pub async fn head(&mut self, path: &str) -> Page {
+        let res = self
+            .client
+            .head(self.app.url(path))
+            .insert_header(("cookie", self.cookie_header()))
+            .send()
+            .await
+            .expect("request");
+        self.read(res).await
+    }
+
     /// POST a form exactly as given (no CSRF token added).
     pub async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let body = serde_urlencoded::to_string(fields).expect("form");
