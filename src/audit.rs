@@ -50,6 +50,44 @@ pub fn record_at(
     Ok(())
 }
 
+/// A change to record, owned: for [`record_all_at`], which writes many at once.
+#[derive(Debug, Clone)]
+pub struct OwnedAuditEvent {
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// On what.
+    pub subject: String,
+    /// State before, JSON text.
+    pub before_json: Option<String>,
+    /// State after, JSON text.
+    pub after_json: Option<String>,
+}
+
+/// Appends `events` in order, all at `at`, in multi-row inserts (the ledger writer's batches).
+pub fn record_all_at(
+    conn: &mut DbConn,
+    events: &[OwnedAuditEvent],
+    at: NaiveDateTime,
+) -> Result<(), DbError> {
+    let rows: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                audit_log::at.eq(at),
+                audit_log::actor.eq(e.actor.clone()),
+                audit_log::action.eq(e.action.clone()),
+                audit_log::subject.eq(e.subject.clone()),
+                audit_log::before_json.eq(e.before_json.clone()),
+                audit_log::after_json.eq(e.after_json.clone()),
+            )
+        })
+        .collect();
+    crate::insert_chunked!(conn, audit_log::table, rows)?;
+    Ok(())
+}
+
 /// One stored audit record.
 #[derive(Debug, Clone, Serialize, Queryable)]
 pub struct AuditRecord {

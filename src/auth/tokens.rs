@@ -2,14 +2,24 @@
 //! its secret), can be revoked, and shows when it was last used.
 //!
 //! [`check`] is the one answer to "who is this, or why not": one indexed query by the token's
-//! hash that tells a live token from a revoked, an expired and an unknown one. A cache in front
-//! of it must keep that answer honest for revocation (a revoked token refused at once).
+//! hash that tells a live token from a revoked, an expired and an unknown one.
+//!
+//! [`check_cached`] answers from memory what [`check_remembering`] read before, and keeps the
+//! answer honest for revocation: a token revoked through this instance ([`revoke`]: the API,
+//! the pages, the demo start) is refused on its very next call — its id is marked before the
+//! revocation is even written, and the database is asked again from then on; one revoked by
+//! another process (`onecard keys revoke`, another instance) is refused within
+//! [`CACHE_FOR`] on the calls the cache answers; a payment taken with it is refused at once on
+//! any instance (the capture's batch checks its tokens, `payments::capture_by`). Expiry is
+//! checked on every call.
 //!
 //! "Last used" is written at most once a minute per token ([`LastUsedThrottle`]), by the caller
 //! (`http::extract`), so authenticating itself never writes.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
@@ -95,6 +105,15 @@ pub fn check(
     presented: &str,
     now: NaiveDateTime,
 ) -> Result<Result<Principal, Refusal>, AuthError> {
+    Ok(check_row(conn, presented, now)?.map(|(p, _)| p))
+}
+
+/// [`check`], with a live token's expiry.
+fn check_row(
+    conn: &mut DbConn,
+    presented: &str,
+    now: NaiveDateTime,
+) -> Result<Result<(Principal, Option<NaiveDateTime>), Refusal>, AuthError> {
     // A well-formed token is "oc_" + 43 base64url characters; anything else cannot match and
     // is not worth a query.
     if presented.len() != 46 || !presented.starts_with("oc_") {
@@ -129,7 +148,7 @@ pub fn check(
     if expires_at.is_some_and(|t| t <= now) {
         return Ok(Err(Refusal::Expired));
     }
-    principal(id, name, &role, person).map(Ok)
+    principal(id, name, &role, person).map(|p| Ok((p, expires_at)))
 }
 
 /// Up to `limit + 1` tokens in creation order after the token `after` (its id; `None` for the
@@ -169,6 +188,103 @@ pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<TokenInfo>, AuthError> 
         .optional()?)
 }
 
+/// How long a token's answer read from the database is reused by [`check_cached`]: the bound
+/// on how long a token revoked by another process still passes the calls the cache answers.
+pub const CACHE_FOR: Duration = Duration::from_secs(1);
+
+/// Past this many tokens the cache starts afresh.
+const CACHE_MAX: usize = 10_000;
+
+struct Cached {
+    principal: Principal,
+    expires_at: Option<NaiveDateTime>,
+    at: Instant,
+}
+
+struct TokenCache {
+    generation: AtomicU64,
+    live: Mutex<HashMap<Vec<u8>, Cached>>,
+    /// Tokens revoked (or being revoked) through this process: never answered from memory.
+    revoked: Mutex<HashSet<String>>,
+}
+
+fn token_cache() -> &'static TokenCache {
+    static CACHE: OnceLock<TokenCache> = OnceLock::new();
+    CACHE.get_or_init(|| TokenCache {
+        generation: AtomicU64::new(0),
+        live: Mutex::new(HashMap::new()),
+        revoked: Mutex::new(HashSet::new()),
+    })
+}
+
+/// [`check`] from memory: `None` when the token is not cached (or its answer is older than
+/// [`CACHE_FOR`], or it was revoked through this process) — ask [`check_remembering`] then.
+pub fn check_cached(presented: &str, now: NaiveDateTime) -> Option<Result<Principal, Refusal>> {
+    if presented.len() != 46 || !presented.starts_with("oc_") {
+        return Some(Err(Refusal::Unknown));
+    }
+    let cache = token_cache();
+    let hash = super::token_hash(presented);
+    let found = {
+        let live = cache.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let c = live.get(&hash).filter(|c| c.at.elapsed() < CACHE_FOR)?;
+        (c.principal.clone(), c.expires_at)
+    };
+    let (principal, expires_at) = found;
+    let revoked = cache.revoked.lock().unwrap_or_else(PoisonError::into_inner);
+    if revoked.contains(&principal.token_id) {
+        return None;
+    }
+    if expires_at.is_some_and(|t| t <= now) {
+        return Some(Err(Refusal::Expired));
+    }
+    Some(Ok(principal))
+}
+
+/// [`check`], remembering a live token's answer for [`check_cached`] — unless a revocation
+/// through this process began meanwhile.
+pub fn check_remembering(
+    conn: &mut DbConn,
+    presented: &str,
+    now: NaiveDateTime,
+) -> Result<Result<Principal, Refusal>, AuthError> {
+    let cache = token_cache();
+    let generation = cache.generation.load(Ordering::SeqCst);
+    let answer = check_row(conn, presented, now)?;
+    if let Ok((principal, expires_at)) = &answer {
+        let expires_at = *expires_at;
+        let revoked = cache.revoked.lock().unwrap_or_else(PoisonError::into_inner);
+        if !revoked.contains(&principal.token_id)
+            && cache.generation.load(Ordering::SeqCst) == generation
+        {
+            let mut live = cache.live.lock().unwrap_or_else(PoisonError::into_inner);
+            if live.len() >= CACHE_MAX {
+                live.clear();
+            }
+            live.insert(
+                super::token_hash(presented),
+                Cached {
+                    principal: principal.clone(),
+                    expires_at,
+                    at: Instant::now(),
+                },
+            );
+        }
+    }
+    Ok(answer.map(|(p, _)| p))
+}
+
+/// Marks token `id` as revoked for the cache, before the revocation is written: from now on
+/// this process asks the database about it.
+fn forget(id: &str) {
+    let cache = token_cache();
+    let mut revoked = cache.revoked.lock().unwrap_or_else(PoisonError::into_inner);
+    cache.generation.fetch_add(1, Ordering::SeqCst);
+    revoked.insert(id.to_string());
+    let mut live = cache.live.lock().unwrap_or_else(PoisonError::into_inner);
+    live.retain(|_, c| c.principal.token_id != id);
+}
+
 /// Takes the write lock on token `id`'s row before anything is read in a transaction (a row
 /// lock on PostgreSQL; the database's write lock, waited for, on SQLite — where a transaction
 /// that reads first and then writes fails at once when another write came in between).
@@ -189,6 +305,7 @@ pub fn revoke(
     by: &str,
     now: NaiveDateTime,
 ) -> Result<Option<TokenInfo>, AuthError> {
+    forget(id);
     crate::db::write_txn::<_, AuthError, _>(conn, |conn| {
         if !lock(conn, id)? {
             return Ok(None);

@@ -5,11 +5,13 @@
 //! - [`model`]: items, pricing and the exact-amount check — pure.
 //! - [`concession`]: concessions (优惠政策) of a version and the amount a concession line
 //!   charges and forgoes — pure.
-//! - this module: storing and reading versions, with an audit record per change.
+//! - this module: storing and reading versions, with an audit record per change;
+//!   [`cache`]: the versions kept in memory for pricing.
 //!
 //! May depend on: `db`, `audit`, `ledger` (the chart, to check the revenue subject), `clock`,
 //! `text`.
 
+pub mod cache;
 pub mod concession;
 pub mod model;
 
@@ -285,6 +287,8 @@ pub fn add_version(
         )?;
         Ok(item.clone())
     });
+    // Committed (or not): either way the cached versions are read afresh.
+    cache::invalidate();
     match result {
         Err(CatalogueChangeError::Db(DbError::Query(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,

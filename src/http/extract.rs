@@ -266,22 +266,26 @@ impl FromRequest for Caller {
             let token = presented
                 .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
             let now = chrono::Utc::now().naive_utc();
-            // The token is checked, its use noted and its allowance counted on one connection:
-            // one trip to the blocking pool (and to the database for the allowance only when
-            // a lease runs out).
-            let (principal, pending, allowed) = with_conn(&ctx, move |conn, _| {
-                let principal = match auth::tokens::check(conn, &token, now)? {
-                    Ok(p) => p,
-                    Err(refused) => return Ok(Err(refused)),
-                };
-                let pending = note_use(&principal.token_id, now);
-                let allowed = match &limiter {
-                    Some(limiter) => limiter.check(conn, &principal.token_id)?,
-                    None => Ok(()),
-                };
-                Ok(Ok((principal, pending, allowed)))
-            })
-            .await??;
+            // From memory when the token's answer is cached and the allowance leased: no trip
+            // to the blocking pool (auth::tokens::check_cached says how revocation stays
+            // honest).
+            let fast = match auth::tokens::check_cached(&token, now) {
+                Some(Err(refused)) => return Err(refused.into()),
+                Some(Ok(principal)) => match &limiter {
+                    Some(limiter) => limiter
+                        .check_local(&principal.token_id)
+                        .map(|allowed| (principal, allowed)),
+                    None => Some((principal, Ok(()))),
+                },
+                None => None,
+            };
+            let (principal, pending, allowed) = match fast {
+                Some((principal, allowed)) => {
+                    let pending = note_use(&principal.token_id, now);
+                    (principal, pending, allowed)
+                }
+                None => slow_caller(&ctx, limiter, token, now).await?,
+            };
             if let Some(pending) = pending {
                 request.extensions_mut().insert(pending);
             }
@@ -300,6 +304,31 @@ impl FromRequest for Caller {
             Ok(Caller(principal))
         })
     }
+}
+
+/// What a caller resolves to when memory cannot say: the token checked, its use noted and its
+/// allowance counted on one connection — one trip to the blocking pool (and to the database
+/// for the allowance only when a lease runs out).
+async fn slow_caller(
+    ctx: &web::Data<AppContext>,
+    limiter: Option<web::Data<RateLimiter>>,
+    token: String,
+    now: chrono::NaiveDateTime,
+) -> Result<(Principal, Option<LastUse>, Result<(), Duration>), ApiError> {
+    let resolved = with_conn(ctx, move |conn, _| {
+        let principal = match auth::tokens::check_remembering(conn, &token, now)? {
+            Ok(p) => p,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let pending = note_use(&principal.token_id, now);
+        let allowed = match &limiter {
+            Some(limiter) => limiter.check(conn, &principal.token_id)?,
+            None => Ok(()),
+        };
+        Ok(Ok((principal, pending, allowed)))
+    })
+    .await??;
+    Ok(resolved)
 }
 
 /// Notes a use of `token_id` when its "last used" is due ([`auth::tokens::last_used_throttle`]:

@@ -191,6 +191,22 @@ impl RateLimiter {
         Ok(Ok(()))
     }
 
+    /// [`check_at`](Self::check_at) now from memory alone: `None` when a lease is needed
+    /// (then [`check`](Self::check) asks the database). What it changed before finding that
+    /// out — the burst bucket's refill, a new minute — is what `check` would change again.
+    pub fn check_local(&self, key: &str) -> Option<Result<(), Duration>> {
+        let unix_secs = chrono::Utc::now().timestamp();
+        let mut needed = false;
+        let answer = self.check_at(key, Instant::now(), unix_secs, &mut |_, _| {
+            needed = true;
+            Err(DbError::Pool("a lease is needed".into()))
+        });
+        if needed {
+            return None;
+        }
+        answer.ok()
+    }
+
     /// [`check_at`](Self::check_at) now, leasing from the database through `conn`; the rows
     /// of minutes gone by are deleted once a minute by the first lease of the next.
     pub fn check(&self, conn: &mut DbConn, key: &str) -> Result<Result<(), Duration>, DbError> {

@@ -76,6 +76,7 @@ impl From<CaptureError> for ApiError {
             CaptureError::Intake(i) => i.into(),
             CaptureError::Post(p) => p.into(),
             CaptureError::Interrupted(_) => ApiError::internal(&e),
+            CaptureError::TokenRevoked => crate::auth::tokens::Refusal::Revoked.into(),
             CaptureError::ReceiptSeries(_) => {
                 tracing::error!(error = %e, "receipt series");
                 ApiError::new(
@@ -151,8 +152,15 @@ pub async fn create(
         keys: &ctx.keys,
         series: &ctx.config.receipt_series,
     };
-    let captured =
-        payments::take(counter, key, &body, principal.actor(), ctx.business_today()).await?;
+    let captured = payments::take_by(
+        counter,
+        Some(principal.token_id.clone()),
+        key,
+        &body,
+        principal.actor(),
+        ctx.business_today(),
+    )
+    .await?;
     answer(captured.status, captured.body)
 }
 

@@ -23,6 +23,15 @@
 //! reads the database in between, so waiting changes no one's view and keeps the plain posting
 //! path as cheap as before.
 //!
+//! **Deferred rows.** A job may hand its own rows to the end of the batch too
+//! ([`Batch::deferred`], [`Deferred`]): a store per row type, made on first use in the batch,
+//! which may look up at once what all the batch's jobs will ask (from the [`Tag`]s they were
+//! submitted with, [`LedgerWriter::submit_tagged`]), and writes each of its tables in multi-row
+//! inserts — just before the next job's savepoint opens, or at the end of the batch after the
+//! entries. A failed job's deferred rows are dropped with it. This is how a payment's rows
+//! (payment, lines, card, receipt, idempotency record, audit) cost one statement per table per
+//! batch, not one each.
+//!
 //! **Balances** are still added once per batch with the summed deltas (DESIGN §2), so hot
 //! accounts (1218.01, 2103) are written once per batch, not once per entry. Inside a batch the
 //! balance rows therefore lag the entries: no job reads them (jobs read entries and postings;
@@ -38,21 +47,23 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::sync::Arc;
 
-use chrono::{NaiveDate, NaiveDateTime, Timelike, Utc};
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::connection::SimpleConnection;
-use diesel::prelude::*;
 use tokio::sync::oneshot;
 
 use super::accounts::SharedChart;
 use super::chain;
 use super::chart::Chart;
-use super::model::{AccountRole, EntryKind, NewEntry, PostedEntry, Posting};
+use super::model::{EntryKind, NewEntry, PostedEntry, Posting};
 use super::repo;
 use super::rules::{self, LedgerError, RuleContext};
-use crate::db::schema::ledger_head;
-use crate::db::{self, DbConn, DbError, DbTarget};
+use crate::db::{DbConn, DbError, DbTarget};
 
+mod deferred;
+mod run;
 mod supervisor;
+pub use deferred::{Deferred, Reads, Tag};
+use run::run_batch;
 use supervisor::{incident_id, panic_message};
 
 /// Largest number of jobs committed in one transaction.
@@ -115,10 +126,16 @@ impl From<diesel::result::Error> for PostError {
 type Deliver = Box<dyn FnOnce(Result<(), Arc<DbError>>) + Send>;
 type Work = Box<dyn FnOnce(&mut Batch<'_>) -> (bool, Deliver) + Send>;
 
+/// A job with the tags it carries into its batch.
+struct Job {
+    tags: Vec<Tag>,
+    work: Work,
+}
+
 /// What the writer thread receives.
 enum Msg {
     /// A job for the next batch.
-    Job(Work),
+    Job(Job),
     /// Die (the test hook [`LedgerWriter::kill_for_test`]): after the batch at hand, the
     /// thread panics outside every per-job guard, as a bug in the writer itself would.
     Die,
@@ -130,6 +147,7 @@ enum Msg {
 pub struct LedgerWriter {
     sender: mpsc::Sender<Msg>,
     health: Arc<supervisor::Health>,
+    instance: u64,
 }
 
 /// Settings of the writer.
@@ -158,7 +176,19 @@ impl LedgerWriter {
         let (sender, receiver) = mpsc::channel::<Msg>();
         let health = supervisor::start(target, conn, chart, config, receiver)
             .map_err(|e| DbError::Connect(format!("cannot start the ledger writer thread: {e}")))?;
-        Ok(LedgerWriter { sender, health })
+        static STARTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let instance = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(LedgerWriter {
+            sender,
+            health,
+            instance,
+        })
+    }
+
+    /// A number naming this writer (and so the database it writes) among the writers this
+    /// process started: for what a process keeps in memory per database.
+    pub fn instance(&self) -> u64 {
+        self.instance
     }
 
     /// Whether a writer thread is running (false from its death until the supervisor has
@@ -198,6 +228,7 @@ impl LedgerWriter {
 
     fn enqueue<T, E, F>(
         &self,
+        tags: Vec<Tag>,
         f: F,
     ) -> Result<oneshot::Receiver<Result<T, WriteError<E>>>, WriteError<E>>
     where
@@ -234,7 +265,7 @@ impl LedgerWriter {
             (ok, deliver)
         });
         self.sender
-            .send(Msg::Job(work))
+            .send(Msg::Job(Job { tags, work }))
             .map_err(|_| WriteError::Stopped)?;
         Ok(rx)
     }
@@ -246,7 +277,18 @@ impl LedgerWriter {
         T: Send + 'static,
         E: Send + 'static,
     {
-        let rx = self.enqueue(f)?;
+        self.submit_tagged(Vec::new(), f).await
+    }
+
+    /// [`submit`](Self::submit) with tags every job of the batch can read before it runs
+    /// ([`Reads::tags`]), so a store of deferred rows can look them all up at once.
+    pub async fn submit_tagged<T, E, F>(&self, tags: Vec<Tag>, f: F) -> Result<T, WriteError<E>>
+    where
+        F: FnOnce(&mut Batch<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let rx = self.enqueue(tags, f)?;
         // The answer was dropped unsent: the writer died in the middle of the batch.
         rx.await.unwrap_or(Err(WriteError::Lost))
     }
@@ -258,7 +300,7 @@ impl LedgerWriter {
         T: Send + 'static,
         E: Send + 'static,
     {
-        let rx = self.enqueue(f)?;
+        let rx = self.enqueue(Vec::new(), f)?;
         rx.blocking_recv().unwrap_or(Err(WriteError::Lost))
     }
 
@@ -289,14 +331,21 @@ pub struct Batch<'a> {
     job_start: usize,
     closed_days: HashMap<NaiveDate, bool>,
     savepoint_open: bool,
+    /// Every job's tags, in job order.
+    tags: Vec<Tag>,
+    /// Rows jobs deferred ([`Batch::deferred`]).
+    stores: deferred::Stores,
+    /// How many job savepoints have opened in this batch.
+    savepoints: u64,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Mark {
     head_seq: i64,
     head_hash: [u8; 32],
     interfund_receivable_minor: i64,
     entries: usize,
+    stores: Vec<usize>,
 }
 
 impl<'a> Batch<'a> {
@@ -314,10 +363,32 @@ impl<'a> Batch<'a> {
     fn enter_savepoint(&mut self) -> Result<(), DbError> {
         if !self.savepoint_open {
             self.insert_waiting(self.job_start)?;
+            self.stores.flush(self.conn)?;
             self.conn.batch_execute("SAVEPOINT onecard_job")?;
             self.savepoint_open = true;
+            self.savepoints += 1;
         }
         Ok(())
+    }
+
+    /// Runs `f` on the batch's store of deferred rows of type `T` (made by `init` on its first
+    /// use in the batch) with the batch's reads ([`Reads`]: the connection for reads only, and
+    /// every job's tags). A job defers its rows as its last act, after every check that can
+    /// fail: they are written just before the next job's savepoint opens or at the end of the
+    /// batch, in the store's own multi-row statements (see [`Deferred`]). Touching
+    /// [`Batch::conn`] afterwards in the same job would write them outside its savepoint.
+    pub fn deferred<T: Deferred, R>(
+        &mut self,
+        init: impl FnOnce(&mut Reads<'_>) -> Result<T, DbError>,
+        f: impl FnOnce(&mut T, &mut Reads<'_>) -> R,
+    ) -> Result<R, DbError> {
+        let mut reads = Reads {
+            conn: &mut *self.conn,
+            tags: &self.tags,
+            writes_seen: self.savepoints,
+        };
+        let store = self.stores.get_or_init(|| init(&mut reads))?;
+        Ok(f(store, &mut reads))
     }
 
     /// Inserts the waiting entries before position `end` of `entries`.
@@ -465,6 +536,7 @@ impl<'a> Batch<'a> {
             head_hash: self.head_hash,
             interfund_receivable_minor: self.interfund_receivable_minor,
             entries: self.entries.len(),
+            stores: self.stores.mark(),
         }
     }
 
@@ -473,6 +545,7 @@ impl<'a> Batch<'a> {
         self.head_hash = mark.head_hash;
         self.interfund_receivable_minor = mark.interfund_receivable_minor;
         self.entries.truncate(mark.entries);
+        self.stores.rewind(&mark.stores);
         // What the job inserted went with its savepoint.
         self.inserted = self.inserted.min(mark.entries);
         // A rewound job may have closed a day: read day states afresh.
@@ -484,89 +557,4 @@ fn not_reversible(seq: i64) -> LedgerError {
     LedgerError::InvalidEntry(format!(
         "entry {seq} is itself a reversal and cannot be reversed; post the original again instead"
     ))
-}
-
-/// Runs one batch. Returns the commit result (with the number of entries posted) and every
-/// job's delivery, to be called once the outcome is known.
-fn run_batch(
-    conn: &mut DbConn,
-    chart: &Chart,
-    jobs: Vec<Work>,
-) -> (Result<usize, DbError>, Vec<Deliver>) {
-    let mut deliveries = Vec::with_capacity(jobs.len());
-    let outcome = crate::db::write_txn::<usize, DbError, _>(conn, |conn| {
-        let (head_seq, head_hash) = db::lock_chain_head(conn)?;
-        let interfund = chart
-            .account_with_role(AccountRole::InterfundReceivable)
-            .map(|a| repo::account_totals(conn, &a.code).map(|(d, c)| d - c))
-            .transpose()?
-            // A chart without the interfund pair has nothing owed between the funds.
-            .unwrap_or(0);
-        let mut batch = Batch {
-            conn,
-            chart,
-            now: now_micros(),
-            head_seq,
-            head_hash,
-            interfund_receivable_minor: interfund,
-            entries: Vec::with_capacity(jobs.len()),
-            inserted: 0,
-            job_start: 0,
-            closed_days: HashMap::new(),
-            savepoint_open: false,
-        };
-        for job in jobs {
-            let mark = batch.mark();
-            batch.job_start = mark.entries;
-            let outcome = catch_unwind(AssertUnwindSafe(|| job(&mut batch)));
-            let ok = match outcome {
-                Ok((ok, deliver)) => {
-                    deliveries.push(deliver);
-                    ok
-                }
-                // Each job catches its own panic (see `enqueue`); this guards the guard.
-                Err(_) => {
-                    tracing::error!(
-                        "a ledger job panicked; it was rolled back and the batch goes on"
-                    );
-                    false
-                }
-            };
-            if batch.savepoint_open {
-                let sql = if ok {
-                    "RELEASE SAVEPOINT onecard_job"
-                } else {
-                    "ROLLBACK TO SAVEPOINT onecard_job; RELEASE SAVEPOINT onecard_job"
-                };
-                batch.conn.batch_execute(sql)?;
-                batch.savepoint_open = false;
-            }
-            if !ok {
-                batch.rewind(mark);
-            }
-        }
-        batch.insert_waiting(batch.entries.len())?;
-        let Batch {
-            conn,
-            entries,
-            head_seq,
-            head_hash,
-            ..
-        } = batch;
-        super::flush::add_balances(conn, &entries)?;
-        diesel::update(ledger_head::table.filter(ledger_head::id.eq(1)))
-            .set((
-                ledger_head::seq.eq(head_seq),
-                ledger_head::hash.eq(head_hash.to_vec()),
-            ))
-            .execute(conn)?;
-        Ok(entries.len())
-    });
-    (outcome, deliveries)
-}
-
-fn now_micros() -> NaiveDateTime {
-    let now = Utc::now().naive_utc();
-    let micros = now.nanosecond() / 1_000 * 1_000;
-    now.with_nanosecond(micros).unwrap_or(now)
 }

@@ -13,19 +13,19 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
-use super::hashes::KEYED_HASH;
 use super::intake::{self, IntakeError, PaymentRequest, PricedLine};
-use super::receipts::next_receipt_number;
-use super::stored::{insert_payment, LineConcession};
+use super::stored::LineConcession;
 use super::{card, view, PaymentStatus, ReceiptStatus, StoredLine, StoredPayment};
-use crate::audit::{self, AuditEvent};
 use crate::catalogue;
 use crate::db::schema::idempotency_keys;
+
+mod rows;
 use crate::db::{DbConn, DbError, Pool};
 use crate::keys::ServiceKeys;
 use crate::ledger::templates::{self, Header};
 use crate::ledger::writer::{Batch, LedgerWriter, PostError, WriteError};
 use crate::ledger::{LedgerError, NewEntry};
+use rows::{CaptureRow, CaptureRows};
 
 /// Why a capture did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +45,9 @@ pub enum CaptureError {
     /// A read before the job did not finish (its blocking task was cancelled or panicked).
     #[error("the capture was interrupted: {0}")]
     Interrupted(String),
+    /// The token the capture was taken with was revoked before its batch began.
+    #[error("the token was revoked")]
+    TokenRevoked,
 }
 
 impl From<DbError> for CaptureError {
@@ -186,25 +189,44 @@ pub async fn take(
     actor: String,
     business_date: NaiveDate,
 ) -> Result<Answer, WriteError<CaptureError>> {
+    take_by(counter, None, key, body, actor, business_date).await
+}
+
+/// [`take`] with the token `token_id` (see [`capture_by`]).
+///
+/// A retry is answered from the stored answer before anything else is checked, so it gets
+/// exactly what the first attempt got even if, say, the fee item has since ended: the capture
+/// job looks the key up first (one lookup per batch), and a request that fails its checks
+/// before the job looks its key up on its own before answering the failure. The catalogue is
+/// read from memory ([`catalogue::cache`]).
+pub async fn take_by(
+    counter: Counter<'_>,
+    token_id: Option<String>,
+    key: String,
+    body: &[u8],
+    actor: String,
+    business_date: NaiveDate,
+) -> Result<Answer, WriteError<CaptureError>> {
     let rejected = |e: CaptureError| WriteError::Rejected(e);
     let (value, digest) = intake::read_json(body).map_err(|e| rejected(e.into()))?;
     let request_hash = counter.keys.request_hash_of_digest(&digest);
-    // A retry is answered from the stored answer before anything else is checked, so it gets
-    // exactly what the first attempt got even if, say, the fee item has since ended.
-    let lookup = key.clone();
-    let stored = read(counter.pool, move |conn| stored_answer(conn, &lookup))
-        .await
-        .map_err(rejected)?;
-    if let Some(stored) = stored {
-        return replay(stored, &request_hash, CaptureError::KeyReused).map_err(rejected);
-    }
-    let mut request = intake::parse_value(value).map_err(|e| rejected(e.into()))?;
-    let for_pricing = request.clone();
-    let versions = read(counter.pool, move |conn| versions_for(conn, &for_pricing))
-        .await
-        .map_err(rejected)?;
-    let lines =
-        intake::price(&request, &versions, business_date).map_err(|e| rejected(e.into()))?;
+    let checked = check(counter, value, business_date).await;
+    let (request, lines) = match checked {
+        Ok(checked) => checked,
+        Err(refusal) => {
+            let lookup = key.clone();
+            let stored = read(counter.pool, move |conn| stored_answer(conn, &lookup))
+                .await
+                .map_err(rejected)?;
+            return match stored {
+                Some(stored) => {
+                    replay(stored, &request_hash, CaptureError::KeyReused).map_err(rejected)
+                }
+                None => Err(rejected(refusal)),
+            };
+        }
+    };
+    let mut request = request;
     let (payer_id_hmac, payer_id_masked) =
         match request.payer.as_ref().and_then(|p| p.id_number.as_deref()) {
             Some(id) => (
@@ -221,7 +243,7 @@ pub async fn take(
         // The clear identity number goes no further than this point.
         p.id_number = None;
     }
-    capture(
+    capture_by(
         counter.writer,
         Capture {
             key,
@@ -234,8 +256,48 @@ pub async fn take(
             actor,
             series: counter.series.to_string(),
         },
+        token_id,
     )
     .await
+}
+
+/// The request read and priced on `business_date`: from the cached catalogue, or — when it
+/// does not price there (a code not cached, a version not yet seen) — from the database.
+async fn check(
+    counter: Counter<'_>,
+    value: serde_json::Value,
+    business_date: NaiveDate,
+) -> Result<(PaymentRequest, Vec<PricedLine>), CaptureError> {
+    let request = intake::parse_value(value)?;
+    let db = counter.writer.instance();
+    if let Some(versions) = cached_versions(db, &request) {
+        if let Ok(lines) = intake::price(&request, &versions, business_date) {
+            return Ok((request, lines));
+        }
+    }
+    let for_pricing = request.clone();
+    let generation = catalogue::cache::generation();
+    let versions = read(counter.pool, move |conn| versions_for(conn, &for_pricing)).await?;
+    for (code, v) in &versions {
+        catalogue::cache::remember(db, code, v.clone(), generation);
+    }
+    let lines = intake::price(&request, &versions, business_date)?;
+    Ok((request, lines))
+}
+
+/// Every version of each code the request names, if all are cached.
+fn cached_versions(
+    db: u64,
+    request: &PaymentRequest,
+) -> Option<HashMap<String, Vec<catalogue::FeeItem>>> {
+    let mut out = HashMap::new();
+    for line in &request.lines {
+        if !out.contains_key(&line.fee_code) {
+            let versions = catalogue::cache::cached(db, &line.fee_code)?;
+            out.insert(line.fee_code.clone(), versions.as_ref().clone());
+        }
+    }
+    Some(out)
 }
 
 /// The capture entry ([`templates::capture`]): Dr in transit for the total, Cr 2103.<subject>
@@ -321,15 +383,54 @@ pub async fn capture(
     writer: &LedgerWriter,
     c: Capture,
 ) -> Result<Answer, WriteError<CaptureError>> {
+    capture_by(writer, c, None).await
+}
+
+/// What a capture job does first: answer a retry, or go on with the receipt number to take.
+enum Step {
+    Replay(StoredAnswer),
+    Go(i64),
+}
+
+/// [`capture`], taken with the token `token_id`: refused as [`CaptureError::TokenRevoked`] if
+/// that token was revoked before the batch began, on any instance.
+///
+/// The job checks and posts without touching the database but for the batch's own lookups
+/// (one per batch: stored answers of its keys, revoked tokens, the series' next number) and
+/// defers its rows to the batch's multi-row inserts ([`rows`]).
+pub async fn capture_by(
+    writer: &LedgerWriter,
+    c: Capture,
+    token_id: Option<String>,
+) -> Result<Answer, WriteError<CaptureError>> {
+    let mut tags = vec![(rows::IDEM, c.key.clone())];
+    if let Some(id) = &token_id {
+        tags.push((rows::TOKEN, id.clone()));
+    }
     writer
-        .submit(move |batch| {
-            // The chain-head lock serialises batches across instances, so this read sees every
-            // committed key and every key of earlier jobs in this batch; the primary key on
-            // idempotency_keys is the backstop.
-            if let Some(stored) = stored_answer(batch.conn()?, &c.key)? {
-                return replay(stored, &c.request_hash, CaptureError::KeyReused);
-            }
-            let number = next_receipt_number(batch.conn()?, &c.series)?;
+        .submit_tagged(tags, move |batch| {
+            let now = batch.now();
+            // The chain-head lock serialises batches across instances, so the batch's lookup
+            // sees every committed key, and the store every key of earlier jobs in this batch;
+            // the primary key on idempotency_keys is the backstop.
+            let step = batch.deferred(
+                |reads| CaptureRows::load(reads, now),
+                |rows, reads| -> Result<Step, CaptureError> {
+                    if token_id.as_deref().is_some_and(|id| rows.is_revoked(id)) {
+                        return Err(CaptureError::TokenRevoked);
+                    }
+                    if let Some(stored) = rows.answer(reads, &c.key)? {
+                        return Ok(Step::Replay(stored));
+                    }
+                    Ok(Step::Go(rows.next_number(reads, &c.series)?))
+                },
+            )??;
+            let number = match step {
+                Step::Replay(stored) => {
+                    return replay(stored, &c.request_hash, CaptureError::KeyReused)
+                }
+                Step::Go(number) => number,
+            };
             let payment_id = format!(
                 "pay_{}",
                 hex::encode(
@@ -340,33 +441,19 @@ pub async fn capture(
             let reference = format!("P{}{number:010}", c.series);
             let entry = capture_entry(batch, &c, &payment_id, &reference)?;
             let posted = batch.post(entry)?;
-            let now = batch.now();
-            let stored = stored_payment(&c, payment_id.clone(), reference, posted.seq, number, now);
-            let conn = batch.conn()?;
-            insert_payment(conn, &stored, &c)?;
-            let after = view(&stored)?;
-            let body = after.to_string();
-            diesel::insert_into(idempotency_keys::table)
-                .values((
-                    idempotency_keys::idem_key.eq(c.key.clone()),
-                    idempotency_keys::request_hash.eq(c.request_hash.to_vec()),
-                    idempotency_keys::hash_version.eq(KEYED_HASH),
-                    idempotency_keys::status_code.eq(201i64),
-                    idempotency_keys::response_body.eq(body.clone()),
-                    idempotency_keys::payment_id.eq(Some(payment_id.clone())),
-                    idempotency_keys::created_at.eq(now),
-                ))
-                .execute(conn)?;
-            audit::record_at(
-                conn,
-                AuditEvent {
-                    actor: &c.actor,
-                    action: "payment.capture",
-                    subject: &format!("payment:{payment_id}"),
-                    before: None,
-                    after: Some(after),
-                },
-                now,
+            let stored = stored_payment(&c, payment_id, reference, posted.seq, number, now);
+            let body = view(&stored)?.to_string();
+            let row = CaptureRow {
+                payment: stored,
+                payer_id_hmac: c.payer_id_hmac,
+                actor: c.actor,
+                key: c.key,
+                request_hash: c.request_hash,
+                body: body.clone(),
+            };
+            batch.deferred(
+                |reads| CaptureRows::load(reads, now),
+                |rows, _| rows.push(row),
             )?;
             Ok(Answer { status: 201, body })
         })

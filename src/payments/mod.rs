@@ -38,7 +38,8 @@ pub mod view;
 pub mod void;
 
 pub use capture::{
-    capture, stored_answer, take, versions_for, Answer, Capture, CaptureError, Counter,
+    capture, capture_by, stored_answer, take, take_by, versions_for, Answer, Capture, CaptureError,
+    Counter,
 };
 pub use query::{find, list_ids, FIND_LIMIT};
 pub use receipts::ensure_series;

@@ -8,8 +8,6 @@ use serde::Serialize;
 
 use super::intake::CardData;
 use super::states::{Channel, PaymentEvent, PaymentStatus, ReceiptStatus};
-use super::Capture;
-use super::CaptureError;
 use crate::catalogue::ConcessionKind;
 use crate::db::schema::{
     fee_item_concessions, fee_items, payment_cards, payment_lines, payments, receipts,
@@ -288,71 +286,6 @@ fn load_receipt(conn: &mut DbConn, id: &str) -> Result<ReceiptRow, DbError> {
         .filter(receipts::payment_id.eq(id.to_string()))
         .select(ReceiptRow::as_select())
         .first(conn)?)
-}
-
-pub(super) fn insert_payment(
-    conn: &mut DbConn,
-    p: &StoredPayment,
-    c: &Capture,
-) -> Result<(), CaptureError> {
-    diesel::insert_into(payments::table)
-        .values((
-            payments::id.eq(p.id.clone()),
-            payments::reference.eq(p.reference.clone()),
-            payments::channel.eq(p.channel.as_ref()),
-            payments::department.eq(p.department.clone()),
-            payments::window_code.eq(p.window.clone()),
-            payments::payer_name.eq(p.payer_name.clone()),
-            payments::payer_id_hmac.eq(c.payer_id_hmac.clone()),
-            payments::payer_id_masked.eq(p.payer_id_masked.clone()),
-            payments::amount_minor.eq(p.amount_minor),
-            payments::business_date.eq(p.business_date),
-            payments::status.eq(p.status.as_ref()),
-            payments::entry_seq.eq(p.entry_seq),
-            payments::created_at.eq(p.created_at),
-            payments::created_by.eq(c.actor.clone()),
-        ))
-        .execute(conn)?;
-    for (i, l) in p.lines.iter().enumerate() {
-        diesel::insert_into(payment_lines::table)
-            .values((
-                payment_lines::payment_id.eq(p.id.clone()),
-                payment_lines::line_no.eq(i as i64 + 1),
-                payment_lines::fee_code.eq(l.fee_code.clone()),
-                payment_lines::fee_version.eq(l.fee_version),
-                payment_lines::quantity.eq(l.quantity),
-                payment_lines::amount_minor.eq(l.amount_minor),
-                payment_lines::revenue_subject.eq(l.revenue_subject.clone()),
-                payment_lines::concession_code.eq(l.concession.as_ref().map(|c| c.code.clone())),
-                payment_lines::forgone_minor.eq(l.concession.as_ref().map(|c| c.forgone_minor)),
-            ))
-            .execute(conn)?;
-    }
-    let card = &p.card;
-    diesel::insert_into(payment_cards::table)
-        .values((
-            payment_cards::payment_id.eq(p.id.clone()),
-            payment_cards::merchant_id.eq(card.merchant_id.clone()),
-            payment_cards::terminal_id.eq(card.terminal_id.clone()),
-            payment_cards::batch_no.eq(card.batch_no.clone()),
-            payment_cards::trace_no.eq(card.trace_no.clone()),
-            payment_cards::rrn.eq(card.rrn.clone()),
-            payment_cards::auth_code.eq(card.auth_code.clone()),
-            payment_cards::serial.eq(card.serial.clone()),
-            payment_cards::masked_card.eq(card.masked_card.clone()),
-            payment_cards::txn_time.eq(card.txn_time.clone()),
-        ))
-        .execute(conn)?;
-    diesel::insert_into(receipts::table)
-        .values((
-            receipts::series_code.eq(p.receipt_series.clone()),
-            receipts::number.eq(p.receipt_number),
-            receipts::payment_id.eq(p.id.clone()),
-            receipts::status.eq(p.receipt_status.as_ref()),
-            receipts::issued_at.eq(p.created_at),
-        ))
-        .execute(conn)?;
-    Ok(())
 }
 
 /// How many payment ids one status `UPDATE` names (well under SQLite's and PostgreSQL's bind
