@@ -15,6 +15,8 @@ pub mod cache;
 pub mod concession;
 pub mod model;
 
+use std::collections::HashMap;
+
 use chrono::{NaiveDate, Utc};
 use diesel::prelude::*;
 use serde_json::json;
@@ -149,6 +151,7 @@ fn from_row(r: Row) -> Result<FeeItem, DbError> {
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = fee_item_concessions)]
 struct ConcessionRow {
+    fee_code: String,
     fee_version: i64,
     code: String,
     name: String,
@@ -159,18 +162,34 @@ struct ConcessionRow {
 
 /// Every version of one item, oldest first, each with its concessions in the order given.
 pub fn versions(conn: &mut DbConn, code: &str) -> Result<Vec<FeeItem>, DbError> {
+    versions_of(conn, &[code.to_string()])
+}
+
+/// Every version of the items `codes`, by code then oldest first, each with its concessions
+/// in the order given: two queries whatever the number of codes (a page names at most a
+/// thousand, far under both databases' bind limits).
+fn versions_of(conn: &mut DbConn, codes: &[String]) -> Result<Vec<FeeItem>, DbError> {
+    if codes.is_empty() {
+        return Ok(Vec::new());
+    }
     let rows: Vec<Row> = fee_items::table
-        .filter(fee_items::code.eq(code.to_string()))
-        .order(fee_items::version)
+        .filter(fee_items::code.eq_any(codes))
+        .order((fee_items::code, fee_items::version))
         .select(Row::as_select())
         .load(conn)?;
     let mut items = rows
         .into_iter()
         .map(from_row)
         .collect::<Result<Vec<_>, _>>()?;
+    let at: HashMap<(String, i64), usize> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| ((item.code.clone(), item.version), i))
+        .collect();
     let concessions: Vec<ConcessionRow> = fee_item_concessions::table
-        .filter(fee_item_concessions::fee_code.eq(code.to_string()))
+        .filter(fee_item_concessions::fee_code.eq_any(codes))
         .order((
+            fee_item_concessions::fee_code,
             fee_item_concessions::fee_version,
             fee_item_concessions::position,
         ))
@@ -180,8 +199,8 @@ pub fn versions(conn: &mut DbConn, code: &str) -> Result<Vec<FeeItem>, DbError> 
         let kind: ConcessionKind = c.kind.clone().try_into().map_err(|e| {
             DbError::Query(diesel::result::Error::DeserializationError(Box::new(e)))
         })?;
-        if let Some(item) = items.iter_mut().find(|i| i.version == c.fee_version) {
-            item.concessions.push(Concession {
+        if let Some(&i) = at.get(&(c.fee_code, c.fee_version)) {
+            items[i].concessions.push(Concession {
                 code: c.code,
                 name: c.name,
                 legal_basis: c.legal_basis,
@@ -193,7 +212,8 @@ pub fn versions(conn: &mut DbConn, code: &str) -> Result<Vec<FeeItem>, DbError> 
     Ok(items)
 }
 
-/// The latest version of each item with code after `after`, in code order, at most `limit`.
+/// The latest version of each item with code after `after`, in code order, at most `limit`:
+/// three queries for the whole page, not two per item.
 pub fn latest_versions(
     conn: &mut DbConn,
     after: &str,
@@ -206,10 +226,12 @@ pub fn latest_versions(
         .order(fee_items::code)
         .limit(limit)
         .load(conn)?;
-    let mut out = Vec::with_capacity(codes.len());
-    for code in &codes {
-        if let Some(latest) = versions(conn, code)?.pop() {
-            out.push(latest);
+    let mut out: Vec<FeeItem> = Vec::with_capacity(codes.len());
+    // By code then version: each code's last version replaces the ones before it.
+    for item in versions_of(conn, &codes)? {
+        match out.last_mut() {
+            Some(last) if last.code == item.code => *last = item,
+            _ => out.push(item),
         }
     }
     Ok(out)

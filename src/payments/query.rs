@@ -5,7 +5,8 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
-use super::{load, PaymentStatus, StoredPayment};
+use super::stored::load_many;
+use super::{PaymentStatus, StoredPayment};
 use crate::db::schema::{payments, receipts};
 use crate::db::{DbConn, DbError};
 
@@ -95,12 +96,8 @@ pub fn list(conn: &mut DbConn, f: &PaymentFilter) -> Result<Page, QueryError> {
     } else {
         None
     };
-    let mut items = Vec::with_capacity(ids.len());
-    for id in &ids {
-        if let Some(p) = load(conn, id)? {
-            items.push(p);
-        }
-    }
+    // One set read for the whole page, never one per payment.
+    let items = load_many(conn, &ids)?;
     Ok(Page { items, next })
 }
 
@@ -108,16 +105,15 @@ pub fn list(conn: &mut DbConn, f: &PaymentFilter) -> Result<Page, QueryError> {
 /// status (a status that is none of [`PaymentStatus`] matches nothing); one page, no cursor.
 pub fn search(conn: &mut DbConn, text: &str, f: &PaymentFilter) -> Result<Page, DbError> {
     let status = f.status.as_deref().map(str::parse::<PaymentStatus>);
-    let mut items = Vec::new();
-    for id in find(conn, text)? {
-        if let Some(p) = load(conn, &id)? {
+    let ids = find(conn, text)?;
+    let items = load_many(conn, &ids)?
+        .into_iter()
+        .filter(|p| {
             let date_ok = f.business_date.is_none_or(|d| d == p.business_date);
             let status_ok = status.as_ref().is_none_or(|s| *s == Ok(p.status));
-            if date_ok && status_ok {
-                items.push(p);
-            }
-        }
-    }
+            date_ok && status_ok
+        })
+        .collect();
     Ok(Page { items, next: None })
 }
 

@@ -2,6 +2,8 @@
 //! capture and read back whole; and the bulk status moves a reconciliation run makes
 //! ([`mark_settled`], [`mark_reconciled`]), by [`PaymentEvent`]'s rules.
 
+use std::collections::HashMap;
+
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -153,41 +155,77 @@ struct ReceiptRow {
 /// Loads one payment with its lines, card and receipt. A stored text none of its set knows
 /// is a [`DbError::Query`] (a deserialisation error naming it).
 pub fn load(conn: &mut DbConn, id: &str) -> Result<Option<StoredPayment>, DbError> {
-    let Some(row) = payments::table
-        .filter(payments::id.eq(id.to_string()))
-        .select(PaymentRow::as_select())
-        .first(conn)
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    let lines = load_lines(conn, &row.id)?;
-    let card = load_card(conn, &row.id)?;
-    let receipt = load_receipt(conn, &row.id)?;
-    Ok(Some(StoredPayment {
-        id: row.id,
-        reference: row.reference,
-        channel: row.channel,
-        department: row.department,
-        window: row.window_code,
-        payer_name: row.payer_name,
-        payer_id_masked: row.payer_id_masked,
-        amount_minor: row.amount_minor,
-        business_date: row.business_date,
-        status: row.status,
-        entry_seq: row.entry_seq,
-        receipt_series: receipt.series_code,
-        receipt_number: receipt.number,
-        receipt_status: receipt.status,
-        lines,
-        card,
-        created_at: row.created_at,
-    }))
+    Ok(load_many(conn, &[id.to_string()])?.into_iter().next())
 }
 
-/// A line as read: the line's columns, the version's name, and the concession's columns
-/// (all set, or none).
+/// Loads the payments `ids` with their lines, cards and receipts, in the order of `ids` (an id
+/// that names no payment is left out): four queries whatever the number of ids, one per table,
+/// grouped here, so that a page of a thousand payments costs what a page of one does. The
+/// lists name at most a thousand ids, far under both databases' bind limits.
+pub fn load_many(conn: &mut DbConn, ids: &[String]) -> Result<Vec<StoredPayment>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<PaymentRow> = payments::table
+        .filter(payments::id.eq_any(ids))
+        .select(PaymentRow::as_select())
+        .load(conn)?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found: Vec<&String> = rows.iter().map(|r| &r.id).collect();
+    let mut lines = load_lines(conn, &found)?;
+    let mut cards: HashMap<String, CardData> = payment_cards::table
+        .filter(payment_cards::payment_id.eq_any(&found))
+        .select((payment_cards::payment_id, CardRow::as_select()))
+        .load::<(String, CardRow)>(conn)?
+        .into_iter()
+        .map(|(id, c)| (id, CardData::from(c)))
+        .collect();
+    let mut receipts: HashMap<String, ReceiptRow> = receipts::table
+        .filter(receipts::payment_id.eq_any(&found))
+        .select((receipts::payment_id, ReceiptRow::as_select()))
+        .load::<(String, ReceiptRow)>(conn)?
+        .into_iter()
+        .collect();
+    let mut by_id: HashMap<String, StoredPayment> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        // Every payment is written with its card and receipt in one transaction; one without
+        // is a broken store, reported as a query that found nothing (as one load did).
+        let card = cards
+            .remove(&row.id)
+            .ok_or(diesel::result::Error::NotFound)?;
+        let receipt = receipts
+            .remove(&row.id)
+            .ok_or(diesel::result::Error::NotFound)?;
+        let p = StoredPayment {
+            lines: lines.remove(&row.id).unwrap_or_default(),
+            id: row.id,
+            reference: row.reference,
+            channel: row.channel,
+            department: row.department,
+            window: row.window_code,
+            payer_name: row.payer_name,
+            payer_id_masked: row.payer_id_masked,
+            amount_minor: row.amount_minor,
+            business_date: row.business_date,
+            status: row.status,
+            entry_seq: row.entry_seq,
+            receipt_series: receipt.series_code,
+            receipt_number: receipt.number,
+            receipt_status: receipt.status,
+            card,
+            created_at: row.created_at,
+        };
+        by_id.insert(p.id.clone(), p);
+    }
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
+/// A line as read: its payment, the line's columns, the version's name, and the concession's
+/// columns (all set, or none).
 type LineRow = (
+    String,
     String,
     i64,
     String,
@@ -201,7 +239,11 @@ type LineRow = (
     Option<String>,
 );
 
-fn load_lines(conn: &mut DbConn, id: &str) -> Result<Vec<StoredLine>, DbError> {
+/// The lines of the payments `ids`, per payment in line order.
+fn load_lines(
+    conn: &mut DbConn,
+    ids: &[&String],
+) -> Result<HashMap<String, Vec<StoredLine>>, DbError> {
     let rows: Vec<LineRow> = payment_lines::table
         .inner_join(
             fee_items::table.on(fee_items::code
@@ -218,9 +260,10 @@ fn load_lines(conn: &mut DbConn, id: &str) -> Result<Vec<StoredLine>, DbError> {
                         .eq(payment_lines::concession_code),
                 )),
         )
-        .filter(payment_lines::payment_id.eq(id.to_string()))
-        .order(payment_lines::line_no)
+        .filter(payment_lines::payment_id.eq_any(ids))
+        .order((payment_lines::payment_id, payment_lines::line_no))
         .select((
+            payment_lines::payment_id,
             payment_lines::fee_code,
             payment_lines::fee_version,
             fee_items::name,
@@ -234,10 +277,30 @@ fn load_lines(conn: &mut DbConn, id: &str) -> Result<Vec<StoredLine>, DbError> {
             fee_item_concessions::legal_basis.nullable(),
         ))
         .load(conn)?;
-    rows.into_iter().map(stored_line).collect()
+    let mut out: HashMap<String, Vec<StoredLine>> = HashMap::new();
+    for r in rows {
+        let line = stored_line((r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11))?;
+        out.entry(r.0).or_default().push(line);
+    }
+    Ok(out)
 }
 
-fn stored_line(r: LineRow) -> Result<StoredLine, DbError> {
+/// One line's columns without its payment, as [`stored_line`] reads them.
+type LineCols = (
+    String,
+    i64,
+    String,
+    i64,
+    i64,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn stored_line(r: LineCols) -> Result<StoredLine, DbError> {
     let (fee_code, fee_version, name, quantity, amount_minor, revenue_subject) =
         (r.0, r.1, r.2, r.3, r.4, r.5);
     let concession = match (r.6, r.7, r.8, r.9, r.10) {
@@ -271,21 +334,6 @@ fn stored_line(r: LineRow) -> Result<StoredLine, DbError> {
         revenue_subject,
         concession,
     })
-}
-
-fn load_card(conn: &mut DbConn, id: &str) -> Result<CardData, DbError> {
-    let card = payment_cards::table
-        .filter(payment_cards::payment_id.eq(id.to_string()))
-        .select(CardRow::as_select())
-        .first(conn)?;
-    Ok(CardData::from(card))
-}
-
-fn load_receipt(conn: &mut DbConn, id: &str) -> Result<ReceiptRow, DbError> {
-    Ok(receipts::table
-        .filter(receipts::payment_id.eq(id.to_string()))
-        .select(ReceiptRow::as_select())
-        .first(conn)?)
 }
 
 /// How many payment ids one status `UPDATE` names (well under SQLite's and PostgreSQL's bind

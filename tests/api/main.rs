@@ -22,6 +22,7 @@ mod layout;
 mod ledger_accounts;
 mod ledger_store;
 mod limits;
+mod list_queries;
 mod migrations;
 mod nightly;
 mod onecard_e2e;

@@ -142,33 +142,80 @@ pub(super) fn subject_rows(conn: &mut DbConn, id: &str) -> Result<Vec<SubjectRow
         .load(conn)?)
 }
 
-fn subjects_of(conn: &mut DbConn, id: &str) -> Result<Vec<SubjectView>, DbError> {
-    let rows = subject_rows(conn, id)?;
-    let counts: Vec<(String, i64)> = remittance_documents::table
-        .filter(remittance_documents::remittance_id.eq(id))
-        .group_by(remittance_documents::revenue_subject)
+/// The subjects of the batches `ids`, each with how many documents make it up, by batch: two
+/// queries whatever the number of batches (a page lists them all at once).
+fn subjects_of(
+    conn: &mut DbConn,
+    ids: &[&str],
+) -> Result<BTreeMap<String, Vec<SubjectView>>, DbError> {
+    let rows: Vec<(String, SubjectRow)> = remittance_subjects::table
+        .filter(remittance_subjects::remittance_id.eq_any(ids))
+        .order((
+            remittance_subjects::remittance_id,
+            remittance_subjects::account_code,
+        ))
+        .select((remittance_subjects::remittance_id, SubjectRow::as_select()))
+        .load(conn)?;
+    let counts: Vec<(String, String, i64)> = remittance_documents::table
+        .filter(remittance_documents::remittance_id.eq_any(ids))
+        .group_by((
+            remittance_documents::remittance_id,
+            remittance_documents::revenue_subject,
+        ))
         .select((
+            remittance_documents::remittance_id,
             remittance_documents::revenue_subject,
             diesel::dsl::count_star(),
         ))
         .load(conn)?;
-    let counts: BTreeMap<String, i64> = counts.into_iter().collect();
-    Ok(rows
+    let counts: BTreeMap<(String, String), i64> = counts
         .into_iter()
-        .map(|s| SubjectView {
-            // A subject without document rows has none to count (the group has no row).
-            documents: counts.get(&s.revenue_subject).copied().unwrap_or(0),
+        .map(|(id, subject, n)| ((id, subject), n))
+        .collect();
+    let mut out: BTreeMap<String, Vec<SubjectView>> = BTreeMap::new();
+    for (id, s) in rows {
+        // A subject without document rows has none to count (the group has no row).
+        let documents = counts
+            .get(&(id.clone(), s.revenue_subject.clone()))
+            .copied()
+            .unwrap_or(0);
+        out.entry(id).or_default().push(SubjectView {
+            documents,
             revenue_subject: s.revenue_subject,
             name: s.name,
             account: s.account_code,
             amount: format_minor(s.amount_minor),
+        });
+    }
+    Ok(out)
+}
+
+/// A batch as the API shows it.
+pub(super) fn view(conn: &mut DbConn, row: Row) -> Result<Remittance, DbError> {
+    let subjects = subjects_of(conn, &[row.id.as_str()])?
+        .remove(&row.id)
+        .unwrap_or_default();
+    Ok(view_with(row, subjects))
+}
+
+/// Batches as the API shows them, in the order of `rows`, their subjects read for all at once.
+fn views(conn: &mut DbConn, rows: Vec<Row>) -> Result<Vec<Remittance>, DbError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let mut subjects = subjects_of(conn, &ids)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let subjects = subjects.remove(&row.id).unwrap_or_default();
+            view_with(row, subjects)
         })
         .collect())
 }
 
-pub(super) fn view(conn: &mut DbConn, row: Row) -> Result<Remittance, DbError> {
-    let subjects = subjects_of(conn, &row.id)?;
-    Ok(Remittance {
+fn view_with(row: Row, subjects: Vec<SubjectView>) -> Remittance {
+    Remittance {
         subjects,
         amount: format_minor(row.amount_minor),
         cursor: row.pull_seq.map(|s| s.to_string()),
@@ -191,7 +238,7 @@ pub(super) fn view(conn: &mut DbConn, row: Row) -> Result<Remittance, DbError> {
         withdrawn_at: row.withdrawn_at,
         withdrawn_by: row.withdrawn_by,
         withdrawn_reason: row.withdrawn_reason,
-    })
+    }
 }
 
 /// A batch by id.
@@ -254,11 +301,7 @@ fn page(
     } else {
         None
     };
-    let items = rows
-        .into_iter()
-        .map(|r| view(conn, r))
-        .collect::<Result<_, _>>()?;
-    Ok((items, next))
+    Ok((views(conn, rows)?, next))
 }
 
 /// The signed file of an approved batch.
