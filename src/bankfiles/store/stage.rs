@@ -61,7 +61,15 @@ pub(super) fn import(
             Err(next) => next,
         };
         if begin(conn, &next, req.sha256)? {
-            break next;
+            // an import of these bytes may have published between the look and the stage (it
+            // let go of its stage in the same commit): if so, that one stands
+            match standing_or_next_id(conn, req.sha256)? {
+                Ok(existing) => {
+                    remove(conn, &next)?;
+                    return Ok(existing);
+                }
+                Err(_) => break next,
+            }
         }
         // the same bytes are being imported: answer that import once it is published
         if waiting_since.elapsed() > WAIT_FOR_TWIN {
