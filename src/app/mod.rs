@@ -132,6 +132,11 @@ impl AppContext {
                 "plain request hashes converted to keyed ones"
             );
         }
+        // a settlement file staged by a process that died: its records go (issue 19 part 5)
+        let abandoned = crate::bankfiles::store::clean_abandoned_imports(&mut conn)?;
+        if abandoned > 0 {
+            tracing::warn!(imports = abandoned, "abandoned imports removed");
+        }
         drop(conn);
         let pool = db::pool(&config.database, config.pool_size)?;
         let read_pool = db::pool(&config.database, config.read_pool_size)?;

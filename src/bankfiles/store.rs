@@ -28,13 +28,15 @@ use crate::db::schema::{
     statement_bookings,
 };
 use crate::db::{DbConn, DbError};
-use crate::insert_chunked;
 use crate::money::format_minor;
 
+mod bulk;
 pub mod lines;
+mod stage;
 mod steps;
 mod withdraw;
 
+pub use stage::clean_stale as clean_abandoned_imports;
 pub use withdraw::{withdraw, WithdrawError, Withdrawal, MAX_REASON_CHARS};
 
 /// Rows written per flush: large enough to amortise statements, small enough to keep memory
@@ -331,9 +333,7 @@ impl Pending {
 
     fn flush(&mut self, conn: &mut DbConn, file_id: &str) -> Result<(), diesel::result::Error> {
         if !self.settlement.is_empty() {
-            // 256 rows × 18 columns: well under SQLite's 32,766 bound parameters; larger chunks measured no faster.
-            insert_chunked!(conn, settlement_records::table, self.settlement; 256, 64, 16, 4, 1)?;
-            self.settlement.clear();
+            bulk::settlement(conn, &mut self.settlement)?;
         }
         if !self.bookings.is_empty() {
             let new = lines::claim(conn, file_id, &self.identities)?;
@@ -344,13 +344,11 @@ impl Pending {
             let stored = self.bookings.len() as u64;
             self.lines_new += stored;
             self.lines_known += self.identities.len() as u64 - stored;
-            insert_chunked!(conn, statement_bookings::table, self.bookings; 256, 64, 16, 4, 1)?;
-            self.bookings.clear();
+            bulk::bookings(conn, &mut self.bookings)?;
             self.identities.clear();
         }
         if !self.statements.is_empty() {
-            insert_chunked!(conn, bank_statements::table, self.statements)?;
-            self.statements.clear();
+            bulk::statements(conn, &mut self.statements)?;
         }
         Ok(())
     }
@@ -363,7 +361,7 @@ struct Sums {
     gross: i64,
     fee: i64,
     net: i64,
-    by_kind: std::collections::BTreeMap<String, u64>,
+    by_kind: std::collections::BTreeMap<&'static str, u64>,
     statements: u64,
     credit_count: u64,
     credits: i64,
@@ -385,7 +383,7 @@ impl Sums {
                 self.gross = self.gross.saturating_add(s.gross_minor);
                 self.fee = self.fee.saturating_add(s.fee_minor);
                 self.net = self.net.saturating_add(s.net_minor);
-                *self.by_kind.entry(s.kind.to_string()).or_default() += 1;
+                *self.by_kind.entry(s.kind.into()).or_default() += 1;
                 if self.merchant.is_none() {
                     self.merchant = Some(s.merchant.clone());
                     self.settlement_date = Some(s.settlement_date);
@@ -412,7 +410,12 @@ impl Sums {
                 gross: Some(format_minor(self.gross)),
                 fee: Some(format_minor(self.fee)),
                 net: Some(format_minor(self.net)),
-                by_kind: Some(self.by_kind.clone()),
+                by_kind: Some(
+                    self.by_kind
+                        .iter()
+                        .map(|(k, n)| ((*k).to_string(), *n))
+                        .collect(),
+                ),
                 ..Totals::default()
             },
             Produces::Statement => Totals {
@@ -550,7 +553,8 @@ impl FileRow {
     }
 }
 
-/// Imports `input` by `req.spec` in one transaction. `progress` is called with the number of
+/// Imports `input` by `req.spec`, all or nothing: in one transaction, or — a settlement file on
+/// SQLite — staged in short transactions and published by one short commit ([`stage`]). `progress` is called with the number of
 /// records read so far, every few thousand records (for progress bars).
 pub fn import(
     conn: &mut DbConn,
@@ -562,13 +566,18 @@ pub fn import(
     let reader = registry
         .get(req.spec)
         .ok_or_else(|| ImportError::UnknownSpec(req.spec.to_string()))?;
+    if matches!(conn, DbConn::Sqlite(_)) && reader.produces() == Produces::Settlement {
+        return stage::import(conn, reader, req, input, progress);
+    }
     let id = match standing_or_next_id(conn, req.sha256)? {
         Ok(existing) => return Ok(existing),
         Err(next) => next,
     };
     // Records, file row and audit entry commit together or not at all.
     let outcome = crate::db::write_txn::<_, ImportError, _>(conn, |conn| {
-        let (facts, sums) = steps::read_records(conn, reader, req, &id, input, progress)?;
+        let mut flush = |conn: &mut DbConn, pending: &mut Pending| pending.flush(conn, &id);
+        let (facts, sums) =
+            steps::read_records(conn, reader, req, &id, input, progress, &mut flush)?;
         steps::record_file(conn, req, &id, reader.produces(), facts, &sums)
     });
     steps::settle_race(conn, req.sha256, outcome)

@@ -93,6 +93,8 @@ pub const TABLES: &[(&str, Access)] = &[
     ("treasury_secrets", Access::Change),
     // Rows the service removes: a withdrawn file's statement lines, expired request nonces.
     ("statement_lines", Access::Work),
+    // Imports under way in short transactions (SQLite only; migration 000026).
+    ("settlement_file_stages", Access::Work),
     ("treasury_request_nonces", Access::Work),
     // What several instances share (migration 000022): rate-limit windows, page tasks and the
     // nightly lease come and go; a finished night is recorded and updated as it runs.

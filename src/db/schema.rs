@@ -379,6 +379,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    settlement_file_stages (file_id) {
+        file_id -> Text,
+        sha256 -> Text,
+        first_row -> Nullable<BigInt>,
+        started_at -> Timestamp,
+        touched_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     recon_runs (id) {
         id -> Text,
         business_date -> Date,
@@ -589,6 +599,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     statement_bookings,
     statement_lines,
     settlement_file_withdrawals,
+    settlement_file_stages,
     recon_runs,
     recon_outcomes,
     recon_exceptions,

@@ -39,6 +39,7 @@ mod roles;
 mod secrets;
 mod settlement;
 mod staff;
+mod staged_import;
 mod statement_lines;
 mod tokens;
 mod treasury_return;

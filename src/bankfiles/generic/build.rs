@@ -44,21 +44,21 @@ impl State<'_> {
     pub(super) fn take(
         &mut self,
         kind_index: usize,
-        values: Vec<Value<'_>>,
+        values: &mut Vec<Value<'_>>,
         line: u64,
         sink: &mut Sink<'_>,
     ) -> Result<(), ReadError> {
         let kind = &self.spec.kinds[kind_index];
         if kind.role != Role::Item {
-            self.context[kind_index] = values.into_iter().map(Value::into_owned).collect();
+            self.context[kind_index] = values.drain(..).map(Value::into_owned).collect();
             self.context_line[kind_index] = line;
             return Ok(());
         }
         self.items += 1;
         let record = match self.spec.produces {
-            Produces::Settlement => Record::Settlement(self.settlement(kind, &values, line)?),
+            Produces::Settlement => Record::Settlement(self.settlement(kind, values, line)?),
             Produces::Statement => {
-                let booking = self.booking(kind, &values, line)?;
+                let booking = self.booking(kind, values, line)?;
                 if self
                     .spec
                     .checks

@@ -30,6 +30,9 @@ pub(super) fn read_fixed<R: BufRead>(
         .max()
         .unwrap_or(0)
         + 2;
+    // One vector of values for every line: emptied and handed back after each (its values
+    // borrow the line, so it goes round as an empty vector of another lifetime).
+    let mut spare: Vec<Value<'static>> = Vec::new();
     loop {
         buf.clear();
         let n = std::io::Read::take(&mut input, longest as u64 + 1).read_until(b'\n', &mut buf)?;
@@ -74,8 +77,10 @@ pub(super) fn read_fixed<R: BufRead>(
         }
         let kind_index = fixed_kind(spec, line, line_no)?;
         state.admit(kind_index, line_no)?;
-        let values = fixed_values(state, &spec.kinds[kind_index], line, line_no)?;
-        state.take(kind_index, values, line_no, sink)?;
+        let mut values = recycle(std::mem::take(&mut spare));
+        fixed_values(state, &spec.kinds[kind_index], line, line_no, &mut values)?;
+        state.take(kind_index, &mut values, line_no, sink)?;
+        spare = recycle(values);
     }
     Ok(())
 }
@@ -119,9 +124,9 @@ fn fixed_values<'a>(
     kind: &'a Kind,
     line: &'a [u8],
     line_no: u64,
-) -> Result<Vec<Value<'a>>, ReadError> {
+    values: &mut Vec<Value<'a>>,
+) -> Result<(), ReadError> {
     let spec = state.spec;
-    let mut values: Vec<Value<'_>> = Vec::with_capacity(kind.fields.len());
     for field in &kind.fields {
         let raw = line
             .get(field.start..field.start + field.len)
@@ -163,12 +168,19 @@ fn fixed_values<'a>(
             kind,
             field,
             text,
-            &values,
+            values,
             line_no,
             Some(field.position as u64),
         )?);
     }
-    Ok(values)
+    Ok(())
+}
+
+/// An emptied vector of values, for values of another lifetime: the same allocation (a
+/// `Vec` collected from its own emptied `into_iter` of a same-sized type is built in place).
+fn recycle<'b>(mut values: Vec<Value<'_>>) -> Vec<Value<'b>> {
+    values.clear();
+    values.into_iter().map(|_| Value::Absent).collect()
 }
 
 pub(super) fn classify_fixed(spec: &CompiledSpec, line: &[u8]) -> Option<usize> {
@@ -245,7 +257,7 @@ pub(super) fn read_delimited<R: BufRead>(
                 None,
             )?);
         }
-        state.take(kind_index, values, line_no, sink)?;
+        state.take(kind_index, &mut values, line_no, sink)?;
     }
     Ok(())
 }

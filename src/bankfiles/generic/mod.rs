@@ -156,6 +156,44 @@ impl C {
         C::ToDate,
     ];
 
+    /// The canonical name called `name` (one `match`: this is on every line's path).
+    fn from_name(name: &str) -> Option<C> {
+        Some(match name {
+            "merchant" => C::Merchant,
+            "terminal" => C::Terminal,
+            "kind" => C::Kind,
+            "gross" => C::Gross,
+            "fee" => C::Fee,
+            "net" => C::Net,
+            "currency" => C::Currency,
+            "txn_time" => C::TxnTime,
+            "settlement_date" => C::SettlementDate,
+            "batch" => C::Batch,
+            "trace" => C::Trace,
+            "rrn" => C::Rrn,
+            "auth_code" => C::AuthCode,
+            "masked_card" => C::MaskedCard,
+            "original_ref" => C::OriginalRef,
+            "own_ref" => C::OwnRef,
+            "account" => C::Account,
+            "booking_date" => C::BookingDate,
+            "value_date" => C::ValueDate,
+            "bank_ref" => C::BankRef,
+            "narrative" => C::Narrative,
+            "counterparty_account" => C::CounterpartyAccount,
+            "counterparty_name" => C::CounterpartyName,
+            "balance_after" => C::BalanceAfter,
+            "amount" => C::Amount,
+            "direction" => C::Direction,
+            "debit" => C::Debit,
+            "credit" => C::Credit,
+            "statement_id" => C::StatementId,
+            "from_date" => C::FromDate,
+            "to_date" => C::ToDate,
+            _ => return None,
+        })
+    }
+
     fn name(self) -> &'static str {
         match self {
             C::Merchant => "merchant",
@@ -339,4 +377,13 @@ fn named_to_value(name: &str, text: &str) -> Value<'static> {
         }
         _ => Value::Text(Cow::Owned(text.to_string())),
     }
+}
+
+#[cfg(test)]
+#[test]
+fn every_canonical_name_is_found_by_its_name() {
+    for c in C::ALL {
+        assert_eq!(C::from_name(c.name()), Some(c));
+    }
+    assert_eq!(C::from_name("remark"), None);
 }

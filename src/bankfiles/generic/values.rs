@@ -319,7 +319,7 @@ impl State<'_> {
                 return Ok(*d);
             }
         }
-        let anchor = C::ALL.into_iter().find(|c| c.name() == from);
+        let anchor = C::from_name(from);
         match anchor.map(|c| self.canonical(c, &[], line)).transpose()? {
             Some(Value::Date(d)) => Ok(*d),
             _ => Err(corrupt(

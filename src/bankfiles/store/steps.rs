@@ -18,7 +18,8 @@ use crate::db::schema::settlement_files;
 use crate::db::{DbConn, DbError};
 
 /// Reads `input` with `reader`, writing its records as file `id` in chunks of [`FLUSH_ROWS`]
-/// as they come; `progress` hears the count every 8192 records and once at the end.
+/// as they come (each chunk by `flush`); `progress` hears the count every 8192 records and once
+/// at the end.
 pub(super) fn read_records(
     conn: &mut DbConn,
     reader: &Reader,
@@ -26,6 +27,7 @@ pub(super) fn read_records(
     id: &str,
     input: &mut dyn BufRead,
     progress: &mut dyn FnMut(u64),
+    flush: &mut dyn FnMut(&mut DbConn, &mut Pending) -> Result<(), diesel::result::Error>,
 ) -> Result<(FileFacts, Sums), ImportError> {
     let mut pending = Pending::default();
     let mut sums = Sums::default();
@@ -40,7 +42,7 @@ pub(super) fn read_records(
                 progress(read);
             }
             if pending.len() >= FLUSH_ROWS {
-                if let Err(e) = pending.flush(conn, id) {
+                if let Err(e) = flush(conn, &mut pending) {
                     db_failure = Some(e);
                     return Err(ReadError::Stopped);
                 }
@@ -50,7 +52,7 @@ pub(super) fn read_records(
         reader.read(req.file_name, input, &mut sink)
     };
     let facts = facts.map_err(|e| refused(e, db_failure))?;
-    pending.flush(conn, id)?;
+    flush(conn, &mut pending)?;
     progress(read);
     sums.lines_new = pending.lines_new;
     sums.lines_known = pending.lines_known;

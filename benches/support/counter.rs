@@ -1,0 +1,221 @@
+//! The counter during an import (issue 19 part 5), for `benches/bankfiles.rs`: a real onecard
+//! server on a fresh database, a few counters posting payments over loopback at a clerk's pace,
+//! first alone (the in-run baseline), then while the bank file is imported through the same
+//! service's pool. Every payment must answer 201: one refusal, 503 or timeout and the benchmark
+//! exits non-zero after printing what came back.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use onecard::auth::Role;
+use onecard::bankfiles::store::{self, ImportRequest};
+use serde_json::json;
+
+/// Counters posting at once.
+const COUNTERS: usize = 8;
+/// A clerk's pause between two payments.
+const THINK: Duration = Duration::from_millis(20);
+
+/// Latencies (ms) of one window, sorted.
+pub struct Window {
+    pub latencies: Vec<f64>,
+    pub seconds: f64,
+}
+
+impl Window {
+    pub fn pct(&self, p: f64) -> f64 {
+        self.latencies
+            .get(((self.latencies.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    }
+    pub fn max(&self) -> f64 {
+        self.latencies.last().copied().unwrap_or(f64::NAN)
+    }
+    pub fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.seconds
+    }
+}
+
+/// What one backend measured.
+pub struct Measured {
+    pub alone: Window,
+    pub during: Window,
+    pub import_seconds: f64,
+    pub records: u64,
+}
+
+fn payment(i: u64) -> String {
+    json!({
+        "channel": "bank_card", "department": "D03", "window": format!("W{:02}", i % 12),
+        "lines": [{"fee_code": "ZR-BDC-01", "quantity": 1}],
+        "amount": "80.00",
+        "card": {"merchant_id": "898440379930001", "terminal_id": "11002001", "batch_no": "000001",
+                 "trace_no": format!("{:06}", i % 1_000_000), "rrn": format!("{:012}", i), "auth_code": "890123",
+                 "masked_pan": "622848******0123", "txn_time": "2026-11-24T09:30:15+08:00"}
+    })
+    .to_string()
+}
+
+/// Posts payments from [`COUNTERS`] counters until `stop`; returns the sorted latencies.
+fn counters(
+    addr: std::net::SocketAddr,
+    token: &str,
+    next: &AtomicU64,
+    stop: &AtomicBool,
+) -> Window {
+    let errors = AtomicU64::new(0);
+    let started = Instant::now();
+    let mut latencies: Vec<f64> = actix_web::rt::System::new().block_on(async {
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .finish();
+        let tasks = (0..COUNTERS).map(|_| {
+            let client = client.clone();
+            let errors = &errors;
+            async move {
+                let mut lat = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let t = Instant::now();
+                    let res = client
+                        .post(format!("http://{addr}/v1/payments"))
+                        .bearer_auth(token)
+                        .insert_header(("Idempotency-Key", format!("counter-{i}")))
+                        .insert_header(("content-type", "application/json"))
+                        .send_body(payment(i))
+                        .await;
+                    match res {
+                        Ok(mut r) if r.status().as_u16() == 201 => {
+                            let _ = r.body().await;
+                            lat.push(t.elapsed().as_secs_f64() * 1e3);
+                        }
+                        Ok(mut r) => {
+                            if errors.fetch_add(1, Ordering::Relaxed) < 3 {
+                                let b = r.body().await.unwrap_or_default();
+                                eprintln!("  {}: {}", r.status(), String::from_utf8_lossy(&b));
+                            }
+                        }
+                        Err(e) => {
+                            if errors.fetch_add(1, Ordering::Relaxed) < 3 {
+                                eprintln!("  request failed: {e}");
+                            }
+                        }
+                    }
+                    actix_web::rt::time::sleep(THINK).await;
+                }
+                lat
+            }
+        });
+        futures_util::future::join_all(tasks)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    });
+    let failed = errors.load(Ordering::Relaxed);
+    if failed > 0 {
+        eprintln!("FAILED: {failed} payments did not answer 201 (first ones above); no figure is reported");
+        std::process::exit(1);
+    }
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    Window {
+        latencies,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// Runs the counters alone for `alone`, then during an import of `file` (spec `spec`).
+pub fn measure(backend: &str, spec: &str, file: &Path, alone: Duration) -> Measured {
+    let db = super::fresh_db(backend, "counter");
+    let ctx = super::open(&db, onecard::ledger::writer::DEFAULT_MAX_BATCH);
+    onecard::app::demo::load(&ctx).unwrap_or_else(|e| panic!("demo: {e}"));
+    let token = {
+        let mut conn = ctx.conn().unwrap_or_else(|e| panic!("conn: {e}"));
+        onecard::auth::create_token(&mut conn, &ctx.keys, Role::Clerk, "counter", "bench")
+            .unwrap_or_else(|e| panic!("token: {e}"))
+            .token
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("addr: {e}"));
+    let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+    let server_ctx = ctx.clone();
+    let server = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = onecard::server::serve(server_ctx, listener, 2)
+                .unwrap_or_else(|e| panic!("serve: {e}"));
+            let _ = handle_tx.send(server.handle());
+            let _ = server.await;
+        })
+    });
+    let handle = handle_rx.recv().unwrap_or_else(|e| panic!("server: {e}"));
+    let next = AtomicU64::new(0);
+
+    // the baseline: the counters alone
+    let stop = Arc::new(AtomicBool::new(false));
+    let alone_window = std::thread::scope(|s| {
+        let stop2 = stop.clone();
+        s.spawn(move || {
+            std::thread::sleep(alone);
+            stop2.store(true, Ordering::Relaxed);
+        });
+        counters(addr, &token, &next, &stop)
+    });
+
+    // the same counters while the file is imported
+    let stop = Arc::new(AtomicBool::new(false));
+    let (sha256, size) = store::sha256_file(file).unwrap_or_else(|e| panic!("{e}"));
+    let (during, (import_seconds, records)) = std::thread::scope(|s| {
+        let stop2 = stop.clone();
+        let ctx2 = ctx.clone();
+        let importer = s.spawn(move || {
+            let mut input = std::io::BufReader::with_capacity(
+                256 * 1024,
+                std::fs::File::open(file).unwrap_or_else(|e| panic!("{e}")),
+            );
+            let mut conn = ctx2.conn().unwrap_or_else(|e| panic!("{e}"));
+            let t = Instant::now();
+            let result = store::import(
+                &mut conn,
+                &ctx2.bank_specs,
+                &ImportRequest {
+                    spec,
+                    file_name: file.file_name().and_then(|n| n.to_str()),
+                    sha256: &sha256,
+                    size_bytes: size,
+                    actor: "bench",
+                },
+                &mut input,
+                &mut |_| {},
+            );
+            let secs = t.elapsed().as_secs_f64();
+            stop2.store(true, Ordering::Relaxed);
+            let imported = result.unwrap_or_else(|e| {
+                eprintln!("FAILED: import: {e}");
+                std::process::exit(1)
+            });
+            (secs, imported.records)
+        });
+        let during = counters(addr, &token, &next, &stop);
+        (
+            during,
+            importer
+                .join()
+                .unwrap_or_else(|_| panic!("importer panicked")),
+        )
+    });
+    actix_web::rt::System::new().block_on(handle.stop(true));
+    let _ = server.join();
+    ctx.close();
+    Measured {
+        alone: alone_window,
+        during,
+        import_seconds,
+        records,
+    }
+}
