@@ -103,14 +103,6 @@ fn main() {
         best_match / best_base
     );
     // DuckDB: the same one-key join over the same rows.
-    let line_key = |l: &matcher::SettlementLine| {
-        let r = &l.record;
-        r.own_ref.as_deref().or(r.rrn.as_deref()).unwrap_or("")
-    };
-    let pay_key = |p: &matcher::LedgerPayment| match p.channel {
-        Channel::OneCard => p.reference.as_str(),
-        Channel::BankCard => p.rrn.as_deref().unwrap_or(""),
-    };
     match duckdb::baseline(
         input.payments.iter().map(|p| (pay_key(p), p.amount_minor)),
         input
@@ -338,4 +330,18 @@ fn store_settlement(
         .collect();
     insert_chunked!(&mut *conn, settlement_records::table, line_rows; 256, 64, 16, 4, 1)
         .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The one-key join's key of a line: its own reference (one-card), else its RRN.
+fn line_key(l: &matcher::SettlementLine) -> &str {
+    let r = &l.record;
+    r.own_ref.as_deref().or(r.rrn.as_deref()).unwrap_or("")
+}
+
+/// The one-key join's key of a payment: its reference (one-card), else its RRN.
+fn pay_key(p: &matcher::LedgerPayment) -> &str {
+    match p.channel {
+        Channel::OneCard => p.reference.as_str(),
+        Channel::BankCard => p.rrn.as_deref().unwrap_or(""),
+    }
 }

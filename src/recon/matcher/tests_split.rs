@@ -9,7 +9,6 @@ use super::tests::synthetic;
 use super::*;
 use crate::bankfiles::records::{SettlementKind, SettlementRecord};
 
-
 fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
 }
