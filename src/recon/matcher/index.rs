@@ -136,6 +136,12 @@ impl<K: Hash + ?Sized> Index<K> {
         }
     }
 
+    /// Room for `additional` more keys (an index built from a million lines would otherwise
+    /// grow and rehash some twenty times).
+    pub(super) fn reserve(&mut self, additional: usize) {
+        self.head.reserve(additional);
+    }
+
     /// Insert records in reverse sorted order so chains come out in sorted order.
     pub(super) fn push_front(&mut self, key: &K, record: usize) {
         let prev = self.head.insert(fingerprint(key), record).unwrap_or(NONE);

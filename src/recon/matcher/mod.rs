@@ -138,14 +138,56 @@ pub const MAX_KEY_CHAIN: usize = 32;
 
 /// Runs the three tiers over `input`. Pure and deterministic (see the module doc).
 pub fn reconcile(input: &MatchInput) -> MatchResult {
-    let mut outcomes =
-        Vec::with_capacity(input.payments.len().max(input.lines.len()) + input.files.len());
-    transaction::outcomes(input, &mut outcomes);
+    reconcile_split(input, transaction::PARALLEL_FROM)
+}
+
+/// What the cash, balance and statement tiers find (they read the input only, never the
+/// transaction tier's outcomes).
+struct CashSide {
+    outcomes: Vec<Outcome>,
+    unclaimed_bookings: Vec<i64>,
+    statement_lines: Vec<StatementLine>,
+    balance: BalanceCheck,
+    netting: Vec<FileNetting>,
+}
+
+fn cash_side(input: &MatchInput) -> CashSide {
+    let mut outcomes = Vec::with_capacity(input.files.len() + input.bookings.len());
     let unclaimed_bookings = cash::outcomes(input, &mut outcomes);
+    // Only cash outcomes name bookings.
     let settled: std::collections::HashSet<i64> =
         outcomes.iter().filter_map(|o| o.booking_id).collect();
     let statement_lines = statement::classify(input, &settled);
     statement::outcomes(input, &statement_lines, &mut outcomes);
+    CashSide {
+        outcomes,
+        unclaimed_bookings,
+        statement_lines,
+        balance: cash::balance(input),
+        netting: cash::netting(input),
+    }
+}
+
+/// [`reconcile`], on two threads from `parallel_from` payments on: the cash side beside the
+/// transaction tier, whose lookups and outcomes are split in two as well. The result is the
+/// same either way (the tests compare).
+fn reconcile_split(input: &MatchInput, parallel_from: usize) -> MatchResult {
+    let mut outcomes =
+        Vec::with_capacity(input.payments.len().max(input.lines.len()) + input.files.len());
+    let cash = if input.payments.len() >= parallel_from {
+        std::thread::scope(|s| {
+            let cash = s.spawn(|| cash_side(input));
+            transaction::outcomes_split(input, &mut outcomes, parallel_from);
+            match cash.join() {
+                Ok(cash) => cash,
+                Err(e) => std::panic::resume_unwind(e),
+            }
+        })
+    } else {
+        transaction::outcomes_split(input, &mut outcomes, parallel_from);
+        cash_side(input)
+    };
+    outcomes.extend(cash.outcomes);
     let mut summary = Summary::default();
     let mut deferred: u64 = 0;
     for o in &outcomes {
@@ -160,10 +202,10 @@ pub fn reconcile(input: &MatchInput) -> MatchResult {
         outcomes,
         summary,
         deferred,
-        balance: cash::balance(input),
-        netting: cash::netting(input),
-        unclaimed_bookings,
-        statement_lines,
+        balance: cash.balance,
+        netting: cash.netting,
+        unclaimed_bookings: cash.unclaimed_bookings,
+        statement_lines: cash.statement_lines,
     }
 }
 
@@ -176,3 +218,13 @@ pub fn reconcile(input: &MatchInput) -> MatchResult {
     missing_docs
 )]
 mod tests;
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+mod tests_split;

@@ -14,7 +14,7 @@ use crate::recon::matcher;
 /// The benchmarks' generator, shared by `#[path]` (it reaches `matcher` and `records` through
 /// `super::`).
 #[path = "../../../benches/support/synthetic.rs"]
-mod synthetic;
+pub(super) mod synthetic;
 use synthetic::{synthetic, synthetic_booking, SYN_ONE, SYN_POS};
 
 fn d(day: u32) -> NaiveDate {

@@ -13,10 +13,16 @@ use crate::bankfiles::records::{SettlementKind, SettlementRecord};
 
 mod outcomes;
 
+/// Below this many payments the tier runs on one thread (a thread costs more than it saves).
+pub(super) const PARALLEL_FROM: usize = 50_000;
+
 /// The transaction tier's outcomes for `input`, appended to `out`: payments by business date
-/// and id, then lines without a capture by settlement date and id.
-pub(super) fn outcomes(input: &MatchInput, out: &mut Vec<Outcome>) {
+/// and id, then lines without a capture by settlement date and id. From `parallel_from`
+/// payments on, the lookups and the payments' outcomes are split over two threads (the same
+/// result: the tests force both ways and compare).
+pub(super) fn outcomes_split(input: &MatchInput, out: &mut Vec<Outcome>, parallel_from: usize) {
     let mut tx = Tx::new(input);
+    tx.parallel = tx.payments.len() >= parallel_from;
     tx.pair_purchases();
     tx.attach_voids();
     tx.attach_refunds();
@@ -100,6 +106,10 @@ struct Tx<'a> {
     own: Index<Own<'a>>,
     mtbt: Index<Mtbt<'a>>,
     trd: Index<Trd<'a>>,
+    /// Split lookups and outcomes over two threads.
+    parallel: bool,
+    /// Purchase lines paired so far (sizes the next pass's index).
+    paired: usize,
     /// payment → its purchase line.
     pay_line: Vec<usize>,
     /// purchase line → its payment.
@@ -148,6 +158,8 @@ impl<'a> Tx<'a> {
             lines,
             porder,
             lorder,
+            parallel: false,
+            paired: 0,
             own: Index::new(n, 0),
             mtbt: Index::new(n, 0),
             trd: Index::new(n, 0),
@@ -166,6 +178,12 @@ impl<'a> Tx<'a> {
     /// only what the passes before it left, so a million-line file is hashed about once).
     fn index_purchases(&mut self, pass: usize) {
         let lines = self.lines;
+        let unpaired = lines.len().saturating_sub(self.paired);
+        match pass {
+            0 => self.own.reserve(unpaired),
+            1 => self.mtbt.reserve(unpaired),
+            _ => self.trd.reserve(unpaired),
+        }
         for &l in self.lorder.iter().rev() {
             if at(&self.line_pay, l) != NONE {
                 continue;
@@ -227,6 +245,69 @@ impl<'a> Tx<'a> {
     fn pair(&mut self, p: usize, l: usize) {
         set(&mut self.pay_line, p, l);
         set(&mut self.line_pay, l, p);
+        self.paired += 1;
+    }
+
+    /// The line payment `pm` pairs with under the key of `pass`, given the lines paired so far.
+    fn find(&self, pass: usize, pm: &'a LedgerPayment) -> Option<usize> {
+        match pass {
+            0 => {
+                if pm.reference.trim().is_empty() {
+                    None
+                } else {
+                    let k = pm.reference.as_str();
+                    self.pick(self.own.chain(&k), pm, |r| key(&r.own_ref) == Some(k))
+                }
+            }
+            1 => pay_mtbt(pm)
+                .and_then(|k| self.pick(self.mtbt.chain(&k), pm, |r| line_mtbt(r) == Some(k))),
+            _ => {
+                let date = pm.txn_time.date();
+                let term = pm.terminal.as_str();
+                key(&pm.rrn)
+                    .and_then(|r| {
+                        let k = (term, r, date);
+                        self.pick(self.trd.chain(&k), pm, |x| line_trd(x) == Some(k))
+                    })
+                    .or_else(|| {
+                        key(&pm.serial).and_then(|s| {
+                            let k = (term, s, date);
+                            self.pick(self.trd.chain(&k), pm, |x| line_trd(x) == Some(k))
+                        })
+                    })
+            }
+        }
+    }
+
+    /// [`Tx::find`] for the payments of `order` (positions in `porder`) still unpaired, with the
+    /// lines paired before this pass: what each would pair with if no payment before it in
+    /// this pass took that line ([`NONE`] for nothing, and for payments already paired).
+    fn speculate(&self, pass: usize, order: &[usize]) -> Vec<usize> {
+        order
+            .iter()
+            .map(|&p| {
+                if at(&self.pay_line, p) != NONE {
+                    return NONE;
+                }
+                get(self.payments, p)
+                    .and_then(|pm| self.find(pass, pm))
+                    .unwrap_or(NONE)
+            })
+            .collect()
+    }
+
+    /// The speculative lookups of every payment, on two threads.
+    fn speculate_all(&self, pass: usize) -> Vec<usize> {
+        let (a, b) = self.porder.split_at(self.porder.len() / 2);
+        std::thread::scope(|s| {
+            let second = s.spawn(|| self.speculate(pass, b));
+            let mut found = self.speculate(pass, a);
+            match second.join() {
+                Ok(rest) => found.extend(rest),
+                Err(e) => std::panic::resume_unwind(e),
+            }
+            found
+        })
     }
 
     fn pair_purchases(&mut self) {
@@ -240,6 +321,15 @@ impl<'a> Tx<'a> {
             } {
                 continue;
             }
+            // On two threads every payment first looks up its line as the pass began; in
+            // payment order a looked-up line still free is exactly what the one-thread lookup
+            // would find now (lines are only ever taken, and it was the first free candidate
+            // in its chain then), and a taken one is looked up again.
+            let speculated = if self.parallel {
+                self.speculate_all(pass)
+            } else {
+                Vec::new()
+            };
             for i in 0..self.porder.len() {
                 let p = at(&self.porder, i);
                 if at(&self.pay_line, p) != NONE {
@@ -248,33 +338,10 @@ impl<'a> Tx<'a> {
                 let Some(pm) = get(payments, p) else {
                     continue;
                 };
-                let found = match pass {
-                    0 => {
-                        if pm.reference.trim().is_empty() {
-                            None
-                        } else {
-                            let k = pm.reference.as_str();
-                            self.pick(self.own.chain(&k), pm, |r| key(&r.own_ref) == Some(k))
-                        }
-                    }
-                    1 => pay_mtbt(pm).and_then(|k| {
-                        self.pick(self.mtbt.chain(&k), pm, |r| line_mtbt(r) == Some(k))
-                    }),
-                    _ => {
-                        let date = pm.txn_time.date();
-                        let term = pm.terminal.as_str();
-                        key(&pm.rrn)
-                            .and_then(|r| {
-                                let k = (term, r, date);
-                                self.pick(self.trd.chain(&k), pm, |x| line_trd(x) == Some(k))
-                            })
-                            .or_else(|| {
-                                key(&pm.serial).and_then(|s| {
-                                    let k = (term, s, date);
-                                    self.pick(self.trd.chain(&k), pm, |x| line_trd(x) == Some(k))
-                                })
-                            })
-                    }
+                let found = match speculated.get(i).copied() {
+                    Some(NONE) => None,
+                    Some(l) if at(&self.line_pay, l) == NONE => Some(l),
+                    _ => self.find(pass, pm),
                 };
                 if let Some(l) = found {
                     self.pair(p, l);

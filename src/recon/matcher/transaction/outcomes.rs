@@ -268,10 +268,27 @@ impl<'a> Tx<'a> {
 
     /// Every payment's outcome, then every line's that has one of its own.
     pub(super) fn outcomes(&self, out: &mut Vec<Outcome>) {
-        for &p in &self.porder {
-            if let Some(o) = self.payment_outcome(p) {
-                out.push(o);
-            }
+        let payment_outcomes = |order: &[usize], out: &mut Vec<Outcome>| {
+            out.extend(order.iter().filter_map(|&p| self.payment_outcome(p)));
+        };
+        if self.parallel {
+            // Each payment's outcome reads the pairing only: the second half on another
+            // thread, appended after the first (the order is the one-thread order).
+            let (a, b) = self.porder.split_at(self.porder.len() / 2);
+            std::thread::scope(|s| {
+                let second = s.spawn(|| {
+                    let mut v = Vec::with_capacity(b.len());
+                    payment_outcomes(b, &mut v);
+                    v
+                });
+                payment_outcomes(a, out);
+                match second.join() {
+                    Ok(mut rest) => out.append(&mut rest),
+                    Err(e) => std::panic::resume_unwind(e),
+                }
+            });
+        } else {
+            payment_outcomes(&self.porder, out);
         }
         let mut refunds_used: FxSet<(usize, usize)> = FxSet::default();
         for &l in &self.lorder {
