@@ -21,10 +21,13 @@ pub const FRESH_FOR: Duration = Duration::from_secs(1);
 /// Past this many items the cache starts afresh.
 const MAX_ITEMS: usize = 10_000;
 
+/// An item's versions as read, and when.
+type Entry = (Instant, Arc<Vec<FeeItem>>);
+
 struct Cache {
     generation: AtomicU64,
     /// By (database, code).
-    items: Mutex<HashMap<(u64, String), (Instant, Arc<Vec<FeeItem>>)>>,
+    items: Mutex<HashMap<(u64, String), Entry>>,
 }
 
 fn cache() -> &'static Cache {

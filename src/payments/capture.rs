@@ -5,8 +5,11 @@
 //! idempotency record, gap-free receipt number, capture entry, payment rows and audit, all in
 //! one transaction.
 //!
-//! The reads before the job run on the blocking pool (`actix_rt::task::spawn_blocking`, what
-//! `web::block` runs on), so diesel never blocks an async worker.
+//! Nothing is read before the job on the common path: the catalogue comes from memory
+//! ([`catalogue::cache`]), the retry check is the job's (one lookup per batch, `rows`). The
+//! reads that remain before it — a catalogue miss, the stored answer of a request that failed
+//! its checks — run on the blocking pool (`actix_rt::task::spawn_blocking`, what `web::block`
+//! runs on), so diesel never blocks an async worker.
 
 use std::collections::HashMap;
 
