@@ -18,14 +18,12 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use onecard::auth::Role;
 use support::{fresh_db, Db};
 
 struct Args {
@@ -75,32 +73,8 @@ struct Run {
 
 /// Starts a server on `db` with `max_batch`, drives `count` payments from `clients` clients.
 fn run(db: &Db, max_batch: usize, clients: usize, count: u64) -> Run {
-    let ctx = support::open_with(db, max_batch, |config| {
-        config.rate_limit_per_minute = u32::MAX;
-        config.rate_limit_burst = u32::MAX;
-    });
-    onecard::app::demo::load(&ctx).unwrap_or_else(|e| panic!("demo: {e}"));
-    let token = {
-        let mut conn = ctx.conn().unwrap_or_else(|e| panic!("conn: {e}"));
-        onecard::auth::create_token(&mut conn, &ctx.keys, Role::Clerk, "load generator", "bench")
-            .unwrap_or_else(|e| panic!("token: {e}"))
-            .token
-    };
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
-    let addr = listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("addr: {e}"));
-    let (handle_tx, handle_rx) = std::sync::mpsc::channel();
-    let server_ctx = ctx.clone();
-    let server = std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let server = onecard::server::serve(server_ctx, listener, 2)
-                .unwrap_or_else(|e| panic!("serve: {e}"));
-            let _ = handle_tx.send(server.handle());
-            let _ = server.await;
-        })
-    });
-    let handle = handle_rx.recv().unwrap_or_else(|e| panic!("server: {e}"));
+    let served = support::DemoServer::start(db, max_batch, "load generator");
+    let (ctx, token, addr) = (served.ctx.clone(), served.token.clone(), served.addr);
     let next = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -157,8 +131,7 @@ fn run(db: &Db, max_batch: usize, clients: usize, count: u64) -> Run {
             .collect()
     });
     let elapsed = started.elapsed().as_secs_f64();
-    actix_web::rt::System::new().block_on(handle.stop(true));
-    let _ = server.join();
+    served.stop();
     let failed = errors.load(Ordering::Relaxed);
     if failed > 0 {
         eprintln!(

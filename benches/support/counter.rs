@@ -4,13 +4,11 @@
 //! service's pool. Every payment must answer 201: one refusal, 503 or timeout and the benchmark
 //! exits non-zero after printing what came back.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use onecard::auth::Role;
 use onecard::bankfiles::store::{self, ImportRequest};
 use serde_json::json;
 
@@ -132,32 +130,12 @@ fn counters(
 pub fn measure(backend: &str, spec: &str, file: &Path, alone: Duration) -> Measured {
     let db = crate::support::fresh_db(backend, "counter");
     // one token stands for all counters: the per-token limit stays in the path, above the load
-    let ctx = crate::support::open_with(&db, onecard::ledger::writer::DEFAULT_MAX_BATCH, |c| {
-        c.rate_limit_per_minute = u32::MAX;
-        c.rate_limit_burst = u32::MAX;
-    });
-    onecard::app::demo::load(&ctx).unwrap_or_else(|e| panic!("demo: {e}"));
-    let token = {
-        let mut conn = ctx.conn().unwrap_or_else(|e| panic!("conn: {e}"));
-        onecard::auth::create_token(&mut conn, &ctx.keys, Role::Clerk, "counter", "bench")
-            .unwrap_or_else(|e| panic!("token: {e}"))
-            .token
-    };
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
-    let addr = listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("addr: {e}"));
-    let (handle_tx, handle_rx) = std::sync::mpsc::channel();
-    let server_ctx = ctx.clone();
-    let server = std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let server = onecard::server::serve(server_ctx, listener, 2)
-                .unwrap_or_else(|e| panic!("serve: {e}"));
-            let _ = handle_tx.send(server.handle());
-            let _ = server.await;
-        })
-    });
-    let handle = handle_rx.recv().unwrap_or_else(|e| panic!("server: {e}"));
+    let served = crate::support::DemoServer::start(
+        &db,
+        onecard::ledger::writer::DEFAULT_MAX_BATCH,
+        "counter",
+    );
+    let (ctx, token, addr) = (served.ctx.clone(), served.token.clone(), served.addr);
     let next = AtomicU64::new(0);
 
     // the baseline: the counters alone
@@ -213,8 +191,7 @@ pub fn measure(backend: &str, spec: &str, file: &Path, alone: Duration) -> Measu
                 .unwrap_or_else(|_| panic!("importer panicked")),
         )
     });
-    actix_web::rt::System::new().block_on(handle.stop(true));
-    let _ = server.join();
+    served.stop();
     ctx.close();
     Measured {
         alone: alone_window,

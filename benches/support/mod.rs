@@ -82,3 +82,70 @@ pub fn open_with(db: &Db, max_batch: usize, adjust: impl FnOnce(&mut Config)) ->
     adjust(&mut config);
     AppContext::open(config, true).unwrap_or_else(|e| panic!("open: {e}"))
 }
+
+/// A real onecard server on port 0 over `db`, with the demo catalogue and a clerk's token, the
+/// rate limit lifted above any load a benchmark makes (it stays in the request's path).
+#[allow(dead_code)] // each bench binary compiles this module; not all of them serve
+pub struct DemoServer {
+    /// The opened service (for work beside the HTTP load, such as an import).
+    pub ctx: AppContext,
+    /// A clerk's bearer token.
+    pub token: String,
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    handle: actix_web::dev::ServerHandle,
+    thread: std::thread::JoinHandle<()>,
+}
+
+#[allow(dead_code)] // each bench binary compiles this module; not all of them serve
+impl DemoServer {
+    /// Opens the app on `db` with `max_batch`, loads the demo, and starts serving.
+    pub fn start(db: &Db, max_batch: usize, token_name: &str) -> DemoServer {
+        let ctx = open_with(db, max_batch, |config| {
+            config.rate_limit_per_minute = u32::MAX;
+            config.rate_limit_burst = u32::MAX;
+        });
+        onecard::app::demo::load(&ctx).unwrap_or_else(|e| panic!("demo: {e}"));
+        let token = {
+            let mut conn = ctx.conn().unwrap_or_else(|e| panic!("conn: {e}"));
+            onecard::auth::create_token(
+                &mut conn,
+                &ctx.keys,
+                onecard::auth::Role::Clerk,
+                token_name,
+                "bench",
+            )
+            .unwrap_or_else(|e| panic!("token: {e}"))
+            .token
+        };
+        let listener =
+            std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("addr: {e}"));
+        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+        let server_ctx = ctx.clone();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = onecard::server::serve(server_ctx, listener, 2)
+                    .unwrap_or_else(|e| panic!("serve: {e}"));
+                let _ = handle_tx.send(server.handle());
+                let _ = server.await;
+            })
+        });
+        let handle = handle_rx.recv().unwrap_or_else(|e| panic!("server: {e}"));
+        DemoServer {
+            ctx,
+            token,
+            addr,
+            handle,
+            thread,
+        }
+    }
+
+    /// Stops serving and waits for the server's thread.
+    pub fn stop(self) {
+        actix_web::rt::System::new().block_on(self.handle.stop(true));
+        let _ = self.thread.join();
+    }
+}
