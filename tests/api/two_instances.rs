@@ -425,8 +425,12 @@ fn two_instances_share_one_database() {
 
     // The first pair: a shared limit of LIMIT a minute, the night due in a few seconds on both.
     let limit = LIMIT.to_string();
-    let nightly_at = beijing_in(Duration::from_secs(8));
-    let due = Instant::now() + Duration::from_secs(8);
+    // Far enough ahead that both instances have started (and scheduled it for today) even on
+    // a loaded machine: an instance that starts after the time schedules it for tomorrow. The
+    // steps before the night check take longer than this anyway, so it costs no waiting.
+    let night_in = Duration::from_secs(20);
+    let nightly_at = beijing_in(night_in);
+    let due = Instant::now() + night_in;
     let night_dir = night.display().to_string();
     let env = [
         ("ONECARD_RATE_LIMIT_PER_MINUTE", limit.as_str()),
