@@ -60,7 +60,7 @@ pub fn canonical_bytes_into(
         }
     }
     field(out, entry.actor.as_bytes());
-    time_field(out, created_at);
+    field(out, canonical_time(created_at).as_bytes());
     field(out, decimal(entry.postings.len() as i64, &mut num));
     for p in &entry.postings {
         field(out, p.account.as_bytes());
@@ -110,40 +110,6 @@ fn write_date(buf: &mut [u8; 10], year: i32, month: u32, day: u32) -> &[u8] {
     &buf[..]
 }
 
-/// The commit time as a field, [`canonical_time`]'s text written without an allocation for the
-/// years it gives four digits (0–9999, every real one); any other time through it.
-fn time_field(out: &mut Vec<u8>, t: &NaiveDateTime) {
-    // A leap second (nanosecond ≥ 1e9) prints seven digits of microseconds: the slow way too.
-    let micros = t.nanosecond() / 1_000;
-    if !(0..=9999).contains(&t.year()) || micros > 999_999 {
-        field(out, canonical_time(t).as_bytes());
-        return;
-    }
-    let mut buf = [0u8; 27];
-    let mut date = [0u8; 10];
-    buf[..10].copy_from_slice(write_date(&mut date, t.year(), t.month(), t.day()));
-    buf[10] = b'T';
-    two(&mut buf[11..13], t.hour());
-    buf[13] = b':';
-    two(&mut buf[14..16], t.minute());
-    buf[16] = b':';
-    two(&mut buf[17..19], t.second());
-    buf[19] = b'.';
-    let mut m = micros;
-    for b in buf[20..26].iter_mut().rev() {
-        *b = b'0' + (m % 10) as u8;
-        m /= 10;
-    }
-    buf[26] = b'Z';
-    field(out, &buf);
-}
-
-/// Two decimal digits of `v` (< 100).
-fn two(out: &mut [u8], v: u32) {
-    out[0] = b'0' + (v / 10 % 10) as u8;
-    out[1] = b'0' + (v % 10) as u8;
-}
-
 fn field(out: &mut Vec<u8>, bytes: &[u8]) {
     // Fields are bounded far below 4 GiB (memo ≤ 500 chars, codes ≤ 32 bytes).
     let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
@@ -179,37 +145,4 @@ pub fn entry_hash(
     created_at: &NaiveDateTime,
 ) -> [u8; 32] {
     chain_hash(prev, &canonical_bytes(seq, entry, created_at))
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::{NaiveDate, NaiveDateTime};
-
-    use super::{canonical_time, field, time_field};
-
-    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, nano: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(y, mo, d)
-            .and_then(|d| d.and_hms_nano_opt(h, mi, s, nano))
-            .unwrap_or_default()
-    }
-
-    #[test]
-    fn the_time_field_is_the_canonical_text_whatever_the_time() {
-        for t in [
-            at(2026, 12, 7, 9, 5, 3, 123_456_789),
-            at(2026, 1, 1, 0, 0, 0, 0),
-            at(1999, 12, 31, 23, 59, 59, 999_999_999),
-            at(0, 1, 1, 0, 0, 0, 1_000),
-            at(9999, 12, 31, 23, 59, 59, 999_000),
-            at(10_000, 1, 1, 0, 0, 0, 0),
-            at(-1, 6, 15, 12, 30, 30, 500_000),
-            // A leap second.
-            at(2016, 12, 31, 23, 59, 59, 1_500_000_000),
-        ] {
-            let (mut fast, mut slow) = (Vec::new(), Vec::new());
-            time_field(&mut fast, &t);
-            field(&mut slow, canonical_time(&t).as_bytes());
-            assert_eq!(fast, slow, "{t:?}");
-        }
-    }
 }

@@ -7,7 +7,6 @@
 //! May depend on: `db`; reads through [`super::repo`].
 
 use std::collections::BTreeMap;
-use std::sync::mpsc::{sync_channel, SyncSender};
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
@@ -15,7 +14,7 @@ use serde::Serialize;
 
 use super::chain;
 use super::chart::Chart;
-use super::model::{PostedEntry, Side};
+use super::model::Side;
 use super::repo::{chain_head, load_entries};
 use super::seals::{self, DayTail, PublishedKeys, StoredSeal};
 use crate::db::schema::{account_balances, account_day_totals, business_days, signing_keys};
@@ -75,13 +74,12 @@ struct Walk {
     day_totals: DayTotals,
     /// Per business date: entries dated in it and the last one's hash.
     day_tails: BTreeMap<NaiveDate, DayTail>,
+    canonical: Vec<u8>,
 }
 
 impl Walk {
-    /// Checks one entry against its link, the fund rule and `content_ok` (does its hash match
-    /// its content after the previous stored entry's hash, as [`read_ahead`] computed), and
-    /// adds its postings.
-    fn step(&mut self, chart: &Chart, e: &PostedEntry, content_ok: bool, found: &mut Findings) {
+    /// Checks one entry against its link, its hash and the fund rule, and adds its postings.
+    fn step(&mut self, chart: &Chart, e: &super::model::PostedEntry, found: &mut Findings) {
         let expected_seq = self.expected_seq;
         if e.seq != expected_seq {
             found.note(
@@ -102,7 +100,8 @@ impl Walk {
                 ),
             );
         }
-        if !content_ok {
+        chain::canonical_bytes_into(&mut self.canonical, e.seq, &e.entry, &e.created_at);
+        if chain::chain_hash(&self.prev, &self.canonical) != e.hash {
             found.note(
                 Some(e.seq),
                 format!(
@@ -151,53 +150,8 @@ impl Walk {
     }
 }
 
-/// A chunk of entries in chain order, each with whether its content matches its hash.
-type Checked = Vec<(PostedEntry, bool)>;
-
-/// Chunks of the reader thread, read ahead of the walk: enough to keep both busy.
-const READ_AHEAD: usize = 2;
-
-/// The reader's half of the one pass: reads the entries with their postings in chain order,
-/// in large ordered pages, hashes each entry's content after the previous stored entry's hash
-/// (exactly the hash the walk's link check leans on: a broken link is the walk's finding, not
-/// this one's) and hands the chunks to the walk until there are no more, the walk has stopped
-/// taking them, or a read fails (handed over as the last item).
-fn read_ahead(conn: &mut DbConn, to_walk: SyncSender<Result<Checked, DbError>>) {
-    let mut prev = chain::GENESIS_HASH;
-    let mut canonical = Vec::with_capacity(512);
-    let mut after = 0;
-    loop {
-        let chunk = match load_entries(conn, after, i64::MAX, VERIFY_CHUNK) {
-            Ok(chunk) => chunk,
-            Err(e) => {
-                // The walk reports it; if it has stopped, there is no one to tell.
-                let _ = to_walk.send(Err(e));
-                return;
-            }
-        };
-        let Some(last) = chunk.last().map(|e| e.seq) else {
-            return;
-        };
-        let checked: Checked = chunk
-            .into_iter()
-            .map(|e| {
-                chain::canonical_bytes_into(&mut canonical, e.seq, &e.entry, &e.created_at);
-                let ok = chain::chain_hash(&prev, &canonical) == e.hash;
-                prev = e.hash;
-                (e, ok)
-            })
-            .collect();
-        if to_walk.send(Ok(checked)).is_err() {
-            return;
-        }
-        after = last;
-    }
-}
-
 /// Recomputes the hash chain from the first entry to the head and every account balance from
-/// the postings, and compares them with what is stored. One pass: a reader thread reads the
-/// entries and postings in large ordered pages and hashes them while this one walks the chain
-/// and sums; memory stays flat (a few pages in flight).
+/// the postings, and compares them with what is stored. Reads in chunks, so memory stays flat.
 pub fn verify(
     conn: &mut DbConn,
     chart: &Chart,
@@ -211,22 +165,20 @@ pub fn verify(
         totals: BTreeMap::new(),
         day_totals: BTreeMap::new(),
         day_tails: BTreeMap::new(),
+        canonical: Vec::with_capacity(512),
     };
-    std::thread::scope(|s| -> Result<(), DbError> {
-        let (to_walk, chunks) = sync_channel(READ_AHEAD);
-        let reader_conn = &mut *conn;
-        s.spawn(move || read_ahead(reader_conn, to_walk));
-        // On an error this returns and drops `chunks`, which stops the reader at its next
-        // chunk; the scope waits for it either way.
-        for chunk in chunks {
-            let chunk = chunk?;
-            for (e, content_ok) in &chunk {
-                walk.step(chart, e, *content_ok, &mut found);
-            }
-            progress(walk.expected_seq - 1, head_seq);
+    let mut after = 0;
+    loop {
+        let chunk = load_entries(conn, after, i64::MAX, VERIFY_CHUNK)?;
+        let Some(last) = chunk.last().map(|e| e.seq) else {
+            break;
+        };
+        for e in &chunk {
+            walk.step(chart, e, &mut found);
         }
-        Ok(())
-    })?;
+        after = last;
+        progress(last, head_seq);
+    }
     let checked = walk.expected_seq - 1;
     if checked != head_seq || walk.prev != head_hash {
         found.note(
