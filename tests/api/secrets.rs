@@ -39,7 +39,16 @@ fn card_like_numbers(bytes: &[u8]) -> Vec<String> {
             let run = &bytes[start..i];
             let alone = (start == 0 || !bytes[start - 1].is_ascii_alphanumeric())
                 && (i == bytes.len() || !bytes[i].is_ascii_alphanumeric());
-            if alone && (13..=19).contains(&run.len()) && onecard::payments::card::luhn_valid(run) {
+            // SQLite keeps a timestamp as text with nanoseconds, and a record's columns lie side
+            // by side: `….910441928` then `2026-12-07 …` read as one run `9104419282026`
+            // (seen once in ten runs in the WAL, two timestamps of one row). A run between a
+            // '.' and a '-' is that seam — a fraction of a second and a year — not a number.
+            let seam = start > 0 && bytes[start - 1] == b'.' && bytes.get(i) == Some(&b'-');
+            if alone
+                && !seam
+                && (13..=19).contains(&run.len())
+                && onecard::payments::card::luhn_valid(run)
+            {
                 found.push(String::from_utf8_lossy(run).to_string());
             }
         } else {
