@@ -26,7 +26,7 @@
 //! | [`bankfiles`] | bank-file readers: canonical records, declarative specs and the generic reader, camt.05x and MT940 (pure); all-or-nothing import | `money`, `db`, `audit`, `text` |
 //! | [`config`] | settings from the environment; defaults serve the embedded case | `db`, `ledger`, `bankfiles` |
 //! | [`auth`] | roles and who may do what ([`auth::may`]), persons (one identity across a human's tokens and sign-in; the four-eyes rules compare them), API tokens (stored as SHA-256), staff users and sessions, treasury secrets and signed requests | `db`, `audit`, `keys`, `text` |
-//! | [`catalogue`] | fee items, versions, the exact-amount check (pure) and their storage | `money`, `db`, `audit`, `ledger`, `text` |
+//! | [`catalogue`] | fee items, versions, the exact-amount check (pure) and their storage; the departments and their windows (master data a payment must name) | `money`, `db`, `audit`, `ledger`, `text` |
 //! | [`payments`] | counter payments: taking one (idempotent), receipts, voids, refunds (routed direct or to the treasury, 退库), queries; card-data rules (full card numbers refused, ids masked) | `money`, `db`, `audit`, `keys`, `auth`, `ledger`, `catalogue`, `text` |
 //! | [`recon`] | reconciliation: the three-tier matcher (pure), runs, exceptions, day close and seal | `money`, `clock`, `db`, `audit`, `keys`, `auth`, `ledger`, `bankfiles`, `payments` (the states it reads), `text`, `spreadsheet` |
 //! | [`treasury`] | remittance: remt.001 and pain.001 writers and batch and 退库 rules (pure), prepare / approve / cancel / reject / pull / acknowledge, 退库 requests, supervision | `money`, `clock`, `db`, `audit`, `keys`, `auth`, `ledger`, `payments` (the refunds it routes and returns), `text` |

@@ -1,5 +1,5 @@
-//! The `onecard` command: serve, migrate, keys, users, persons, accounts, verify, and the
-//! day's work (import, nightly, reconcile, close-day, remit, backup, restore).
+//! The `onecard` command: serve, migrate, keys, users, persons, accounts, departments, verify,
+//! and the day's work (import, nightly, reconcile, close-day, remit, backup, restore).
 
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -25,6 +25,8 @@ use onecard::ledger::repo;
 mod admin;
 #[path = "cli/db.rs"]
 mod dbcli;
+#[path = "cli/departments.rs"]
+mod departments;
 
 #[derive(Parser)]
 #[command(
@@ -121,6 +123,11 @@ enum Command {
     Accounts {
         #[command(subcommand)]
         command: AccountsCommand,
+    },
+    /// Departments (执收部门) and their counter windows.
+    Departments {
+        #[command(subcommand)]
+        command: departments::DepartmentsCommand,
     },
     /// Staff who sign in to the web pages.
     Users {
@@ -341,6 +348,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Users { command } => admin::users(config, command),
         Command::Persons { command } => admin::persons(config, command),
         Command::Accounts { command } => admin::accounts(config, command),
+        Command::Departments { command } => departments::run(config, command),
         Command::Import { spec, name, file } => import(config, spec, name, &file),
         Command::Nightly { date, again } => nightly(config, date, again),
         Command::Reconcile { date } => reconcile(config, &date),

@@ -48,7 +48,7 @@ pub struct Measured {
 
 fn payment(i: u64) -> String {
     json!({
-        "channel": "bank_card", "department": "D03", "window": format!("W{:02}", i % 12),
+        "channel": "bank_card", "department": "D03", "window": format!("W{:02}", i % 12 + 1),
         "lines": [{"fee_code": "ZR-BDC-01", "quantity": 1}],
         "amount": "80.00",
         "card": {"merchant_id": "898440379930001", "terminal_id": "11002001", "batch_no": "000001",

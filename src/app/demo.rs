@@ -1,6 +1,6 @@
-//! Demo data for `onecard serve --demo`: the demo fee catalogue (items not yet present), one
-//! token per role (generated now, printed once, expiring within [`DEMO_TOKEN_HOURS`]; the
-//! demo tokens of earlier starts are revoked, so they do not pile up) and, on an empty ledger,
+//! Demo data for `onecard serve --demo`: the centre's departments and windows and the demo fee
+//! catalogue (those not yet present), one token per role (generated now, printed once, expiring
+//! within [`DEMO_TOKEN_HOURS`]; the demo tokens of earlier starts are revoked, so they do not pile up) and, on an empty ledger,
 //! an opening appropriation so the tour has a balance to show.
 //!
 //! The demo has one human per role: the `demo-<role>` token and the `demo-<role>` staff user
@@ -39,6 +39,12 @@ pub enum DemoError {
     /// A demo item was refused.
     #[error("demo catalogue: {0}")]
     CatalogueChange(#[from] crate::catalogue::CatalogueChangeError),
+    /// A demo department or window was refused.
+    #[error("demo departments: {0}")]
+    Departments(#[from] crate::catalogue::departments::DepartmentError),
+    /// The demo departments are invalid.
+    #[error("demo departments: {0}")]
+    DepartmentsFile(#[from] serde_json::Error),
 }
 
 /// The demo's staff users for the pages, one per role that works in them, each with a password
@@ -119,9 +125,20 @@ fn revoke_earlier_tokens(
     Ok(earlier.len())
 }
 
+/// Adds the centre's departments and their windows (fixtures/demo-departments.json) that are
+/// not stored yet; returns how many were added.
+pub fn load_departments(ctx: &AppContext) -> Result<usize, DemoError> {
+    let mut conn = ctx.conn()?;
+    let demo = crate::catalogue::departments::demo_departments()?;
+    Ok(crate::catalogue::departments::add_missing(
+        &mut conn, &demo, "demo",
+    )?)
+}
+
 /// Revokes the demo tokens of earlier starts, creates one token per role expiring in
 /// [`DEMO_TOKEN_HOURS`] and, if the ledger is empty, posts an opening appropriation.
 pub fn load(ctx: &AppContext) -> Result<Vec<(Role, IssuedToken)>, DemoError> {
+    load_departments(ctx)?;
     let mut conn = ctx.conn()?;
     for item in crate::catalogue::demo_items()? {
         if crate::catalogue::versions(&mut conn, &item.code)?.is_empty() {

@@ -7,12 +7,14 @@
 //!   charges and forgoes — pure.
 //! - this module: storing and reading versions, with an audit record per change;
 //!   [`cache`]: the versions kept in memory for pricing.
+//! - [`departments`]: the departments and windows fees are collected at, as master data.
 //!
 //! May depend on: `db`, `audit`, `ledger` (the chart, to check the revenue subject), `clock`,
 //! `text`.
 
 pub mod cache;
 pub mod concession;
+pub mod departments;
 pub mod model;
 
 use std::collections::HashMap;
@@ -45,6 +47,9 @@ pub enum CatalogueChangeError {
          (or `onecard accounts create --code 2103.{0} --name … --parent 2103`)"
     )]
     UnknownRevenueSubject(String),
+    /// The item names a department that is not known.
+    #[error("department '{0}' is not known; an admin adds it with POST /v1/departments")]
+    UnknownDepartment(String),
     /// A new version may not start before the current one.
     #[error("version {new} of '{code}' would start on {from}, before version {current} ({current_from})")]
     OutOfOrder {
@@ -253,6 +258,11 @@ pub fn add_version(
         ));
     }
     let result = crate::db::write_txn::<FeeItem, CatalogueChangeError, _>(conn, |conn| {
+        if !departments::exists(conn, &item.department)? {
+            return Err(CatalogueChangeError::UnknownDepartment(
+                item.department.clone(),
+            ));
+        }
         let existing = versions(conn, &item.code)?;
         if let Some(current) = existing.last() {
             may_follow(current, &item, today)?;

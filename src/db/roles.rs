@@ -59,6 +59,9 @@ pub const TABLES: &[(&str, Access)] = &[
     ("accounts", Access::Append),
     ("fee_items", Access::Append),
     ("fee_item_concessions", Access::Append),
+    // Master data added, never changed (migration 000027).
+    ("departments", Access::Append),
+    ("department_windows", Access::Append),
     ("payment_lines", Access::Append),
     ("payment_cards", Access::Append),
     ("settlement_files", Access::Append),

@@ -155,6 +155,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    departments (code) {
+        code -> Text,
+        name -> Text,
+        name_en -> Nullable<Text>,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    department_windows (department, code) {
+        department -> Text,
+        code -> Text,
+        name -> Text,
+        name_en -> Nullable<Text>,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
     payments (id) {
         id -> Text,
         reference -> Text,
@@ -587,6 +608,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     fee_items,
     fee_item_concessions,
+    departments,
+    department_windows,
     receipt_series,
     payments,
     payment_lines,

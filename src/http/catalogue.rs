@@ -13,6 +13,7 @@ use super::paging::{Page, Paged};
 use super::problem::ApiError;
 use super::queries::list_fee_items;
 use crate::app::AppContext;
+use crate::catalogue::departments::PlaceError;
 use crate::catalogue::{
     self, CatalogueChangeError, CatalogueError, Concession, ConcessionKind, FeeItem, Pricing,
     PricingKind,
@@ -251,6 +252,9 @@ impl From<CatalogueChangeError> for ApiError {
                 detail,
             )
             .with("field", "revenue_subject"),
+            CatalogueChangeError::UnknownDepartment(code) => {
+                PlaceError::UnknownDepartment(code).into()
+            }
             CatalogueChangeError::Retroactive { .. } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "retroactive_change",
@@ -277,7 +281,7 @@ impl From<CatalogueChangeError> for ApiError {
 
 /// Creates an item, or a new version of an existing code effective from its `effective_from`.
 #[utoipa::path(post, path = "/v1/fee-items", tag = "catalogue", request_body = FeeItemInput,
-    responses((status = 201, body = FeeItemView), (status = 409, description = "version_out_of_order, concurrent_change"), (status = 422, description = "invalid_request, unknown_revenue_subject, retroactive_change"), (status = 403, description = "forbidden: only admin may do this")),
+    responses((status = 201, body = FeeItemView), (status = 409, description = "version_out_of_order, concurrent_change"), (status = 422, description = "invalid_request, unknown_revenue_subject, unknown_department, retroactive_change"), (status = 403, description = "forbidden: only admin may do this")),
     security(("bearer" = [])))]
 pub async fn create(
     ctx: web::Data<AppContext>,

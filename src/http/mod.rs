@@ -15,6 +15,7 @@ pub mod catalogue;
 pub mod client;
 pub mod concessions;
 pub mod days;
+pub mod departments;
 pub mod extract;
 pub mod health;
 pub mod ledger;
@@ -40,6 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     openapi::routes(cfg);
     ledger::routes(cfg);
     catalogue::routes(cfg);
+    departments::routes(cfg);
     concessions::routes(cfg);
     payments::routes(cfg);
     refunds::routes(cfg);

@@ -10,8 +10,8 @@ use actix_web::{web, HttpResponse};
 use super::problem::{ApiError, PROBLEM_JSON};
 
 use super::{
-    access, accounts, catalogue, concessions, days, health, ledger, payments, reconciliation,
-    refund_requests, refunds, remittances, settlement,
+    access, accounts, catalogue, concessions, days, departments, health, ledger, payments,
+    reconciliation, refund_requests, refunds, remittances, settlement,
 };
 
 /// Registers `/openapi.json`.
@@ -166,6 +166,9 @@ impl Modify for CommonErrors {
         catalogue::create,
         catalogue::list,
         catalogue::get,
+        departments::list,
+        departments::create,
+        departments::create_window,
         concessions::list,
         payments::create,
         payments::get,

@@ -57,6 +57,7 @@ impl From<IntakeError> for ApiError {
                     .with("field", format!("lines[{line}].concession"))
                     .with("concession", code)
             }
+            IntakeError::UnknownPlace(place) => place.into(),
             IntakeError::NothingToCharge => {
                 unprocessable("nothing_to_charge", "Nothing to charge").with("field", "amount")
             }
@@ -130,7 +131,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
     params(("Idempotency-Key" = String, Header, description = "1–64 of [A-Za-z0-9_-]", pattern = "^[A-Za-z0-9_-]{1,64}$", example = "window3-0001")),
     request_body = intake::PaymentInput,
     responses((status = 201, body = payments::PaymentView, description = "captured; a retry with the same key and body answers the same"), (status = 409, description = "idempotency_key_reused"),
-        (status = 422, description = "unknown_fee_item, amount_mismatch, unknown_concession (a line names a concession its fee item's version does not carry), nothing_to_charge (every line is exempt: 0.00 cannot go through a card), full_card_number, day_closed, invalid_request, idempotency_key_required"), (status = 403, description = "forbidden: only clerk may do this")),
+        (status = 422, description = "unknown_fee_item, unknown_department, unknown_window (the window must be one of the department's), amount_mismatch, unknown_concession (a line names a concession its fee item's version does not carry), nothing_to_charge (every line is exempt: 0.00 cannot go through a card), full_card_number, day_closed, invalid_request, idempotency_key_required"), (status = 403, description = "forbidden: only clerk may do this")),
     security(("bearer" = [])))]
 pub async fn create(
     ctx: web::Data<AppContext>,

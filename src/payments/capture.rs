@@ -19,7 +19,7 @@ use diesel::prelude::*;
 use super::intake::{self, IntakeError, PaymentRequest, PricedLine};
 use super::stored::LineConcession;
 use super::{card, view, PaymentStatus, ReceiptStatus, StoredLine, StoredPayment};
-use crate::catalogue;
+use crate::catalogue::{self, departments};
 use crate::db::schema::idempotency_keys;
 
 mod rows;
@@ -273,6 +273,7 @@ async fn check(
 ) -> Result<(PaymentRequest, Vec<PricedLine>), CaptureError> {
     let request = intake::parse_value(value)?;
     let db = counter.writer.instance();
+    check_place(counter, db, &request).await?;
     if let Some(versions) = cached_versions(db, &request) {
         if let Ok(lines) = intake::price(&request, &versions, business_date) {
             return Ok((request, lines));
@@ -286,6 +287,28 @@ async fn check(
     }
     let lines = intake::price(&request, &versions, business_date)?;
     Ok((request, lines))
+}
+
+/// The request's department and window are known and the window is the department's: checked
+/// against the cached directory, and — when it does not know them (added a moment ago, perhaps
+/// on another instance) — against the database.
+async fn check_place(
+    counter: Counter<'_>,
+    db: u64,
+    request: &PaymentRequest,
+) -> Result<(), CaptureError> {
+    let (department, window) = (&request.department, &request.window);
+    if let Some(directory) = departments::cache::cached(db) {
+        if directory.check(department, window).is_ok() {
+            return Ok(());
+        }
+    }
+    let generation = departments::cache::generation();
+    let directory = std::sync::Arc::new(read(counter.pool, departments::load).await?);
+    departments::cache::remember(db, std::sync::Arc::clone(&directory), generation);
+    directory
+        .check(department, window)
+        .map_err(|e| CaptureError::Intake(e.into()))
 }
 
 /// Every version of each code the request names, if all are cached.

@@ -66,8 +66,8 @@ pub struct Day {
     pub voided: Tally,
     /// Collected by department.
     pub by_department: BTreeMap<String, Tally>,
-    /// Collected by window.
-    pub by_window: BTreeMap<String, Tally>,
+    /// Collected by window: (department, window), a window being one department's.
+    pub by_window: BTreeMap<(String, String), Tally>,
     /// Collected by channel.
     pub by_channel: BTreeMap<Channel, Tally>,
 }
@@ -87,7 +87,7 @@ pub fn by_day(facts: &[Fact]) -> BTreeMap<NaiveDate, Day> {
             .or_default()
             .add(f.amount_minor);
         day.by_window
-            .entry(f.window.clone())
+            .entry((f.department.clone(), f.window.clone()))
             .or_default()
             .add(f.amount_minor);
         day.by_channel

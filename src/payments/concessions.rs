@@ -82,7 +82,9 @@ pub struct GrantedLine {
     pub kind: String,
     /// Its legal basis.
     pub legal_basis: String,
-    /// Counter window.
+    /// Collecting department.
+    pub department: String,
+    /// Counter window (of the department).
     pub window: String,
     /// Who took the payment (`clerk:<name>`).
     pub clerk: String,
@@ -107,7 +109,9 @@ pub struct Granted {
     pub kind: String,
     /// The concession's legal basis.
     pub legal_basis: String,
-    /// Counter window.
+    /// Collecting department.
+    pub department: String,
+    /// Counter window (of the department).
     pub window: String,
     /// Who took the payments.
     pub clerk: String,
@@ -150,7 +154,7 @@ pub struct GrantedSummary {
 
 /// Sums granted lines by fee item, concession, window and clerk (in that order).
 pub fn summarise(from: NaiveDate, to: NaiveDate, lines: Vec<GrantedLine>) -> GrantedSummary {
-    type Key = (String, String, String, String);
+    type Key = (String, String, String, String, String);
     let mut groups: BTreeMap<Key, (GrantedLine, u64, i64, i64)> = BTreeMap::new();
     let (mut count, mut charged, mut forgone) = (0u64, 0i64, 0i64);
     for l in lines {
@@ -160,6 +164,7 @@ pub fn summarise(from: NaiveDate, to: NaiveDate, lines: Vec<GrantedLine>) -> Gra
         let key = (
             l.fee_code.clone(),
             l.concession.clone(),
+            l.department.clone(),
             l.window.clone(),
             l.clerk.clone(),
         );
@@ -181,6 +186,7 @@ pub fn summarise(from: NaiveDate, to: NaiveDate, lines: Vec<GrantedLine>) -> Gra
                 concession_name: l.concession_name,
                 kind: l.kind,
                 legal_basis: l.legal_basis,
+                department: l.department,
                 window: l.window,
                 clerk: l.clerk,
                 count: n,
@@ -231,6 +237,7 @@ pub fn granted(
             fee_item_concessions::name,
             fee_item_concessions::kind,
             fee_item_concessions::legal_basis,
+            payments::department,
             payments::window_code,
             payments::created_by,
             payment_lines::amount_minor,
@@ -252,6 +259,7 @@ mod tests {
             concession_name: "低保户免收".into(),
             kind: "exempt".into(),
             legal_basis: "民发〔2021〕11号".into(),
+            department: "D03".into(),
             window: window.into(),
             clerk: clerk.into(),
             charged_minor: c,

@@ -131,6 +131,10 @@ pub enum IntakeError {
         /// The concession code sent.
         code: String,
     },
+    /// The department or window is not in the master data
+    /// ([`crate::catalogue::departments`]).
+    #[error(transparent)]
+    UnknownPlace(#[from] crate::catalogue::departments::PlaceError),
     /// Every line is exempt: there is nothing to charge to a card.
     #[error("every line is exempt: the payment comes to 0.00 and there is nothing to charge to a card; record the exemption without a card payment")]
     NothingToCharge,

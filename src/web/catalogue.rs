@@ -5,10 +5,13 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use super::departments::{department_cell, directory};
+use super::i18n::Lang;
 use super::params::{self, with_param};
 use super::table::{link_csv, Cell, Table};
 use super::{csv_download, Chrome, OrPage, Staff, WebError, BASE};
 use crate::auth::may;
+use crate::catalogue::departments::Directory;
 use crate::catalogue::{self, ConcessionKind, FeeItem, Pricing};
 use crate::http::blocking::with_conn;
 use crate::http::paging::{Page, MAX_LIMIT};
@@ -31,6 +34,7 @@ words! {
         code: "项目编码" / "Code",
         name: "项目名称" / "Name",
         department: "执收部门" / "Department",
+        department_name: "部门名称" / "Department name",
         revenue_subject: "收入科目" / "Revenue subject",
         legal_basis: "收费依据" / "Legal basis",
         pricing: "计价方式" / "Pricing",
@@ -82,11 +86,18 @@ impl CatalogueWords {
         }
     }
 
-    fn table(&self, id: &'static str, caption: &str, items: &[FeeItem], link: bool) -> Table {
+    fn table(
+        &self,
+        (id, caption): (&'static str, &str),
+        items: &[FeeItem],
+        link: bool,
+        (directory, lang): (&Directory, Lang),
+    ) -> Table {
         let mut t = Table::new(id, caption, self.no_items)
             .col(self.code)
             .col(self.name)
             .col(self.department)
+            .col(self.department_name)
             .col(self.revenue_subject)
             .col(self.legal_basis)
             .col(self.pricing)
@@ -108,6 +119,7 @@ impl CatalogueWords {
                 },
                 Cell::text(&i.name),
                 Cell::text(&i.department),
+                department_cell(directory, &i.department, lang),
                 Cell::text(&i.revenue_subject),
                 Cell::Text(basis),
                 Cell::text(kind),
@@ -184,7 +196,13 @@ async fn list(staff: Staff, query: web::Query<CatalogueQuery>) -> Result<HttpRes
     let items = with_conn(&staff.ctx, move |conn, _| list_fee_items(conn, &page))
         .await
         .or_page(lang)?;
-    let mut table = t.table("fee_items", t.items, &items.items, true);
+    let directory = directory(&staff).await?;
+    let mut table = t.table(
+        ("fee_items", t.items),
+        &items.items,
+        true,
+        (&directory, lang),
+    );
     if let Some(id) = &query.csv {
         return csv_download(&[&table], id, "catalogue", lang);
     }
@@ -232,7 +250,13 @@ async fn versions(
         ));
     };
     let title = format!("{} · {} {}", t.title, latest.code, latest.name);
-    let mut table = t.table("versions", t.versions, &versions, false);
+    let directory = directory(&staff).await?;
+    let mut table = t.table(
+        ("versions", t.versions),
+        &versions,
+        false,
+        (&directory, lang),
+    );
     let mut concessions = t.concessions_table(&versions);
     if let Some(id) = &query.csv {
         return csv_download(

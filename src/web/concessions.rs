@@ -7,10 +7,13 @@ use askama::Template;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
+use super::departments::{directory, window_cell};
+use super::i18n::Lang;
 use super::params;
 use super::table::{link_csv, Cell, Table};
 use super::{csv_download, Chrome, OrPage, Staff, WebError};
 use crate::auth::may;
+use crate::catalogue::departments::Directory;
 use crate::http::blocking::with_conn;
 use crate::payments::concessions::{self, GrantedSummary};
 use crate::words;
@@ -37,6 +40,7 @@ words! {
         exempt: "免收" / "exempt",
         reduced: "减收" / "reduced",
         window: "窗口" / "Window",
+        window_name: "窗口名称" / "Window name",
         clerk: "收费员" / "Clerk",
         legal_basis: "优惠依据" / "Legal basis",
         voided_note: "已作废的缴费不计入。" / "Voided payments are not counted.",
@@ -64,13 +68,19 @@ struct ConcessionsQuery {
 }
 
 /// The concessions granted, with their totals (also on the daily report).
-pub(super) fn table(t: &ConcessionWords, s: &GrantedSummary) -> Table {
+pub(super) fn table(
+    t: &ConcessionWords,
+    s: &GrantedSummary,
+    directory: &Directory,
+    lang: Lang,
+) -> Table {
     let mut table = Table::new("concessions", t.granted, t.none)
         .col(t.fee_code)
         .col(t.fee_name)
         .col(t.concession)
         .col(t.kind)
         .col(t.window)
+        .col(t.window_name)
         .col(t.clerk)
         .num(t.lines)
         .num(t.charged)
@@ -87,6 +97,7 @@ pub(super) fn table(t: &ConcessionWords, s: &GrantedSummary) -> Table {
                 t.reduced
             }),
             Cell::text(&g.window),
+            window_cell(directory, &g.department, &g.window, lang),
             Cell::text(&g.clerk),
             Cell::Int(i64::try_from(g.count).unwrap_or(i64::MAX)),
             Cell::Money(g.charged_minor),
@@ -96,6 +107,7 @@ pub(super) fn table(t: &ConcessionWords, s: &GrantedSummary) -> Table {
     }
     table.foot = Some(vec![
         Cell::text(t.lines),
+        Cell::Empty,
         Cell::Empty,
         Cell::Empty,
         Cell::Empty,
@@ -123,7 +135,8 @@ async fn show(staff: Staff, query: web::Query<ConcessionsQuery>) -> Result<HttpR
     })
     .await
     .or_page(lang)?;
-    let mut table = table(t, &summary);
+    let directory = directory(&staff).await?;
+    let mut table = table(t, &summary, &directory, lang);
     if let Some(id) = &query.csv {
         return csv_download(&[&table], id, &format!("concessions-{from}-{to}"), lang);
     }

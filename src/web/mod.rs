@@ -16,6 +16,7 @@ pub mod catalogue;
 pub mod chart;
 pub mod concessions;
 pub mod days;
+pub mod departments;
 pub mod i18n;
 pub mod jobs;
 pub mod ledger;
@@ -69,6 +70,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(ledger::routes)
             .configure(catalogue::routes)
             .configure(accounts::routes)
+            .configure(departments::routes)
             .configure(access::routes)
             .configure(audit::routes)
             .configure(reconciliation::routes)
@@ -110,7 +112,7 @@ pub struct NavItem {
 }
 
 /// The pages and who may see them, in navigation order.
-fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 13] {
+fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 14] {
     [
         ("today", w.nav_today, may::READ_PAYMENTS),
         ("payments", w.nav_payments, may::READ_PAYMENTS),
@@ -126,6 +128,7 @@ fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 13] 
         ("report", w.nav_report, may::READ_LEDGER),
         ("concessions", w.nav_concessions, may::READ_CONCESSIONS),
         ("catalogue", w.nav_catalogue, may::READ_CATALOGUE),
+        ("departments", w.nav_departments, may::READ_CATALOGUE),
         ("accounts", w.nav_accounts, may::OPEN_ACCOUNT),
         ("audit", w.nav_audit, may::READ_AUDIT_LOG),
         ("access", w.nav_access, may::MANAGE_ACCESS),

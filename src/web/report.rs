@@ -121,8 +121,14 @@ async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpRespon
     );
     let facts = load(&staff, date).await?;
 
-    let mut collection = collection_tables(&facts.day_sums, lang).to_vec();
-    let mut concessions = concessions_table(ConcessionWords::of(lang), &facts.concessions);
+    let directory = super::departments::directory(&staff).await?;
+    let mut collection = collection_tables(&facts.day_sums, &directory, lang).to_vec();
+    let mut concessions = concessions_table(
+        ConcessionWords::of(lang),
+        &facts.concessions,
+        &directory,
+        lang,
+    );
     collection.push(refunds_table(&facts.refunds, t, w));
     let mut recon_tables = recon_tables(&facts, t, rw, w, lang);
     let mut remittance_tables: Vec<Table> = facts

@@ -42,6 +42,14 @@ pub enum Cell {
         /// The words.
         text: String,
     },
+    /// Text in a language other than the page's (a Chinese name from the data, with no
+    /// English one, on an English page): marked with its `lang` so it is read right.
+    Foreign {
+        /// The text.
+        text: String,
+        /// Its language tag (`zh-CN`).
+        lang: &'static str,
+    },
     /// Nothing.
     Empty,
 }
@@ -74,6 +82,7 @@ impl Cell {
             Cell::Text(s)
             | Cell::Prose(s)
             | Cell::Link { text: s, .. }
+            | Cell::Foreign { text: s, .. }
             | Cell::Status { text: s, .. } => s.clone(),
             Cell::Money(m) => grouped(&format_minor(*m)),
             Cell::Int(n) => grouped(&n.to_string()),
@@ -93,6 +102,7 @@ impl Cell {
             Cell::Text(s)
             | Cell::Prose(s)
             | Cell::Link { text: s, .. }
+            | Cell::Foreign { text: s, .. }
             | Cell::Status { text: s, .. } => crate::spreadsheet::safe_cell(s).into_owned(),
         }
     }
@@ -101,6 +111,14 @@ impl Cell {
     pub fn href(&self) -> Option<&str> {
         match self {
             Cell::Link { href, .. } => Some(href),
+            _ => None,
+        }
+    }
+
+    /// The language of a [`Cell::Foreign`].
+    pub fn lang(&self) -> Option<&str> {
+        match self {
+            Cell::Foreign { lang, .. } => Some(lang),
             _ => None,
         }
     }

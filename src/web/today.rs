@@ -9,10 +9,12 @@ use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 
 use super::chart::{self, Series};
+use super::departments::{department_cell, directory, window_cell};
 use super::i18n::{Common, Lang};
 use super::table::{link_csv, Cell, Table};
 use super::{csv_download, Chrome, OrPage, Staff, WebError};
 use crate::auth::may;
+use crate::catalogue::departments::Directory;
 use crate::http::blocking::with_conn;
 use crate::http::problem::ApiError;
 use crate::payments::collections::{self, Tally};
@@ -37,7 +39,9 @@ words! {
         by_window: "按窗口" / "By window",
         by_channel: "按支付渠道" / "By channel",
         department: "部门" / "Department",
+        department_name: "部门名称" / "Department name",
         window: "窗口" / "Window",
+        window_name: "窗口名称" / "Window name",
         channel: "渠道" / "Channel",
         last_days: "近30天收费（元）" / "Collections over the last 30 days (CNY)",
         last_days_table: "近30天收费明细" / "Collections over the last 30 days, by day",
@@ -78,41 +82,43 @@ struct TodayPage {
 fn tally_table(
     id: &'static str,
     caption: &str,
-    key: &str,
-    rows: impl Iterator<Item = (String, Tally)>,
+    keys: &[&str],
+    rows: impl Iterator<Item = (Vec<Cell>, Tally)>,
     total: Tally,
     w: &Common,
     empty: &str,
 ) -> Table {
-    let mut t = Table::new(id, caption, empty)
-        .col(key)
-        .num(w.count)
-        .num(w.amount);
-    for (k, v) in rows {
-        t.push(vec![
-            Cell::Text(k),
-            Cell::Int(v.count),
-            Cell::Money(v.amount_minor),
-        ]);
+    let mut t = Table::new(id, caption, empty);
+    for key in keys {
+        t = t.col(*key);
     }
-    t.foot = Some(vec![
-        Cell::text(w.total),
-        Cell::Int(total.count),
-        Cell::Money(total.amount_minor),
-    ]);
+    t = t.num(w.count).num(w.amount);
+    for (mut cells, v) in rows {
+        cells.push(Cell::Int(v.count));
+        cells.push(Cell::Money(v.amount_minor));
+        t.push(cells);
+    }
+    let mut foot = vec![Cell::text(w.total)];
+    foot.resize(keys.len(), Cell::Empty);
+    foot.extend([Cell::Int(total.count), Cell::Money(total.amount_minor)]);
+    t.foot = Some(foot);
     t
 }
 
 /// A day's collections as three tables — by department, by window, by channel — each with
-/// its total (the 今日 page and the daily report show the same).
-pub fn collection_tables(day: &collections::Day, lang: Lang) -> [Table; 3] {
+/// its total (the 今日 page and the daily report show the same); departments and windows by
+/// code and name (in `lang`, from `directory`).
+pub fn collection_tables(day: &collections::Day, directory: &Directory, lang: Lang) -> [Table; 3] {
     let (t, w) = (TodayWords::of(lang), Common::of(lang));
     [
         tally_table(
             "by_department",
             t.by_department,
-            t.department,
-            day.by_department.clone().into_iter(),
+            &[t.department, t.department_name],
+            day.by_department.iter().map(|(code, v)| {
+                let name = department_cell(directory, code, lang);
+                (vec![Cell::text(code), name], *v)
+            }),
             day.collected,
             w,
             t.no_payments,
@@ -120,8 +126,16 @@ pub fn collection_tables(day: &collections::Day, lang: Lang) -> [Table; 3] {
         tally_table(
             "by_window",
             t.by_window,
-            t.window,
-            day.by_window.clone().into_iter(),
+            &[t.department, t.department_name, t.window, t.window_name],
+            day.by_window.iter().map(|((department, window), v)| {
+                let cells = vec![
+                    Cell::text(department),
+                    department_cell(directory, department, lang),
+                    Cell::text(window),
+                    window_cell(directory, department, window, lang),
+                ];
+                (cells, *v)
+            }),
             day.collected,
             w,
             t.no_payments,
@@ -129,10 +143,10 @@ pub fn collection_tables(day: &collections::Day, lang: Lang) -> [Table; 3] {
         tally_table(
             "by_channel",
             t.by_channel,
-            t.channel,
+            &[t.channel],
             day.by_channel
                 .iter()
-                .map(|(k, v)| (w.channel(k.as_ref()).to_string(), *v)),
+                .map(|(k, v)| (vec![Cell::text(w.channel(k.as_ref()))], *v)),
             day.collected,
             w,
             t.no_payments,
@@ -151,11 +165,12 @@ async fn today(staff: Staff, query: web::Query<DateQuery>) -> Result<HttpRespons
     .await
     .or_page(lang)?;
     let days = collections::by_day(&facts);
+    let directory = directory(&staff).await?;
     let t = TodayWords::of(lang);
     let w = staff.w;
     // A date with no payments has no entry: nothing collected.
     let day = days.get(&date).cloned().unwrap_or_default();
-    let [by_department, by_window, by_channel] = collection_tables(&day, lang);
+    let [by_department, by_window, by_channel] = collection_tables(&day, &directory, lang);
     let dates: Vec<NaiveDate> = (0..CHART_DAYS).map(|i| from + Duration::days(i)).collect();
     let (card, one) = (
         channel_series(&days, &dates, Channel::BankCard),

@@ -14,6 +14,7 @@ mod concessions;
 mod concurrency;
 mod crash;
 mod days;
+mod departments;
 mod e2e;
 mod http_api;
 mod key_rotation;

@@ -121,9 +121,12 @@ impl TestDb {
         config
     }
 
-    /// Opens the app's parts (migrated) without HTTP.
+    /// Opens the app's parts (migrated) without HTTP, with the centre's departments and
+    /// windows.
     pub fn open(&self) -> AppContext {
-        AppContext::open(self.config(), true).expect("open app")
+        let ctx = AppContext::open(self.config(), true).expect("open app");
+        onecard::app::demo::load_departments(&ctx).expect("demo departments");
+        ctx
     }
 
     /// Key folder.
@@ -669,6 +672,14 @@ pub async fn start_app(db: TestDb, config: Config, migrate: bool) -> TestApp {
         .await
         .expect("block")
         .expect("open app");
+    // Every test's payments and fee items name the centre's departments and windows.
+    {
+        let ctx = ctx.clone();
+        actix_web::web::block(move || onecard::app::demo::load_departments(&ctx))
+            .await
+            .expect("block")
+            .expect("demo departments");
+    }
     let mut tokens = HashMap::new();
     let mut treasury_secret = String::new();
     {

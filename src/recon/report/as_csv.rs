@@ -62,6 +62,7 @@ fn csv_groups(w: &mut CsvOut, report: &Report) -> Result<(), csv::Error> {
             "amount",
             "matched",
             "exceptions",
+            "name",
         ],
     )?;
     for (section, groups) in [
@@ -78,6 +79,7 @@ fn csv_groups(w: &mut CsvOut, report: &Report) -> Result<(), csv::Error> {
                     g.amount.as_str(),
                     &g.matched.to_string(),
                     &g.exceptions.to_string(),
+                    g.name.as_deref().unwrap_or(""),
                 ],
             )?;
         }

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::runs::{file_sums, get, settlement_file_rows, ExceptionRow, Run, StoredExceptionRow};
 use crate::db::schema::{
-    ledger_entries, payments, recon_exceptions, recon_outcomes, settlement_files,
+    departments, ledger_entries, payments, recon_exceptions, recon_outcomes, settlement_files,
 };
 use crate::db::{DbConn, DbError};
 use crate::ledger::templates::settlement_reference;
@@ -31,6 +31,9 @@ use crate::recon::matcher::{business_days_between, is_supervision_finding, Categ
 pub struct Group {
     /// The channel (`bank_card`, `one_card`) or department code.
     pub key: String,
+    /// A department's name (Chinese), as its master data holds it; none for a channel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Payments of the date.
     pub payments: u64,
     /// Their amount.
@@ -243,6 +246,11 @@ fn payment_groups(conn: &mut DbConn, run_id: &str) -> Result<(Vec<Group>, Vec<Gr
             payments::amount_minor,
         ))
         .load(conn)?;
+    let names: BTreeMap<String, String> = departments::table
+        .select((departments::code, departments::name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
     let mut channels: BTreeMap<String, (Group, i64)> = BTreeMap::new();
     let mut departments: BTreeMap<String, (Group, i64)> = BTreeMap::new();
     for (category, channel, department, amount) in rows {
@@ -276,7 +284,11 @@ fn payment_groups(conn: &mut DbConn, run_id: &str) -> Result<(Vec<Group>, Vec<Gr
             })
             .collect()
     };
-    Ok((finish(channels), finish(departments)))
+    let mut by_department = finish(departments);
+    for g in &mut by_department {
+        g.name = names.get(&g.key).cloned();
+    }
+    Ok((finish(channels), by_department))
 }
 
 /// The netting of each settlement file dated `date`, in id order.

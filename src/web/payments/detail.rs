@@ -22,6 +22,8 @@ pub struct Fact {
     label: &'static str,
     value: String,
     tone: Option<&'static str>,
+    /// The value's language where it is not the page's (a Chinese name on an English page).
+    lang: Option<&'static str>,
 }
 
 fn fact(label: &'static str, value: impl Into<String>) -> Fact {
@@ -29,6 +31,18 @@ fn fact(label: &'static str, value: impl Into<String>) -> Fact {
         label,
         value: value.into(),
         tone: None,
+        lang: None,
+    }
+}
+
+/// A department or window: its code, then its name (a [`Cell`] from
+/// [`super::super::departments`], marked when in another language).
+fn named_fact(label: &'static str, code: &str, name: Cell) -> Fact {
+    Fact {
+        label,
+        value: format!("{code} {}", name.shown()),
+        tone: None,
+        lang: name.lang().and(Some(crate::web::i18n::Lang::Zh.tag())),
     }
 }
 
@@ -41,6 +55,7 @@ fn status_fact(label: &'static str, cell: Cell) -> Fact {
             "bad" => "bad",
             _ => "warn",
         }),
+        lang: None,
     }
 }
 
@@ -125,7 +140,17 @@ pub(super) async fn detail(
     .or_page(lang)?;
     let view = PaymentView::from(&payment);
 
-    let facts = payment_facts(t, w, &payment, &view);
+    let directory = super::super::departments::directory(&staff).await?;
+    let places = [
+        super::super::departments::department_cell(&directory, &payment.department, lang),
+        super::super::departments::window_cell(
+            &directory,
+            &payment.department,
+            &payment.window,
+            lang,
+        ),
+    ];
+    let facts = payment_facts(t, w, &payment, &view, places);
     let mut tables = vec![lines_table(t, w, &payment), refunds_table(t, w, &refunds)];
     if let Some(table) = &query.csv {
         let refs: Vec<&Table> = tables.iter().collect();
@@ -166,6 +191,7 @@ fn payment_facts(
     w: &Common,
     payment: &StoredPayment,
     view: &PaymentView,
+    [department, window]: [Cell; 2],
 ) -> Vec<Fact> {
     let mut facts = vec![
         fact(t.receipt_no, view.receipt_no.clone()),
@@ -176,8 +202,8 @@ fn payment_facts(
             format!("¥{}", Cell::Money(payment.amount_minor).shown()),
         ),
         fact(w.business_date, payment.business_date.to_string()),
-        fact(t.department, payment.department.clone()),
-        fact(t.window, payment.window.clone()),
+        named_fact(t.department, &payment.department, department),
+        named_fact(t.window, &payment.window, window),
         fact(t.channel, w.channel(payment.channel.as_ref())),
         fact(t.reference, payment.reference.clone()),
     ];

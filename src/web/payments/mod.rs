@@ -7,11 +7,13 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::i18n::Common;
+use super::departments::{department_cell, directory, window_cell};
+use super::i18n::{Common, Lang};
 use super::params::{self, with_param};
 use super::table::{link_csv, Cell, Table};
 use super::{csv_download, Chrome, OrPage, PostForm, Staff, WebError, BASE};
 use crate::auth::may;
+use crate::catalogue::departments::Directory;
 use crate::http::blocking::with_conn;
 use crate::http::problem::ApiError;
 use crate::payments::card;
@@ -54,7 +56,9 @@ words! {
         payment_id: "支付编号" / "Payment id",
         receipt_no: "票据号" / "Receipt no.",
         department: "部门" / "Department",
+        department_name: "部门名称" / "Department name",
         window: "窗口" / "Window",
+        window_name: "窗口名称" / "Window name",
         channel: "渠道" / "Channel",
         captured: "已收款" / "Captured",
         settled: "已结算" / "Settled",
@@ -213,14 +217,21 @@ struct ListPage {
 }
 
 /// A row of the payment list.
-fn payment_row(t: &PaymentWords, w: &Common, p: &StoredPayment) -> Vec<Cell> {
+fn payment_row(
+    (t, w): (&PaymentWords, &Common),
+    p: &StoredPayment,
+    directory: &Directory,
+    lang: Lang,
+) -> Vec<Cell> {
     let view = PaymentView::from(p);
     vec![
         Cell::link(&p.id, format!("{BASE}/payments/{}", p.id)),
         Cell::Text(view.receipt_no),
         Cell::Date(p.business_date),
         Cell::text(&p.department),
+        department_cell(directory, &p.department, lang),
         Cell::text(&p.window),
+        window_cell(directory, &p.department, &p.window, lang),
         Cell::text(w.channel(p.channel.as_ref())),
         Cell::Money(p.amount_minor),
         t.status(p.status),
@@ -228,21 +239,30 @@ fn payment_row(t: &PaymentWords, w: &Common, p: &StoredPayment) -> Vec<Cell> {
 }
 
 /// The listed payments, with their count and sum.
-fn payments_table(t: &PaymentWords, w: &Common, items: &[StoredPayment]) -> Table {
+fn payments_table(
+    (t, w): (&PaymentWords, &Common),
+    items: &[StoredPayment],
+    directory: &Directory,
+    lang: Lang,
+) -> Table {
     let mut table = Table::new("payments", t.results, t.no_results)
         .col(t.payment_id)
         .col(t.receipt_no)
         .col(w.business_date)
         .col(t.department)
+        .col(t.department_name)
         .col(t.window)
+        .col(t.window_name)
         .col(t.channel)
         .num(w.amount)
         .col(w.status);
     for p in items {
-        table.push(payment_row(t, w, p));
+        table.push(payment_row((t, w), p, directory, lang));
     }
     table.foot = Some(vec![
         Cell::Text(format!("{} {} {}", w.total, items.len(), t.payments_unit)),
+        Cell::Empty,
+        Cell::Empty,
         Cell::Empty,
         Cell::Empty,
         Cell::Empty,
@@ -288,7 +308,8 @@ async fn list(staff: Staff, query: web::Query<ListQuery>) -> Result<HttpResponse
     .await
     .or_page(lang)?;
 
-    let mut table = payments_table(t, w, &page.items);
+    let directory = directory(&staff).await?;
+    let mut table = payments_table((t, w), &page.items, &directory, lang);
     if let Some(id) = &query.csv {
         return csv_download(&[&table], id, "payments", lang);
     }

@@ -122,6 +122,7 @@ words! {
         by_department: "按部门" / "By department",
         key_channel: "渠道" / "Channel",
         key_department: "部门" / "Department",
+        department_name: "部门名称" / "Department name",
         payments: "缴费笔数" / "Payments",
         matched_count: "已匹配" / "Matched",
         exception_count: "有差异" / "With exceptions",

@@ -15,6 +15,7 @@ use super::{morning_date, ReconWords};
 use crate::auth::may;
 use crate::bankfiles::store::{self, Imported};
 use crate::bankfiles::SpecInfo;
+use crate::catalogue::departments::{self, Directory};
 use crate::http::blocking::with_conn;
 use crate::recon::days;
 use crate::recon::exceptions::{self, ExceptionState};
@@ -30,6 +31,8 @@ struct Loaded {
     states: Vec<ExceptionState>,
     day: days::Day,
     blockers: Vec<days::CloseError>,
+    /// For the departments' names.
+    directory: Directory,
 }
 
 async fn load(staff: &Staff, date: NaiveDate) -> Result<Loaded, WebError> {
@@ -53,6 +56,7 @@ async fn load(staff: &Staff, date: NaiveDate) -> Result<Loaded, WebError> {
             states,
             day: days::get(conn, date)?,
             blockers,
+            directory: departments::load(conn)?,
         })
     })
     .await
@@ -148,7 +152,7 @@ fn run_tables(
             tiers_table(&report.run, t, w),
             balance_table(&report.run, t),
         ],
-        groups: group_tables(report, t, w),
+        groups: group_tables(report, (t, w), &loaded.directory, lang),
         exceptions: exceptions_table(
             "exceptions",
             t.exceptions,

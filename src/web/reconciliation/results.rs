@@ -4,8 +4,10 @@
 //! (with their age). The daily report shows the first two and the awaiting files.
 
 use super::{amount_cell, ReconWords, CASH_TIER, STATEMENT_TIER, TRANSACTION_TIER};
+use crate::catalogue::departments::Directory;
 use crate::recon::runs::{self, Report, Run};
-use crate::web::i18n::Common;
+use crate::web::departments::department_cell;
+use crate::web::i18n::{Common, Lang};
 use crate::web::table::{Cell, Table};
 
 /// The run's three tiers as a table: count per outcome category (the run's summary), with the
@@ -74,24 +76,30 @@ pub(in crate::web) fn balance_table(run: &Run, t: &ReconWords) -> Table {
     table
 }
 
-/// The run's payments by channel and by department, and its settlement files' netting.
-pub(super) fn group_tables(report: &Report, t: &ReconWords, w: &Common) -> Vec<Table> {
+/// The run's payments by channel and by department (code and name), and its settlement files'
+/// netting.
+pub(super) fn group_tables(
+    report: &Report,
+    (t, w): (&ReconWords, &Common),
+    directory: &Directory,
+    lang: Lang,
+) -> Vec<Table> {
+    let channel = |key: &str| vec![Cell::text(w.channel(key))];
+    let department = |key: &str| vec![Cell::text(key), department_cell(directory, key, lang)];
     vec![
         group_table(
-            "by_channel",
-            t.by_channel,
-            t.key_channel,
+            ("by_channel", t.by_channel),
+            &[t.key_channel],
+            &channel,
             &report.by_channel,
-            t,
-            w,
+            (t, w),
         ),
         group_table(
-            "by_department",
-            t.by_department,
-            t.key_department,
+            ("by_department", t.by_department),
+            &[t.key_department, t.department_name],
+            &department,
             &report.by_department,
-            t,
-            w,
+            (t, w),
         ),
         netting_table(report, t),
         awaiting_table(report, t),
@@ -123,29 +131,33 @@ pub(in crate::web) fn awaiting_table(report: &Report, t: &ReconWords) -> Table {
     table
 }
 
+/// Payments per key: the key's columns (`keys`, filled by `key_cells`), then the figures.
 fn group_table(
-    id: &'static str,
-    caption: &str,
-    key: &str,
+    (id, caption): (&'static str, &str),
+    keys: &[&str],
+    key_cells: &dyn Fn(&str) -> Vec<Cell>,
     groups: &[runs::Group],
-    t: &ReconWords,
-    w: &Common,
+    (t, w): (&ReconWords, &Common),
 ) -> Table {
-    let mut table = Table::new(id, caption, t.no_run)
-        .col(key)
+    let mut table = Table::new(id, caption, t.no_run);
+    for key in keys {
+        table = table.col(*key);
+    }
+    table = table
         .num(t.payments)
         .num(w.amount)
         .num(t.matched_count)
         .num(t.exception_count);
     let int = |n: u64| Cell::Int(i64::try_from(n).unwrap_or(i64::MAX));
     for g in groups {
-        table.push(vec![
-            Cell::text(w.channel(&g.key)),
+        let mut row = key_cells(&g.key);
+        row.extend([
             int(g.payments),
             amount_cell(Some(&g.amount)),
             int(g.matched),
             int(g.exceptions),
         ]);
+        table.push(row);
     }
     table
 }

@@ -1,0 +1,2 @@
+DROP TABLE department_windows;
+DROP TABLE departments;
