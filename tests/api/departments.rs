@@ -108,7 +108,7 @@ async fn admins_add_departments_and_windows_everyone_reads_them() {
         let mut conn = ctx.conn().expect("conn");
         audit_log::table
             .filter(audit_log::subject.like("department:D17%"))
-            .order(audit_log::seq)
+            .order(audit_log::id)
             .select((audit_log::action, audit_log::actor))
             .load(&mut conn)
             .expect("audit")
