@@ -152,8 +152,8 @@ async fn payments_are_found_voided_refunded_and_audited_through_the_pages() {
     assert_eq!(rows.len(), 4, "header, two payments, total: {rows:?}");
     assert_eq!(row(&rows, &second)[1], receipt_no);
     assert_eq!(
-        rows[3][..7],
-        ["合计 2 笔", "", "", "", "", "", "750.00"].map(String::from)
+        rows[3][..9],
+        ["合计 2 笔", "", "", "", "", "", "", "", "750.00"].map(String::from)
     );
     // The first visit's CSV link is the first visit's list: today's.
     assert_eq!(
@@ -539,9 +539,9 @@ async fn ledger_and_catalogue_pages_show_the_api_figures() {
         assert!(page.body.contains(code), "{code}");
         let shown = row(&rows, code);
         assert_eq!(shown[1], i["name"].as_str().unwrap());
-        assert_eq!(shown[3], i["revenue_subject"].as_str().unwrap());
+        assert_eq!(shown[4], i["revenue_subject"].as_str().unwrap());
         assert_eq!(
-            shown[4],
+            shown[5],
             i["legal_basis"]["document"]
                 .as_str()
                 .unwrap_or_default()
@@ -551,13 +551,13 @@ async fn ledger_and_catalogue_pages_show_the_api_figures() {
                     .map(|a| format!(" {a}"))
                     .unwrap_or_default()
         );
-        assert_eq!(shown[9], i["version"].to_string());
+        assert_eq!(shown[10], i["version"].to_string());
     }
-    assert_eq!(row(&rows, "ZR-BDC-02")[6], "550.00");
-    assert_eq!(row(&rows, "SC-JL-01")[6], "50.00–500.00");
+    assert_eq!(row(&rows, "ZR-BDC-02")[7], "550.00");
+    assert_eq!(row(&rows, "SC-JL-01")[7], "50.00–500.00");
     let versions = csv_rows(&clerk.get("/web/catalogue/ZJ-ZW-01?csv=versions").await);
     assert_eq!(versions.len(), 2);
-    assert_eq!(versions[1][6], "3.50/m²·日");
+    assert_eq!(versions[1][7], "3.50/m²·日");
     assert_problem(&clerk.get("/web/catalogue/NOPE").await, 404, "not_found");
     let mut treasury = WebSession::signed_in(&app, Role::Treasury).await;
     assert_eq!(treasury.get("/web/catalogue").await.status, 200);
