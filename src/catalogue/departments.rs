@@ -22,9 +22,6 @@ use crate::audit::{self, AuditEvent};
 use crate::db::schema::{department_windows, departments};
 use crate::db::{DbConn, DbError};
 
-/// Longest code (the payments' columns have always taken 32).
-pub const MAX_CODE_LEN: usize = 32;
-
 /// Longest name.
 pub const MAX_NAME_LEN: usize = 100;
 
@@ -202,17 +199,9 @@ fn invalid(field: &'static str, message: &str) -> DepartmentError {
 /// Checks a new department's or window's code and names: the code 1–32 of `A–Z a–z 0–9 - _`,
 /// each name 1–100 printable characters.
 pub fn check_new(code: &str, name: &str, name_en: Option<&str>) -> Result<(), DepartmentError> {
-    if code.is_empty()
-        || code.len() > MAX_CODE_LEN
-        || !code
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(invalid(
-            "code",
-            "must be 1–32 of A–Z, a–z, 0–9, '-' and '_'",
-        ));
-    }
+    // The same shape as a fee item's code.
+    super::model::check_code(code)
+        .map_err(|_| invalid("code", "must be 1–32 of A–Z, a–z, 0–9, '-' and '_'"))?;
     let printable = |s: &str| {
         !s.trim().is_empty()
             && s.chars().count() <= MAX_NAME_LEN

@@ -19,8 +19,8 @@ use crate::words;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/departments", web::get().to(list))
-        .route("/departments", web::post().to(add_department))
-        .route("/departments/windows", web::post().to(add_window));
+        .route("/departments", web::post().to(add))
+        .route("/departments/windows", web::post().to(add));
 }
 
 words! {
@@ -188,17 +188,11 @@ async fn list(staff: Staff, query: web::Query<DepartmentsQuery>) -> Result<HttpR
     staff.page(&page)
 }
 
+/// The add forms: a department's, or — with `department` — a window's.
 #[derive(Debug, Deserialize)]
-struct DepartmentForm {
-    code: String,
-    name: String,
+struct AddForm {
     #[serde(default)]
-    name_en: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct WindowForm {
-    department: String,
+    department: Option<String>,
     code: String,
     name: String,
     #[serde(default)]
@@ -209,51 +203,34 @@ fn optional(text: &str) -> Option<&str> {
     Some(text.trim()).filter(|t| !t.is_empty())
 }
 
-async fn add_department(
-    staff: Staff,
-    form: PostForm<DepartmentForm>,
-) -> Result<HttpResponse, WebError> {
+/// Adds a department, or a window of `department`, as the API does (audited alike).
+async fn add(staff: Staff, form: PostForm<AddForm>) -> Result<HttpResponse, WebError> {
     let actor = staff.require(may::CHANGE_CATALOGUE)?.actor();
     let lang = staff.lang;
+    let t = DepartmentsWords::of(lang);
     let f = staff.form(form)?;
-    let d = with_conn(&staff.ctx, move |conn, _| {
-        Ok(departments::add_department(
-            conn,
-            f.code.trim(),
-            f.name.trim(),
-            optional(&f.name_en),
-            &actor,
-        )?)
+    let department = f.department.map(|d| d.trim().to_string());
+    let (code, name, name_en) = (
+        f.code.trim().to_string(),
+        f.name.trim().to_string(),
+        f.name_en,
+    );
+    let said = match department {
+        Some(_) => format!("{}{code}", t.added_window),
+        None => format!("{}{code}", t.added_department),
+    };
+    with_conn(&staff.ctx, move |conn, _| {
+        match department {
+            Some(d) => {
+                departments::add_window(conn, &d, &code, &name, optional(&name_en), &actor)?;
+            }
+            None => {
+                departments::add_department(conn, &code, &name, optional(&name_en), &actor)?;
+            }
+        }
+        Ok(())
     })
     .await
     .or_page(lang)?;
-    let t = DepartmentsWords::of(lang);
-    Ok(staff.done(
-        &format!("{BASE}/departments"),
-        &format!("{}{}", t.added_department, d.code),
-    ))
-}
-
-async fn add_window(staff: Staff, form: PostForm<WindowForm>) -> Result<HttpResponse, WebError> {
-    let actor = staff.require(may::CHANGE_CATALOGUE)?.actor();
-    let lang = staff.lang;
-    let f = staff.form(form)?;
-    let department = f.department.trim().to_string();
-    let w = with_conn(&staff.ctx, move |conn, _| {
-        Ok(departments::add_window(
-            conn,
-            &department,
-            f.code.trim(),
-            f.name.trim(),
-            optional(&f.name_en),
-            &actor,
-        )?)
-    })
-    .await
-    .or_page(lang)?;
-    let t = DepartmentsWords::of(lang);
-    Ok(staff.done(
-        &format!("{BASE}/departments"),
-        &format!("{}{}", t.added_window, w.code),
-    ))
+    Ok(staff.done(&format!("{BASE}/departments"), &said))
 }
