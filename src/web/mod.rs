@@ -285,14 +285,7 @@ impl ResponseError for WebError {
             )),
             WebError::Problem(p, lang) => {
                 let w = Common::of(*lang);
-                let title = match lang {
-                    Lang::Zh => i18n::problem_title_zh(p.code).unwrap_or(p.title),
-                    Lang::En => p.title,
-                };
-                let detail = match p.code {
-                    "forbidden" => format!("{} ({})", w.not_allowed, p.detail),
-                    _ => p.detail.clone(),
-                };
+                let (title, detail) = p.said(*lang);
                 let body = ErrorPage {
                     lang: *lang,
                     w,
@@ -306,7 +299,7 @@ impl ResponseError for WebError {
                         .map(str::to_string),
                 }
                 .render()
-                .unwrap_or_else(|_| format!("{} {}: {}", p.status.as_u16(), p.code, p.detail));
+                .unwrap_or_else(|_| format!("{} {}: {detail}", p.status.as_u16(), p.code));
                 let mut res = HttpResponse::build(p.status);
                 res.insert_header((
                     header::CONTENT_TYPE,

@@ -118,6 +118,18 @@ impl Cell {
         }
     }
 
+    /// `zh-CN` for stored text written in Chinese (a payer's, fee item's or department's name)
+    /// in a plain or link cell, so a page in English marks it as such (`lang`); the pages'
+    /// own words are in the page's language and never need it.
+    pub fn data_lang(&self) -> Option<&'static str> {
+        match self {
+            Cell::Text(s) | Cell::Link { text: s, .. } if crate::words::has_cjk(s) => {
+                Some("zh-CN")
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the figure is below zero (shown in brackets-free minus, and marked).
     pub fn negative(&self) -> bool {
         matches!(self, Cell::Money(m) | Cell::Int(m) if *m < 0)
