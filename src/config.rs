@@ -288,7 +288,9 @@ impl Config {
             },
             report_lang: match std::env::var("ONECARD_REPORT_LANG") {
                 Ok(v) => crate::words::Lang::from_setting(&v).ok_or_else(|| {
-                    ConfigError(format!("ONECARD_REPORT_LANG must be zh-CN or en, got '{v}'"))
+                    ConfigError(format!(
+                        "ONECARD_REPORT_LANG must be zh-CN or en, got '{v}'"
+                    ))
                 })?,
                 Err(_) => crate::words::Lang::Zh,
             },

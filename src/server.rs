@@ -78,7 +78,9 @@ fn request_language(req: &actix_web::HttpRequest) -> Lang {
 
 /// A problem answer rewritten in the request's language (handlers' errors are written in
 /// zh-CN, not knowing the request); the other headers stay.
-fn in_request_language<B: MessageBody + 'static>(res: ServiceResponse<B>) -> ServiceResponse<BoxBody> {
+fn in_request_language<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> ServiceResponse<BoxBody> {
     let Some(problem) = res
         .response()
         .error()

@@ -206,7 +206,10 @@ impl ApiError {
     pub fn said(&self, lang: Lang) -> (&'static str, String) {
         match (words::problem(self.code), lang) {
             (Some(w), Lang::En) => (w.title.en, self.detail.clone()),
-            (Some(w), Lang::Zh) => (w.title.zh, words::fill(w.detail_zh, &|name| self.param(name))),
+            (Some(w), Lang::Zh) => (
+                w.title.zh,
+                words::fill(w.detail_zh, &|name| self.param(name)),
+            ),
             (None, _) => (self.title, self.detail.clone()),
         }
     }
@@ -248,7 +251,10 @@ impl ApiError {
     pub fn response_in(&self, lang: Lang) -> HttpResponse {
         let mut res = HttpResponse::build(self.status);
         res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
-        res.insert_header((header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.tag())));
+        res.insert_header((
+            header::CONTENT_LANGUAGE,
+            HeaderValue::from_static(lang.tag()),
+        ));
         if self.status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }

@@ -15,6 +15,7 @@ use crate::http::paging::{Page, MAX_LIMIT};
 use crate::http::problem::ApiError;
 use crate::http::queries::list_fee_items;
 use crate::words;
+use crate::words::Lang;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/catalogue", web::get().to(list))
@@ -231,7 +232,12 @@ async fn versions(
             lang,
         ));
     };
-    let title = format!("{} · {} {}", t.title, latest.code, latest.name);
+    // The item's name is data, written in Chinese: an English heading names the code only
+    // (the versions below show the name, marked as Chinese).
+    let title = match lang {
+        Lang::Zh => format!("{} · {} {}", t.title, latest.code, latest.name),
+        Lang::En => format!("{} · {}", t.title, latest.code),
+    };
     let mut table = t.table("versions", t.versions, &versions, false);
     let mut concessions = t.concessions_table(&versions);
     if let Some(id) = &query.csv {

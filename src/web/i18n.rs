@@ -2,8 +2,8 @@
 //! field of a words struct made by [`words!`], so a label missing in one language does not
 //! compile.
 
-pub use crate::words::{Lang, LANG_COOKIE};
 use crate::words;
+pub use crate::words::{Lang, LANG_COOKIE};
 
 words! {
     /// Labels every page shares: navigation, buttons, common column names.

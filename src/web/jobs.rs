@@ -20,9 +20,9 @@ use chrono::Utc;
 use super::{redirect, Chrome, Staff, WebError, BASE};
 use crate::app::tasks::{self, Ending, TaskState};
 use crate::app::AppContext;
-use crate::words::Lang;
 use crate::http::problem::ApiError;
 use crate::keys::KeyError;
+use crate::words::Lang;
 
 /// Progress is written at most this often.
 pub const WRITE_EVERY: Duration = Duration::from_millis(250);

@@ -161,6 +161,26 @@ pub struct Chrome {
     pub switch_tag: &'static str,
 }
 
+/// The `lang` of a stored name shown as entered (the centre's, a user's): `zh-CN` when it is
+/// written in Chinese, so a page in English marks it; empty otherwise.
+pub fn data_lang(text: &str) -> &'static str {
+    if crate::words::has_cjk(text) {
+        "zh-CN"
+    } else {
+        ""
+    }
+}
+
+/// The `lang` of stored text written by others (a bank spec's title): `zh-CN` or `en` by
+/// whether it is written in Chinese.
+pub fn text_lang(text: &str) -> &'static str {
+    if crate::words::has_cjk(text) {
+        "zh-CN"
+    } else {
+        "en"
+    }
+}
+
 /// A UTC time as staff read it: Beijing time, to the second.
 pub fn local_time(at: &chrono::NaiveDateTime) -> String {
     use chrono::TimeZone;

@@ -199,8 +199,11 @@ pub fn fill(template: &str, param: &dyn Fn(&str) -> Option<String>) -> String {
 
 /// Whether `text` has a CJK ideograph (the tests' check that English has none).
 pub fn has_cjk(text: &str) -> bool {
-    text.chars()
-        .any(|c| ('\u{3400}'..='\u{9fff}').contains(&c) || ('\u{3000}'..='\u{303f}').contains(&c) || ('\u{ff00}'..='\u{ffef}').contains(&c))
+    text.chars().any(|c| {
+        ('\u{3400}'..='\u{9fff}').contains(&c)
+            || ('\u{3000}'..='\u{303f}').contains(&c)
+            || ('\u{ff00}'..='\u{ffef}').contains(&c)
+    })
 }
 
 #[cfg(test)]

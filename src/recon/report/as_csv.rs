@@ -107,7 +107,14 @@ fn csv_summary(w: &mut CsvOut, report: &Report, h: &CsvHeads) -> Result<(), csv:
 fn csv_groups(w: &mut CsvOut, report: &Report, h: &CsvHeads) -> Result<(), csv::Error> {
     crate::spreadsheet::write_record(
         w,
-        [h.section, h.key, h.payments, h.amount, h.matched, h.exceptions],
+        [
+            h.section,
+            h.key,
+            h.payments,
+            h.amount,
+            h.matched,
+            h.exceptions,
+        ],
     )?;
     for (section, groups) in [
         ("by_channel", &report.by_channel),
@@ -133,7 +140,17 @@ fn csv_groups(w: &mut CsvOut, report: &Report, h: &CsvHeads) -> Result<(), csv::
 fn csv_netting(w: &mut CsvOut, netting: &[Netting], h: &CsvHeads) -> Result<(), csv::Error> {
     crate::spreadsheet::write_record(
         w,
-        [h.section, h.file_id, h.spec, h.merchant, h.settlement_date, h.lines, h.gross, h.fee, h.net],
+        [
+            h.section,
+            h.file_id,
+            h.spec,
+            h.merchant,
+            h.settlement_date,
+            h.lines,
+            h.gross,
+            h.fee,
+            h.net,
+        ],
     )?;
     for n in netting {
         // a file that states no settlement date: an empty cell
@@ -158,7 +175,16 @@ fn csv_netting(w: &mut CsvOut, netting: &[Netting], h: &CsvHeads) -> Result<(), 
 fn csv_awaiting(w: &mut CsvOut, awaiting: &[Awaiting], h: &CsvHeads) -> Result<(), csv::Error> {
     crate::spreadsheet::write_record(
         w,
-        [h.section, h.file_id, h.spec, h.merchant, h.settlement_date, h.age_business_days, h.net, h.gross],
+        [
+            h.section,
+            h.file_id,
+            h.spec,
+            h.merchant,
+            h.settlement_date,
+            h.age_business_days,
+            h.net,
+            h.gross,
+        ],
     )?;
     for a in awaiting {
         // a file that states no settlement date: an empty cell
@@ -194,7 +220,17 @@ fn csv_refunds(w: &mut CsvOut, refunds: &RefundsOfDay, h: &CsvHeads) -> Result<(
             sum.amount.as_str(),
         ])?;
     }
-    w.write_record([h.section, h.refund_id, h.payment_id, h.amount, h.status, h.requested_on, h.requested_by, h.approved_by, h.closed_by])?;
+    w.write_record([
+        h.section,
+        h.refund_id,
+        h.payment_id,
+        h.amount,
+        h.status,
+        h.requested_on,
+        h.requested_by,
+        h.approved_by,
+        h.closed_by,
+    ])?;
     for r in &refunds.items {
         // who approved or closed it: an empty cell until someone has
         w.write_record([
@@ -212,10 +248,24 @@ fn csv_refunds(w: &mut CsvOut, refunds: &RefundsOfDay, h: &CsvHeads) -> Result<(
     Ok(())
 }
 
-fn csv_exceptions(w: &mut CsvOut, exceptions: &[ExceptionRow], h: &CsvHeads) -> Result<(), csv::Error> {
+fn csv_exceptions(
+    w: &mut CsvOut,
+    exceptions: &[ExceptionRow],
+    h: &CsvHeads,
+) -> Result<(), csv::Error> {
     crate::spreadsheet::write_record(
         w,
-        [h.section, h.exception_id, h.kind, h.payment_id, h.settlement_record_id, h.ledger_amount, h.settlement_amount, h.status, h.suggested_action],
+        [
+            h.section,
+            h.exception_id,
+            h.kind,
+            h.payment_id,
+            h.settlement_record_id,
+            h.ledger_amount,
+            h.settlement_amount,
+            h.status,
+            h.suggested_action,
+        ],
     )?;
     for e in exceptions {
         // an amount or record an exception does not have is an empty cell
@@ -242,7 +292,14 @@ fn csv_exceptions(w: &mut CsvOut, exceptions: &[ExceptionRow], h: &CsvHeads) -> 
 fn csv_findings(w: &mut CsvOut, findings: &[ExceptionRow], h: &CsvHeads) -> Result<(), csv::Error> {
     crate::spreadsheet::write_record(
         w,
-        [h.section, h.exception_id, h.booking_id, h.amount, h.status, h.suggested_action],
+        [
+            h.section,
+            h.exception_id,
+            h.booking_id,
+            h.amount,
+            h.status,
+            h.suggested_action,
+        ],
     )?;
     for e in findings {
         crate::spreadsheet::write_record(
@@ -260,10 +317,25 @@ fn csv_findings(w: &mut CsvOut, findings: &[ExceptionRow], h: &CsvHeads) -> Resu
     Ok(())
 }
 
-fn csv_concessions(w: &mut CsvOut, granted: &GrantedSummary, h: &CsvHeads) -> Result<(), csv::Error> {
+fn csv_concessions(
+    w: &mut CsvOut,
+    granted: &GrantedSummary,
+    h: &CsvHeads,
+) -> Result<(), csv::Error> {
     crate::spreadsheet::write_record(
         w,
-        [h.section, h.fee_code, h.concession, h.kind, h.window, h.clerk, h.count, h.charged, h.forgone, h.legal_basis],
+        [
+            h.section,
+            h.fee_code,
+            h.concession,
+            h.kind,
+            h.window,
+            h.clerk,
+            h.count,
+            h.charged,
+            h.forgone,
+            h.legal_basis,
+        ],
     )?;
     for g in &granted.items {
         crate::spreadsheet::write_record(
