@@ -386,11 +386,12 @@ async fn sentences_stored_before_the_codes_become_codes() {
     app.load_demo().await;
     let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
     let run = day_with_blocker(&app, day).await;
-    let up = if app.db.is_postgres() {
+    // The same SQL on both databases.
+    let up = include_str!("../../migrations/sqlite/2026-12-10-000029_action_codes/up.sql");
+    assert_eq!(
+        up,
         include_str!("../../migrations/postgres/2026-12-10-000029_action_codes/up.sql")
-    } else {
-        include_str!("../../migrations/sqlite/2026-12-10-000029_action_codes/up.sql")
-    };
+    );
     let update = &up[up.find("UPDATE recon_exceptions").expect("the backfill")..];
     let ids: Vec<String> = {
         let mut conn = app.ctx.conn().expect("conn");
