@@ -85,6 +85,9 @@ pub struct Config {
     /// Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed
     /// (`ONECARD_TRUSTED_PROXIES`, comma-separated IPs or CIDR blocks; default none).
     pub trusted_proxies: TrustedProxies,
+    /// The language of the nightly report's CSV headings and suggested actions
+    /// (`ONECARD_REPORT_LANG`: `zh-CN`, the default, or `en`).
+    pub report_lang: crate::words::Lang,
 }
 
 /// How many business days a settlement file's credit is awaited (DESIGN §5).
@@ -282,6 +285,14 @@ impl Config {
                 Ok(v) => TrustedProxies::parse(&v)
                     .map_err(|e| ConfigError(format!("ONECARD_TRUSTED_PROXIES: {e}")))?,
                 Err(_) => TrustedProxies::default(),
+            },
+            report_lang: match std::env::var("ONECARD_REPORT_LANG") {
+                Ok(v) => crate::words::Lang::from_setting(&v).ok_or_else(|| {
+                    ConfigError(format!(
+                        "ONECARD_REPORT_LANG must be zh-CN or en, got '{v}'"
+                    ))
+                })?,
+                Err(_) => crate::words::Lang::Zh,
             },
         })
     }

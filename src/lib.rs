@@ -19,21 +19,22 @@
 //! | [`keys`] | the service's Ed25519 signing key and HMAC master key, in files | — |
 //! | [`metrics`] | Prometheus counters and histograms | — |
 //! | [`text`] | closed sets stored and sent as text: one declaration, one parse error | — |
+//! | [`words`] | the message catalogue: the two languages (zh-CN default, English), problem titles and details by code, suggested actions by code; the `words!` label structs | — |
 //! | [`spreadsheet`] | CSV cells a spreadsheet would run as formulas, defused | — |
 //! | [`db`] | the multi-backend connection (SQLite / PostgreSQL), pool, migrations, schema; what instances share (rate-limit leases, exclusive job locks) | `text` |
 //! | [`audit`] | the append-only audit trail | `db` |
 //! | [`ledger`] | funds, accounts, entries, the §2 rules and entry templates (pure), hash chain, balances, business days, the group-commit writer | `money`, `db`, `audit`, `metrics`, `text` |
 //! | [`bankfiles`] | bank-file readers: canonical records, declarative specs and the generic reader, camt.05x and MT940 (pure); all-or-nothing import | `money`, `db`, `audit`, `text` |
-//! | [`config`] | settings from the environment; defaults serve the embedded case | `db`, `ledger`, `bankfiles` |
+//! | [`config`] | settings from the environment; defaults serve the embedded case | `db`, `ledger`, `bankfiles`, `words` |
 //! | [`auth`] | roles and who may do what ([`auth::may`]), persons (one identity across a human's tokens and sign-in; the four-eyes rules compare them), API tokens (stored as SHA-256), staff users and sessions, treasury secrets and signed requests | `db`, `audit`, `keys`, `text` |
 //! | [`catalogue`] | fee items, versions, the exact-amount check (pure) and their storage; the departments and their windows (master data a payment must name) | `money`, `db`, `audit`, `ledger`, `text` |
 //! | [`payments`] | counter payments: taking one (idempotent), receipts, voids, refunds (routed direct or to the treasury, 退库), queries; card-data rules (full card numbers refused, ids masked) | `money`, `db`, `audit`, `keys`, `auth`, `ledger`, `catalogue`, `text` |
-//! | [`recon`] | reconciliation: the three-tier matcher (pure), runs, exceptions, day close and seal | `money`, `clock`, `db`, `audit`, `keys`, `auth`, `ledger`, `bankfiles`, `payments` (the states it reads), `text`, `spreadsheet` |
+//! | [`recon`] | reconciliation: the three-tier matcher (pure), runs, exceptions, day close and seal | `money`, `clock`, `db`, `audit`, `keys`, `auth`, `ledger`, `bankfiles`, `payments` (the states it reads), `text`, `spreadsheet`, `words` |
 //! | [`treasury`] | remittance: remt.001 and pain.001 writers and batch and 退库 rules (pure), prepare / approve / cancel / reject / pull / acknowledge, 退库 requests, supervision | `money`, `clock`, `db`, `audit`, `keys`, `auth`, `ledger`, `payments` (the refunds it routes and returns), `text` |
-//! | [`app`] | the opened service ([`app::AppContext`]: settings, pool, chart, keys, writer), the nightly job (once across instances), demo data, the pages' stored long tasks — shared by the CLI and both faces | `money`, `clock`, `config`, `db`, `keys`, `auth`, `ledger`, `bankfiles`, `catalogue`, `payments`, `recon`, `treasury` |
-//! | [`http`] | the API: one module per resource, problem+json errors, and the pieces the pages share (extractors, paging, read queries, upload spooling, the signed-file answer) | `app`, `money`, `clock`, `config`, `db`, `keys`, `metrics`, `auth`, `ledger`, `bankfiles`, `catalogue`, `payments`, `recon`, `treasury` |
-//! | [`web`] | the finance staff pages: sign-in, server-rendered HTML (zh-CN / English), CSV, SVG charts, progress of long work; the same use cases and role sets as [`http`] | `app`, `http`, `money`, `clock`, `keys`, `audit`, `auth`, `ledger`, `bankfiles`, `catalogue`, `payments`, `recon`, `treasury`, `spreadsheet` |
-//! | [`server`] | the actix app: API and pages under one request log and one error shape | `app`, `http`, `web`, `metrics` |
+//! | [`app`] | the opened service ([`app::AppContext`]: settings, pool, chart, keys, writer), the nightly job (once across instances), demo data, the pages' stored long tasks — shared by the CLI and both faces | `money`, `clock`, `config`, `db`, `keys`, `auth`, `ledger`, `bankfiles`, `catalogue`, `payments`, `recon`, `treasury`, `words` |
+//! | [`http`] | the API: one module per resource, problem+json errors, and the pieces the pages share (extractors, paging, read queries, upload spooling, the signed-file answer) | `app`, `money`, `clock`, `config`, `db`, `keys`, `metrics`, `auth`, `ledger`, `bankfiles`, `catalogue`, `payments`, `recon`, `treasury`, `words` |
+//! | [`web`] | the finance staff pages: sign-in, server-rendered HTML (zh-CN / English), CSV, SVG charts, progress of long work; the same use cases and role sets as [`http`] | `app`, `http`, `money`, `clock`, `keys`, `audit`, `auth`, `ledger`, `bankfiles`, `catalogue`, `payments`, `recon`, `treasury`, `spreadsheet`, `words` |
+//! | [`server`] | the actix app: API and pages under one request log and one error shape | `app`, `http`, `web`, `metrics`, `words` |
 //!
 //! Domain cores — [`ledger::rules`], [`ledger::chain`], [`ledger::chart`], [`money`],
 //! [`bankfiles::generic`], [`bankfiles::camt`], [`bankfiles::mt940`], [`recon::matcher`],
@@ -73,3 +74,4 @@ pub mod spreadsheet;
 pub mod text;
 pub mod treasury;
 pub mod web;
+pub mod words;

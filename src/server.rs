@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{web, App, HttpResponse, HttpServer, ResponseError};
+use actix_web::{web, App, HttpResponse, HttpServer};
 
 use crate::app::AppContext;
 use crate::http::limits::RateLimiter;
 use crate::http::problem::{ApiError, PROBLEM_JSON};
+use crate::words::Lang;
 
 /// Starts the server on an already-bound listener (port 0 in tests).
 pub fn serve(ctx: AppContext, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
@@ -66,6 +67,39 @@ async fn head_as_get(
     next.call(req).await
 }
 
+/// The language a request's problems are answered in (`Accept-Language`; zh-CN by default).
+fn request_language(req: &actix_web::HttpRequest) -> Lang {
+    Lang::from_accept_language(
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+/// A problem answer rewritten in the request's language (handlers' errors are written in
+/// zh-CN, not knowing the request); the other headers stay.
+fn in_request_language<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> ServiceResponse<BoxBody> {
+    let Some(problem) = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<ApiError>())
+        .cloned()
+    else {
+        return res.map_into_boxed_body();
+    };
+    let lang = request_language(res.request());
+    let (req, old) = res.into_parts();
+    let mut new = problem.response_in(lang);
+    for (name, value) in old.headers() {
+        if !new.headers().contains_key(name) {
+            new.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    ServiceResponse::new(req, new)
+}
+
 /// Logs (with the client's address, as [`crate::http::client`] finds it) and counts each
 /// request, sends HSTS on responses served over HTTPS, and turns any error response that is not yet a problem
 /// document (framework 404/405/413…) into one, so clients see one error shape.
@@ -79,6 +113,7 @@ async fn observe(
     let client = crate::http::client::client_ip(req.request());
     let res = next.call(req).await?;
     crate::http::extract::after_answer(res.request());
+    let res = in_request_language(res);
     let route = res
         .request()
         .match_pattern()
@@ -91,7 +126,8 @@ async fn observe(
     });
     let mut res = if (status.is_client_error() || status.is_server_error()) && !is_problem {
         let (req, _) = res.into_parts();
-        let mut problem = ApiError::from_status(status).error_response();
+        let lang = request_language(&req);
+        let mut problem = ApiError::from_status(status).response_in(lang);
         problem
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));

@@ -289,7 +289,8 @@ fn reconcile(
         let base = folders
             .reports
             .join(format!("reconciliation-{date}-{}", run.id));
-        let csv_path = write_report(&report, &folders.reports, &base)?;
+        let report = report.in_lang(ctx.config.report_lang);
+        let csv_path = write_report(&report, ctx.config.report_lang, &folders.reports, &base)?;
         progress(&format!("report written to {}", csv_path.display()));
         night.report = Some(csv_path);
     }
@@ -319,11 +320,17 @@ fn ready_files(inbox: &Path) -> Result<Vec<PathBuf>, NightlyError> {
     Ok(files)
 }
 
-/// Writes a run's report beside `base` as CSV and JSON; returns the CSV's path.
-fn write_report(report: &runs::Report, dir: &Path, base: &Path) -> Result<PathBuf, NightlyError> {
+/// Writes a run's report beside `base` as CSV and JSON (the CSV's headings and suggested
+/// actions in `lang`); returns the CSV's path.
+fn write_report(
+    report: &runs::Report,
+    lang: crate::words::Lang,
+    dir: &Path,
+    base: &Path,
+) -> Result<PathBuf, NightlyError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let csv_path = base.with_extension("csv");
-    let csv = runs::report_csv(report).map_err(|e| {
+    let csv = runs::report_csv(report, lang).map_err(|e| {
         NightlyError::Io(
             csv_path.display().to_string(),
             std::io::Error::other(e.to_string()),

@@ -467,6 +467,7 @@ diesel::table! {
         amount_minor -> Nullable<BigInt>,
         entry_seq -> Nullable<BigInt>,
         resolved_by_person -> Nullable<Text>,
+        action_code -> Nullable<Text>,
     }
 }
 

@@ -39,7 +39,8 @@ impl From<CloseError> for ApiError {
                 "Open reconciliation exceptions",
                 e.to_string(),
             )
-            .with("open_exceptions", ids.clone()),
+            .with("open_exceptions", ids.clone())
+            .with("open_count", ids.len()),
             CloseError::Db(db) => db.into(),
             CloseError::Audit(e) => ApiError::internal(&e),
         }

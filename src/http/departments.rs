@@ -36,13 +36,14 @@ impl From<PlaceError> for ApiError {
             )
             .with("field", "department")
             .with("department", code),
-            PlaceError::UnknownWindow { window, .. } => ApiError::new(
+            PlaceError::UnknownWindow { department, window } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "unknown_window",
                 "Unknown window",
                 detail,
             )
             .with("field", "window")
+            .with("department", department)
             .with("window", window),
         }
     }
@@ -55,18 +56,21 @@ impl From<DepartmentError> for ApiError {
             DepartmentError::Invalid { field, .. } => {
                 ApiError::invalid(Some(field.to_string()), detail)
             }
-            DepartmentError::DepartmentExists(_) => ApiError::new(
+            DepartmentError::DepartmentExists(code) => ApiError::new(
                 StatusCode::CONFLICT,
                 "department_exists",
                 "Department exists",
                 detail,
-            ),
-            DepartmentError::WindowExists { .. } => ApiError::new(
+            )
+            .with("department", code),
+            DepartmentError::WindowExists { department, window } => ApiError::new(
                 StatusCode::CONFLICT,
                 "window_exists",
                 "Window exists",
                 detail,
-            ),
+            )
+            .with("department", department)
+            .with("window", window),
             DepartmentError::Unknown(place) => place.into(),
             DepartmentError::Db(db) => db.into(),
         }

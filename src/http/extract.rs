@@ -371,3 +371,21 @@ pub fn after_answer(req: &HttpRequest) {
         }
     });
 }
+
+/// The language the caller reads (`Accept-Language`: zh-CN or English, zh-CN by default): the
+/// words of problems, suggested actions and CSV headers in answers.
+#[derive(Debug, Clone, Copy)]
+pub struct AcceptLang(pub crate::words::Lang);
+
+impl FromRequest for AcceptLang {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(AcceptLang(crate::words::Lang::from_accept_language(
+            req.headers()
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+        ))))
+    }
+}

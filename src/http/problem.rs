@@ -17,6 +17,7 @@ use crate::ledger::accounts::OpenError;
 use crate::ledger::service::ReverseError;
 use crate::ledger::writer::{PostError, WriteError};
 use crate::ledger::LedgerError;
+use crate::words::{self, Lang};
 
 /// What `Retry-After` says on a 503 that a retry gets past (busy, database or ledger
 /// unavailable), in seconds.
@@ -199,32 +200,61 @@ impl ApiError {
         ApiError::new(status, code, title, detail)
     }
 
-    /// The problem document.
+    /// The title and detail in `lang`: the catalogue's title ([`crate::words`]); in English the
+    /// typed error's own sentence, in Chinese the catalogue's template filled from the
+    /// problem's members. A code without words (none, a unit test checks) keeps its own.
+    pub fn said(&self, lang: Lang) -> (&'static str, String) {
+        match (words::problem(self.code), lang) {
+            (Some(w), Lang::En) => (w.title.en, self.detail.clone()),
+            (Some(w), Lang::Zh) => (
+                w.title.zh,
+                words::fill(w.detail_zh, &|name| self.param(name)),
+            ),
+            (None, _) => (self.title, self.detail.clone()),
+        }
+    }
+
+    /// A member as template text (a list as its length).
+    fn param(&self, name: &str) -> Option<String> {
+        match self.extra.get(name)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Array(a) => Some(a.len().to_string()),
+            _ => None,
+        }
+    }
+
+    /// The problem document in zh-CN (the API's default language).
     pub fn body(&self) -> Value {
+        self.body_in(Lang::Zh)
+    }
+
+    /// The problem document with its title and detail in `lang`.
+    pub fn body_in(&self, lang: Lang) -> Value {
+        let (title, detail) = self.said(lang);
         let mut doc = Map::new();
         doc.insert(
             "type".into(),
             json!(format!("urn:onecard:problem:{}", self.code)),
         );
-        doc.insert("title".into(), json!(self.title));
+        doc.insert("title".into(), json!(title));
         doc.insert("status".into(), json!(self.status.as_u16()));
-        doc.insert("detail".into(), json!(self.detail));
+        doc.insert("detail".into(), json!(detail));
         doc.insert("code".into(), json!(self.code));
         for (k, v) in &self.extra {
             doc.insert(k.clone(), v.clone());
         }
         Value::Object(doc)
     }
-}
 
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        self.status
-    }
-
-    fn error_response(&self) -> HttpResponse {
+    /// The answer in `lang` (`Content-Language` says which).
+    pub fn response_in(&self, lang: Lang) -> HttpResponse {
         let mut res = HttpResponse::build(self.status);
         res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        res.insert_header((
+            header::CONTENT_LANGUAGE,
+            HeaderValue::from_static(lang.tag()),
+        ));
         if self.status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
@@ -235,7 +265,19 @@ impl ResponseError for ApiError {
         {
             res.insert_header((header::RETRY_AFTER, wait.to_string()));
         }
-        res.body(self.body().to_string())
+        res.body(self.body_in(lang).to_string())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    /// In zh-CN; the server answers in the request's `Accept-Language` (see
+    /// `server::observe`).
+    fn error_response(&self) -> HttpResponse {
+        self.response_in(Lang::Zh)
     }
 }
 

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::blocking::{with_conn, with_read_conn};
-use super::extract::{ApiJson, ApiQuery, Caller};
+use super::extract::{AcceptLang, ApiJson, ApiQuery, Caller};
 use super::paging::{page_limit, Page, Paged};
 use super::problem::ApiError;
 use crate::app::AppContext;
@@ -239,8 +239,11 @@ pub struct ExceptionItem {
     settlement_amount: Option<String>,
     /// `open`, `awaiting_approval`, `claimed` or `resolved`.
     status: String,
-    /// What the operator should do.
+    /// What the operator should do, in the request's language (`Accept-Language`).
     suggested_action: String,
+    /// The suggested action's stable code (`claim_missing_credit`, `check_terminal_batch`…);
+    /// null only for a sentence stored before the codes that names no known action.
+    suggested_action_code: Option<String>,
 }
 
 impl From<ExceptionRow> for ExceptionItem {
@@ -255,13 +258,15 @@ impl From<ExceptionRow> for ExceptionItem {
             ledger_amount: e.ledger_minor.map(crate::money::format_minor),
             settlement_amount: e.settlement_minor.map(crate::money::format_minor),
             status: e.status.to_string(),
+            suggested_action_code: e.suggested_action_code.map(|s| s.code().to_string()),
             suggested_action: e.suggested_action,
         }
     }
 }
 
 /// A run's exceptions, paged: `{id, kind, payment_id, settlement_record_id, ledger_amount,
-/// settlement_amount, status, suggested_action}`.
+/// settlement_amount, status, suggested_action, suggested_action_code}`; the suggested action
+/// in the request's `Accept-Language`.
 #[utoipa::path(get, path = "/v1/reconciliations/{id}/exceptions", tag = "reconciliation",
     params(("id" = String, Path), Page),
     responses((status = 200, body = inline(Paged<ExceptionItem>)), (status = 404), (status = 403, description = "forbidden: only finance, supervisor, auditor may do this")), security(("bearer" = [])))]
@@ -270,6 +275,7 @@ pub async fn exceptions(
     caller: Caller,
     id: web::Path<String>,
     page: ApiQuery<Page>,
+    lang: AcceptLang,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(may::READ_RECONCILIATION)?;
     let limit = page_limit(page.0.limit)?;
@@ -293,7 +299,10 @@ pub async fn exceptions(
     let next = (items.len() as i64 == limit)
         .then(|| items.last().map(|e| e.id.clone()))
         .flatten();
-    let items: Vec<ExceptionItem> = items.into_iter().map(ExceptionItem::from).collect();
+    let items: Vec<ExceptionItem> = items
+        .into_iter()
+        .map(|e| ExceptionItem::from(e.in_lang(lang.0)))
+        .collect();
     Ok(HttpResponse::Ok().json(Paged { items, next }))
 }
 
@@ -318,7 +327,8 @@ pub struct ReportQuery {
 
 /// The run's report: the summary per tier, totals per channel and per department, each
 /// settlement file's netting (gross, fee, net), and every exception with its suggested action.
-/// `?format=csv` gives the same as CSV, one section after another.
+/// `?format=csv` gives the same as CSV, one section after another. Suggested actions and the
+/// CSV's headers are in the request's `Accept-Language` (zh-CN by default).
 #[utoipa::path(get, path = "/v1/reconciliations/{id}/report", tag = "reconciliation",
     params(("id" = String, Path), ("format" = Option<ReportFormat>, Query, description = "json (default) or csv")),
     responses((status = 200, content((runs::Report = "application/json"), (String = "text/csv")),
@@ -328,6 +338,7 @@ pub async fn report(
     caller: Caller,
     id: web::Path<String>,
     query: ApiQuery<ReportQuery>,
+    lang: AcceptLang,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(may::READ_RECONCILIATION)?;
     let csv = match query.0.format.as_deref() {
@@ -343,11 +354,13 @@ pub async fn report(
     let id = id.into_inner();
     let lookup = id.clone();
     let found = with_read_conn(&ctx, move |conn, _| Ok(runs::report(conn, &lookup)?)).await?;
-    let report = found.ok_or_else(|| ApiError::not_found(format!("no reconciliation {id}")))?;
+    let report = found
+        .ok_or_else(|| ApiError::not_found(format!("no reconciliation {id}")))?
+        .in_lang(lang.0);
     if !csv {
         return Ok(HttpResponse::Ok().json(report));
     }
-    let bytes = runs::report_csv(&report).map_err(|e| ApiError::internal(&e))?;
+    let bytes = runs::report_csv(&report, lang.0).map_err(|e| ApiError::internal(&e))?;
     Ok(HttpResponse::Ok()
         .insert_header((
             actix_web::http::header::CONTENT_TYPE,

@@ -194,7 +194,7 @@ async fn list(staff: Staff, query: web::Query<AuditQuery>) -> Result<HttpRespons
         .col(t.actor)
         .col(t.action)
         .col(t.subject)
-        .col(t.change);
+        .record(t.change);
     for r in &page.items {
         table.push(vec![
             Cell::Int(r.id),

@@ -6,7 +6,6 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::departments::{department_cell, directory};
-use super::i18n::Lang;
 use super::params::{self, with_param};
 use super::table::{link_csv, Cell, Table};
 use super::{csv_download, Chrome, OrPage, Staff, WebError, BASE};
@@ -18,6 +17,7 @@ use crate::http::paging::{Page, MAX_LIMIT};
 use crate::http::problem::ApiError;
 use crate::http::queries::list_fee_items;
 use crate::words;
+use crate::words::Lang;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/catalogue", web::get().to(list))
@@ -249,7 +249,12 @@ async fn versions(
             lang,
         ));
     };
-    let title = format!("{} · {} {}", t.title, latest.code, latest.name);
+    // The item's name is data, written in Chinese: an English heading names the code only
+    // (the versions below show the name, marked as Chinese).
+    let title = match lang {
+        Lang::Zh => format!("{} · {} {}", t.title, latest.code, latest.name),
+        Lang::En => format!("{} · {}", t.title, latest.code),
+    };
     let directory = directory(&staff).await?;
     let mut table = t.table(
         ("versions", t.versions),

@@ -2,89 +2,8 @@
 //! field of a words struct made by [`words!`], so a label missing in one language does not
 //! compile.
 
-/// A page language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    /// 简体中文 (the default).
-    Zh,
-    /// English.
-    En,
-}
-
-/// The cookie that keeps the chosen language.
-pub const LANG_COOKIE: &str = "onecard_lang";
-
-impl Lang {
-    /// From the cookie's value; anything else is Chinese.
-    pub fn from_cookie(value: Option<&str>) -> Lang {
-        match value {
-            Some("en") => Lang::En,
-            _ => Lang::Zh,
-        }
-    }
-
-    /// The `lang` attribute of the page.
-    pub fn tag(self) -> &'static str {
-        match self {
-            Lang::Zh => "zh-CN",
-            Lang::En => "en",
-        }
-    }
-
-    /// The cookie value.
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::Zh => "zh",
-            Lang::En => "en",
-        }
-    }
-
-    /// The other language (the switch offers it).
-    pub fn other(self) -> Lang {
-        match self {
-            Lang::Zh => Lang::En,
-            Lang::En => Lang::Zh,
-        }
-    }
-
-    /// The language's own name, for the switch.
-    pub fn own_name(self) -> &'static str {
-        match self {
-            Lang::Zh => "中文",
-            Lang::En => "English",
-        }
-    }
-}
-
-/// Declares a struct of labels with a Chinese and an English instance:
-///
-/// ```text
-/// words! { pub struct TodayWords { title: "今日" / "Today", } }
-/// ```
-///
-/// and `TodayWords::of(lang)`.
-#[macro_export]
-macro_rules! words {
-    ($(#[$m:meta])* $vis:vis struct $name:ident { $($field:ident: $zh:literal / $en:literal,)* }) => {
-        $(#[$m])*
-        #[allow(missing_docs)]
-        #[derive(Debug)]
-        $vis struct $name { $(pub $field: &'static str,)* }
-        impl $name {
-            /// 简体中文.
-            pub const ZH: $name = $name { $($field: $zh,)* };
-            /// English.
-            pub const EN: $name = $name { $($field: $en,)* };
-            /// The labels in `lang`.
-            pub fn of(lang: $crate::web::i18n::Lang) -> &'static $name {
-                match lang {
-                    $crate::web::i18n::Lang::Zh => &Self::ZH,
-                    $crate::web::i18n::Lang::En => &Self::EN,
-                }
-            }
-        }
-    };
-}
+use crate::words;
+pub use crate::words::{Lang, LANG_COOKIE};
 
 words! {
     /// Labels every page shares: navigation, buttons, common column names.
@@ -150,6 +69,11 @@ words! {
         role_admin: "管理员" / "Administrator",
         channel_bank_card: "银行卡" / "Bank card",
         channel_one_card: "一卡通" / "One-card",
+        colon: "：" / ": ",
+        open_paren: "（" / " (",
+        close_paren: "）" / ")",
+        full_stop: "。" / ". ",
+        sign_gap: "　　" / "    ",
         yes: "是" / "Yes",
         no: "否" / "No",
     }
@@ -177,81 +101,4 @@ impl Common {
             other => other,
         }
     }
-}
-
-/// The Chinese title of a problem code; the English title is the problem's own.
-pub fn problem_title_zh(code: &str) -> Option<&'static str> {
-    Some(match code {
-        "invalid_request" => "输入有误",
-        "bad_request" => "请求无法读取",
-        "not_found" => "未找到",
-        "forbidden" => "无权操作",
-        "unauthorized" => "需要登录",
-        "token_revoked" => "令牌已吊销",
-        "token_expired" => "令牌已过期",
-        "day_closed" => "该日已结账",
-        "day_not_closed" => "该日尚未结账",
-        "day_not_over" => "该业务日尚未结束",
-        "open_exceptions" => "仍有未处理的对账差异",
-        "settlement_not_posted" => "结算款尚未入账",
-        "exception_not_open" => "该差异已处理",
-        "not_reconciled" => "该日尚未对账",
-        "unknown_payment" => "未知的缴费",
-        "unknown_settlement_record" => "未知的清算明细",
-        "unknown_booking" => "未知的银行流水",
-        "not_of_this_day" => "不属于该差异的业务日",
-        "already_matched" => "已被匹配",
-        "match_amounts_differ" => "金额不一致，不能匹配",
-        "write_off_not_allowed" => "不能核销",
-        "carried_automatically" => "资金到账情况将自动结转核对",
-        "not_a_timing_difference" => "不属于时间差",
-        "booking_not_a_credit" => "该银行流水不是收款账户的入账",
-        "already_settled" => "已结算入账",
-        "same_person" => "须由另一人审批",
-        "already_remitted" => "该日已缴库",
-        "nothing_to_remit" => "没有应缴款项",
-        "remittance_stale" => "应缴数据已变化，请重新编制",
-        "remittance_not_approved" => "缴库单尚未审批",
-        "already_acknowledged" => "国库已确认",
-        "amount_mismatch" => "金额不符",
-        "unknown_concession" => "未知的优惠政策",
-        "nothing_to_charge" => "没有应收金额",
-        "payable_inconsistent" => "应缴数据不一致",
-        "void_not_allowed" => "不能作废",
-        "refund_not_allowed" => "不能退款",
-        "refund_exceeds_payment" => "退款超过原缴费金额",
-        "not_requester" => "只有申请人或财务可以撤销",
-        "idempotency_key_reused" => "该幂等键已用于其他请求",
-        "already_reversed" => "已冲销",
-        "not_manual" => "只有手工分录可在此冲销",
-        "concurrent_change" => "数据已被他人修改，请刷新后重试",
-        "retroactive_change" => "不能追溯修改",
-        "version_out_of_order" => "版本顺序有误",
-        "unknown_revenue_subject" => "未知的收入科目",
-        "unknown_department" => "未知的执收部门",
-        "unknown_window" => "该部门没有此窗口",
-        "department_exists" => "部门已存在",
-        "window_exists" => "窗口已存在",
-        "unknown_account" => "未知的科目",
-        "account_exists" => "科目已存在",
-        "parent_not_open" => "该上级科目不能开设明细科目",
-        "account_not_postable" => "该科目不能记账",
-        "fund_crossing" => "不得跨资金记账",
-        "revenue_netting" => "收入不得坐支抵扣",
-        "invalid_entry" => "分录有误",
-        "invalid_amount" => "金额有误",
-        "file_corrupt" => "文件内容有误",
-        "unknown_spec" => "未知的文件格式",
-        "payload_too_large" => "文件过大",
-        "request_timeout" => "请求超时",
-        "rate_limited" => "请求过于频繁",
-        "database_unavailable" | "ledger_unavailable" | "shutting_down" => "服务暂不可用",
-        "busy" => "系统繁忙，请稍后重试",
-        "conflict" => "他人已先完成同一操作，请刷新",
-        "form_expired" => "表单已过期",
-        "chain_broken" => "账链校验未通过",
-        "internal" => "内部错误",
-        "unsupported_media_type" => "不支持的内容类型",
-        _ => return None,
-    })
 }

@@ -22,6 +22,7 @@ use crate::app::tasks::{self, Ending, TaskState};
 use crate::app::AppContext;
 use crate::http::problem::ApiError;
 use crate::keys::KeyError;
+use crate::words::Lang;
 
 /// Progress is written at most this often.
 pub const WRITE_EVERY: Duration = Duration::from_millis(250);
@@ -338,7 +339,19 @@ async fn show(
         .get(&id)
         .await
         .map_err(|e| WebError::Problem(e, lang))?
-        .filter(|j| j.owner == staff.principal.token_id);
+        .filter(|j| j.owner == staff.principal.token_id)
+        .map(|mut j| {
+            // The stored detail is the typed error's English sentence; a Chinese page says the
+            // code's own words instead.
+            if let (Lang::Zh, crate::app::tasks::TaskState::Failed { code, detail }) =
+                (lang, &mut j.state)
+            {
+                if let Some(w) = crate::words::problem(code) {
+                    *detail = crate::words::fill(w.detail_zh, &|_| None);
+                }
+            }
+            j
+        });
     let title = job
         .as_ref()
         .map_or_else(|| staff.w.working.to_string(), |j| j.title.clone());

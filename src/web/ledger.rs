@@ -332,7 +332,7 @@ fn statement_table(lines: &[AccountLine], t: &LedgerWords, w: &Common) -> Table 
         .col(w.business_date)
         .num(t.seq)
         .col(t.kind)
-        .col(t.memo)
+        .record(t.memo)
         .col(t.reference)
         .num(t.debit)
         .num(t.credit);

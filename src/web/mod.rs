@@ -164,6 +164,26 @@ pub struct Chrome {
     pub switch_tag: &'static str,
 }
 
+/// The `lang` of a stored name shown as entered (the centre's, a user's): `zh-CN` when it is
+/// written in Chinese, so a page in English marks it; empty otherwise.
+pub fn data_lang(text: &str) -> &'static str {
+    if crate::words::has_cjk(text) {
+        "zh-CN"
+    } else {
+        ""
+    }
+}
+
+/// The `lang` of stored text written by others (a bank spec's title): `zh-CN` or `en` by
+/// whether it is written in Chinese.
+pub fn text_lang(text: &str) -> &'static str {
+    if crate::words::has_cjk(text) {
+        "zh-CN"
+    } else {
+        "en"
+    }
+}
+
 /// A UTC time as staff read it: Beijing time, to the second.
 pub fn local_time(at: &chrono::NaiveDateTime) -> String {
     use chrono::TimeZone;
@@ -288,14 +308,7 @@ impl ResponseError for WebError {
             )),
             WebError::Problem(p, lang) => {
                 let w = Common::of(*lang);
-                let title = match lang {
-                    Lang::Zh => i18n::problem_title_zh(p.code).unwrap_or(p.title),
-                    Lang::En => p.title,
-                };
-                let detail = match p.code {
-                    "forbidden" => format!("{} ({})", w.not_allowed, p.detail),
-                    _ => p.detail.clone(),
-                };
+                let (title, detail) = p.said(*lang);
                 let body = ErrorPage {
                     lang: *lang,
                     w,
@@ -309,7 +322,7 @@ impl ResponseError for WebError {
                         .map(str::to_string),
                 }
                 .render()
-                .unwrap_or_else(|_| format!("{} {}: {}", p.status.as_u16(), p.code, p.detail));
+                .unwrap_or_else(|_| format!("{} {}: {detail}", p.status.as_u16(), p.code));
                 let mut res = HttpResponse::build(p.status);
                 res.insert_header((
                     header::CONTENT_TYPE,

@@ -12,6 +12,8 @@ pub struct Column {
     pub label: String,
     /// Right-aligned figures.
     pub numeric: bool,
+    /// Stored text shown as it was written (a ledger memo), marked with its language.
+    pub record: bool,
 }
 
 /// One cell.
@@ -136,6 +138,20 @@ impl Cell {
         }
     }
 
+    /// `zh-CN` for stored text written in Chinese (a payer's, fee item's or department's name,
+    /// a legal basis) in a plain, prose or link cell, so a page in English marks it as such (`lang`); the pages'
+    /// own words are in the page's language and never need it.
+    pub fn data_lang(&self) -> Option<&'static str> {
+        match self {
+            Cell::Text(s) | Cell::Prose(s) | Cell::Link { text: s, .. }
+                if crate::words::has_cjk(s) =>
+            {
+                Some("zh-CN")
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the figure is below zero (shown in brackets-free minus, and marked).
     pub fn negative(&self) -> bool {
         matches!(self, Cell::Money(m) | Cell::Int(m) if *m < 0)
@@ -205,6 +221,18 @@ impl Table {
         self.columns.push(Column {
             label: label.into(),
             numeric: false,
+            record: false,
+        });
+        self
+    }
+
+    /// Adds a column of stored text shown as it was written (a ledger memo): each cell is
+    /// marked with the language it is in (`zh-CN` or `en`), whatever the page's.
+    pub fn record(mut self, label: impl Into<String>) -> Table {
+        self.columns.push(Column {
+            label: label.into(),
+            numeric: false,
+            record: true,
         });
         self
     }
@@ -214,6 +242,7 @@ impl Table {
         self.columns.push(Column {
             label: label.into(),
             numeric: true,
+            record: false,
         });
         self
     }
@@ -224,14 +253,27 @@ impl Table {
         self.rows.push(row);
     }
 
-    /// The cells of `row` paired with whether their column is numeric (for the template).
-    pub fn cells<'a>(&'a self, row: &'a [Cell]) -> impl Iterator<Item = (&'a Cell, bool)> + 'a {
-        row.iter().zip(
-            self.columns
-                .iter()
-                .map(|c| c.numeric)
-                .chain(std::iter::repeat(false)),
-        )
+    /// The cells of `row` with whether their column is numeric and the cell's `lang`, if it
+    /// needs one (for the template).
+    pub fn cells<'a>(
+        &'a self,
+        row: &'a [Cell],
+    ) -> impl Iterator<Item = (&'a Cell, bool, Option<&'static str>)> + 'a {
+        row.iter()
+            .zip(self.columns.iter().map(Some).chain(std::iter::repeat(None)))
+            .map(|(cell, col)| {
+                let lang = match (col.is_some_and(|c| c.record), cell) {
+                    (true, Cell::Text(s) | Cell::Prose(s)) if !s.is_empty() => {
+                        Some(if crate::words::has_cjk(s) {
+                            "zh-CN"
+                        } else {
+                            "en"
+                        })
+                    }
+                    _ => cell.data_lang(),
+                };
+                (cell, col.is_some_and(|c| c.numeric), lang)
+            })
     }
 
     /// The table as CSV: a UTF-8 byte-order mark (so spreadsheet programs read the Chinese

@@ -19,6 +19,7 @@ mod e2e;
 mod http_api;
 mod key_rotation;
 mod keyed_hashes;
+mod languages;
 mod layout;
 mod ledger_accounts;
 mod ledger_store;

@@ -715,8 +715,11 @@ pub async fn start_app(db: TestDb, config: Config, migrate: bool) -> TestApp {
         ctx,
         tokens,
         treasury_secret,
+        // The API tests read English details (the problems' zh-CN default and the language
+        // switch are tested in `languages`).
         client: awc::Client::builder()
             .timeout(std::time::Duration::from_secs(60))
+            .add_default_header(("Accept-Language", "en"))
             .finish(),
         db,
         server: handle,

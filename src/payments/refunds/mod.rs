@@ -65,7 +65,7 @@ pub enum RefundError {
     ExceedsPayment(String),
     /// The payment's day has a remittance batch: what it collected is the treasury's. A refund
     /// now is a treasury refund request (退库), not an entry on the payable.
-    #[error("payment {payment} belongs to {date}, which remittance {remittance} already covers; a refund now must go to the treasury as a refund request (退库)")]
+    #[error("payment {payment} belongs to {date}, which remittance {remittance} already covers; a refund now must go to the treasury as a refund request (a treasury return)")]
     AlreadyRemitted {
         /// The payment.
         payment: String,

@@ -275,7 +275,7 @@ pub struct Outcome {
     /// What was found, in words.
     pub note: &'static str,
     /// For exceptions: what the operator should do.
-    pub action: Option<&'static str>,
+    pub action: Option<Suggestion>,
 }
 
 impl Outcome {
@@ -432,28 +432,28 @@ pub struct MatchResult {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Notes and actions (stored with each exception; the staff pages translate them, see
-// `web::reconciliation::suggestion`)
+// Notes and actions (each exception stores its action's code; `crate::words` says it in the
+// reader's language)
 
-/// A suggested action (stored text).
-pub const ACT_AMOUNT: &str = "Compare the receipt and terminal slip with the acquirer's line; if the ledger is wrong correct it with a reversing entry, otherwise claim the difference from the acquirer (bank_claim).";
-/// A suggested action (stored text).
-pub const ACT_MISSING_SETTLEMENT: &str = "Not in the acquirer's files of the day or the next: check the terminal batch was settled and ask the acquirer; if the card was never charged, reverse the payment.";
-/// A suggested action (stored text).
-pub const ACT_MISSING_LEDGER: &str = "The acquirer settled a transaction the ledger does not have: find the counter record and manual_match it, or record the payment; if it is not ours, bank_claim.";
-/// A suggested action (stored text).
-pub const ACT_REFUND_MISSING: &str = "The acquirer settled a refund the ledger has not approved: find the refund request and approve it, or bank_claim the amount from the acquirer.";
-/// A suggested action (stored text).
-pub const ACT_ADJUSTMENT: &str =
-    "Acquirer adjustment (调账): ask the acquirer for the reason, then book it or bank_claim it.";
-/// A suggested action (stored text).
-pub const ACT_DUPLICATE: &str =
-    "The acquirer settled the same transaction twice: bank_claim the duplicate from the acquirer.";
-/// A suggested action (stored text).
-pub const ACT_VOID_SETTLED: &str = "Voided in the ledger but the acquirer settled the purchase: ask the acquirer to reverse it (bank_claim), or refund the cardholder.";
-/// A suggested action (stored text).
-pub const ACT_CASH_MISMATCH: &str = "The credit differs from the file's net: check fees and adjustments with the acquirer and bank_claim the difference.";
-/// A suggested action (stored text).
-pub const ACT_CASH_MISSING: &str = "No credit for this file within the credit horizon: raise a bank claim (bank_claim) with the acquirer and the bank; the claim stays tracked until the credit arrives.";
-/// A suggested action (stored text).
-pub const ACT_CASH_UNCLAIMED: &str = "A settlement credit that pays no imported file: import the file it names, or identify the payer and return the money.";
+pub use crate::words::Suggestion;
+
+/// Amounts differ.
+pub const ACT_AMOUNT: Suggestion = Suggestion::CompareAmounts;
+/// Not in the acquirer's files.
+pub const ACT_MISSING_SETTLEMENT: Suggestion = Suggestion::CheckTerminalBatch;
+/// Settled, not in the ledger.
+pub const ACT_MISSING_LEDGER: Suggestion = Suggestion::FindCounterRecord;
+/// A refund settled the ledger has not approved.
+pub const ACT_REFUND_MISSING: Suggestion = Suggestion::ApproveRefundOrClaim;
+/// An acquirer adjustment.
+pub const ACT_ADJUSTMENT: Suggestion = Suggestion::AskAdjustmentReason;
+/// Settled twice.
+pub const ACT_DUPLICATE: Suggestion = Suggestion::ClaimDuplicate;
+/// Voided, yet settled.
+pub const ACT_VOID_SETTLED: Suggestion = Suggestion::ReverseVoidSettled;
+/// A credit that differs from its file's net.
+pub const ACT_CASH_MISMATCH: Suggestion = Suggestion::ClaimCashDifference;
+/// No credit within the horizon.
+pub const ACT_CASH_MISSING: Suggestion = Suggestion::ClaimMissingCredit;
+/// A settlement credit that pays no imported file.
+pub const ACT_CASH_UNCLAIMED: Suggestion = Suggestion::ImportOrReturn;

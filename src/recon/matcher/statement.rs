@@ -118,12 +118,12 @@ pub struct StatementLine {
     pub finding: bool,
 }
 
-/// A suggested action (stored text).
-pub const ACT_UNEXPECTED_CREDIT: &str = "A credit to the collection account that no settlement file, fee top-up or treasury return explains: identify the payer from the bank's advice; book it or return it.";
-/// A suggested action (stored text).
-pub const ACT_UNEXPLAINED_DEBIT: &str = "SUPERVISION FINDING: money left the collection account without a remittance (possible 坐支). Obtain the bank's debit advice and who authorised it; report it to supervision and have the bank reverse it (bank_claim).";
-/// A suggested action (stored text).
-pub const ACT_REVERSAL: &str = "A bank reversal that undoes a settlement credit, or nothing the run can see: obtain the bank's advice; claim the amount or match it by hand.";
+/// A credit nothing explains.
+pub const ACT_UNEXPECTED_CREDIT: super::Suggestion = super::Suggestion::IdentifyPayer;
+/// A debit nothing explains: a supervision finding.
+pub const ACT_UNEXPLAINED_DEBIT: super::Suggestion = super::Suggestion::ReportUnexplainedDebit;
+/// A bank reversal.
+pub const ACT_REVERSAL: super::Suggestion = super::Suggestion::ObtainReversalAdvice;
 
 /// Whether an exception is a supervision finding: an unexpected line that took money out.
 pub fn is_supervision_finding(kind: Category, settlement_minor: Option<i64>) -> bool {
@@ -485,7 +485,7 @@ mod tests {
         for (id, class) in want {
             assert_eq!(class_of_line(&r, id), class, "booking {id}");
         }
-        let unexpected: Vec<(Option<i64>, bool, Option<&str>)> = r
+        let unexpected: Vec<(Option<i64>, bool, Option<super::super::Suggestion>)> = r
             .outcomes
             .iter()
             .filter(|o| o.category == Category::UnexpectedStatementLine)

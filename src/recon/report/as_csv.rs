@@ -3,29 +3,82 @@
 
 use super::*;
 use crate::payments::concessions::GrantedSummary;
+use crate::words::Lang;
+
+crate::words! {
+    /// The CSV's heading rows: Chinese words, or in English the columns' snake_case names
+    /// (what the JSON report calls them).
+    pub struct CsvHeads {
+        section: "分节" / "section",
+        business_date: "业务日期" / "business_date",
+        run: "对账批次" / "run",
+        item: "项目" / "item",
+        count: "笔数" / "count",
+        key: "分组" / "key",
+        payments: "缴费笔数" / "payments",
+        amount: "金额" / "amount",
+        matched: "已匹配" / "matched",
+        exceptions: "差异" / "exceptions",
+        name: "名称" / "name",
+        file_id: "文件编号" / "file_id",
+        spec: "文件格式" / "spec",
+        merchant: "商户号" / "merchant",
+        settlement_date: "清算日期" / "settlement_date",
+        lines: "明细行数" / "lines",
+        gross: "总额" / "gross",
+        fee: "手续费" / "fee",
+        net: "净额" / "net",
+        age_business_days: "已等待工作日" / "age_business_days",
+        event: "事项" / "event",
+        refund_id: "退款编号" / "refund_id",
+        payment_id: "缴费编号" / "payment_id",
+        status: "状态" / "status",
+        requested_on: "申请日期" / "requested_on",
+        requested_by: "申请人" / "requested_by",
+        approved_by: "审批人" / "approved_by",
+        closed_by: "办结人" / "closed_by",
+        exception_id: "差异编号" / "exception_id",
+        kind: "差异类型" / "kind",
+        settlement_record_id: "清算明细编号" / "settlement_record_id",
+        ledger_amount: "账簿金额" / "ledger_amount",
+        settlement_amount: "清算金额" / "settlement_amount",
+        suggested_action: "建议操作" / "suggested_action",
+        booking_id: "银行流水编号" / "booking_id",
+        fee_code: "收费项目代码" / "fee_code",
+        concession: "优惠政策" / "concession",
+        window: "窗口" / "window",
+        clerk: "收费员" / "clerk",
+        charged: "实收" / "charged",
+        forgone: "减免" / "forgone",
+        legal_basis: "政策依据" / "legal_basis",
+    }
+}
 
 /// The report as CSV: one section after another, each with its own heading row; the first
-/// column names the section, so a spreadsheet filter shows one table at a time.
-pub fn report_csv(report: &Report) -> Result<Vec<u8>, csv::Error> {
+/// column names the section, so a spreadsheet filter shows one table at a time. Headings and
+/// suggested actions are in `lang`; sections, kinds and states are the API's codes.
+pub fn report_csv(report: &Report, lang: Lang) -> Result<Vec<u8>, csv::Error> {
+    let h = CsvHeads::of(lang);
+    let report = &report.clone().in_lang(lang);
     let mut w = csv::WriterBuilder::new()
         .flexible(true)
         .from_writer(Vec::new());
-    csv_summary(&mut w, report)?;
-    csv_groups(&mut w, report)?;
-    csv_netting(&mut w, &report.netting)?;
-    csv_awaiting(&mut w, &report.awaiting_credit)?;
-    csv_refunds(&mut w, &report.refunds)?;
-    csv_exceptions(&mut w, &report.exceptions)?;
-    csv_findings(&mut w, &report.supervision_findings)?;
-    csv_concessions(&mut w, &report.concessions)?;
+    csv_summary(&mut w, report, h)?;
+    csv_groups(&mut w, report, h)?;
+    csv_netting(&mut w, &report.netting, h)?;
+    csv_awaiting(&mut w, &report.awaiting_credit, h)?;
+    csv_refunds(&mut w, &report.refunds, h)?;
+    csv_exceptions(&mut w, &report.exceptions, h)?;
+    csv_findings(&mut w, &report.supervision_findings, h)?;
+    csv_concessions(&mut w, &report.concessions, h)?;
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
 type CsvOut = csv::Writer<Vec<u8>>;
 
-fn csv_summary(w: &mut CsvOut, report: &Report) -> Result<(), csv::Error> {
+fn csv_summary(w: &mut CsvOut, report: &Report, h: &CsvHeads) -> Result<(), csv::Error> {
     let date = report.run.business_date.to_string();
-    crate::spreadsheet::write_record(w, ["section", "business_date", "run", "item", "count"])?;
+    crate::spreadsheet::write_record(w, [h.section, h.business_date, h.run, h.item, h.count])?;
     if let Some(summary) = report.run.summary.as_object() {
         for (k, v) in summary {
             crate::spreadsheet::write_record(
@@ -52,17 +105,17 @@ fn csv_summary(w: &mut CsvOut, report: &Report) -> Result<(), csv::Error> {
     )
 }
 
-fn csv_groups(w: &mut CsvOut, report: &Report) -> Result<(), csv::Error> {
+fn csv_groups(w: &mut CsvOut, report: &Report, h: &CsvHeads) -> Result<(), csv::Error> {
     crate::spreadsheet::write_record(
         w,
         [
-            "section",
-            "key",
-            "payments",
-            "amount",
-            "matched",
-            "exceptions",
-            "name",
+            h.section,
+            h.key,
+            h.payments,
+            h.amount,
+            h.matched,
+            h.exceptions,
+            h.name,
         ],
     )?;
     for (section, groups) in [
@@ -87,19 +140,19 @@ fn csv_groups(w: &mut CsvOut, report: &Report) -> Result<(), csv::Error> {
     Ok(())
 }
 
-fn csv_netting(w: &mut CsvOut, netting: &[Netting]) -> Result<(), csv::Error> {
+fn csv_netting(w: &mut CsvOut, netting: &[Netting], h: &CsvHeads) -> Result<(), csv::Error> {
     crate::spreadsheet::write_record(
         w,
         [
-            "section",
-            "file_id",
-            "spec",
-            "merchant",
-            "settlement_date",
-            "lines",
-            "gross",
-            "fee",
-            "net",
+            h.section,
+            h.file_id,
+            h.spec,
+            h.merchant,
+            h.settlement_date,
+            h.lines,
+            h.gross,
+            h.fee,
+            h.net,
         ],
     )?;
     for n in netting {
@@ -122,18 +175,18 @@ fn csv_netting(w: &mut CsvOut, netting: &[Netting]) -> Result<(), csv::Error> {
     Ok(())
 }
 
-fn csv_awaiting(w: &mut CsvOut, awaiting: &[Awaiting]) -> Result<(), csv::Error> {
+fn csv_awaiting(w: &mut CsvOut, awaiting: &[Awaiting], h: &CsvHeads) -> Result<(), csv::Error> {
     crate::spreadsheet::write_record(
         w,
         [
-            "section",
-            "file_id",
-            "spec",
-            "merchant",
-            "settlement_date",
-            "age_business_days",
-            "net",
-            "gross",
+            h.section,
+            h.file_id,
+            h.spec,
+            h.merchant,
+            h.settlement_date,
+            h.age_business_days,
+            h.net,
+            h.gross,
         ],
     )?;
     for a in awaiting {
@@ -155,8 +208,8 @@ fn csv_awaiting(w: &mut CsvOut, awaiting: &[Awaiting]) -> Result<(), csv::Error>
     Ok(())
 }
 
-fn csv_refunds(w: &mut CsvOut, refunds: &RefundsOfDay) -> Result<(), csv::Error> {
-    w.write_record(["section", "event", "count", "amount"])?;
+fn csv_refunds(w: &mut CsvOut, refunds: &RefundsOfDay, h: &CsvHeads) -> Result<(), csv::Error> {
+    w.write_record([h.section, h.event, h.count, h.amount])?;
     for (event, sum) in [
         ("requested", &refunds.requested),
         ("approved", &refunds.approved),
@@ -171,15 +224,15 @@ fn csv_refunds(w: &mut CsvOut, refunds: &RefundsOfDay) -> Result<(), csv::Error>
         ])?;
     }
     w.write_record([
-        "section",
-        "refund_id",
-        "payment_id",
-        "amount",
-        "status",
-        "requested_on",
-        "requested_by",
-        "approved_by",
-        "closed_by",
+        h.section,
+        h.refund_id,
+        h.payment_id,
+        h.amount,
+        h.status,
+        h.requested_on,
+        h.requested_by,
+        h.approved_by,
+        h.closed_by,
     ])?;
     for r in &refunds.items {
         // who approved or closed it: an empty cell until someone has
@@ -198,19 +251,23 @@ fn csv_refunds(w: &mut CsvOut, refunds: &RefundsOfDay) -> Result<(), csv::Error>
     Ok(())
 }
 
-fn csv_exceptions(w: &mut CsvOut, exceptions: &[ExceptionRow]) -> Result<(), csv::Error> {
+fn csv_exceptions(
+    w: &mut CsvOut,
+    exceptions: &[ExceptionRow],
+    h: &CsvHeads,
+) -> Result<(), csv::Error> {
     crate::spreadsheet::write_record(
         w,
         [
-            "section",
-            "exception_id",
-            "kind",
-            "payment_id",
-            "settlement_record_id",
-            "ledger_amount",
-            "settlement_amount",
-            "status",
-            "suggested_action",
+            h.section,
+            h.exception_id,
+            h.kind,
+            h.payment_id,
+            h.settlement_record_id,
+            h.ledger_amount,
+            h.settlement_amount,
+            h.status,
+            h.suggested_action,
         ],
     )?;
     for e in exceptions {
@@ -235,16 +292,16 @@ fn csv_exceptions(w: &mut CsvOut, exceptions: &[ExceptionRow]) -> Result<(), csv
     Ok(())
 }
 
-fn csv_findings(w: &mut CsvOut, findings: &[ExceptionRow]) -> Result<(), csv::Error> {
+fn csv_findings(w: &mut CsvOut, findings: &[ExceptionRow], h: &CsvHeads) -> Result<(), csv::Error> {
     crate::spreadsheet::write_record(
         w,
         [
-            "section",
-            "exception_id",
-            "booking_id",
-            "amount",
-            "status",
-            "suggested_action",
+            h.section,
+            h.exception_id,
+            h.booking_id,
+            h.amount,
+            h.status,
+            h.suggested_action,
         ],
     )?;
     for e in findings {
@@ -263,20 +320,24 @@ fn csv_findings(w: &mut CsvOut, findings: &[ExceptionRow]) -> Result<(), csv::Er
     Ok(())
 }
 
-fn csv_concessions(w: &mut CsvOut, granted: &GrantedSummary) -> Result<(), csv::Error> {
+fn csv_concessions(
+    w: &mut CsvOut,
+    granted: &GrantedSummary,
+    h: &CsvHeads,
+) -> Result<(), csv::Error> {
     crate::spreadsheet::write_record(
         w,
         [
-            "section",
-            "fee_code",
-            "concession",
-            "kind",
-            "window",
-            "clerk",
-            "count",
-            "charged",
-            "forgone",
-            "legal_basis",
+            h.section,
+            h.fee_code,
+            h.concession,
+            h.kind,
+            h.window,
+            h.clerk,
+            h.count,
+            h.charged,
+            h.forgone,
+            h.legal_basis,
         ],
     )?;
     for g in &granted.items {

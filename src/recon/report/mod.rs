@@ -163,6 +163,19 @@ pub struct Report {
     pub concessions: GrantedSummary,
 }
 
+impl Report {
+    /// The report with its exceptions' suggested actions said in `lang`.
+    pub fn in_lang(mut self, lang: crate::words::Lang) -> Self {
+        for list in [&mut self.exceptions, &mut self.supervision_findings] {
+            *list = std::mem::take(list)
+                .into_iter()
+                .map(|e| e.in_lang(lang))
+                .collect();
+        }
+        self
+    }
+}
+
 /// The report of a stored run.
 pub fn report(conn: &mut DbConn, run_id: &str) -> Result<Option<Report>, DbError> {
     let Some(run) = get(conn, run_id)? else {

@@ -23,6 +23,7 @@ use crate::ledger::writer::{LedgerWriter, PostError};
 use crate::ledger::LedgerError;
 use crate::recon::exceptions::ExceptionStatus;
 use crate::recon::matcher::{Category, MatchResult};
+use crate::words::{Lang, Suggestion};
 
 /// One exception as `GET /v1/reconciliations/{id}/exceptions` lists it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -44,8 +45,13 @@ pub struct ExceptionRow {
     pub ledger_minor: Option<i64>,
     /// The settlement's or bank's amount in fen, where one applies.
     pub settlement_minor: Option<i64>,
-    /// What the operator should do.
+    /// What the operator should do: in the reader's language once [`ExceptionRow::in_lang`]
+    /// said it, the stored sentence until then.
     pub suggested_action: String,
+    /// The suggested action's code (`claim_missing_credit`…); none only for a sentence stored
+    /// before the codes that names no known action.
+    #[schema(value_type = Option<String>)]
+    pub suggested_action_code: Option<Suggestion>,
     /// `open` (resolutions come with the exceptions API).
     #[schema(value_type = String)]
     pub status: ExceptionStatus,
@@ -65,6 +71,7 @@ pub(crate) struct StoredExceptionRow {
     settlement_minor: Option<i64>,
     suggested_action: String,
     status: String,
+    action_code: Option<String>,
 }
 
 impl StoredExceptionRow {
@@ -80,8 +87,29 @@ impl StoredExceptionRow {
             booking_id: self.booking_id,
             ledger_minor: self.ledger_minor,
             settlement_minor: self.settlement_minor,
+            suggested_action_code: self
+                .action_code
+                .as_deref()
+                .and_then(Suggestion::parse)
+                .or_else(|| Suggestion::from_stored(&self.suggested_action)),
             suggested_action: self.suggested_action,
         })
+    }
+}
+
+impl ExceptionRow {
+    /// The suggested action in `lang` (a sentence without a code as stored).
+    pub fn suggestion(&self, lang: Lang) -> &str {
+        self.suggested_action_code
+            .map_or(&self.suggested_action, |s| s.text(lang))
+    }
+
+    /// The row with its suggested action said in `lang`.
+    pub fn in_lang(mut self, lang: Lang) -> Self {
+        if let Some(s) = self.suggested_action_code {
+            self.suggested_action = s.text(lang).to_string();
+        }
+        self
     }
 }
 
@@ -207,6 +235,7 @@ fn insert_outcomes(
         if let Some(previous) = worked.iter().find(|w| w.finding == key) {
             carried.push((exception_id.clone(), previous.id.clone()));
         }
+        let action = o.action.unwrap_or(Suggestion::Investigate);
         exception_rows.push((
             recon_exceptions::id.eq(exception_id),
             recon_exceptions::run_id.eq(run_id.to_string()),
@@ -218,7 +247,8 @@ fn insert_outcomes(
             recon_exceptions::booking_id.eq(o.booking_id),
             recon_exceptions::ledger_minor.eq(o.ledger_minor),
             recon_exceptions::settlement_minor.eq(o.settlement_minor),
-            recon_exceptions::suggested_action.eq(o.action.unwrap_or("investigate")),
+            recon_exceptions::suggested_action.eq(action.text(Lang::En)),
+            recon_exceptions::action_code.eq(action.code()),
             recon_exceptions::status.eq::<&'static str>(ExceptionStatus::Open.into()),
             recon_exceptions::active.eq(true),
         ));

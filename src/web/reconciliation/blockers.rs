@@ -18,13 +18,13 @@ pub(in crate::web) fn blockers(found: Vec<days::CloseError>, lang: Lang) -> Vec<
     found
         .into_iter()
         .map(ApiError::from)
-        .map(|p| Blocker {
-            code: p.code,
-            title: match lang {
-                Lang::Zh => crate::web::i18n::problem_title_zh(p.code).unwrap_or(p.title),
-                Lang::En => p.title,
-            },
-            detail: p.detail,
+        .map(|p| {
+            let (title, detail) = p.said(lang);
+            Blocker {
+                code: p.code,
+                title,
+                detail,
+            }
         })
         .collect()
 }

@@ -82,7 +82,7 @@ pub(in crate::web) fn exceptions_table(
             text(state.and_then(|s| s.resolved_by.as_ref())),
             text(state.and_then(|s| s.approved_by.as_ref())),
             text(state.and_then(|s| s.note.as_ref())),
-            Cell::Prose(suggestion(&e.suggested_action, lang).to_string()),
+            Cell::Prose(e.suggestion(lang).to_string()),
         ]);
     }
     table
@@ -110,6 +110,7 @@ pub(super) fn workable(
     states: &[ExceptionState],
     keep: impl Fn(&runs::ExceptionRow) -> bool,
     t: &ReconWords,
+    lang: Lang,
 ) -> Vec<Workable> {
     report
         .exceptions
@@ -123,7 +124,7 @@ pub(super) fn workable(
                 kind: t.category(e.kind).to_string(),
                 status: e.status.to_string(),
                 status_label: t.status(e.status),
-                suggested_action: e.suggested_action.clone(),
+                suggested_action: e.suggestion(lang).to_string(),
                 proposed_by: state.and_then(|s| s.resolved_by.clone()),
                 ledger_amount: amount(e.ledger_minor),
                 settlement_amount: amount(e.settlement_minor),
@@ -302,65 +303,4 @@ pub(super) async fn approve(
         &back_to(f.back.as_deref()),
         &format!("{}{}{entry}", t.approved_message, state.id),
     ))
-}
-
-/// A suggested action in the page language: the matcher stores English sentences; Chinese
-/// pages show their translation (anything unknown as stored).
-pub fn suggestion(stored: &str, lang: Lang) -> &str {
-    use crate::recon::matcher as m;
-    if lang == Lang::En {
-        return stored;
-    }
-    match stored {
-        m::ACT_AMOUNT => "核对票据和终端签购单与收单机构明细；若账簿有误，以冲正分录更正，否则向收单机构追索差额（bank_claim）。",
-        m::ACT_MISSING_SETTLEMENT => "当日及次日清算文件均无此笔：核实终端批次已结算并询问收单机构；若持卡人未被扣款，冲销该笔缴费。",
-        m::ACT_MISSING_LEDGER => "收单机构清算了账簿中没有的交易：查找窗口记录并手工匹配（manual_match），或补记缴费；若非本中心交易，向收单机构追索（bank_claim）。",
-        m::ACT_REFUND_MISSING => "收单机构清算了账簿未审批的退款：查找退款申请并审批，或向收单机构追索（bank_claim）。",
-        m::ACT_ADJUSTMENT => "收单机构调账：向收单机构询问原因，然后入账或追索（bank_claim）。",
-        m::ACT_DUPLICATE => "收单机构重复清算同一笔交易：向收单机构追索重复款项（bank_claim）。",
-        m::ACT_VOID_SETTLED => "账簿已作废但收单机构仍清算了该笔消费：请收单机构冲正（bank_claim），或向持卡人退款。",
-        m::ACT_CASH_MISMATCH => "入账金额与文件净额不符：与收单机构核对手续费和调整，追索差额（bank_claim）。",
-        m::ACT_CASH_MISSING => "超过到账期限仍未收到该文件的款项：向收单机构和银行提出索赔（bank_claim）；索赔持续跟踪，直至款项到账。",
-        // the wording stored by runs before credits were carried forward
-        "No credit for this file on the collection account: check the next statement (accept_timing) or chase the acquirer." => "收款账户未收到该文件的款项：核对下一期对账单（accept_timing）或催收收单机构。",
-        m::ACT_CASH_UNCLAIMED => "一笔不对应任何已导入文件的清算入账：导入其所指文件，或查明付款人并退回款项。",
-        m::ACT_UNEXPECTED_CREDIT => "一笔无法由清算文件、手续费补足或退库解释的收入户入账：根据银行回单查明付款人，入账或退回。",
-        m::ACT_UNEXPLAINED_DEBIT => "监督发现：资金未经缴库离开收入户（疑似坐支）。取得银行借记回单及授权人，报告监督部门，并要求银行冲回（bank_claim）。",
-        m::ACT_REVERSAL => "一笔冲正了清算入账或找不到原交易的银行冲正：取得银行说明，追索款项或人工匹配。",
-        "investigate" => "调查核实",
-        other => other,
-    }
-}
-
-#[cfg(test)]
-mod suggestion_tests {
-    use super::*;
-    use crate::recon::matcher as m;
-
-    #[test]
-    fn every_stored_suggestion_reads_in_chinese() {
-        for stored in [
-            m::ACT_AMOUNT,
-            m::ACT_MISSING_SETTLEMENT,
-            m::ACT_MISSING_LEDGER,
-            m::ACT_REFUND_MISSING,
-            m::ACT_ADJUSTMENT,
-            m::ACT_DUPLICATE,
-            m::ACT_VOID_SETTLED,
-            m::ACT_CASH_MISMATCH,
-            m::ACT_CASH_MISSING,
-            m::ACT_CASH_UNCLAIMED,
-            m::ACT_UNEXPECTED_CREDIT,
-            m::ACT_UNEXPLAINED_DEBIT,
-            m::ACT_REVERSAL,
-        ] {
-            let zh = suggestion(stored, Lang::Zh);
-            assert_ne!(zh, stored);
-            assert!(
-                zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
-                "{zh}"
-            );
-            assert_eq!(suggestion(stored, Lang::En), stored);
-        }
-    }
 }

@@ -36,7 +36,6 @@ use crate::words;
 
 pub(super) use blockers::{blockers, Blocker};
 pub(super) use exceptions::exceptions_table;
-pub use exceptions::suggestion;
 pub(super) use page::load_for;
 pub(super) use results::{awaiting_table, balance_table, tiers_table};
 
@@ -198,8 +197,8 @@ words! {
         age_business_days: "已等待（工作日）" / "Age (business days)",
         in_transit: "在途（1218.01）" / "In transit (1218.01)",
         cat_unexpected_statement_line: "无法解释的银行流水" / "Unexplained statement line",
-        tier_statement: "流水层（对账单每一笔 ↔ 清算、缴库、补足、退库）" / "Statement (every line ↔ settlement, remittance, top-up, 退库)",
-        findings: "监督发现：无法解释的收入户支出（疑似坐支）" / "Supervision findings: unexplained debits from the collection account (possible 坐支)",
+        tier_statement: "流水层（对账单每一笔 ↔ 清算、缴库、补足、退库）" / "Statement (every line ↔ settlement, remittance, top-up, treasury return)",
+        findings: "监督发现：无法解释的收入户支出（疑似坐支）" / "Supervision findings: unexplained debits from the collection account (possible spending of revenue before remittance)",
         no_findings: "没有无法解释的支出。" / "No unexplained debit.",
         withdraw: "撤回导入" / "Withdraw",
         withdraw_reason: "撤回原因（必填）" / "Reason (required)",

@@ -147,7 +147,7 @@ fn run_tables(
         };
     };
     RunTables {
-        workable: workable(report, &loaded.states, &keep, t),
+        workable: workable(report, &loaded.states, &keep, t, lang),
         summary: vec![
             tiers_table(&report.run, t, w),
             balance_table(&report.run, t),

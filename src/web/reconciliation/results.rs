@@ -210,7 +210,7 @@ pub(in crate::web) fn findings_table(
             e.booking_id.map_or(Cell::Empty, Cell::Int),
             e.settlement_minor.map_or(Cell::Empty, Cell::Money),
             Cell::status("bad", t.status(e.status)),
-            Cell::Prose(super::suggestion(&e.suggested_action, lang).to_string()),
+            Cell::Prose(e.suggestion(lang).to_string()),
         ]);
     }
     table

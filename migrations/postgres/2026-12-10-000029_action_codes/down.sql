@@ -1,0 +1,1 @@
+ALTER TABLE recon_exceptions DROP COLUMN action_code;
