@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::params::{self, with_param};
 use super::table::{link_csv, Cell, Table};
-use super::{csv_download, Chrome, OrPage, Staff, WebError, BASE};
+use super::{download, Chrome, Export, OrPage, Staff, WebError, BASE};
 use crate::auth::may;
 use crate::catalogue::{self, ConcessionKind, FeeItem, Pricing};
 use crate::http::blocking::with_conn;
@@ -157,6 +157,7 @@ pub struct CatalogueQuery {
     after: Option<String>,
     limit: Option<String>,
     csv: Option<String>,
+    xlsx: Option<String>,
 }
 
 #[derive(Template)]
@@ -185,8 +186,8 @@ async fn list(staff: Staff, query: web::Query<CatalogueQuery>) -> Result<HttpRes
         .await
         .or_page(lang)?;
     let mut table = t.table("fee_items", t.items, &items.items, true);
-    if let Some(id) = &query.csv {
-        return csv_download(&[&table], id, "catalogue", lang);
+    if let Some(id) = Export::asked(&query.csv, &query.xlsx) {
+        return download(&[&table], id, "catalogue", lang);
     }
     let req = staff.request();
     let (path, qs) = (req.path().to_string(), req.query_string().to_string());
@@ -208,6 +209,7 @@ async fn list(staff: Staff, query: web::Query<CatalogueQuery>) -> Result<HttpRes
 #[derive(Debug, Deserialize)]
 pub struct CsvQuery {
     csv: Option<String>,
+    xlsx: Option<String>,
 }
 
 async fn versions(
@@ -234,8 +236,8 @@ async fn versions(
     let title = format!("{} · {} {}", t.title, latest.code, latest.name);
     let mut table = t.table("versions", t.versions, &versions, false);
     let mut concessions = t.concessions_table(&versions);
-    if let Some(id) = &query.csv {
-        return csv_download(
+    if let Some(id) = Export::asked(&query.csv, &query.xlsx) {
+        return download(
             &[&table, &concessions],
             id,
             &format!("fee-item-{code}"),

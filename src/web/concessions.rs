@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::params;
 use super::table::{link_csv, Cell, Table};
-use super::{csv_download, Chrome, OrPage, Staff, WebError};
+use super::{download, Chrome, Export, OrPage, Staff, WebError};
 use crate::auth::may;
 use crate::http::blocking::with_conn;
 use crate::payments::concessions::{self, GrantedSummary};
@@ -61,6 +61,7 @@ struct ConcessionsQuery {
     from: Option<String>,
     to: Option<String>,
     csv: Option<String>,
+    xlsx: Option<String>,
 }
 
 /// The concessions granted, with their totals (also on the daily report).
@@ -124,8 +125,8 @@ async fn show(staff: Staff, query: web::Query<ConcessionsQuery>) -> Result<HttpR
     .await
     .or_page(lang)?;
     let mut table = table(t, &summary);
-    if let Some(id) = &query.csv {
-        return csv_download(&[&table], id, &format!("concessions-{from}-{to}"), lang);
+    if let Some(id) = Export::asked(&query.csv, &query.xlsx) {
+        return download(&[&table], id, &format!("concessions-{from}-{to}"), lang);
     }
     let req = staff.request();
     let (path, qs) = (req.path().to_string(), req.query_string().to_string());

@@ -18,7 +18,7 @@ use super::reconciliation::{
 use super::remittances::{subjects_table, RemitWords};
 use super::table::{link_csv, Cell, Table};
 use super::today::{collection_tables, TodayWords};
-use super::{csv_download, Chrome, OrPage, Staff, WebError};
+use super::{download, Chrome, Export, OrPage, Staff, WebError};
 use crate::auth::may;
 use crate::http::blocking::with_read_conn;
 use crate::ledger::repo::FundTrialBalance;
@@ -98,6 +98,7 @@ struct ReportPage {
 struct ReportQuery {
     date: Option<String>,
     csv: Option<String>,
+    xlsx: Option<String>,
 }
 
 async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpResponse, WebError> {
@@ -132,13 +133,13 @@ async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpRespon
         .collect();
     let mut trial = trial_table(&facts.funds, t, w);
 
-    if let Some(id) = &query.csv {
+    if let Some(id) = Export::asked(&query.csv, &query.xlsx) {
         let mut all: Vec<&Table> = collection.iter().collect();
         all.push(&concessions);
         all.extend(recon_tables.iter());
         all.extend(remittance_tables.iter());
         all.push(&trial);
-        return csv_download(&all, id, &format!("daily-report-{date}"), lang);
+        return download(&all, id, &format!("daily-report-{date}"), lang);
     }
     {
         let mut refs: Vec<&mut Table> = collection.iter_mut().collect();
