@@ -293,9 +293,7 @@ pub fn month(
     }
     // Remitted documents: receipts (by their payment's department), then entries of no payment.
     let remitted: Vec<(String, String, i64, i64)> = remittance_documents::table
-        .inner_join(
-            remittances::table.on(remittances::id.eq(remittance_documents::remittance_id)),
-        )
+        .inner_join(remittances::table.on(remittances::id.eq(remittance_documents::remittance_id)))
         .inner_join(
             ledger_entries::table.on(remittances::ack_entry_seq.eq(ledger_entries::seq.nullable())),
         )
@@ -312,9 +310,7 @@ pub fn month(
         ))
         .load(conn)?;
     let unowned: Vec<(String, i64, i64)> = remittance_documents::table
-        .inner_join(
-            remittances::table.on(remittances::id.eq(remittance_documents::remittance_id)),
-        )
+        .inner_join(remittances::table.on(remittances::id.eq(remittance_documents::remittance_id)))
         .inner_join(
             ledger_entries::table.on(remittances::ack_entry_seq.eq(ledger_entries::seq.nullable())),
         )
