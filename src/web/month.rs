@@ -10,7 +10,6 @@ use serde::Deserialize;
 use super::i18n::Lang;
 use super::table::{link_csv, Cell, Table};
 use super::{download, Chrome, Export, OrPage, Staff, WebError};
-use crate::auth::may;
 use crate::http::blocking::with_read_conn;
 use crate::http::problem::ApiError;
 use crate::ledger::Chart;
@@ -226,15 +225,7 @@ fn check_table(m: &Month, t: &MonthWords) -> Table {
 async fn show(staff: Staff, query: web::Query<MonthQuery>) -> Result<HttpResponse, WebError> {
     // The month shows payments, concessions, refunds, remittances and the ledger: the same
     // readers as the daily report.
-    for roles in [
-        may::READ_LEDGER,
-        may::READ_PAYMENTS,
-        may::READ_RECONCILIATION,
-        may::READ_DAYS,
-        may::READ_REMITTANCES,
-    ] {
-        staff.require(roles)?;
-    }
+    super::report::require_readers(&staff)?;
     let lang = staff.lang;
     let t = MonthWords::of(lang);
     let asked = super::params::text(&query.month)

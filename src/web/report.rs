@@ -101,8 +101,9 @@ struct ReportQuery {
     xlsx: Option<String>,
 }
 
-async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpResponse, WebError> {
-    // The report shows the ledger and every part of the morning: each part's readers.
+/// The report shows the ledger and every part of the morning: only who reads each part may
+/// see it (the month page too).
+pub(super) fn require_readers(staff: &Staff) -> Result<(), WebError> {
     for roles in [
         may::READ_LEDGER,
         may::READ_PAYMENTS,
@@ -112,6 +113,11 @@ async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpRespon
     ] {
         staff.require(roles)?;
     }
+    Ok(())
+}
+
+async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpResponse, WebError> {
+    require_readers(&staff)?;
     let lang = staff.lang;
     let date = morning_date(query.date.as_deref(), &staff.ctx).or_page(lang)?;
     let (t, rw, mw, w) = (
