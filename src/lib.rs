@@ -20,7 +20,7 @@
 //! | [`metrics`] | Prometheus counters and histograms | — |
 //! | [`text`] | closed sets stored and sent as text: one declaration, one parse error | — |
 //! | [`words`] | the message catalogue: the two languages (zh-CN default, English), problem titles and details by code, suggested actions by code; the `words!` label structs | — |
-//! | [`spreadsheet`] | CSV cells a spreadsheet would run as formulas, defused | — |
+//! | [`spreadsheet`] | CSV cells a spreadsheet would run as formulas, defused; typed XLSX sheets (text as text, amounts as numbers) | — |
 //! | [`db`] | the multi-backend connection (SQLite / PostgreSQL), pool, migrations, schema; what instances share (rate-limit leases, exclusive job locks) | `text` |
 //! | [`audit`] | the append-only audit trail | `db` |
 //! | [`ledger`] | funds, accounts, entries, the §2 rules and entry templates (pure), hash chain, balances, business days, the group-commit writer | `money`, `db`, `audit`, `metrics`, `text` |
@@ -30,7 +30,7 @@
 //! | [`catalogue`] | fee items, versions, the exact-amount check (pure) and their storage; the departments and their windows (master data a payment must name) | `money`, `db`, `audit`, `ledger`, `text` |
 //! | [`payments`] | counter payments: taking one (idempotent), receipts, voids, refunds (routed direct or to the treasury, 退库), queries; card-data rules (full card numbers refused, ids masked) | `money`, `db`, `audit`, `keys`, `auth`, `ledger`, `catalogue`, `text` |
 //! | [`recon`] | reconciliation: the three-tier matcher (pure), runs, exceptions, day close and seal | `money`, `clock`, `db`, `audit`, `keys`, `auth`, `ledger`, `bankfiles`, `payments` (the states it reads), `text`, `spreadsheet`, `words` |
-//! | [`treasury`] | remittance: remt.001 and pain.001 writers and batch and 退库 rules (pure), prepare / approve / cancel / reject / pull / acknowledge, 退库 requests, supervision | `money`, `clock`, `db`, `audit`, `keys`, `auth`, `ledger`, `payments` (the refunds it routes and returns), `text` |
+//! | [`treasury`] | remittance: remt.001 and pain.001 writers and batch and 退库 rules (pure), prepare / approve / cancel / reject / pull / acknowledge, 退库 requests, supervision, the month by revenue subject and department beside the ledger | `money`, `clock`, `db`, `audit`, `keys`, `auth`, `ledger`, `payments` (the refunds it routes and returns), `text` |
 //! | [`app`] | the opened service ([`app::AppContext`]: settings, pool, chart, keys, writer), the nightly job (once across instances), demo data, the pages' stored long tasks — shared by the CLI and both faces | `money`, `clock`, `config`, `db`, `keys`, `auth`, `ledger`, `bankfiles`, `catalogue`, `payments`, `recon`, `treasury`, `words` |
 //! | [`http`] | the API: one module per resource, problem+json errors, and the pieces the pages share (extractors, paging, read queries, upload spooling, the signed-file answer) | `app`, `money`, `clock`, `config`, `db`, `keys`, `metrics`, `auth`, `ledger`, `bankfiles`, `catalogue`, `payments`, `recon`, `treasury`, `words` |
 //! | [`web`] | the finance staff pages: sign-in, server-rendered HTML (zh-CN / English), CSV, SVG charts, progress of long work; the same use cases and role sets as [`http`] | `app`, `http`, `money`, `clock`, `keys`, `audit`, `auth`, `ledger`, `bankfiles`, `catalogue`, `payments`, `recon`, `treasury`, `spreadsheet`, `words` |

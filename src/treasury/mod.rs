@@ -8,6 +8,8 @@
 //!   and supervision rules (pure).
 //! - [`refund_request`]: 退库 refund requests — their statuses and the treasury's answers
 //!   (pure).
+//! - [`month`]: a month's collections, concessions, refunds and remittances by revenue subject
+//!   and department, beside the ledger's movements on the payable (月度报表).
 //! - [`service`]: the use cases over the database — prepare, approve (file fixed, hashed and
 //!   signed), the treasury's pull and acknowledgement, and the supervision check.
 //!
@@ -15,6 +17,7 @@
 
 pub mod batch;
 pub mod iso20022;
+pub mod month;
 pub mod pain001;
 pub mod refund_request;
 pub mod remt;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::i18n::Lang;
 use super::table::{link_csv, Cell, Table};
-use super::{csv_download, Chrome, OrPage, PostForm, Staff, WebError, BASE};
+use super::{download, Chrome, Export, OrPage, PostForm, Staff, WebError, BASE};
 use crate::auth::may;
 use crate::http::blocking::with_conn;
 use crate::ledger::accounts::{self, NewSubAccount};
@@ -87,6 +87,7 @@ fn name_of(a: &Account, lang: Lang) -> &str {
 #[derive(Debug, Deserialize)]
 pub struct AccountsQuery {
     csv: Option<String>,
+    xlsx: Option<String>,
 }
 
 #[derive(Template)]
@@ -107,8 +108,8 @@ async fn list(staff: Staff, query: web::Query<AccountsQuery>) -> Result<HttpResp
         .await
         .or_page(lang)?;
     let mut table = t.table(&chart, lang);
-    if let Some(id) = &query.csv {
-        return csv_download(&[&table], id, "accounts", lang);
+    if let Some(id) = Export::asked(&query.csv, &query.xlsx) {
+        return download(&[&table], id, "accounts", lang);
     }
     let req = staff.request();
     let (path, qs) = (req.path().to_string(), req.query_string().to_string());

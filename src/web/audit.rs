@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::params::{self, with_param};
 use super::table::{link_csv, Cell, Table};
-use super::{csv_download, Chrome, OrPage, Staff, WebError, BASE};
+use super::{download, Chrome, Export, OrPage, Staff, WebError, BASE};
 use crate::audit::{self, Search};
 use crate::auth::may;
 use crate::http::blocking::with_conn;
@@ -58,6 +58,7 @@ pub struct AuditQuery {
     before: Option<String>,
     limit: Option<String>,
     csv: Option<String>,
+    xlsx: Option<String>,
 }
 
 #[derive(Template)]
@@ -209,8 +210,8 @@ async fn list(staff: Staff, query: web::Query<AuditQuery>) -> Result<HttpRespons
             )),
         ]);
     }
-    if let Some(id) = &query.csv {
-        return csv_download(&[&table], id, "audit-log", lang);
+    if let Some(id) = Export::asked(&query.csv, &query.xlsx) {
+        return download(&[&table], id, "audit-log", lang);
     }
     let req = staff.request();
     let (path, qs) = (req.path().to_string(), req.query_string().to_string());

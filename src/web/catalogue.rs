@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::departments::{department_cell, directory};
 use super::params::{self, with_param};
 use super::table::{link_csv, Cell, Table};
-use super::{csv_download, Chrome, OrPage, Staff, WebError, BASE};
+use super::{download, Chrome, Export, OrPage, Staff, WebError, BASE};
 use crate::auth::may;
 use crate::catalogue::departments::Directory;
 use crate::catalogue::{self, ConcessionKind, FeeItem, Pricing};
@@ -169,6 +169,7 @@ pub struct CatalogueQuery {
     after: Option<String>,
     limit: Option<String>,
     csv: Option<String>,
+    xlsx: Option<String>,
 }
 
 #[derive(Template)]
@@ -203,8 +204,8 @@ async fn list(staff: Staff, query: web::Query<CatalogueQuery>) -> Result<HttpRes
         true,
         (&directory, lang),
     );
-    if let Some(id) = &query.csv {
-        return csv_download(&[&table], id, "catalogue", lang);
+    if let Some(id) = Export::asked(&query.csv, &query.xlsx) {
+        return download(&[&table], id, "catalogue", lang);
     }
     let req = staff.request();
     let (path, qs) = (req.path().to_string(), req.query_string().to_string());
@@ -226,6 +227,7 @@ async fn list(staff: Staff, query: web::Query<CatalogueQuery>) -> Result<HttpRes
 #[derive(Debug, Deserialize)]
 pub struct CsvQuery {
     csv: Option<String>,
+    xlsx: Option<String>,
 }
 
 async fn versions(
@@ -263,8 +265,8 @@ async fn versions(
         (&directory, lang),
     );
     let mut concessions = t.concessions_table(&versions);
-    if let Some(id) = &query.csv {
-        return csv_download(
+    if let Some(id) = Export::asked(&query.csv, &query.xlsx) {
+        return download(
             &[&table, &concessions],
             id,
             &format!("fee-item-{code}"),

@@ -11,7 +11,7 @@ use super::departments::{directory, window_cell};
 use super::i18n::Lang;
 use super::params;
 use super::table::{link_csv, Cell, Table};
-use super::{csv_download, Chrome, OrPage, Staff, WebError};
+use super::{download, Chrome, Export, OrPage, Staff, WebError};
 use crate::auth::may;
 use crate::catalogue::departments::Directory;
 use crate::http::blocking::with_conn;
@@ -65,6 +65,7 @@ struct ConcessionsQuery {
     from: Option<String>,
     to: Option<String>,
     csv: Option<String>,
+    xlsx: Option<String>,
 }
 
 /// The concessions granted, with their totals (also on the daily report).
@@ -137,8 +138,8 @@ async fn show(staff: Staff, query: web::Query<ConcessionsQuery>) -> Result<HttpR
     .or_page(lang)?;
     let directory = directory(&staff).await?;
     let mut table = table(t, &summary, &directory, lang);
-    if let Some(id) = &query.csv {
-        return csv_download(&[&table], id, &format!("concessions-{from}-{to}"), lang);
+    if let Some(id) = Export::asked(&query.csv, &query.xlsx) {
+        return download(&[&table], id, &format!("concessions-{from}-{to}"), lang);
     }
     let req = staff.request();
     let (path, qs) = (req.path().to_string(), req.query_string().to_string());

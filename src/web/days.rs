@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::reconciliation::{blockers as blocker_views, morning_date, Blocker, DateForm};
 use super::table::{link_csv, Cell, Table};
-use super::{csv_download, Chrome, OrPage, PostForm, Staff, WebError, BASE};
+use super::{download, Chrome, Export, OrPage, PostForm, Staff, WebError, BASE};
 use crate::auth::may;
 use crate::http::blocking::with_conn;
 use crate::recon::days::{self, CloseError, Day};
@@ -69,6 +69,7 @@ struct DaysPage {
 struct DaysQuery {
     date: Option<String>,
     csv: Option<String>,
+    xlsx: Option<String>,
 }
 
 /// The day with what stops it closing, as the close use case would refuse it.
@@ -135,8 +136,8 @@ async fn show(staff: Staff, query: web::Query<DaysQuery>) -> Result<HttpResponse
             }
         }
     }
-    if let Some(id) = &query.csv {
-        return csv_download(&[&open_exceptions], id, &format!("day-{date}"), lang);
+    if let Some(id) = Export::asked(&query.csv, &query.xlsx) {
+        return download(&[&open_exceptions], id, &format!("day-{date}"), lang);
     }
     link_csv(
         &mut [&mut open_exceptions],

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::i18n::Lang;
 use super::table::{link_csv, Cell, Table};
-use super::{csv_download, Chrome, OrPage, PostForm, Staff, WebError, BASE};
+use super::{download, Chrome, Export, OrPage, PostForm, Staff, WebError, BASE};
 use crate::auth::may;
 use crate::catalogue::departments::{self, Directory, Shown};
 use crate::http::blocking::with_conn;
@@ -77,6 +77,14 @@ pub fn window_cell(directory: &Directory, department: &str, window: &str, lang: 
     )
 }
 
+/// An English name as a cell, marked as English (it stands on Chinese pages too).
+fn english_cell(name: Option<&str>) -> Cell {
+    name.map_or(Cell::Empty, |n| Cell::Foreign {
+        text: n.to_string(),
+        lang: "en",
+    })
+}
+
 /// The directory, read for a page.
 pub async fn directory(staff: &Staff) -> Result<Directory, WebError> {
     with_conn(&staff.ctx, |conn, _| Ok(departments::load(conn)?))
@@ -95,7 +103,7 @@ impl DepartmentsWords {
             t.push(vec![
                 Cell::text(&d.code),
                 in_page(department_cell(directory, &d.code, Lang::Zh), lang),
-                d.name_en.as_deref().map_or(Cell::Empty, Cell::text),
+                english_cell(d.name_en.as_deref()),
                 Cell::Int(d.windows.len() as i64),
             ]);
         }
@@ -116,7 +124,7 @@ impl DepartmentsWords {
                     department_cell(directory, &d.code, lang),
                     Cell::text(&w.code),
                     in_page(window_cell(directory, &d.code, &w.code, Lang::Zh), lang),
-                    w.name_en.as_deref().map_or(Cell::Empty, Cell::text),
+                    english_cell(w.name_en.as_deref()),
                 ]);
             }
         }
@@ -136,10 +144,11 @@ fn in_page(cell: Cell, lang: Lang) -> Cell {
     }
 }
 
-/// `?csv=`.
+/// `?csv=` or `?xlsx=`.
 #[derive(Debug, Deserialize)]
 pub struct DepartmentsQuery {
     csv: Option<String>,
+    xlsx: Option<String>,
 }
 
 #[derive(Template)]
@@ -162,8 +171,8 @@ async fn list(staff: Staff, query: web::Query<DepartmentsQuery>) -> Result<HttpR
     let directory = directory(&staff).await?;
     let mut departments = t.departments_table(&directory, lang);
     let mut windows = t.windows_table(&directory, lang);
-    if let Some(id) = &query.csv {
-        return csv_download(&[&departments, &windows], id, "departments", lang);
+    if let Some(id) = Export::asked(&query.csv, &query.xlsx) {
+        return download(&[&departments, &windows], id, "departments", lang);
     }
     let req = staff.request();
     let (path, qs) = (req.path().to_string(), req.query_string().to_string());

@@ -13,7 +13,7 @@ use super::i18n::{Common, Lang};
 use super::jobs::{self, Jobs, Outcome};
 use super::params::{self, with_param};
 use super::table::{link_csv, Cell, Table};
-use super::{csv_download, Chrome, OrPage, PostForm, Staff, WebError, BASE};
+use super::{download, Chrome, Export, OrPage, PostForm, Staff, WebError, BASE};
 use crate::auth::may;
 use crate::http::blocking::with_conn;
 use crate::http::paging::MAX_LIMIT;
@@ -134,6 +134,7 @@ fn account_name(a: &Account, lang: Lang) -> &str {
 pub struct TrialQuery {
     date: Option<String>,
     csv: Option<String>,
+    xlsx: Option<String>,
 }
 
 #[derive(Template)]
@@ -166,13 +167,13 @@ async fn trial_balance(
 
     let mut tables = fund_tables(&funds, t, w, lang);
     let date_text = as_of.map(|d| d.to_string());
-    if let Some(id) = &query.csv {
+    if let Some(id) = Export::asked(&query.csv, &query.xlsx) {
         let refs: Vec<&Table> = tables.iter().collect();
         let stem = format!(
             "trial-balance-{}",
             date_text.as_deref().unwrap_or(t.everything)
         );
-        return csv_download(&refs, id, &stem, lang);
+        return download(&refs, id, &stem, lang);
     }
     let req = staff.request();
     let (path, qs) = (req.path().to_string(), req.query_string().to_string());
@@ -305,6 +306,7 @@ pub struct StatementQuery {
     after: Option<String>,
     limit: Option<String>,
     csv: Option<String>,
+    xlsx: Option<String>,
 }
 
 #[derive(Template)]
@@ -405,8 +407,8 @@ async fn statement(
         opening_credit_minor + credit_minor,
     );
     let mut table = statement_table(&lines.items, t, w);
-    if let Some(id) = &query.csv {
-        return csv_download(&[&table], id, &format!("account-{code}"), lang);
+    if let Some(id) = Export::asked(&query.csv, &query.xlsx) {
+        return download(&[&table], id, &format!("account-{code}"), lang);
     }
     let req = staff.request();
     let (path, qs) = (req.path().to_string(), req.query_string().to_string());

@@ -4,7 +4,7 @@
 //!
 //! Staff sign in with a name and password ([`crate::auth::staff`]); the session cookie is
 //! signed, HttpOnly and SameSite=Strict, and every form carries the session's CSRF token.
-//! Every table can be downloaded as CSV (`?csv=<table id>`); long work (imports,
+//! Every table can be downloaded as CSV (`?csv=<table id>`) or XLSX (`?xlsx=<table id>`); long work (imports,
 //! reconciliations) runs as a [`jobs`] task whose page shows progress.
 //!
 //! May depend on: everything else in the crate.
@@ -20,6 +20,7 @@ pub mod departments;
 pub mod i18n;
 pub mod jobs;
 pub mod ledger;
+pub mod month;
 pub mod params;
 pub mod payments;
 pub mod reconciliation;
@@ -77,6 +78,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(days::routes)
             .configure(remittances::routes)
             .configure(report::routes)
+            .configure(month::routes)
             .configure(concessions::routes)
             .route("/static/style.css", web::get().to(stylesheet))
             .default_service(web::to(|req: HttpRequest| async move {
@@ -112,7 +114,7 @@ pub struct NavItem {
 }
 
 /// The pages and who may see them, in navigation order.
-fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 14] {
+fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 15] {
     [
         ("today", w.nav_today, may::READ_PAYMENTS),
         ("payments", w.nav_payments, may::READ_PAYMENTS),
@@ -126,6 +128,7 @@ fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 14] 
         ("remittances", w.nav_remittances, may::READ_REMITTANCES),
         ("ledger", w.nav_ledger, may::READ_LEDGER),
         ("report", w.nav_report, may::READ_LEDGER),
+        ("month", w.nav_month, may::READ_LEDGER),
         ("concessions", w.nav_concessions, may::READ_CONCESSIONS),
         ("catalogue", w.nav_catalogue, may::READ_CATALOGUE),
         ("departments", w.nav_departments, may::READ_CATALOGUE),
@@ -223,24 +226,53 @@ pub fn page(t: &impl Template) -> Result<HttpResponse, WebError> {
         .body(html))
 }
 
-/// The CSV of the table `id` among `tables`, as a download named `<stem>-<id>.csv`; 404 if no
-/// such table.
-pub fn csv_download(
+/// A table a page was asked to download (`?csv=<id>` or `?xlsx=<id>`), and in which form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Export<'a> {
+    /// The table's id.
+    pub id: &'a str,
+    /// XLSX rather than CSV.
+    pub xlsx: bool,
+}
+
+impl<'a> Export<'a> {
+    /// The download a page's `csv` and `xlsx` parameters ask for, if any (CSV first).
+    pub fn asked(csv: &'a Option<String>, xlsx: &'a Option<String>) -> Option<Export<'a>> {
+        match (csv, xlsx) {
+            (Some(id), _) => Some(Export { id, xlsx: false }),
+            (None, Some(id)) => Some(Export { id, xlsx: true }),
+            (None, None) => None,
+        }
+    }
+}
+
+/// The XLSX media type.
+pub const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// The table `export.id` among `tables` as CSV or XLSX, a download named `<stem>-<id>.csv` (or
+/// `.xlsx`); 404 if no such table.
+pub fn download(
     tables: &[&Table],
-    id: &str,
+    export: Export<'_>,
     stem: &str,
     lang: Lang,
 ) -> Result<HttpResponse, WebError> {
+    let id = export.id;
     let table = tables.iter().find(|t| t.id == id).ok_or_else(|| {
         WebError::Problem(
             ApiError::not_found(format!("no table '{id}' on this page")),
             lang,
         )
     })?;
-    let bytes = table
-        .to_csv()
-        .map_err(|e| WebError::Problem(ApiError::internal(&e), lang))?;
-    let name: String = format!("{stem}-{id}.csv")
+    let internal = |e: &dyn std::fmt::Display| WebError::Problem(ApiError::internal(e), lang);
+    let (bytes, kind, ext) = if export.xlsx {
+        let bytes = table.to_xlsx().map_err(|e| internal(&e))?;
+        (bytes, XLSX_TYPE, "xlsx")
+    } else {
+        let bytes = table.to_csv().map_err(|e| internal(&e))?;
+        (bytes, "text/csv; charset=utf-8", "csv")
+    };
+    let name: String = format!("{stem}-{id}.{ext}")
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
@@ -251,7 +283,7 @@ pub fn csv_download(
         })
         .collect();
     Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
+        .content_type(kind)
         .insert_header((
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"{name}\""),

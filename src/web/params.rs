@@ -40,13 +40,14 @@ pub fn int(field: &str, value: &Option<String>) -> Result<Option<i64>, ApiError>
         .transpose()
 }
 
-/// `path?query` with `key` set to `value` (replacing it if present) and any `csv` dropped.
+/// `path?query` with `key` set to `value` (replacing it if present) and any `csv` or `xlsx`
+/// dropped.
 pub fn with_param(path: &str, query: &str, key: &str, value: &str) -> String {
     let mut kept: Vec<String> = query
         .split('&')
         .filter(|p| {
             let name = p.split('=').next().unwrap_or_default();
-            !p.is_empty() && name != key && name != "csv"
+            !p.is_empty() && name != key && name != "csv" && name != "xlsx"
         })
         .map(str::to_string)
         .collect();

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::i18n::Common;
 use super::reconciliation::{amount_cell, morning_date, DateForm};
 use super::table::{link_csv, Cell, Table};
-use super::{csv_download, Chrome, OrPage, PostForm, Staff, WebError, BASE};
+use super::{download, Chrome, Export, OrPage, PostForm, Staff, WebError, BASE};
 use crate::auth::may;
 use crate::http::blocking::with_conn;
 use crate::http::problem::ApiError;
@@ -143,6 +143,7 @@ struct ListPage {
 struct ListQuery {
     after: Option<String>,
     csv: Option<String>,
+    xlsx: Option<String>,
 }
 
 async fn list(staff: Staff, query: web::Query<ListQuery>) -> Result<HttpResponse, WebError> {
@@ -159,8 +160,8 @@ async fn list(staff: Staff, query: web::Query<ListQuery>) -> Result<HttpResponse
     .or_page(lang)?;
     let t = RemitWords::of(lang);
     let mut batches = batches_table(&items, t);
-    if let Some(id) = &query.csv {
-        return csv_download(&[&batches], id, "remittances", lang);
+    if let Some(id) = Export::asked(&query.csv, &query.xlsx) {
+        return download(&[&batches], id, "remittances", lang);
     }
     link_csv(
         &mut [&mut batches],
@@ -216,6 +217,7 @@ struct BatchPage {
 #[derive(Debug, Deserialize)]
 struct CsvQuery {
     csv: Option<String>,
+    xlsx: Option<String>,
 }
 
 /// A batch's subjects with their totals.
@@ -294,8 +296,8 @@ async fn show(
     let t = RemitWords::of(lang);
     let mut subjects = subjects_table(&batch, t, staff.w);
     let mut receipts = receipts_table(&stored, t);
-    if let Some(csv) = &query.csv {
-        return csv_download(&[&subjects, &receipts], csv, &batch.id, lang);
+    if let Some(csv) = Export::asked(&query.csv, &query.xlsx) {
+        return download(&[&subjects, &receipts], csv, &batch.id, lang);
     }
     link_csv(
         &mut [&mut subjects, &mut receipts],

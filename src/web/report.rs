@@ -18,7 +18,7 @@ use super::reconciliation::{
 use super::remittances::{subjects_table, RemitWords};
 use super::table::{link_csv, Cell, Table};
 use super::today::{collection_tables, TodayWords};
-use super::{csv_download, Chrome, OrPage, Staff, WebError};
+use super::{download, Chrome, Export, OrPage, Staff, WebError};
 use crate::auth::may;
 use crate::http::blocking::with_read_conn;
 use crate::ledger::repo::FundTrialBalance;
@@ -98,10 +98,12 @@ struct ReportPage {
 struct ReportQuery {
     date: Option<String>,
     csv: Option<String>,
+    xlsx: Option<String>,
 }
 
-async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpResponse, WebError> {
-    // The report shows the ledger and every part of the morning: each part's readers.
+/// The report shows the ledger and every part of the morning: only who reads each part may
+/// see it (the month page too).
+pub(super) fn require_readers(staff: &Staff) -> Result<(), WebError> {
     for roles in [
         may::READ_LEDGER,
         may::READ_PAYMENTS,
@@ -111,6 +113,11 @@ async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpRespon
     ] {
         staff.require(roles)?;
     }
+    Ok(())
+}
+
+async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpResponse, WebError> {
+    require_readers(&staff)?;
     let lang = staff.lang;
     let date = morning_date(query.date.as_deref(), &staff.ctx).or_page(lang)?;
     let (t, rw, mw, w) = (
@@ -138,13 +145,13 @@ async fn show(staff: Staff, query: web::Query<ReportQuery>) -> Result<HttpRespon
         .collect();
     let mut trial = trial_table(&facts.funds, t, w);
 
-    if let Some(id) = &query.csv {
+    if let Some(id) = Export::asked(&query.csv, &query.xlsx) {
         let mut all: Vec<&Table> = collection.iter().collect();
         all.push(&concessions);
         all.extend(recon_tables.iter());
         all.extend(remittance_tables.iter());
         all.push(&trial);
-        return csv_download(&all, id, &format!("daily-report-{date}"), lang);
+        return download(&all, id, &format!("daily-report-{date}"), lang);
     }
     {
         let mut refs: Vec<&mut Table> = collection.iter_mut().collect();

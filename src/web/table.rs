@@ -1,9 +1,11 @@
 //! Tables: every list on every page is a [`Table`], drawn by one template macro and exported
-//! by one CSV writer, so each table a clerk sees can be downloaded exactly as shown.
+//! by one CSV writer and one XLSX writer, so each table a clerk sees can be downloaded exactly
+//! as shown, in either form.
 
 use chrono::NaiveDate;
 
 use crate::money::format_minor;
+use crate::spreadsheet::{xlsx, XlsxCell, XlsxSheet};
 
 /// A column heading.
 #[derive(Debug, Clone)]
@@ -158,6 +160,24 @@ impl Cell {
     }
 }
 
+/// A row's cells as typed XLSX cells (`dates` holds each date cell's text).
+fn xlsx_row<'a>(row: &'a [Cell], dates: &'a [String]) -> Vec<XlsxCell<'a>> {
+    row.iter()
+        .zip(dates)
+        .map(|(c, date)| match c {
+            Cell::Money(m) => XlsxCell::Money(*m),
+            Cell::Int(n) => XlsxCell::Int(*n),
+            Cell::Date(_) => XlsxCell::Text(date),
+            Cell::Empty => XlsxCell::Empty,
+            Cell::Text(s)
+            | Cell::Prose(s)
+            | Cell::Link { text: s, .. }
+            | Cell::Status { text: s, .. }
+            | Cell::Foreign { text: s, .. } => XlsxCell::Text(s),
+        })
+        .collect()
+}
+
 /// Thousands grouping of a plain decimal (`-1234567.89` → `-1,234,567.89`).
 pub fn grouped(plain: &str) -> String {
     let (sign, rest) = match plain.strip_prefix('-') {
@@ -200,6 +220,8 @@ pub struct Table {
     pub empty: String,
     /// The CSV link (the page's address with `csv=<id>`), filled in by the page.
     pub csv_href: String,
+    /// The XLSX link (the page's address with `xlsx=<id>`), filled in with the CSV link.
+    pub xlsx_href: String,
 }
 
 impl Table {
@@ -213,6 +235,7 @@ impl Table {
             foot: None,
             empty: empty.into(),
             csv_href: String::new(),
+            xlsx_href: String::new(),
         }
     }
 
@@ -253,6 +276,13 @@ impl Table {
         self.rows.push(row);
     }
 
+    /// Whether column `index` holds records shown as they were written (a ledger memo, an
+    /// audit change): the page marks them `translate="no"`, since they are data in whatever
+    /// language they were stored, not the page's words.
+    pub fn record_at(&self, index: &usize) -> bool {
+        self.columns.get(*index).is_some_and(|c| c.record)
+    }
+
     /// The cells of `row` with whether their column is numeric and the cell's `lang`, if it
     /// needs one (for the template).
     pub fn cells<'a>(
@@ -286,19 +316,56 @@ impl Table {
         }
         w.into_inner().map_err(|e| e.into_error().into())
     }
+
+    /// The table as an XLSX workbook: the same headings, rows and totals as the CSV, amounts
+    /// and counts as numbers, every other cell as text; the sheet is named by the caption.
+    pub fn to_xlsx(&self) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+        // Dates are written as their ISO text, as on the page and in the CSV.
+        let dates = |row: &[Cell]| -> Vec<String> {
+            row.iter()
+                .map(|c| match c {
+                    Cell::Date(d) => d.to_string(),
+                    _ => String::new(),
+                })
+                .collect()
+        };
+        let row_dates: Vec<Vec<String>> = self.rows.iter().map(|r| dates(r)).collect();
+        let foot_dates = self.foot.as_deref().map(dates);
+        let sheet = XlsxSheet {
+            name: &self.caption,
+            headers: self.columns.iter().map(|c| c.label.as_str()).collect(),
+            rows: self
+                .rows
+                .iter()
+                .zip(&row_dates)
+                .map(|(r, d)| xlsx_row(r, d))
+                .collect(),
+            foot: self
+                .foot
+                .as_deref()
+                .zip(foot_dates.as_deref())
+                .map(|(r, d)| xlsx_row(r, d)),
+        };
+        xlsx(&sheet)
+    }
 }
 
-/// Sets each table's CSV link to `path?<query without csv>&csv=<id>`.
+/// Sets each table's CSV and XLSX links to `path?<query without csv, xlsx>&csv=<id>` (and
+/// `&xlsx=<id>`).
 pub fn link_csv(tables: &mut [&mut Table], path: &str, query: &str) {
     let kept: Vec<&str> = query
         .split('&')
-        .filter(|p| !p.is_empty() && !p.starts_with("csv="))
+        .filter(|p| !p.is_empty() && !p.starts_with("csv=") && !p.starts_with("xlsx="))
         .collect();
-    for t in tables.iter_mut() {
+    let href = |kind: &str, id: &str| {
         let mut q = kept.clone();
-        let own = format!("csv={}", t.id);
+        let own = format!("{kind}={id}");
         q.push(&own);
-        t.csv_href = format!("{path}?{}", q.join("&"));
+        format!("{path}?{}", q.join("&"))
+    };
+    for t in tables.iter_mut() {
+        t.csv_href = href("csv", t.id);
+        t.xlsx_href = href("xlsx", t.id);
     }
 }
 
@@ -332,11 +399,68 @@ mod tests {
     }
 
     #[test]
+    fn xlsx_reads_back_with_numbers_as_numbers_and_formulas_as_text() {
+        use calamine::{Data, Reader, Xlsx};
+        let mut t = Table::new("t", "收费/汇总", "无")
+            .col("部门")
+            .num("笔数")
+            .num("金额")
+            .col("日期");
+        let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        t.push(vec![
+            Cell::text("=HYPERLINK(\"x\")"),
+            Cell::Int(3),
+            Cell::Money(-100),
+            Cell::Date(day),
+        ]);
+        t.push(vec![
+            Cell::text("市场监管局"),
+            Cell::Int(1_234),
+            Cell::Money(123_456_789),
+            Cell::Empty,
+        ]);
+        t.foot = Some(vec![
+            Cell::text("合计"),
+            Cell::Int(1_237),
+            Cell::Money(123_456_689),
+            Cell::Empty,
+        ]);
+        let bytes = t.to_xlsx().unwrap();
+        let mut book: Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+        assert_eq!(book.sheet_names(), vec!["收费汇总".to_string()]);
+        let range = book.worksheet_range("收费汇总").unwrap();
+        let rows: Vec<Vec<Data>> = range.rows().map(<[Data]>::to_vec).collect();
+        assert_eq!(rows[0][0], Data::String("部门".into()));
+        assert_eq!(
+            rows[1][0],
+            Data::String("=HYPERLINK(\"x\")".into()),
+            "text, not a formula"
+        );
+        assert_eq!(rows[1][1], Data::Float(3.0));
+        assert_eq!(rows[1][2], Data::Float(-1.0));
+        assert_eq!(rows[1][3], Data::String("2026-11-24".into()));
+        assert_eq!(rows[3][2], Data::Float(1_234_566.89));
+        // The CSV says the same amounts.
+        let csv = String::from_utf8(t.to_csv().unwrap()).unwrap();
+        assert!(csv.contains(",1234,1234567.89,"), "{csv}");
+        assert!(csv.ends_with("合计,1237,1234566.89,\n"), "{csv}");
+        let formulas = book.worksheet_formula("收费汇总").unwrap();
+        assert!(
+            formulas.used_cells().all(|(_, _, f)| f.is_empty()),
+            "no formula"
+        );
+    }
+
+    #[test]
     fn csv_links_replace_an_earlier_csv_parameter() {
         let mut a = Table::new("a", "", "");
         let mut b = Table::new("b", "", "");
         link_csv(&mut [&mut a, &mut b], "/web/today", "date=2026-11-24&csv=x");
         assert_eq!(a.csv_href, "/web/today?date=2026-11-24&csv=a");
         assert_eq!(b.csv_href, "/web/today?date=2026-11-24&csv=b");
+        link_csv(&mut [&mut a], "/web/today", "xlsx=b&date=2026-11-24");
+        assert_eq!(a.xlsx_href, "/web/today?date=2026-11-24&xlsx=a");
+        assert_eq!(a.csv_href, "/web/today?date=2026-11-24&csv=a");
     }
 }

@@ -12,7 +12,7 @@ use super::chart::{self, Series};
 use super::departments::{department_cell, directory, window_cell};
 use super::i18n::{Common, Lang};
 use super::table::{link_csv, Cell, Table};
-use super::{csv_download, Chrome, OrPage, Staff, WebError};
+use super::{download, Chrome, Export, OrPage, Staff, WebError};
 use crate::auth::may;
 use crate::catalogue::departments::Directory;
 use crate::http::blocking::with_conn;
@@ -58,6 +58,8 @@ pub struct DateQuery {
     pub date: Option<String>,
     /// A table to download as CSV.
     pub csv: Option<String>,
+    /// A table to download as XLSX.
+    pub xlsx: Option<String>,
 }
 
 impl DateQuery {
@@ -178,9 +180,9 @@ async fn today(staff: Staff, query: web::Query<DateQuery>) -> Result<HttpRespons
     );
     let month = month_table(&days, &dates, (&card, &one), t, w);
     let mut tables = vec![by_department, by_window, by_channel, month];
-    if let Some(id) = &query.csv {
+    if let Some(id) = Export::asked(&query.csv, &query.xlsx) {
         let refs: Vec<&Table> = tables.iter().collect();
-        return csv_download(&refs, id, &format!("today-{date}"), lang);
+        return download(&refs, id, &format!("today-{date}"), lang);
     }
     let chart_svg = chart::stacked_daily(
         &dates,

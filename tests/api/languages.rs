@@ -6,7 +6,8 @@
 //! A Chinese page fails on two English words in a row (a word: letters only; codes such as
 //! `D01`, ids, amounts, `bank_claim` are not words) outside `<code>`, attributes, scripts and
 //! elements marked `lang="en"`. An English page fails on any CJK character outside elements
-//! marked `lang="zh-CN"` (data such as payer and fee item names is so marked).
+//! marked `lang="zh-CN"` (data such as payer and fee item names is so marked). Records shown as
+//! written (ledger memos, audit changes) are marked `translate="no"` and skipped in both.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -81,6 +82,8 @@ fn visible_text(html: &str, skip_lang: &str) -> String {
             || tag.starts_with("<style")
             || tag.starts_with("<code")
             || tag.contains(&marker)
+            // Records shown as written (ledger memos, audit changes) are data, not words.
+            || tag.contains("translate=\"no\"")
     })
     .replace("&amp;", "&")
     .replace("&lt;", "<")

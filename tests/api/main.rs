@@ -26,6 +26,7 @@ mod ledger_store;
 mod limits;
 mod list_queries;
 mod migrations;
+mod month;
 mod nightly;
 mod onecard_e2e;
 mod payments;

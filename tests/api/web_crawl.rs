@@ -1,7 +1,7 @@
 //! Walks every staff page each role can reach from the navigation and checks what must hold on
 //! all of them, so a page added later is checked too: it answers 200 (never a 500), it has a
 //! language and one heading, every POST form carries the CSRF token, every input has a label,
-//! every table's CSV link downloads a CSV, `HEAD` answers as `GET` without the body, and the stylesheet's colours have enough contrast.
+//! every table's CSV and XLSX links download a CSV and an XLSX workbook, `HEAD` answers as `GET` without the body, and the stylesheet's colours have enough contrast.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -10,6 +10,8 @@ use onecard::auth::Role;
 
 use crate::support::spawn_app;
 use crate::web_support::WebSession;
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// Values of `attr="…"` in `tag`.
 fn attr<'a>(tag: &'a str, attr: &str) -> Option<&'a str> {
@@ -39,7 +41,7 @@ fn html_unescape(s: &str) -> String {
     s.replace("&amp;", "&").replace("&#38;", "&")
 }
 
-/// Checks one page; returns the links to follow and the CSV links.
+/// Checks one page; returns the links to follow and the CSV and XLSX links.
 fn check_page(path: &str, html: &str) -> (Vec<String>, Vec<String>) {
     assert!(html.contains("<html lang=\""), "{path}: no language");
     assert_eq!(html.matches("<h1").count(), 1, "{path}: one h1");
@@ -82,7 +84,7 @@ fn check_page(path: &str, html: &str) -> (Vec<String>, Vec<String>) {
         if !href.starts_with("/web/") {
             continue;
         }
-        if href.contains("csv=") {
+        if href.contains("csv=") || href.contains("xlsx=") {
             csv.push(href);
         } else if !(href.starts_with("/web/lang")
             || href.starts_with("/web/static")
@@ -184,8 +186,13 @@ async fn every_page_of_every_role_holds_the_basics() {
                 for href in csvs {
                     let csv = s.get(&href).await;
                     assert_eq!(csv.status, 200, "{role}: {href}: {}", csv.body);
-                    assert!(csv.content_type.starts_with("text/csv"), "{href}");
-                    assert!(csv.bytes.starts_with(b"\xEF\xBB\xBF"), "{href}: BOM");
+                    if href.contains("xlsx=") {
+                        assert_eq!(csv.content_type, XLSX, "{href}");
+                        assert!(csv.bytes.starts_with(b"PK"), "{href}: a zip");
+                    } else {
+                        assert!(csv.content_type.starts_with("text/csv"), "{href}");
+                        assert!(csv.bytes.starts_with(b"\xEF\xBB\xBF"), "{href}: BOM");
+                    }
                     let head = s.head(&href).await;
                     assert_eq!((head.status, head.bytes.len()), (200, 0), "HEAD {href}");
                 }

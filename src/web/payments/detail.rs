@@ -14,7 +14,7 @@ use crate::payments::refunds::{self, Refund};
 use crate::payments::{self, CardView, PaymentView, StoredPayment};
 use crate::web::i18n::Common;
 use crate::web::table::{link_csv, Cell, Table};
-use crate::web::{csv_download, Chrome, OrPage, Staff, WebError, BASE};
+use crate::web::{download, Chrome, Export, OrPage, Staff, WebError, BASE};
 
 /// One line of `label: value` facts.
 #[derive(Debug)]
@@ -152,9 +152,9 @@ pub(super) async fn detail(
     ];
     let facts = payment_facts(t, w, &payment, &view, places);
     let mut tables = vec![lines_table(t, w, &payment), refunds_table(t, w, &refunds)];
-    if let Some(table) = &query.csv {
+    if let Some(table) = Export::asked(&query.csv, &query.xlsx) {
         let refs: Vec<&Table> = tables.iter().collect();
-        return csv_download(&refs, table, &format!("payment-{}", payment.id), lang);
+        return download(&refs, table, &format!("payment-{}", payment.id), lang);
     }
     let req = staff.request();
     let (path, qs) = (req.path().to_string(), req.query_string().to_string());

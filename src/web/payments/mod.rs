@@ -11,7 +11,7 @@ use super::departments::{department_cell, directory, window_cell};
 use super::i18n::{Common, Lang};
 use super::params::{self, with_param};
 use super::table::{link_csv, Cell, Table};
-use super::{csv_download, Chrome, OrPage, PostForm, Staff, WebError, BASE};
+use super::{download, Chrome, Export, OrPage, PostForm, Staff, WebError, BASE};
 use crate::auth::may;
 use crate::catalogue::departments::Directory;
 use crate::http::blocking::with_conn;
@@ -188,12 +188,14 @@ pub struct ListQuery {
     after: Option<String>,
     limit: Option<String>,
     csv: Option<String>,
+    xlsx: Option<String>,
 }
 
 /// `?csv=<table>`.
 #[derive(Debug, Default, Deserialize)]
 pub struct CsvQuery {
     csv: Option<String>,
+    xlsx: Option<String>,
 }
 
 /// A choice of a `<select>`.
@@ -310,8 +312,8 @@ async fn list(staff: Staff, query: web::Query<ListQuery>) -> Result<HttpResponse
 
     let directory = directory(&staff).await?;
     let mut table = payments_table((t, w), &page.items, &directory, lang);
-    if let Some(id) = &query.csv {
-        return csv_download(&[&table], id, "payments", lang);
+    if let Some(id) = Export::asked(&query.csv, &query.xlsx) {
+        return download(&[&table], id, "payments", lang);
     }
     let (path, qs) = (req.path().to_string(), req.query_string().to_string());
     link_csv(&mut [&mut table], &path, &qs);

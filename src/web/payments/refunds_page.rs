@@ -16,7 +16,7 @@ use crate::payments::RefundStatus;
 use crate::web::i18n::Common;
 use crate::web::params::{self, with_param};
 use crate::web::table::{link_csv, Cell, Table};
-use crate::web::{csv_download, local_time, Chrome, OrPage, PostForm, Staff, WebError, BASE};
+use crate::web::{download, local_time, Chrome, Export, OrPage, PostForm, Staff, WebError, BASE};
 
 /// Refunds per page unless `?limit=` says otherwise.
 const PAGE_SIZE: i64 = 50;
@@ -80,6 +80,7 @@ pub struct QueueQuery {
     after: Option<String>,
     limit: Option<String>,
     csv: Option<String>,
+    xlsx: Option<String>,
 }
 
 /// The listed refunds, with their count and sum.
@@ -152,8 +153,8 @@ async fn queue(staff: Staff, query: web::Query<QueueQuery>) -> Result<HttpRespon
         .await
         .or_page(lang)?;
     let mut table = queue_table(t, w, &page.items);
-    if let Some(id) = &query.csv {
-        return csv_download(&[&table], id, "refunds", lang);
+    if let Some(id) = Export::asked(&query.csv, &query.xlsx) {
+        return download(&[&table], id, "refunds", lang);
     }
     let req = staff.request();
     let (path, qs) = (req.path().to_string(), req.query_string().to_string());

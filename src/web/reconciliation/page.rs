@@ -22,7 +22,7 @@ use crate::recon::exceptions::{self, ExceptionState};
 use crate::recon::runs::{self, Report, Run};
 use crate::web::i18n::{Common, Lang};
 use crate::web::table::{link_csv, Table};
-use crate::web::{csv_download, Chrome, OrPage, Staff, WebError};
+use crate::web::{download, Chrome, Export, OrPage, Staff, WebError};
 
 /// What the page needs to know about the date, read in one go.
 struct Loaded {
@@ -119,6 +119,7 @@ pub(super) struct ReconQuery {
     status: Option<String>,
     kind: Option<String>,
     csv: Option<String>,
+    xlsx: Option<String>,
 }
 
 /// The tables the latest run gives the page (all empty before the first run): its summary
@@ -191,11 +192,11 @@ pub(super) async fn show(
         mut exceptions,
         workable,
     } = run_tables(&loaded, keep, t, w, lang);
-    if let Some(id) = &query.csv {
+    if let Some(id) = Export::asked(&query.csv, &query.xlsx) {
         let mut all: Vec<&Table> = vec![&files, &exceptions, &findings];
         all.extend(summary.iter());
         all.extend(groups.iter());
-        return csv_download(&all, id, &format!("reconciliation-{date}"), lang);
+        return download(&all, id, &format!("reconciliation-{date}"), lang);
     }
     let (path, qs) = (
         staff.request().path().to_string(),
