@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use diesel::RunQueryDsl;
 use onecard::app::AppContext;
 use onecard::auth::Role;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::support::{spawn_app, TestApp, TestDb};
 
@@ -40,14 +40,7 @@ async fn approved_file(app: &TestApp, d: NaiveDate) -> (Vec<u8>, String, String,
     let (status, batch) = app.prepare_remittance(d).await;
     assert_eq!(status, 201, "{batch}");
     let id = batch["id"].as_str().expect("id").to_string();
-    let (status, _, body) = app
-        .post(
-            Role::Supervisor,
-            &format!("/v1/remittances/{id}/approve"),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    app.approve_remittance(&id).await;
     let mut res = app
         .client
         .get(app.url(&format!("/v1/remittances/{id}/file")))

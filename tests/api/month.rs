@@ -81,14 +81,7 @@ async fn a_months_totals_agree_with_the_ledger_and_download_as_xlsx() {
     let (status, batch) = app.prepare_remittance(d).await;
     assert_eq!(status, 201, "{batch}");
     let id = batch["id"].as_str().expect("id").to_string();
-    let (status, _, body) = app
-        .post(
-            Role::Supervisor,
-            &format!("/v1/remittances/{id}/approve"),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    app.approve_remittance(&id).await;
     let path = format!("/v1/treasury/remittances/{id}/file");
     let (status, _, _) = app
         .signed(

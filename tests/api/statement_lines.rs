@@ -294,14 +294,7 @@ async fn a_remittance_and_a_top_up_are_explained_and_any_other_debit_is_a_findin
     assert_eq!(status, 201, "{batch}");
     let id = batch["id"].as_str().expect("id");
     let amount = batch["amount"].as_str().expect("amount").to_string();
-    let (status, _, body) = app
-        .post(
-            Role::Supervisor,
-            &format!("/v1/remittances/{id}/approve"),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    app.approve_remittance(id).await;
     let (status, body) = app
         .treasury(
             "POST",

@@ -377,6 +377,19 @@ impl TestApp {
         (status, body)
     }
 
+    /// A supervisor approves remittance batch `id`; the answer must be 200.
+    pub async fn approve_remittance(&self, id: &str) -> serde_json::Value {
+        let (status, _, body) = self
+            .post(
+                Role::Supervisor,
+                &format!("/v1/remittances/{id}/approve"),
+                &serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
     /// Reconciles `day` and works every exception the run opens the way a finance office
     /// would without looking closer: a missing payment or line clears on a later day
     /// (`accept_timing`), anything else is claimed from the bank — so the day can close.

@@ -40,15 +40,7 @@ fn day(d: u32) -> NaiveDate {
 }
 
 async fn approve(app: &TestApp, id: &str) -> Value {
-    let (status, _, body) = app
-        .post(
-            Role::Supervisor,
-            &format!("/v1/remittances/{id}/approve"),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body
+    app.approve_remittance(id).await
 }
 
 /// Each refund request's own Idempotency-Key.
