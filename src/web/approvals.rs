@@ -148,24 +148,6 @@ impl Waiting {
     }
 }
 
-fn load(conn: &mut crate::db::DbConn) -> Result<Waiting, crate::db::DbError> {
-    let refunds = refund_list::awaiting_approval(conn, PER_KIND)?;
-    let exceptions = exceptions::awaiting_approval(conn, PER_KIND)?;
-    let batches = treasury::awaiting_approval(conn, PER_KIND)?;
-    let ids: Vec<&str> = refunds
-        .iter()
-        .map(|r| r.payment_id.as_str())
-        .chain(exceptions.iter().filter_map(|e| e.payment_id.as_deref()))
-        .collect();
-    let places = places(conn, &ids)?;
-    Ok(Waiting {
-        refunds,
-        exceptions,
-        batches,
-        places,
-    })
-}
-
 /// The page's facts about one item before it becomes cells.
 struct Item<'a> {
     at: NaiveDateTime,
@@ -343,9 +325,25 @@ struct ExportQuery {
 async fn queue(staff: Staff, query: web::Query<ExportQuery>) -> Result<HttpResponse, WebError> {
     staff.require(may::READ_APPROVALS)?;
     let lang = staff.lang;
-    let waiting = with_conn(&staff.ctx, |conn, _| Ok(load(conn)?))
-        .await
-        .or_page(lang)?;
+    let waiting = with_conn(&staff.ctx, |conn, _| {
+        let refunds = refund_list::awaiting_approval(conn, PER_KIND)?;
+        let exceptions = exceptions::awaiting_approval(conn, PER_KIND)?;
+        let batches = treasury::awaiting_approval(conn, PER_KIND)?;
+        let ids: Vec<&str> = refunds
+            .iter()
+            .map(|r| r.payment_id.as_str())
+            .chain(exceptions.iter().filter_map(|e| e.payment_id.as_deref()))
+            .collect();
+        let places = places(conn, &ids)?;
+        Ok(Waiting {
+            refunds,
+            exceptions,
+            batches,
+            places,
+        })
+    })
+    .await
+    .or_page(lang)?;
     let names = directory(&staff).await?;
     let t = ApprovalWords::of(lang);
     let rows = rows(&staff, &waiting, (&names, lang));
