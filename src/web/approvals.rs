@@ -18,7 +18,7 @@ use super::i18n::Lang;
 use super::reconciliation::ReconWords;
 use super::table::{link_csv, Cell, Table};
 use super::{download, local_time, Chrome, Export, OrPage, Staff, WebError, BASE};
-use crate::auth::{may, Role};
+use crate::auth::{may, Principal, Role};
 use crate::catalogue::departments::Directory;
 use crate::http::blocking::with_conn;
 use crate::payments::query::{places, Place};
@@ -93,22 +93,22 @@ pub struct RowAction {
     pub why_not: Option<&'static str>,
 }
 
-/// Whether `staff` may approve an item proposed by person `proposer` with one of `roles`:
-/// never their own (four eyes), else by role.
+/// Whether `viewer` may approve an item proposed by person `proposer` with one of `roles`:
+/// never their own (four eyes), else by role. The use cases check the same again.
 fn row_action(
-    staff: &Staff,
+    viewer: &Principal,
     roles: &[Role],
     proposer: Option<&str>,
     action: String,
     not_role: &'static str,
     t: &ApprovalWords,
 ) -> RowAction {
-    if staff.principal.is_same_person(proposer) {
+    if viewer.is_same_person(proposer) {
         RowAction {
             approve: None,
             why_not: Some(t.own),
         }
-    } else if !staff.may(roles) {
+    } else if !roles.contains(&viewer.role) {
         RowAction {
             approve: None,
             why_not: Some(not_role),
@@ -139,13 +139,16 @@ struct Waiting {
     exceptions: Vec<exceptions::AwaitingApproval>,
     batches: Vec<treasury::AwaitingApproval>,
     places: std::collections::HashMap<String, Place>,
+    /// Whether a kind had more than [`PER_KIND`] waiting.
+    truncated: bool,
 }
 
-impl Waiting {
-    fn truncated(&self) -> bool {
-        let full = |n: usize| i64::try_from(n).unwrap_or(i64::MAX) >= PER_KIND;
-        full(self.refunds.len()) || full(self.exceptions.len()) || full(self.batches.len())
-    }
+/// Keeps the first [`PER_KIND`] of `items` (read with one more); whether any were left out.
+fn keep_first<T>(items: &mut Vec<T>) -> bool {
+    let keep = usize::try_from(PER_KIND).unwrap_or(usize::MAX);
+    let more = items.len() > keep;
+    items.truncate(keep);
+    more
 }
 
 /// The page's facts about one item before it becomes cells.
@@ -185,7 +188,7 @@ fn rows(staff: &Staff, waiting: &Waiting, names: (&Directory, Lang)) -> Vec<Row>
             proposed_by: &refund.requested_by,
             note: Some(&refund.reason),
             action: row_action(
-                staff,
+                &staff.principal,
                 may::APPROVE_REFUND,
                 refund.requested_by_person.as_deref(),
                 format!("{BASE}/refunds/{}/approve", refund.id),
@@ -218,7 +221,7 @@ fn rows(staff: &Staff, waiting: &Waiting, names: (&Directory, Lang)) -> Vec<Row>
             proposed_by: e.proposed_by.as_deref().unwrap_or_default(),
             note: e.note.as_deref(),
             action: row_action(
-                staff,
+                &staff.principal,
                 may::RESOLVE_EXCEPTION,
                 e.proposed_by_person.as_deref(),
                 format!("{BASE}/exceptions/{}/approve", e.id),
@@ -239,7 +242,7 @@ fn rows(staff: &Staff, waiting: &Waiting, names: (&Directory, Lang)) -> Vec<Row>
             proposed_by: &b.prepared_by,
             note: None,
             action: row_action(
-                staff,
+                &staff.principal,
                 may::APPROVE_REMITTANCE,
                 b.prepared_by_person.as_deref(),
                 format!("{BASE}/remittances/{}/approve", b.id),
@@ -326,9 +329,16 @@ async fn queue(staff: Staff, query: web::Query<ExportQuery>) -> Result<HttpRespo
     staff.require(may::READ_APPROVALS)?;
     let lang = staff.lang;
     let waiting = with_conn(&staff.ctx, |conn, _| {
-        let refunds = refund_list::awaiting_approval(conn, PER_KIND)?;
-        let exceptions = exceptions::awaiting_approval(conn, PER_KIND)?;
-        let batches = treasury::awaiting_approval(conn, PER_KIND)?;
+        // One more than shown of each, to know whether any is left out.
+        let mut refunds = refund_list::awaiting_approval(conn, PER_KIND + 1)?;
+        let mut exceptions = exceptions::awaiting_approval(conn, PER_KIND + 1)?;
+        let mut batches = treasury::awaiting_approval(conn, PER_KIND + 1)?;
+        let truncated = [
+            keep_first(&mut refunds),
+            keep_first(&mut exceptions),
+            keep_first(&mut batches),
+        ]
+        .contains(&true);
         let ids: Vec<&str> = refunds
             .iter()
             .map(|r| r.payment_id.as_str())
@@ -340,6 +350,7 @@ async fn queue(staff: Staff, query: web::Query<ExportQuery>) -> Result<HttpRespo
             exceptions,
             batches,
             places,
+            truncated,
         })
     })
     .await
@@ -370,7 +381,7 @@ async fn queue(staff: Staff, query: web::Query<ExportQuery>) -> Result<HttpRespo
     let page = QueuePage {
         c: staff.chrome(title, "approvals"),
         t,
-        truncated: waiting.truncated(),
+        truncated: waiting.truncated,
         table,
         rows,
         back: HERE,
@@ -391,5 +402,52 @@ mod tests {
         assert_eq!(en.waited_for(47 * 60 + 59), "47 h");
         assert_eq!(en.waited_for(48 * 60), "2 days");
         assert_eq!(zh.waited_for(10 * 24 * 60 + 5), "10 天");
+        for t in [zh, en] {
+            assert!(
+                t.truncated.contains(&PER_KIND.to_string()),
+                "{}",
+                t.truncated
+            );
+        }
+    }
+
+    fn person(role: Role, person: &str) -> Principal {
+        Principal {
+            token_id: "t".into(),
+            name: person.into(),
+            role,
+            person_id: person.into(),
+        }
+    }
+
+    #[test]
+    fn the_proposer_never_gets_the_button_and_others_only_by_role() {
+        let t = &ApprovalWords::ZH;
+        let act = |viewer: &Principal, proposer: Option<&str>| {
+            row_action(
+                viewer,
+                may::APPROVE_REFUND,
+                proposer,
+                "/web/refunds/ref_1/approve".into(),
+                t.supervisor_only,
+                t,
+            )
+        };
+        let wang = person(Role::Supervisor, "per_wang");
+        let own = act(&wang, Some("per_wang"));
+        assert_eq!((own.approve, own.why_not), (None, Some(t.own)));
+        let other = act(&wang, Some("per_li"));
+        assert_eq!(other.approve.as_deref(), Some("/web/refunds/ref_1/approve"));
+        assert_eq!(other.why_not, None);
+        // Nothing stored (a step by the system) is no one's: a supervisor may approve it.
+        assert!(act(&wang, None).approve.is_some());
+        let li = person(Role::Finance, "per_li");
+        let not_role = act(&li, Some("per_wang"));
+        assert_eq!(
+            (not_role.approve, not_role.why_not),
+            (None, Some(t.supervisor_only))
+        );
+        // Their own, whatever their role: told someone else approves it.
+        assert_eq!(act(&li, Some("per_li")).why_not, Some(t.own));
     }
 }
