@@ -53,6 +53,9 @@ pub const APPROVE_REMITTANCE: &[Role] = &[Supervisor];
 pub const READ_REMITTANCES: &[Role] = &[Finance, Supervisor, Auditor];
 /// Pull and acknowledge remittances (requests also HMAC-signed).
 pub const TREASURY: &[Role] = &[Treasury];
+/// Read the supervisor's queue: refunds, write-offs and batches waiting for a second person
+/// (those who approve one of them, and the auditor).
+pub const READ_APPROVALS: &[Role] = &[Finance, Supervisor, Auditor];
 /// Read the audit log.
 pub const READ_AUDIT_LOG: &[Role] = &[Supervisor, Auditor, Admin];
 /// Read the concessions (优惠政策) granted: supervision of reduced and waived fees.

@@ -185,3 +185,31 @@ pub fn find(conn: &mut DbConn, text: &str) -> Result<Vec<String>, DbError> {
     ids.dedup();
     Ok(ids)
 }
+
+/// Where a payment was taken: its department and window codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    /// Department code.
+    pub department: String,
+    /// Window code (one of the department's).
+    pub window: String,
+}
+
+/// The department and window of each payment of `ids` that exists, by id: one query, however
+/// many ids (lists that name payments show where each was taken without a query per row).
+pub fn places(
+    conn: &mut DbConn,
+    ids: &[&str],
+) -> Result<std::collections::HashMap<String, Place>, DbError> {
+    if ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let rows: Vec<(String, String, String)> = payments::table
+        .filter(payments::id.eq_any(ids))
+        .select((payments::id, payments::department, payments::window_code))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, department, window)| (id, Place { department, window }))
+        .collect())
+}

@@ -12,6 +12,7 @@ words! {
         skip_to_content: "跳到正文" / "Skip to content",
         nav_label: "主导航" / "Main navigation",
         nav_today: "今日" / "Today",
+        nav_approvals: "待审批" / "Approvals",
         nav_payments: "缴费查询" / "Payments",
         nav_reconciliation: "对账" / "Reconciliation",
         nav_days: "日结" / "Day close",

@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod approvals;
 pub mod audit;
 pub mod catalogue;
 pub mod chart;
@@ -77,6 +78,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(reconciliation::routes)
             .configure(days::routes)
             .configure(remittances::routes)
+            .configure(approvals::routes)
             .configure(report::routes)
             .configure(month::routes)
             .configure(concessions::routes)
@@ -114,9 +116,10 @@ pub struct NavItem {
 }
 
 /// The pages and who may see them, in navigation order.
-fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 15] {
+fn nav_pages(w: &Common) -> [(&'static str, &'static str, &'static [Role]); 16] {
     [
         ("today", w.nav_today, may::READ_PAYMENTS),
+        ("approvals", w.nav_approvals, may::READ_APPROVALS),
         ("payments", w.nav_payments, may::READ_PAYMENTS),
         ("refunds", w.nav_refunds, may::READ_REFUNDS),
         (

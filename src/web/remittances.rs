@@ -317,18 +317,21 @@ async fn show(
     staff.page(&page)
 }
 
-/// A form with nothing but its token.
+/// The approve form: its token, and the page to go back to (the batch's when none).
 #[derive(Debug, Deserialize)]
-struct EmptyForm {}
+struct ApproveForm {
+    #[serde(default)]
+    back: Option<String>,
+}
 
 async fn approve(
     staff: Staff,
     id: web::Path<String>,
-    form: PostForm<EmptyForm>,
+    form: PostForm<ApproveForm>,
 ) -> Result<HttpResponse, WebError> {
     let by = staff.require(may::APPROVE_REMITTANCE)?.clone();
     let lang = staff.lang;
-    staff.form(form)?;
+    let f = staff.form(form)?;
     let ctx = &staff.ctx;
     let batch = service::approve(
         &ctx.writer,
@@ -340,10 +343,11 @@ async fn approve(
     .await
     .or_page(lang)?;
     let t = RemitWords::of(lang);
-    Ok(staff.done(
-        &format!("{BASE}/remittances/{}", batch.id),
-        &format!("{}{}", t.approved_message, batch.id),
-    ))
+    let back = match f.back {
+        Some(page) => super::session::local_page(Some(page.as_str())),
+        None => format!("{BASE}/remittances/{}", batch.id),
+    };
+    Ok(staff.done(&back, &format!("{}{}", t.approved_message, batch.id)))
 }
 
 /// Why a batch is cancelled.

@@ -6,8 +6,10 @@ mod support;
 
 mod api_fuzz;
 mod append_only;
+mod approvals;
 mod backup_drill;
 mod browser;
+mod browser_pages;
 mod catalogue;
 mod cli;
 mod concessions;

@@ -15,7 +15,7 @@ use crate::support::spawn_app;
 use crate::web_support::WebSession;
 
 /// The first sheet of an XLSX download.
-fn sheet(bytes: &[u8]) -> calamine::Range<Data> {
+pub(crate) fn sheet(bytes: &[u8]) -> calamine::Range<Data> {
     let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes.to_vec()))
         .unwrap_or_else(|e| panic!("not an XLSX workbook: {e}"));
     let name = book.sheet_names().first().cloned().expect("a sheet");

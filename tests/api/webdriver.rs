@@ -1,7 +1,7 @@
 //! Starts Debian's headless Chromium under `chromedriver` for the browser tests, which drive it
 //! with `fantoccini` (the WebDriver client) through [`Browser`]. On top of the client this adds
-//! only what the tests share: waiting for an element, a text or an address, and saving
-//! screenshots and printed pages into `<target>/browser-artefacts/`.
+//! only what the tests share: signing in, waiting for an element, a text, an address or a
+//! download, and saving screenshots and printed pages into `<target>/browser-artefacts/`.
 //!
 //! Without `chromedriver` on the PATH the browser tests are skipped with a message, unless
 //! `ONECARD_REQUIRE_BROWSER` is set (as `.ci/run` does), when that is a failure.
@@ -55,6 +55,8 @@ pub struct Browser {
     _driver: Driver,
     /// Screenshot file names are prefixed with this (the test's name).
     pub prefix: String,
+    /// Where the browser saves downloads: `<artefacts>/downloads-<prefix>/`, emptied at start.
+    pub downloads: PathBuf,
 }
 
 /// The value, or a panic naming the command that failed.
@@ -90,6 +92,9 @@ impl Browser {
                 .spawn()
                 .expect("start chromedriver"),
         );
+        let downloads = artefacts_dir().join(format!("downloads-{prefix}"));
+        let _ = std::fs::remove_dir_all(&downloads);
+        std::fs::create_dir_all(&downloads).expect("downloads dir");
         let mut caps = Capabilities::new();
         caps.insert("browserName".into(), json!("chrome"));
         caps.insert(
@@ -98,7 +103,9 @@ impl Browser {
                 "binary": chromium,
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
                          "--disable-dev-shm-usage", "--window-size=1280,1400",
-                         "--lang=zh-CN", "--force-device-scale-factor=1"]
+                         "--lang=zh-CN", "--force-device-scale-factor=1"],
+                "prefs": {"download.default_directory": downloads,
+                          "download.prompt_for_download": false}
             }),
         );
         let mut builder = ClientBuilder::new(HttpConnector::new());
@@ -116,7 +123,41 @@ impl Browser {
             client,
             _driver: driver,
             prefix: prefix.to_string(),
+            downloads,
         })
+    }
+
+    /// Signs `name` in through the form on the way to `url`; waits until the page is reached.
+    pub async fn sign_in_to(&self, url: &str, name: &str, password: &str) {
+        self.goto(url).await;
+        self.wait_for_url("/web/sign-in", 10).await;
+        self.type_into("#name", name).await;
+        self.type_into("#password", password).await;
+        self.click("form button[type=submit]").await;
+        let path = url.split_once("/web/").map_or(url, |(_, p)| p);
+        self.wait_for_url(&format!("/web/{path}"), 10).await;
+    }
+
+    /// Waits until a finished download whose name ends with `suffix` is in [`Self::downloads`];
+    /// returns its bytes.
+    pub async fn downloaded(&self, suffix: &str, secs: u64) -> Vec<u8> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let found = std::fs::read_dir(&self.downloads)
+                .expect("downloads dir")
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .find(|p| p.to_string_lossy().ends_with(suffix));
+            if let Some(path) = found {
+                return std::fs::read(path).expect("read download");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no download *{suffix} in {}",
+                self.downloads.display()
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Opens a URL and waits for the page to load.
@@ -244,6 +285,40 @@ impl Browser {
         let path = artefacts_dir().join(format!("{}-{name}.png", self.prefix));
         std::fs::write(&path, bytes).expect("write screenshot");
         path
+    }
+
+    /// Saves a screenshot of the top of the page as a window 1,280 × `height` px shows it (less
+    /// the window's own frame), as `<prefix>-<name>.png`: a long page's head, small enough
+    /// for the README.
+    pub async fn screenshot_top(&self, name: &str, height: u32) -> PathBuf {
+        ok(
+            "window size",
+            self.client.set_window_size(1280, height).await,
+        );
+        let bytes = ok("screenshot", self.client.screenshot().await);
+        assert!(bytes.starts_with(b"\x89PNG"), "a PNG");
+        let path = artefacts_dir().join(format!("{}-{name}.png", self.prefix));
+        std::fs::write(&path, bytes).expect("write screenshot");
+        path
+    }
+
+    /// Panics unless the page, at a window `width` px wide, needs no sideways scrolling: neither
+    /// the page nor any table's scroll box is wider than it shows.
+    pub async fn fits_width(&self, width: u32) {
+        ok("window size", self.client.set_window_size(width, 900).await);
+        let script = "const d = document.documentElement; \
+            const boxes = [...document.querySelectorAll('.scroll')] \
+                .filter(s => s.scrollWidth > s.clientWidth) \
+                .map(s => (s.parentElement.id || '?') + ': ' + s.scrollWidth + ' > ' + s.clientWidth); \
+            if (d.scrollWidth > d.clientWidth) boxes.push('page: ' + d.scrollWidth + ' > ' + d.clientWidth); \
+            return boxes;";
+        let wide = ok("widths", self.client.execute(script, vec![]).await);
+        assert_eq!(
+            wide,
+            json!([]),
+            "sideways scrolling at {width} px on {}",
+            self.url().await
+        );
     }
 
     /// Prints the page to PDF (A4, as the print stylesheet lays it out); returns its path.

@@ -104,6 +104,17 @@ pub fn list(conn: &mut DbConn, f: &RefundFilter) -> Result<RefundPage, QueryErro
     Ok(RefundPage { items, next })
 }
 
+/// The refunds waiting for a supervisor's approval, oldest request first (then by id), at most
+/// `limit`: one query.
+pub fn awaiting_approval(conn: &mut DbConn, limit: i64) -> Result<Vec<Refund>, DbError> {
+    Ok(refunds::table
+        .filter(refunds::status.eq(RefundStatus::Requested.as_ref().to_string()))
+        .order((refunds::created_at, refunds::id))
+        .limit(limit)
+        .select(Refund::as_select())
+        .load(conn)?)
+}
+
 /// How many refunds and how much.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RefundTally {

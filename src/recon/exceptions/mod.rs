@@ -27,11 +27,13 @@
 mod approve;
 mod checks;
 mod claims;
+pub mod queue;
 mod resolve;
 pub mod rules;
 
 pub use approve::approve;
 pub use claims::claims_paid;
+pub use queue::{awaiting_approval, AwaitingApproval};
 pub use resolve::resolve;
 pub use rules::Step;
 

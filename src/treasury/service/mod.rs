@@ -48,7 +48,10 @@ pub mod withdraw;
 pub use acknowledge::{acknowledge, Acknowledged};
 pub use approve::approve;
 pub use prepare::{day_movements, prepare, prepare_day, stored_subjects};
-pub use read::{file, get, list, list_for_treasury, Remittance, SignedFile, SubjectView};
+pub use read::{
+    awaiting_approval, file, get, list, list_for_treasury, AwaitingApproval, Remittance,
+    SignedFile, SubjectView,
+};
 pub use refund_routing::RefundRemittances;
 pub use returns::{get_for_treasury as get_refund_request, RefundRequestView};
 pub use returns_ack::{acknowledge_return, reject_return, ReturnAcknowledged};

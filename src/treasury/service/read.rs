@@ -268,6 +268,63 @@ pub fn list(
     page(conn, rows, limit, |r| Ok(r.business_date.to_string()))
 }
 
+/// A batch prepared and waiting for a supervisor's approval, as the supervisor's queue shows
+/// it (no subjects: the batch's own page has them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwaitingApproval {
+    /// `rem_YYYYMMDD`.
+    pub id: String,
+    /// The day remitted.
+    pub business_date: NaiveDate,
+    /// Total, in fen.
+    pub amount_minor: i64,
+    /// Who prepared it (`role:name`).
+    pub prepared_by: String,
+    /// When (UTC).
+    pub prepared_at: NaiveDateTime,
+    /// The person who prepared it: not the approver.
+    pub prepared_by_person: Option<String>,
+}
+
+/// The prepared batches, oldest preparation first, at most `limit`: one query.
+pub fn awaiting_approval(conn: &mut DbConn, limit: i64) -> Result<Vec<AwaitingApproval>, DbError> {
+    let rows: Vec<(
+        String,
+        NaiveDate,
+        i64,
+        String,
+        NaiveDateTime,
+        Option<String>,
+    )> = remittances::table
+        .filter(remittances::status.eq(RemittanceStatus::Prepared.as_ref()))
+        .order((remittances::prepared_at, remittances::id))
+        .limit(limit)
+        .select((
+            remittances::id,
+            remittances::business_date,
+            remittances::amount_minor,
+            remittances::prepared_by,
+            remittances::prepared_at,
+            remittances::prepared_by_person,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, business_date, amount_minor, prepared_by, prepared_at, prepared_by_person)| {
+                AwaitingApproval {
+                    id,
+                    business_date,
+                    amount_minor,
+                    prepared_by,
+                    prepared_at,
+                    prepared_by_person,
+                }
+            },
+        )
+        .collect())
+}
+
 /// Approved (and acknowledged) batches in approval order, after pull position `after`.
 pub fn list_for_treasury(
     conn: &mut DbConn,

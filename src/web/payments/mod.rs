@@ -420,9 +420,12 @@ async fn request_refund(
     Ok(staff.done(&format!("{BASE}/payments/{payment_id}"), t.refund_done))
 }
 
-/// The approve form (nothing but its token).
+/// The approve form: its token, and the page to go back to (the payment's when none).
 #[derive(Debug, Deserialize)]
-struct ApproveForm {}
+struct ApproveForm {
+    #[serde(default)]
+    back: Option<String>,
+}
 
 async fn approve_refund(
     staff: Staff,
@@ -430,7 +433,7 @@ async fn approve_refund(
     form: PostForm<ApproveForm>,
 ) -> Result<HttpResponse, WebError> {
     let principal = staff.require(may::APPROVE_REFUND)?.clone();
-    staff.form(form)?;
+    let f = staff.form(form)?;
     let lang = staff.lang;
     let business_date = staff.ctx.business_today();
     let refund = refunds::approve(
@@ -443,8 +446,9 @@ async fn approve_refund(
     .await
     .or_page(lang)?;
     let t = PaymentWords::of(lang);
-    Ok(staff.done(
-        &format!("{BASE}/payments/{}", refund.payment_id),
-        t.approve_done,
-    ))
+    let back = match f.back {
+        Some(page) => crate::web::session::local_page(Some(page.as_str())),
+        None => format!("{BASE}/payments/{}", refund.payment_id),
+    };
+    Ok(staff.done(&back, t.approve_done))
 }
