@@ -44,9 +44,7 @@ pub use capture::{
 pub use query::{find, list_ids, FIND_LIMIT};
 pub use receipts::ensure_series;
 pub use states::{Channel, PaymentEvent, PaymentStatus, ReceiptStatus, RefundRoute, RefundStatus};
-pub use stored::{
-    load, load_many, mark_reconciled, mark_settled, LineConcession, StoredLine, StoredPayment,
-};
+pub use stored::{load, load_many, LineConcession, StoredLine, StoredPayment};
 pub use view::{
     view, CardView, LineConcessionView, LineView, PayerView, PaymentDetail, PaymentView,
     ReceiptView,

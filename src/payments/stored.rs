@@ -1,6 +1,6 @@
 //! A payment as stored — its row, lines, masked card data and receipt — written once by the
-//! capture and read back whole; and the bulk status moves a reconciliation run makes
-//! ([`mark_settled`], [`mark_reconciled`]), by [`PaymentEvent`]'s rules.
+//! capture and read back whole. (The bulk status moves a reconciliation run makes are
+//! `recon::runs::status`'s set-based updates, by [`PaymentStatus::moved_by`].)
 
 use std::collections::HashMap;
 
@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::intake::CardData;
-use super::states::{Channel, PaymentEvent, PaymentStatus, ReceiptStatus};
+use super::states::{Channel, PaymentStatus, ReceiptStatus};
 use crate::catalogue::ConcessionKind;
 use crate::db::schema::{
     fee_item_concessions, fee_items, payment_cards, payment_lines, payments, receipts,
@@ -334,56 +334,4 @@ fn stored_line(r: LineCols) -> Result<StoredLine, DbError> {
         revenue_subject,
         concession,
     })
-}
-
-/// How many payment ids one status `UPDATE` names (well under SQLite's and PostgreSQL's bind
-/// limits), so a run of a million payments is a few thousand statements, not a million.
-pub const STATUS_CHUNK: usize = 500;
-
-/// Marks the payments `ids` settled: matched by a reconciliation run to their acquirer lines
-/// ([`PaymentEvent::LineMatched`]). Only captured payments move; settled, reconciled and
-/// voided ones stay as they are. Returns how many moved.
-pub fn mark_settled(conn: &mut DbConn, ids: &[String]) -> Result<usize, DbError> {
-    apply_event(conn, ids, PaymentEvent::LineMatched, PaymentStatus::Settled)
-}
-
-/// Marks the payments `ids` reconciled: the settlement entry of the file carrying their
-/// matched lines has posted ([`PaymentEvent::SettlementPosted`]). Captured and settled
-/// payments move; reconciled and voided ones stay. Returns how many moved.
-pub fn mark_reconciled(conn: &mut DbConn, ids: &[String]) -> Result<usize, DbError> {
-    apply_event(
-        conn,
-        ids,
-        PaymentEvent::SettlementPosted,
-        PaymentStatus::Reconciled,
-    )
-}
-
-/// One `UPDATE … WHERE id IN (chunk) AND status IN (what `event` moves to `to`)` per chunk of
-/// ids: the row's status is checked by the database in the same statement, so a concurrent
-/// void (which moves only a captured payment) and this move cannot both win.
-fn apply_event(
-    conn: &mut DbConn,
-    ids: &[String],
-    event: PaymentEvent,
-    to: PaymentStatus,
-) -> Result<usize, DbError> {
-    let from: Vec<&'static str> = PaymentStatus::moved_by(event, to)
-        .into_iter()
-        .map(<&'static str>::from)
-        .collect();
-    if from.is_empty() {
-        return Ok(0);
-    }
-    let mut moved = 0;
-    for chunk in ids.chunks(STATUS_CHUNK) {
-        moved += diesel::update(
-            payments::table
-                .filter(payments::id.eq_any(chunk))
-                .filter(payments::status.eq_any(&from)),
-        )
-        .set(payments::status.eq(to.as_ref()))
-        .execute(conn)?;
-    }
-    Ok(moved)
 }

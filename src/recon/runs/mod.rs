@@ -175,7 +175,7 @@ pub fn run_with_progress(
     // Dated D (open: checked above), also for files carried from earlier, closed days.
     let paid = store::paid_files(conn, &stored.id)?;
     let posted = post_settlements(conn, writer, date, &paid, actor)?;
-    status::apply(conn, &stored.id, actor)?;
+    status::apply(conn, &stored.id, date, actor)?;
     let run = Run {
         settlement_entries: posted,
         ..stored

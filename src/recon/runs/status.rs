@@ -7,27 +7,30 @@
 //!   `reconciled` — whichever run stored its match, so the order the nights run in does not
 //!   matter.
 //!
-//! Voided payments stay voided; nothing moves backwards. The ids are read a page at a time
-//! and updated in chunks ([`crate::payments::stored::mark_settled`]), so a run of a million
-//! payments never holds them all, nor makes a round trip per payment. One transaction, one
-//! audit record for the whole move.
+//! Voided payments stay voided; nothing moves backwards. Each move is one set-based
+//! `UPDATE payments … WHERE status IN (…) AND id IN (SELECT payment_id FROM recon_outcomes …)`
+//! (per chunk of files for the second), so a run of a million payments neither holds their
+//! ids nor sends them back to the database in thousands of long `IN` lists: the row's status is
+//! checked by the database in the same statement
+//! ([`PaymentStatus::moved_by`](crate::payments::PaymentStatus::moved_by)), so a concurrent
+//! void and this move cannot both win. One transaction, one audit record for the whole move.
 //!
 //! Depends on: `payments` (the status moves), `db`, `audit`, `ledger::templates` (the
 //! settlement entry's reference), [`crate::recon::matcher`] (the categories).
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use diesel::prelude::*;
 
 use crate::audit::{self, AuditEvent};
-use crate::db::schema::{ledger_entries, recon_outcomes, settlement_records};
+use crate::db::schema::{self, ledger_entries, recon_outcomes, settlement_records};
 use crate::db::{DbConn, DbError};
 use crate::ledger::model::EntryKind;
 use crate::ledger::templates::settlement_reference;
-use crate::payments;
+use crate::payments::{PaymentEvent, PaymentStatus};
 use crate::recon::matcher::{Category, Subject};
 
-/// How many outcomes are read per page.
-const PAGE: i64 = 10_000;
+/// How many files one statement names (well under the databases' bind limits).
+const FILES_PER_STATEMENT: usize = 500;
 
 /// How many payments a run moved.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,15 +41,20 @@ pub(super) struct Moved {
     pub(super) reconciled: usize,
 }
 
-/// Moves the statuses of the payments the stored run `run_id` settled and reconciled (run
-/// after its settlement entries are posted).
-pub(super) fn apply(conn: &mut DbConn, run_id: &str, actor: &str) -> Result<Moved, DbError> {
+/// Moves the statuses of the payments the stored run `run_id` of `date` settled and
+/// reconciled (run after its settlement entries are posted).
+pub(super) fn apply(
+    conn: &mut DbConn,
+    run_id: &str,
+    date: NaiveDate,
+    actor: &str,
+) -> Result<Moved, DbError> {
     crate::db::write_txn::<_, DbError, _>(conn, |conn| {
         // It reads before it writes: on SQLite a deferred transaction that turns into a write
         // while another run stores fails at once ("database is locked"); take the write lock
         // first, waiting like any writer ("STATUS" in ASCII: one key for every run).
         crate::db::lock_for_rewrite(conn, 0x5354_4154_5553)?;
-        let settled = settle(conn, run_id)?;
+        let settled = settle(conn, run_id, date)?;
         let files = posted_files(conn, run_id)?;
         let reconciled = reconcile(conn, &files)?;
         let moved = Moved {
@@ -74,28 +82,33 @@ pub(super) fn apply(conn: &mut DbConn, run_id: &str, actor: &str) -> Result<Move
     })
 }
 
-/// The payments of the run's `matched` payment outcomes → settled.
-fn settle(conn: &mut DbConn, run_id: &str) -> Result<usize, DbError> {
-    let mut after = 0;
-    let mut moved = 0;
-    loop {
-        let page: Vec<(i64, Option<String>)> = recon_outcomes::table
-            .filter(recon_outcomes::run_id.eq(run_id))
-            .filter(recon_outcomes::category.eq(Category::Matched.as_ref()))
-            .filter(recon_outcomes::subject.eq(Subject::Payment.as_ref()))
-            .filter(recon_outcomes::payment_id.is_not_null())
-            .filter(recon_outcomes::id.gt(after))
-            .order(recon_outcomes::id)
-            .limit(PAGE)
-            .select((recon_outcomes::id, recon_outcomes::payment_id))
-            .load(conn)?;
-        let Some((last, _)) = page.last() else {
-            return Ok(moved);
-        };
-        after = *last;
-        let ids: Vec<String> = page.into_iter().filter_map(|(_, p)| p).collect();
-        moved += payments::mark_settled(conn, &ids)?;
-    }
+/// The statuses a move by `event` to `to` may find in the rows it changes, as stored.
+fn moved_from(event: PaymentEvent, to: PaymentStatus) -> Vec<&'static str> {
+    PaymentStatus::moved_by(event, to)
+        .into_iter()
+        .map(<&'static str>::from)
+        .collect()
+}
+
+/// The payments of the run's `matched` payment outcomes → settled. The run's outcomes are
+/// found through the date's index (the run just stored is its date's active one).
+fn settle(conn: &mut DbConn, run_id: &str, date: NaiveDate) -> Result<usize, DbError> {
+    let to = PaymentStatus::Settled;
+    let matched = recon_outcomes::table
+        .filter(recon_outcomes::business_date.eq(date))
+        .filter(recon_outcomes::active.eq(true))
+        .filter(recon_outcomes::run_id.eq(run_id))
+        .filter(recon_outcomes::category.eq(Category::Matched.as_ref()))
+        .filter(recon_outcomes::subject.eq(Subject::Payment.as_ref()))
+        .filter(recon_outcomes::payment_id.is_not_null())
+        .select(recon_outcomes::payment_id);
+    Ok(diesel::update(
+        schema::payments::table
+            .filter(schema::payments::status.eq_any(moved_from(PaymentEvent::LineMatched, to)))
+            .filter(schema::payments::id.nullable().eq_any(matched)),
+    )
+    .set(schema::payments::status.eq(to.as_ref()))
+    .execute(conn)?)
 }
 
 /// The files whose settlement entry has posted among those the run touched: the files it
@@ -119,7 +132,8 @@ fn posted_files(conn: &mut DbConn, run_id: &str) -> Result<Vec<String>, DbError>
     files.sort();
     files.dedup();
     let mut posted = Vec::new();
-    for chunk in files.chunks(payments::stored::STATUS_CHUNK) {
+    // Files per statement: well under SQLite's and PostgreSQL's bind limits.
+    for chunk in files.chunks(FILES_PER_STATEMENT) {
         let references: Vec<String> = chunk.iter().map(|f| settlement_reference(f)).collect();
         let found: Vec<Option<String>> = ledger_entries::table
             .filter(ledger_entries::kind.eq(EntryKind::Settlement.as_str()))
@@ -139,32 +153,29 @@ fn posted_files(conn: &mut DbConn, run_id: &str) -> Result<Vec<String>, DbError>
 /// The payments of every active `matched` payment outcome whose line is in one of `files`
 /// → reconciled.
 fn reconcile(conn: &mut DbConn, files: &[String]) -> Result<usize, DbError> {
+    let to = PaymentStatus::Reconciled;
+    let from = moved_from(PaymentEvent::SettlementPosted, to);
     let mut moved = 0;
-    for chunk in files.chunks(payments::stored::STATUS_CHUNK) {
-        let mut after = 0;
-        loop {
-            let page: Vec<(i64, Option<String>)> =
-                recon_outcomes::table
-                    .inner_join(settlement_records::table.on(
-                        recon_outcomes::settlement_record_id.eq(settlement_records::id.nullable()),
-                    ))
-                    .filter(settlement_records::file_id.eq_any(chunk))
-                    .filter(recon_outcomes::active.eq(true))
-                    .filter(recon_outcomes::category.eq(Category::Matched.as_ref()))
-                    .filter(recon_outcomes::subject.eq(Subject::Payment.as_ref()))
-                    .filter(recon_outcomes::payment_id.is_not_null())
-                    .filter(recon_outcomes::id.gt(after))
-                    .order(recon_outcomes::id)
-                    .limit(PAGE)
-                    .select((recon_outcomes::id, recon_outcomes::payment_id))
-                    .load(conn)?;
-            let Some((last, _)) = page.last() else {
-                break;
-            };
-            after = *last;
-            let ids: Vec<String> = page.into_iter().filter_map(|(_, p)| p).collect();
-            moved += payments::mark_reconciled(conn, &ids)?;
-        }
+    // Files per statement: well under SQLite's and PostgreSQL's bind limits.
+    for chunk in files.chunks(FILES_PER_STATEMENT) {
+        let matched = recon_outcomes::table
+            .inner_join(
+                settlement_records::table
+                    .on(recon_outcomes::settlement_record_id.eq(settlement_records::id.nullable())),
+            )
+            .filter(settlement_records::file_id.eq_any(chunk))
+            .filter(recon_outcomes::active.eq(true))
+            .filter(recon_outcomes::category.eq(Category::Matched.as_ref()))
+            .filter(recon_outcomes::subject.eq(Subject::Payment.as_ref()))
+            .filter(recon_outcomes::payment_id.is_not_null())
+            .select(recon_outcomes::payment_id);
+        moved += diesel::update(
+            schema::payments::table
+                .filter(schema::payments::status.eq_any(&from))
+                .filter(schema::payments::id.nullable().eq_any(matched)),
+        )
+        .set(schema::payments::status.eq(to.as_ref()))
+        .execute(conn)?;
     }
     Ok(moved)
 }
