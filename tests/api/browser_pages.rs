@@ -113,6 +113,7 @@ async fn a_supervisor_reads_the_month_and_clears_the_queue() {
         text.contains("市场监督管理局"),
         "departments by name: {text}"
     );
+    browser.fits_width(1280).await;
     browser.screenshot("month").await;
     browser.click("#t-by_department a.xlsx").await;
     let bytes = browser.downloaded(".xlsx", 20).await;
