@@ -18,6 +18,10 @@
 //!   list and report, while the later day's run pairs the other side. A file's missing credit
 //!   is carried forward by the runs themselves and cannot be accepted away.
 //!
+//! - [`match_pair`] matches an item with a candidate of the workspace in one transaction: the
+//!   item's manual match (or claim settled by a credit) and the candidate's own exception
+//!   with it.
+//!
 //! Only the active exceptions of the latest run can be worked; a re-run replaces them.
 //! [`ExceptionStatus::after`] is the one place the transitions are written.
 //!
@@ -27,11 +31,13 @@
 mod approve;
 mod checks;
 mod claims;
+mod pair;
 mod resolve;
 pub mod rules;
 
 pub use approve::approve;
 pub use claims::claims_paid;
+pub use pair::{match_pair, Paired};
 pub use resolve::resolve;
 pub use rules::Step;
 
