@@ -53,7 +53,7 @@ async fn the_workspace_fits_1280_pixels_and_clears_by_clicking() {
 
     let html = browser.client.source().await.expect("source");
     let all = rows(&html);
-    assert_eq!(all.len(), 8);
+    assert_eq!(all.len(), 9);
     let missing = all
         .iter()
         .find(|r| r.is("清算缺失（账有单无）"))
