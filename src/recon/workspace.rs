@@ -338,7 +338,9 @@ impl Workspace {
         let f = self.files.get(id)?;
         Some(Facts {
             record: Record::File(id.to_string()),
-            date: f.date.unwrap_or(x.day),
+            // A carried file is within reach of the run that found its cash missing, not of
+            // its settlement date (it may be older than the reach).
+            date: x.day,
             amount_minor: x.ledger_minor.unwrap_or_default(),
             terminal: None,
             refs: f.merchant.iter().cloned().collect(),
