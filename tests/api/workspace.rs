@@ -102,7 +102,11 @@ pub(crate) async fn a_morning_with_every_kind(app: &TestApp) -> Value {
         "cash_missing",
         "unexpected_statement_line",
     ] {
-        let want = if kind == "unexpected_statement_line" { 2 } else { 1 };
+        let want = if kind == "unexpected_statement_line" {
+            2
+        } else {
+            1
+        };
         assert_eq!(run["summary"][kind], want, "{kind}: {run}");
     }
     run
@@ -212,9 +216,9 @@ async fn a_morning_with_every_exception_kind_is_cleared_from_the_workspace() {
     assert!(ws.contains(DEPARTMENT), "the department by name");
     assert!(!ws.contains("D04") && !ws.contains("W01"), "{ws}");
     assert!(all.iter().all(|r| r.status() == "待处理"), "{all:#?}");
-    assert!(all.iter().all(|r| r
-        .html
-        .contains(&format!("<code class=\"ws-id\" translate=\"no\""))));
+    assert!(all
+        .iter()
+        .all(|r| r.html.contains("<code class=\"ws-id\" translate=\"no\"")));
 
     // Each row offers only what its kind allows: no write-off in the centre's favour, timing
     // only where a later day clears it.
@@ -363,7 +367,10 @@ async fn a_morning_with_every_exception_kind_is_cleared_from_the_workspace() {
     assert_eq!(closed.status, 303, "{}", closed.body);
     let (_, day) = app.get(Role::Auditor, &format!("/v1/days/{DAY}")).await;
     assert_eq!(day["status"], "closed", "{day}");
-    assert!(finance.get(&days).await.body.contains("已结账并签章"), "said once");
+    assert!(
+        finance.get(&days).await.body.contains("已结账并签章"),
+        "said once"
+    );
 
     // And in English: no Chinese outside names and data.
     finance.get("/web/lang?to=en&back=/web/today").await;
