@@ -14,10 +14,9 @@ use chrono::NaiveDate;
 use onecard::auth::Role;
 use serde_json::Value;
 
-use crate::languages::other_language;
 use crate::reconciliation::pos_file;
 use crate::support::{spawn_app, TestApp};
-use crate::web_support::WebSession;
+use crate::web_support::{other_language, WebSession};
 
 /// Tuesday 24 November 2026.
 pub(crate) const DAY: &str = "2026-11-24";
@@ -429,6 +428,41 @@ async fn a_refused_match_leaves_both_untouched() {
         .await;
     assert_eq!(bad.status, 422, "{}", bad.body);
     assert!(bad.body.contains("with"));
+    // Two steps, both or neither: a credit of 119.90 named as paying the file one yuan short
+    // is first resolved as explained, the file is claimed, and then the settlement is refused
+    // (the amounts differ) — so neither the credit nor the file has moved.
+    let short_file = listed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|x| x["kind"] == "cash_mismatch")
+        .and_then(|x| x["file_id"].as_str())
+        .expect("the short file")
+        .to_string();
+    let credit = all
+        .iter()
+        .find(|r| r.is("无法解释的银行流水"))
+        .expect("a credit");
+    let refused = finance
+        .post(
+            &recon,
+            &format!("/web/exceptions/{}/match", credit.id),
+            &[
+                ("with", format!("file:{short_file}").as_str()),
+                ("back", recon.as_str()),
+            ],
+        )
+        .await;
+    assert!(
+        refused.status >= 400 && refused.status < 500,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("match_amounts_differ"),
+        "{}",
+        refused.body
+    );
     let now = rows(&finance.get(&recon).await.body);
     assert!(now.iter().all(|r| r.status() == "待处理"), "{now:#?}");
     // An auditor may not match.

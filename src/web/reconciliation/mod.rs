@@ -239,7 +239,6 @@ words! {
         ws_matched_note: "在工作台匹配：" / "Matched in the workspace: ",
         ws_matched_message: "已匹配：" / "Matched: ",
         ws_your_proposal: "由您提出，须由另一人审批。" / "You proposed it; a second person approves it.",
-        ws_worked: "处理" / "Worked",
         ws_code: "差异编号" / "Exception code",
         colon: "：" / ": ",
         comma: "，" / ", ",
