@@ -10,7 +10,9 @@
 //! resolution), and the amounts agree — for a payment and a line the same amount; for a file
 //! and a credit the credit is the file's shortfall. A record of the right kind and reach with
 //! another amount is shown as a weak candidate (not matchable) only when it shares a reference
-//! or a terminal with the item. At most [`MAX_CANDIDATES`] per item, in a deterministic order.
+//! or a terminal with the item. At most [`MAX_CANDIDATES`] per item, in a deterministic order:
+//! matchable first, a line settled twice after a line nobody took, then a shared reference, the
+//! same terminal, the fewest days apart.
 //!
 //! Depends on: [`crate::recon::matcher::Category`] (the item's kind), chrono.
 
@@ -99,6 +101,9 @@ pub struct Free {
     pub exception_id: Option<String>,
     /// For a file: the shortfall a credit must bring to settle it.
     pub shortfall_minor: Option<i64>,
+    /// A line the acquirer settled a second time (its first settlement matched): a poorer
+    /// candidate than a line nobody took, so it is offered after those.
+    pub settled_twice: bool,
 }
 
 /// Why a record is a candidate.
@@ -122,6 +127,8 @@ pub struct Candidate {
     pub same_reference: Option<String>,
     /// A manual match would accept this pair: offered as a button.
     pub matchable: bool,
+    /// A line settled a second time (see [`Free::settled_twice`]).
+    pub settled_twice: bool,
 }
 
 /// What kind of counterpart an item looks for, and against which of its own records.
@@ -236,12 +243,14 @@ pub fn candidates(item: &Item, pool: &[Free], taken: &BTreeSet<Record>) -> Vec<C
                 same_terminal,
                 same_reference,
                 matchable: same_amount,
+                settled_twice: free.settled_twice,
             });
         }
     }
     found.sort_by_key(|c| {
         (
             Reverse(c.matchable),
+            c.settled_twice,
             Reverse(c.same_reference.is_some()),
             Reverse(c.same_terminal),
             c.days_apart,
@@ -284,6 +293,7 @@ mod tests {
             facts,
             exception_id: exception.map(str::to_string),
             shortfall_minor: None,
+            settled_twice: false,
         }
     }
 
@@ -328,6 +338,25 @@ mod tests {
         assert_eq!(found[0].exception_id.as_deref(), Some("ex_line9"));
         assert_eq!(found[1].days_apart, 1);
         assert!(!found[2].matchable, "another amount is a weak candidate");
+    }
+
+    #[test]
+    fn a_line_settled_twice_comes_after_a_line_nobody_took() {
+        let x = item(
+            Category::MissingInSettlement,
+            Some(payment("pay_a", 24, 8_000, "T1", "r4")),
+            None,
+        );
+        let mut twice = free(line(2, 24, 8_000, "T1", "r1"), Some("ex_dup"));
+        twice.settled_twice = true;
+        let pool = vec![
+            twice,
+            free(line(5, 24, 8_000, "T1", "r9"), Some("ex_stray")),
+        ];
+        let found = candidates(&x, &pool, &BTreeSet::new());
+        let ids: Vec<_> = found.iter().map(|c| c.record.clone()).collect();
+        assert_eq!(ids, vec![Record::Line(5), Record::Line(2)]);
+        assert!(found.iter().all(|c| c.matchable));
     }
 
     #[test]
@@ -392,6 +421,7 @@ mod tests {
             facts: file,
             exception_id: Some("ex_file".into()),
             shortfall_minor: Some(15_990),
+            settled_twice: false,
         }];
         let found = candidates(&y, &files, &BTreeSet::new());
         assert_eq!(found.len(), 1);
@@ -466,6 +496,7 @@ mod tests {
                     facts: f,
                     exception_id: Some(if mine { "ex_item".into() } else { "ex_other".into() }),
                     shortfall_minor: None,
+                    settled_twice: false,
                 })
                 .collect();
             let taken: BTreeSet<Record> = taken_ids.iter().map(|&i| Record::Line(i)).collect();

@@ -258,6 +258,7 @@ pub fn load(
                 facts,
                 exception_id: Some(x.id.clone()),
                 shortfall_minor: x.file_id.is_some().then(|| x.shortfall()).flatten(),
+                settled_twice: x.kind == Category::DuplicateInSettlement,
             })
         })
         .collect();
