@@ -37,7 +37,7 @@
 //! | [`server`] | the actix app: API and pages under one request log and one error shape | `app`, `http`, `web`, `metrics`, `words` |
 //!
 //! Domain cores — [`ledger::rules`], [`ledger::chain`], [`ledger::chart`], [`money`],
-//! [`bankfiles::generic`], [`bankfiles::camt`], [`bankfiles::mt940`], [`recon::matcher`],
+//! [`bankfiles::generic`], [`bankfiles::camt`], [`bankfiles::mt940`], [`recon::matcher`], [`recon::candidates`],
 //! [`ledger::templates`], [`treasury::remt`], [`treasury::pain001`], [`treasury::batch`], [`spreadsheet`], [`auth::request_signing`], [`ledger::seals`] — import
 //! neither actix nor diesel and carry most of the tests. Handlers parse the request into domain
 //! types, call one use case, and map the result; only [`http`] knows status codes (the pages

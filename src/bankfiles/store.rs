@@ -502,6 +502,22 @@ pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Imported>, DbError> {
     row.into_imported(false, withdrawal).map(Some)
 }
 
+/// The stored imports `ids` (those that exist), in id order: two queries whatever their number.
+pub fn get_many(conn: &mut DbConn, ids: &[String]) -> Result<Vec<Imported>, DbError> {
+    let rows: Vec<FileRow> = settlement_files::table
+        .filter(settlement_files::id.eq_any(ids))
+        .select(FileRow::as_select())
+        .order(settlement_files::id)
+        .load(conn)?;
+    let mut withdrawals = withdraw::of_many(conn, ids)?;
+    rows.into_iter()
+        .map(|row| {
+            let withdrawal = withdrawals.remove(&row.id);
+            row.into_imported(false, withdrawal)
+        })
+        .collect()
+}
+
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = settlement_files)]
 struct FileRow {

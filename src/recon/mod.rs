@@ -13,14 +13,19 @@
 //!
 //! - [`inputs`]: which imported files a stored run used, and withdrawing one it did not.
 //!
+//! - [`candidates`]: an open item's candidate counterparts (pure), and [`workspace`]: the pool
+//!   they are chosen from, read in a few queries, for the reconciliation workspace.
+//!
 //! - [`exceptions`]: working exceptions — manual match, write-off with a second person's
 //!   approval, bank claim, accept as timing.
 //!
 //! Depends on: [`crate::bankfiles::records`], [`crate::text`].
 
+pub mod candidates;
 pub mod days;
 pub mod exceptions;
 pub mod inputs;
 pub mod matcher;
 pub mod report;
 pub mod runs;
+pub mod workspace;

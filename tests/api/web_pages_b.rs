@@ -392,11 +392,11 @@ async fn the_morning_through_the_pages() {
         }
     }
     let write_off = write_off.unwrap_or_else(|| panic!("a write-off among {exceptions:?}"));
-    let page = finance.get(RECON).await;
-    assert!(page
-        .body
-        .contains(&format!("action=\"/web/exceptions/{write_off}/approve\"")));
-    // The write-off waits for a second person: its proposer is refused.
+    // The write-off waits for a second person: its proposer sees no approve button (and is
+    // refused if they post one anyway); the second person sees it.
+    let approve_form = format!("action=\"/web/exceptions/{write_off}/approve\"");
+    assert!(!finance.get(RECON).await.body.contains(&approve_form));
+    assert!(supervisor.get(RECON).await.body.contains(&approve_form));
     let approve = format!("/web/exceptions/{write_off}/approve");
     let same = finance.post(RECON, &approve, &[("back", RECON)]).await;
     assert_eq!(same.status, 403);

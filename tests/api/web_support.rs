@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use onecard::auth::{staff, Role};
+use onecard::words::has_cjk;
 
 use crate::support::TestApp;
 
@@ -216,4 +217,136 @@ pub fn refund_key(html: &str) -> String {
         .expect("a refund form with its key")
         + "name=\"key\" value=\"".len();
     html[at..].split('"').next().unwrap_or("").to_string()
+}
+
+// One language per page: the checker `languages.rs` and `workspace.rs` share. A Chinese page
+// fails on two English words in a row outside `<code>`, attributes, scripts and elements marked
+// `lang="en"` or `translate="no"`; an English page on any CJK character outside elements
+// marked `lang="zh-CN"` or `translate="no"`.
+
+/// `html` without the elements whose opening tag matches `marked`, nesting of the same tag
+/// name respected.
+fn without_elements(html: &str, marked: &dyn Fn(&str) -> bool) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(lt) = rest.find('<') {
+        out.push_str(&rest[..lt]);
+        let tail = &rest[lt..];
+        let Some(gt) = tail.find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = &tail[..=gt];
+        let name: String = tag[1..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        if !name.is_empty() && marked(tag) && !tag.ends_with("/>") {
+            // Skip to the matching close tag.
+            let (open, close) = (format!("<{name}"), format!("</{name}>"));
+            let mut depth = 0usize;
+            let mut at = 0usize;
+            let body = tail;
+            loop {
+                let next_open = body[at..].find(&open).map(|i| i + at);
+                let next_close = body[at..].find(&close).map(|i| i + at);
+                match (next_open, next_close) {
+                    (Some(o), Some(c)) if o < c => {
+                        depth += 1;
+                        at = o + open.len();
+                    }
+                    (_, Some(c)) => {
+                        depth -= 1;
+                        at = c + close.len();
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    _ => {
+                        at = body.len();
+                        break;
+                    }
+                }
+            }
+            rest = &tail[at..];
+        } else {
+            // A tag ends a run of words: neighbouring cells or items are not one sentence.
+            out.push('\u{1}');
+            rest = &tail[gt + 1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The page's text a reader sees, less what is marked as the other language (`skip`).
+fn visible_text(html: &str, skip_lang: &str) -> String {
+    let marker = format!("lang=\"{skip_lang}\"");
+    let body = html.split_once("<body").map_or(html, |(_, b)| b);
+    without_elements(body, &|tag: &str| {
+        tag.starts_with("<script")
+            || tag.starts_with("<style")
+            || tag.starts_with("<code")
+            || tag.contains(&marker)
+            // Records shown as written (ledger memos, audit changes) are data, not words.
+            || tag.contains("translate=\"no\"")
+    })
+    .replace("&amp;", "&")
+    .replace("&lt;", "<")
+    .replace("&gt;", ">")
+    .replace("&quot;", "\"")
+    .replace("&#39;", "'")
+    .replace("&nbsp;", " ")
+}
+
+/// Whether a token is an English word: letters, perhaps joined by hyphens or an apostrophe;
+/// not an acronym of up to four capitals (`CSV`, `GBK`, `POS`).
+fn english_word(token: &str) -> bool {
+    let t = token.trim_matches(|c: char| ",.;:!?()[]\"“”'·/…".contains(c));
+    let acronym = t.len() <= 4 && t.chars().all(|c| c.is_ascii_uppercase());
+    !t.is_empty()
+        && !acronym
+        && t.chars().any(|c| c.is_ascii_alphabetic())
+        && t.chars()
+            .all(|c| c.is_ascii_alphabetic() || c == '-' || c == '\'')
+        && !t.starts_with('-')
+}
+
+/// The first run of two English words in `text`, if any.
+pub fn english_run(text: &str) -> Option<String> {
+    // CJK characters and full-width punctuation separate words as spaces do.
+    let spaced: String = text
+        .chars()
+        .map(|c| if has_cjk(&c.to_string()) { ' ' } else { c })
+        .collect();
+    spaced.split('\u{1}').find_map(|segment| {
+        let tokens: Vec<&str> = segment.split_whitespace().collect();
+        tokens
+            .windows(2)
+            .find(|w| english_word(w[0]) && english_word(w[1]))
+            .map(|w| w.join(" "))
+    })
+}
+
+/// The first CJK text in `text`, with a little context.
+fn chinese_in(text: &str) -> Option<String> {
+    let at = text
+        .char_indices()
+        .find(|(_, c)| has_cjk(&c.to_string()))?
+        .0;
+    let start = text[..at]
+        .char_indices()
+        .rev()
+        .nth(20)
+        .map_or(0, |(i, _)| i);
+    Some(text[start..].chars().take(40).collect())
+}
+
+/// What in `html` is of the other language than `lang` (`zh` or `en`), if anything.
+pub fn other_language(html: &str, lang: &str) -> Option<String> {
+    if lang == "zh" {
+        english_run(&visible_text(html, "en"))
+    } else {
+        chinese_in(&visible_text(html, "zh-CN"))
+    }
 }

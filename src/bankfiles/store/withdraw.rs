@@ -66,6 +66,18 @@ pub(super) fn of(conn: &mut DbConn, id: &str) -> Result<Option<Withdrawal>, DbEr
         .optional()?)
 }
 
+/// The withdrawals of the imports `ids` that were withdrawn, by import id.
+pub(super) fn of_many(
+    conn: &mut DbConn,
+    ids: &[String],
+) -> Result<std::collections::BTreeMap<String, Withdrawal>, DbError> {
+    let rows: Vec<Withdrawal> = settlement_file_withdrawals::table
+        .filter(settlement_file_withdrawals::file_id.eq_any(ids))
+        .select(Withdrawal::as_select())
+        .load(conn)?;
+    Ok(rows.into_iter().map(|w| (w.file_id.clone(), w)).collect())
+}
+
 /// Withdraws import `id` for `reason` (1–[`MAX_REASON_CHARS`] characters, trimmed), unless
 /// `in_use` says a run used it; one transaction with its audit entry. Withdrawing a withdrawn
 /// import again changes nothing and answers it as it stands.

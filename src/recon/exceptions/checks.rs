@@ -6,7 +6,7 @@
 //! carry horizon. A payment's business date or a line's settlement date must lie in
 //! D − [`CARRY_DAYS`] ..= D + 2.
 
-use chrono::{Duration, NaiveDate};
+use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use super::{ExceptionError, ExceptionState};
@@ -18,13 +18,10 @@ use crate::db::schema::{
 use crate::db::DbConn;
 use crate::recon::matcher::Category;
 
+use crate::recon::candidates::within_reach;
 /// How many days back a carried item stays within reach of a manual match (DESIGN §5's
-/// default horizon for awaited credits).
-pub const CARRY_DAYS: i64 = 5;
-
-fn within_reach(date: NaiveDate, day: NaiveDate) -> bool {
-    date >= day - Duration::days(CARRY_DAYS) && date <= day + Duration::days(2)
-}
+/// default horizon for awaited credits); the workspace's candidates use the same reach.
+pub use crate::recon::candidates::CARRY_DAYS;
 
 /// The payment's amount, checked: it exists, is within reach, and is not matched elsewhere.
 pub(super) fn payment(
@@ -127,9 +124,17 @@ pub(super) fn booking(
     if direction != Direction::Credit || reversal {
         return Err(ExceptionError::NotACredit(id));
     }
+    // The outcomes that say the booking is unexplained (a line nothing accounts for, a credit
+    // naming no unpaid file) do not spend it: they are what a claim's settlement explains.
     let used: i64 = recon_outcomes::table
         .filter(recon_outcomes::active.eq(true))
         .filter(recon_outcomes::booking_id.eq(id))
+        .filter(recon_outcomes::category.ne(Category::UnexpectedStatementLine.as_ref()))
+        .filter(
+            recon_outcomes::file_id
+                .is_not_null()
+                .or(recon_outcomes::category.ne(Category::CashMismatch.as_ref())),
+        )
         .count()
         .get_result(conn)?;
     let elsewhere = other_resolutions(conn, x)?

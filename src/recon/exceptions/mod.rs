@@ -18,6 +18,10 @@
 //!   list and report, while the later day's run pairs the other side. A file's missing credit
 //!   is carried forward by the runs themselves and cannot be accepted away.
 //!
+//! - [`match_pair`] matches an item with a candidate of the workspace in one transaction: the
+//!   item's manual match (or claim settled by a credit) and the candidate's own exception
+//!   with it.
+//!
 //! Only the active exceptions of the latest run can be worked; a re-run replaces them.
 //! [`ExceptionStatus::after`] is the one place the transitions are written.
 //!
@@ -27,12 +31,14 @@
 mod approve;
 mod checks;
 mod claims;
+mod pair;
 pub mod queue;
 mod resolve;
 pub mod rules;
 
 pub use approve::approve;
 pub use claims::claims_paid;
+pub use pair::{match_pair, Paired};
 pub use queue::{awaiting_approval, AwaitingApproval};
 pub use resolve::resolve;
 pub use rules::Step;
@@ -284,32 +290,63 @@ struct ExceptionRow {
     resolved_by_person: Option<String>,
 }
 
+/// The amounts of the records resolutions matched, read in one query per kind.
+#[derive(Default)]
+struct MatchedAmounts {
+    payments: std::collections::BTreeMap<String, i64>,
+    records: std::collections::BTreeMap<i64, i64>,
+    bookings: std::collections::BTreeMap<i64, i64>,
+}
+
+impl MatchedAmounts {
+    fn of(conn: &mut DbConn, rows: &[ExceptionRow]) -> Result<MatchedAmounts, DbError> {
+        let p: Vec<&String> = rows
+            .iter()
+            .filter_map(|r| r.matched_payment_id.as_ref())
+            .collect();
+        let r: Vec<i64> = rows.iter().filter_map(|r| r.matched_record_id).collect();
+        let b: Vec<i64> = rows.iter().filter_map(|r| r.matched_booking_id).collect();
+        let mut out = MatchedAmounts::default();
+        if !p.is_empty() {
+            out.payments = payments::table
+                .filter(payments::id.eq_any(p))
+                .select((payments::id, payments::amount_minor))
+                .load::<(String, i64)>(conn)?
+                .into_iter()
+                .collect();
+        }
+        if !r.is_empty() {
+            out.records = settlement_records::table
+                .filter(settlement_records::id.eq_any(r))
+                .select((settlement_records::id, settlement_records::gross_minor))
+                .load::<(i64, i64)>(conn)?
+                .into_iter()
+                .collect();
+        }
+        if !b.is_empty() {
+            out.bookings = statement_bookings::table
+                .filter(statement_bookings::id.eq_any(b))
+                .select((statement_bookings::id, statement_bookings::amount_minor))
+                .load::<(i64, i64)>(conn)?
+                .into_iter()
+                .collect();
+        }
+        Ok(out)
+    }
+}
+
 impl ExceptionRow {
-    fn typed(self, conn: &mut DbConn) -> Result<ExceptionState, DbError> {
-        let matched_payment_amount = match &self.matched_payment_id {
-            Some(p) => payments::table
-                .find(p)
-                .select(payments::amount_minor)
-                .first::<i64>(conn)
-                .optional()?,
-            None => None,
-        };
-        let matched_settlement_amount = match self.matched_record_id {
-            Some(r) => settlement_records::table
-                .find(r)
-                .select(settlement_records::gross_minor)
-                .first::<i64>(conn)
-                .optional()?,
-            None => None,
-        };
-        let matched_booking_amount = match self.matched_booking_id {
-            Some(b) => statement_bookings::table
-                .find(b)
-                .select(statement_bookings::amount_minor)
-                .first::<i64>(conn)
-                .optional()?,
-            None => None,
-        };
+    fn typed(self, amounts: &MatchedAmounts) -> Result<ExceptionState, DbError> {
+        let matched_payment_amount = self
+            .matched_payment_id
+            .as_ref()
+            .and_then(|p| amounts.payments.get(p).copied());
+        let matched_settlement_amount = self
+            .matched_record_id
+            .and_then(|r| amounts.records.get(&r).copied());
+        let matched_booking_amount = self
+            .matched_booking_id
+            .and_then(|b| amounts.bookings.get(&b).copied());
         Ok(ExceptionState {
             kind: stored::parse("recon_exceptions.kind", &self.kind)?,
             status: stored::parse("recon_exceptions.status", &self.status)?,
@@ -349,14 +386,16 @@ impl ExceptionRow {
     }
 }
 
-/// The states of a run's exceptions (who resolved them, how, who approved), in id order.
+/// The states of a run's exceptions (who resolved them, how, who approved), in id order: four
+/// queries whatever their number.
 pub fn of_run(conn: &mut DbConn, run_id: &str) -> Result<Vec<ExceptionState>, DbError> {
     let rows: Vec<ExceptionRow> = recon_exceptions::table
         .filter(recon_exceptions::run_id.eq(run_id))
         .select(ExceptionRow::as_select())
         .order(recon_exceptions::id)
         .load(conn)?;
-    rows.into_iter().map(|r| r.typed(conn)).collect()
+    let amounts = MatchedAmounts::of(conn, &rows)?;
+    rows.into_iter().map(|r| r.typed(&amounts)).collect()
 }
 
 /// One exception's state, if it exists.
@@ -366,7 +405,11 @@ pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<ExceptionState>, DbErro
         .select(ExceptionRow::as_select())
         .first(conn)
         .optional()?;
-    row.map(|r| r.typed(conn)).transpose()
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let amounts = MatchedAmounts::of(conn, std::slice::from_ref(&row))?;
+    row.typed(&amounts).map(Some)
 }
 
 fn load(conn: &mut DbConn, id: &str) -> Result<ExceptionState, ExceptionError> {

@@ -123,6 +123,31 @@ pub fn timing_fits(kind: Category) -> Result<(), NotTiming> {
     }
 }
 
+/// The actions a row of the workspace offers for an exception of `kind` in `status` with
+/// these amounts, besides matching a listed candidate: only what the use case would accept.
+/// Open: accept as timing where a later day clears it, write off a shortfall, claim. Claimed:
+/// write off a shortfall (the bank refused). Awaiting approval and resolved: nothing (the
+/// approval is a step of its own).
+pub fn allowed(
+    kind: Category,
+    status: ExceptionStatus,
+    ledger_minor: Option<i64>,
+    settlement_minor: Option<i64>,
+) -> Vec<Action> {
+    let shortfall = shortfall(kind, ledger_minor, settlement_minor).is_ok();
+    let fits = |a: Action| match a {
+        Action::AcceptTiming => timing_fits(kind).is_ok(),
+        Action::WriteOff => shortfall,
+        Action::BankClaim => true,
+        // A manual match names its other side: the candidates' buttons.
+        Action::ManualMatch => false,
+    };
+    [Action::AcceptTiming, Action::WriteOff, Action::BankClaim]
+        .into_iter()
+        .filter(|&a| fits(a) && status.after(Step::Resolve(a)).is_some())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +261,43 @@ mod tests {
             shortfall(MissingInLedger, None, None),
             Err(NotShortfall::NoDifference)
         );
+    }
+
+    #[test]
+    fn a_row_offers_only_what_the_use_case_accepts() {
+        use Category::*;
+        assert_eq!(
+            allowed(MissingInSettlement, Open, Some(8_000), None),
+            vec![Action::AcceptTiming, Action::WriteOff, Action::BankClaim]
+        );
+        assert_eq!(
+            allowed(AmountMismatch, Open, Some(8_000), Some(8_100)),
+            vec![Action::BankClaim],
+            "the centre's favour is never written off"
+        );
+        assert_eq!(
+            allowed(CashMissing, Claimed, Some(15_990), None),
+            vec![Action::WriteOff]
+        );
+        for status in [AwaitingApproval, Resolved] {
+            assert!(allowed(AmountMismatch, status, Some(8_000), Some(7_000)).is_empty());
+        }
+        for kind in [
+            VoidSettled,
+            DuplicateInSettlement,
+            UnexpectedStatementLine,
+            CashMismatch,
+        ] {
+            for status in ALL_STATUSES {
+                for a in allowed(kind, status, Some(1), Some(2)) {
+                    assert!(
+                        status.after(Step::Resolve(a)).is_some(),
+                        "{kind} {status} {a}"
+                    );
+                    assert_ne!(a, Action::AcceptTiming, "{kind}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! A run's exceptions: the list (with how each was worked) and its status and kind filters,
-//! the open ones with their forms, the resolve and approve forms (`recon::exceptions`), and the
-//! matcher's suggested actions in the page language.
+//! A run's exceptions: the list (with how each was worked, for the exports) and its status and
+//! kind filters, the resolve and approve routes (`recon::exceptions`), and the matcher's
+//! suggested actions in the page language. The rows the page draws are [`super::workspace`]'s.
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -20,12 +20,6 @@ const STATUSES: [ExceptionStatus; 4] = [
     ExceptionStatus::AwaitingApproval,
     ExceptionStatus::Claimed,
     ExceptionStatus::Resolved,
-];
-const ACTIONS: [Action; 4] = [
-    Action::AcceptTiming,
-    Action::BankClaim,
-    Action::ManualMatch,
-    Action::WriteOff,
 ];
 
 /// A run's exceptions as a table, with how each was worked.
@@ -88,52 +82,6 @@ pub(in crate::web) fn exceptions_table(
     table
 }
 
-/// An open exception with its forms' field ids.
-pub(super) struct Workable {
-    pub id: String,
-    pub kind: String,
-    /// The status's stored name (the template compares it).
-    pub status: String,
-    pub status_label: &'static str,
-    pub suggested_action: String,
-    pub proposed_by: Option<String>,
-    /// The finding's amounts (decimal strings, empty when absent), shown before matching.
-    pub ledger_amount: String,
-    pub settlement_amount: String,
-    /// What the resolution moves (a proposed write-off, a claim), if any.
-    pub amount: Option<String>,
-}
-
-/// The exceptions `keep` lets through that are not yet resolved, for their forms.
-pub(super) fn workable(
-    report: &Report,
-    states: &[ExceptionState],
-    keep: impl Fn(&runs::ExceptionRow) -> bool,
-    t: &ReconWords,
-    lang: Lang,
-) -> Vec<Workable> {
-    report
-        .exceptions
-        .iter()
-        .filter(|e| e.status != ExceptionStatus::Resolved && keep(e))
-        .map(|e| {
-            let state = states.iter().find(|s| s.id == e.id);
-            let amount = |m: Option<i64>| m.map(crate::money::format_minor).unwrap_or_default();
-            Workable {
-                id: e.id.clone(),
-                kind: t.category(e.kind).to_string(),
-                status: e.status.to_string(),
-                status_label: t.status(e.status),
-                suggested_action: e.suggestion(lang).to_string(),
-                proposed_by: state.and_then(|s| s.resolved_by.clone()),
-                ledger_amount: amount(e.ledger_minor),
-                settlement_amount: amount(e.settlement_minor),
-                amount: state.and_then(|s| s.amount.clone()),
-            }
-        })
-        .collect()
-}
-
 /// One `<option>` of a select.
 pub(super) struct Opt {
     pub code: &'static str,
@@ -159,12 +107,10 @@ fn options<T: Copy + Into<&'static str>>(
         .collect()
 }
 
-/// The selects of the page: the status and kind filters (with what was chosen) and the
-/// resolve form's actions.
+/// The selects of the page: the status and kind filters (with what was chosen).
 pub(super) struct Selects {
     pub statuses: Vec<Opt>,
     pub kinds: Vec<Opt>,
-    pub actions: Vec<Opt>,
 }
 
 impl Selects {
@@ -182,7 +128,6 @@ impl Selects {
                 |c| t.category(c),
                 kind,
             ),
-            actions: options(&ACTIONS, |c| t.action(c), ""),
         }
     }
 }
@@ -215,7 +160,7 @@ fn form_id(field: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
     }
 }
 
-fn back_to(back: Option<&str>) -> String {
+pub(super) fn back_to(back: Option<&str>) -> String {
     crate::web::session::local_page(back.or(Some("/web/reconciliation")))
 }
 

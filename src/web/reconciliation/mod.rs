@@ -11,6 +11,8 @@
 //! - [`run`]: starting a run as a task that reports its phases;
 //! - [`results`]: the run's tiers, balance, groups, netting and settlement entries;
 //! - [`exceptions`]: the exceptions list and filters, the resolve and approve forms;
+//! - [`workspace`]: the workspace's rows (each item with its candidates and its one form) and
+//!   the match of an item with a candidate;
 //! - [`blockers`]: what still stops the day from closing.
 //!
 //! May depend on: `recon`, `bankfiles::store`, the shared HTTP pieces (`http::upload`,
@@ -22,6 +24,7 @@ mod files;
 mod page;
 mod results;
 mod run;
+mod workspace;
 
 use actix_web::web;
 use chrono::NaiveDate;
@@ -54,6 +57,10 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/exceptions/{id}/approve",
             web::post().to(exceptions::approve),
+        )
+        .route(
+            "/exceptions/{id}/match",
+            web::post().to(workspace::match_pair),
         );
 }
 
@@ -207,6 +214,32 @@ words! {
         withdrawn: "已撤回" / "Withdrawn",
         withdrawn_message: "导入已撤回：" / "Import withdrawn: ",
         lines_known: "条流水此前已导入（未重复记录）" / "statement lines imported before (not stored twice)",
+        ws_title: "差异工作台" / "Reconciliation workspace",
+        ws_hint: "每行一笔差异，可能的对应记录列在其下；匹配、索赔、核销、确认时间差都在本行完成。核销和以到账结清索赔须由另一人审批。" / "One exception per row, its possible counterparts beneath it; match, claim, write off or accept timing from the row. A write-off or a claim settled by a credit is approved by a second person.",
+        ws_note: "说明" / "Note",
+        ws_note_hint: "索赔、核销、时间差须填写说明；匹配可不填，自动记下所匹配的两笔。" / "Required to claim, write off or accept timing; a match may leave it empty and records the pair.",
+        ws_candidates: "可能的对应记录" / "Possible counterparts",
+        ws_weak: "金额不同，仅供参考" / "amounts differ; for reference only",
+        ws_receipt: "收据 " / "Receipt ",
+        ws_terminal: "终端 " / "Terminal ",
+        ws_reference: "参考号 " / "Ref. ",
+        ws_merchant: "商户号 " / "Merchant ",
+        ws_line: "清算明细" / "Settlement line",
+        ws_credit: "入账" / "Credit",
+        ws_debit: "支出" / "Debit",
+        ws_match: "匹配" / "Match",
+        ws_settle: "以此到账结清（待审批）" / "Settle with this credit (to be approved)",
+        ws_same_amount: "金额相同" / "same amount",
+        ws_other_amount: "金额不同" / "another amount",
+        ws_same_day: "同日" / "same day",
+        ws_days_before: "相差 " / "",
+        ws_days_after: " 天" / " days apart",
+        ws_same_terminal: "同终端" / "same terminal",
+        ws_same_reference: "参考号相同 " / "same reference ",
+        ws_matched_note: "在工作台匹配：" / "Matched in the workspace: ",
+        ws_matched_message: "已匹配：" / "Matched: ",
+        ws_your_proposal: "由您提出，须由另一人审批。" / "You proposed it; a second person approves it.",
+        ws_code: "差异编号" / "Exception code",
         colon: "：" / ": ",
         comma: "，" / ", ",
         semicolon: "；" / "; ",

@@ -8,9 +8,10 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::blockers::{blockers, Blocker};
-use super::exceptions::{exceptions_table, workable, Opt, Selects, Workable};
+use super::exceptions::{exceptions_table, Opt, Selects};
 use super::files::{files_table, withdrawable, Withdrawable};
-use super::results::{balance_table, findings_table, group_tables, tiers_table};
+use super::results::{awaiting_table, balance_table, findings_table, group_tables, tiers_table};
+use super::workspace::{rows, Row, Sources};
 use super::{morning_date, ReconWords};
 use crate::auth::may;
 use crate::bankfiles::store::{self, Imported};
@@ -20,6 +21,7 @@ use crate::http::blocking::with_conn;
 use crate::recon::days;
 use crate::recon::exceptions::{self, ExceptionState};
 use crate::recon::runs::{self, Report, Run};
+use crate::recon::workspace::{self, Workspace};
 use crate::web::i18n::{Common, Lang};
 use crate::web::table::{link_csv, Table};
 use crate::web::{download, Chrome, Export, OrPage, Staff, WebError};
@@ -29,6 +31,8 @@ struct Loaded {
     files: Vec<Imported>,
     report: Option<Report>,
     states: Vec<ExceptionState>,
+    /// The records the exceptions name and their candidates.
+    workspace: Workspace,
     day: days::Day,
     blockers: Vec<days::CloseError>,
     /// For the departments' names.
@@ -37,10 +41,8 @@ struct Loaded {
 
 async fn load(staff: &Staff, date: NaiveDate) -> Result<Loaded, WebError> {
     with_conn(&staff.ctx, move |conn, ctx| {
-        let mut files = Vec::new();
-        for id in runs::input_files(conn, date, &run_settings(ctx))? {
-            files.extend(store::get(conn, &id)?);
-        }
+        let ids = runs::input_files(conn, date, &run_settings(ctx))?;
+        let files = store::get_many(conn, &ids)?;
         let report = match runs::latest(conn, date)? {
             Some(run) => runs::report(conn, &run.id)?,
             None => None,
@@ -49,11 +51,16 @@ async fn load(staff: &Staff, date: NaiveDate) -> Result<Loaded, WebError> {
             Some(r) => exceptions::of_run(conn, &r.run.id)?,
             None => Vec::new(),
         };
+        let workspace = match &report {
+            Some(r) => workspace::load(conn, date, &r.exceptions)?,
+            None => Workspace::default(),
+        };
         let blockers = days::close_blockers(conn, date, ctx.business_today())?;
         Ok(Loaded {
             files,
             report,
             states,
+            workspace,
             day: days::get(conn, date)?,
             blockers,
             directory: departments::load(conn)?,
@@ -96,20 +103,20 @@ struct ReconPage {
     specs: Vec<SpecInfo>,
     may_import: bool,
     may_run: bool,
-    may_resolve: bool,
     run: Option<Run>,
     day_closed: bool,
     blockers: Vec<Blocker>,
     statuses: Vec<Opt>,
     kinds: Vec<Opt>,
-    actions: Vec<Opt>,
     files: Table,
     withdrawable: Vec<Withdrawable>,
     findings: Table,
     summary: Vec<Table>,
     groups: Vec<Table>,
+    /// Kept for its export links (and the CSV / XLSX); the rows draw the exceptions.
     exceptions: Table,
-    workable: Vec<Workable>,
+    awaiting: Table,
+    rows: Vec<Row>,
 }
 
 /// `?date=&status=&kind=&csv=`.
@@ -129,26 +136,36 @@ struct RunTables {
     summary: Vec<Table>,
     groups: Vec<Table>,
     exceptions: Table,
-    workable: Vec<Workable>,
+    awaiting: Table,
+    rows: Vec<Row>,
 }
 
 fn run_tables(
     loaded: &Loaded,
     keep: impl Fn(&runs::ExceptionRow) -> bool,
-    t: &ReconWords,
-    w: &Common,
-    lang: Lang,
+    (t, w): (&'static ReconWords, &Common),
+    (staff, lang): (&Staff, Lang),
 ) -> RunTables {
     let Some(report) = &loaded.report else {
         return RunTables {
             summary: Vec::new(),
             groups: Vec::new(),
             exceptions: Table::new("exceptions", t.exceptions, t.no_exceptions),
-            workable: Vec::new(),
+            awaiting: Table::new("awaiting_credit", t.awaiting, t.no_awaiting),
+            rows: Vec::new(),
         };
     };
+    let sources = Sources {
+        report,
+        states: &loaded.states,
+        ws: &loaded.workspace,
+        directory: &loaded.directory,
+        viewer: &staff.principal,
+        may_resolve: staff.may(may::RESOLVE_EXCEPTION),
+    };
     RunTables {
-        workable: workable(report, &loaded.states, &keep, t, lang),
+        rows: rows(&sources, &keep, t, lang),
+        awaiting: awaiting_table(report, t),
         summary: vec![
             tiers_table(&report.run, t, w),
             balance_table(&report.run, t),
@@ -190,10 +207,11 @@ pub(super) async fn show(
         mut summary,
         mut groups,
         mut exceptions,
-        workable,
-    } = run_tables(&loaded, keep, t, w, lang);
+        mut awaiting,
+        rows,
+    } = run_tables(&loaded, keep, (t, w), (&staff, lang));
     if let Some(id) = Export::asked(&query.csv, &query.xlsx) {
-        let mut all: Vec<&Table> = vec![&files, &exceptions, &findings];
+        let mut all: Vec<&Table> = vec![&files, &exceptions, &findings, &awaiting];
         all.extend(summary.iter());
         all.extend(groups.iter());
         return download(&all, id, &format!("reconciliation-{date}"), lang);
@@ -203,16 +221,13 @@ pub(super) async fn show(
         staff.request().query_string().to_string(),
     );
     {
-        let mut refs: Vec<&mut Table> = vec![&mut files, &mut exceptions, &mut findings];
+        let mut refs: Vec<&mut Table> =
+            vec![&mut files, &mut exceptions, &mut findings, &mut awaiting];
         refs.extend(summary.iter_mut());
         refs.extend(groups.iter_mut());
         link_csv(&mut refs, &path, &qs);
     }
-    let Selects {
-        statuses,
-        kinds,
-        actions,
-    } = Selects::new(t, &status, &kind);
+    let Selects { statuses, kinds } = Selects::new(t, &status, &kind);
     let page = ReconPage {
         c: staff.chrome(format!("{} · {date}", t.title), "reconciliation"),
         t,
@@ -221,20 +236,19 @@ pub(super) async fn show(
         specs: staff.ctx.bank_specs.list(),
         may_import: staff.may(may::IMPORT_FILES),
         may_run: staff.may(may::RECONCILE),
-        may_resolve: staff.may(may::RESOLVE_EXCEPTION),
         run: loaded.report.as_ref().map(|r| r.run.clone()),
         day_closed: loaded.day.is_closed(),
         blockers: blockers(loaded.blockers, lang),
         statuses,
         kinds,
-        actions,
         withdrawable: withdrawable(&loaded.files),
         files,
         findings,
         summary,
         groups,
         exceptions,
-        workable,
+        awaiting,
+        rows,
     };
     staff.page(&page)
 }

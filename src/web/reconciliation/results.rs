@@ -77,7 +77,7 @@ pub(in crate::web) fn balance_table(run: &Run, t: &ReconWords) -> Table {
 }
 
 /// The run's payments by channel and by department (code and name), and its settlement files'
-/// netting.
+/// netting (the files awaiting their credit are the workspace's: [`awaiting_table`]).
 pub(super) fn group_tables(
     report: &Report,
     (t, w): (&ReconWords, &Common),
@@ -102,7 +102,6 @@ pub(super) fn group_tables(
             (t, w),
         ),
         netting_table(report, t),
-        awaiting_table(report, t),
     ]
 }
 

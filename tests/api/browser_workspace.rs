@@ -1,0 +1,109 @@
+//! The reconciliation workspace in a real browser (headless Chromium), on both databases: the
+//! morning with every exception kind at 1,280 × 900 has no sideways scrolling; a finance
+//! officer clears a pair with one click on its match button and claims a line settled twice
+//! with a note and one click. Screenshots `workspace-open` and `workspace` are written to
+//! `<target>/browser-artefacts/`.
+
+use onecard::auth::Role;
+
+use crate::support::spawn_app;
+use crate::web_support::{create_staff, PASSWORD};
+use crate::webdriver::Browser;
+use crate::workspace::{a_morning_with_every_kind, rows, DAY};
+
+/// Is the page no wider than the window (no sideways scrolling)?
+async fn fits(browser: &Browser) -> (u64, u64) {
+    let script = "return [document.documentElement.scrollWidth, window.innerWidth]";
+    let sizes = browser
+        .client
+        .execute(script, vec![])
+        .await
+        .expect("widths");
+    let n = |i: usize| sizes[i].as_u64().expect("a width");
+    (n(0), n(1))
+}
+
+#[actix_web::test]
+async fn the_workspace_fits_1280_pixels_and_clears_by_clicking() {
+    let Some(browser) = Browser::start("workspace").await else {
+        return;
+    };
+    let app = spawn_app().await;
+    a_morning_with_every_kind(&app).await;
+    create_staff(&app, Role::Finance, "李会计").await;
+    browser
+        .sign_in(&app.url("/web/sign-in"), "李会计", PASSWORD)
+        .await;
+    browser.wait_for_text("今日收费", 10).await;
+
+    let recon = app.url(&format!("/web/reconciliation?date={DAY}"));
+    browser
+        .client
+        .set_window_size(1280, 900)
+        .await
+        .expect("window size");
+    browser.goto(&recon).await;
+    browser.find("#ws-rows").await;
+    let (wide, window) = fits(&browser).await;
+    assert!(
+        wide <= window,
+        "the page is {wide} px wide in a {window} px window"
+    );
+    browser.screenshot("workspace-open").await;
+
+    let html = browser.client.source().await.expect("source");
+    let all = rows(&html);
+    assert_eq!(all.len(), 9);
+    let missing = all
+        .iter()
+        .find(|r| r.is("清算缺失（账有单无）"))
+        .expect("the missing payment");
+    let (with, _) = missing
+        .matches()
+        .into_iter()
+        .find(|(_, li)| li.contains("000000000549"))
+        .expect("the stray line");
+    browser
+        .click(&format!("#x-{} button[value=\"{with}\"]", missing.id))
+        .await;
+    browser.wait_for_text("已匹配：", 10).await;
+
+    let duplicate = all
+        .iter()
+        .find(|r| r.is("重复清算"))
+        .expect("the duplicate");
+    browser
+        .type_into(
+            &format!("#note-{}", duplicate.id),
+            "已向收单机构追索重复清算款",
+        )
+        .await;
+    browser
+        .click(&format!("#x-{} button[value=\"bank_claim\"]", duplicate.id))
+        .await;
+    browser.wait_for_text("已索赔，待银行付款：", 10).await;
+
+    let html = browser.client.source().await.expect("source");
+    let now = rows(&html);
+    let status = |id: &str| {
+        now.iter()
+            .find(|r| r.id == id)
+            .map(|r| r.status())
+            .unwrap_or_default()
+    };
+    assert_eq!(status(&missing.id), "已处理");
+    assert_eq!(status(&duplicate.id), "已索赔，待银行付款");
+    browser
+        .client
+        .set_window_size(1280, 900)
+        .await
+        .expect("window size");
+    let (wide, window) = fits(&browser).await;
+    assert!(
+        wide <= window,
+        "the page is {wide} px wide in a {window} px window"
+    );
+    browser.screenshot("workspace").await;
+    browser.quit().await;
+    app.stop().await;
+}
