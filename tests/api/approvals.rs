@@ -9,9 +9,9 @@ use chrono::NaiveDate;
 use onecard::auth::Role;
 use serde_json::json;
 
-use crate::languages::other_language;
 use crate::reconciliation::{pay, pos_file};
 use crate::support::{spawn_app, TestApp};
+use crate::web_support::other_language;
 use crate::web_support::{create_staff, refund_key, Page, WebSession, PASSWORD};
 
 const QUEUE: &str = "/web/approvals";

@@ -171,8 +171,8 @@ async fn a_whole_morning_in_the_browser() {
     let run_id = browser.text("#run-id").await;
     browser.screenshot("reconciliation").await;
 
-    // Resolve one exception through its form (opened from its summary); the rest through the API,
-    // the same use case, so the day can close.
+    // Resolve one exception from its row in the workspace (a note, then the action's button);
+    // the rest through the API, the same use case, so the day can close.
     let (_, listed) = app
         .get(
             Role::Finance,
@@ -190,18 +190,14 @@ async fn a_whole_morning_in_the_browser() {
     };
     let first = &items[0];
     let id = first["id"].as_str().unwrap();
-    browser.click(&format!("#work-{id} > summary")).await;
-    browser
-        .click(&format!(
-            "#action-{id} option[value={}]",
-            action(first["kind"].as_str().unwrap())
-        ))
-        .await;
     browser
         .type_into(&format!("#note-{id}"), "核对银行回单后确认为时间差")
         .await;
     browser
-        .click(&format!("#work-{id} form button[type=submit]"))
+        .click(&format!(
+            "#x-{id} button[value={}]",
+            action(first["kind"].as_str().unwrap())
+        ))
         .await;
     browser.wait_for_text("对账", 10).await;
     let (_, resolved) = app

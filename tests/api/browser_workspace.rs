@@ -1,5 +1,6 @@
 //! The reconciliation workspace in a real browser (headless Chromium), on both databases: the
-//! morning with every exception kind at 1,280 × 900 has no sideways scrolling; a finance
+//! morning with every exception kind at 1,280 × 900 has no sideways scrolling (neither the
+//! page nor any table's box); a finance
 //! officer clears a pair with one click on its match button and claims a line settled twice
 //! with a note and one click. Screenshots `workspace-open` and `workspace` are written to
 //! `<target>/browser-artefacts/`.
@@ -11,18 +12,6 @@ use crate::web_support::{create_staff, PASSWORD};
 use crate::webdriver::Browser;
 use crate::workspace::{a_morning_with_every_kind, rows, DAY};
 
-/// Is the page no wider than the window (no sideways scrolling)?
-async fn fits(browser: &Browser) -> (u64, u64) {
-    let script = "return [document.documentElement.scrollWidth, window.innerWidth]";
-    let sizes = browser
-        .client
-        .execute(script, vec![])
-        .await
-        .expect("widths");
-    let n = |i: usize| sizes[i].as_u64().expect("a width");
-    (n(0), n(1))
-}
-
 #[actix_web::test]
 async fn the_workspace_fits_1280_pixels_and_clears_by_clicking() {
     let Some(browser) = Browser::start("workspace").await else {
@@ -31,24 +20,10 @@ async fn the_workspace_fits_1280_pixels_and_clears_by_clicking() {
     let app = spawn_app().await;
     a_morning_with_every_kind(&app).await;
     create_staff(&app, Role::Finance, "李会计").await;
-    browser
-        .sign_in(&app.url("/web/sign-in"), "李会计", PASSWORD)
-        .await;
-    browser.wait_for_text("今日收费", 10).await;
-
     let recon = app.url(&format!("/web/reconciliation?date={DAY}"));
-    browser
-        .client
-        .set_window_size(1280, 900)
-        .await
-        .expect("window size");
-    browser.goto(&recon).await;
+    browser.sign_in_to(&recon, "李会计", PASSWORD).await;
     browser.find("#ws-rows").await;
-    let (wide, window) = fits(&browser).await;
-    assert!(
-        wide <= window,
-        "the page is {wide} px wide in a {window} px window"
-    );
+    browser.fits_width(1280).await;
     browser.screenshot("workspace-open").await;
 
     let html = browser.client.source().await.expect("source");
@@ -93,16 +68,7 @@ async fn the_workspace_fits_1280_pixels_and_clears_by_clicking() {
     };
     assert_eq!(status(&missing.id), "已处理");
     assert_eq!(status(&duplicate.id), "已索赔，待银行付款");
-    browser
-        .client
-        .set_window_size(1280, 900)
-        .await
-        .expect("window size");
-    let (wide, window) = fits(&browser).await;
-    assert!(
-        wide <= window,
-        "the page is {wide} px wide in a {window} px window"
-    );
+    browser.fits_width(1280).await;
     browser.screenshot("workspace").await;
     browser.quit().await;
     app.stop().await;

@@ -275,7 +275,7 @@ async fn the_morning_through_the_pages() {
             && page.body.contains("余额层")
     );
     assert!(
-        page.body.contains("<code>open_exceptions</code>"),
+        page.body.contains("data-code=\"open_exceptions\""),
         "the close is blocked"
     );
     let tiers = csv(&mut finance, &format!("{RECON}&csv=tiers")).await;
@@ -322,7 +322,7 @@ async fn the_morning_through_the_pages() {
 
     // The day cannot close yet: the page says why, and the close is refused with the code.
     let days_page = finance.get(DAYS).await;
-    assert!(days_page.body.contains("<code>open_exceptions</code>"));
+    assert!(days_page.body.contains("data-code=\"open_exceptions\""));
     assert!(days_page.body.contains("id=\"close-form\""));
     assert_eq!(
         every_csv(&mut finance, &days_page).await,

@@ -267,14 +267,6 @@ impl Browser {
         ok("outerHTML", focused.html(false).await)
     }
 
-    /// Signs in through the sign-in form at `url` by typing, as a person would.
-    pub async fn sign_in(&self, url: &str, name: &str, password: &str) {
-        self.goto(url).await;
-        self.type_into("#name", name).await;
-        self.type_into("#password", password).await;
-        self.click("form button[type=submit]").await;
-    }
-
     /// Saves a screenshot of the whole page as `<prefix>-<name>.png`; returns its path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         // Size the window to the page first, so the shot is the whole page: shrink it, since
