@@ -39,7 +39,7 @@ macro_rules! suggestions {
 suggestions! {
     /// Amounts differ: compare the slips, correct or claim.
     CompareAmounts = "compare_amounts":
-        "核对票据和终端签购单与收单机构明细；若账簿有误，以冲正分录更正，否则向收单机构追索差额（bank_claim）。"
+        "核对票据和终端签购单与收单机构明细；若账簿有误，以冲正分录更正，否则向收单机构追索差额。"
         / "Compare the receipt and terminal slip with the acquirer's line; if the ledger is wrong correct it with a reversing entry, otherwise claim the difference from the acquirer (bank_claim).";
     /// Not settled: check the terminal batch.
     CheckTerminalBatch = "check_terminal_batch":
@@ -47,36 +47,36 @@ suggestions! {
         / "Not in the acquirer's files of the day or the next: check the terminal batch was settled and ask the acquirer; if the card was never charged, reverse the payment.";
     /// Settled but not in the ledger: find the counter record.
     FindCounterRecord = "find_counter_record":
-        "收单机构清算了账簿中没有的交易：查找窗口记录并手工匹配（manual_match），或补记缴费；若非本中心交易，向收单机构追索（bank_claim）。"
+        "收单机构清算了账簿中没有的交易：查找窗口记录并手工匹配，或补记缴费；若非本中心交易，向收单机构追索。"
         / "The acquirer settled a transaction the ledger does not have: find the counter record and manual_match it, or record the payment; if it is not ours, bank_claim.";
     /// A refund settled that the ledger has not approved.
     ApproveRefundOrClaim = "approve_refund_or_claim":
-        "收单机构清算了账簿未审批的退款：查找退款申请并审批，或向收单机构追索（bank_claim）。"
+        "收单机构清算了账簿未审批的退款：查找退款申请并审批，或向收单机构追索。"
         / "The acquirer settled a refund the ledger has not approved: find the refund request and approve it, or bank_claim the amount from the acquirer.";
     /// An acquirer adjustment.
     AskAdjustmentReason = "ask_adjustment_reason":
-        "收单机构调账：向收单机构询问原因，然后入账或追索（bank_claim）。"
+        "收单机构调账：向收单机构询问原因，然后入账或追索。"
         / "Acquirer adjustment: ask the acquirer for the reason, then book it or bank_claim it.",
         stored "Acquirer adjustment (调账): ask the acquirer for the reason, then book it or bank_claim it.";
     /// Settled twice.
     ClaimDuplicate = "claim_duplicate":
-        "收单机构重复清算同一笔交易：向收单机构追索重复款项（bank_claim）。"
+        "收单机构重复清算同一笔交易：向收单机构追索重复款项。"
         / "The acquirer settled the same transaction twice: bank_claim the duplicate from the acquirer.";
     /// Voided but settled.
     ReverseVoidSettled = "reverse_void_settled":
-        "账簿已作废但收单机构仍清算了该笔消费：请收单机构冲正（bank_claim），或向持卡人退款。"
+        "账簿已作废但收单机构仍清算了该笔消费：请收单机构冲正，或向持卡人退款。"
         / "Voided in the ledger but the acquirer settled the purchase: ask the acquirer to reverse it (bank_claim), or refund the cardholder.";
     /// A credit differs from its file's net.
     ClaimCashDifference = "claim_cash_difference":
-        "入账金额与文件净额不符：与收单机构核对手续费和调整，追索差额（bank_claim）。"
+        "入账金额与文件净额不符：与收单机构核对手续费和调整，追索差额。"
         / "The credit differs from the file's net: check fees and adjustments with the acquirer and bank_claim the difference.";
     /// No credit within the horizon.
     ClaimMissingCredit = "claim_missing_credit":
-        "超过到账期限仍未收到该文件的款项：向收单机构和银行提出索赔（bank_claim）；索赔持续跟踪，直至款项到账。"
+        "超过到账期限仍未收到该文件的款项：向收单机构和银行提出索赔；索赔持续跟踪，直至款项到账。"
         / "No credit for this file within the credit horizon: raise a bank claim (bank_claim) with the acquirer and the bank; the claim stays tracked until the credit arrives.";
     /// The wording runs stored before credits were carried forward.
     CheckNextStatement = "check_next_statement":
-        "收款账户未收到该文件的款项：核对下一期对账单（accept_timing）或催收收单机构。"
+        "收款账户未收到该文件的款项：核对下一期对账单或催收收单机构。"
         / "No credit for this file on the collection account: check the next statement (accept_timing) or chase the acquirer.";
     /// A settlement credit that pays no imported file.
     ImportOrReturn = "import_or_return":
@@ -88,7 +88,7 @@ suggestions! {
         / "A credit to the collection account that no settlement file, fee top-up or treasury return explains: identify the payer from the bank's advice; book it or return it.";
     /// A debit nothing explains: a supervision finding.
     ReportUnexplainedDebit = "report_unexplained_debit":
-        "监督发现：资金未经缴库离开收入户（疑似坐支）。取得银行借记回单及授权人，报告监督部门，并要求银行冲回（bank_claim）。"
+        "监督发现：资金未经缴库离开收入户（疑似坐支）。取得银行借记回单及授权人，报告监督部门，并要求银行冲回。"
         / "SUPERVISION FINDING: money left the collection account without a remittance (possible spending of revenue before remittance). Obtain the bank's debit advice and who authorised it; report it to supervision and have the bank reverse it (bank_claim).",
         stored "SUPERVISION FINDING: money left the collection account without a remittance (possible 坐支). Obtain the bank's debit advice and who authorised it; report it to supervision and have the bank reverse it (bank_claim).";
     /// A bank reversal.

@@ -25,6 +25,8 @@ async fn the_workspace_fits_1280_pixels_and_clears_by_clicking() {
     browser.find("#ws-rows").await;
     browser.fits_width(1280).await;
     browser.screenshot("workspace-open").await;
+    // The README's picture: the top of the page, where the morning's work is.
+    browser.screenshot_top("workspace-top", 1400).await;
 
     let html = browser.client.source().await.expect("source");
     let all = rows(&html);
