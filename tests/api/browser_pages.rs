@@ -8,7 +8,7 @@
 use onecard::auth::Role;
 
 use crate::approvals::{a_batch_and_a_write_off_wait, a_refund_waits};
-use crate::month::sheet;
+use crate::month::{headings, sheet};
 use crate::support::spawn_app;
 use crate::web_support::{create_staff, PASSWORD};
 use crate::webdriver::Browser;
@@ -118,13 +118,7 @@ async fn a_supervisor_reads_the_month_and_clears_the_queue() {
     browser.click("#t-by_department a.xlsx").await;
     let bytes = browser.downloaded(".xlsx", 20).await;
     let range = sheet(&bytes);
-    let head: Vec<String> = range
-        .rows()
-        .next()
-        .expect("headings")
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
+    let head = headings(&range);
     assert!(head.iter().any(|h| h.contains("部门")), "{head:?}");
     let text = in_english_and_back(&browser, "Monthly report", "月度报表", "month").await;
     assert!(

@@ -22,6 +22,17 @@ pub(crate) fn sheet(bytes: &[u8]) -> calamine::Range<Data> {
     book.worksheet_range(&name).expect("the sheet")
 }
 
+/// The first row of a sheet: its headings, as text.
+pub(crate) fn headings(range: &calamine::Range<Data>) -> Vec<String> {
+    range
+        .rows()
+        .next()
+        .expect("headings")
+        .iter()
+        .map(|c| c.to_string())
+        .collect()
+}
+
 /// The last row's (the totals') numbers under the headings `cols`, from an XLSX sheet.
 fn totals(range: &calamine::Range<Data>, cols: &[&str]) -> Vec<f64> {
     let rows: Vec<_> = range.rows().collect();
@@ -126,13 +137,7 @@ async fn a_months_totals_agree_with_the_ledger_and_download_as_xlsx() {
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         );
         let range = sheet(&xlsx.bytes);
-        let head: Vec<String> = range
-            .rows()
-            .next()
-            .expect("headings")
-            .iter()
-            .map(|c| c.to_string())
-            .collect();
+        let head = headings(&range);
         assert_eq!(head[0], "收入科目", "Chinese headings: {head:?}");
         let got = totals(&range, &cols);
         for (sum, v) in summed.iter_mut().zip(&got) {
