@@ -1,0 +1,3 @@
+ALTER TABLE payments RESET (fillfactor);
+DROP INDEX payments_by_date;
+CREATE INDEX payments_by_date ON payments (business_date, status, id);
