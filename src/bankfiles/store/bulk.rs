@@ -10,22 +10,16 @@ use diesel::prelude::*;
 use super::{BookingRow, SettlementRow, StatementRow};
 use crate::db::schema::{bank_statements, settlement_records, statement_bookings};
 use crate::db::DbConn;
-use crate::insert_chunked;
+use crate::{insert_bulk, insert_chunked};
 
 /// Writes `rows` as settlement records and empties it.
 pub(super) fn settlement(
     conn: &mut DbConn,
     rows: &mut Vec<SettlementRow>,
 ) -> Result<(), diesel::result::Error> {
-    if let DbConn::Postgres(c) = conn {
-        diesel::copy_from(settlement_records::table)
-            .from_insertable(std::mem::take(rows))
-            .execute(c)?;
-        return Ok(());
-    }
-    // 256 rows × 18 columns: well under SQLite's 32,766 bound parameters; larger chunks measured no faster.
-    insert_chunked!(conn, settlement_records::table, rows; 256, 64, 16, 4, 1)?;
-    rows.clear();
+    // On SQLite 256 rows × 18 columns: well under its 32,766 bound parameters; larger chunks
+    // measured no faster.
+    insert_bulk!(conn, settlement_records::table, std::mem::take(rows); 256, 64, 16, 4, 1)?;
     Ok(())
 }
 
@@ -34,14 +28,7 @@ pub(super) fn bookings(
     conn: &mut DbConn,
     rows: &mut Vec<BookingRow>,
 ) -> Result<(), diesel::result::Error> {
-    if let DbConn::Postgres(c) = conn {
-        diesel::copy_from(statement_bookings::table)
-            .from_insertable(std::mem::take(rows))
-            .execute(c)?;
-        return Ok(());
-    }
-    insert_chunked!(conn, statement_bookings::table, rows; 256, 64, 16, 4, 1)?;
-    rows.clear();
+    insert_bulk!(conn, statement_bookings::table, std::mem::take(rows); 256, 64, 16, 4, 1)?;
     Ok(())
 }
 

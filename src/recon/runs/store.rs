@@ -16,7 +16,7 @@ use crate::audit::{self, AuditEvent};
 use crate::bankfiles::stored;
 use crate::db::schema::{ledger_entries, recon_exceptions, recon_outcomes, recon_runs};
 use crate::db::{DbConn, DbError};
-use crate::insert_chunked;
+use crate::insert_bulk;
 use crate::ledger::model::EntryKind;
 use crate::ledger::templates::{self, settlement_reference, SettlementTotals};
 use crate::ledger::writer::{LedgerWriter, PostError};
@@ -253,8 +253,8 @@ fn insert_outcomes(
             recon_exceptions::active.eq(true),
         ));
     }
-    insert_chunked!(conn, recon_outcomes::table, outcome_rows)?;
-    insert_chunked!(conn, recon_exceptions::table, exception_rows)?;
+    insert_bulk!(conn, recon_outcomes::table, outcome_rows)?;
+    insert_bulk!(conn, recon_exceptions::table, exception_rows)?;
     Ok(carried)
 }
 
