@@ -25,6 +25,8 @@ mod counter;
 #[path = "support/mod.rs"]
 mod support;
 
+use support::{figure, Target};
+
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -278,6 +280,28 @@ fn main() {
         println!(
             "{p:>16}: {secs:.3} s  {rate:>12.0} lines/s  {records} records  peak RSS {rss:.1} MB  ({ratio})"
         );
+        if let ("parse", Some(b)) = (p, baseline) {
+            let what = format!("parse + validate {lines} POS lines");
+            figure(
+                "bank files",
+                "-",
+                &what,
+                rate,
+                "lines/s",
+                Some(("reading the lines only", b)),
+                Target::AtLeast(2_000_000.0),
+            );
+            let rss_what = format!("peak RSS, {what}");
+            figure(
+                "bank files",
+                "-",
+                &rss_what,
+                rss,
+                "MB",
+                None,
+                Target::AtMost(200.0),
+            );
+        }
     }
     let mut alone_import = std::collections::HashMap::new();
     for b in &backends {
@@ -289,6 +313,29 @@ fn main() {
                     "{phase:>16}: {secs:.3} s  {:>12.0} records/s  {records} records  peak RSS {rss:.1} MB  ({:.2}× the baseline's time)",
                     records as f64 / secs,
                     secs / (total_lines as f64 / baseline.unwrap_or(f64::NAN))
+                );
+                let what = format!("import {lines} POS lines, one file");
+                figure(
+                    "bank files",
+                    b,
+                    &what,
+                    secs,
+                    "s",
+                    Some((
+                        "reading the lines only",
+                        total_lines as f64 / baseline.unwrap_or(f64::NAN),
+                    )),
+                    Target::AtMost(5.0 * lines as f64 / 1e6),
+                );
+                let rss_what = format!("peak RSS, {what}");
+                figure(
+                    "bank files",
+                    b,
+                    &rss_what,
+                    rss,
+                    "MB",
+                    None,
+                    Target::AtMost(200.0),
                 );
             }
             None => {
@@ -327,6 +374,15 @@ fn main() {
             m.import_seconds,
             m.records,
             m.import_seconds / alone_import.get(b).copied().unwrap_or(f64::NAN)
+        );
+        figure(
+            "bank files",
+            b,
+            &format!("counter p99 during a {lines}-line import"),
+            m.during.pct(0.99),
+            "ms",
+            Some(("the counter's p99 alone", m.alone.pct(0.99))),
+            Target::AtMost(100.0),
         );
     }
 }

@@ -22,7 +22,7 @@ use chrono::NaiveDate;
 
 use onecard::app::AppContext;
 use onecard::ledger::{repo, EntryKind, NewEntry, Posting};
-use support::{fresh_db, open};
+use support::{figure, fresh_db, open, Target};
 
 struct Args {
     backends: Vec<String>,
@@ -171,6 +171,23 @@ fn main() {
             "group commit              : {grouped:>9.0} entries/s  ({measured} entries)  = {:.1}× the baseline",
             grouped / baseline
         );
+        let writer_target = if backend == "sqlite" {
+            60_000.0
+        } else {
+            12_000.0
+        };
+        figure(
+            "ledger",
+            backend,
+            &format!(
+                "group commit, {} writers, first {measured} entries",
+                args.writers
+            ),
+            grouped,
+            "entries/s",
+            Some(("one transaction per entry", baseline)),
+            Target::AtLeast(writer_target),
+        );
         if args.total > measured {
             eprintln!(
                 "filling the ledger to {} entries for the read figures…",
@@ -205,12 +222,22 @@ fn main() {
             .unwrap_or_else(|e| panic!("tb: {e}"));
             recompute_times.push(t.elapsed().as_secs_f64() * 1e3);
         }
+        let (tb, as_of) = (median(tb_times), median(recompute_times));
         println!(
-            "trial balance at {} entries: {:.2} ms median (maintained balances); as_of via per-day totals {:.2} ms",
+            "trial balance at {} entries: {tb:.2} ms median (maintained balances); as_of via per-day totals {as_of:.2} ms",
             args.total,
-            median(tb_times),
-            median(recompute_times)
         );
+        for (what, ms) in [("trial balance", tb), ("trial balance as_of a date", as_of)] {
+            figure(
+                "ledger",
+                backend,
+                &format!("{what} at {} entries", args.total),
+                ms,
+                "ms",
+                None,
+                Target::AtMost(5.0),
+            );
+        }
         // Verify, against an in-run baseline: reading the same entries and postings back in
         // the pages an entry list reads (repo::load_entries, 20,000 at a time), nothing
         // checked — the least a verifier has to do. Median of three runs each.
@@ -251,6 +278,15 @@ fn main() {
             "verify {} entries           : {verified:.2} s median (ok; chain + balances + seals recomputed)  = {:.2}× the read-back",
             args.total,
             verified / read
+        );
+        figure(
+            "ledger",
+            backend,
+            &format!("verify {} entries", args.total),
+            verified,
+            "s",
+            Some(("reading them back", read)),
+            Target::AtMost(3.0 * args.total as f64 / 1e6),
         );
     }
 }

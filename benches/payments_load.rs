@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use support::{fresh_db, Db};
+use support::{figure, fresh_db, Db, Target};
 
 struct Args {
     backends: Vec<String>,
@@ -189,6 +189,29 @@ fn main() {
             args.payments,
             group.errors,
             group.per_second / base.per_second
+        );
+        let clients = format!("{} clients", args.clients);
+        figure(
+            "intake",
+            backend,
+            &format!("payments over HTTP, {clients}, group commit"),
+            group.per_second,
+            "payments/s",
+            Some(("one transaction per payment", base.per_second)),
+            Target::AtLeast(if backend == "sqlite" {
+                15_000.0
+            } else {
+                8_000.0
+            }),
+        );
+        figure(
+            "intake",
+            backend,
+            &format!("payment p99 latency, {clients}, group commit"),
+            group.p99_ms,
+            "ms",
+            Some(("one transaction per payment", base.p99_ms)),
+            Target::AtMost(25.0),
         );
     }
 }

@@ -102,6 +102,16 @@ fn main() {
         "  three-tier matcher:              {best_match:.3} s ({:.2}× the baseline)",
         best_match / best_base
     );
+    let day = format!("{} × {}", input.payments.len(), input.lines.len());
+    support::figure(
+        "reconciliation",
+        "-",
+        &format!("matcher {day}, in memory"),
+        best_match,
+        "s",
+        Some(("a hash join on one key", best_base)),
+        support::Target::AtMost(0.5 * input.payments.len() as f64 / 1e6),
+    );
     // DuckDB: the same one-key join over the same rows.
     match duckdb::baseline(
         input.payments.iter().map(|p| (pay_key(p), p.amount_minor)),
@@ -123,6 +133,18 @@ fn main() {
                 d.seconds,
                 d.seconds / best_base,
                 best_match / d.seconds
+            );
+            support::figure(
+                "reconciliation",
+                "-",
+                &format!(
+                    "DuckDB {} one-key join {day} ({} threads)",
+                    d.version, d.threads
+                ),
+                d.seconds,
+                "s",
+                Some(("a hash join on one key", best_base)),
+                support::Target::None,
             );
         }
         Err(why) => println!("  DuckDB baseline skipped: {why}"),
@@ -216,6 +238,37 @@ fn full_run(n: usize, backend: &str) {
         .map(|((name, from), to)| format!("{name} {:.2} s", (to - *from).as_secs_f64()))
         .collect();
     println!("    phases: {}", split.join(", "));
+    let day = format!("{n} × {n}");
+    let target = if backend == "sqlite" {
+        support::Target::AtMost(10.0 * n as f64 / 1e6)
+    } else {
+        support::Target::None
+    };
+    let baseline = Some(("the database's one-key join into a table", base));
+    let what = format!("full run {day}, stored (load, match, store, post)");
+    support::figure(
+        "reconciliation",
+        backend,
+        &what,
+        full,
+        "s",
+        baseline,
+        target,
+    );
+    let ends = phases.iter().skip(1).map(|(_, at)| *at).chain([end]);
+    for ((name, from), to) in phases.iter().zip(ends) {
+        let what = format!("  of which {}", name.to_lowercase());
+        let secs = (to - *from).as_secs_f64();
+        support::figure(
+            "reconciliation",
+            backend,
+            &what,
+            secs,
+            "s",
+            None,
+            support::Target::None,
+        );
+    }
 }
 
 /// The synthetic day's payments and their card details, as captures would have left them.

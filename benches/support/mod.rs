@@ -149,3 +149,41 @@ impl DemoServer {
         let _ = self.thread.join();
     }
 }
+
+/// What a figure is held against: the target for it, if it has one.
+#[allow(dead_code)] // each bench binary compiles this module; not all of them use each kind
+pub enum Target {
+    /// At least this much (a rate).
+    AtLeast(f64),
+    /// At most this much (a time, a latency, a size).
+    AtMost(f64),
+    /// No target: shown for where the time goes.
+    None,
+}
+
+/// Prints one figure as a tab-separated `figure` line beside the bench's own text:
+/// `benches/all.sh` collects these lines from every bench and regenerates the README's table
+/// from them, so the table holds only what a run printed. `baseline` is the in-run baseline
+/// (what it is, its value in the same unit).
+#[allow(dead_code)] // each bench binary compiles this module; not all of them use it
+pub fn figure(
+    area: &str,
+    backend: &str,
+    what: &str,
+    value: f64,
+    unit: &str,
+    baseline: Option<(&str, f64)>,
+    target: Target,
+) {
+    let (base_what, base_value) = baseline.map_or(("-".to_string(), "-".to_string()), |(w, v)| {
+        (w.to_string(), format!("{v}"))
+    });
+    let target = match target {
+        Target::AtLeast(t) => format!(">= {t}"),
+        Target::AtMost(t) => format!("<= {t}"),
+        Target::None => "-".to_string(),
+    };
+    println!(
+        "figure\t{area}\t{backend}\t{what}\t{value}\t{unit}\t{base_what}\t{base_value}\t{target}"
+    );
+}
