@@ -186,8 +186,7 @@ fn ledger_payments(conn: &mut DbConn, date: NaiveDate) -> Result<Vec<LedgerPayme
         ))
         .order(payments::id)
         .load(conn)?;
-    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-    let mut refunds_by_payment = approved_refunds(conn, &ids, date)?;
+    let mut refunds_by_payment = approved_refunds(conn, (before, after), date)?;
     rows.into_iter()
         .map(|r| {
             Ok(LedgerPayment {
@@ -212,38 +211,40 @@ fn ledger_payments(conn: &mut DbConn, date: NaiveDate) -> Result<Vec<LedgerPayme
         .collect()
 }
 
-/// The approved refunds of the payments `ids`, by payment (approval dated in Beijing; `date`
-/// when the approval time is missing).
+/// The approved refunds of the payments of business dates `window` (both ends included), by
+/// payment in id order (approval dated in Beijing; `date` when the approval time is missing).
+/// One query, whatever the day holds: the few approved refunds are found first and each looks
+/// its payment up by key (it was 2,000 queries of 500 ids each for a day of a million payments).
 fn approved_refunds(
     conn: &mut DbConn,
-    ids: &[&str],
+    window: (NaiveDate, NaiveDate),
     date: NaiveDate,
 ) -> Result<BTreeMap<String, Vec<LedgerRefund>>, DbError> {
+    let found: Vec<(String, String, i64, Option<NaiveDateTime>)> = refunds::table
+        .inner_join(payments::table.on(payments::id.eq(refunds::payment_id)))
+        .filter(refunds::status.eq(RefundStatus::Approved.as_ref()))
+        .filter(payments::business_date.between(window.0, window.1))
+        .select((
+            refunds::id,
+            refunds::payment_id,
+            refunds::amount_minor,
+            refunds::approved_at,
+        ))
+        .order(refunds::id)
+        .load(conn)?;
     let mut refunds_by_payment: BTreeMap<String, Vec<LedgerRefund>> = BTreeMap::new();
-    for chunk in ids.chunks(500) {
-        let found: Vec<(String, String, i64, Option<NaiveDateTime>)> = refunds::table
-            .filter(refunds::payment_id.eq_any(chunk))
-            .filter(refunds::status.eq(RefundStatus::Approved.as_ref()))
-            .select((
-                refunds::id,
-                refunds::payment_id,
-                refunds::amount_minor,
-                refunds::approved_at,
-            ))
-            .load(conn)?;
-        for (id, payment_id, amount_minor, approved_at) in found {
-            let approved_on = approved_at
-                .map(|t| t.and_utc().with_timezone(&SHANGHAI).date_naive())
-                .unwrap_or(date);
-            refunds_by_payment
-                .entry(payment_id)
-                .or_default()
-                .push(LedgerRefund {
-                    id,
-                    amount_minor,
-                    approved_on,
-                });
-        }
+    for (id, payment_id, amount_minor, approved_at) in found {
+        let approved_on = approved_at
+            .map(|t| t.and_utc().with_timezone(&SHANGHAI).date_naive())
+            .unwrap_or(date);
+        refunds_by_payment
+            .entry(payment_id)
+            .or_default()
+            .push(LedgerRefund {
+                id,
+                amount_minor,
+                approved_on,
+            });
     }
     Ok(refunds_by_payment)
 }
