@@ -10,7 +10,7 @@ use std::io::BufRead;
 use super::{corrupt, State, Value};
 use crate::bankfiles::decode::{decode_field, DecodingReader};
 use crate::bankfiles::records::{ReadError, Sink};
-use crate::bankfiles::spec::{CompiledSpec, FieldType, Kind, Matcher};
+use crate::bankfiles::spec::{CompiledSpec, Field, FieldType, Kind, Matcher};
 
 pub(super) fn read_fixed<R: BufRead>(
     state: &mut State<'_>,
@@ -126,6 +126,32 @@ fn fixed_values<'a>(
     line_no: u64,
     values: &mut Vec<Value<'a>>,
 ) -> Result<(), ReadError> {
+    fixed_values_with(state, kind, line, ascii_line(line), line_no, values)
+}
+
+/// The line as text when it is all ASCII — most lines of most files, and every line without a
+/// Chinese remark or name. ASCII is valid in every encoding a spec may name and decodes to
+/// itself, so such a line is checked once here and its fields are borrowed slices of it
+/// instead of each being validated (and, for text, checked for decoding) on its own.
+fn ascii_line(line: &[u8]) -> Option<&str> {
+    if line.is_ascii() {
+        std::str::from_utf8(line).ok()
+    } else {
+        None
+    }
+}
+
+/// [`fixed_values`], given the line as text when it is all ASCII (`None`: each field is
+/// validated and decoded on its own, as a line with non-ASCII bytes needs). Both give the
+/// same values and errors for an ASCII line (tested).
+fn fixed_values_with<'a>(
+    state: &State<'_>,
+    kind: &'a Kind,
+    line: &'a [u8],
+    ascii: Option<&'a str>,
+    line_no: u64,
+    values: &mut Vec<Value<'a>>,
+) -> Result<(), ReadError> {
     let spec = state.spec;
     for field in &kind.fields {
         let raw = line
@@ -135,34 +161,12 @@ fn fixed_values<'a>(
         // character iteration.
         let lead = raw.iter().take_while(|b| **b == b' ').count();
         let raw = raw.get(lead..).unwrap_or_default().trim_ascii_end();
-        // Only text needs the file's encoding; numbers, dates, signs are ASCII or wrong.
-        let needs_decoding = matches!(
-            field.ty,
-            FieldType::Text | FieldType::Code | FieldType::MaskedCard
-        );
-        let decoded = if needs_decoding {
-            decode_field(raw, spec.encoding)
-        } else {
-            std::str::from_utf8(raw)
-                .map(Cow::Borrowed)
-                .map_err(|e| e.valid_up_to())
-        };
-        let text = decoded.map_err(|offset| {
-            corrupt(
-                line_no,
-                Some((field.start + lead + offset) as u64 + 1),
-                format!(
-                    "field {} holds bytes that are not valid in the file's encoding",
-                    field.name
-                ),
-            )
-        })?;
-        let text = match text {
-            // Decoded text may also be padded with the ideographic space.
-            Cow::Owned(t) => {
-                Cow::Owned(t.trim_matches(|c| c == ' ' || c == '\u{3000}').to_string())
+        let text = match ascii {
+            Some(line_text) => {
+                let from = field.start + lead;
+                Cow::Borrowed(line_text.get(from..from + raw.len()).unwrap_or_default())
             }
-            borrowed => borrowed,
+            None => decoded_field(spec, field, raw, lead, line_no)?,
         };
         values.push(state.read_value(
             kind,
@@ -174,6 +178,51 @@ fn fixed_values<'a>(
         )?);
     }
     Ok(())
+}
+
+/// One field's unpadded bytes as text: text decoded from the file's encoding (and unpadded of
+/// the ideographic space too), anything else ASCII or refused.
+fn decoded_field<'a>(
+    spec: &CompiledSpec,
+    field: &Field,
+    raw: &'a [u8],
+    lead: usize,
+    line_no: u64,
+) -> Result<Cow<'a, str>, ReadError> {
+    // Only text needs the file's encoding; numbers, dates, signs are ASCII or wrong.
+    let needs_decoding = matches!(
+        field.ty,
+        FieldType::Text | FieldType::Code | FieldType::MaskedCard
+    );
+    let decoded = if needs_decoding {
+        decode_field(raw, spec.encoding)
+    } else {
+        std::str::from_utf8(raw)
+            .map(Cow::Borrowed)
+            .map_err(|e| e.valid_up_to())
+    };
+    let text = decoded.map_err(|offset| {
+        corrupt(
+            line_no,
+            Some((field.start + lead + offset) as u64 + 1),
+            format!(
+                "field {} holds bytes that are not valid in the file's encoding",
+                field.name
+            ),
+        )
+    })?;
+    Ok(match text {
+        // Decoded text may also be padded with the ideographic space.
+        Cow::Owned(t) => {
+            let trimmed = t.trim_matches(|c| c == ' ' || c == '\u{3000}');
+            if trimmed.len() == t.len() {
+                Cow::Owned(t)
+            } else {
+                Cow::Owned(trimmed.to_string())
+            }
+        }
+        borrowed => borrowed,
+    })
 }
 
 /// An emptied vector of values, for values of another lifetime: the same allocation (a
@@ -317,4 +366,104 @@ pub(super) fn classify_delimited(spec: &CompiledSpec, first: &str) -> Option<usi
         }
     }
     default
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn pos_spec() -> CompiledSpec {
+        let path = crate::bankfiles::default_specs_dir().join("pos-settlement-fixed-width.toml");
+        CompiledSpec::load(&path).unwrap()
+    }
+
+    const HEADER: &[u8] =
+        b"H89844037993000120261124Municipal service centre window         156000318";
+    const DETAIL: &[u8] = b"D112409301511002001000001000012000451234567890123622848******0123   01S001000000020000+0000000012+000000019988            window 03 licence   ";
+    const TRAILER: &[u8] = b"T0000000500000000000750000000000000063150+0000000000011843";
+
+    /// A state that has read `HEADER`, as the detail lines' date-times need.
+    fn state_after_header(spec: &CompiledSpec) -> State<'_> {
+        let mut state = State::new(spec, None);
+        let mut values = Vec::new();
+        fixed_values(&state, &spec.kinds[0], HEADER, 1, &mut values).unwrap();
+        state.take(0, &mut values, 1, &mut |_| Ok(())).unwrap();
+        state
+    }
+
+    /// The values (or the error) of `line` read as kind `k`, with the line checked as ASCII
+    /// once and its fields borrowed (`fast`), or each field decoded on its own.
+    fn read_as(
+        state: &State<'_>,
+        k: usize,
+        line: &[u8],
+        fast: bool,
+    ) -> Result<Vec<String>, String> {
+        let ascii = if fast { ascii_line(line) } else { None };
+        let mut values = Vec::new();
+        fixed_values_with(state, &state.spec.kinds[k], line, ascii, 7, &mut values)
+            .map_err(|e| e.to_string())?;
+        Ok(values.iter().map(|v| format!("{v:?}")).collect())
+    }
+
+    #[test]
+    fn templates_are_ascii_records_of_their_kinds() {
+        let spec = pos_spec();
+        for (k, line) in [HEADER, DETAIL, TRAILER].into_iter().enumerate() {
+            assert_eq!(classify_fixed(&spec, line), Some(k));
+            assert_eq!(Some(line.len()), spec.kinds[k].length);
+            assert!(ascii_line(line).is_some());
+        }
+        let state = state_after_header(&spec);
+        assert!(read_as(&state, 1, DETAIL, true).is_ok());
+        assert!(read_as(&state, 2, TRAILER, true).is_ok());
+    }
+
+    /// Lines with non-ASCII bytes never take the borrowed path.
+    #[test]
+    fn non_ascii_lines_are_decoded_field_by_field() {
+        let mut line = DETAIL.to_vec();
+        let (remark, _, _) = encoding_rs::GB18030.encode("窗口03营业执照");
+        line[122..122 + remark.len()].copy_from_slice(&remark);
+        assert_eq!(ascii_line(&line), None);
+        assert_eq!(ascii_line(b"D\x80"), None);
+        assert_eq!(ascii_line(b""), Some(""));
+    }
+
+    fn mutated(base: &'static [u8]) -> impl Strategy<Value = Vec<u8>> {
+        let byte = prop::sample::select(b"0123456789 +-*.,S0Z\t\r\x0b\x0c\x7f\x01Hx".to_vec());
+        (
+            prop::collection::vec((0..base.len(), byte), 0..6),
+            0..=base.len() + 2,
+        )
+            .prop_map(move |(edits, keep)| {
+                let mut line = base.to_vec();
+                for (at, b) in edits {
+                    line[at] = b;
+                }
+                line.resize(keep, b' ');
+                line
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+        /// An ASCII line gives the same values or the same error (line, byte and message)
+        /// whether its fields are borrowed from the line checked once or each decoded.
+        #[test]
+        fn ascii_lines_read_the_same_either_way(
+            k in 0usize..3,
+            detail in mutated(DETAIL),
+            header in mutated(HEADER),
+            trailer in mutated(TRAILER),
+        ) {
+            let spec = pos_spec();
+            let state = state_after_header(&spec);
+            let line = [header, detail, trailer][k].clone();
+            prop_assert!(ascii_line(&line).is_some());
+            prop_assert_eq!(read_as(&state, k, &line, true), read_as(&state, k, &line, false));
+        }
+    }
 }

@@ -282,48 +282,55 @@ pub fn read_with_spec<R: BufRead>(
     sink: &mut Sink<'_>,
 ) -> Result<FileFacts, ReadError> {
     take_bom(&mut input, spec.encoding, spec.bom)?;
-    let mut named: BTreeMap<String, String> = spec.constants.clone();
-    if let Some(captures) = file_name.and_then(|n| spec.match_file_name(n)) {
-        for (k, v) in captures {
-            named.entry(k).or_insert(v);
-        }
-    }
-    let (sources, named_values) = canonical_sources(spec, &named);
-    let mut state = State {
-        spec,
-        cursor: 0,
-        seen: vec![0; spec.kinds.len()],
-        context: spec.kinds.iter().map(|_| Vec::new()).collect(),
-        context_line: vec![0; spec.kinds.len()],
-        named,
-        sources,
-        named_values,
-        gross_by_code: spec.kinds[spec.item]
-            .fields
-            .iter()
-            .any(|f| f.name == "gross" && f.sign_from_code),
-        net_by_code: spec.kinds[spec.item]
-            .fields
-            .iter()
-            .any(|f| f.name == "net" && f.sign_from_code),
-        check_acc: vec![0; spec.checks.len()],
-        items: 0,
-        last_line: 0,
-        first_booking_line: None,
-        opening: None,
-        balance: None,
-        credit_count: 0,
-        credit_sum: 0,
-        debit_count: 0,
-        debit_sum: 0,
-        account: None,
-        currency: None,
-    };
+    let mut state = State::new(spec, file_name);
     match spec.layout {
         Layout::Fixed => framing::read_fixed(&mut state, input, sink)?,
         Layout::Delimited => framing::read_delimited(&mut state, input, sink)?,
     }
     state.finish(sink)
+}
+
+impl<'s> State<'s> {
+    /// The state at the start of a file of `spec` named `file_name`.
+    fn new(spec: &'s CompiledSpec, file_name: Option<&str>) -> State<'s> {
+        let mut named: BTreeMap<String, String> = spec.constants.clone();
+        if let Some(captures) = file_name.and_then(|n| spec.match_file_name(n)) {
+            for (k, v) in captures {
+                named.entry(k).or_insert(v);
+            }
+        }
+        let (sources, named_values) = canonical_sources(spec, &named);
+        State {
+            spec,
+            cursor: 0,
+            seen: vec![0; spec.kinds.len()],
+            context: spec.kinds.iter().map(|_| Vec::new()).collect(),
+            context_line: vec![0; spec.kinds.len()],
+            named,
+            sources,
+            named_values,
+            gross_by_code: spec.kinds[spec.item]
+                .fields
+                .iter()
+                .any(|f| f.name == "gross" && f.sign_from_code),
+            net_by_code: spec.kinds[spec.item]
+                .fields
+                .iter()
+                .any(|f| f.name == "net" && f.sign_from_code),
+            check_acc: vec![0; spec.checks.len()],
+            items: 0,
+            last_line: 0,
+            first_booking_line: None,
+            opening: None,
+            balance: None,
+            credit_count: 0,
+            credit_sum: 0,
+            debit_count: 0,
+            debit_sum: 0,
+            account: None,
+            currency: None,
+        }
+    }
 }
 
 /// Where each canonical name comes from in this file (item field, then a context field, then
