@@ -243,7 +243,7 @@ impl State<'_> {
                         .ok_or_else(|| bad(format!("'{text}' is not a real time")))?,
                 )
             }
-            FieldType::Datetime => self.datetime_value(kind, field, &text, before, line, &bad)?,
+            FieldType::Datetime => self.datetime_value(field, &text, before, line, &bad)?,
             FieldType::Amount => amount_value(field, &text, before, &bad)?,
             FieldType::Sign => match text.as_ref() {
                 "+" => Value::Int(1),
@@ -268,7 +268,6 @@ impl State<'_> {
     /// within the window before the end of the date named by `year_from`.
     fn datetime_value(
         &self,
-        kind: &Kind,
         field: &Field,
         text: &str,
         before: &[Value<'_>],
@@ -286,7 +285,7 @@ impl State<'_> {
                     .and_time(time),
             ),
             Some((from, days)) => {
-                let anchor = self.anchor_date(from, kind, before, line)?;
+                let anchor = self.anchor_date(from, field.year_from_field, before, line)?;
                 let end = anchor
                     .succ_opt()
                     .ok_or_else(|| bad("date out of range".into()))?
@@ -307,14 +306,17 @@ impl State<'_> {
         })
     }
 
+    /// The date named `from`: the field `in_record` of this line (the index the spec resolved
+    /// for that name, when the record has such a field) if read already, else the canonical
+    /// value of that name.
     pub(super) fn anchor_date(
         &self,
         from: &str,
-        kind: &Kind,
+        in_record: Option<usize>,
         before: &[Value<'_>],
         line: u64,
     ) -> Result<NaiveDate, ReadError> {
-        if let Some(i) = kind.fields.iter().position(|f| f.name == from) {
+        if let Some(i) = in_record {
             if let Some(Value::Date(d)) = before.get(i) {
                 return Ok(*d);
             }

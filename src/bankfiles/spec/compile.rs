@@ -303,6 +303,7 @@ fn compile_field(spec: &SpecFile, r: &RecordSpec, f: &FieldSpec) -> Result<Field
         ty: f.ty,
         format,
         year_from,
+        year_from_field: None,
         unit,
         thousands: f.thousands,
         signed: f.signed,
@@ -367,6 +368,10 @@ fn resolve_references(r: &RecordSpec, fields: &mut [Field]) -> Result<(), String
                 )
             })?;
             fields[i].fallback = Some(at);
+        }
+        if let Some((from, _)) = &fields[i].year_from {
+            let at = fields.iter().position(|x| &x.name == from);
+            fields[i].year_from_field = at;
         }
     }
     Ok(())

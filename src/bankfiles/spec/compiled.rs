@@ -66,6 +66,9 @@ pub struct Field {
     pub format: Vec<Tok>,
     /// `year_from` resolved to a value name, and the window in days.
     pub year_from: Option<(String, i64)>,
+    /// Index of the field of the same record `year_from` names, if it is one (resolved when
+    /// the spec is compiled, so no line looks it up by name).
+    pub year_from_field: Option<usize>,
     /// Amount unit.
     pub unit: Unit,
     /// Thousands separators allowed.
