@@ -13,6 +13,7 @@ pub mod roles;
 #[allow(missing_docs)]
 pub mod schema;
 pub mod shared;
+pub mod turns;
 pub mod usage;
 
 use std::path::PathBuf;

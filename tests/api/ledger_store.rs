@@ -450,3 +450,87 @@ proptest! {
         }
     }
 }
+
+/// The writer takes turns with a staged import at SQLite's one write lock (`db::turns`): its
+/// batch waits for the chunk under way, and goes the moment that chunk ends.
+#[test]
+fn a_batch_waits_for_the_chunk_under_way_and_no_longer() {
+    let db = TestDb::new();
+    let ctx = db.open();
+    let mut conn = ctx.conn().expect("conn");
+    let Some(turns) = onecard::db::turns::of(&mut conn).expect("turns") else {
+        assert!(db.is_postgres(), "a SQLite database file has turns");
+        return; // PostgreSQL locks rows; nothing takes turns there
+    };
+    let chunk = turns.bulk();
+    let writer = ctx.writer.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(writer.post_blocking(capture(100)).map(|p| p.seq));
+    });
+    assert!(
+        rx.recv_timeout(std::time::Duration::from_millis(300))
+            .is_err(),
+        "the batch waited for the chunk under way"
+    );
+    drop(chunk);
+    let seq = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("posted once the chunk ended")
+        .expect("post");
+    assert_eq!(seq, 1);
+    verify_ok(&ctx);
+}
+
+/// SQLite's write-ahead log is checkpointed by a thread beside the writer (the writer's own
+/// commits no longer do it): posted in bursts with pauses between them, the log is reused from
+/// its start after each checkpoint instead of growing by every burst.
+#[test]
+fn the_write_ahead_log_is_checkpointed_beside_the_writer() {
+    let db = TestDb::new();
+    if db.is_postgres() {
+        return; // PostgreSQL's own checkpointer does this
+    }
+    let ctx = db.open();
+    let wal = {
+        #[derive(QueryableByName)]
+        struct Main {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            file: String,
+        }
+        let mut conn = ctx.conn().expect("conn");
+        let main: Main =
+            diesel::sql_query("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .get_result(&mut *conn)
+                .expect("file");
+        std::path::PathBuf::from(format!("{}-wal", main.file))
+    };
+    let burst = |n: i64| {
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let writer = ctx.writer.clone();
+                std::thread::spawn(move || {
+                    for i in 0..25 {
+                        writer
+                            .post_blocking(capture(n * 1000 + t * 100 + i))
+                            .expect("post");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("poster");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0)
+    };
+    let first = burst(1);
+    assert!(first > 0, "the bursts go through the log");
+    let sizes: Vec<u64> = (2..=6).map(burst).collect();
+    let last = *sizes.last().expect("sizes");
+    assert!(
+        last < 3 * first,
+        "the log grew by every burst: {first} then {sizes:?} bytes"
+    );
+    assert_eq!(verify_ok(&ctx).entries, 6 * 200);
+}

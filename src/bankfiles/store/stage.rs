@@ -1,6 +1,6 @@
 //! A settlement file on SQLite, imported without holding the write lock for long: its records
-//! are written in short transactions (one chunk of [`FLUSH_ROWS`] each, then a short pause so
-//! the counter's writer gets its turn), and published by one short final commit that writes
+//! are written in short transactions (one chunk of [`FLUSH_ROWS`] each, taking turns with the
+//! counter's ledger writer: `db::turns`), and published by one short final commit that writes
 //! the file row and its audit entry. SQLite has one writer: an import in one transaction held
 //! the lock for seconds (a 1M-line file ~5 s, half the writer's busy timeout), and every payment
 //! at the counter waited that long.
@@ -30,13 +30,16 @@ use diesel::prelude::*;
 use super::{standing_or_next_id, steps, ImportError, ImportRequest, Imported, Pending};
 use crate::bankfiles::Reader;
 use crate::db::schema::{settlement_file_stages, settlement_records};
+use crate::db::turns::{self, WriteTurns};
 use crate::db::{write_txn, DbConn, DbError};
 
 /// A stage not touched for this long belongs to an import whose process died.
 const STALE_AFTER: chrono::Duration = chrono::Duration::seconds(30);
 
-/// Rest between two staging transactions: long enough for a writer waiting on the lock (its
-/// busy handler polls at 1, 2, 5, 10 ms …) to take it, short enough to cost an import little.
+/// Rest between two staging transactions, for a writer in another process (this process's
+/// ledger writer takes its turn by [`WriteTurns`], not by chance): long enough for one whose
+/// busy handler polls at 1, 2, 5, 10 ms … to take the lock now and then, short enough to cost
+/// an import little.
 const PAUSE: Duration = Duration::from_millis(3);
 
 /// Records deleted per transaction when a stage is removed.
@@ -104,11 +107,13 @@ fn stage_and_publish(
     progress: &mut dyn FnMut(u64),
 ) -> Result<Imported, ImportError> {
     foreign_keys(conn, false)?;
+    let turns = turns::of(conn)?;
     let mut first = true;
     let mut flush = |conn: &mut DbConn, pending: &mut Pending| {
         if pending.len() == 0 {
             return Ok(());
         }
+        let _turn = turns.as_deref().map(WriteTurns::bulk);
         write_txn::<_, diesel::result::Error, _>(conn, |conn| {
             let now = Utc::now().naive_utc();
             let stage = diesel::update(settlement_file_stages::table.find(id));
@@ -204,8 +209,10 @@ fn remove(conn: &mut DbConn, id: &str) -> Result<(), DbError> {
             .select(diesel::dsl::max(settlement_records::id))
             .first(conn)?;
         let last = last.unwrap_or(0);
+        let turns = turns::of(conn)?;
         while from <= last {
             let to = from + DELETE_STEP;
+            let _turn = turns.as_deref().map(WriteTurns::bulk);
             write_txn::<_, diesel::result::Error, _>(conn, |conn| {
                 diesel::delete(
                     settlement_records::table
