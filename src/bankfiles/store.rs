@@ -596,5 +596,14 @@ pub fn import(
             steps::read_records(conn, reader, req, &id, input, progress, &mut flush)?;
         steps::record_file(conn, req, &id, reader.produces(), facts, &sums)
     });
-    steps::settle_race(conn, req.sha256, outcome)
+    let imported = steps::settle_race(conn, req.sha256, outcome)?;
+    if !imported.duplicate {
+        // the run that follows an import reads its records at once
+        let tables: &[&str] = match reader.produces() {
+            Produces::Settlement => &["settlement_records"],
+            Produces::Statement => &["statement_bookings", "bank_statements"],
+        };
+        crate::db::refresh_statistics(conn, tables)?;
+    }
+    Ok(imported)
 }

@@ -171,6 +171,8 @@ pub fn run_with_progress(
     phase(Phase::Store);
     let stored = store::store(conn, date, actor, &result)?;
     drop(result);
+    // the status move and the posting read the outcomes just stored
+    crate::db::refresh_statistics(conn, &["recon_outcomes"])?;
     phase(Phase::Post);
     // Dated D (open: checked above), also for files carried from earlier, closed days.
     let paid = store::paid_files(conn, &stored.id)?;

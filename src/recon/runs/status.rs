@@ -7,6 +7,11 @@
 //!   `reconciled` — whichever run stored its match, so the order the nights run in does not
 //!   matter.
 //!
+//! The second move is made first, so a payment whose file's credit came with its match goes
+//! captured → reconciled and its row is written once: written twice in one transaction, the
+//! second version of a million rows found no room left on PostgreSQL's pages (a payment's
+//! page keeps room for one: migration 000030), so it was not heap-only.
+//!
 //! Voided payments stay voided; nothing moves backwards. Each move is one set-based
 //! `UPDATE payments … WHERE status IN (…) AND id IN (SELECT payment_id FROM recon_outcomes …)`
 //! (per chunk of files for the second), so a run of a million payments neither holds their
@@ -35,7 +40,7 @@ const FILES_PER_STATEMENT: usize = 500;
 /// How many payments a run moved.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Moved {
-    /// Captured → settled.
+    /// Captured → settled (matched; their file's credit not yet found).
     pub(super) settled: usize,
     /// Captured or settled → reconciled.
     pub(super) reconciled: usize,
@@ -54,9 +59,11 @@ pub(super) fn apply(
         // while another run stores fails at once ("database is locked"); take the write lock
         // first, waiting like any writer ("STATUS" in ASCII: one key for every run).
         crate::db::lock_for_rewrite(conn, 0x5354_4154_5553)?;
-        let settled = settle(conn, run_id, date)?;
+        // Reconciled first, then settled: a payment of a posted file goes captured →
+        // reconciled in one move (the status allows it), so no row is written twice here.
         let files = posted_files(conn, run_id)?;
         let reconciled = reconcile(conn, &files)?;
+        let settled = settle(conn, run_id, date)?;
         let moved = Moved {
             settled,
             reconciled,
