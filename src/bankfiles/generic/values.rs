@@ -73,37 +73,20 @@ pub(super) fn parse_amount_text(text: &str, field: &Field) -> Result<i64, String
 }
 
 /// An amount written as digits only, as fixed-width files write every amount, with at most 15
-/// significant digits: read in one pass. `None` for anything else (a sign, a decimal point,
+/// significant digits: read directly. `None` for anything else (a sign, a decimal point,
 /// separators, too many digits, empty), which [`parse_amount_general`] reads or refuses; for
 /// what this reads, it gives what that would (tested).
 fn plain_amount(text: &str, unit: Unit) -> Option<i64> {
-    if text.is_empty() {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    if text.len() <= 15 {
-        // Cannot have more than 15 significant digits: no need to count them.
-        let minor = text.bytes().try_fold(0i64, |minor, b| {
-            b.is_ascii_digit().then(|| minor * 10 + i64::from(b - b'0'))
-        })?;
-        return Some(match unit {
-            Unit::Fen => minor,
-            Unit::Yuan => minor * 100,
-        });
+    let significant = text.trim_start_matches('0');
+    if significant.len() > 15 {
+        return None;
     }
-    let mut minor: i64 = 0;
-    let mut significant = 0usize;
-    for b in text.bytes() {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        if b != b'0' || significant > 0 {
-            significant += 1;
-            if significant > 15 {
-                return None;
-            }
-        }
-        minor = minor * 10 + i64::from(b - b'0');
-    }
+    let minor = significant
+        .bytes()
+        .fold(0i64, |minor, b| minor * 10 + i64::from(b - b'0'));
     Some(match unit {
         Unit::Fen => minor,
         Unit::Yuan => minor * 100,
