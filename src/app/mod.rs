@@ -137,6 +137,11 @@ impl AppContext {
         if abandoned > 0 {
             tracing::warn!(imports = abandoned, "abandoned imports removed");
         }
+        // …and a reconciliation run staged by one: its rows go, the previous run's claims return
+        let abandoned = crate::recon::runs::clean_abandoned_runs(&mut conn)?;
+        if abandoned > 0 {
+            tracing::warn!(runs = abandoned, "abandoned reconciliation runs removed");
+        }
         drop(conn);
         let pool = db::pool(&config.database, config.pool_size)?;
         let read_pool = db::pool(&config.database, config.read_pool_size)?;

@@ -71,7 +71,6 @@ pub const TABLES: &[(&str, Access)] = &[
     ("settlement_file_withdrawals", Access::Append),
     ("remittance_subjects", Access::Append),
     ("remittance_documents", Access::Append),
-    ("recon_runs", Access::Append),
     ("persons", Access::Append),
     // The chain head and the maintained balances the writer moves.
     ("ledger_head", Access::Change),
@@ -85,8 +84,6 @@ pub const TABLES: &[(&str, Access)] = &[
     ("refund_requests", Access::Change),
     ("remittances", Access::Change),
     ("business_days", Access::Change),
-    ("recon_outcomes", Access::Change),
-    ("recon_exceptions", Access::Change),
     ("idempotency_keys", Access::Change),
     ("api_tokens", Access::Change),
     ("staff_users", Access::Change),
@@ -98,6 +95,12 @@ pub const TABLES: &[(&str, Access)] = &[
     ("statement_lines", Access::Work),
     // Imports under way in short transactions (SQLite only; migration 000026).
     ("settlement_file_stages", Access::Work),
+    // Reconciliation runs, staged in short transactions and published by one (migration
+    // 000031): a stage's rows are removed when its run fails or its process died; triggers
+    // refuse to remove a published run, its outcomes or its exceptions, and fix a run's row.
+    ("recon_runs", Access::Work),
+    ("recon_outcomes", Access::Work),
+    ("recon_exceptions", Access::Work),
     ("treasury_request_nonces", Access::Work),
     // What several instances share (migration 000022): rate-limit windows, page tasks and the
     // nightly lease come and go; a finished night is recorded and updated as it runs.

@@ -417,6 +417,10 @@ diesel::table! {
         balance -> Text,
         created_at -> Timestamp,
         created_by -> Text,
+        state -> Text,
+        touched_at -> Nullable<Timestamp>,
+        first_outcome -> Nullable<BigInt>,
+        finished_at -> Nullable<Timestamp>,
     }
 }
 

@@ -154,10 +154,12 @@ fn not_over(date: NaiveDate, today: NaiveDate) -> Option<CloseError> {
     (date >= today).then_some(CloseError::NotOver(date))
 }
 
-/// The close's second check: a reconciliation run covers the day.
+/// The close's second check: a published reconciliation run covers the day (one still being
+/// stored does not).
 fn not_reconciled(conn: &mut DbConn, date: NaiveDate) -> Result<Option<CloseError>, DbError> {
     let runs: i64 = recon_runs::table
         .filter(recon_runs::business_date.eq(date))
+        .filter(recon_runs::state.eq("published"))
         .count()
         .get_result(conn)?;
     Ok((runs == 0).then_some(CloseError::NotReconciled(date)))

@@ -46,6 +46,7 @@ mod secrets;
 mod settlement;
 mod staff;
 mod staged_import;
+mod staged_run;
 mod statement_lines;
 mod tokens;
 mod treasury_return;

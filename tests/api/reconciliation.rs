@@ -659,7 +659,7 @@ async fn bad_run_requests_are_clear() {
 }
 
 /// Runs the reconciliation of `date` through the API (201 expected).
-async fn run_of(app: &TestApp, date: NaiveDate) -> serde_json::Value {
+pub(crate) async fn run_of(app: &TestApp, date: NaiveDate) -> serde_json::Value {
     let (status, _, run) = app
         .post(
             Role::Finance,

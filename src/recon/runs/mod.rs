@@ -1,5 +1,7 @@
 //! Reconciliation runs: load the day's records from the database, match them
-//! ([`super::matcher`]), and store the outcomes and exceptions in one transaction.
+//! ([`super::matcher`]), store the outcomes and exceptions (staged in short transactions,
+//! published by one short commit: [`stage`]), then post what the run found paid and move the
+//! payments' status.
 //!
 //! A run of date D loads the payments of D−1, D and D+1 (a payment pairs across the cut-off),
 //! the settlement lines and files dated D and D+1 (and D−1 with a business-day cut-off: a
@@ -23,29 +25,37 @@
 //! ([`crate::recon::matcher::PriorCash`]) so a booking is never spent twice.
 //!
 //! - `load`: reading the date's records;
-//! - `store`: storing the run, its outcomes and exceptions, posting the settlement entries (from
-//!   `ledger::templates::settlement`), and reading stored runs back;
-//! - this file: the run as one use case — load, match, store, post.
+//! - `stage`: storing the run, its outcomes and exceptions, and removing abandoned stages;
+//! - `store`: posting the settlement entries (from `ledger::templates::settlement`), and
+//!   reading stored runs back;
+//! - `status`: the payments' status moves;
+//! - this file: the run as one use case — load, match, store, post — and finishing a run a
+//!   process that died left published but unfinished.
 //!
 //! The report of a stored run is in [`super::report`] (re-exported here).
 //!
 //! Depends on: [`super::matcher`], `db`, `audit`, `clock`, `ledger`.
 
 mod load;
+mod stage;
 mod status;
 mod store;
 
 pub use super::report::{awaiting, report, report_csv, Awaiting, Group, Netting, Report};
 pub(super) use load::{file_sums, settlement_file_rows};
 pub use load::{input_files, load};
+pub use stage::clean_abandoned as clean_abandoned_runs;
 pub(crate) use store::StoredExceptionRow;
 pub use store::{exceptions, get, latest, post_settlements, ExceptionRow};
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use serde::Serialize;
 
+use diesel::prelude::*;
+
 use super::matcher::{reconcile, DEFAULT_CREDIT_HORIZON_DAYS};
-use crate::db::DbConn;
+use crate::db::schema::recon_runs;
+use crate::db::{DbConn, DbError};
 use crate::ledger::writer::LedgerWriter;
 
 /// What a run needs from the settings.
@@ -125,6 +135,12 @@ pub enum RunError {
     Post(String),
 }
 
+impl From<diesel::result::Error> for RunError {
+    fn from(e: diesel::result::Error) -> Self {
+        RunError::Db(e.into())
+    }
+}
+
 /// The steps of a run, in order, as [`run_with_progress`] reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -163,26 +179,82 @@ pub fn run_with_progress(
     if crate::ledger::repo::is_day_closed(conn, date)? {
         return Err(RunError::DayClosed(date));
     }
+    stage::clean_abandoned(conn)?;
+    finish_abandoned(conn, writer);
     phase(Phase::Load);
     let input = load(conn, date, settings)?;
     phase(Phase::Match);
     let result = reconcile(&input);
     drop(input);
     phase(Phase::Store);
-    let stored = store::store(conn, date, actor, &result)?;
+    let run_id = stage::store(conn, date, actor, &result)?;
     drop(result);
     // the status move and the posting read the outcomes just stored
     crate::db::refresh_statistics(conn, &["recon_outcomes"])?;
     phase(Phase::Post);
-    // Dated D (open: checked above), also for files carried from earlier, closed days.
-    let paid = store::paid_files(conn, &stored.id)?;
-    let posted = post_settlements(conn, writer, date, &paid, actor)?;
-    status::apply(conn, &stored.id, date, actor)?;
-    let run = Run {
+    let posted = finish(conn, writer, &run_id, date, actor)?;
+    let stored = get(conn, &run_id)?
+        .ok_or_else(|| DbError::Connect("the run just stored is gone".into()))?;
+    Ok(Run {
         settlement_entries: posted,
         ..stored
-    };
+    })
+}
+
+/// What follows a run's publication: the settlement entries of the files it found paid (dated
+/// its date: open, checked before it ran, also for files carried from earlier, closed days),
+/// the payments' status moves, the bank claims its credits settle; then the run is finished.
+/// Each step is idempotent, so a run cut short here is finished by the next.
+fn finish(
+    conn: &mut DbConn,
+    writer: &LedgerWriter,
+    run_id: &str,
+    date: NaiveDate,
+    actor: &str,
+) -> Result<Vec<i64>, RunError> {
+    let paid = store::paid_files(conn, run_id)?;
+    let posted = post_settlements(conn, writer, date, &paid, actor)?;
+    status::apply(conn, run_id, date, actor)?;
     // A bank claim on a file this run found paid is settled (its credit came).
-    super::exceptions::claims_paid(conn, &paid, &run.id, chrono::Utc::now().naive_utc())?;
-    Ok(run)
+    let now = chrono::Utc::now().naive_utc();
+    super::exceptions::claims_paid(conn, &paid, run_id, now)?;
+    crate::db::write_txn::<_, DbError, _>(conn, |conn| {
+        // finished once (two processes may have finished it at once)
+        diesel::update(recon_runs::table.find(run_id))
+            .filter(recon_runs::finished_at.is_null())
+            .set(recon_runs::finished_at.eq(now))
+            .execute(conn)?;
+        Ok(())
+    })?;
+    Ok(posted)
+}
+
+/// Finishes the runs a process that died left published but unfinished (untouched for
+/// [`stage::STALE_AFTER`]). One that cannot be finished now (its day closed since, say) is
+/// logged and left for the next run: it must not stop this one.
+fn finish_abandoned(conn: &mut DbConn, writer: &LedgerWriter) {
+    let before = chrono::Utc::now().naive_utc() - stage::STALE_AFTER;
+    let unfinished: Result<Vec<(String, NaiveDate, String)>, _> = recon_runs::table
+        .filter(recon_runs::finished_at.is_null())
+        .filter(recon_runs::state.eq(stage::PUBLISHED))
+        .filter(recon_runs::touched_at.lt(before))
+        .select((
+            recon_runs::id,
+            recon_runs::business_date,
+            recon_runs::created_by,
+        ))
+        .load(conn);
+    let unfinished = match unfinished {
+        Ok(runs) => runs,
+        Err(e) => {
+            tracing::warn!(error = %e, "unfinished runs not looked for");
+            return;
+        }
+    };
+    for (id, date, actor) in unfinished {
+        tracing::warn!(run_id = %id, "finishing a run a stopped process left unfinished");
+        if let Err(e) = finish(conn, writer, &id, date, &actor) {
+            tracing::warn!(run_id = %id, error = %e, "unfinished run not finished");
+        }
+    }
 }

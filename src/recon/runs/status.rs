@@ -8,17 +8,20 @@
 //!   matter.
 //!
 //! The second move is made first, so a payment whose file's credit came with its match goes
-//! captured → reconciled and its row is written once: written twice in one transaction, the
-//! second version of a million rows found no room left on PostgreSQL's pages (a payment's
-//! page keeps room for one: migration 000030), so it was not heap-only.
+//! captured → reconciled and its row is written once: written twice, the second version of a
+//! million rows found no room left on PostgreSQL's pages (a payment's page keeps room for one:
+//! migration 000030), so it was not heap-only.
 //!
-//! Voided payments stay voided; nothing moves backwards. Each move is one set-based
-//! `UPDATE payments … WHERE status IN (…) AND id IN (SELECT payment_id FROM recon_outcomes …)`
-//! (per chunk of files for the second), so a run of a million payments neither holds their
-//! ids nor sends them back to the database in thousands of long `IN` lists: the row's status is
-//! checked by the database in the same statement
+//! Voided payments stay voided; nothing moves backwards. Each move is set-based, `UPDATE
+//! payments … WHERE status IN (…) AND id IN (SELECT payment_id FROM recon_outcomes …)`, so a
+//! run of a million payments neither holds their ids nor sends them back to the database in
+//! long `IN` lists: the row's status is checked by the database in the same statement
 //! ([`PaymentStatus::moved_by`](crate::payments::PaymentStatus::moved_by)), so a concurrent
-//! void and this move cannot both win. One transaction, one audit record for the whole move.
+//! void and this move cannot both win. The statement is run over a window of [`WINDOW`]
+//! outcome (or line) ids at a time, each window its own short transaction taking its turn with
+//! the counter's ledger writer (issue 19 part 5): a move cut short by a crash is finished by the
+//! next run (the run's `finished_at` is still empty), and the moves are idempotent. One audit
+//! record for the whole move.
 //!
 //! Depends on: `payments` (the status moves), `db`, `audit`, `ledger::templates` (the
 //! settlement entry's reference), [`crate::recon::matcher`] (the categories).
@@ -28,6 +31,7 @@ use diesel::prelude::*;
 
 use crate::audit::{self, AuditEvent};
 use crate::db::schema::{self, ledger_entries, recon_outcomes, settlement_records};
+use crate::db::turns::{self, WriteTurns};
 use crate::db::{DbConn, DbError};
 use crate::ledger::model::EntryKind;
 use crate::ledger::templates::settlement_reference;
@@ -36,6 +40,10 @@ use crate::recon::matcher::{Category, Subject};
 
 /// How many files one statement names (well under the databases' bind limits).
 const FILES_PER_STATEMENT: usize = 500;
+
+/// Outcome (or line) ids per status-moving transaction: each is short, so the counter's
+/// payments are not held behind a million row rewrites (issue 19 part 5).
+const WINDOW: i64 = 4_096;
 
 /// How many payments a run moved.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -54,21 +62,19 @@ pub(super) fn apply(
     date: NaiveDate,
     actor: &str,
 ) -> Result<Moved, DbError> {
-    crate::db::write_txn::<_, DbError, _>(conn, |conn| {
-        // It reads before it writes: on SQLite a deferred transaction that turns into a write
-        // while another run stores fails at once ("database is locked"); take the write lock
-        // first, waiting like any writer ("STATUS" in ASCII: one key for every run).
-        crate::db::lock_for_rewrite(conn, 0x5354_4154_5553)?;
-        // Reconciled first, then settled: a payment of a posted file goes captured →
-        // reconciled in one move (the status allows it), so no row is written twice here.
-        let files = posted_files(conn, run_id)?;
-        let reconciled = reconcile(conn, &files)?;
-        let settled = settle(conn, run_id, date)?;
-        let moved = Moved {
-            settled,
-            reconciled,
-        };
-        if settled + reconciled > 0 {
+    let turns = turns::of(conn)?;
+    let turns = turns.as_deref();
+    // Reconciled first, then settled: a payment of a posted file goes captured →
+    // reconciled in one move (the status allows it), so no row is written twice here.
+    let files = posted_files(conn, run_id)?;
+    let reconciled = reconcile(conn, turns, run_id, &files)?;
+    let settled = settle(conn, turns, run_id)?;
+    let moved = Moved {
+        settled,
+        reconciled,
+    };
+    if settled + reconciled > 0 {
+        crate::db::write_txn::<_, DbError, _>(conn, |conn| {
             audit::record_at(
                 conn,
                 AuditEvent {
@@ -77,16 +83,83 @@ pub(super) fn apply(
                     subject: &format!("reconciliation:{run_id}"),
                     before: None,
                     after: Some(serde_json::json!({
+                        "business_date": date,
                         "settled": settled,
                         "reconciled": reconciled,
                         "files": files,
                     })),
                 },
                 Utc::now().naive_utc(),
-            )?;
-        }
-        Ok(moved)
+            )
+        })?;
+    }
+    Ok(moved)
+}
+
+/// One step of a move: a short write transaction (in a bulk turn with this process's ledger
+/// writer on SQLite) that renews the run's `touched_at` and runs `update`.
+fn step(
+    conn: &mut DbConn,
+    turns: Option<&WriteTurns>,
+    run_id: &str,
+    update: impl FnOnce(&mut DbConn) -> Result<usize, diesel::result::Error>,
+) -> Result<usize, DbError> {
+    let _turn = turns.map(WriteTurns::bulk);
+    crate::db::write_txn::<_, DbError, _>(conn, |conn| {
+        // one move at a time: two runs' moves never lock the same rows in opposite orders
+        // ("STATUS" in ASCII: one key for every run)
+        crate::db::lock_for_rewrite(conn, 0x5354_4154_5553)?;
+        diesel::update(schema::recon_runs::table.find(run_id))
+            .set(schema::recon_runs::touched_at.eq(Utc::now().naive_utc()))
+            .execute(conn)?;
+        Ok(update(conn)?)
     })
+}
+
+/// Runs `update(lo, hi)` over the ids `first..=last`, a window of [`WINDOW`] at a time, each
+/// window its own [`step`]; returns the rows moved.
+fn in_windows(
+    conn: &mut DbConn,
+    turns: Option<&WriteTurns>,
+    run_id: &str,
+    first: i64,
+    last: i64,
+    mut update: impl FnMut(&mut DbConn, i64, i64) -> Result<usize, diesel::result::Error>,
+) -> Result<usize, DbError> {
+    let mut moved = 0;
+    let mut at = first;
+    while at <= last {
+        let hi = at + WINDOW;
+        moved += step(conn, turns, run_id, |conn| update(conn, at, hi))?;
+        at = hi;
+    }
+    Ok(moved)
+}
+
+/// The payment ids of the active `matched` payment outcomes among `query`'s rows.
+macro_rules! matched_payments {
+    ($query:expr) => {
+        $query
+            .filter(recon_outcomes::active.eq(true))
+            .filter(recon_outcomes::category.eq(Category::Matched.as_ref()))
+            .filter(recon_outcomes::subject.eq(Subject::Payment.as_ref()))
+            .filter(recon_outcomes::payment_id.is_not_null())
+            .select(recon_outcomes::payment_id)
+    };
+}
+
+/// Moves the payments `ids` (a subquery) that are in a status of `from` to `to`: the status
+/// checked by the database in the same statement.
+macro_rules! move_payments {
+    ($conn:expr, $from:expr, $to:expr, $ids:expr) => {
+        diesel::update(
+            schema::payments::table
+                .filter(schema::payments::status.eq_any($from))
+                .filter(schema::payments::id.nullable().eq_any($ids)),
+        )
+        .set(schema::payments::status.eq($to.as_ref()))
+        .execute($conn)
+    };
 }
 
 /// The statuses a move by `event` to `to` may find in the rows it changes, as stored.
@@ -97,25 +170,35 @@ fn moved_from(event: PaymentEvent, to: PaymentStatus) -> Vec<&'static str> {
         .collect()
 }
 
-/// The payments of the run's `matched` payment outcomes → settled. The run's outcomes are
-/// found through the date's index (the run just stored is its date's active one).
-fn settle(conn: &mut DbConn, run_id: &str, date: NaiveDate) -> Result<usize, DbError> {
+/// The payments of the run's active `matched` payment outcomes → settled, a window of
+/// [`WINDOW`] outcome ids at a time (a run's outcomes begin at its `first_outcome`).
+fn settle(conn: &mut DbConn, turns: Option<&WriteTurns>, run_id: &str) -> Result<usize, DbError> {
     let to = PaymentStatus::Settled;
-    let matched = recon_outcomes::table
-        .filter(recon_outcomes::business_date.eq(date))
-        .filter(recon_outcomes::active.eq(true))
+    let from = moved_from(PaymentEvent::LineMatched, to);
+    let first: Option<i64> = schema::recon_runs::table
+        .find(run_id)
+        .select(schema::recon_runs::first_outcome)
+        .first(conn)?;
+    let first = first.unwrap_or(0);
+    let last: Option<i64> = recon_outcomes::table
+        .filter(recon_outcomes::id.ge(first))
         .filter(recon_outcomes::run_id.eq(run_id))
-        .filter(recon_outcomes::category.eq(Category::Matched.as_ref()))
-        .filter(recon_outcomes::subject.eq(Subject::Payment.as_ref()))
-        .filter(recon_outcomes::payment_id.is_not_null())
-        .select(recon_outcomes::payment_id);
-    Ok(diesel::update(
-        schema::payments::table
-            .filter(schema::payments::status.eq_any(moved_from(PaymentEvent::LineMatched, to)))
-            .filter(schema::payments::id.nullable().eq_any(matched)),
+        .select(diesel::dsl::max(recon_outcomes::id))
+        .first(conn)?;
+    in_windows(
+        conn,
+        turns,
+        run_id,
+        first,
+        last.unwrap_or(-1),
+        |conn, lo, hi| {
+            let matched = matched_payments!(recon_outcomes::table
+                .filter(recon_outcomes::id.ge(lo))
+                .filter(recon_outcomes::id.lt(hi))
+                .filter(recon_outcomes::run_id.eq(run_id)));
+            move_payments!(conn, &from, to, matched)
+        },
     )
-    .set(schema::payments::status.eq(to.as_ref()))
-    .execute(conn)?)
 }
 
 /// The files whose settlement entry has posted among those the run touched: the files it
@@ -158,31 +241,38 @@ fn posted_files(conn: &mut DbConn, run_id: &str) -> Result<Vec<String>, DbError>
 }
 
 /// The payments of every active `matched` payment outcome whose line is in one of `files`
-/// → reconciled.
-fn reconcile(conn: &mut DbConn, files: &[String]) -> Result<usize, DbError> {
+/// → reconciled: file by file, a window of [`WINDOW`] line ids at a time.
+fn reconcile(
+    conn: &mut DbConn,
+    turns: Option<&WriteTurns>,
+    run_id: &str,
+    files: &[String],
+) -> Result<usize, DbError> {
     let to = PaymentStatus::Reconciled;
     let from = moved_from(PaymentEvent::SettlementPosted, to);
     let mut moved = 0;
-    // Files per statement: well under SQLite's and PostgreSQL's bind limits.
-    for chunk in files.chunks(FILES_PER_STATEMENT) {
-        let matched = recon_outcomes::table
-            .inner_join(
-                settlement_records::table
-                    .on(recon_outcomes::settlement_record_id.eq(settlement_records::id.nullable())),
-            )
-            .filter(settlement_records::file_id.eq_any(chunk))
-            .filter(recon_outcomes::active.eq(true))
-            .filter(recon_outcomes::category.eq(Category::Matched.as_ref()))
-            .filter(recon_outcomes::subject.eq(Subject::Payment.as_ref()))
-            .filter(recon_outcomes::payment_id.is_not_null())
-            .select(recon_outcomes::payment_id);
-        moved += diesel::update(
-            schema::payments::table
-                .filter(schema::payments::status.eq_any(&from))
-                .filter(schema::payments::id.nullable().eq_any(matched)),
-        )
-        .set(schema::payments::status.eq(to.as_ref()))
-        .execute(conn)?;
+    for file in files {
+        let (lo, hi): (Option<i64>, Option<i64>) = settlement_records::table
+            .filter(settlement_records::file_id.eq(file))
+            .select((
+                diesel::dsl::min(settlement_records::id),
+                diesel::dsl::max(settlement_records::id),
+            ))
+            .first(conn)?;
+        let (Some(first), Some(last)) = (lo, hi) else {
+            continue;
+        };
+        moved += in_windows(conn, turns, run_id, first, last, |conn, lo, hi| {
+            let matched =
+                matched_payments!(recon_outcomes::table
+                    .inner_join(settlement_records::table.on(
+                        recon_outcomes::settlement_record_id.eq(settlement_records::id.nullable()),
+                    ))
+                    .filter(settlement_records::id.ge(lo))
+                    .filter(settlement_records::id.lt(hi))
+                    .filter(settlement_records::file_id.eq(file)));
+            move_payments!(conn, &from, to, matched)
+        })?;
     }
     Ok(moved)
 }

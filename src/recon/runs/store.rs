@@ -1,28 +1,25 @@
-//! Storing a run and reading it back: the run row, its counted outcomes and exceptions (one
-//! transaction; a re-run deactivates the date's previous ones and carries the resolution of an
-//! exception it finds again unchanged), the settlement entries of the files found paid (through
-//! the ledger writer), and the stored runs and exceptions as the API lists them.
+//! After a run is stored ([`super::stage`]): the settlement entries of the files it found paid
+//! (through the ledger writer), and the published runs and their exceptions as the API lists
+//! them.
 //!
-//! Depends on: [`crate::recon::matcher`] (the result), [`crate::recon::exceptions`] (the
-//! status), [`super::entries`], `db`, `audit`, `ledger::writer`, `bankfiles::stored`.
+//! Depends on: [`crate::recon::matcher`] (the categories), [`crate::recon::exceptions`] (the
+//! status), `db`, `ledger::writer`, `bankfiles::stored`.
 
-use chrono::{NaiveDate, NaiveDateTime, Utc};
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::Serialize;
 
 use super::load::file_sums;
 use super::{Run, RunError};
-use crate::audit::{self, AuditEvent};
 use crate::bankfiles::stored;
 use crate::db::schema::{ledger_entries, recon_exceptions, recon_outcomes, recon_runs};
 use crate::db::{DbConn, DbError};
-use crate::insert_bulk;
 use crate::ledger::model::EntryKind;
 use crate::ledger::templates::{self, settlement_reference, SettlementTotals};
 use crate::ledger::writer::{LedgerWriter, PostError};
 use crate::ledger::LedgerError;
 use crate::recon::exceptions::ExceptionStatus;
-use crate::recon::matcher::{Category, MatchResult};
+use crate::recon::matcher::Category;
 use crate::words::{Lang, Suggestion};
 
 /// One exception as `GET /v1/reconciliations/{id}/exceptions` lists it.
@@ -113,165 +110,6 @@ impl ExceptionRow {
     }
 }
 
-/// The lock key of a date's runs (see [`crate::db::lock_for_rewrite`]): "RECON" in ASCII, then
-/// the day number.
-fn run_lock_key(date: NaiveDate) -> i64 {
-    0x5245_434f_4e00_0000 + i64::from(chrono::Datelike::num_days_from_ce(&date))
-}
-
-fn new_id(prefix: &str) -> Result<String, DbError> {
-    let bytes = crate::keys::random_bytes::<10>()
-        .map_err(|e| DbError::Connect(format!("no randomness: {e}")))?;
-    Ok(format!("{prefix}_{}", hex::encode(bytes)))
-}
-
-/// Stores `result` as the run of `date` by `actor`, in one transaction, and returns it as
-/// stored.
-pub(super) fn store(
-    conn: &mut DbConn,
-    date: NaiveDate,
-    actor: &str,
-    result: &MatchResult,
-) -> Result<Run, DbError> {
-    let now = Utc::now().naive_utc();
-    let run_id = new_id("rr")?;
-    crate::db::write_txn::<_, DbError, _>(conn, |conn| {
-        // Two runs of one date at once: the second waits and then replaces the first's outcomes.
-        crate::db::lock_for_rewrite(conn, run_lock_key(date))?;
-        // Exceptions already worked stay worked when a re-run finds exactly the same thing
-        // (same kind, records and amounts); anything else is looked at afresh.
-        let worked = worked_exceptions(conn, date)?;
-        diesel::update(recon_outcomes::table.filter(recon_outcomes::business_date.eq(date)))
-            .filter(recon_outcomes::active.eq(true))
-            .set(recon_outcomes::active.eq(false))
-            .execute(conn)?;
-        diesel::update(recon_exceptions::table.filter(recon_exceptions::business_date.eq(date)))
-            .filter(recon_exceptions::active.eq(true))
-            .set(recon_exceptions::active.eq(false))
-            .execute(conn)?;
-        let summary = stored::to_json_value("recon_runs.summary", &result.summary)?;
-        let balance = stored::to_json_value("recon_runs.balance", &result.balance)?;
-        diesel::insert_into(recon_runs::table)
-            .values((
-                recon_runs::id.eq(&run_id),
-                recon_runs::business_date.eq(date),
-                recon_runs::summary.eq(summary.to_string()),
-                recon_runs::balance.eq(balance.to_string()),
-                recon_runs::created_at.eq(now),
-                recon_runs::created_by.eq(actor),
-            ))
-            .execute(conn)?;
-        let carried = insert_outcomes(conn, &run_id, date, result, &worked)?;
-        carry_resolutions(conn, &carried)?;
-        audit::record_at(
-            conn,
-            AuditEvent {
-                actor,
-                action: "reconciliation.run",
-                subject: &format!("reconciliation:{run_id}"),
-                before: None,
-                after: Some(
-                    serde_json::json!({"business_date": date, "summary": summary, "balance": balance}),
-                ),
-            },
-            now,
-        )?;
-        Ok(())
-    })?;
-    get(conn, &run_id)?.ok_or_else(|| DbError::Connect("the run just stored is gone".into()))
-}
-
-/// The date's active exceptions someone has worked, by what they found.
-fn worked_exceptions(conn: &mut DbConn, date: NaiveDate) -> Result<Vec<Worked>, DbError> {
-    Ok(recon_exceptions::table
-        .filter(recon_exceptions::business_date.eq(date))
-        .filter(recon_exceptions::active.eq(true))
-        .filter(recon_exceptions::status.ne(ExceptionStatus::Open.as_ref()))
-        .select(Worked::as_select())
-        .load(conn)?)
-}
-
-/// Inserts the counted outcomes of `result` and an open exception for each that needs work;
-/// returns (new exception, worked exception it repeats) pairs.
-fn insert_outcomes(
-    conn: &mut DbConn,
-    run_id: &str,
-    date: NaiveDate,
-    result: &MatchResult,
-    worked: &[Worked],
-) -> Result<Vec<(String, String)>, DbError> {
-    let mut outcome_rows = Vec::new();
-    let mut exception_rows = Vec::new();
-    let mut carried: Vec<(String, String)> = Vec::new();
-    for o in result.outcomes.iter().filter(|o| o.counted) {
-        outcome_rows.push((
-            recon_outcomes::run_id.eq(run_id.to_string()),
-            recon_outcomes::business_date.eq(date),
-            recon_outcomes::category.eq::<&'static str>(o.category.into()),
-            recon_outcomes::subject.eq::<&'static str>(o.subject.into()),
-            recon_outcomes::payment_id.eq(o.payment_id.clone()),
-            recon_outcomes::settlement_record_id.eq(o.line_id),
-            recon_outcomes::void_record_id.eq(o.void_line_id),
-            recon_outcomes::file_id.eq(o.file_id.clone()),
-            recon_outcomes::booking_id.eq(o.booking_id),
-            recon_outcomes::ledger_minor.eq(o.ledger_minor),
-            recon_outcomes::settlement_minor.eq(o.settlement_minor),
-            recon_outcomes::note.eq(o.note),
-            recon_outcomes::active.eq(true),
-        ));
-        if !o.category.is_exception() {
-            continue;
-        }
-        let exception_id = new_id("ex")?;
-        let key = Finding {
-            kind: o.category.to_string(),
-            payment_id: o.payment_id.clone(),
-            settlement_record_id: o.line_id,
-            file_id: o.file_id.clone(),
-            booking_id: o.booking_id,
-            ledger_minor: o.ledger_minor,
-            settlement_minor: o.settlement_minor,
-        };
-        if let Some(previous) = worked.iter().find(|w| w.finding == key) {
-            carried.push((exception_id.clone(), previous.id.clone()));
-        }
-        let action = o.action.unwrap_or(Suggestion::Investigate);
-        exception_rows.push((
-            recon_exceptions::id.eq(exception_id),
-            recon_exceptions::run_id.eq(run_id.to_string()),
-            recon_exceptions::business_date.eq(date),
-            recon_exceptions::kind.eq::<&'static str>(o.category.into()),
-            recon_exceptions::payment_id.eq(o.payment_id.clone()),
-            recon_exceptions::settlement_record_id.eq(o.line_id),
-            recon_exceptions::file_id.eq(o.file_id.clone()),
-            recon_exceptions::booking_id.eq(o.booking_id),
-            recon_exceptions::ledger_minor.eq(o.ledger_minor),
-            recon_exceptions::settlement_minor.eq(o.settlement_minor),
-            recon_exceptions::suggested_action.eq(action.text(Lang::En)),
-            recon_exceptions::action_code.eq(action.code()),
-            recon_exceptions::status.eq::<&'static str>(ExceptionStatus::Open.into()),
-            recon_exceptions::active.eq(true),
-        ));
-    }
-    insert_bulk!(conn, recon_outcomes::table, outcome_rows)?;
-    insert_bulk!(conn, recon_exceptions::table, exception_rows)?;
-    Ok(carried)
-}
-
-/// Copies each worked exception's resolution onto the new exception that repeats it.
-fn carry_resolutions(conn: &mut DbConn, carried: &[(String, String)]) -> Result<(), DbError> {
-    for (new, previous) in carried {
-        let resolved: Resolution = recon_exceptions::table
-            .find(previous)
-            .select(Resolution::as_select())
-            .first(conn)?;
-        diesel::update(recon_exceptions::table.find(new))
-            .set(&resolved)
-            .execute(conn)?;
-    }
-    Ok(())
-}
-
 /// The files a stored run found paid (`cash_matched`).
 pub(super) fn paid_files(conn: &mut DbConn, run_id: &str) -> Result<Vec<String>, DbError> {
     Ok(recon_outcomes::table
@@ -283,49 +121,6 @@ pub(super) fn paid_files(conn: &mut DbConn, run_id: &str) -> Result<Vec<String>,
         .into_iter()
         .flatten()
         .collect())
-}
-
-/// What identifies "the same finding" across runs: kind, records, amounts.
-#[derive(Queryable, Selectable, PartialEq)]
-#[diesel(table_name = recon_exceptions)]
-struct Finding {
-    kind: String,
-    payment_id: Option<String>,
-    settlement_record_id: Option<i64>,
-    file_id: Option<String>,
-    booking_id: Option<i64>,
-    ledger_minor: Option<i64>,
-    settlement_minor: Option<i64>,
-}
-
-/// A worked exception's finding and id.
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = recon_exceptions)]
-struct Worked {
-    #[diesel(embed)]
-    finding: Finding,
-    id: String,
-}
-
-/// A resolution as stored, copied verbatim onto the same finding in a re-run (every column,
-/// empty ones included).
-#[derive(Queryable, Selectable, AsChangeset)]
-#[diesel(table_name = recon_exceptions, treat_none_as_null = true)]
-struct Resolution {
-    status: String,
-    resolution: Option<String>,
-    note: Option<String>,
-    matched_payment_id: Option<String>,
-    matched_record_id: Option<i64>,
-    resolved_by_token: Option<String>,
-    resolved_by_person: Option<String>,
-    resolved_by: Option<String>,
-    resolved_at: Option<NaiveDateTime>,
-    approved_by: Option<String>,
-    approved_at: Option<NaiveDateTime>,
-    matched_booking_id: Option<i64>,
-    amount_minor: Option<i64>,
-    entry_seq: Option<i64>,
 }
 
 /// Posts the settlement entry of each file the run found paid (`cash_matched`), once per file:
@@ -400,6 +195,7 @@ struct RunRow {
 pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Run>, DbError> {
     let row: Option<RunRow> = recon_runs::table
         .find(id)
+        .filter(recon_runs::state.eq(super::stage::PUBLISHED))
         .select(RunRow::as_select())
         .first(conn)
         .optional()?;
@@ -449,6 +245,7 @@ pub fn exceptions(
 pub fn latest(conn: &mut DbConn, date: NaiveDate) -> Result<Option<Run>, DbError> {
     let id: Option<String> = recon_runs::table
         .filter(recon_runs::business_date.eq(date))
+        .filter(recon_runs::state.eq(super::stage::PUBLISHED))
         .order((recon_runs::created_at.desc(), recon_runs::id.desc()))
         .select(recon_runs::id)
         .first(conn)

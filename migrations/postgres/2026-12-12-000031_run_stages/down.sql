@@ -1,0 +1,10 @@
+DROP TRIGGER recon_exceptions_no_delete ON recon_exceptions;
+DROP TRIGGER recon_outcomes_no_delete ON recon_outcomes;
+DROP TRIGGER recon_runs_fixed ON recon_runs;
+DROP TRIGGER recon_runs_no_delete ON recon_runs;
+DROP FUNCTION onecard_staged_run_rows_only();
+DROP INDEX recon_runs_unfinished;
+ALTER TABLE recon_runs DROP COLUMN finished_at;
+ALTER TABLE recon_runs DROP COLUMN first_outcome;
+ALTER TABLE recon_runs DROP COLUMN touched_at;
+ALTER TABLE recon_runs DROP COLUMN state;
