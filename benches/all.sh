@@ -26,6 +26,7 @@ run payments_load
 run bankfiles
 run recon
 run recon --db --backend both
+run recon --db --counter --backend both
 cat "$out"/*.log | grep '^figure' > "$out/figures.tsv"
 python3 benches/support/readme_table.py "$out/figures.tsv" README.md \
   "$(git rev-parse --short HEAD)$(git diff --quiet -- src migrations || echo '+changes')"

@@ -349,31 +349,13 @@ fn main() {
     }
     for b in &backends {
         let m = counter::measure(b, SPEC, &file, std::time::Duration::from_secs(4));
-        println!(
-            "{:>16}: alone        {:>6} payments {:>6.0}/s  p50 {:>6.1} ms  p99 {:>7.1} ms  max {:>7.1} ms  (baseline)",
-            format!("counter-{b}"),
-            m.alone.latencies.len(),
-            m.alone.rate(),
-            m.alone.pct(0.5),
-            m.alone.pct(0.99),
-            m.alone.max()
-        );
-        println!(
-            "{:>16}: during import {:>5} payments {:>6.0}/s  p50 {:>6.1} ms  p99 {:>7.1} ms  max {:>7.1} ms  (p99 {:.2}× the baseline's)",
-            "",
-            m.during.latencies.len(),
-            m.during.rate(),
-            m.during.pct(0.5),
-            m.during.pct(0.99),
-            m.during.max(),
-            m.during.pct(0.99) / m.alone.pct(0.99)
-        );
+        m.print(&format!("counter-{b}"), "import");
         println!(
             "{:>16}: import under load {:.3} s, {} records ({:.2}× the import alone)",
             "",
-            m.import_seconds,
+            m.work_seconds,
             m.records,
-            m.import_seconds / alone_import.get(b).copied().unwrap_or(f64::NAN)
+            m.work_seconds / alone_import.get(b).copied().unwrap_or(f64::NAN)
         );
         figure(
             "bank files",

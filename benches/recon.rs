@@ -10,6 +10,7 @@
 //! cargo bench --bench recon -- --n 200000
 //! cargo bench --bench recon -- --db          # the full run on SQLite
 //! cargo bench --bench recon -- --db --backend both   # … on SQLite, then PostgreSQL
+//! cargo bench --bench recon -- --db --counter        # payments at the counter during the run
 //! ```
 
 use std::collections::HashMap;
@@ -47,8 +48,13 @@ fn main() {
             "postgres" => &["postgres"],
             other => panic!("--backend {other}: sqlite, postgres or both"),
         };
+        let counter = args.iter().any(|a| a == "--counter");
         for backend in backends {
-            full_run(n, backend);
+            if counter {
+                counter_during_run(n, backend);
+            } else {
+                full_run(n, backend);
+            }
         }
         return;
     }
@@ -157,6 +163,9 @@ fn main() {
 #[path = "support/mod.rs"]
 mod support;
 
+#[path = "support/counter.rs"]
+mod counter;
+
 fn full_run(n: usize, backend: &str) {
     use diesel::connection::SimpleConnection;
 
@@ -165,38 +174,7 @@ fn full_run(n: usize, backend: &str) {
     let ctx = support::open(&db, 256);
     let mut conn = ctx.conn().unwrap_or_else(|e| panic!("{e}"));
     let t = Instant::now();
-    // Payments reference their capture entries; this day has none, so the check is off while
-    // the rows are written (this connection only; on PostgreSQL by replica mode, which skips
-    // the foreign-key triggers).
-    let (off, on) = if backend == "sqlite" {
-        (
-            "PRAGMA foreign_keys = OFF; BEGIN",
-            "COMMIT; PRAGMA foreign_keys = ON",
-        )
-    } else {
-        (
-            "SET session_replication_role = replica; BEGIN",
-            "COMMIT; SET session_replication_role = origin",
-        )
-    };
-    conn.batch_execute(off).unwrap_or_else(|e| panic!("{e}"));
-    let now = chrono::Utc::now().naive_utc();
-    store_payments(&mut conn, &input, now);
-    store_settlement(&mut conn, &input, now);
-    conn.batch_execute(on).unwrap_or_else(|e| panic!("{e}"));
-    // Statistics as a real night finds them: the day's payments came over its hours and
-    // autovacuum analysed them as they did; an import analyses its records itself. (PostgreSQL;
-    // SQLite keeps none.) Before the baseline, so both read the same.
-    onecard::db::refresh_statistics(
-        &mut conn,
-        &[
-            "payments",
-            "payment_cards",
-            "settlement_files",
-            "settlement_records",
-        ],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    store_day(&mut conn, &input, backend);
     println!(
         "  stored {} payments and {} lines in {:.2} s (setup, not measured)",
         input.payments.len(),
@@ -282,6 +260,84 @@ fn full_run(n: usize, backend: &str) {
             support::Target::None,
         );
     }
+}
+
+/// The synthetic day written into `conn`'s database directly, as a night's imports and a day's
+/// payments would have left it (setup, not measured).
+fn store_day(conn: &mut onecard::db::DbConn, input: &matcher::MatchInput, backend: &str) {
+    use diesel::connection::SimpleConnection;
+
+    // Payments reference their capture entries; this day has none, so the check is off while
+    // the rows are written (this connection only; on PostgreSQL by replica mode, which skips
+    // the foreign-key triggers).
+    let (off, on) = if backend == "sqlite" {
+        (
+            "PRAGMA foreign_keys = OFF; BEGIN",
+            "COMMIT; PRAGMA foreign_keys = ON",
+        )
+    } else {
+        (
+            "SET session_replication_role = replica; BEGIN",
+            "COMMIT; SET session_replication_role = origin",
+        )
+    };
+    conn.batch_execute(off).unwrap_or_else(|e| panic!("{e}"));
+    let now = chrono::Utc::now().naive_utc();
+    store_payments(conn, input, now);
+    store_settlement(conn, input, now);
+    conn.batch_execute(on).unwrap_or_else(|e| panic!("{e}"));
+    // Statistics as a real night finds them: the day's payments came over its hours and
+    // autovacuum analysed them as they did; an import analyses its records itself. (PostgreSQL;
+    // SQLite keeps none.) Before the baseline, so both read the same.
+    onecard::db::refresh_statistics(
+        conn,
+        &[
+            "payments",
+            "payment_cards",
+            "settlement_files",
+            "settlement_records",
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// `--db --counter`: payments at the counter (`support/counter.rs`) alone, then during the full
+/// run of the same synthetic day; every payment must answer 201 (issue 19 part 5).
+fn counter_during_run(n: usize, backend: &str) {
+    let input = synthetic(n, 1);
+    let date = input.business_date;
+    let m = counter::measure_during(
+        backend,
+        std::time::Duration::from_secs(4),
+        |ctx| {
+            let mut conn = ctx.conn().unwrap_or_else(|e| panic!("{e}"));
+            store_day(&mut conn, &input, backend);
+        },
+        |ctx, ()| {
+            let mut conn = ctx.conn().unwrap_or_else(|e| panic!("{e}"));
+            let settings = onecard::recon::runs::Settings::default();
+            let run = onecard::recon::runs::run(&mut conn, &ctx.writer, &settings, date, "bench")
+                .unwrap_or_else(|e| {
+                    eprintln!("FAILED: the run: {e}");
+                    std::process::exit(1)
+                });
+            run.summary["matched"].as_u64().unwrap_or(0)
+        },
+    );
+    m.print(&format!("counter-{backend}"), "the run");
+    println!(
+        "  the run under that load: {:.2} s, {} payments matched",
+        m.work_seconds, m.records
+    );
+    support::figure(
+        "reconciliation",
+        backend,
+        &format!("counter p99 during a full run {n} × {n}"),
+        m.during.pct(0.99),
+        "ms",
+        Some(("the counter's p99 alone", m.alone.pct(0.99))),
+        support::Target::AtMost(100.0),
+    );
 }
 
 /// The synthetic day's payments and their card details, as captures would have left them.

@@ -1,14 +1,16 @@
-//! The counter during an import (issue 19 part 5), for `benches/bankfiles.rs`: a real onecard
-//! server on a fresh database, a few counters posting payments over loopback at a clerk's pace,
-//! first alone (the in-run baseline), then while the bank file is imported through the same
-//! service's pool. Every payment must answer 201: one refusal, 503 or timeout and the benchmark
-//! exits non-zero after printing what came back.
+//! The counter during a night's long work (issue 19 part 5), for `benches/bankfiles.rs` (an
+//! import) and `benches/recon.rs` (a full run): a real onecard server on a fresh database, a
+//! few counters posting payments over loopback at a clerk's pace, first alone (the in-run
+//! baseline), then while the work runs through the same service's pool. Every payment must
+//! answer 201: one refusal, 503 or timeout and the benchmark exits non-zero after printing what
+//! came back.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use onecard::app::AppContext;
 use onecard::bankfiles::store::{self, ImportRequest};
 use serde_json::json;
 
@@ -42,7 +44,9 @@ impl Window {
 pub struct Measured {
     pub alone: Window,
     pub during: Window,
-    pub import_seconds: f64,
+    /// How long the work took under the counters' load.
+    pub work_seconds: f64,
+    /// What the work handled (records imported, outcomes stored).
     pub records: u64,
 }
 
@@ -127,7 +131,49 @@ fn counters(
 }
 
 /// Runs the counters alone for `alone`, then during an import of `file` (spec `spec`).
+#[allow(dead_code)] // each bench binary compiles this module; not all of them import
 pub fn measure(backend: &str, spec: &str, file: &Path, alone: Duration) -> Measured {
+    let (sha256, size) = store::sha256_file(file).unwrap_or_else(|e| panic!("{e}"));
+    measure_during(
+        backend,
+        alone,
+        |_| (),
+        |ctx, ()| {
+            let mut input = std::io::BufReader::with_capacity(
+                256 * 1024,
+                std::fs::File::open(file).unwrap_or_else(|e| panic!("{e}")),
+            );
+            let mut conn = ctx.conn().unwrap_or_else(|e| panic!("{e}"));
+            let imported = store::import(
+                &mut conn,
+                &ctx.bank_specs,
+                &ImportRequest {
+                    spec,
+                    file_name: file.file_name().and_then(|n| n.to_str()),
+                    sha256: &sha256,
+                    size_bytes: size,
+                    actor: "bench",
+                },
+                &mut input,
+                &mut |_| {},
+            )
+            .unwrap_or_else(|e| {
+                eprintln!("FAILED: import: {e}");
+                std::process::exit(1)
+            });
+            imported.records
+        },
+    )
+}
+
+/// Runs the counters alone for `alone`, then during `work` (after `prepare`, not measured, has
+/// set up what it needs); `work` returns how many records it handled.
+pub fn measure_during<P: Send>(
+    backend: &str,
+    alone: Duration,
+    prepare: impl FnOnce(&AppContext) -> P,
+    work: impl FnOnce(&AppContext, P) -> u64 + Send,
+) -> Measured {
     let db = crate::support::fresh_db(backend, "counter");
     // one token stands for all counters: the per-token limit stays in the path, above the load
     let served = crate::support::DemoServer::start(
@@ -136,6 +182,7 @@ pub fn measure(backend: &str, spec: &str, file: &Path, alone: Duration) -> Measu
         "counter",
     );
     let (ctx, token, addr) = (served.ctx.clone(), served.token.clone(), served.addr);
+    let prepared = prepare(&ctx);
     let next = AtomicU64::new(0);
 
     // the baseline: the counters alone
@@ -149,46 +196,24 @@ pub fn measure(backend: &str, spec: &str, file: &Path, alone: Duration) -> Measu
         counters(addr, &token, &next, &stop)
     });
 
-    // the same counters while the file is imported
+    // the same counters while the work runs
     let stop = Arc::new(AtomicBool::new(false));
-    let (sha256, size) = store::sha256_file(file).unwrap_or_else(|e| panic!("{e}"));
-    let (during, (import_seconds, records)) = std::thread::scope(|s| {
+    let (during, (work_seconds, records)) = std::thread::scope(|s| {
         let stop2 = stop.clone();
         let ctx2 = ctx.clone();
-        let importer = s.spawn(move || {
-            let mut input = std::io::BufReader::with_capacity(
-                256 * 1024,
-                std::fs::File::open(file).unwrap_or_else(|e| panic!("{e}")),
-            );
-            let mut conn = ctx2.conn().unwrap_or_else(|e| panic!("{e}"));
+        let worker = s.spawn(move || {
             let t = Instant::now();
-            let result = store::import(
-                &mut conn,
-                &ctx2.bank_specs,
-                &ImportRequest {
-                    spec,
-                    file_name: file.file_name().and_then(|n| n.to_str()),
-                    sha256: &sha256,
-                    size_bytes: size,
-                    actor: "bench",
-                },
-                &mut input,
-                &mut |_| {},
-            );
+            let records = work(&ctx2, prepared);
             let secs = t.elapsed().as_secs_f64();
             stop2.store(true, Ordering::Relaxed);
-            let imported = result.unwrap_or_else(|e| {
-                eprintln!("FAILED: import: {e}");
-                std::process::exit(1)
-            });
-            (secs, imported.records)
+            (secs, records)
         });
         let during = counters(addr, &token, &next, &stop);
         (
             during,
-            importer
+            worker
                 .join()
-                .unwrap_or_else(|_| panic!("importer panicked")),
+                .unwrap_or_else(|_| panic!("the work panicked")),
         )
     });
     served.stop();
@@ -196,7 +221,31 @@ pub fn measure(backend: &str, spec: &str, file: &Path, alone: Duration) -> Measu
     Measured {
         alone: alone_window,
         during,
-        import_seconds,
+        work_seconds,
         records,
+    }
+}
+
+impl Measured {
+    /// Prints the counter alone and during `work` (an import, the run), with their ratio.
+    pub fn print(&self, label: &str, work: &str) {
+        println!(
+            "{label:>16}: alone        {:>6} payments {:>6.0}/s  p50 {:>6.1} ms  p99 {:>7.1} ms  max {:>7.1} ms  (baseline)",
+            self.alone.latencies.len(),
+            self.alone.rate(),
+            self.alone.pct(0.5),
+            self.alone.pct(0.99),
+            self.alone.max()
+        );
+        println!(
+            "{:>16}: during {work} {:>5} payments {:>6.0}/s  p50 {:>6.1} ms  p99 {:>7.1} ms  max {:>7.1} ms  (p99 {:.2}× the baseline's)",
+            "",
+            self.during.latencies.len(),
+            self.during.rate(),
+            self.during.pct(0.5),
+            self.during.pct(0.99),
+            self.during.max(),
+            self.during.pct(0.99) / self.alone.pct(0.99)
+        );
     }
 }
