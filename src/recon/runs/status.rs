@@ -17,11 +17,12 @@
 //! run of a million payments neither holds their ids nor sends them back to the database in
 //! long `IN` lists: the row's status is checked by the database in the same statement
 //! ([`PaymentStatus::moved_by`](crate::payments::PaymentStatus::moved_by)), so a concurrent
-//! void and this move cannot both win. The statement is run over a window of [`WINDOW`]
-//! outcome (or line) ids at a time, each window its own short transaction taking its turn with
-//! the counter's ledger writer (issue 19 part 5): a move cut short by a crash is finished by the
-//! next run (the run's `finished_at` is still empty), and the moves are idempotent. One audit
-//! record for the whole move.
+//! void and this move cannot both win. On SQLite the statement is run over a window of
+//! [`SQLITE_WINDOW`] outcome (or line) ids at a time, each window its own short transaction
+//! taking its turn with the counter's ledger writer (issue 19 part 5; on PostgreSQL, whose
+//! writers never wait for these rows, one window holds the move): a move cut short by a crash
+//! is finished by the next run (the run's `finished_at` is still empty), and the moves are
+//! idempotent. One audit record for the whole move.
 //!
 //! Depends on: `payments` (the status moves), `db`, `audit`, `ledger::templates` (the
 //! settlement entry's reference), [`crate::recon::matcher`] (the categories).
@@ -41,9 +42,11 @@ use crate::recon::matcher::{Category, Subject};
 /// How many files one statement names (well under the databases' bind limits).
 const FILES_PER_STATEMENT: usize = 500;
 
-/// Outcome (or line) ids per status-moving transaction: each is short, so the counter's
-/// payments are not held behind a million row rewrites (issue 19 part 5).
-const WINDOW: i64 = 4_096;
+/// Outcome (or line) ids per status-moving transaction on SQLite: each is short, so the
+/// counter's payments are not held behind a million row rewrites (issue 19 part 5).
+/// PostgreSQL's writers never wait for these rows, and each transaction there costs a flush:
+/// one window holds the whole move.
+const SQLITE_WINDOW: i64 = 4_096;
 
 /// How many payments a run moved.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -116,8 +119,8 @@ fn step(
     })
 }
 
-/// Runs `update(lo, hi)` over the ids `first..=last`, a window of [`WINDOW`] at a time, each
-/// window its own [`step`]; returns the rows moved.
+/// Runs `update(lo, hi)` over the ids `first..=last`, a window of [`SQLITE_WINDOW`] at a time
+/// on SQLite (one on PostgreSQL), each window its own [`step`]; returns the rows moved.
 fn in_windows(
     conn: &mut DbConn,
     turns: Option<&WriteTurns>,
@@ -126,10 +129,14 @@ fn in_windows(
     last: i64,
     mut update: impl FnMut(&mut DbConn, i64, i64) -> Result<usize, diesel::result::Error>,
 ) -> Result<usize, DbError> {
+    let window = match conn {
+        DbConn::Sqlite(_) => SQLITE_WINDOW,
+        DbConn::Postgres(_) => i64::MAX / 2,
+    };
     let mut moved = 0;
     let mut at = first;
     while at <= last {
-        let hi = at + WINDOW;
+        let hi = at.saturating_add(window);
         moved += step(conn, turns, run_id, |conn| update(conn, at, hi))?;
         at = hi;
     }
@@ -170,8 +177,9 @@ fn moved_from(event: PaymentEvent, to: PaymentStatus) -> Vec<&'static str> {
         .collect()
 }
 
-/// The payments of the run's active `matched` payment outcomes → settled, a window of
-/// [`WINDOW`] outcome ids at a time (a run's outcomes begin at its `first_outcome`).
+/// The payments of the run's active `matched` payment outcomes → settled, a window of outcome
+/// ids at a time ([`in_windows`]; a run's outcomes begin at its
+/// `first_outcome`).
 fn settle(conn: &mut DbConn, turns: Option<&WriteTurns>, run_id: &str) -> Result<usize, DbError> {
     let to = PaymentStatus::Settled;
     let from = moved_from(PaymentEvent::LineMatched, to);
@@ -241,7 +249,7 @@ fn posted_files(conn: &mut DbConn, run_id: &str) -> Result<Vec<String>, DbError>
 }
 
 /// The payments of every active `matched` payment outcome whose line is in one of `files`
-/// → reconciled: file by file, a window of [`WINDOW`] line ids at a time.
+/// → reconciled: file by file, a window of line ids at a time ([`in_windows`]).
 fn reconcile(
     conn: &mut DbConn,
     turns: Option<&WriteTurns>,
