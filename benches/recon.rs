@@ -316,11 +316,24 @@ fn counter_during_run(n: usize, backend: &str) {
         |ctx, ()| {
             let mut conn = ctx.conn().unwrap_or_else(|e| panic!("{e}"));
             let settings = onecard::recon::runs::Settings::default();
-            let run = onecard::recon::runs::run(&mut conn, &ctx.writer, &settings, date, "bench")
-                .unwrap_or_else(|e| {
-                    eprintln!("FAILED: the run: {e}");
-                    std::process::exit(1)
-                });
+            let started = Instant::now();
+            let run = onecard::recon::runs::run_with_progress(
+                &mut conn,
+                &ctx.writer,
+                &settings,
+                date,
+                "bench",
+                &mut |phase| {
+                    println!(
+                        "  {phase:?} begins {:.2} s into the run",
+                        started.elapsed().as_secs_f64()
+                    )
+                },
+            )
+            .unwrap_or_else(|e| {
+                eprintln!("FAILED: the run: {e}");
+                std::process::exit(1)
+            });
             run.summary["matched"].as_u64().unwrap_or(0)
         },
     );

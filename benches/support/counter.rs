@@ -16,12 +16,16 @@ use serde_json::json;
 
 /// Counters posting at once.
 const COUNTERS: usize = 8;
+/// A payment slower than this (ms) is listed with when it was sent, to find what held it.
+const SLOW_MS: f64 = 250.0;
 /// A clerk's pause between two payments.
 const THINK: Duration = Duration::from_millis(20);
 
 /// Latencies (ms) of one window, sorted.
 pub struct Window {
     pub latencies: Vec<f64>,
+    /// The payments slower than [`SLOW_MS`]: (seconds into the window it was sent, latency).
+    pub slow: Vec<(f64, f64)>,
     pub seconds: f64,
 }
 
@@ -71,7 +75,7 @@ fn counters(
 ) -> Window {
     let errors = AtomicU64::new(0);
     let started = Instant::now();
-    let mut latencies: Vec<f64> = actix_web::rt::System::new().block_on(async {
+    let timed: Vec<(f64, f64)> = actix_web::rt::System::new().block_on(async {
         let client = awc::Client::builder()
             .timeout(Duration::from_secs(60))
             .finish();
@@ -93,7 +97,8 @@ fn counters(
                     match res {
                         Ok(mut r) if r.status().as_u16() == 201 => {
                             let _ = r.body().await;
-                            lat.push(t.elapsed().as_secs_f64() * 1e3);
+                            let sent = (t - started).as_secs_f64();
+                            lat.push((sent, t.elapsed().as_secs_f64() * 1e3));
                         }
                         Ok(mut r) => {
                             if errors.fetch_add(1, Ordering::Relaxed) < 3 {
@@ -123,9 +128,13 @@ fn counters(
         eprintln!("FAILED: {failed} payments did not answer 201 (first ones above); no figure is reported");
         std::process::exit(1);
     }
+    let mut latencies: Vec<f64> = timed.iter().map(|(_, ms)| *ms).collect();
     latencies.sort_by(|a, b| a.total_cmp(b));
+    let mut slow: Vec<(f64, f64)> = timed.into_iter().filter(|(_, ms)| *ms > SLOW_MS).collect();
+    slow.sort_by(|a, b| a.0.total_cmp(&b.0));
     Window {
         latencies,
+        slow,
         seconds: started.elapsed().as_secs_f64(),
     }
 }
@@ -247,5 +256,11 @@ impl Measured {
             self.during.max(),
             self.during.pct(0.99) / self.alone.pct(0.99)
         );
+        for (sent, ms) in &self.during.slow {
+            println!(
+                "{:>16}  slower than {SLOW_MS} ms: sent {sent:.2} s into the {work}, {ms:.0} ms",
+                ""
+            );
+        }
     }
 }
