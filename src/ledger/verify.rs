@@ -158,7 +158,8 @@ pub fn verify(
     mut progress: impl FnMut(i64, i64),
 ) -> Result<VerifyReport, DbError> {
     let (head_seq, head_hash) = chain_head(conn)?;
-    let walk = Walk {
+    let mut found = Findings::default();
+    let mut walk = Walk {
         prev: chain::GENESIS_HASH,
         expected_seq: 1,
         totals: BTreeMap::new(),
@@ -166,41 +167,18 @@ pub fn verify(
         day_tails: BTreeMap::new(),
         canonical: Vec::with_capacity(512),
     };
-    // Reading and hashing overlap: this thread reads the next chunk while a second one walks
-    // the chunk before it (one chunk waits between them at most, so memory stays flat).
-    let (walk, mut found) = std::thread::scope(|s| -> Result<(Walk, Findings), DbError> {
-        let (send, chunks) = std::sync::mpsc::sync_channel::<Vec<super::model::PostedEntry>>(1);
-        let walker = s.spawn(move || {
-            let (mut walk, mut found) = (walk, Findings::default());
-            for chunk in chunks {
-                for e in &chunk {
-                    walk.step(chart, e, &mut found);
-                }
-            }
-            (walk, found)
-        });
-        let mut after = 0;
-        let read = loop {
-            let chunk = match load_entries(conn, after, i64::MAX, VERIFY_CHUNK) {
-                Ok(chunk) => chunk,
-                Err(e) => break Err(e),
-            };
-            let Some(last) = chunk.last().map(|e| e.seq) else {
-                break Ok(());
-            };
-            if send.send(chunk).is_err() {
-                break Ok(()); // the walker stopped: its panic is resumed below
-            }
-            after = last;
-            progress(last, head_seq);
+    let mut after = 0;
+    loop {
+        let chunk = load_entries(conn, after, i64::MAX, VERIFY_CHUNK)?;
+        let Some(last) = chunk.last().map(|e| e.seq) else {
+            break;
         };
-        drop(send);
-        let walked = match walker.join() {
-            Ok(walked) => walked,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        read.map(|()| walked)
-    })?;
+        for e in &chunk {
+            walk.step(chart, e, &mut found);
+        }
+        after = last;
+        progress(last, head_seq);
+    }
     let checked = walk.expected_seq - 1;
     if checked != head_seq || walk.prev != head_hash {
         found.note(
